@@ -1,0 +1,116 @@
+// A validated, read-only, memory-mapped model: dense B (and, later, low-rank U, V) plus item ids.
+#ifndef EDLAE_CORE_MODEL_H_
+#define EDLAE_CORE_MODEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/mapped_file.h"
+#include "core/model_format.h"
+
+namespace edlae {
+
+// Matrix convention for the whole library: matrices are row-major with rows
+// padded to `row_stride()` floats (a multiple of 16, so every row starts on a
+// 64-byte boundary). For a dense model, B is num_items × num_items and row i of
+// B holds the contribution of history item i to every item's score:
+//   scores = Σ_{i ∈ history} weight_i · B[i, :].
+//
+// A Model is immutable after Open/FromBytes and safe to share between threads;
+// hold it through std::shared_ptr<const Model> so a request keeps the mapping
+// alive while a newer version is swapped in.
+class Model {
+ public:
+  // Maps and fully validates `path`: magic, version, every size and offset
+  // against the file size (overflow-checked), and every checksum, before any
+  // pointer is handed out. Errors: NotFound/PermissionDenied (open),
+  // DataLoss (corrupt or truncated file), InvalidArgument (unsupported
+  // version, kind or dtype).
+  static absl::StatusOr<std::shared_ptr<const Model>> Open(
+      const std::string& path);
+
+  // Validates a model held in memory (tests, fuzzing). The bytes are copied
+  // into an aligned buffer the Model owns.
+  static absl::StatusOr<std::shared_ptr<const Model>> FromBytes(
+      std::string_view bytes);
+
+  ModelKind kind() const { return kind_; }
+  DType dtype() const { return dtype_; }
+  size_t num_items() const { return num_items_; }
+  size_t rank() const { return rank_; }        // 0 for dense models
+  size_t row_stride() const { return row_stride_; }
+  size_t file_size() const { return size_; }
+  uint32_t format_version() const { return format_version_; }
+
+  // Dense models only. REQUIRES: kind() == kDense, i < num_items().
+  // Returns num_items() valid floats (64-byte aligned), followed by padding.
+  const float* dense_row(size_t i) const {
+    return dense_ + i * row_stride_;
+  }
+
+  // External id of item `index`. REQUIRES: index < num_items().
+  std::string_view item_id(size_t index) const;
+  // Index of external id `id`, or nullopt when the model does not know it.
+  std::optional<uint32_t> FindItem(std::string_view id) const;
+
+  // Training interaction count per item (num_items() floats).
+  absl::Span<const float> popularity() const {
+    return absl::MakeConstSpan(popularity_, num_items_);
+  }
+  // Item indices sorted by descending popularity, ties by index.
+  absl::Span<const uint32_t> items_by_popularity() const {
+    return by_popularity_;
+  }
+
+  // Training metadata as key/value pairs, in file order (see docs/model-format.md
+  // for the standard keys: algorithm, lambda, dropout, num_users, ...).
+  const std::vector<std::pair<std::string, std::string>>& metadata() const {
+    return metadata_;
+  }
+  // Value of metadata `key`, or nullopt.
+  std::optional<std::string_view> GetMetadata(std::string_view key) const;
+
+  // 16 hex digits identifying the model's contents (hash of section checksums).
+  const std::string& fingerprint() const { return fingerprint_; }
+  // File path the model came from ("" for FromBytes).
+  const std::string& path() const { return path_; }
+
+ private:
+  Model() = default;
+  static absl::StatusOr<std::shared_ptr<const Model>> Parse(
+      std::unique_ptr<Model> model);
+
+  MappedFile file_;                        // owns the mapping (Open)
+  std::unique_ptr<uint8_t[], void (*)(uint8_t*)> owned_{nullptr, nullptr};
+  const uint8_t* data_ = nullptr;          // file bytes (mapping or owned_)
+  size_t size_ = 0;
+  std::string path_;
+
+  uint32_t format_version_ = 0;
+  ModelKind kind_ = ModelKind::kDense;
+  DType dtype_ = DType::kFloat32;
+  size_t num_items_ = 0;
+  size_t rank_ = 0;
+  size_t row_stride_ = 0;
+  const float* dense_ = nullptr;
+  const float* popularity_ = nullptr;
+  const uint64_t* id_offsets_ = nullptr;
+  const char* id_bytes_ = nullptr;
+  std::vector<uint32_t> by_popularity_;
+  absl::flat_hash_map<std::string_view, uint32_t> index_by_id_;
+  std::vector<std::pair<std::string, std::string>> metadata_;
+  std::string fingerprint_;
+};
+
+}  // namespace edlae
+
+#endif  // EDLAE_CORE_MODEL_H_

@@ -1,0 +1,73 @@
+// On-disk layout of an edlae model file: header, section table, constants (see docs/model-format.md).
+#ifndef EDLAE_CORE_MODEL_FORMAT_H_
+#define EDLAE_CORE_MODEL_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace edlae {
+
+// File layout (all integers little-endian; this code requires a little-endian host):
+//
+//   [FileHeader: 128 bytes]
+//   [SectionEntry × header.section_count: 32 bytes each]
+//   [sections, each starting at an offset that is a multiple of kSectionAlignment]
+//
+// The header checksum covers the header (with `header_checksum` zeroed) and the
+// section table. Every section carries its own XXH3-64 checksum.
+
+inline constexpr char kModelMagic[8] = {'E', 'D', 'L', 'A', 'E', 'M', 'D', 'L'};
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint64_t kSectionAlignment = 64;
+// Rows of B, U and V are padded to a multiple of this many floats (64 bytes).
+inline constexpr uint64_t kRowAlignmentFloats = 16;
+inline constexpr uint32_t kMaxSections = 64;
+
+enum class ModelKind : uint32_t {
+  kDense = 1,    // B: num_items × num_items.
+  kLowRank = 2,  // U, V: num_items × rank each; scores = (x·U)·Vᵀ. Reserved.
+};
+
+enum class DType : uint32_t {
+  kFloat32 = 1,
+  // Reserved: kFloat16 = 2, kBFloat16 = 3, kInt8 = 4.
+};
+
+enum class SectionId : uint32_t {
+  kDenseB = 1,      // float32[num_items][row_stride], row i = weights from item i.
+  kFactorU = 2,     // float32[num_items][row_stride] (low-rank, reserved).
+  kFactorV = 3,     // float32[num_items][row_stride] (low-rank, reserved).
+  kItemIds = 4,     // uint64 offsets[num_items + 1], then UTF-8 bytes.
+  kPopularity = 5,  // float32[num_items]: training interaction count per item.
+  kMetadata = 6,    // uint32 count, then count × (uint32 klen, key, uint32 vlen, value).
+};
+
+struct FileHeader {
+  char magic[8];             // kModelMagic
+  uint32_t format_version;   // kFormatVersion
+  uint32_t header_size;      // sizeof(FileHeader)
+  uint32_t kind;             // ModelKind
+  uint32_t dtype;            // DType of the weight sections
+  uint64_t num_items;
+  uint64_t rank;             // 0 for dense models
+  uint64_t row_stride;       // elements per stored row (>= row length, multiple of 16)
+  uint64_t file_size;        // total bytes, to detect truncation early
+  uint32_t section_count;
+  uint32_t flags;            // 0; reserved
+  uint64_t header_checksum;  // XXH3-64 of header (this field zero) + section table
+  uint8_t reserved[56];      // zero
+};
+static_assert(sizeof(FileHeader) == 128, "FileHeader must be exactly 128 bytes");
+
+struct SectionEntry {
+  uint32_t id;        // SectionId
+  uint32_t flags;     // 0; reserved
+  uint64_t offset;    // from file start; multiple of kSectionAlignment
+  uint64_t size;      // bytes
+  uint64_t checksum;  // XXH3-64 of the section's bytes
+};
+static_assert(sizeof(SectionEntry) == 32, "SectionEntry must be exactly 32 bytes");
+
+}  // namespace edlae
+
+#endif  // EDLAE_CORE_MODEL_FORMAT_H_

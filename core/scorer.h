@@ -1,0 +1,54 @@
+// Top-N recommendation from a user's history against a loaded model (dense B: blocked x·B + fused top-N).
+#ifndef EDLAE_CORE_SCORER_H_
+#define EDLAE_CORE_SCORER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/model.h"
+#include "core/topn.h"
+
+namespace edlae {
+
+struct HistoryEntry {
+  uint32_t index;  // item index in the model
+  float weight;    // typically 1 (binary interactions); must be finite
+};
+
+struct RecommendOptions {
+  size_t top_n = 10;
+  // Drop the history's own items from the result.
+  bool exclude_history = true;
+  // Further item indices never returned.
+  absl::Span<const uint32_t> exclude;
+  // When non-empty, only these item indices are scored and returned.
+  absl::Span<const uint32_t> candidates;
+};
+
+struct Recommendation {
+  std::vector<ScoredItem> items;  // best first, at most top_n
+  // True when the history held no item (after dropping zero weights), so the
+  // result is the most popular items, scored by their training counts.
+  bool popularity_fallback = false;
+};
+
+// Scores every allowed item as Σ weight_h · B[h, item] and returns the best
+// `top_n`, ties broken by lower item index. Duplicate history entries add up.
+// Indices out of range or non-finite weights → InvalidArgument; top_n == 0 →
+// InvalidArgument. Thread-safe: the model is read-only; scratch is per call.
+absl::StatusOr<Recommendation> Recommend(const Model& model,
+                                         absl::Span<const HistoryEntry> history,
+                                         const RecommendOptions& options);
+
+// Writes the full score vector (num_items floats) for `history` into `scores`,
+// without exclusions. The reference path for tests and offline evaluation.
+// REQUIRES: scores.size() == model.num_items(); history indices in range.
+void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
+                   absl::Span<float> scores);
+
+}  // namespace edlae
+
+#endif  // EDLAE_CORE_SCORER_H_

@@ -1,0 +1,19 @@
+// Gram matrix G = XᵀX of a binary sparse interaction matrix, computed in parallel.
+#ifndef EDLAE_TRAINER_GRAM_H_
+#define EDLAE_TRAINER_GRAM_H_
+
+#include <vector>
+
+#include "trainer/interactions.h"
+
+namespace edlae {
+
+// Returns G = XᵀX as a dense, symmetric, compact row-major num_items ×
+// num_items matrix of doubles: G[i][j] = number of users who interacted with
+// both i and j. Work is split over `num_threads` threads (0: all cores) by rows
+// of G; no dense users × items matrix is ever formed.
+std::vector<double> ComputeGram(const Interactions& x, int num_threads);
+
+}  // namespace edlae
+
+#endif  // EDLAE_TRAINER_GRAM_H_

@@ -1,0 +1,38 @@
+// The train pipeline: interactions → Gram matrix → closed-form B → model file, with phase timings.
+#ifndef EDLAE_TRAINER_TRAIN_H_
+#define EDLAE_TRAINER_TRAIN_H_
+
+#include <ostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "trainer/interactions.h"
+#include "trainer/solver.h"
+
+namespace edlae {
+
+struct TrainReport {
+  double gram_seconds = 0;
+  double solve_seconds = 0;
+  double write_seconds = 0;
+  size_t num_users = 0;
+  size_t num_items = 0;
+  size_t num_interactions = 0;
+};
+
+// Trains a full-rank model on `x` and writes it atomically to `out_path`, with
+// the standard metadata keys (docs/model-format.md) plus `source`. Progress
+// lines go to `log` when it is not null. `num_threads` = 0 uses all cores.
+absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
+                                          const SolverOptions& options,
+                                          const std::string& source,
+                                          int num_threads,
+                                          const std::string& out_path,
+                                          std::ostream* log);
+
+// Peak resident memory of this process so far, in bytes (getrusage).
+size_t PeakRssBytes();
+
+}  // namespace edlae
+
+#endif  // EDLAE_TRAINER_TRAIN_H_
