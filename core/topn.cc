@@ -1,1 +1,60 @@
-// Placeholder.
+// Bounded top-N selection: a min-heap ordered by RanksBefore, worst item at the root.
+#include "core/topn.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace edlae {
+namespace {
+
+// Heap comparator: std::*_heap build a max-heap of this "less", so the item
+// that ranks last sits at the front.
+bool HeapLess(const ScoredItem& a, const ScoredItem& b) {
+  return RanksBefore(a, b);
+}
+
+}  // namespace
+
+TopN::TopN(size_t n)
+    : n_(n), threshold_(-std::numeric_limits<float>::infinity()) {
+  heap_.reserve(n);
+}
+
+void TopN::PushUnfull(uint32_t index, float score) {
+  heap_.push_back({index, score});
+  std::push_heap(heap_.begin(), heap_.end(), HeapLess);
+  if (heap_.size() == n_) threshold_ = heap_.front().score;
+}
+
+void TopN::ReplaceRoot(uint32_t index, float score) {
+  std::pop_heap(heap_.begin(), heap_.end(), HeapLess);
+  heap_.back() = {index, score};
+  std::push_heap(heap_.begin(), heap_.end(), HeapLess);
+  threshold_ = heap_.front().score;
+}
+
+void TopN::PushBlock(uint32_t first_index, const float* scores, size_t count) {
+  if (n_ == 0) return;
+  size_t j = 0;
+  for (; j < count && heap_.size() < n_; ++j) Push(first_index + j, scores[j]);
+  // Full heap: one compare rejects almost every candidate; ties with the
+  // threshold go through Push, which applies the index tie-break.
+  float threshold = threshold_;
+  for (; j < count; ++j) {
+    if (scores[j] >= threshold) {
+      Push(first_index + static_cast<uint32_t>(j), scores[j]);
+      threshold = threshold_;
+    }
+  }
+}
+
+std::vector<ScoredItem> TopN::TakeSorted() {
+  std::sort_heap(heap_.begin(), heap_.end(), HeapLess);
+  std::vector<ScoredItem> out;
+  out.swap(heap_);
+  threshold_ = -std::numeric_limits<float>::infinity();
+  heap_.reserve(n_);
+  return out;
+}
+
+}  // namespace edlae

@@ -31,8 +31,8 @@ class TopN {
     if (heap_.size() < n_) {
       if (!(score == score)) return;  // NaN
       PushUnfull(index, score);
-    } else if (score > threshold_ ||
-               (score == threshold_ && index < heap_.front().index)) {
+    } else if (n_ != 0 && (score > threshold_ || (score == threshold_ &&
+                                                  index < heap_.front().index))) {
       ReplaceRoot(index, score);
     }
   }

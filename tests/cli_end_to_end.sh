@@ -1,2 +1,67 @@
 #!/usr/bin/env bash
-exit 0
+# End-to-end over the real binaries: synth → train → serve on loopback → client, plus CLI error paths.
+set -euo pipefail
+BIN=${EDLAE_BIN:?set EDLAE_BIN to the build directory}
+TRAIN=$BIN/trainer/edlae-train
+SERVER=$BIN/server/edlae-server
+CLIENT=$BIN/client/edlae-client
+WORK=$(mktemp -d)
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_exit() {  # expect_exit CODE CMD... : run CMD, require exit status CODE
+  local want=$1; shift
+  set +e; "$@" > "$WORK/out" 2> "$WORK/err"; local got=$?; set -e
+  [ "$got" -eq "$want" ] || { cat "$WORK/err" >&2; fail "'$*' exited $got, want $want"; }
+}
+
+# Training, and its refusals.
+"$TRAIN" synth --users 800 --items 300 --seed 7 --out "$WORK/ratings.csv"
+"$TRAIN" train --input "$WORK/ratings.csv" --format movielens-csv --model edlae \
+  --lambda 10 --dropout 0.2 --out "$WORK/model.edlae" 2> "$WORK/train.log"
+grep -q "peak memory" "$WORK/train.log" || fail "no peak-memory line"
+[ -s "$WORK/model.edlae" ] || fail "no model written"
+printf 'userId,movieId,rating,timestamp\n1,2,5,0\n1,3\n' > "$WORK/bad.csv"
+expect_exit 1 "$TRAIN" train --input "$WORK/bad.csv" --format movielens-csv --lambda 1 --out "$WORK/bad.edlae"
+grep -q "bad.csv:3" "$WORK/err" || fail "malformed line not named: $(cat "$WORK/err")"
+[ ! -e "$WORK/bad.edlae" ] || fail "output written despite bad input"
+expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --model slim --out "$WORK/x.edlae"
+expect_exit 2 "$TRAIN" frobnicate
+
+# A corrupt model never starts a server.
+head -c 1000 "$WORK/model.edlae" > "$WORK/truncated.edlae"
+expect_exit 1 "$SERVER" --model "$WORK/truncated.edlae" --host 127.0.0.1 --port 0
+
+# Serve and query.
+"$SERVER" --model "$WORK/model.edlae" --host 127.0.0.1 --port 0 --port_file "$WORK/port" \
+  2> "$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 200); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+[ -s "$WORK/port" ] || { cat "$WORK/server.log"; fail "server did not start"; }
+TARGET=127.0.0.1:$(cat "$WORK/port")
+
+"$CLIENT" health --target "$TARGET" | grep -q SERVING || fail "health"
+"$CLIENT" recommend --target "$TARGET" --items 1,2,3 -n 10 > "$WORK/rec.txt"
+rows=$(grep -cE '^ *[0-9]+ ' "$WORK/rec.txt" || true)
+[ "$rows" -eq 10 ] || { cat "$WORK/rec.txt"; fail "expected 10 rows, got $rows"; }
+for item in 1 2 3; do
+  if awk 'NR>1 && $1 ~ /^[0-9]+$/ {print $2}' "$WORK/rec.txt" | grep -qx "$item"; then
+    fail "history item $item recommended"
+  fi
+done
+"$CLIENT" recommend --target "$TARGET" --items 1,2,3 -n 5 --json | grep -q '"items"' || fail "json"
+"$CLIENT" info --target "$TARGET" | grep -q edlae || fail "info lacks the algorithm"
+expect_exit 1 "$CLIENT" recommend --target "$TARGET" --items 1 -n 0
+grep -q INVALID_ARGUMENT "$WORK/err" || fail "top_n 0 not INVALID_ARGUMENT"
+
+# Graceful stop on SIGTERM: exit status 0.
+kill -TERM "$SERVER_PID"
+set +e; wait "$SERVER_PID"; status=$?; set -e
+SERVER_PID=""
+[ "$status" -eq 0 ] || fail "server exited $status after SIGTERM"
+expect_exit 1 "$CLIENT" recommend --target "$TARGET" --items 1 -n 5 --timeout_ms 2000
+echo "cli_end_to_end: all checks passed"

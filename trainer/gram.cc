@@ -1,1 +1,51 @@
-// Placeholder.
+// G = XᵀX from CSR data: rows of G are built in parallel from the item → users index, one thread per row.
+#include "trainer/gram.h"
+
+#include <algorithm>
+
+#include "trainer/parallel.h"
+
+namespace edlae {
+
+std::vector<double> ComputeGram(const Interactions& x, int num_threads) {
+  const size_t n = x.num_items();
+  const size_t users = x.num_users();
+  const int threads = ResolveThreads(num_threads);
+
+  // Transpose X (CSR by user) into item → users lists.
+  std::vector<uint64_t> col_offsets(n + 1, 0);
+  for (uint32_t item : x.item_indices) ++col_offsets[item + 1];
+  for (size_t i = 0; i < n; ++i) col_offsets[i + 1] += col_offsets[i];
+  std::vector<uint32_t> col_users(x.num_interactions());
+  {
+    std::vector<uint64_t> fill(col_offsets.begin(), col_offsets.end() - 1);
+    for (size_t u = 0; u < users; ++u) {
+      for (uint64_t k = x.row_offsets[u]; k < x.row_offsets[u + 1]; ++k) {
+        col_users[fill[x.item_indices[k]]++] = static_cast<uint32_t>(u);
+      }
+    }
+  }
+
+  // Row i of G (upper part, j >= i) = Σ over users of i of their items >= i.
+  // Each row is written by one thread and stays cache-resident while built.
+  std::vector<double> g(n * n, 0.0);
+  ParallelFor(n, 8, threads, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      double* row = g.data() + i * n;
+      for (uint64_t k = col_offsets[i]; k < col_offsets[i + 1]; ++k) {
+        const uint32_t u = col_users[k];
+        const uint32_t* first = x.item_indices.data() + x.row_offsets[u];
+        const uint32_t* last = x.item_indices.data() + x.row_offsets[u + 1];
+        // Items of a user are sorted: skip those below the diagonal.
+        for (const uint32_t* p = std::lower_bound(first, last, i); p != last; ++p) {
+          row[*p] += 1.0;
+        }
+      }
+    }
+  });
+
+  MirrorUpperToLower(g.data(), n, threads);
+  return g;
+}
+
+}  // namespace edlae

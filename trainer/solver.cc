@@ -1,1 +1,134 @@
-// Placeholder.
+// Full-rank closed forms: Λ from G's diagonal, Cholesky inverse C = (G + Λ)⁻¹, then B from C's columns.
+#include "trainer/solver.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "trainer/lapack.h"
+#include "trainer/parallel.h"
+
+namespace edlae {
+namespace {
+
+absl::Status ValidateOptions(const SolverOptions& o) {
+  if (!std::isfinite(o.lambda) || o.lambda < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lambda must be finite and >= 0, got ", o.lambda));
+  }
+  if (!std::isfinite(o.dropout) || o.dropout < 0 || o.dropout >= 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dropout must be in [0, 1), got ", o.dropout));
+  }
+  return absl::OkStatus();
+}
+
+// Overwrites the symmetric inverse C (full, n × n) with B, row by row:
+//   zero_diagonal: B[i][j] = −C[i][j] / C[j][j], B[i][i] = 0 (EASE, EDLAE)
+//   otherwise:     B[i][j] = δ_ij − C[i][j] · Λ_j            (DLAE)
+template <typename In>
+void BuildB(const In* c, size_t n, bool zero_diagonal,
+            const std::vector<double>& lambda_diag, float* b, int threads) {
+  std::vector<double> column_scale(n);
+  for (size_t j = 0; j < n; ++j) {
+    column_scale[j] = zero_diagonal ? -1.0 / static_cast<double>(c[j * n + j])
+                                    : -lambda_diag[j];
+  }
+  ParallelFor(n, 16, threads, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const In* c_row = c + i * n;
+      float* b_row = b + i * n;
+      for (size_t j = 0; j < n; ++j) {
+        b_row[j] = static_cast<float>(static_cast<double>(c_row[j]) * column_scale[j]);
+      }
+      b_row[i] = zero_diagonal ? 0.0f : b_row[i] + 1.0f;
+    }
+  });
+}
+
+// Near-singular systems can pass Cholesky yet overflow float; refuse them.
+absl::Status CheckFinite(const std::vector<float>& b) {
+  for (float v : b) {
+    if (!std::isfinite(v)) {
+      return absl::FailedPreconditionError(
+          "B has non-finite entries: G + Λ is too ill-conditioned; increase "
+          "--lambda or use --precision float64");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Algorithm> ParseAlgorithm(const std::string& name) {
+  if (name == "ease") return Algorithm::kEase;
+  if (name == "dlae") return Algorithm::kDlae;
+  if (name == "edlae") return Algorithm::kEdlae;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown model '", name, "' (expected ease, dlae or edlae)"));
+}
+
+const char* AlgorithmName(Algorithm algorithm) {
+  switch (algorithm) {
+    case Algorithm::kEase: return "ease";
+    case Algorithm::kDlae: return "dlae";
+    case Algorithm::kEdlae: return "edlae";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Precision> ParsePrecision(const std::string& name) {
+  if (name == "float64" || name == "double") return Precision::kFloat64;
+  if (name == "float32" || name == "float") return Precision::kFloat32;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown precision '", name, "' (expected float64 or float32)"));
+}
+
+const char* PrecisionName(Precision precision) {
+  return precision == Precision::kFloat64 ? "float64" : "float32";
+}
+
+absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
+                                                 size_t n,
+                                                 const SolverOptions& options) {
+  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  if (n == 0 || gram.size() != n * n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Gram matrix has ", gram.size(), " entries, expected ", n, "²"));
+  }
+  const int threads = ResolveThreads(options.num_threads);
+  const bool zero_diagonal = options.algorithm != Algorithm::kDlae;
+  // Dropout enters as p/(1−p)·diag(G) (Eq. 4); EASE is the p = 0 case.
+  const double dropout_scale =
+      options.algorithm == Algorithm::kEase
+          ? 0.0
+          : options.dropout / (1.0 - options.dropout);
+  std::vector<double> lambda_diag(n);
+  for (size_t j = 0; j < n; ++j) {
+    lambda_diag[j] = options.lambda + dropout_scale * gram[j * n + j];
+    gram[j * n + j] += lambda_diag[j];
+  }
+
+  if (options.precision == Precision::kFloat64) {
+    if (absl::Status s = InvertSpdUpper(gram.data(), n); !s.ok()) return s;
+    MirrorUpperToLower(gram.data(), n, threads);
+    std::vector<float> b(n * n);
+    BuildB(gram.data(), n, zero_diagonal, lambda_diag, b.data(), threads);
+    if (absl::Status s = CheckFinite(b); !s.ok()) return s;
+    return b;
+  }
+
+  // float32: convert, release the doubles, invert and build B in place.
+  std::vector<float> a(n * n);
+  ParallelFor(n, 64, threads, [&](size_t begin, size_t end) {
+    for (size_t k = begin * n; k < end * n; ++k) a[k] = static_cast<float>(gram[k]);
+  });
+  std::vector<double>().swap(gram);
+  if (absl::Status s = InvertSpdUpper(a.data(), n); !s.ok()) return s;
+  MirrorUpperToLower(a.data(), n, threads);
+  BuildB(a.data(), n, zero_diagonal, lambda_diag, a.data(), threads);
+  if (absl::Status s = CheckFinite(a); !s.ok()) return s;
+  return a;
+}
+
+}  // namespace edlae

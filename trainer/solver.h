@@ -24,6 +24,7 @@ struct SolverOptions {
   double lambda = 0;   // L2 regularization λ >= 0
   double dropout = 0;  // dropout probability p in [0, 1); ignored by kEase
   Precision precision = Precision::kFloat64;
+  int num_threads = 0;  // for the dense loops around LAPACK; 0 = all cores
 };
 
 // With Λ = λ·I + p/(1−p)·dMat(diag G) (p = 0 for EASE) and C = (G + Λ)⁻¹,

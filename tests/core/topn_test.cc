@@ -1,1 +1,96 @@
-// Placeholder; filled in by its owner.
+// TopN against a full sort: random scores with many ties, NaN, blocks, n larger than the input.
+#include "core/topn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace edlae {
+namespace {
+
+std::vector<ScoredItem> FullSort(const std::vector<float>& scores, size_t n) {
+  std::vector<ScoredItem> all;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (!std::isnan(scores[i])) all.push_back({static_cast<uint32_t>(i), scores[i]});
+  }
+  std::sort(all.begin(), all.end(), RanksBefore);
+  if (all.size() > n) all.resize(n);
+  return all;
+}
+
+void ExpectSame(const std::vector<ScoredItem>& got,
+                const std::vector<ScoredItem>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].index, want[i].index) << "rank " << i;
+    EXPECT_EQ(got[i].score, want[i].score) << "rank " << i;
+  }
+}
+
+TEST(TopNTest, MatchesFullSortWithTies) {
+  std::mt19937 rng(7);
+  for (size_t count : {1u, 5u, 100u, 1000u, 4099u}) {
+    for (size_t n : {1u, 3u, 10u, 100u, 5000u}) {
+      std::vector<float> scores(count);
+      // Few distinct values → many ties, which must break by lower index.
+      for (float& s : scores) s = static_cast<float>(rng() % 17) - 8.0f;
+      TopN one_by_one(n);
+      for (size_t i = 0; i < count; ++i) one_by_one.Push(i, scores[i]);
+      ExpectSame(one_by_one.TakeSorted(), FullSort(scores, n));
+
+      TopN blocked(n);
+      for (size_t b = 0; b < count; b += 64) {
+        blocked.PushBlock(b, scores.data() + b, std::min<size_t>(64, count - b));
+      }
+      ExpectSame(blocked.TakeSorted(), FullSort(scores, n));
+    }
+  }
+}
+
+TEST(TopNTest, BlocksInAnyOrderGiveTheSameResult) {
+  std::vector<float> scores(300, 1.0f);  // all tied: lowest indices win
+  scores[250] = 2.0f;
+  TopN top(5);
+  top.PushBlock(200, scores.data() + 200, 100);
+  top.PushBlock(0, scores.data(), 200);
+  ExpectSame(top.TakeSorted(), FullSort(scores, 5));
+}
+
+TEST(TopNTest, NaNIsNeverKeptAndInfinitiesOrder) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> scores = {nan, -inf, 3.0f, nan, inf, 0.0f};
+  TopN top(10);
+  top.PushBlock(0, scores.data(), scores.size());
+  ExpectSame(top.TakeSorted(), FullSort(scores, 10));
+}
+
+TEST(TopNTest, ZeroCapacityKeepsNothing) {
+  TopN top(0);
+  top.Push(1, 1.0f);
+  float s[3] = {1, 2, 3};
+  top.PushBlock(0, s, 3);
+  EXPECT_TRUE(top.TakeSorted().empty());
+}
+
+TEST(TopNTest, ThresholdTracksTheWorstKeptItem) {
+  TopN top(2);
+  EXPECT_EQ(top.threshold(), -std::numeric_limits<float>::infinity());
+  top.Push(0, 5.0f);
+  top.Push(1, 1.0f);
+  EXPECT_EQ(top.threshold(), 1.0f);
+  top.Push(2, 3.0f);
+  EXPECT_EQ(top.threshold(), 3.0f);
+  std::vector<ScoredItem> got = top.TakeSorted();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].index, 0u);
+  EXPECT_EQ(got[1].index, 2u);
+  EXPECT_EQ(top.size(), 0u);  // reusable after TakeSorted
+}
+
+}  // namespace
+}  // namespace edlae
