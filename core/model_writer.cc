@@ -1,1 +1,520 @@
-// Placeholder.
+// WriteDenseModel: validate, stream with checksums, publish atomically.
+#include "core/model_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#if defined(__x86_64__) && __has_include(<xxh_x86dispatch.h>)
+// Routes XXH3 calls to libxxhash's AVX2/AVX-512 variants chosen at run time
+// (same hash values; the default entry points are SSE2 only).
+#include <xxh_x86dispatch.h>
+#endif
+
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/model_format.h"
+#include "core/status_macros.h"
+
+namespace edlae {
+
+static_assert(std::endian::native == std::endian::little,
+              "the edlae model format is little-endian; big-endian hosts "
+              "would need byte swapping in the writer and reader");
+
+namespace {
+
+constexpr size_t kWriteBufferSize = size_t{1} << 20;  // 1 MiB
+
+uint64_t RoundUp(uint64_t x, uint64_t multiple) {
+  return (x + multiple - 1) / multiple * multiple;
+}
+
+absl::Status ErrnoError(int err, absl::string_view op, absl::string_view path) {
+  return absl::ErrnoToStatus(err, absl::StrCat(op, " ", path));
+}
+
+// True when `s` is well-formed UTF-8 (no overlongs, surrogates or values above
+// U+10FFFF). Ids travel in protobuf `string` fields, which must be UTF-8.
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// True when all `n` floats are finite. Branch-free so that it vectorizes
+// (NaN fails the comparison, ±inf exceeds the largest finite float).
+__attribute__((noinline)) bool AllFinite(const float* p, uint64_t n) {
+  int ok = 1;
+  for (uint64_t i = 0; i < n; ++i) {
+    ok &=
+        static_cast<int>(std::fabs(p[i]) <= std::numeric_limits<float>::max());
+  }
+  return ok != 0;
+}
+
+// Writes sequentially through a 1 MiB buffer, feeding every byte of the
+// current section into an XXH3 streaming state so B is never copied or
+// re-read for its checksum. Handles EINTR and short writes.
+class SectionStreamWriter {
+ public:
+  SectionStreamWriter(int fd, std::string path)
+      : fd_(fd),
+        path_(std::move(path)),
+        buffer_(new uint8_t[kWriteBufferSize]),
+        hash_(XXH3_createState()) {}
+  ~SectionStreamWriter() { XXH3_freeState(hash_); }
+  SectionStreamWriter(const SectionStreamWriter&) = delete;
+  SectionStreamWriter& operator=(const SectionStreamWriter&) = delete;
+
+  uint64_t position() const { return position_; }
+
+  void BeginSection() { XXH3_64bits_reset(hash_); }
+  uint64_t EndSection() { return XXH3_64bits_digest(hash_); }
+
+  // Appends section bytes (hashed).
+  absl::Status Append(const void* data, size_t size) {
+    XXH3_64bits_update(hash_, data, size);
+    return AppendRaw(data, size);
+  }
+  absl::Status AppendZeros(size_t size, bool hashed) {
+    static constexpr uint8_t kZeros[256] = {};
+    while (size > 0) {
+      const size_t chunk = size < sizeof(kZeros) ? size : sizeof(kZeros);
+      if (hashed) XXH3_64bits_update(hash_, kZeros, chunk);
+      RETURN_IF_ERROR(AppendRaw(kZeros, chunk));
+      size -= chunk;
+    }
+    return absl::OkStatus();
+  }
+  // Zero padding up to the next multiple of `alignment`; not part of any
+  // section, so not hashed.
+  absl::Status PadTo(uint64_t alignment) {
+    return AppendZeros(RoundUp(position_, alignment) - position_,
+                       /*hashed=*/false);
+  }
+
+  absl::Status Flush() {
+    size_t done = 0;
+    while (done < used_) {
+      const ssize_t n = ::write(fd_, buffer_.get() + done, used_ - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError(errno, "write", path_);
+      }
+      done += static_cast<size_t>(n);
+    }
+    used_ = 0;
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status AppendRaw(const void* data, size_t size) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    position_ += size;
+    while (size > 0) {
+      if (used_ == kWriteBufferSize) RETURN_IF_ERROR(Flush());
+      const size_t room = kWriteBufferSize - used_;
+      const size_t chunk = size < room ? size : room;
+      std::memcpy(buffer_.get() + used_, p, chunk);
+      used_ += chunk;
+      p += chunk;
+      size -= chunk;
+    }
+    return absl::OkStatus();
+  }
+
+  int fd_;
+  std::string path_;
+  std::unique_ptr<uint8_t[]> buffer_;
+  size_t used_ = 0;
+  uint64_t position_ = 0;
+  XXH3_state_t* hash_;
+};
+
+absl::Status PWriteAll(int fd, const void* data, size_t size, off_t offset,
+                       const std::string& path) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (size > 0) {
+    const ssize_t n = ::pwrite(fd, p, size, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, "pwrite", path);
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncFd(int fd, const std::string& path) {
+  while (::fsync(fd) != 0) {
+    if (errno != EINTR) return ErrnoError(errno, "fsync", path);
+  }
+  return absl::OkStatus();
+}
+
+// Owns the temporary file: closes it and, unless committed, unlinks it, so no
+// error path leaves a partial file behind.
+class TempFile {
+ public:
+  TempFile() = default;
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty() && !committed_) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  absl::Status Create(const std::string& dir, const std::string& name) {
+    std::random_device rd;
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      const uint64_t r = (uint64_t{rd()} << 32) | rd();
+      std::string candidate =
+          absl::StrCat(dir, "/.", name, ".tmp.", ::getpid(), ".", absl::Hex(r));
+      int fd;
+      do {
+        fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                    0644);
+      } while (fd < 0 && errno == EINTR);
+      if (fd >= 0) {
+        fd_ = fd;
+        path_ = std::move(candidate);
+        return absl::OkStatus();
+      }
+      if (errno != EEXIST) return ErrnoError(errno, "create", candidate);
+    }
+    return absl::AlreadyExistsError(
+        absl::StrCat("could not create a unique temporary file in ", dir));
+  }
+
+  // Closes the descriptor, reporting the error (some file systems report
+  // write-back failures only here).
+  absl::Status Close() {
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0 && errno != EINTR) {
+      return ErrnoError(errno, "close", path_);
+    }
+    return absl::OkStatus();
+  }
+
+  void Commit() { committed_ = true; }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+  bool committed_ = false;
+};
+
+absl::Status ValidateDense(const DenseModelData& data, uint64_t* n_out) {
+  const uint64_t n = data.item_ids.size();
+  if (n == 0) return absl::InvalidArgumentError("model has no items");
+  // Item indices are uint32 throughout the library.
+  if (n > UINT32_MAX) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("too many items: ", n, " (limit ", UINT32_MAX, ")"));
+  }
+  uint64_t n2;
+  if (__builtin_mul_overflow(n, n, &n2) || data.b.size() != n2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("B has ", data.b.size(), " floats, want ", n, " x ", n));
+  }
+  if (data.popularity.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "popularity has ", data.popularity.size(), " entries, want ", n));
+  }
+  absl::flat_hash_set<std::string_view> seen;
+  seen.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    const std::string& id = data.item_ids[i];
+    if (id.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("item ", i, " has an empty id"));
+    }
+    if (!IsValidUtf8(id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("item ", i, " id is not valid UTF-8"));
+    }
+    if (!seen.insert(id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duplicate item id \"", id, "\" at index ", i));
+    }
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    const float p = data.popularity[i];
+    if (!std::isfinite(p) || p < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "popularity of item ", i, " must be finite and >= 0, got ", p));
+    }
+  }
+  // One vectorized pass over B; the rare failure is located afterwards.
+  if (!AllFinite(data.b.data(), n2)) {
+    for (uint64_t i = 0; i < n2; ++i) {
+      if (!std::isfinite(data.b[i])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "B[", i / n, ", ", i % n, "] is not finite: ", data.b[i]));
+      }
+    }
+  }
+  absl::flat_hash_set<std::string_view> keys;
+  for (const auto& [key, value] : data.metadata) {
+    if (key.empty()) return absl::InvalidArgumentError("empty metadata key");
+    if (key.size() > UINT32_MAX || value.size() > UINT32_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metadata entry \"", key.substr(0, 64), "\" too long"));
+    }
+    if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metadata entry ", keys.size(), " is not valid UTF-8"));
+    }
+    if (!keys.insert(key).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duplicate metadata key \"", key, "\""));
+    }
+  }
+  if (data.metadata.size() > UINT32_MAX) {
+    return absl::InvalidArgumentError("too many metadata entries");
+  }
+  *n_out = n;
+  return absl::OkStatus();
+}
+
+// Size of the file WriteBody produces, known before writing so the space can
+// be reserved up front.
+uint64_t PlannedFileSize(const DenseModelData& data, uint64_t n,
+                         uint64_t row_stride, uint64_t table_end) {
+  uint64_t ids = (n + 1) * sizeof(uint64_t);
+  for (const std::string& id : data.item_ids) ids += id.size();
+  uint64_t meta = sizeof(uint32_t);
+  for (const auto& [key, value] : data.metadata) {
+    meta += 2 * sizeof(uint32_t) + key.size() + value.size();
+  }
+  uint64_t pos = RoundUp(table_end, kSectionAlignment) + ids;
+  pos = RoundUp(pos, kSectionAlignment) + n * sizeof(float);
+  pos = RoundUp(pos, kSectionAlignment) + meta;
+  return RoundUp(pos, kSectionAlignment) + n * row_stride * sizeof(float);
+}
+
+// Streams header placeholder, sections and padding into `out`; fills `table`.
+absl::Status WriteBody(const DenseModelData& data, uint64_t n,
+                       uint64_t row_stride, SectionStreamWriter& out,
+                       std::vector<SectionEntry>& table) {
+  // Each section starts on the next kSectionAlignment boundary; the file ends
+  // right after the last section.
+  auto begin = [&](SectionId id) -> absl::Status {
+    RETURN_IF_ERROR(out.PadTo(kSectionAlignment));
+    SectionEntry& e = table.emplace_back();
+    std::memset(&e, 0, sizeof(e));
+    e.id = static_cast<uint32_t>(id);
+    e.offset = out.position();
+    out.BeginSection();
+    return absl::OkStatus();
+  };
+  auto end = [&]() {
+    SectionEntry& e = table.back();
+    e.size = out.position() - e.offset;
+    e.checksum = out.EndSection();
+  };
+
+  // Small sections first, so tools reading only ids and metadata touch the
+  // front of the file; B last.
+  {
+    RETURN_IF_ERROR(begin(SectionId::kItemIds));
+    uint64_t offset = 0;
+    RETURN_IF_ERROR(out.Append(&offset, sizeof(offset)));
+    for (const std::string& id : data.item_ids) {
+      offset += id.size();
+      RETURN_IF_ERROR(out.Append(&offset, sizeof(offset)));
+    }
+    for (const std::string& id : data.item_ids) {
+      RETURN_IF_ERROR(out.Append(id.data(), id.size()));
+    }
+    end();
+  }
+  {
+    RETURN_IF_ERROR(begin(SectionId::kPopularity));
+    RETURN_IF_ERROR(out.Append(data.popularity.data(), n * sizeof(float)));
+    end();
+  }
+  {
+    RETURN_IF_ERROR(begin(SectionId::kMetadata));
+    const auto count = static_cast<uint32_t>(data.metadata.size());
+    RETURN_IF_ERROR(out.Append(&count, sizeof(count)));
+    for (const auto& [key, value] : data.metadata) {
+      const auto klen = static_cast<uint32_t>(key.size());
+      const auto vlen = static_cast<uint32_t>(value.size());
+      RETURN_IF_ERROR(out.Append(&klen, sizeof(klen)));
+      RETURN_IF_ERROR(out.Append(key.data(), key.size()));
+      RETURN_IF_ERROR(out.Append(&vlen, sizeof(vlen)));
+      RETURN_IF_ERROR(out.Append(value.data(), value.size()));
+    }
+    end();
+  }
+  {
+    RETURN_IF_ERROR(begin(SectionId::kDenseB));
+    const size_t pad_bytes = (row_stride - n) * sizeof(float);
+    for (uint64_t i = 0; i < n; ++i) {
+      RETURN_IF_ERROR(out.Append(data.b.data() + i * n, n * sizeof(float)));
+      RETURN_IF_ERROR(out.AppendZeros(pad_bytes, /*hashed=*/true));
+    }
+    end();
+  }
+  return out.Flush();
+}
+
+}  // namespace
+
+absl::Status WriteDenseModel(const std::string& path,
+                             const DenseModelData& data) {
+  // Validation reads B once before any file is created, so invalid input
+  // never touches the file system; the write pass then reads B a second and
+  // last time, hashing rows as they stream out (no copy of B is made). The
+  // header and table, whose checksums are known only at the end, are written
+  // last with pwrite at offset 0 over a placeholder.
+  uint64_t n = 0;
+  RETURN_IF_ERROR(ValidateDense(data, &n));
+  const uint64_t row_stride = RoundUp(n, kRowAlignmentFloats);
+
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? std::string(".")
+                          : slash == 0               ? std::string("/")
+                                                     : path.substr(0, slash);
+  const std::string name =
+      slash == std::string::npos ? path : path.substr(slash + 1);
+  if (name.empty() || name == "." || name == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model path must name a file: \"", path, "\""));
+  }
+
+  TempFile tmp;
+  RETURN_IF_ERROR(tmp.Create(dir == "/" ? "" : dir, name));
+
+  constexpr int kNumSections = 4;
+  const uint64_t table_end =
+      sizeof(FileHeader) + kNumSections * sizeof(SectionEntry);
+  const uint64_t planned_size = PlannedFileSize(data, n, row_stride, table_end);
+  // Reserve the space first: a full disk fails here rather than after
+  // streaming gigabytes, and the blocks are allocated contiguously. File
+  // systems without fallocate support just skip it.
+  int err;
+  do {
+    err = ::fallocate(tmp.fd(), 0, 0, static_cast<off_t>(planned_size)) == 0
+              ? 0
+              : errno;
+  } while (err == EINTR);
+  if (err != 0 && err != EOPNOTSUPP && err != ENOSYS) {
+    return ErrnoError(err, "fallocate", tmp.path());
+  }
+
+  std::vector<SectionEntry> table;
+  table.reserve(kNumSections);
+  {
+    SectionStreamWriter out(tmp.fd(), tmp.path());
+    RETURN_IF_ERROR(out.AppendZeros(table_end, /*hashed=*/false));
+    RETURN_IF_ERROR(WriteBody(data, n, row_stride, out, table));
+  }
+  if (table.size() != kNumSections) {
+    return absl::InternalError("section count mismatch");
+  }
+  const uint64_t file_size = table.back().offset + table.back().size;
+  if (file_size != planned_size) {
+    return absl::InternalError(
+        absl::StrCat("wrote ", file_size, " bytes, planned ", planned_size));
+  }
+
+  FileHeader header;
+  std::memset(&header, 0, sizeof(header));
+  std::memcpy(header.magic, kModelMagic, sizeof(header.magic));
+  header.format_version = kFormatVersion;
+  header.header_size = sizeof(FileHeader);
+  header.kind = static_cast<uint32_t>(ModelKind::kDense);
+  header.dtype = static_cast<uint32_t>(DType::kFloat32);
+  header.num_items = n;
+  header.rank = 0;
+  header.row_stride = row_stride;
+  header.file_size = file_size;
+  header.section_count = kNumSections;
+  header.flags = 0;
+  {
+    XXH3_state_t* state = XXH3_createState();
+    XXH3_64bits_reset(state);
+    XXH3_64bits_update(state, &header, sizeof(header));  // checksum field is 0
+    XXH3_64bits_update(state, table.data(),
+                       table.size() * sizeof(SectionEntry));
+    header.header_checksum = XXH3_64bits_digest(state);
+    XXH3_freeState(state);
+  }
+  RETURN_IF_ERROR(PWriteAll(tmp.fd(), &header, sizeof(header), 0, tmp.path()));
+  RETURN_IF_ERROR(PWriteAll(tmp.fd(), table.data(),
+                            table.size() * sizeof(SectionEntry),
+                            sizeof(FileHeader), tmp.path()));
+  RETURN_IF_ERROR(FsyncFd(tmp.fd(), tmp.path()));
+  RETURN_IF_ERROR(tmp.Close());
+
+  if (::rename(tmp.path().c_str(), path.c_str()) != 0) {
+    return ErrnoError(errno, absl::StrCat("rename ", tmp.path(), " to"), path);
+  }
+  tmp.Commit();
+
+  // Make the rename itself durable. The new file is already visible, so a
+  // failure here is reported but the destination is not rolled back.
+  int dfd;
+  do {
+    dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } while (dfd < 0 && errno == EINTR);
+  if (dfd < 0) return ErrnoError(errno, "open directory", dir);
+  absl::Status status = FsyncFd(dfd, dir);
+  ::close(dfd);
+  return status;
+}
+
+}  // namespace edlae

@@ -1,1 +1,147 @@
-int main() { return 0; }
+// edlae-server: serves one model file over gRPC until SIGTERM/SIGINT.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/flag_names.h"
+#include "server/log.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, model, "",
+          "Path of the model file to serve (required).");
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on.");
+ABSL_FLAG(int32_t, port, 8500, "Port to listen on (0: pick a free port).");
+ABSL_FLAG(std::string, port_file, "",
+          "After the server listens, write its port to this file (atomically); "
+          "useful with --port 0.");
+ABSL_FLAG(uint32_t, max_top_n, 1000, "Largest top_n a request may ask for.");
+ABSL_FLAG(uint32_t, max_history, 10000,
+          "Most history items a request may carry.");
+ABSL_FLAG(uint32_t, max_item_list, 100000,
+          "Most exclude or candidate ids a request may carry.");
+ABSL_FLAG(int32_t, max_receive_message_bytes, 16 * 1024 * 1024,
+          "Largest request accepted, in bytes.");
+ABSL_FLAG(int32_t, keepalive_time_ms, 60 * 1000,
+          "Send an HTTP/2 keepalive ping after this long without activity.");
+ABSL_FLAG(
+    int32_t, keepalive_timeout_ms, 20 * 1000,
+    "Close a connection whose keepalive ping is not answered in this time.");
+ABSL_FLAG(bool, reflection, true,
+          "Register the gRPC server reflection service.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long in-flight calls may take before they "
+          "are cancelled.");
+
+namespace {
+
+using edlae::server::LogEvent;
+using edlae::server::LogLevel;
+
+// Writes "<port>\n" to a temporary file beside `path` and renames it over
+// `path`, so a reader polling for the file never sees it half written.
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) {
+    return absl::InternalError("cannot write --port_file " + tmp);
+  }
+  const bool written = std::fprintf(f, "%d\n", port) > 0;
+  if (std::fclose(f) != 0 || !written ||
+      std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return absl::InternalError("cannot write --port_file " + path);
+  }
+  return absl::OkStatus();
+}
+
+int Run() {
+  const std::string model = absl::GetFlag(FLAGS_model);
+  if (model.empty()) {
+    std::fprintf(stderr, "edlae-server: --model is required\n%s\n",
+                 absl::ProgramUsageMessage().data());
+    return 2;
+  }
+
+  // Block the termination signals in every thread (gRPC's threads inherit
+  // this mask); one thread below waits for them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  edlae::server::ServerOptions options;
+  options.model_path = model;
+  options.host = absl::GetFlag(FLAGS_host);
+  options.port = absl::GetFlag(FLAGS_port);
+  options.limits.max_top_n = absl::GetFlag(FLAGS_max_top_n);
+  options.limits.max_history = absl::GetFlag(FLAGS_max_history);
+  options.limits.max_item_list = absl::GetFlag(FLAGS_max_item_list);
+  options.max_receive_message_bytes =
+      absl::GetFlag(FLAGS_max_receive_message_bytes);
+  options.keepalive_time_ms = absl::GetFlag(FLAGS_keepalive_time_ms);
+  options.keepalive_timeout_ms = absl::GetFlag(FLAGS_keepalive_timeout_ms);
+  options.enable_reflection = absl::GetFlag(FLAGS_reflection);
+
+  absl::StatusOr<std::unique_ptr<edlae::server::RecommenderServer>> server =
+      edlae::server::RecommenderServer::BuildAndStart(options);
+  if (!server.ok()) {
+    LogEvent(LogLevel::kError, "startup_failed",
+             {{"model", model}, {"error", server.status().ToString()}});
+    std::fprintf(stderr, "edlae-server: %s\n",
+                 std::string(server.status().message()).c_str());
+    return 1;
+  }
+  edlae::server::RecommenderServer* running = server->get();
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
+      !port_file.empty()) {
+    if (absl::Status s = WritePortFile(port_file, running->port()); !s.ok()) {
+      std::fprintf(stderr, "edlae-server: %s\n", std::string(s.message()).c_str());
+      running->Shutdown(absl::Now());
+      return 1;
+    }
+  }
+
+  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  std::thread signal_thread([&signals, running, grace] {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) return;
+    LogEvent(LogLevel::kInfo, "shutdown",
+             {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+              {"grace", absl::FormatDuration(grace)}});
+    running->Shutdown(absl::Now() + grace);
+  });
+
+  running->Wait();
+  // Wait() returns only after Shutdown, which only the signal thread calls.
+  signal_thread.join();
+  server->reset();
+  LogEvent(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves an edlae model over gRPC.\n"
+      "Usage: edlae-server --model PATH [--port 8500] [--host 0.0.0.0] "
+      "[--max_top_n 1000] [--max_history 10000] [--max_item_list 100000] "
+      "[--shutdown_grace 10s] [--port_file FILE]");
+  std::vector<std::string> args = edlae::NormalizeFlagNames(argc, argv);
+  std::vector<char*> view = edlae::FlagArgv(args);
+  absl::ParseCommandLine(static_cast<int>(args.size()), view.data());
+  return Run();
+}

@@ -1,1 +1,214 @@
-// Placeholder.
+// Recommender RPC handlers: validate, map external ids to model indices, score
+// with edlae::Recommend.
+#include "server/recommender_service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
+#include "core/model.h"
+#include "core/scorer.h"
+#include "core/status_macros.h"
+#include "server/grpc_status_util.h"
+
+namespace edlae::server {
+namespace {
+
+absl::Status CheckListSize(const char* field, int size, uint32_t limit,
+                           const char* flag) {
+  if (static_cast<int64_t>(size) > static_cast<int64_t>(limit)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " has ", size, " entries; at most ", limit,
+                     " are allowed (server flag --", flag, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Checks everything that does not depend on the model.
+absl::Status ValidateRequest(const v1::RecommendRequest& request,
+                             const ServiceLimits& limits) {
+  if (request.top_n() < 1 || request.top_n() > limits.max_top_n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "top_n must be in [1, ", limits.max_top_n, "], got ", request.top_n()));
+  }
+  RETURN_IF_ERROR(CheckListSize("history_item_ids",
+                                request.history_item_ids_size(),
+                                limits.max_history, "max_history"));
+  RETURN_IF_ERROR(CheckListSize("exclude_item_ids",
+                                request.exclude_item_ids_size(),
+                                limits.max_item_list, "max_item_list"));
+  RETURN_IF_ERROR(CheckListSize("candidate_item_ids",
+                                request.candidate_item_ids_size(),
+                                limits.max_item_list, "max_item_list"));
+  const int num_weights = request.history_weights_size();
+  if (num_weights != 0 && num_weights != request.history_item_ids_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "history_weights has ", num_weights,
+        " entries but history_item_ids has ", request.history_item_ids_size(),
+        "; send one weight per history item or none"));
+  }
+  for (int i = 0; i < num_weights; ++i) {
+    if (!std::isfinite(request.history_weights(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("history_weights[", i, "] is not finite (",
+                       request.history_weights(i), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Appends the indices of the known ids in `ids` to `indices`; returns how many
+// ids were unknown.
+uint32_t MapIds(const Model& model,
+                const google::protobuf::RepeatedPtrField<std::string>& ids,
+                std::vector<uint32_t>* indices) {
+  uint32_t unknown = 0;
+  indices->reserve(indices->size() + ids.size());
+  for (const std::string& id : ids) {
+    std::optional<uint32_t> index = model.FindItem(id);
+    if (index.has_value()) {
+      indices->push_back(*index);
+    } else {
+      ++unknown;
+    }
+  }
+  return unknown;
+}
+
+const char* KindName(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kDense:
+      return "dense";
+    case ModelKind::kLowRank:
+      return "low_rank";
+  }
+  return "unknown";
+}
+
+const char* DTypeName(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return "float32";
+  }
+  return "unknown";
+}
+
+absl::Status NoModelError() {
+  return absl::UnavailableError("no model is loaded");
+}
+
+}  // namespace
+
+absl::Status RecommendWithModel(const ServableHandle& handle,
+                                const v1::RecommendRequest& request,
+                                const ServiceLimits& limits,
+                                v1::RecommendResponse* response) {
+  RETURN_IF_ERROR(ValidateRequest(request, limits));
+  if (!handle) return NoModelError();
+  const Model& model = *handle.model;
+
+  uint32_t unknown = 0;
+  std::vector<HistoryEntry> history;
+  history.reserve(request.history_item_ids_size());
+  const bool weighted = request.history_weights_size() != 0;
+  bool any_weight = false;
+  for (int i = 0; i < request.history_item_ids_size(); ++i) {
+    std::optional<uint32_t> index = model.FindItem(request.history_item_ids(i));
+    if (!index.has_value()) {
+      ++unknown;
+      continue;
+    }
+    const float weight = weighted ? request.history_weights(i) : 1.0f;
+    any_weight = any_weight || weight != 0.0f;
+    history.push_back(HistoryEntry{*index, weight});
+  }
+
+  std::vector<uint32_t> exclude;
+  unknown += MapIds(model, request.exclude_item_ids(), &exclude);
+
+  std::vector<uint32_t> candidates;
+  unknown += MapIds(model, request.candidate_item_ids(), &candidates);
+  // Duplicate candidates would otherwise be scored (and returned) twice.
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                   candidates.end());
+
+  response->Clear();
+  response->set_model_fingerprint(model.fingerprint());
+  response->set_model_version(handle.version);
+  response->set_unknown_item_count(unknown);
+
+  if (request.candidate_item_ids_size() > 0 && candidates.empty()) {
+    // Candidates were asked for but none is known: an empty candidate span
+    // would mean "every item", which is not what the client asked.
+    response->set_popularity_fallback(!any_weight);
+    return absl::OkStatus();
+  }
+
+  RecommendOptions options;
+  options.top_n = request.top_n();
+  options.exclude_history =
+      request.has_exclude_history() ? request.exclude_history() : true;
+  options.exclude = absl::MakeConstSpan(exclude);
+  options.candidates = absl::MakeConstSpan(candidates);
+  ASSIGN_OR_RETURN(Recommendation result,
+                   Recommend(model, absl::MakeConstSpan(history), options));
+
+  response->set_popularity_fallback(result.popularity_fallback);
+  response->mutable_items()->Reserve(static_cast<int>(result.items.size()));
+  for (const ScoredItem& item : result.items) {
+    v1::ScoredItem* out = response->add_items();
+    const std::string_view id = model.item_id(item.index);
+    out->set_item_id(id.data(), id.size());
+    out->set_score(item.score);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info) {
+  if (!handle) return NoModelError();
+  const Model& model = *handle.model;
+  info->Clear();
+  info->set_kind(KindName(model.kind()));
+  info->set_dtype(DTypeName(model.dtype()));
+  info->set_num_items(model.num_items());
+  info->set_rank(model.rank());
+  info->set_fingerprint(model.fingerprint());
+  info->set_format_version(model.format_version());
+  info->set_file_size_bytes(model.file_size());
+  info->set_model_version(handle.version);
+  auto& metadata = *info->mutable_metadata();
+  for (const auto& [key, value] : model.metadata()) metadata[key] = value;
+  return absl::OkStatus();
+}
+
+RecommenderService::RecommenderService(
+    std::shared_ptr<const ServableModel> servable, const ServiceLimits& limits)
+    : servable_(std::move(servable)), limits_(limits) {}
+
+grpc::ServerUnaryReactor* RecommenderService::Recommend(
+    grpc::CallbackServerContext* context, const v1::RecommendRequest* request,
+    v1::RecommendResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The handle keeps this model alive until the response is built.
+  const ServableHandle handle = servable_->Get();
+  reactor->Finish(
+      ToGrpcStatus(RecommendWithModel(handle, *request, limits_, response)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
+    grpc::CallbackServerContext* context,
+    const v1::GetModelInfoRequest* /*request*/, v1::ModelInfo* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const ServableHandle handle = servable_->Get();
+  reactor->Finish(ToGrpcStatus(DescribeModel(handle, response)));
+  return reactor;
+}
+
+}  // namespace edlae::server

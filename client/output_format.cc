@@ -1,0 +1,154 @@
+// Renders edlae-client results as aligned tables or single-line JSON objects.
+#include "client/output_format.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace edlae::client {
+namespace {
+
+std::vector<std::pair<std::string, std::string>> SortedMetadata(
+    const v1::ModelInfo& info) {
+  std::vector<std::pair<std::string, std::string>> entries(
+      info.metadata().begin(), info.metadata().end());
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
+
+}  // namespace
+
+std::string JsonQuote(std::string_view value) {
+  std::string out;
+  out.reserve(value.size() + 2);
+  out.push_back('"');
+  for (char c : value) {
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string JsonFloat(float value) {
+  if (!std::isfinite(value)) return "null";
+  // Shortest %g precision that reads back as the same float (at most 9).
+  for (int precision = 6; precision < 9; ++precision) {
+    std::string text = absl::StrFormat("%.*g", precision, value);
+    if (std::strtof(text.c_str(), nullptr) == value) return text;
+  }
+  return absl::StrFormat("%.9g", value);
+}
+
+std::string RecommendResponseToJson(const v1::RecommendResponse& response) {
+  std::string out = "{\"items\":[";
+  for (int i = 0; i < response.items_size(); ++i) {
+    const v1::ScoredItem& item = response.items(i);
+    absl::StrAppend(&out, i == 0 ? "" : ",",
+                    "{\"item_id\":", JsonQuote(item.item_id()),
+                    ",\"score\":", JsonFloat(item.score()), "}");
+  }
+  absl::StrAppend(
+      &out, "],\"model_fingerprint\":", JsonQuote(response.model_fingerprint()),
+      ",\"unknown_item_count\":", response.unknown_item_count(),
+      ",\"popularity_fallback\":",
+      response.popularity_fallback() ? "true" : "false",
+      ",\"model_version\":", response.model_version(), "}");
+  return out;
+}
+
+std::string RecommendResponseToTable(const v1::RecommendResponse& response) {
+  size_t id_width = 7;  // "item_id"
+  for (const v1::ScoredItem& item : response.items()) {
+    id_width = std::max(id_width, item.item_id().size());
+  }
+  const int width = static_cast<int>(id_width);
+  std::string out =
+      absl::StrFormat("%4s  %-*s  %s\n", "rank", width, "item_id", "score");
+  for (int i = 0; i < response.items_size(); ++i) {
+    const v1::ScoredItem& item = response.items(i);
+    absl::StrAppendFormat(&out, "%4d  %-*s  %.6g\n", i + 1, width,
+                          item.item_id(), item.score());
+  }
+  absl::StrAppend(&out, "fingerprint=", response.model_fingerprint(),
+                  " unknown_items=", response.unknown_item_count(),
+                  " popularity_fallback=",
+                  response.popularity_fallback() ? "true" : "false",
+                  " model_version=", response.model_version(), "\n");
+  return out;
+}
+
+std::string ModelInfoToJson(const v1::ModelInfo& info) {
+  std::string out = absl::StrCat(
+      "{\"kind\":", JsonQuote(info.kind()),
+      ",\"dtype\":", JsonQuote(info.dtype()),
+      ",\"num_items\":", info.num_items(), ",\"rank\":", info.rank(),
+      ",\"fingerprint\":", JsonQuote(info.fingerprint()),
+      ",\"format_version\":", info.format_version(),
+      ",\"file_size_bytes\":", info.file_size_bytes(),
+      ",\"model_version\":", info.model_version(), ",\"metadata\":{");
+  bool first = true;
+  for (const auto& [key, value] : SortedMetadata(info)) {
+    absl::StrAppend(&out, first ? "" : ",", JsonQuote(key), ":",
+                    JsonQuote(value));
+    first = false;
+  }
+  out.append("}}");
+  return out;
+}
+
+std::string ModelInfoToTable(const v1::ModelInfo& info) {
+  std::string out =
+      absl::StrCat("kind: ", info.kind(), "\n", "dtype: ", info.dtype(), "\n",
+                   "num_items: ", info.num_items(), "\n", "rank: ", info.rank(),
+                   "\n", "fingerprint: ", info.fingerprint(), "\n",
+                   "format_version: ", info.format_version(), "\n",
+                   "file_size_bytes: ", info.file_size_bytes(), "\n",
+                   "model_version: ", info.model_version(), "\n");
+  for (const auto& [key, value] : SortedMetadata(info)) {
+    absl::StrAppend(&out, "metadata.", key, ": ", value, "\n");
+  }
+  return out;
+}
+
+std::string HealthToJson(const std::string& service, ServingStatus status) {
+  return absl::StrCat("{\"service\":", JsonQuote(service),
+                      ",\"status\":", JsonQuote(ServingStatusName(status)),
+                      "}");
+}
+
+}  // namespace edlae::client

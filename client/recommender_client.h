@@ -1,0 +1,58 @@
+// Client library for edlae.v1.Recommender and grpc.health.v1.Health: blocking
+// calls with deadlines.
+#ifndef EDLAE_CLIENT_RECOMMENDER_CLIENT_H_
+#define EDLAE_CLIENT_RECOMMENDER_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "edlae/v1/recommender.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace edlae::client {
+
+using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
+
+// grpc::Status → absl::Status with the same code (the canonical codes agree)
+// and message.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// "SERVING", "NOT_SERVING", "UNKNOWN" or "SERVICE_UNKNOWN".
+std::string ServingStatusName(ServingStatus status);
+
+// Blocking client for one server. Each call gets its own deadline
+// (now + timeout) and fails fast (no wait-for-ready) when the server cannot be
+// reached, with the gRPC status mapped to absl::Status (UNAVAILABLE,
+// DEADLINE_EXCEEDED, or the server's error). Thread-safe: calls may be made
+// concurrently from several threads over the one channel.
+class RecommenderClient {
+ public:
+  explicit RecommenderClient(std::shared_ptr<grpc::ChannelInterface> channel);
+
+  // A client over an insecure channel to `target` ("host:port", or any gRPC
+  // target URI). Connection happens lazily on the first call.
+  static std::unique_ptr<RecommenderClient> Connect(const std::string& target);
+
+  absl::StatusOr<v1::RecommendResponse> Recommend(
+      const v1::RecommendRequest& request, absl::Duration timeout) const;
+
+  absl::StatusOr<v1::ModelInfo> GetModelInfo(absl::Duration timeout) const;
+
+  // grpc.health.v1.Health/Check for `service` ("" is the whole server).
+  // A service the server does not know → NotFound.
+  absl::StatusOr<ServingStatus> CheckHealth(const std::string& service,
+                                            absl::Duration timeout) const;
+
+ private:
+  std::shared_ptr<grpc::ChannelInterface> channel_;
+  std::unique_ptr<v1::Recommender::Stub> recommender_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+};
+
+}  // namespace edlae::client
+
+#endif  // EDLAE_CLIENT_RECOMMENDER_CLIENT_H_
