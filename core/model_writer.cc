@@ -26,9 +26,11 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/model_format.h"
 #include "core/status_macros.h"
+#include "core/utf8.h"
 
 namespace edlae {
 
@@ -46,46 +48,6 @@ uint64_t RoundUp(uint64_t x, uint64_t multiple) {
 
 absl::Status ErrnoError(int err, absl::string_view op, absl::string_view path) {
   return absl::ErrnoToStatus(err, absl::StrCat(op, " ", path));
-}
-
-// True when `s` is well-formed UTF-8 (no overlongs, surrogates or values above
-// U+10FFFF). Ids travel in protobuf `string` fields, which must be UTF-8.
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
 }
 
 // True when all `n` floats are finite. Branch-free so that it vectorizes
@@ -281,8 +243,8 @@ absl::Status ValidateDense(const DenseModelData& data, uint64_t* n_out) {
           absl::StrCat("item ", i, " has an empty id"));
     }
     if (!IsValidUtf8(id)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("item ", i, " id is not valid UTF-8"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "item ", i, " id \"", absl::CHexEscape(id), "\" is not valid UTF-8"));
     }
     if (!seen.insert(id).second) {
       return absl::InvalidArgumentError(
@@ -313,8 +275,8 @@ absl::Status ValidateDense(const DenseModelData& data, uint64_t* n_out) {
           absl::StrCat("metadata entry \"", key.substr(0, 64), "\" too long"));
     }
     if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("metadata entry ", keys.size(), " is not valid UTF-8"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metadata entry \"", absl::CHexEscape(key), "\" is not valid UTF-8"));
     }
     if (!keys.insert(key).second) {
       return absl::InvalidArgumentError(
@@ -417,9 +379,9 @@ absl::Status WriteDenseModel(const std::string& path,
                              const DenseModelData& data) {
   // Validation reads B once before any file is created, so invalid input
   // never touches the file system; the write pass then reads B a second and
-  // last time, hashing rows as they stream out (no copy of B is made). The
-  // header and table, whose checksums are known only at the end, are written
-  // last with pwrite at offset 0 over a placeholder.
+  // last time, hashing rows as they stream out through a 1 MiB buffer (B is
+  // never copied as a whole). The header and table, whose checksums are
+  // known only at the end, go last with pwrite over a zeroed placeholder.
   uint64_t n = 0;
   RETURN_IF_ERROR(ValidateDense(data, &n));
   const uint64_t row_stride = RoundUp(n, kRowAlignmentFloats);

@@ -20,6 +20,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/status_macros.h"
+#include "core/utf8.h"
 
 namespace edlae {
 namespace {
@@ -143,27 +145,35 @@ class LineReader {
   absl::Status status_;
 };
 
+enum class InternResult { kOk, kTooMany, kNotUtf8 };
+
 // Maps id strings to dense indices in order of first appearance.
 class Interner {
  public:
-  // Returns false when the id space is exhausted.
-  bool Intern(absl::string_view id, uint32_t* index) {
+  // `require_utf8`: new ids must be UTF-8 (item ids travel in protobuf strings).
+  explicit Interner(bool require_utf8) : require_utf8_(require_utf8) {}
+
+  InternResult Intern(absl::string_view id, uint32_t* index) {
     auto it = map_.find(id);  // Heterogeneous: no allocation for known ids.
     if (it != map_.end()) {
       *index = it->second;
-      return true;
+      return InternResult::kOk;
     }
-    if (ids_.size() >= kMaxIds) return false;
+    if (ids_.size() >= kMaxIds) return InternResult::kTooMany;
+    if (require_utf8_ && !IsValidUtf8(std::string_view(id.data(), id.size()))) {
+      return InternResult::kNotUtf8;
+    }
     *index = static_cast<uint32_t>(ids_.size());
     map_.emplace(std::string(id), *index);
     ids_.emplace_back(id);
-    return true;
+    return InternResult::kOk;
   }
 
   size_t size() const { return ids_.size(); }
   std::vector<std::string> TakeIds() { return std::move(ids_); }
 
  private:
+  bool require_utf8_;
   absl::flat_hash_map<std::string, uint32_t> map_;
   std::vector<std::string> ids_;
 };
@@ -405,19 +415,20 @@ class PairCollector {
 
   // Returns the user's index, reusing the previous line's when the id repeats
   // (files are usually grouped by user, which saves most hash lookups).
-  bool User(absl::string_view id, uint32_t* index) {
+  InternResult User(absl::string_view id, uint32_t* index) {
     if (have_last_user_ && absl::string_view(last_user_) == id) {
       *index = last_user_index_;
-      return true;
+      return InternResult::kOk;
     }
-    if (!users_interner_.Intern(id, index)) return false;
+    const InternResult r = users_interner_.Intern(id, index);
+    if (r != InternResult::kOk) return r;
     last_user_.assign(id.data(), id.size());
     last_user_index_ = *index;
     have_last_user_ = true;
-    return true;
+    return InternResult::kOk;
   }
 
-  bool Item(absl::string_view id, uint32_t* index) {
+  InternResult Item(absl::string_view id, uint32_t* index) {
     return items_interner_.Intern(id, index);
   }
 
@@ -432,8 +443,8 @@ class PairCollector {
   std::vector<uint32_t>& pair_items() { return items_; }
 
  private:
-  Interner users_interner_;
-  Interner items_interner_;
+  Interner users_interner_{/*require_utf8=*/false};
+  Interner items_interner_{/*require_utf8=*/true};
   std::vector<uint32_t> users_;
   std::vector<uint32_t> items_;
   std::string last_user_;
@@ -447,9 +458,19 @@ absl::Status LineError(const std::string& path, size_t line_number,
       absl::StrCat(path, ":", line_number, ": ", message));
 }
 
-absl::Status TooManyIds(const std::string& path, size_t line_number) {
-  return absl::ResourceExhaustedError(absl::StrCat(
-      path, ":", line_number, ": more than ", kMaxIds, " distinct ids"));
+// The error for a failed Intern, or OK.
+absl::Status IdError(InternResult result, const std::string& path,
+                     size_t line_number) {
+  switch (result) {
+    case InternResult::kOk:
+      return absl::OkStatus();
+    case InternResult::kTooMany:
+      return absl::ResourceExhaustedError(absl::StrCat(
+          path, ":", line_number, ": more than ", kMaxIds, " distinct ids"));
+    case InternResult::kNotUtf8:
+      return LineError(path, line_number, "item id is not valid UTF-8");
+  }
+  return absl::InternalError("unreachable");
 }
 
 // Parses one non-blank line of a field-per-column file.
@@ -485,9 +506,8 @@ absl::Status ParseFieldsLine(const std::string& path, size_t line_number,
     }
   }
   uint32_t u, i;
-  if (!out->User(user, &u) || !out->Item(item, &i)) {
-    return TooManyIds(path, line_number);
-  }
+  RETURN_IF_ERROR(IdError(out->User(user, &u), path, line_number));
+  RETURN_IF_ERROR(IdError(out->Item(item, &i), path, line_number));
   out->Add(u, i);
   return absl::OkStatus();
 }
@@ -506,13 +526,12 @@ absl::Status ParseUserLine(const std::string& path, size_t line_number,
                        absl::StrCat("invalid item count '", head, "'"));
     }
     const size_t first_item = out->pair_items().size();
-    if (!out->User(absl::StrCat(line_number - 1), &u)) {
-      return TooManyIds(path, line_number);
-    }
+    RETURN_IF_ERROR(
+        IdError(out->User(absl::StrCat(line_number - 1), &u), path, line_number));
     for (absl::string_view item = NextToken(line, &pos); !item.empty();
          item = NextToken(line, &pos)) {
       uint32_t i;
-      if (!out->Item(item, &i)) return TooManyIds(path, line_number);
+      RETURN_IF_ERROR(IdError(out->Item(item, &i), path, line_number));
       out->Add(u, i);
     }
     const size_t found = out->pair_items().size() - first_item;
@@ -524,11 +543,11 @@ absl::Status ParseUserLine(const std::string& path, size_t line_number,
     return absl::OkStatus();
   }
   // A user with no items is allowed; it is dropped with the empty rows.
-  if (!out->User(head, &u)) return TooManyIds(path, line_number);
+  RETURN_IF_ERROR(IdError(out->User(head, &u), path, line_number));
   for (absl::string_view item = NextToken(line, &pos); !item.empty();
        item = NextToken(line, &pos)) {
     uint32_t i;
-    if (!out->Item(item, &i)) return TooManyIds(path, line_number);
+    RETURN_IF_ERROR(IdError(out->Item(item, &i), path, line_number));
     out->Add(u, i);
   }
   return absl::OkStatus();

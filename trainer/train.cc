@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/model_writer.h"
+#include "core/utf8.h"
 #include "trainer/gram.h"
 
 namespace edlae {
@@ -26,6 +27,15 @@ std::string NowRfc3339() {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// `text` with every byte that breaks UTF-8 replaced by '?', so a file name in
+// another encoding cannot make the metadata unwritable.
+std::string ToUtf8Lossy(const std::string& text) {
+  if (IsValidUtf8(text)) return text;
+  std::string out;
+  for (char c : text) out.push_back(static_cast<unsigned char>(c) < 0x80 ? c : '?');
+  return out;
 }
 
 // Shortest text that reads back as the same double.
@@ -97,7 +107,7 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
       {"created_at", NowRfc3339()},
       {"train_seconds",
        absl::StrFormat("%.3f", report.gram_seconds + report.solve_seconds)},
-      {"source", source},
+      {"source", ToUtf8Lossy(source)},
       {"edlae_version", EDLAE_VERSION},
   };
   if (absl::Status s = WriteDenseModel(out_path, data); !s.ok()) return s;

@@ -391,6 +391,9 @@ TEST(InteractionsTest, MalformedLinesNameFileAndLine) {
        "u.data:2: empty item id"},
       {InputFormat::kMovieLensDat, "ratings.dat", "1::2::3::4\n1::2\n",
        "ratings.dat:2: expected at least 3 fields, got 2"},
+      // Latin-1 "é": ids must be UTF-8 to travel in protobuf strings.
+      {InputFormat::kUserLines, "train.txt", "u1 caf\xc3\xa9 tea\nu2 caf\xe9\n",
+       "train.txt:2: item id is not valid UTF-8"},
   };
   testing::ScratchDir dir;
   for (const MalformedCase& c : cases) {
