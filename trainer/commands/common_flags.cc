@@ -1,0 +1,73 @@
+// Definitions of the data-loading and model flags, and their conversion to options structs.
+#include "trainer/commands/common_flags.h"
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+ABSL_FLAG(std::string, input, "", "interaction file to read");
+ABSL_FLAG(std::string, format, "auto",
+          "auto | movielens-csv | movielens-dat | csv | tsv | lines | count-lines");
+ABSL_FLAG(int, user_col, 0, "csv/tsv: zero-based user id column");
+ABSL_FLAG(int, item_col, 1, "csv/tsv: zero-based item id column");
+ABSL_FLAG(int, rating_col, -1, "csv/tsv: zero-based rating column (-1: none)");
+ABSL_FLAG(bool, header, false, "csv/tsv: the first line is a header");
+ABSL_FLAG(std::string, min_rating, "",
+          "keep only interactions with rating > this value (e.g. 3.5)");
+ABSL_FLAG(int, min_user_count, 0, "drop users with fewer distinct items");
+ABSL_FLAG(int, min_item_count, 0, "drop items with fewer distinct users");
+ABSL_FLAG(std::string, model, "edlae", "ease | dlae | edlae");
+ABSL_FLAG(double, lambda, 0.0, "L2 regularization λ (>= 0)");
+ABSL_FLAG(double, dropout, 0.0, "dropout probability p in [0, 1) (dlae, edlae)");
+ABSL_FLAG(std::string, precision, "float64",
+          "factorization precision: float64 | float32");
+ABSL_FLAG(int, threads, 0, "worker threads (0: all cores)");
+ABSL_FLAG(std::string, out, "", "file to write (atomically)");
+
+namespace edlae::cli {
+
+absl::StatusOr<LoadOptions> LoadOptionsFromFlags() {
+  LoadOptions load;
+  absl::StatusOr<InputFormat> format =
+      ParseInputFormat(absl::GetFlag(FLAGS_format), &load.delimiter);
+  if (!format.ok()) return format.status();
+  load.format = *format;
+  load.user_column = absl::GetFlag(FLAGS_user_col);
+  load.item_column = absl::GetFlag(FLAGS_item_col);
+  load.rating_column = absl::GetFlag(FLAGS_rating_col);
+  load.has_header = absl::GetFlag(FLAGS_header);
+  if (const std::string r = absl::GetFlag(FLAGS_min_rating); !r.empty()) {
+    double value;
+    if (!absl::SimpleAtod(r, &value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--min-rating must be a number, got '", r, "'"));
+    }
+    load.min_rating = value;
+  }
+  const int min_users = absl::GetFlag(FLAGS_min_user_count);
+  const int min_items = absl::GetFlag(FLAGS_min_item_count);
+  if (min_users < 0 || min_items < 0) {
+    return absl::InvalidArgumentError(
+        "--min-user-count and --min-item-count must be >= 0");
+  }
+  load.min_user_count = min_users;
+  load.min_item_count = min_items;
+  return load;
+}
+
+absl::StatusOr<SolverOptions> SolverOptionsFromFlags() {
+  SolverOptions solver;
+  absl::StatusOr<Algorithm> algorithm = ParseAlgorithm(absl::GetFlag(FLAGS_model));
+  if (!algorithm.ok()) return algorithm.status();
+  solver.algorithm = *algorithm;
+  absl::StatusOr<Precision> precision =
+      ParsePrecision(absl::GetFlag(FLAGS_precision));
+  if (!precision.ok()) return precision.status();
+  solver.precision = *precision;
+  solver.lambda = absl::GetFlag(FLAGS_lambda);
+  solver.dropout = absl::GetFlag(FLAGS_dropout);
+  solver.num_threads = absl::GetFlag(FLAGS_threads);
+  return solver;
+}
+
+}  // namespace edlae::cli

@@ -1,0 +1,40 @@
+// Flags shared by the commands that read interaction data and train models (train, and later evaluate/tune).
+#ifndef EDLAE_TRAINER_COMMANDS_COMMON_FLAGS_H_
+#define EDLAE_TRAINER_COMMANDS_COMMON_FLAGS_H_
+
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
+#include "trainer/interactions.h"
+#include "trainer/solver.h"
+
+ABSL_DECLARE_FLAG(std::string, input);
+ABSL_DECLARE_FLAG(std::string, format);
+ABSL_DECLARE_FLAG(int, user_col);
+ABSL_DECLARE_FLAG(int, item_col);
+ABSL_DECLARE_FLAG(int, rating_col);
+ABSL_DECLARE_FLAG(bool, header);
+ABSL_DECLARE_FLAG(std::string, min_rating);
+ABSL_DECLARE_FLAG(int, min_user_count);
+ABSL_DECLARE_FLAG(int, min_item_count);
+ABSL_DECLARE_FLAG(std::string, model);
+ABSL_DECLARE_FLAG(double, lambda);
+ABSL_DECLARE_FLAG(double, dropout);
+ABSL_DECLARE_FLAG(std::string, precision);
+ABSL_DECLARE_FLAG(int, threads);
+ABSL_DECLARE_FLAG(std::string, out);
+
+namespace edlae::cli {
+
+// LoadOptions from --format, --user-col, --item-col, --rating-col, --header,
+// --min-rating, --min-user-count, --min-item-count. InvalidArgument on bad values.
+absl::StatusOr<LoadOptions> LoadOptionsFromFlags();
+
+// SolverOptions from --model, --lambda, --dropout, --precision, --threads.
+// InvalidArgument on bad names; numeric ranges are checked by the solver.
+absl::StatusOr<SolverOptions> SolverOptionsFromFlags();
+
+}  // namespace edlae::cli
+
+#endif  // EDLAE_TRAINER_COMMANDS_COMMON_FLAGS_H_
