@@ -7,7 +7,11 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev libopenblas-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-yaml python3-grpcio python3-protobuf nginx
 )
+# Only deploy/container-test.sh needs these: `install-deps.sh --container` installs them instead of the list above.
+CONTAINER_PACKAGES=(podman debootstrap)
+if [ "${1:-}" = "--container" ]; then PACKAGES=("${CONTAINER_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
