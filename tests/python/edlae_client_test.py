@@ -127,7 +127,7 @@ class PythonClientTest(unittest.TestCase):
         with socket.socket() as s:  # a port nobody listens on
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        with RecommenderClient(f"127.0.0.1:{port}", timeout=3.0, retry_unavailable=True) as client:
+        with RecommenderClient(f"127.0.0.1:{port}", timeout=3.0, retry_reads=True) as client:
             with self.assertRaises(EdlaeError) as ctx:
                 client.recommend(["1"], top_n=1)
             self.assertEqual(ctx.exception.code, grpc.StatusCode.UNAVAILABLE)

@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tls_ca", help="PEM file of the CA that signed the server's certificate (enables TLS)")
     p.add_argument("--token_file", help="file whose content is sent as 'authorization: Bearer <token>'")
     p.add_argument("--round_robin", action="store_true", help="spread calls over every resolved address")
-    p.add_argument("--retry_unavailable", action="store_true", help="retry reads on UNAVAILABLE (3 attempts)")
+    p.add_argument("--retry_reads", action="store_true", help="retry on UNAVAILABLE/CANCELLED (3 attempts)")
     p.add_argument("--json", action="store_true", help="print JSON")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
             metadata.append(("authorization", "Bearer " + f.read().strip()))
     client = RecommenderClient(args.target, timeout=args.timeout, credentials=credentials, metadata=metadata,
                                load_balancing="round_robin" if args.round_robin else None,
-                               retry_unavailable=args.retry_unavailable)
+                               retry_reads=args.retry_reads)
     try:
         if args.command == "recommend":
             weights = [float(w) for w in _csv(args.weights)] or None

@@ -55,7 +55,9 @@ class ModelInfo:
     metadata: dict[str, str]  # algorithm, lambda, dropout, num_users, ... (docs/model-format.md)
 
 
-# Recommend and GetModelInfo only read, so retrying them is safe; used when retry_unavailable=True.
+# Used when retry_reads=True. Recommend and GetModelInfo only read, so a retry is always safe. UNAVAILABLE: the
+# server or a balancer could not take the call (e.g. nginx's 502 after a replica crashed mid-call). CANCELLED:
+# gRPC servers cancel calls that reach them in the instant they begin shutting down (grpc/grpc#41785).
 _RETRY_SERVICE_CONFIG = json.dumps({
     "methodConfig": [{
         "name": [{"service": "edlae.v1.Recommender"}],
@@ -64,7 +66,7 @@ _RETRY_SERVICE_CONFIG = json.dumps({
             "initialBackoff": "0.05s",
             "maxBackoff": "0.5s",
             "backoffMultiplier": 2,
-            "retryableStatusCodes": ["UNAVAILABLE"],
+            "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
         },
     }]
 })
@@ -86,8 +88,9 @@ class RecommenderClient:
 
     credentials: grpc.ChannelCredentials for TLS (None: plaintext). metadata: sent with every call, e.g.
     [("authorization", "Bearer ...")]. load_balancing: a gRPC policy name such as "round_robin" (spreads calls
-    over every address a dns:/// target resolves to, e.g. a Kubernetes headless Service). retry_unavailable:
-    retry Recommend and GetModelInfo up to 3 attempts on UNAVAILABLE (safe: both only read).
+    over every address a dns:/// target resolves to, e.g. a Kubernetes headless Service). retry_reads:
+    retry Recommend and GetModelInfo (they only read) up to 3 attempts on UNAVAILABLE or CANCELLED, the codes
+    of a replica that crashed or began shutting down while the call reached it.
     """
 
     def __init__(
@@ -98,14 +101,14 @@ class RecommenderClient:
         credentials: Optional[grpc.ChannelCredentials] = None,
         metadata: Sequence[tuple[str, str]] = (),
         load_balancing: Optional[str] = None,
-        retry_unavailable: bool = False,
+        retry_reads: bool = False,
         channel: Optional[grpc.Channel] = None,
     ):
         if channel is None:
             options: list[tuple[str, object]] = []
             if load_balancing:
                 options.append(("grpc.lb_policy_name", load_balancing))
-            if retry_unavailable:
+            if retry_reads:
                 options.append(("grpc.enable_retries", 1))
                 options.append(("grpc.service_config", _RETRY_SERVICE_CONFIG))
             if credentials is None:

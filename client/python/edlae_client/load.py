@@ -61,9 +61,11 @@ def run_load(
     top_n: int = 10,
     timeout: float = 5.0,
     on_response: Optional[Callable[[int], None]] = None,
+    stop: Optional[threading.Event] = None,
 ) -> LoadReport:
     """Makes at most `requests` Recommend calls from `concurrency` threads over `client`, stopping early after
-    `max_seconds`. on_response(n) is called (from a worker thread) after the n-th completed call."""
+    `max_seconds` or once `stop` is set. on_response(n) is called (from a worker thread) after the n-th completed
+    call."""
     report = LoadReport()
     lock = threading.Lock()
     next_call = [0]
@@ -73,7 +75,7 @@ def run_load(
         while True:
             with lock:
                 call = next_call[0]
-                if call >= requests or time.monotonic() > deadline:
+                if call >= requests or time.monotonic() > deadline or (stop is not None and stop.is_set()):
                     return
                 next_call[0] += 1
             start = time.monotonic()
