@@ -68,7 +68,7 @@ make_bases() {
   } > "$root/etc/apt/sources.list"
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb "$root"/etc/resolv.conf
   tar --numeric-owner -C "$root" -cf - . |
-    podman "${PODMAN_GLOBAL[@]}" import --change 'CMD ["bash"]' - "$BASE_FULL" > /dev/null
+    podman "${PODMAN_GLOBAL[@]}" import --quiet --change 'CMD ["bash"]' - "$BASE_FULL" > /dev/null
 
   rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/*
   cat > "$root/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
@@ -79,7 +79,7 @@ path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 EOF
   tar --numeric-owner -C "$root" -cf - . |
-    podman "${PODMAN_GLOBAL[@]}" import --change 'CMD ["bash"]' - "$BASE_SLIM" > /dev/null
+    podman "${PODMAN_GLOBAL[@]}" import --quiet --change 'CMD ["bash"]' - "$BASE_SLIM" > /dev/null
   rm -rf "$root"
 }
 
@@ -119,9 +119,11 @@ runtime_phase() {
     --lambda 10 --dropout 0.2 --out /tmp/models/1/model.edlae 2> "$scratch/train.log" ||
     { cat "$scratch/train.log" >&2; fail "training in the image"; }
 
-  in_image /usr/local/bin/edlae-server --model /tmp/models/1/model.edlae --host 127.0.0.1 --port 0 \
-    --port_file /tmp/port --shutdown_grace 5s 2> "$scratch/server.log" &
+  # chroot execs the server, so $! is the server itself (a function would leave a subshell in between).
+  chroot --userspec="$IMAGE_UID:$IMAGE_UID" "$root" /usr/local/bin/edlae-server --model /tmp/models/1/model.edlae \
+    --host 127.0.0.1 --port 0 --port_file /tmp/port --shutdown_grace 5s 2> "$scratch/server.log" &
   local pid=$! target
+  trap 'kill -9 "$pid" 2> /dev/null || true' EXIT
   for _ in $(seq 200); do
     [ -s "$scratch/port" ] && break
     kill -0 "$pid" 2> /dev/null || { cat "$scratch/server.log" >&2; fail "server exited at start"; }
@@ -138,6 +140,7 @@ runtime_phase() {
   kill -TERM "$pid"
   local status=0
   wait "$pid" || status=$?
+  trap - EXIT
   [ "$ok" -eq 1 ] || { cat "$scratch/server.log" >&2; fail "querying the server in the image"; }
   [ "$status" -eq 0 ] || { cat "$scratch/server.log" >&2; fail "server exited $status after SIGTERM"; }
   echo "train, serve, query and SIGTERM in the image root: ok"
