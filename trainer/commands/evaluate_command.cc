@@ -42,6 +42,33 @@ absl::Status CheckCoverage(const HeldOutUsers& users, const std::string& model) 
   return absl::OkStatus();
 }
 
+// Integer ids make a mismatch invisible to CheckCoverage (a model trained on
+// raw movie ids "knows" the sids "1".."n" too), so compare what the model
+// recorded as training counts with the split's train.csv.
+void WarnIfNotTrainedOnSplit(const Model& model, const std::string& dir) {
+  absl::StatusOr<Interactions> train = ReadSplitFile(dir + "/train.csv");
+  if (!train.ok()) {
+    std::cerr << "[evaluate] warning: cannot check the model against the split: "
+              << train.status().message() << "\n";
+    return;
+  }
+  std::vector<float> counts(train->num_items(), 0);
+  for (uint32_t i : train->item_indices) ++counts[i];
+  size_t mismatched = 0;
+  for (size_t i = 0; i < train->num_items(); ++i) {
+    std::optional<uint32_t> m = model.FindItem(train->item_ids[i]);
+    if (!m || model.popularity()[*m] != counts[i]) ++mismatched;
+  }
+  if (mismatched > 0) {
+    std::cerr << absl::StrFormat(
+        "[evaluate] warning: for %d of %d training items the model's training "
+        "count differs from %s/train.csv: it was not trained on this split's "
+        "training users, so the numbers may be meaningless (or leak held-out "
+        "users)\n",
+        mismatched, train->num_items(), dir);
+  }
+}
+
 }  // namespace
 
 int RunEvaluate() {
@@ -73,6 +100,7 @@ int RunEvaluate() {
     if (file_model->kind() != ModelKind::kDense) {
       return Fail(absl::UnimplementedError("evaluate supports dense models only"));
     }
+    WarnIfNotTrainedOnSplit(*file_model, dir);
     view = DenseView(*file_model);
     popularity = file_model->popularity();
     lookup = [&](std::string_view id) { return file_model->FindItem(id); };
