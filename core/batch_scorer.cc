@@ -17,7 +17,8 @@ namespace {
 
 // Same column block as core/scorer.cc: the accumulator stays in L1.
 constexpr size_t kBlockItems = 2048;
-constexpr float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
+constexpr float kSkip =
+    std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
 
 // acc[0..len) += Σ_h B[items[h], begin .. begin+len). This must stay the same
 // arithmetic as AccumulateRows in core/scorer.cc (four rows per pass, the same
@@ -56,17 +57,22 @@ std::vector<uint32_t> ByPopularity(absl::Span<const float> popularity,
   return Indices(top.TakeSorted());
 }
 
-absl::Status Validate(const DenseMatrixView& b, absl::Span<const float> popularity,
-                      const SparseRows& h, const BatchOptions& options) {
-  if (options.top_k == 0) return absl::InvalidArgumentError("top_k must be >= 1");
-  if (b.rows != b.cols || b.stride < b.cols || (b.rows > 0 && b.data == nullptr)) {
+absl::Status Validate(const DenseMatrixView& b,
+                      absl::Span<const float> popularity, const SparseRows& h,
+                      const BatchOptions& options) {
+  if (options.top_k == 0)
+    return absl::InvalidArgumentError("top_k must be >= 1");
+  if (b.rows != b.cols || b.stride < b.cols ||
+      (b.rows > 0 && b.data == nullptr)) {
     return absl::InvalidArgumentError("B must be a square matrix view");
   }
   if (!popularity.empty() && popularity.size() != b.cols) {
-    return absl::InvalidArgumentError("popularity must have one entry per item");
+    return absl::InvalidArgumentError(
+        "popularity must have one entry per item");
   }
   if (h.offsets.empty()) {
-    if (!h.items.empty()) return absl::InvalidArgumentError("items without offsets");
+    if (!h.items.empty())
+      return absl::InvalidArgumentError("items without offsets");
     return absl::OkStatus();
   }
   if (h.offsets.front() != 0 || h.offsets.back() != h.items.size()) {
@@ -103,7 +109,8 @@ void ExactTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
     for (size_t u = next++; u < users; u = next++) {
       absl::Span<const uint32_t> items = Row(h, u);
       if (items.empty()) {
-        if (!popularity.empty()) (*out)[u] = ByPopularity(popularity, options.top_k);
+        if (!popularity.empty())
+          (*out)[u] = ByPopularity(popularity, options.top_k);
         continue;
       }
       for (uint32_t i : items) excluded[i] = 1;
@@ -120,10 +127,12 @@ void ExactTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
       (*out)[u] = Indices(top.TakeSorted());
     }
   };
-  int threads = options.num_threads > 0
-                    ? options.num_threads
-                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(users, 1)));
+  int threads =
+      options.num_threads > 0
+          ? options.num_threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads =
+      static_cast<int>(std::min<size_t>(threads, std::max<size_t>(users, 1)));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
@@ -147,9 +156,9 @@ void GemmTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
                 static_cast<blasint>(count), static_cast<blasint>(n),
-                static_cast<blasint>(n), 1.0f, x.data(), static_cast<blasint>(n),
-                b.data, static_cast<blasint>(b.stride), 0.0f, scores.data(),
-                static_cast<blasint>(n));
+                static_cast<blasint>(n), 1.0f, x.data(),
+                static_cast<blasint>(n), b.data, static_cast<blasint>(b.stride),
+                0.0f, scores.data(), static_cast<blasint>(n));
     for (size_t r = 0; r < count; ++r) {
       absl::Span<const uint32_t> items = Row(h, first + r);
       if (items.empty()) {
@@ -182,7 +191,8 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
   if (absl::Status s = Validate(b, popularity, histories, options); !s.ok()) {
     return s;
   }
-  constexpr size_t kMaxBlas = static_cast<size_t>(std::numeric_limits<int>::max());
+  constexpr size_t kMaxBlas =
+      static_cast<size_t>(std::numeric_limits<int>::max());
   if (options.method == BatchMethod::kGemm && b.stride > kMaxBlas) {
     return absl::InvalidArgumentError("matrix too large for BLAS int sizes");
   }

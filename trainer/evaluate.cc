@@ -23,11 +23,13 @@ absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
                                               const std::string& part,
                                               const ItemLookup& lookup) {
   if (part != "validation" && part != "test") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown held-out part '", part, "' (validation or test)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown held-out part '", part, "' (validation or test)"));
   }
-  ASSIGN_OR_RETURN(Interactions tr, ReadSplitFile(absl::StrCat(dir, "/", part, "_tr.csv")));
-  ASSIGN_OR_RETURN(Interactions te, ReadSplitFile(absl::StrCat(dir, "/", part, "_te.csv")));
+  ASSIGN_OR_RETURN(Interactions tr,
+                   ReadSplitFile(absl::StrCat(dir, "/", part, "_tr.csv")));
+  ASSIGN_OR_RETURN(Interactions te,
+                   ReadSplitFile(absl::StrCat(dir, "/", part, "_te.csv")));
 
   // Item index in the model for every sid string of either file.
   auto map_items = [&](const Interactions& x) {
@@ -39,7 +41,8 @@ absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
   const std::vector<std::optional<uint32_t>> te_items = map_items(te);
 
   absl::flat_hash_map<std::string_view, size_t> te_user;
-  for (size_t u = 0; u < te.num_users(); ++u) te_user.emplace(te.user_ids[u], u);
+  for (size_t u = 0; u < te.num_users(); ++u)
+    te_user.emplace(te.user_ids[u], u);
   std::vector<char> te_used(te.num_users(), 0);
 
   HeldOutUsers out;
@@ -116,9 +119,9 @@ absl::StatusOr<EvalResult> EvaluateHeldOut(const DenseMatrixView& b,
   result.ndcg100 = Summarize(ndcg100);
   result.num_users = n;
   result.users_with_targets = result.ndcg100.count;
-  result.seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return result;
 }
 

@@ -16,7 +16,8 @@ bool IsTarget(absl::Span<const uint32_t> targets, uint32_t item) {
 
 double RecallAtK(absl::Span<const uint32_t> ranked,
                  absl::Span<const uint32_t> targets, size_t k) {
-  if (targets.empty() || k == 0) return std::numeric_limits<double>::quiet_NaN();
+  if (targets.empty() || k == 0)
+    return std::numeric_limits<double>::quiet_NaN();
   const size_t depth = std::min(k, ranked.size());
   size_t hits = 0;
   for (size_t r = 0; r < depth; ++r) hits += IsTarget(targets, ranked[r]);
@@ -26,7 +27,8 @@ double RecallAtK(absl::Span<const uint32_t> ranked,
 
 double NdcgAtK(absl::Span<const uint32_t> ranked,
                absl::Span<const uint32_t> targets, size_t k) {
-  if (targets.empty() || k == 0) return std::numeric_limits<double>::quiet_NaN();
+  if (targets.empty() || k == 0)
+    return std::numeric_limits<double>::quiet_NaN();
   const size_t depth = std::min(k, ranked.size());
   double dcg = 0;
   for (size_t r = 0; r < depth; ++r) {

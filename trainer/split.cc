@@ -37,13 +37,15 @@ absl::Status WriteFileAtomically(const std::string& path,
   const std::string dir = target.parent_path().empty()
                               ? std::string(".")
                               : target.parent_path().string();
-  std::string tmp = absl::StrCat(dir, "/.", target.filename().string(), ".tmp.XXXXXX");
+  std::string tmp =
+      absl::StrCat(dir, "/.", target.filename().string(), ".tmp.XXXXXX");
   const int fd = mkstemp(tmp.data());
   if (fd < 0) return ErrnoError("cannot create a temporary file for", path);
   absl::Status status;
   size_t written = 0;
   while (written < contents.size()) {
-    const ssize_t w = ::write(fd, contents.data() + written, contents.size() - written);
+    const ssize_t w =
+        ::write(fd, contents.data() + written, contents.size() - written);
     if (w < 0) {
       if (errno == EINTR) continue;
       status = ErrnoError("cannot write", tmp);
@@ -51,7 +53,8 @@ absl::Status WriteFileAtomically(const std::string& path,
     }
     written += static_cast<size_t>(w);
   }
-  if (status.ok() && ::fchmod(fd, 0644) != 0) status = ErrnoError("cannot chmod", tmp);
+  if (status.ok() && ::fchmod(fd, 0644) != 0)
+    status = ErrnoError("cannot chmod", tmp);
   if (status.ok() && ::fsync(fd) != 0) status = ErrnoError("cannot fsync", tmp);
   if (::close(fd) != 0 && status.ok()) status = ErrnoError("cannot close", tmp);
   if (status.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -135,7 +138,8 @@ absl::StatusOr<StrongSplit> MakeStrongSplit(const Interactions& x,
                                             const SplitOptions& options) {
   const size_t heldout = options.heldout_users;
   if (heldout == 0) {
-    return absl::InvalidArgumentError("the number of held-out users must be >= 1");
+    return absl::InvalidArgumentError(
+        "the number of held-out users must be >= 1");
   }
   // 1. Users with enough items, in input order.
   std::vector<uint32_t> users;
@@ -203,9 +207,11 @@ absl::StatusOr<StrongSplit> MakeStrongSplit(const Interactions& x,
     const size_t first = num_train + (part - 1) * heldout;
     std::vector<std::vector<uint32_t>> rows(heldout);
     for (size_t k = 0; k < heldout; ++k) {
-      rows[k] = sids_of_user(users[first + k], &split.dropped_heldout_interactions);
+      rows[k] =
+          sids_of_user(users[first + k], &split.dropped_heldout_interactions);
     }
-    const uint64_t seed = options.seed ^ (kGolden * static_cast<uint64_t>(part));
+    const uint64_t seed =
+        options.seed ^ (kGolden * static_cast<uint64_t>(part));
     if (part == 1) {
       split.num_validation_users =
           SplitHeldOut(rows, static_cast<uint32_t>(first), seed,
@@ -218,7 +224,8 @@ absl::StatusOr<StrongSplit> MakeStrongSplit(const Interactions& x,
   return split;
 }
 
-absl::Status WriteStrongSplit(const StrongSplit& split, const std::string& dir) {
+absl::Status WriteStrongSplit(const StrongSplit& split,
+                              const std::string& dir) {
   std::string sids;
   for (const std::string& id : split.unique_sid) {
     if (id.find_first_of("\n\r") != std::string::npos) {
@@ -241,7 +248,8 @@ absl::Status WriteStrongSplit(const StrongSplit& split, const std::string& dir) 
       {"test_te.csv", &split.test_te},
   };
   for (const auto& [name, rows] : files) {
-    RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(dir, "/", name), PairsCsv(*rows)));
+    RETURN_IF_ERROR(
+        WriteFileAtomically(absl::StrCat(dir, "/", name), PairsCsv(*rows)));
   }
   return WriteFileAtomically(absl::StrCat(dir, "/unique_sid.txt"), sids);
 }
@@ -253,12 +261,14 @@ Interactions MergeInteractions(const std::vector<Interactions>& parts) {
   for (const Interactions& x : parts) {
     std::vector<uint32_t> item_map(x.num_items());
     for (size_t i = 0; i < x.num_items(); ++i) {
-      auto [it, added] = item_index.try_emplace(x.item_ids[i], out.item_ids.size());
+      auto [it, added] =
+          item_index.try_emplace(x.item_ids[i], out.item_ids.size());
       if (added) out.item_ids.push_back(x.item_ids[i]);
       item_map[i] = it->second;
     }
     for (size_t u = 0; u < x.num_users(); ++u) {
-      auto [it, added] = user_index.try_emplace(x.user_ids[u], out.user_ids.size());
+      auto [it, added] =
+          user_index.try_emplace(x.user_ids[u], out.user_ids.size());
       if (added) {
         out.user_ids.push_back(x.user_ids[u]);
         rows.emplace_back();
@@ -308,7 +318,8 @@ absl::StatusOr<Interactions> ReadSplitFile(const std::string& path) {
   }
   if (in.bad()) return ErrnoError("cannot read", path);
   if (line_number == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": empty file (no header)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": empty file (no header)"));
   }
   // CSR: counting sort by user, then sort and deduplicate each row.
   const size_t num_users = x.user_ids.size();

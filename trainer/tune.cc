@@ -69,13 +69,15 @@ absl::Status WriteTrainedModel(const Interactions& train,
       {"algorithm", AlgorithmName(o.algorithm)},
       {"lambda", absl::StrFormat("%.17g", o.lambda)},
       {"dropout",
-       absl::StrFormat("%.17g", o.algorithm == Algorithm::kEase ? 0.0 : o.dropout)},
+       absl::StrFormat("%.17g",
+                       o.algorithm == Algorithm::kEase ? 0.0 : o.dropout)},
       {"precision", PrecisionName(o.precision)},
       {"num_users", absl::StrCat(train.num_users())},
       {"num_items", absl::StrCat(train.num_items())},
       {"num_interactions", absl::StrCat(train.num_interactions())},
       {"created_at", created},
-      {"train_seconds", absl::StrFormat("%.3f", model.gram_seconds + model.solve_seconds)},
+      {"train_seconds",
+       absl::StrFormat("%.3f", model.gram_seconds + model.solve_seconds)},
       {"source", src},
       {"edlae_version", EDLAE_VERSION},
   };
@@ -88,7 +90,8 @@ absl::StatusOr<TuneResult> Tune(const Interactions& train,
                                 const TuneOptions& options) {
   if (options.models.empty() || options.lambdas.empty() ||
       options.dropouts.empty()) {
-    return absl::InvalidArgumentError("the grid needs at least one model, one λ and one p");
+    return absl::InvalidArgumentError(
+        "the grid needs at least one model, one λ and one p");
   }
   const auto start = std::chrono::steady_clock::now();
   const size_t n = train.num_items();
@@ -135,8 +138,9 @@ absl::StatusOr<TuneResult> Tune(const Interactions& train,
     point.solve_seconds = SecondsSince(solve_start);
     if (b.ok()) {
       const DenseMatrixView view{b->data(), n, n, n};
-      ASSIGN_OR_RETURN(point.validation,
-                       EvaluateHeldOut(view, popularity, validation, options.eval));
+      ASSIGN_OR_RETURN(
+          point.validation,
+          EvaluateHeldOut(view, popularity, validation, options.eval));
       const double ndcg = point.validation.ndcg100.mean;
       size_t m = 0;
       while (options.models[m] != point.algorithm) ++m;
@@ -178,9 +182,9 @@ absl::StatusOr<TuneResult> Tune(const Interactions& train,
   }
   for (size_t m = 0; m < options.models.size(); ++m) {
     if (model_best_ndcg[m] < 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "no grid point of ", AlgorithmName(options.models[m]),
-          " could be solved (try a larger λ)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("no grid point of ", AlgorithmName(options.models[m]),
+                       " could be solved (try a larger λ)"));
     }
   }
   result.total_seconds = SecondsSince(start);

@@ -46,7 +46,7 @@ struct TuneOptions {
   Precision precision = Precision::kFloat64;
   int num_threads = 0;
   EvalOptions eval;
-  bool keep_best_model = false;  // fill TuneResult::best_model
+  bool keep_best_model = false;      // fill TuneResult::best_model
   std::ostream* progress = nullptr;  // one line per point, with an ETA
 };
 
@@ -68,7 +68,7 @@ struct ModelBest {
 };
 
 struct TuneResult {
-  std::vector<TunePoint> points;  // grid order: model, then λ, then p
+  std::vector<TunePoint> points;          // grid order: model, then λ, then p
   std::vector<ModelBest> best_per_model;  // in TuneOptions::models order
   size_t best_point = 0;  // the best validation nDCG@100 over everything
   double gram_seconds = 0;

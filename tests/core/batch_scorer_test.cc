@@ -44,14 +44,16 @@ class BatchScorerTest : public ::testing::Test {
     data.b = b_;
     data.item_ids = ids_;
     data.popularity = popularity_;
-    const std::string path = dir_.File(absl::StrCat("m", n, "_", seed, ".edlae"));
+    const std::string path =
+        dir_.File(absl::StrCat("m", n, "_", seed, ".edlae"));
     ASSERT_TRUE(WriteDenseModel(path, data).ok());
     absl::StatusOr<std::shared_ptr<const Model>> m = Model::Open(path);
     ASSERT_TRUE(m.ok()) << m.status();
     model_ = *m;
   }
 
-  Histories RandomHistories(size_t users, size_t max_items, uint32_t seed) const {
+  Histories RandomHistories(size_t users, size_t max_items,
+                            uint32_t seed) const {
     std::mt19937 rng(seed);
     Histories h;
     for (size_t u = 0; u < users; ++u) {
@@ -70,7 +72,8 @@ class BatchScorerTest : public ::testing::Test {
   }
 
   // What the server returns for user u: Recommend with exclude_history.
-  std::vector<uint32_t> ServerTopK(const Histories& h, size_t u, size_t k) const {
+  std::vector<uint32_t> ServerTopK(const Histories& h, size_t u,
+                                   size_t k) const {
     std::vector<HistoryEntry> history;
     for (uint64_t p = h.offsets[u]; p < h.offsets[u + 1]; ++p) {
       history.push_back({h.items[p], 1.0f});
@@ -122,7 +125,8 @@ TEST_F(BatchScorerTest, GemmPathEqualsRecommendWhenSumsAreExact) {
         TopKBatch(DenseView(*model_), model_->popularity(), h.rows(), options);
     ASSERT_TRUE(got.ok()) << got.status();
     for (size_t u = 0; u < h.offsets.size() - 1; ++u) {
-      EXPECT_EQ((*got)[u], ServerTopK(h, u, 50)) << "user " << u << " block " << block;
+      EXPECT_EQ((*got)[u], ServerTopK(h, u, 50))
+          << "user " << u << " block " << block;
     }
   }
 }
@@ -153,7 +157,8 @@ TEST_F(BatchScorerTest, EmptyHistoryGetsPopularityAndTopKBeyondCatalog) {
     BatchOptions options;
     options.top_k = 50;  // more than the 12 items
     options.method = method;
-    auto got = TopKBatch(DenseView(*model_), model_->popularity(), h.rows(), options);
+    auto got =
+        TopKBatch(DenseView(*model_), model_->popularity(), h.rows(), options);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ((*got)[0], ServerTopK(h, 0, 50));  // popularity fallback
     EXPECT_EQ((*got)[0].size(), 12u);

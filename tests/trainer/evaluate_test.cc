@@ -23,7 +23,8 @@ namespace {
 
 ItemLookup LookupIn(const Interactions& train) {
   absl::flat_hash_map<std::string, uint32_t> index;
-  for (size_t i = 0; i < train.num_items(); ++i) index.emplace(train.item_ids[i], i);
+  for (size_t i = 0; i < train.num_items(); ++i)
+    index.emplace(train.item_ids[i], i);
   return [index](std::string_view id) -> std::optional<uint32_t> {
     auto it = index.find(std::string(id));
     if (it == index.end()) return std::nullopt;
@@ -32,8 +33,10 @@ ItemLookup LookupIn(const Interactions& train) {
 }
 
 absl::Span<const uint32_t> Slice(const std::vector<uint32_t>& v,
-                                 const std::vector<uint64_t>& offsets, size_t u) {
-  return absl::MakeConstSpan(v).subspan(offsets[u], offsets[u + 1] - offsets[u]);
+                                 const std::vector<uint64_t>& offsets,
+                                 size_t u) {
+  return absl::MakeConstSpan(v).subspan(offsets[u],
+                                        offsets[u + 1] - offsets[u]);
 }
 
 // A split of synthetic data written to a scratch directory.
@@ -162,27 +165,32 @@ TEST_F(EvaluateTest, TunePicksTheBestValidationPointAndReportsItsTest) {
     solver.dropout = p.dropout;
     auto trained = TrainInMemory(train_, solver);
     ASSERT_TRUE(trained.ok());
-    auto fresh = EvaluateHeldOut(trained->view(), trained->popularity, *test, {});
+    auto fresh =
+        EvaluateHeldOut(trained->view(), trained->popularity, *test, {});
     ASSERT_TRUE(fresh.ok());
     EXPECT_EQ(fresh->ndcg100.mean, b.test.ndcg100.mean);
     EXPECT_EQ(fresh->recall20.mean, b.test.recall20.mean);
   }
   // The kept best model is that point's B.
-  EXPECT_EQ(result->best_model.b.size(), train_.num_items() * train_.num_items());
-  EXPECT_EQ(result->best_model.options.lambda, result->points[result->best_point].lambda);
+  EXPECT_EQ(result->best_model.b.size(),
+            train_.num_items() * train_.num_items());
+  EXPECT_EQ(result->best_model.options.lambda,
+            result->points[result->best_point].lambda);
 }
 
 TEST(ReadHeldOutUsersTest, ForeignIdsUnknownItemsAndTargetOnlyUsers) {
   testing::ScratchDir dir;
   dir.Write("validation_tr.csv", "uid,sid\nann,a\nann,b\nann,zz\nbob,c\n");
   dir.Write("validation_te.csv", "uid,sid\nann,c\nann,yy\ncid,a\n");
-  const absl::flat_hash_map<std::string, uint32_t> index = {{"a", 0}, {"b", 1}, {"c", 2}};
-  auto users = ReadHeldOutUsers(
-      dir.path().string(), "validation", [&](std::string_view id) -> std::optional<uint32_t> {
-        auto it = index.find(std::string(id));
-        if (it == index.end()) return std::nullopt;
-        return it->second;
-      });
+  const absl::flat_hash_map<std::string, uint32_t> index = {
+      {"a", 0}, {"b", 1}, {"c", 2}};
+  auto users =
+      ReadHeldOutUsers(dir.path().string(), "validation",
+                       [&](std::string_view id) -> std::optional<uint32_t> {
+                         auto it = index.find(std::string(id));
+                         if (it == index.end()) return std::nullopt;
+                         return it->second;
+                       });
   ASSERT_TRUE(users.ok()) << users.status();
   EXPECT_EQ(users->user_ids, (std::vector<std::string>{"ann", "bob", "cid"}));
   EXPECT_EQ(users->unknown_fold_in, 1u);
@@ -198,13 +206,15 @@ TEST(ReadHeldOutUsersTest, ForeignIdsUnknownItemsAndTargetOnlyUsers) {
   // fallback ranks a (most popular) first.
   std::vector<float> b(9, 0.0f);
   std::vector<float> popularity = {5, 1, 1};
-  auto result = EvaluateHeldOut(DenseMatrixView{b.data(), 3, 3, 3}, popularity, *users, {});
+  auto result = EvaluateHeldOut(DenseMatrixView{b.data(), 3, 3, 3}, popularity,
+                                *users, {});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->num_users, 3u);
   EXPECT_EQ(result->users_with_targets, 2u);
   EXPECT_DOUBLE_EQ(result->recall20.mean, (0.5 + 1.0) / 2);
   EXPECT_FALSE(ReadHeldOutUsers(dir.path().string(), "training", {}).ok());
-  EXPECT_FALSE(ReadHeldOutUsers(dir.path().string(), "test", {}).ok());  // no files
+  EXPECT_FALSE(
+      ReadHeldOutUsers(dir.path().string(), "test", {}).ok());  // no files
 }
 
 TEST(EvaluateRealDataTest, MovieLens100kEdlaeFarAbovePopularity) {
@@ -236,25 +246,29 @@ TEST(EvaluateRealDataTest, MovieLens100kEdlaeFarAbovePopularity) {
   // Popularity baseline: training counts, fold-in excluded, ties by index.
   std::vector<uint32_t> by_popularity(train->num_items());
   std::iota(by_popularity.begin(), by_popularity.end(), 0);
-  std::stable_sort(by_popularity.begin(), by_popularity.end(), [&](uint32_t a, uint32_t b) {
-    return trained->popularity[a] > trained->popularity[b];
-  });
+  std::stable_sort(by_popularity.begin(), by_popularity.end(),
+                   [&](uint32_t a, uint32_t b) {
+                     return trained->popularity[a] > trained->popularity[b];
+                   });
   std::vector<double> pop_ndcg;
   for (size_t u = 0; u < test->num_users(); ++u) {
     auto fold_in = Slice(test->fold_in_items, test->fold_in_offsets, u);
     std::vector<uint32_t> ranked;
     for (uint32_t i : by_popularity) {
       if (ranked.size() == 100) break;
-      if (std::find(fold_in.begin(), fold_in.end(), i) == fold_in.end()) ranked.push_back(i);
+      if (std::find(fold_in.begin(), fold_in.end(), i) == fold_in.end())
+        ranked.push_back(i);
     }
-    pop_ndcg.push_back(NdcgAtK(ranked, Slice(test->target_items, test->target_offsets, u), 100));
+    pop_ndcg.push_back(NdcgAtK(
+        ranked, Slice(test->target_items, test->target_offsets, u), 100));
   }
   const MetricSummary popularity = Summarize(pop_ndcg);
   // Published strong-generalization numbers on MovieLens are ~0.4 nDCG@100
   // for EASE-like models and ~0.2–0.25 for popularity.
   EXPECT_GT(edlae->ndcg100.mean, 0.3);
   EXPECT_LT(edlae->ndcg100.mean, 0.7);
-  EXPECT_GT(edlae->ndcg100.mean, popularity.mean + 5 * edlae->ndcg100.std_error);
+  EXPECT_GT(edlae->ndcg100.mean,
+            popularity.mean + 5 * edlae->ndcg100.std_error);
   EXPECT_GT(edlae->recall50.mean, edlae->recall20.mean - 0.05);
   EXPECT_GT(edlae->ndcg100.std_error, 0.005);
   EXPECT_LT(edlae->ndcg100.std_error, 0.05);

@@ -19,9 +19,11 @@ namespace edlae {
 namespace {
 
 // X from rows of item indices; users "u<k>", items "i<k>".
-Interactions MakeX(const std::vector<std::vector<uint32_t>>& rows, size_t num_items) {
+Interactions MakeX(const std::vector<std::vector<uint32_t>>& rows,
+                   size_t num_items) {
   Interactions x;
-  for (size_t i = 0; i < num_items; ++i) x.item_ids.push_back(absl::StrCat("i", i));
+  for (size_t i = 0; i < num_items; ++i)
+    x.item_ids.push_back(absl::StrCat("i", i));
   x.row_offsets.push_back(0);
   for (size_t u = 0; u < rows.size(); ++u) {
     x.user_ids.push_back(absl::StrCat("u", u));
@@ -52,7 +54,8 @@ Interactions RandomX(uint32_t seed) {
   return MakeX(rows, 180);
 }
 
-std::map<std::string, std::set<std::string>> ItemsByUser(const Interactions& x) {
+std::map<std::string, std::set<std::string>> ItemsByUser(
+    const Interactions& x) {
   std::map<std::string, std::set<std::string>> out;
   for (size_t u = 0; u < x.num_users(); ++u) {
     for (uint64_t p = x.row_offsets[u]; p < x.row_offsets[u + 1]; ++p) {
@@ -70,14 +73,16 @@ std::set<uint32_t> Uids(const std::vector<UidSid>& rows) {
 
 bool SameRows(const std::vector<UidSid>& a, const std::vector<UidSid>& b) {
   return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](const UidSid& x, const UidSid& y) {
-           return x.uid == y.uid && x.sid == y.sid;
-         });
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [](const UidSid& x, const UidSid& y) {
+                      return x.uid == y.uid && x.sid == y.sid;
+                    });
 }
 
 TEST(SplitRngTest, IsSplitMix64AndUniformStaysInRange) {
   SplitRng zero(0);
-  EXPECT_EQ(zero.Next(), 0xE220A8397B1DCDAFull);  // published SplitMix64(0) output
+  EXPECT_EQ(zero.Next(),
+            0xE220A8397B1DCDAFull);  // published SplitMix64(0) output
   SplitRng a(98765), b(98765);
   for (uint64_t bound : {1ull, 2ull, 3ull, 7ull, 1000ull, (1ull << 63) + 5}) {
     for (int k = 0; k < 200; ++k) {
@@ -124,7 +129,8 @@ TEST(SplitTest, FollowsTheProtocol) {
   for (const auto& [user, items] : original) eligible += items.size() >= 5;
   ASSERT_EQ(split->user_ids.size(), eligible);
   EXPECT_EQ(split->num_train_users, eligible - 80);
-  for (const std::string& u : split->user_ids) EXPECT_GE(original.at(u).size(), 5u);
+  for (const std::string& u : split->user_ids)
+    EXPECT_GE(original.at(u).size(), 5u);
 
   // Disjoint user sets in the documented uid ranges.
   const std::set<uint32_t> train = Uids(split->train);
@@ -147,7 +153,8 @@ TEST(SplitTest, FollowsTheProtocol) {
   for (const UidSid& r : split->train) {
     ASSERT_LT(r.sid, split->unique_sid.size());
     train_items.insert(split->unique_sid[r.sid]);
-    EXPECT_TRUE(original.at(split->user_ids[r.uid]).count(split->unique_sid[r.sid]));
+    EXPECT_TRUE(
+        original.at(split->user_ids[r.uid]).count(split->unique_sid[r.sid]));
   }
   EXPECT_EQ(train_items.size(), split->unique_sid.size());
   size_t train_total = 0;
@@ -193,9 +200,9 @@ TEST(SplitTest, FollowsTheProtocol) {
     }
   }
   EXPECT_EQ(dropped, split->dropped_heldout_interactions);
-  EXPECT_GT(dropped, 0u);      // the skewed catalog makes some
+  EXPECT_GT(dropped, 0u);  // the skewed catalog makes some
   EXPECT_GT(split_users, 50u);
-  (void)small_users;           // may be 0 or more depending on drops
+  (void)small_users;  // may be 0 or more depending on drops
 }
 
 TEST(SplitTest, SmallHeldOutUsersAreFoldInOnlyAndEmptyOnesVanish) {
@@ -205,8 +212,8 @@ TEST(SplitTest, SmallHeldOutUsersAreFoldInOnlyAndEmptyOnesVanish) {
   for (int u = 0; u < 10; ++u) rows.push_back({0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
   // Nothing below guarantees which users are held out, so try seeds until
   // both held-out users are from the special rows (deterministic loop).
-  rows.push_back({0, 1, 10, 11, 12});       // 2 training items → fold-in only
-  rows.push_back({10, 11, 12, 13, 14});     // none → vanishes
+  rows.push_back({0, 1, 10, 11, 12});    // 2 training items → fold-in only
+  rows.push_back({10, 11, 12, 13, 14});  // none → vanishes
   const Interactions x = MakeX(rows, 15);
   for (uint64_t seed = 0; seed < 500; ++seed) {
     SplitOptions options;
@@ -254,9 +261,10 @@ TEST(SplitTest, FilesRoundTrip) {
     names.push_back(e.path().filename().string());
   }
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"test_te.csv", "test_tr.csv", "train.csv",
-                                             "unique_sid.txt", "validation_te.csv",
-                                             "validation_tr.csv"}));  // no temporaries
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"test_te.csv", "test_tr.csv", "train.csv",
+                                      "unique_sid.txt", "validation_te.csv",
+                                      "validation_tr.csv"}));  // no temporaries
   std::ifstream header(out + "/train.csv");
   std::string first;
   std::getline(header, first);
@@ -267,15 +275,18 @@ TEST(SplitTest, FilesRoundTrip) {
   for (std::string line; std::getline(sid_file, line);) sids.push_back(line);
   EXPECT_EQ(sids, split->unique_sid);
 
-  for (auto [name, rows] : {std::pair{"train.csv", &split->train},
-                            std::pair{"validation_tr.csv", &split->validation_tr},
-                            std::pair{"test_te.csv", &split->test_te}}) {
+  for (auto [name, rows] :
+       {std::pair{"train.csv", &split->train},
+        std::pair{"validation_tr.csv", &split->validation_tr},
+        std::pair{"test_te.csv", &split->test_te}}) {
     auto read = ReadSplitFile(out + "/" + name);
     ASSERT_TRUE(read.ok()) << read.status();
     std::set<std::pair<std::string, std::string>> want, got;
-    for (const UidSid& r : *rows) want.insert({absl::StrCat(r.uid), absl::StrCat(r.sid)});
+    for (const UidSid& r : *rows)
+      want.insert({absl::StrCat(r.uid), absl::StrCat(r.sid)});
     for (size_t u = 0; u < read->num_users(); ++u) {
-      for (uint64_t p = read->row_offsets[u]; p < read->row_offsets[u + 1]; ++p) {
+      for (uint64_t p = read->row_offsets[u]; p < read->row_offsets[u + 1];
+           ++p) {
         got.insert({read->user_ids[u], read->item_ids[read->item_indices[p]]});
       }
     }
@@ -287,7 +298,8 @@ TEST(SplitTest, FilesRoundTrip) {
 
 TEST(SplitFileTest, ReadsForeignIdsAndRejectsMalformedRows) {
   testing::ScratchDir dir;
-  auto x = ReadSplitFile(dir.Write("a.csv", "uid,sid\nalice,m9\nbob,m1\r\nalice,m1\nalice,m9\n"));
+  auto x = ReadSplitFile(
+      dir.Write("a.csv", "uid,sid\nalice,m9\nbob,m1\r\nalice,m1\nalice,m9\n"));
   ASSERT_TRUE(x.ok()) << x.status();
   EXPECT_EQ(x->user_ids, (std::vector<std::string>{"alice", "bob"}));
   EXPECT_EQ(x->num_interactions(), 3u);  // the duplicate collapses

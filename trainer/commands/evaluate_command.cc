@@ -17,18 +17,21 @@
 #include "trainer/split.h"
 #include "trainer/tune.h"
 
-ABSL_FLAG(std::string, model_file, "",
-          "evaluate: model to evaluate (its item ids must be the split's sids); "
-          "without it, a model is trained on the split's train.csv from "
-          "--model/--lambda/--dropout/--precision");
-ABSL_FLAG(std::string, on, "test", "evaluate: held-out part, validation | test");
+ABSL_FLAG(
+    std::string, model_file, "",
+    "evaluate: model to evaluate (its item ids must be the split's sids); "
+    "without it, a model is trained on the split's train.csv from "
+    "--model/--lambda/--dropout/--precision");
+ABSL_FLAG(std::string, on, "test",
+          "evaluate: held-out part, validation | test");
 
 namespace edlae::cli {
 namespace {
 
 // A model whose ids are not the split's sids (e.g. trained on the raw file,
 // which also saw the held-out users) would give meaningless numbers.
-absl::Status CheckCoverage(const HeldOutUsers& users, const std::string& model) {
+absl::Status CheckCoverage(const HeldOutUsers& users,
+                           const std::string& model) {
   const size_t known = users.fold_in_items.size() +
                        (users.target_items.size() - users.unknown_targets);
   const size_t all = known + users.unknown_fold_in + users.unknown_targets;
@@ -48,8 +51,9 @@ absl::Status CheckCoverage(const HeldOutUsers& users, const std::string& model) 
 void WarnIfNotTrainedOnSplit(const Model& model, const std::string& dir) {
   absl::StatusOr<Interactions> train = ReadSplitFile(dir + "/train.csv");
   if (!train.ok()) {
-    std::cerr << "[evaluate] warning: cannot check the model against the split: "
-              << train.status().message() << "\n";
+    std::cerr
+        << "[evaluate] warning: cannot check the model against the split: "
+        << train.status().message() << "\n";
     return;
   }
   std::vector<float> counts(train->num_items(), 0);
@@ -98,7 +102,8 @@ int RunEvaluate() {
     if (!m.ok()) return Fail(m.status());
     file_model = *m;
     if (file_model->kind() != ModelKind::kDense) {
-      return Fail(absl::UnimplementedError("evaluate supports dense models only"));
+      return Fail(
+          absl::UnimplementedError("evaluate supports dense models only"));
     }
     WarnIfNotTrainedOnSplit(*file_model, dir);
     view = DenseView(*file_model);
@@ -121,28 +126,34 @@ int RunEvaluate() {
     trained = *std::move(t);
     train_seconds = trained.gram_seconds + trained.solve_seconds;
     std::cerr << absl::StrFormat(
-        "[evaluate] trained %s on %s/train.csv (%d users × %d items): gram %.2f s, solve %.2f s\n",
-        AlgorithmName(solver->algorithm), dir, train.num_users(), train.num_items(),
-        trained.gram_seconds, trained.solve_seconds);
+        "[evaluate] trained %s on %s/train.csv (%d users × %d items): gram "
+        "%.2f s, solve %.2f s\n",
+        AlgorithmName(solver->algorithm), dir, train.num_users(),
+        train.num_items(), trained.gram_seconds, trained.solve_seconds);
     view = trained.view();
     popularity = trained.popularity;
     absl::flat_hash_map<std::string_view, uint32_t> index;
-    for (size_t i = 0; i < train.num_items(); ++i) index.emplace(train.item_ids[i], i);
-    lookup = [index = std::move(index)](std::string_view id) -> std::optional<uint32_t> {
+    for (size_t i = 0; i < train.num_items(); ++i)
+      index.emplace(train.item_ids[i], i);
+    lookup = [index = std::move(index)](
+                 std::string_view id) -> std::optional<uint32_t> {
       auto it = index.find(id);
       if (it == index.end()) return std::nullopt;
       return it->second;
     };
-    description = absl::StrFormat("%s λ=%g p=%g (%s, trained on the split)",
-                                  AlgorithmName(solver->algorithm), solver->lambda,
-                                  solver->algorithm == Algorithm::kEase ? 0.0 : solver->dropout,
-                                  PrecisionName(solver->precision));
+    description = absl::StrFormat(
+        "%s λ=%g p=%g (%s, trained on the split)",
+        AlgorithmName(solver->algorithm), solver->lambda,
+        solver->algorithm == Algorithm::kEase ? 0.0 : solver->dropout,
+        PrecisionName(solver->precision));
   }
 
   absl::StatusOr<HeldOutUsers> users = ReadHeldOutUsers(dir, part, lookup);
   if (!users.ok()) return Fail(users.status());
-  if (absl::Status s = CheckCoverage(*users, description); !s.ok()) return Fail(s);
-  absl::StatusOr<EvalResult> result = EvaluateHeldOut(view, popularity, *users, eval);
+  if (absl::Status s = CheckCoverage(*users, description); !s.ok())
+    return Fail(s);
+  absl::StatusOr<EvalResult> result =
+      EvaluateHeldOut(view, popularity, *users, eval);
   if (!result.ok()) return Fail(result.status());
 
   if (absl::GetFlag(FLAGS_json)) {
@@ -162,11 +173,13 @@ int RunEvaluate() {
         absl::GetFlag(FLAGS_scorer), result->seconds, description);
     if (users->unknown_fold_in + users->unknown_targets > 0) {
       std::cout << absl::StrFormat(
-          "note: %d fold-in and %d target interactions name items the model lacks\n",
+          "note: %d fold-in and %d target interactions name items the model "
+          "lacks\n",
           users->unknown_fold_in, users->unknown_targets);
     }
-    std::cout << "metric     mean ± standard error (population std / sqrt(users))\n"
-              << MetricLines(*result);
+    std::cout
+        << "metric     mean ± standard error (population std / sqrt(users))\n"
+        << MetricLines(*result);
   }
   return kExitOk;
 }

@@ -34,7 +34,8 @@ absl::StatusOr<size_t> HeldOutCount(const std::string& text, size_t eligible) {
   size_t count;
   if (!absl::SimpleAtoi(text, &count) || count == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--heldout-users must be a positive count or a percentage, got '", text, "'"));
+        "--heldout-users must be a positive count or a percentage, got '", text,
+        "'"));
   }
   return count;
 }
@@ -71,17 +72,19 @@ int RunSplit() {
   for (const std::string& path : paths) {
     absl::StatusOr<Interactions> x = LoadInteractions(path, *load);
     if (!x.ok()) return Fail(x.status());
-    std::cerr << absl::StrFormat("[split] read %s: %d users, %d items, %d interactions\n",
-                                 path, x->num_users(), x->num_items(),
-                                 x->num_interactions());
+    std::cerr << absl::StrFormat(
+        "[split] read %s: %d users, %d items, %d interactions\n", path,
+        x->num_users(), x->num_items(), x->num_interactions());
     parts.push_back(*std::move(x));
   }
-  Interactions x = parts.size() == 1 ? std::move(parts[0]) : MergeInteractions(parts);
+  Interactions x =
+      parts.size() == 1 ? std::move(parts[0]) : MergeInteractions(parts);
   parts.clear();
 
   size_t eligible = 0;
   for (size_t u = 0; u < x.num_users(); ++u) {
-    eligible += x.row_offsets[u + 1] - x.row_offsets[u] >= options.min_user_items;
+    eligible +=
+        x.row_offsets[u + 1] - x.row_offsets[u] >= options.min_user_items;
   }
   absl::StatusOr<size_t> heldout = HeldOutCount(heldout_text, eligible);
   if (!heldout.ok()) return UsageError(std::string(heldout.status().message()));
@@ -91,15 +94,18 @@ int RunSplit() {
   if (!split.ok()) return Fail(split.status());
   if (absl::Status s = WriteStrongSplit(*split, out); !s.ok()) return Fail(s);
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   std::cout << absl::StrFormat(
       "split of %s (seed %d, %.2f s)\n"
-      "  input:      %d users (%d with >= %d items), %d items, %d interactions\n"
+      "  input:      %d users (%d with >= %d items), %d items, %d "
+      "interactions\n"
       "  train:      %d users, %d items, %d interactions\n"
       "  validation: %d users, %d fold-in + %d target interactions\n"
       "  test:       %d users, %d fold-in + %d target interactions\n"
       "  held-out interactions dropped (item not in training): %d\n"
-      "  wrote %s/{train,validation_tr,validation_te,test_tr,test_te}.csv, unique_sid.txt\n",
+      "  wrote %s/{train,validation_tr,validation_te,test_tr,test_te}.csv, "
+      "unique_sid.txt\n",
       input, options.seed, seconds, x.num_users(), eligible,
       options.min_user_items, x.num_items(), x.num_interactions(),
       split->num_train_users, split->unique_sid.size(), split->train.size(),
