@@ -32,6 +32,30 @@ grep -q "bad.csv:3" "$WORK/err" || fail "malformed line not named: $(cat "$WORK/
 expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --model slim --out "$WORK/x.edlae"
 expect_exit 2 "$TRAIN" frobnicate
 
+# Evaluation protocol: split → tune → evaluate (the model tune wrote, and one trained on the split).
+"$TRAIN" split --input "$WORK/ratings.csv" --heldout-users 10% --out "$WORK/split" > "$WORK/split.txt"
+for f in train validation_tr validation_te test_tr test_te; do
+  [ "$(head -1 "$WORK/split/$f.csv")" = "uid,sid" ] || fail "$f.csv header"
+done
+[ -s "$WORK/split/unique_sid.txt" ] || fail "no unique_sid.txt"
+"$TRAIN" tune --split "$WORK/split" --model ease,edlae --lambda 5,50 --dropout 0.25 \
+  --out "$WORK/best.edlae" > "$WORK/tune.txt" 2> "$WORK/tune.log"
+grep -q "best overall" "$WORK/tune.txt" || fail "tune table: $(cat "$WORK/tune.txt")"
+grep -q "ETA" "$WORK/tune.log" || fail "tune progress has no ETA"
+"$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/best.edlae" --json > "$WORK/eval.json" \
+  2> "$WORK/eval.err"
+grep -q '"ndcg@100":{"mean":0\.[0-9]*[1-9]' "$WORK/eval.json" || fail "evaluate json: $(cat "$WORK/eval.json")"
+! grep -q warning "$WORK/eval.err" || fail "tune's model flagged as foreign: $(cat "$WORK/eval.err")"
+"$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/model.edlae" > /dev/null 2> "$WORK/eval.err" || true
+grep -q "not trained on this split" "$WORK/eval.err" || fail "model trained on all users not flagged"
+"$TRAIN" evaluate --split "$WORK/split" --model edlae --lambda 50 --dropout 0.25 --on validation \
+  | grep -q "nDCG@100" || fail "evaluate with training flags"
+expect_exit 2 "$TRAIN" evaluate --split "$WORK/split" --on training
+expect_exit 1 "$TRAIN" evaluate --split "$WORK/nowhere" --model ease --lambda 1
+expect_exit 2 "$TRAIN" split --input "$WORK/ratings.csv" --heldout-users 60% --out "$WORK/s2"
+expect_exit 1 "$TRAIN" split --input "$WORK/ratings.csv" --heldout-users 100000 --out "$WORK/s2"
+expect_exit 2 "$TRAIN" tune --split "$WORK/split" --lambda 1,x
+
 # A corrupt model never starts a server.
 head -c 1000 "$WORK/model.edlae" > "$WORK/truncated.edlae"
 expect_exit 1 "$SERVER" --model "$WORK/truncated.edlae" --host 127.0.0.1 --port 0

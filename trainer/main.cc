@@ -21,6 +21,9 @@ struct Command {
 constexpr Command kCommands[] = {
     {"train", RunTrain},
     {"synth", RunSynth},
+    {"split", RunSplit},
+    {"evaluate", RunEvaluate},
+    {"tune", RunTune},
 };
 
 constexpr char kUsage[] =
@@ -31,7 +34,16 @@ constexpr char kUsage[] =
     "                    [--precision float64|float32] [--threads N]\n"
     "                    [--user-col C --item-col C --rating-col C --header]  (csv/tsv)\n"
     "  edlae-train synth --users N --items M --out FILE [--mean-items K]\n"
-    "                    [--topics T] [--seed S]\n\n"
+    "                    [--topics T] [--seed S]\n"
+    "  edlae-train split --input PATH[,PATH...] [--format F] --heldout-users N|P%\n"
+    "                    --out DIR [--seed 98765] [--min-rating 3.5|none]\n"
+    "                    [--min-user-count 5]\n"
+    "  edlae-train evaluate --split DIR (--model-file MODEL | --model M --lambda L\n"
+    "                    [--dropout P]) [--on validation|test] [--json]\n"
+    "                    [--scorer exact|gemm]\n"
+    "  edlae-train tune --split DIR --model M[,M...] --lambda L1,L2,...\n"
+    "                    [--dropout P1,P2,...] [--precision float64|float32]\n"
+    "                    [--out MODEL] [--json] [--scorer exact|gemm]\n\n"
     "Formats: auto, movielens-csv, movielens-dat, csv, tsv, lines, count-lines.\n"
     "Exit status: 0 success, 1 failure (bad data, I/O), 2 usage error.";
 

@@ -21,6 +21,9 @@ int UsageError(const std::string& message);
 // Each reads its flags (already parsed) and returns an exit status.
 int RunTrain();  // commands/train_command.cc
 int RunSynth();  // commands/synth_command.cc
+int RunSplit();     // commands/split_command.cc
+int RunEvaluate();  // commands/evaluate_command.cc
+int RunTune();      // commands/tune_command.cc
 
 }  // namespace edlae::cli
 

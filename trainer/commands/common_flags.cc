@@ -4,6 +4,8 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 
 ABSL_FLAG(std::string, input, "", "interaction file to read");
 ABSL_FLAG(std::string, format, "auto",
@@ -16,15 +18,52 @@ ABSL_FLAG(std::string, min_rating, "",
           "keep only interactions with rating > this value (e.g. 3.5)");
 ABSL_FLAG(int, min_user_count, 0, "drop users with fewer distinct items");
 ABSL_FLAG(int, min_item_count, 0, "drop items with fewer distinct users");
-ABSL_FLAG(std::string, model, "edlae", "ease | dlae | edlae");
-ABSL_FLAG(double, lambda, 0.0, "L2 regularization λ (>= 0)");
-ABSL_FLAG(double, dropout, 0.0, "dropout probability p in [0, 1) (dlae, edlae)");
+ABSL_FLAG(std::string, model, "edlae",
+          "ease | dlae | edlae; tune: a comma-separated list");
+ABSL_FLAG(std::string, lambda, "0",
+          "L2 regularization λ (>= 0); tune: a comma-separated grid");
+ABSL_FLAG(std::string, dropout, "0",
+          "dropout probability p in [0, 1) (dlae, edlae); tune: a comma-separated grid");
 ABSL_FLAG(std::string, precision, "float64",
           "factorization precision: float64 | float32");
 ABSL_FLAG(int, threads, 0, "worker threads (0: all cores)");
+ABSL_FLAG(std::string, seed, "",
+          "random seed (default: synth 42, split 98765 as in Liang et al.)");
 ABSL_FLAG(std::string, out, "", "file to write (atomically)");
 
 namespace edlae::cli {
+
+absl::StatusOr<double> ParseNumberFlag(const std::string& name,
+                                       const std::string& text) {
+  double value;
+  if (!absl::SimpleAtod(text, &value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be a number, got '", text, "'"));
+  }
+  return value;
+}
+
+absl::StatusOr<uint64_t> SeedFromFlag(uint64_t default_seed) {
+  const std::string text = absl::GetFlag(FLAGS_seed);
+  if (text.empty()) return default_seed;
+  uint64_t seed;
+  if (!absl::SimpleAtoi(text, &seed)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--seed must be a non-negative integer, got '", text, "'"));
+  }
+  return seed;
+}
+
+absl::StatusOr<std::vector<double>> ParseNumberListFlag(const std::string& name,
+                                                        const std::string& text) {
+  std::vector<double> values;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    absl::StatusOr<double> v = ParseNumberFlag(name, std::string(part));
+    if (!v.ok()) return v.status();
+    values.push_back(*v);
+  }
+  return values;
+}
 
 absl::StatusOr<LoadOptions> LoadOptionsFromFlags() {
   LoadOptions load;
@@ -64,8 +103,12 @@ absl::StatusOr<SolverOptions> SolverOptionsFromFlags() {
       ParsePrecision(absl::GetFlag(FLAGS_precision));
   if (!precision.ok()) return precision.status();
   solver.precision = *precision;
-  solver.lambda = absl::GetFlag(FLAGS_lambda);
-  solver.dropout = absl::GetFlag(FLAGS_dropout);
+  absl::StatusOr<double> lambda = ParseNumberFlag("lambda", absl::GetFlag(FLAGS_lambda));
+  if (!lambda.ok()) return lambda.status();
+  absl::StatusOr<double> dropout = ParseNumberFlag("dropout", absl::GetFlag(FLAGS_dropout));
+  if (!dropout.ok()) return dropout.status();
+  solver.lambda = *lambda;
+  solver.dropout = *dropout;
   solver.num_threads = absl::GetFlag(FLAGS_threads);
   return solver;
 }

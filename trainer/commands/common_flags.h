@@ -1,8 +1,10 @@
-// Flags shared by the commands that read interaction data and train models (train, and later evaluate/tune).
+// Flags shared by the commands that read interaction data and train models (train, evaluate, tune).
 #ifndef EDLAE_TRAINER_COMMANDS_COMMON_FLAGS_H_
 #define EDLAE_TRAINER_COMMANDS_COMMON_FLAGS_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
@@ -19,10 +21,11 @@ ABSL_DECLARE_FLAG(std::string, min_rating);
 ABSL_DECLARE_FLAG(int, min_user_count);
 ABSL_DECLARE_FLAG(int, min_item_count);
 ABSL_DECLARE_FLAG(std::string, model);
-ABSL_DECLARE_FLAG(double, lambda);
-ABSL_DECLARE_FLAG(double, dropout);
+ABSL_DECLARE_FLAG(std::string, lambda);  // a number; tune: a list
+ABSL_DECLARE_FLAG(std::string, dropout);  // a number; tune: a list
 ABSL_DECLARE_FLAG(std::string, precision);
 ABSL_DECLARE_FLAG(int, threads);
+ABSL_DECLARE_FLAG(std::string, seed);  // "" = the command's default
 ABSL_DECLARE_FLAG(std::string, out);
 
 namespace edlae::cli {
@@ -30,6 +33,15 @@ namespace edlae::cli {
 // LoadOptions from --format, --user-col, --item-col, --rating-col, --header,
 // --min-rating, --min-user-count, --min-item-count. InvalidArgument on bad values.
 absl::StatusOr<LoadOptions> LoadOptionsFromFlags();
+
+// `text` as one number; InvalidArgument naming --`name` otherwise.
+absl::StatusOr<double> ParseNumberFlag(const std::string& name,
+                                       const std::string& text);
+// --seed as an unsigned integer, or `default_seed` when it is not given.
+absl::StatusOr<uint64_t> SeedFromFlag(uint64_t default_seed);
+// `text` as comma-separated numbers ("1,10,100"); InvalidArgument otherwise.
+absl::StatusOr<std::vector<double>> ParseNumberListFlag(const std::string& name,
+                                                        const std::string& text);
 
 // SolverOptions from --model, --lambda, --dropout, --precision, --threads.
 // InvalidArgument on bad names; numeric ranges are checked by the solver.

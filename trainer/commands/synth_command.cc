@@ -14,7 +14,6 @@ ABSL_FLAG(int64_t, users, 2000, "synth: number of users");
 ABSL_FLAG(int64_t, items, 1000, "synth: number of items");
 ABSL_FLAG(double, mean_items, 40, "synth: mean distinct items per user");
 ABSL_FLAG(int64_t, topics, 20, "synth: latent tastes");
-ABSL_FLAG(uint64_t, seed, 42, "synth: random seed");
 
 namespace edlae::cli {
 
@@ -30,7 +29,9 @@ int RunSynth() {
   options.num_items = absl::GetFlag(FLAGS_items);
   options.mean_items_per_user = absl::GetFlag(FLAGS_mean_items);
   options.num_topics = absl::GetFlag(FLAGS_topics);
-  options.seed = absl::GetFlag(FLAGS_seed);
+  absl::StatusOr<uint64_t> seed = SeedFromFlag(42);
+  if (!seed.ok()) return UsageError(std::string(seed.status().message()));
+  options.seed = *seed;
   const auto start = std::chrono::steady_clock::now();
   if (absl::Status s = WriteSyntheticInteractions(out, options); !s.ok()) {
     return Fail(s);

@@ -1,0 +1,209 @@
+// Batched top-k: exact row accumulation (bit-identical to core/scorer.cc) or dense-block GEMM through OpenBLAS.
+#include "core/batch_scorer.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "core/topn.h"
+
+namespace edlae {
+namespace {
+
+// Same column block as core/scorer.cc: the accumulator stays in L1.
+constexpr size_t kBlockItems = 2048;
+constexpr float kSkip =
+    std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
+
+// acc[0..len) += Σ_h B[items[h], begin .. begin+len). This must stay the same
+// arithmetic as AccumulateRows in core/scorer.cc (four rows per pass, the same
+// parenthesization, weights 1) so the scores are bit-identical to the server's;
+// tests/core/batch_scorer_test.cc checks it against Recommend.
+void AccumulateRows(const DenseMatrixView& b, absl::Span<const uint32_t> items,
+                    size_t begin, size_t len, float* acc) {
+  const float w = 1.0f;
+  size_t h = 0;
+  for (; h + 4 <= items.size(); h += 4) {
+    const float* r0 = b.data + items[h] * b.stride + begin;
+    const float* r1 = b.data + items[h + 1] * b.stride + begin;
+    const float* r2 = b.data + items[h + 2] * b.stride + begin;
+    const float* r3 = b.data + items[h + 3] * b.stride + begin;
+    for (size_t j = 0; j < len; ++j) {
+      acc[j] += (w * r0[j] + w * r1[j]) + (w * r2[j] + w * r3[j]);
+    }
+  }
+  for (; h < items.size(); ++h) {
+    const float* r = b.data + items[h] * b.stride + begin;
+    for (size_t j = 0; j < len; ++j) acc[j] += w * r[j];
+  }
+}
+
+std::vector<uint32_t> Indices(std::vector<ScoredItem> items) {
+  std::vector<uint32_t> out(items.size());
+  for (size_t i = 0; i < items.size(); ++i) out[i] = items[i].index;
+  return out;
+}
+
+// Recommend's popularity fallback for an empty history: nothing to exclude.
+std::vector<uint32_t> ByPopularity(absl::Span<const float> popularity,
+                                   size_t top_k) {
+  TopN top(top_k);
+  top.PushBlock(0, popularity.data(), popularity.size());
+  return Indices(top.TakeSorted());
+}
+
+absl::Status Validate(const DenseMatrixView& b,
+                      absl::Span<const float> popularity, const SparseRows& h,
+                      const BatchOptions& options) {
+  if (options.top_k == 0)
+    return absl::InvalidArgumentError("top_k must be >= 1");
+  if (b.rows != b.cols || b.stride < b.cols ||
+      (b.rows > 0 && b.data == nullptr)) {
+    return absl::InvalidArgumentError("B must be a square matrix view");
+  }
+  if (!popularity.empty() && popularity.size() != b.cols) {
+    return absl::InvalidArgumentError(
+        "popularity must have one entry per item");
+  }
+  if (h.offsets.empty()) {
+    if (!h.items.empty())
+      return absl::InvalidArgumentError("items without offsets");
+    return absl::OkStatus();
+  }
+  if (h.offsets.front() != 0 || h.offsets.back() != h.items.size()) {
+    return absl::InvalidArgumentError("offsets must span the item list");
+  }
+  for (size_t u = 0; u + 1 < h.offsets.size(); ++u) {
+    if (h.offsets[u] > h.offsets[u + 1]) {
+      return absl::InvalidArgumentError("offsets must not decrease");
+    }
+  }
+  for (uint32_t i : h.items) {
+    if (i >= b.rows) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("history item index ", i, " out of range"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Span<const uint32_t> Row(const SparseRows& h, size_t u) {
+  return h.items.subspan(h.offsets[u], h.offsets[u + 1] - h.offsets[u]);
+}
+
+void ExactTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
+               const SparseRows& h, const BatchOptions& options,
+               std::vector<std::vector<uint32_t>>* out) {
+  const size_t n = b.cols;
+  const size_t users = h.num_rows();
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    std::vector<char> excluded(n, 0);
+    alignas(64) float acc[kBlockItems];
+    TopN top(options.top_k);
+    for (size_t u = next++; u < users; u = next++) {
+      absl::Span<const uint32_t> items = Row(h, u);
+      if (items.empty()) {
+        if (!popularity.empty())
+          (*out)[u] = ByPopularity(popularity, options.top_k);
+        continue;
+      }
+      for (uint32_t i : items) excluded[i] = 1;
+      for (size_t begin = 0; begin < n; begin += kBlockItems) {
+        const size_t len = std::min(kBlockItems, n - begin);
+        std::fill(acc, acc + len, 0.0f);
+        AccumulateRows(b, items, begin, len, acc);
+        for (size_t j = 0; j < len; ++j) {
+          if (excluded[begin + j]) acc[j] = kSkip;
+        }
+        top.PushBlock(static_cast<uint32_t>(begin), acc, len);
+      }
+      for (uint32_t i : items) excluded[i] = 0;
+      (*out)[u] = Indices(top.TakeSorted());
+    }
+  };
+  int threads =
+      options.num_threads > 0
+          ? options.num_threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads =
+      static_cast<int>(std::min<size_t>(threads, std::max<size_t>(users, 1)));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+}
+
+void GemmTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
+              const SparseRows& h, const BatchOptions& options,
+              std::vector<std::vector<uint32_t>>* out) {
+  const size_t n = b.cols;
+  const size_t users = h.num_rows();
+  const size_t block = std::max<size_t>(1, options.block_users);
+  std::vector<float> x(std::min(block, users) * n);
+  std::vector<float> scores(x.size());
+  TopN top(options.top_k);
+  for (size_t first = 0; first < users; first += block) {
+    const size_t count = std::min(block, users - first);
+    std::fill(x.begin(), x.begin() + count * n, 0.0f);
+    for (size_t r = 0; r < count; ++r) {
+      for (uint32_t i : Row(h, first + r)) x[r * n + i] = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                static_cast<blasint>(count), static_cast<blasint>(n),
+                static_cast<blasint>(n), 1.0f, x.data(),
+                static_cast<blasint>(n), b.data, static_cast<blasint>(b.stride),
+                0.0f, scores.data(), static_cast<blasint>(n));
+    for (size_t r = 0; r < count; ++r) {
+      absl::Span<const uint32_t> items = Row(h, first + r);
+      if (items.empty()) {
+        if (!popularity.empty()) {
+          (*out)[first + r] = ByPopularity(popularity, options.top_k);
+        }
+        continue;
+      }
+      float* s = scores.data() + r * n;
+      for (uint32_t i : items) s[i] = kSkip;
+      top.PushBlock(0, s, n);
+      (*out)[first + r] = Indices(top.TakeSorted());
+    }
+  }
+}
+
+}  // namespace
+
+DenseMatrixView DenseView(const Model& model) {
+  DenseMatrixView view;
+  view.rows = view.cols = model.num_items();
+  view.stride = model.row_stride();
+  view.data = model.num_items() > 0 ? model.dense_row(0) : nullptr;
+  return view;
+}
+
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
+    const DenseMatrixView& b, absl::Span<const float> popularity,
+    const SparseRows& histories, const BatchOptions& options) {
+  if (absl::Status s = Validate(b, popularity, histories, options); !s.ok()) {
+    return s;
+  }
+  constexpr size_t kMaxBlas =
+      static_cast<size_t>(std::numeric_limits<int>::max());
+  if (options.method == BatchMethod::kGemm && b.stride > kMaxBlas) {
+    return absl::InvalidArgumentError("matrix too large for BLAS int sizes");
+  }
+  std::vector<std::vector<uint32_t>> out(histories.num_rows());
+  if (histories.num_rows() == 0) return out;
+  if (options.method == BatchMethod::kGemm) {
+    GemmTopK(b, popularity, histories, options, &out);
+  } else {
+    ExactTopK(b, popularity, histories, options, &out);
+  }
+  return out;
+}
+
+}  // namespace edlae

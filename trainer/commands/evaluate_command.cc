@@ -1,0 +1,187 @@
+// edlae-train evaluate: held-out Recall@20/50 and nDCG@100 (± s.e.) of a model file, or of a model trained on the split.
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/batch_scorer.h"
+#include "core/model.h"
+#include "trainer/commands/command.h"
+#include "trainer/commands/common_flags.h"
+#include "trainer/commands/eval_output.h"
+#include "trainer/evaluate.h"
+#include "trainer/split.h"
+#include "trainer/tune.h"
+
+ABSL_FLAG(
+    std::string, model_file, "",
+    "evaluate: model to evaluate (its item ids must be the split's sids); "
+    "without it, a model is trained on the split's train.csv from "
+    "--model/--lambda/--dropout/--precision");
+ABSL_FLAG(std::string, on, "test",
+          "evaluate: held-out part, validation | test");
+
+namespace edlae::cli {
+namespace {
+
+// A model whose ids are not the split's sids (e.g. trained on the raw file,
+// which also saw the held-out users) would give meaningless numbers.
+absl::Status CheckCoverage(const HeldOutUsers& users,
+                           const std::string& model) {
+  const size_t known = users.fold_in_items.size() +
+                       (users.target_items.size() - users.unknown_targets);
+  const size_t all = known + users.unknown_fold_in + users.unknown_targets;
+  if (all > 0 && known * 2 < all) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        model, " knows only ", known, " of ", all,
+        " held-out interactions' items: its item ids must be the split's sids. "
+        "Train it on the split's train.csv (edlae-train tune --out, or train "
+        "--input DIR/train.csv --format csv --header)"));
+  }
+  return absl::OkStatus();
+}
+
+// Integer ids make a mismatch invisible to CheckCoverage (a model trained on
+// raw movie ids "knows" the sids "1".."n" too), so compare what the model
+// recorded as training counts with the split's train.csv.
+void WarnIfNotTrainedOnSplit(const Model& model, const std::string& dir) {
+  absl::StatusOr<Interactions> train = ReadSplitFile(dir + "/train.csv");
+  if (!train.ok()) {
+    std::cerr
+        << "[evaluate] warning: cannot check the model against the split: "
+        << train.status().message() << "\n";
+    return;
+  }
+  std::vector<float> counts(train->num_items(), 0);
+  for (uint32_t i : train->item_indices) ++counts[i];
+  size_t mismatched = 0;
+  for (size_t i = 0; i < train->num_items(); ++i) {
+    std::optional<uint32_t> m = model.FindItem(train->item_ids[i]);
+    if (!m || model.popularity()[*m] != counts[i]) ++mismatched;
+  }
+  if (mismatched > 0) {
+    std::cerr << absl::StrFormat(
+        "[evaluate] warning: for %d of %d training items the model's training "
+        "count differs from %s/train.csv: it was not trained on this split's "
+        "training users, so the numbers may be meaningless (or leak held-out "
+        "users)\n",
+        mismatched, train->num_items(), dir);
+  }
+}
+
+}  // namespace
+
+int RunEvaluate() {
+  const std::string dir = absl::GetFlag(FLAGS_split);
+  const std::string model_file = absl::GetFlag(FLAGS_model_file);
+  const std::string part = absl::GetFlag(FLAGS_on);
+  if (dir.empty()) return UsageError("evaluate needs --split DIR");
+  if (part != "validation" && part != "test") {
+    return UsageError("--on must be validation or test");
+  }
+  absl::StatusOr<BatchMethod> method = ParseScorer(absl::GetFlag(FLAGS_scorer));
+  if (!method.ok()) return UsageError(std::string(method.status().message()));
+  EvalOptions eval;
+  eval.method = *method;
+  eval.num_threads = absl::GetFlag(FLAGS_threads);
+
+  std::shared_ptr<const Model> file_model;
+  TrainedModel trained;
+  Interactions train;
+  DenseMatrixView view;
+  absl::Span<const float> popularity;
+  ItemLookup lookup;
+  std::string description;
+  double train_seconds = 0;
+  if (!model_file.empty()) {
+    absl::StatusOr<std::shared_ptr<const Model>> m = Model::Open(model_file);
+    if (!m.ok()) return Fail(m.status());
+    file_model = *m;
+    if (file_model->kind() != ModelKind::kDense) {
+      return Fail(
+          absl::UnimplementedError("evaluate supports dense models only"));
+    }
+    WarnIfNotTrainedOnSplit(*file_model, dir);
+    view = DenseView(*file_model);
+    popularity = file_model->popularity();
+    lookup = [&](std::string_view id) { return file_model->FindItem(id); };
+    description = model_file;
+    for (const char* key : {"algorithm", "lambda", "dropout"}) {
+      if (auto v = file_model->GetMetadata(key)) {
+        absl::StrAppend(&description, " ", key, "=", std::string(*v));
+      }
+    }
+  } else {
+    absl::StatusOr<SolverOptions> solver = SolverOptionsFromFlags();
+    if (!solver.ok()) return UsageError(std::string(solver.status().message()));
+    absl::StatusOr<Interactions> x = ReadSplitFile(dir + "/train.csv");
+    if (!x.ok()) return Fail(x.status());
+    train = *std::move(x);
+    absl::StatusOr<TrainedModel> t = TrainInMemory(train, *solver);
+    if (!t.ok()) return Fail(t.status());
+    trained = *std::move(t);
+    train_seconds = trained.gram_seconds + trained.solve_seconds;
+    std::cerr << absl::StrFormat(
+        "[evaluate] trained %s on %s/train.csv (%d users × %d items): gram "
+        "%.2f s, solve %.2f s\n",
+        AlgorithmName(solver->algorithm), dir, train.num_users(),
+        train.num_items(), trained.gram_seconds, trained.solve_seconds);
+    view = trained.view();
+    popularity = trained.popularity;
+    absl::flat_hash_map<std::string_view, uint32_t> index;
+    for (size_t i = 0; i < train.num_items(); ++i)
+      index.emplace(train.item_ids[i], i);
+    lookup = [index = std::move(index)](
+                 std::string_view id) -> std::optional<uint32_t> {
+      auto it = index.find(id);
+      if (it == index.end()) return std::nullopt;
+      return it->second;
+    };
+    description = absl::StrFormat(
+        "%s λ=%g p=%g (%s, trained on the split)",
+        AlgorithmName(solver->algorithm), solver->lambda,
+        solver->algorithm == Algorithm::kEase ? 0.0 : solver->dropout,
+        PrecisionName(solver->precision));
+  }
+
+  absl::StatusOr<HeldOutUsers> users = ReadHeldOutUsers(dir, part, lookup);
+  if (!users.ok()) return Fail(users.status());
+  if (absl::Status s = CheckCoverage(*users, description); !s.ok())
+    return Fail(s);
+  absl::StatusOr<EvalResult> result =
+      EvaluateHeldOut(view, popularity, *users, eval);
+  if (!result.ok()) return Fail(result.status());
+
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << absl::StrCat(
+        "{\"split\":", JsonString(dir), ",\"on\":", JsonString(part),
+        ",\"model\":", JsonString(description),
+        ",\"scorer\":", JsonString(absl::GetFlag(FLAGS_scorer)),
+        absl::StrFormat(",\"train_seconds\":%.3f", train_seconds),
+        ",\"unknown_fold_in\":", users->unknown_fold_in,
+        ",\"unknown_targets\":", users->unknown_targets,
+        ",\"metrics\":", MetricJson(*result), "}\n");
+  } else {
+    std::cout << absl::StrFormat(
+        "%s users of %s: %d scored, %d with targets (%s scorer, %.3f s)\n"
+        "model: %s\n",
+        part, dir, result->num_users, result->users_with_targets,
+        absl::GetFlag(FLAGS_scorer), result->seconds, description);
+    if (users->unknown_fold_in + users->unknown_targets > 0) {
+      std::cout << absl::StrFormat(
+          "note: %d fold-in and %d target interactions name items the model "
+          "lacks\n",
+          users->unknown_fold_in, users->unknown_targets);
+    }
+    std::cout
+        << "metric     mean ± standard error (population std / sqrt(users))\n"
+        << MetricLines(*result);
+  }
+  return kExitOk;
+}
+
+}  // namespace edlae::cli
