@@ -25,13 +25,16 @@ constexpr Command kCommands[] = {
 
 constexpr char kUsage[] =
     "edlae-train: train linear-autoencoder recommenders in closed form.\n\n"
-    "  edlae-train train --input PATH [--format F] --model {ease,dlae,edlae}\n"
+    "  edlae-train train --input PATH [--format F] --model {ease,dlae,edlae,zero-diag}\n"
     "                    --lambda L [--dropout P] --out MODEL\n"
     "                    [--min-rating R] [--min-user-count N] [--min-item-count N]\n"
     "                    [--precision float64|float32] [--threads N]\n"
     "                    [--user-col C --item-col C --rating-col C --header]  (csv/tsv)\n"
+    "                    [--rank K [--method closed-form|admm|als] [--epochs E]\n"
+    "                     [--omega W] [--eigensolver auto|krylov|syevr]]  (low rank)\n"
     "  edlae-train synth --users N --items M --out FILE [--mean-items K]\n"
-    "                    [--topics T] [--seed S]\n\n"
+    "                    [--topics T] [--seed S]\n"
+    "  edlae-train inspect MODEL\n\n"
     "Formats: auto, movielens-csv, movielens-dat, csv, tsv, lines, count-lines.\n"
     "Exit status: 0 success, 1 failure (bad data, I/O), 2 usage error.";
 
@@ -55,6 +58,10 @@ int main(int argc, char** argv) {
   std::vector<char*> view = edlae::FlagArgv(args);
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), view.data());
+  if (positional.size() >= 2 && std::string_view(positional[1]) == "inspect") {
+    return edlae::cli::RunInspect(
+        std::vector<std::string>(positional.begin() + 2, positional.end()));
+  }
   if (positional.size() != 2) {
     return edlae::cli::UsageError(positional.size() < 2 ? "missing command"
                                                         : "too many arguments");

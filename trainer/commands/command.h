@@ -3,6 +3,7 @@
 #define EDLAE_TRAINER_COMMANDS_COMMAND_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -21,6 +22,8 @@ int UsageError(const std::string& message);
 // Each reads its flags (already parsed) and returns an exit status.
 int RunTrain();  // commands/train_command.cc
 int RunSynth();  // commands/synth_command.cc
+// Commands that take positional arguments get those after the command name.
+int RunInspect(const std::vector<std::string>& args);  // commands/inspect_command.cc
 
 }  // namespace edlae::cli
 

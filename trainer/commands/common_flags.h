@@ -7,6 +7,7 @@
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "trainer/interactions.h"
+#include "trainer/low_rank.h"
 #include "trainer/solver.h"
 
 ABSL_DECLARE_FLAG(std::string, input);
@@ -24,6 +25,11 @@ ABSL_DECLARE_FLAG(double, dropout);
 ABSL_DECLARE_FLAG(std::string, precision);
 ABSL_DECLARE_FLAG(int, threads);
 ABSL_DECLARE_FLAG(std::string, out);
+ABSL_DECLARE_FLAG(int, rank);
+ABSL_DECLARE_FLAG(std::string, method);
+ABSL_DECLARE_FLAG(int, epochs);
+ABSL_DECLARE_FLAG(double, omega);
+ABSL_DECLARE_FLAG(std::string, eigensolver);
 
 namespace edlae::cli {
 
@@ -34,6 +40,12 @@ absl::StatusOr<LoadOptions> LoadOptionsFromFlags();
 // SolverOptions from --model, --lambda, --dropout, --precision, --threads.
 // InvalidArgument on bad names; numeric ranges are checked by the solver.
 absl::StatusOr<SolverOptions> SolverOptionsFromFlags();
+
+// LowRankOptions from --rank (0: full rank, the default), --method, --epochs,
+// --omega (0: ω = λ, or 1 when λ = 0) and --eigensolver. InvalidArgument on
+// bad names or ranges; rank vs. items and model vs. method are checked by
+// SolveLowRank.
+absl::StatusOr<LowRankOptions> LowRankOptionsFromFlags();
 
 }  // namespace edlae::cli
 
