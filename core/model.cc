@@ -72,21 +72,23 @@ __attribute__((noinline)) bool AllFinite(const float* p, uint64_t n) {
   return ok != 0;
 }
 
-// Hashes B row by row and, while each row is still in cache, checks that the
-// weights are finite and the row padding is zero. One pass over the mapping.
-bool HashAndCheckDense(const uint8_t* base, uint64_t n, uint64_t stride,
-                       uint64_t* checksum, uint64_t* bad_row) {
+// Hashes a weight matrix (B, U or V: `rows` rows of `stride` floats, the first
+// `len` of them weights) row by row and, while each row is still in cache,
+// checks that the weights are finite and the row padding is zero. One pass
+// over the mapping.
+bool HashAndCheckRows(const uint8_t* base, uint64_t rows, uint64_t len,
+                      uint64_t stride, uint64_t* checksum, uint64_t* bad_row) {
   XXH3_state_t* state = XXH3_createState();
   XXH3_64bits_reset(state);
   const uint64_t row_bytes = stride * sizeof(float);
   bool ok = true;
-  for (uint64_t r = 0; r < n; ++r) {
+  for (uint64_t r = 0; r < rows; ++r) {
     const uint8_t* row = base + r * row_bytes;
     XXH3_64bits_update(state, row, row_bytes);
     if (!ok) continue;  // keep hashing: a checksum mismatch is reported first
     uint32_t padding = 0;  // bit pattern, so -0.0 is caught too
-    for (uint64_t c = n; c < stride; ++c) padding |= LoadU32(row + 4 * c);
-    if (!AllFinite(reinterpret_cast<const float*>(row), n) || padding != 0) {
+    for (uint64_t c = len; c < stride; ++c) padding |= LoadU32(row + 4 * c);
+    if (!AllFinite(reinterpret_cast<const float*>(row), len) || padding != 0) {
       ok = false;
       *bad_row = r;
     }
@@ -207,12 +209,11 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
   if (h.flags != 0) {
     return unsupported("unsupported header flags 0x", absl::Hex(h.flags));
   }
-  if (h.kind == static_cast<uint32_t>(ModelKind::kLowRank)) {
-    return unsupported("low-rank models are not supported by this build");
-  }
-  if (h.kind != static_cast<uint32_t>(ModelKind::kDense)) {
+  if (h.kind != static_cast<uint32_t>(ModelKind::kDense) &&
+      h.kind != static_cast<uint32_t>(ModelKind::kLowRank)) {
     return unsupported("unknown model kind ", h.kind);
   }
+  const bool low_rank = h.kind == static_cast<uint32_t>(ModelKind::kLowRank);
   if (h.dtype != static_cast<uint32_t>(DType::kFloat32)) {
     return unsupported("unsupported dtype ", h.dtype);
   }
@@ -221,19 +222,30 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
   if (n == 0) return corrupt("model has no items");
   // Item indices are uint32 throughout the library.
   if (n > UINT32_MAX) return corrupt("num_items ", n, " exceeds 2^32-1");
-  if (h.rank != 0) return corrupt("dense model with rank ", h.rank);
-  if (stride < n || stride % kRowAlignmentFloats != 0) {
-    return corrupt("row_stride ", stride, " is not a multiple of ",
-                   kRowAlignmentFloats, " that is >= num_items ", n);
+  if (!low_rank && h.rank != 0) {
+    return corrupt("dense model with rank ", h.rank);
   }
-  uint64_t b_bytes;
-  if (__builtin_mul_overflow(n, stride, &b_bytes) ||
-      __builtin_mul_overflow(b_bytes, uint64_t{sizeof(float)}, &b_bytes)) {
-    return corrupt("B size overflows: num_items ", n, ", row_stride ", stride);
+  if (low_rank && h.rank == 0) return corrupt("low-rank model with rank 0");
+  // Stored row length: n weights per row of B, rank per row of U and V.
+  const uint64_t row_len = low_rank ? h.rank : n;
+  if (stride < row_len || stride % kRowAlignmentFloats != 0) {
+    return corrupt("row_stride ", stride, " is not a multiple of ",
+                   kRowAlignmentFloats, " that is >= ",
+                   low_rank ? "rank " : "num_items ", row_len);
+  }
+  // Bytes of each weight section (B, or U and V): n rows of `stride` floats.
+  uint64_t matrix_bytes;
+  if (__builtin_mul_overflow(n, stride, &matrix_bytes) ||
+      __builtin_mul_overflow(matrix_bytes, uint64_t{sizeof(float)},
+                             &matrix_bytes)) {
+    return corrupt(low_rank ? "U/V" : "B", " size overflows: num_items ", n,
+                   ", row_stride ", stride);
   }
 
   // --- Section table: bounds, alignment, uniqueness, no overlap. ---
   const SectionEntry* b_entry = nullptr;
+  const SectionEntry* u_entry = nullptr;
+  const SectionEntry* v_entry = nullptr;
   const SectionEntry* ids_entry = nullptr;
   const SectionEntry* pop_entry = nullptr;
   const SectionEntry* meta_entry = nullptr;
@@ -258,7 +270,16 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
     extents.emplace_back(e.offset, end);
     switch (static_cast<SectionId>(e.id)) {
       case SectionId::kDenseB:
+        if (low_rank) continue;  // not this kind's: checksummed, then ignored
         b_entry = &e;
+        break;
+      case SectionId::kFactorU:
+        if (!low_rank) continue;
+        u_entry = &e;
+        break;
+      case SectionId::kFactorV:
+        if (!low_rank) continue;
+        v_entry = &e;
         break;
       case SectionId::kItemIds:
         ids_entry = &e;
@@ -283,13 +304,24 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
       return corrupt("sections overlap at byte ", extents[i].first);
     }
   }
-  if (b_entry == nullptr) return corrupt("missing section 1 (B)");
+  // The weight sections of this kind, each n × row_stride floats.
+  std::vector<const SectionEntry*> weights;
+  if (low_rank) {
+    if (u_entry == nullptr) return corrupt("missing section 2 (U)");
+    if (v_entry == nullptr) return corrupt("missing section 3 (V)");
+    weights = {u_entry, v_entry};
+  } else {
+    if (b_entry == nullptr) return corrupt("missing section 1 (B)");
+    weights = {b_entry};
+  }
   if (ids_entry == nullptr) return corrupt("missing section 4 (item ids)");
   if (pop_entry == nullptr) return corrupt("missing section 5 (popularity)");
   if (meta_entry == nullptr) return corrupt("missing section 6 (metadata)");
-  if (b_entry->size != b_bytes) {
-    return corrupt("section 1 (B) is ", b_entry->size, " bytes, want ",
-                   b_bytes);
+  for (const SectionEntry* e : weights) {
+    if (e->size != matrix_bytes) {
+      return corrupt("section ", e->id, " (", SectionName(e->id), ") is ",
+                     e->size, " bytes, want ", matrix_bytes);
+    }
   }
   if (pop_entry->size != n * sizeof(float)) {
     return corrupt("section 5 (popularity) is ", pop_entry->size,
@@ -304,12 +336,12 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
   // --- Checksums of every section, unknown ones included. ---
   for (const SectionEntry& e : table) {
     uint64_t sum;
-    if (&e == b_entry) {
+    if (std::find(weights.begin(), weights.end(), &e) != weights.end()) {
       uint64_t bad_row = 0;
-      const bool ok =
-          HashAndCheckDense(data + e.offset, n, stride, &sum, &bad_row);
+      const bool ok = HashAndCheckRows(data + e.offset, n, row_len, stride,
+                                       &sum, &bad_row);
       if (sum == e.checksum && !ok) {
-        return corrupt("B row ", bad_row,
+        return corrupt(SectionName(e.id), " row ", bad_row,
                        " holds a non-finite weight or non-zero padding");
       }
     } else {
@@ -323,14 +355,19 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
 
   // --- Content of the known sections. ---
   m->format_version_ = h.format_version;
-  m->kind_ = ModelKind::kDense;
+  m->kind_ = low_rank ? ModelKind::kLowRank : ModelKind::kDense;
   m->dtype_ = DType::kFloat32;
   m->num_items_ = n;
-  m->rank_ = 0;
+  m->rank_ = low_rank ? h.rank : 0;
   m->row_stride_ = stride;
   // Sections are 64-byte aligned in a 64-byte-aligned buffer (page-aligned
   // mapping or owned_), so these typed pointers are aligned.
-  m->dense_ = reinterpret_cast<const float*>(data + b_entry->offset);
+  if (low_rank) {
+    m->u_ = reinterpret_cast<const float*>(data + u_entry->offset);
+    m->v_ = reinterpret_cast<const float*>(data + v_entry->offset);
+  } else {
+    m->dense_ = reinterpret_cast<const float*>(data + b_entry->offset);
+  }
   m->popularity_ = reinterpret_cast<const float*>(data + pop_entry->offset);
 
   for (uint64_t i = 0; i < n; ++i) {

@@ -1,4 +1,4 @@
-// A validated, read-only, memory-mapped model: dense B (and, later, low-rank U, V) plus item ids.
+// A validated, read-only, memory-mapped model: dense B or low-rank U, V, plus item ids.
 #ifndef EDLAE_CORE_MODEL_H_
 #define EDLAE_CORE_MODEL_H_
 
@@ -24,6 +24,11 @@ namespace edlae {
 // 64-byte boundary). For a dense model, B is num_items × num_items and row i of
 // B holds the contribution of history item i to every item's score:
 //   scores = Σ_{i ∈ history} weight_i · B[i, :].
+// For a low-rank model, U and V are num_items × rank each (B = U·Vᵀ, never
+// formed) and row i of each is item i's embedding in the encoder (U) and the
+// decoder (V):
+//   z = Σ_{i ∈ history} weight_i · U[i, :]   (rank floats),
+//   score of item j = V[j, :] · z.
 //
 // A Model is immutable after Open/FromBytes and safe to share between threads;
 // hold it through std::shared_ptr<const Model> so a request keeps the mapping
@@ -47,6 +52,7 @@ class Model {
   DType dtype() const { return dtype_; }
   size_t num_items() const { return num_items_; }
   size_t rank() const { return rank_; }        // 0 for dense models
+  // Floats per stored row of B (>= num_items) or of U and V (>= rank).
   size_t row_stride() const { return row_stride_; }
   size_t file_size() const { return size_; }
   uint32_t format_version() const { return format_version_; }
@@ -56,6 +62,12 @@ class Model {
   const float* dense_row(size_t i) const {
     return dense_ + i * row_stride_;
   }
+
+  // Low-rank models only. REQUIRES: kind() == kLowRank, i < num_items().
+  // Each returns rank() valid floats (64-byte aligned), followed by zero
+  // padding up to row_stride(); rows are row_stride() floats apart.
+  const float* u_row(size_t i) const { return u_ + i * row_stride_; }
+  const float* v_row(size_t i) const { return v_ + i * row_stride_; }
 
   // External id of item `index`. REQUIRES: index < num_items().
   std::string_view item_id(size_t index) const;
@@ -102,6 +114,8 @@ class Model {
   size_t rank_ = 0;
   size_t row_stride_ = 0;
   const float* dense_ = nullptr;
+  const float* u_ = nullptr;
+  const float* v_ = nullptr;
   const float* popularity_ = nullptr;
   const uint64_t* id_offsets_ = nullptr;
   const char* id_bytes_ = nullptr;

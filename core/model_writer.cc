@@ -1,4 +1,4 @@
-// WriteDenseModel: validate, stream with checksums, publish atomically.
+// WriteDenseModel, WriteLowRankModel: validate, stream with checksums, publish atomically.
 #include "core/model_writer.h"
 
 #include <fcntl.h>
@@ -217,7 +217,28 @@ class TempFile {
   bool committed_ = false;
 };
 
-absl::Status ValidateDense(const DenseModelData& data, uint64_t* n_out) {
+// One float matrix section (B, U or V): num_items rows of `cols` floats,
+// compact row-major in `values`; written with rows padded to the row stride.
+struct WeightMatrix {
+  SectionId id;
+  const char* name;
+  absl::Span<const float> values;
+  uint64_t cols;
+};
+
+// What every model kind writes: the header fields that differ by kind, the
+// weight sections, and the common sections.
+struct Payload {
+  ModelKind kind;
+  uint64_t rank;     // header.rank: 0 for dense
+  uint64_t row_len;  // floats per weight row before padding
+  std::vector<WeightMatrix> weights;
+  absl::Span<const std::string> item_ids;
+  absl::Span<const float> popularity;
+  const std::vector<std::pair<std::string, std::string>>* metadata;
+};
+
+absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
   const uint64_t n = data.item_ids.size();
   if (n == 0) return absl::InvalidArgumentError("model has no items");
   // Item indices are uint32 throughout the library.
@@ -225,10 +246,13 @@ absl::Status ValidateDense(const DenseModelData& data, uint64_t* n_out) {
     return absl::InvalidArgumentError(
         absl::StrCat("too many items: ", n, " (limit ", UINT32_MAX, ")"));
   }
-  uint64_t n2;
-  if (__builtin_mul_overflow(n, n, &n2) || data.b.size() != n2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("B has ", data.b.size(), " floats, want ", n, " x ", n));
+  for (const WeightMatrix& w : data.weights) {
+    uint64_t size;
+    if (w.cols == 0 || __builtin_mul_overflow(n, w.cols, &size) ||
+        w.values.size() != size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          w.name, " has ", w.values.size(), " floats, want ", n, " x ", w.cols));
+    }
   }
   if (data.popularity.size() != n) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -258,17 +282,20 @@ absl::Status ValidateDense(const DenseModelData& data, uint64_t* n_out) {
           "popularity of item ", i, " must be finite and >= 0, got ", p));
     }
   }
-  // One vectorized pass over B; the rare failure is located afterwards.
-  if (!AllFinite(data.b.data(), n2)) {
-    for (uint64_t i = 0; i < n2; ++i) {
-      if (!std::isfinite(data.b[i])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "B[", i / n, ", ", i % n, "] is not finite: ", data.b[i]));
+  // One vectorized pass over each matrix; the rare failure is located
+  // afterwards.
+  for (const WeightMatrix& w : data.weights) {
+    if (AllFinite(w.values.data(), w.values.size())) continue;
+    for (uint64_t i = 0; i < w.values.size(); ++i) {
+      if (!std::isfinite(w.values[i])) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(w.name, "[", i / w.cols, ", ", i % w.cols,
+                         "] is not finite: ", w.values[i]));
       }
     }
   }
   absl::flat_hash_set<std::string_view> keys;
-  for (const auto& [key, value] : data.metadata) {
+  for (const auto& [key, value] : *data.metadata) {
     if (key.empty()) return absl::InvalidArgumentError("empty metadata key");
     if (key.size() > UINT32_MAX || value.size() > UINT32_MAX) {
       return absl::InvalidArgumentError(
@@ -283,7 +310,7 @@ absl::Status ValidateDense(const DenseModelData& data, uint64_t* n_out) {
           absl::StrCat("duplicate metadata key \"", key, "\""));
     }
   }
-  if (data.metadata.size() > UINT32_MAX) {
+  if (data.metadata->size() > UINT32_MAX) {
     return absl::InvalidArgumentError("too many metadata entries");
   }
   *n_out = n;
@@ -292,22 +319,25 @@ absl::Status ValidateDense(const DenseModelData& data, uint64_t* n_out) {
 
 // Size of the file WriteBody produces, known before writing so the space can
 // be reserved up front.
-uint64_t PlannedFileSize(const DenseModelData& data, uint64_t n,
-                         uint64_t row_stride, uint64_t table_end) {
+uint64_t PlannedFileSize(const Payload& data, uint64_t n, uint64_t row_stride,
+                         uint64_t table_end) {
   uint64_t ids = (n + 1) * sizeof(uint64_t);
   for (const std::string& id : data.item_ids) ids += id.size();
   uint64_t meta = sizeof(uint32_t);
-  for (const auto& [key, value] : data.metadata) {
+  for (const auto& [key, value] : *data.metadata) {
     meta += 2 * sizeof(uint32_t) + key.size() + value.size();
   }
   uint64_t pos = RoundUp(table_end, kSectionAlignment) + ids;
   pos = RoundUp(pos, kSectionAlignment) + n * sizeof(float);
   pos = RoundUp(pos, kSectionAlignment) + meta;
-  return RoundUp(pos, kSectionAlignment) + n * row_stride * sizeof(float);
+  for (size_t w = 0; w < data.weights.size(); ++w) {
+    pos = RoundUp(pos, kSectionAlignment) + n * row_stride * sizeof(float);
+  }
+  return pos;
 }
 
 // Streams header placeholder, sections and padding into `out`; fills `table`.
-absl::Status WriteBody(const DenseModelData& data, uint64_t n,
+absl::Status WriteBody(const Payload& data, uint64_t n,
                        uint64_t row_stride, SectionStreamWriter& out,
                        std::vector<SectionEntry>& table) {
   // Each section starts on the next kSectionAlignment boundary; the file ends
@@ -328,7 +358,7 @@ absl::Status WriteBody(const DenseModelData& data, uint64_t n,
   };
 
   // Small sections first, so tools reading only ids and metadata touch the
-  // front of the file; B last.
+  // front of the file; the weight matrices (B, or U then V) last.
   {
     RETURN_IF_ERROR(begin(SectionId::kItemIds));
     uint64_t offset = 0;
@@ -349,9 +379,9 @@ absl::Status WriteBody(const DenseModelData& data, uint64_t n,
   }
   {
     RETURN_IF_ERROR(begin(SectionId::kMetadata));
-    const auto count = static_cast<uint32_t>(data.metadata.size());
+    const auto count = static_cast<uint32_t>(data.metadata->size());
     RETURN_IF_ERROR(out.Append(&count, sizeof(count)));
-    for (const auto& [key, value] : data.metadata) {
+    for (const auto& [key, value] : *data.metadata) {
       const auto klen = static_cast<uint32_t>(key.size());
       const auto vlen = static_cast<uint32_t>(value.size());
       RETURN_IF_ERROR(out.Append(&klen, sizeof(klen)));
@@ -361,11 +391,12 @@ absl::Status WriteBody(const DenseModelData& data, uint64_t n,
     }
     end();
   }
-  {
-    RETURN_IF_ERROR(begin(SectionId::kDenseB));
-    const size_t pad_bytes = (row_stride - n) * sizeof(float);
+  for (const WeightMatrix& w : data.weights) {
+    RETURN_IF_ERROR(begin(w.id));
+    const size_t pad_bytes = (row_stride - w.cols) * sizeof(float);
     for (uint64_t i = 0; i < n; ++i) {
-      RETURN_IF_ERROR(out.Append(data.b.data() + i * n, n * sizeof(float)));
+      RETURN_IF_ERROR(
+          out.Append(w.values.data() + i * w.cols, w.cols * sizeof(float)));
       RETURN_IF_ERROR(out.AppendZeros(pad_bytes, /*hashed=*/true));
     }
     end();
@@ -373,18 +404,15 @@ absl::Status WriteBody(const DenseModelData& data, uint64_t n,
   return out.Flush();
 }
 
-}  // namespace
-
-absl::Status WriteDenseModel(const std::string& path,
-                             const DenseModelData& data) {
-  // Validation reads B once before any file is created, so invalid input
-  // never touches the file system; the write pass then reads B a second and
-  // last time, hashing rows as they stream out through a 1 MiB buffer (B is
-  // never copied as a whole). The header and table, whose checksums are
-  // known only at the end, go last with pwrite over a zeroed placeholder.
+absl::Status WriteModel(const std::string& path, const Payload& data) {
+  // Validation reads the weights once before any file is created, so invalid
+  // input never touches the file system; the write pass then reads them a
+  // second and last time, hashing rows as they stream out through a 1 MiB
+  // buffer (never copied as a whole). The header and table, whose checksums
+  // are known only at the end, go last with pwrite over a zeroed placeholder.
   uint64_t n = 0;
-  RETURN_IF_ERROR(ValidateDense(data, &n));
-  const uint64_t row_stride = RoundUp(n, kRowAlignmentFloats);
+  RETURN_IF_ERROR(ValidatePayload(data, &n));
+  const uint64_t row_stride = RoundUp(data.row_len, kRowAlignmentFloats);
 
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? std::string(".")
@@ -400,7 +428,7 @@ absl::Status WriteDenseModel(const std::string& path,
   TempFile tmp;
   RETURN_IF_ERROR(tmp.Create(dir == "/" ? "" : dir, name));
 
-  constexpr int kNumSections = 4;
+  const size_t kNumSections = 3 + data.weights.size();
   const uint64_t table_end =
       sizeof(FileHeader) + kNumSections * sizeof(SectionEntry);
   const uint64_t planned_size = PlannedFileSize(data, n, row_stride, table_end);
@@ -438,13 +466,13 @@ absl::Status WriteDenseModel(const std::string& path,
   std::memcpy(header.magic, kModelMagic, sizeof(header.magic));
   header.format_version = kFormatVersion;
   header.header_size = sizeof(FileHeader);
-  header.kind = static_cast<uint32_t>(ModelKind::kDense);
+  header.kind = static_cast<uint32_t>(data.kind);
   header.dtype = static_cast<uint32_t>(DType::kFloat32);
   header.num_items = n;
-  header.rank = 0;
+  header.rank = data.rank;
   header.row_stride = row_stride;
   header.file_size = file_size;
-  header.section_count = kNumSections;
+  header.section_count = static_cast<uint32_t>(kNumSections);
   header.flags = 0;
   {
     XXH3_state_t* state = XXH3_createState();
@@ -477,6 +505,32 @@ absl::Status WriteDenseModel(const std::string& path,
   absl::Status status = FsyncFd(dfd, dir);
   ::close(dfd);
   return status;
+}
+
+}  // namespace
+
+absl::Status WriteDenseModel(const std::string& path,
+                             const DenseModelData& data) {
+  Payload payload{ModelKind::kDense, 0, data.item_ids.size(),
+                  {{SectionId::kDenseB, "B", data.b, data.item_ids.size()}},
+                  data.item_ids, data.popularity, &data.metadata};
+  return WriteModel(path, payload);
+}
+
+absl::Status WriteLowRankModel(const std::string& path,
+                               const LowRankModelData& data) {
+  if (data.rank == 0) {
+    return absl::InvalidArgumentError("low-rank model needs rank >= 1");
+  }
+  Payload payload{ModelKind::kLowRank,
+                  data.rank,
+                  data.rank,
+                  {{SectionId::kFactorU, "U", data.u, data.rank},
+                   {SectionId::kFactorV, "V", data.v, data.rank}},
+                  data.item_ids,
+                  data.popularity,
+                  &data.metadata};
+  return WriteModel(path, payload);
 }
 
 }  // namespace edlae

@@ -25,12 +25,32 @@ struct DenseModelData {
   std::vector<std::pair<std::string, std::string>> metadata;
 };
 
+// What to write for a low-rank model (B = U·Vᵀ). Nothing is owned; all spans
+// must stay valid for the duration of WriteLowRankModel.
+struct LowRankModelData {
+  // Rank k >= 1: the columns of U and V.
+  size_t rank = 0;
+  // U and V, num_items × rank each, compact row-major (row i at u[i * rank]).
+  absl::Span<const float> u;
+  absl::Span<const float> v;
+  // As in DenseModelData.
+  absl::Span<const std::string> item_ids;
+  absl::Span<const float> popularity;
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
 // Writes `data` to `path` atomically: a temporary file in the same directory,
 // fsync, rename over `path`, fsync of the directory. On any error the temporary
 // file is removed and `path` is untouched. Errors: InvalidArgument (inconsistent
-// sizes, duplicate or empty ids), and the I/O status of the failing call.
+// sizes, non-finite weights, duplicate or empty ids), and the I/O status of the
+// failing call.
 absl::Status WriteDenseModel(const std::string& path,
                              const DenseModelData& data);
+
+// The same for a low-rank model: header kind kLowRank with `rank`, U and V
+// sections with rows padded to a multiple of 16 floats (docs/model-format.md).
+absl::Status WriteLowRankModel(const std::string& path,
+                               const LowRankModelData& data);
 
 }  // namespace edlae
 

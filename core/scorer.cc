@@ -1,4 +1,4 @@
-// Dense scoring: history rows of B summed block by block (the block stays in L1) with top-N fused in.
+// Scoring: dense (history rows of B summed per item block) and low-rank (z = x·U, then V·z per item block), top-N fused in.
 #include "core/scorer.h"
 
 #include <algorithm>
@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "core/model_format.h"
 
 namespace edlae {
 namespace {
@@ -37,10 +38,82 @@ void AccumulateRows(const Model& model, absl::Span<const HistoryEntry> history,
   }
 }
 
+// z[0..stride) = Σ_h weight_h · U[h, :], padding included (it is zero), so
+// every dot product with a row of V runs over whole 16-float groups.
+std::vector<float> LatentVector(const Model& model,
+                                absl::Span<const HistoryEntry> history) {
+  const size_t stride = model.row_stride();
+  std::vector<float> z(stride, 0.0f);
+  for (const HistoryEntry& e : history) {
+    const float* u = model.u_row(e.index);
+    const float w = e.weight;
+    for (size_t c = 0; c < stride; ++c) z[c] += w * u[c];
+  }
+  return z;
+}
+
+// a · b over `stride` floats (a multiple of 16) in 16 independent lanes, so it
+// vectorizes without reassociating a single sum; the order is fixed, so
+// Recommend and ComputeScores give identical scores.
+inline float Dot(const float* a, const float* b, size_t stride) {
+  float lane[16] = {};
+  for (size_t c = 0; c < stride; c += 16) {
+    for (size_t l = 0; l < 16; ++l) lane[l] += a[c + l] * b[c + l];
+  }
+  for (size_t w = 8; w > 0; w /= 2) {
+    for (size_t l = 0; l < w; ++l) lane[l] += lane[l + w];
+  }
+  return lane[0];
+}
+
+// Scores of a dense model: Σ_h weight_h · B[h, item].
+class DenseScorer {
+ public:
+  DenseScorer(const Model& model, absl::Span<const HistoryEntry> history)
+      : model_(model), history_(history) {}
+  // out[0..len) = scores of items begin .. begin+len-1.
+  void ScoreBlock(size_t begin, size_t len, float* out) const {
+    std::fill(out, out + len, 0.0f);
+    AccumulateRows(model_, history_, begin, len, out);
+  }
+  float ScoreOne(uint32_t item) const {
+    float score = 0;
+    for (const HistoryEntry& e : history_) {
+      score += e.weight * model_.dense_row(e.index)[item];
+    }
+    return score;
+  }
+
+ private:
+  const Model& model_;
+  absl::Span<const HistoryEntry> history_;
+};
+
+// Scores of a low-rank model: V[item, :] · z with z = Σ_h weight_h · U[h, :]
+// computed once per request (rank floats).
+class LowRankScorer {
+ public:
+  LowRankScorer(const Model& model, absl::Span<const HistoryEntry> history)
+      : model_(model), z_(LatentVector(model, history)) {}
+  void ScoreBlock(size_t begin, size_t len, float* out) const {
+    const size_t stride = model_.row_stride();
+    for (size_t j = 0; j < len; ++j) {
+      out[j] = Dot(model_.v_row(begin + j), z_.data(), stride);
+    }
+  }
+  float ScoreOne(uint32_t item) const {
+    return Dot(model_.v_row(item), z_.data(), model_.row_stride());
+  }
+
+ private:
+  const Model& model_;
+  std::vector<float> z_;
+};
+
 absl::Status Validate(const Model& model, absl::Span<const HistoryEntry> history,
                       const RecommendOptions& options) {
-  if (model.kind() != ModelKind::kDense) {
-    return absl::UnimplementedError("only dense models can be scored");
+  if (model.kind() != ModelKind::kDense && model.kind() != ModelKind::kLowRank) {
+    return absl::UnimplementedError("unsupported model kind");
   }
   if (options.top_n == 0) {
     return absl::InvalidArgumentError("top_n must be at least 1");
@@ -104,12 +177,49 @@ Recommendation PopularityFallback(const Model& model,
   return result;
 }
 
+// The best `top_n` allowed items under `scorer`: only the candidates when
+// there are any, otherwise every item, block by block so that no full score
+// vector exists; each block is scored, masked and offered to the selector
+// before the next one is touched.
+template <typename Scorer>
+std::vector<ScoredItem> SelectTop(const Scorer& scorer, size_t n,
+                                  const std::vector<bool>& excluded,
+                                  const RecommendOptions& options) {
+  TopN top(options.top_n);
+  if (!options.candidates.empty()) {
+    std::vector<uint32_t> candidates(options.candidates.begin(),
+                                     options.candidates.end());
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                     candidates.end());
+    for (uint32_t c : candidates) {
+      if (!excluded[c]) top.Push(c, scorer.ScoreOne(c));
+    }
+    return top.TakeSorted();
+  }
+
+  alignas(64) float acc[kBlockItems];
+  const float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
+  for (size_t begin = 0; begin < n; begin += kBlockItems) {
+    const size_t len = std::min(kBlockItems, n - begin);
+    scorer.ScoreBlock(begin, len, acc);
+    for (size_t j = 0; j < len; ++j) {
+      if (excluded[begin + j]) acc[j] = kSkip;
+    }
+    top.PushBlock(static_cast<uint32_t>(begin), acc, len);
+  }
+  return top.TakeSorted();
+}
+
 }  // namespace
 
 void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
                    absl::Span<float> scores) {
-  std::fill(scores.begin(), scores.end(), 0.0f);
-  AccumulateRows(model, history, 0, scores.size(), scores.data());
+  if (model.kind() == ModelKind::kLowRank) {
+    LowRankScorer(model, history).ScoreBlock(0, scores.size(), scores.data());
+    return;
+  }
+  DenseScorer(model, history).ScoreBlock(0, scores.size(), scores.data());
 }
 
 absl::StatusOr<Recommendation> Recommend(const Model& model,
@@ -128,37 +238,12 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
   if (history.empty()) return PopularityFallback(model, excluded, options);
 
   Recommendation result;
-  TopN top(options.top_n);
-  if (!options.candidates.empty()) {
-    std::vector<uint32_t> candidates(options.candidates.begin(),
-                                     options.candidates.end());
-    std::sort(candidates.begin(), candidates.end());
-    candidates.erase(std::unique(candidates.begin(), candidates.end()),
-                     candidates.end());
-    for (uint32_t c : candidates) {
-      if (excluded[c]) continue;
-      float score = 0;
-      for (const HistoryEntry& e : history) {
-        score += e.weight * model.dense_row(e.index)[c];
-      }
-      top.Push(c, score);
-    }
-    result.items = top.TakeSorted();
-    return result;
+  if (model.kind() == ModelKind::kLowRank) {
+    result.items =
+        SelectTop(LowRankScorer(model, history), n, excluded, options);
+  } else {
+    result.items = SelectTop(DenseScorer(model, history), n, excluded, options);
   }
-
-  alignas(64) float acc[kBlockItems];
-  const float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
-  for (size_t begin = 0; begin < n; begin += kBlockItems) {
-    const size_t len = std::min(kBlockItems, n - begin);
-    std::fill(acc, acc + len, 0.0f);
-    AccumulateRows(model, history, begin, len, acc);
-    for (size_t j = 0; j < len; ++j) {
-      if (excluded[begin + j]) acc[j] = kSkip;
-    }
-    top.PushBlock(static_cast<uint32_t>(begin), acc, len);
-  }
-  result.items = top.TakeSorted();
   return result;
 }
 

@@ -1,4 +1,4 @@
-// Top-N recommendation from a user's history against a loaded model (dense B: blocked x·B + fused top-N).
+// Top-N recommendation from a user's history against a loaded model (dense x·B or low-rank (x·U)·Vᵀ, blocked, top-N fused).
 #ifndef EDLAE_CORE_SCORER_H_
 #define EDLAE_CORE_SCORER_H_
 
@@ -35,8 +35,11 @@ struct Recommendation {
   bool popularity_fallback = false;
 };
 
-// Scores every allowed item as Σ weight_h · B[h, item] and returns the best
-// `top_n`, ties broken by lower item index. Duplicate history entries add up.
+// Scores every allowed item and returns the best `top_n`, ties broken by lower
+// item index. Dense models: Σ weight_h · B[h, item]. Low-rank models:
+// V[item, :] · z with z = Σ weight_h · U[h, :] (computed once, rank floats).
+// Items are scored in blocks of 2048 with the selection fused in, so no
+// full score vector is materialized. Duplicate history entries add up.
 // Indices out of range or non-finite weights → InvalidArgument; top_n == 0 →
 // InvalidArgument. Thread-safe: the model is read-only; scratch is per call.
 absl::StatusOr<Recommendation> Recommend(const Model& model,
@@ -44,7 +47,9 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
                                          const RecommendOptions& options);
 
 // Writes the full score vector (num_items floats) for `history` into `scores`,
-// without exclusions. The reference path for tests and offline evaluation.
+// without exclusions, for either kind (the same arithmetic as Recommend, so the
+// scores agree bit for bit). The reference path for tests and offline
+// evaluation.
 // REQUIRES: scores.size() == model.num_items(); history indices in range.
 void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
                    absl::Span<float> scores);

@@ -56,6 +56,24 @@ expect_exit 2 "$TRAIN" split --input "$WORK/ratings.csv" --heldout-users 60% --o
 expect_exit 1 "$TRAIN" split --input "$WORK/ratings.csv" --heldout-users 100000 --out "$WORK/s2"
 expect_exit 2 "$TRAIN" tune --split "$WORK/split" --lambda 1,x
 
+# Low-rank models: each method trains, writes rank/method, and inspect reads it.
+for spec in "edlae closed-form" "edlae admm" "dlae closed-form" "zero-diag als"; do
+  set -- $spec
+  "$TRAIN" train --input "$WORK/ratings.csv" --format movielens-csv --model "$1" --method "$2" \
+    --rank 12 --epochs 3 --lambda 10 --dropout 0.2 --out "$WORK/lr-$1.edlae" 2> "$WORK/lr.log" \
+    || { cat "$WORK/lr.log"; fail "low-rank $spec"; }
+  "$TRAIN" inspect "$WORK/lr-$1.edlae" > "$WORK/inspect.txt" || fail "inspect $spec"
+  grep -q "kind: *low_rank" "$WORK/inspect.txt" || fail "inspect kind ($spec)"
+  grep -q "method *$2" "$WORK/inspect.txt" || fail "inspect method ($spec)"
+  grep -q "cos(U" "$WORK/inspect.txt" || fail "inspect cosine ($spec)"
+done
+"$TRAIN" inspect "$WORK/model.edlae" | grep -q "diag(B)" || fail "inspect dense"
+expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --model zero-diag --out "$WORK/x.edlae"
+expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --rank 5 --method svd --out "$WORK/x.edlae"
+expect_exit 1 "$TRAIN" train --input "$WORK/ratings.csv" --model ease --rank 5 --out "$WORK/x.edlae"
+expect_exit 2 "$TRAIN" inspect
+expect_exit 1 "$TRAIN" inspect "$WORK/missing.edlae"
+
 # A corrupt model never starts a server.
 head -c 1000 "$WORK/model.edlae" > "$WORK/truncated.edlae"
 expect_exit 1 "$SERVER" --model "$WORK/truncated.edlae" --host 127.0.0.1 --port 0

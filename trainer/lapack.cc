@@ -13,6 +13,9 @@ void dpotri_(const char* uplo, const int* n, double* a, const int* lda,
              int* info, size_t uplo_len);
 void spotrf_(const char* uplo, const int* n, float* a, const int* lda,
              int* info, size_t uplo_len);
+void dposv_(const char* uplo, const int* n, const int* nrhs, double* a,
+            const int* lda, double* b, const int* ldb, int* info,
+            size_t uplo_len);
 void spotri_(const char* uplo, const int* n, float* a, const int* lda,
              int* info, size_t uplo_len);
 }
@@ -59,6 +62,27 @@ absl::Status InvertSpdUpper(double* a, size_t n) {
 
 absl::Status InvertSpdUpper(float* a, size_t n) {
   return Invert(a, n, spotrf_, spotri_);
+}
+
+absl::Status SolveSpdUpper(double* a, size_t n, double* b) {
+  if (n == 0) return absl::OkStatus();
+  if (n > static_cast<size_t>(INT_MAX)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("matrix of order ", n, " is too large for LAPACK"));
+  }
+  const int order = static_cast<int>(n), nrhs = 1;
+  const char uplo = 'L';  // row-major upper == column-major lower
+  int info = 0;
+  dposv_(&uplo, &order, &nrhs, a, &order, b, &order, &info, 1);
+  if (info > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "matrix is not positive definite (leading minor ", info, " of ", n,
+        ")"));
+  }
+  if (info < 0) {
+    return absl::InternalError(absl::StrCat("posv argument ", -info, " invalid"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace edlae

@@ -28,11 +28,13 @@ constexpr Command kCommands[] = {
 
 constexpr char kUsage[] =
     "edlae-train: train linear-autoencoder recommenders in closed form.\n\n"
-    "  edlae-train train --input PATH [--format F] --model {ease,dlae,edlae}\n"
+    "  edlae-train train --input PATH [--format F] --model {ease,dlae,edlae,zero-diag}\n"
     "                    --lambda L [--dropout P] --out MODEL\n"
     "                    [--min-rating R] [--min-user-count N] [--min-item-count N]\n"
     "                    [--precision float64|float32] [--threads N]\n"
     "                    [--user-col C --item-col C --rating-col C --header]  (csv/tsv)\n"
+    "                    [--rank K [--method closed-form|admm|als] [--epochs E]\n"
+    "                     [--omega W] [--eigensolver auto|krylov|syevr]]  (low rank)\n"
     "  edlae-train synth --users N --items M --out FILE [--mean-items K]\n"
     "                    [--topics T] [--seed S]\n"
     "  edlae-train split --input PATH[,PATH...] [--format F] --heldout-users N|P%\n"
@@ -43,7 +45,8 @@ constexpr char kUsage[] =
     "                    [--scorer exact|gemm]\n"
     "  edlae-train tune --split DIR --model M[,M...] --lambda L1,L2,...\n"
     "                    [--dropout P1,P2,...] [--precision float64|float32]\n"
-    "                    [--out MODEL] [--json] [--scorer exact|gemm]\n\n"
+    "                    [--out MODEL] [--json] [--scorer exact|gemm]\n"
+    "  edlae-train inspect MODEL\n\n"
     "Formats: auto, movielens-csv, movielens-dat, csv, tsv, lines, count-lines.\n"
     "Exit status: 0 success, 1 failure (bad data, I/O), 2 usage error.";
 
@@ -67,6 +70,10 @@ int main(int argc, char** argv) {
   std::vector<char*> view = edlae::FlagArgv(args);
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), view.data());
+  if (positional.size() >= 2 && std::string_view(positional[1]) == "inspect") {
+    return edlae::cli::RunInspect(
+        std::vector<std::string>(positional.begin() + 2, positional.end()));
+  }
   if (positional.size() != 2) {
     return edlae::cli::UsageError(positional.size() < 2 ? "missing command"
                                                         : "too many arguments");

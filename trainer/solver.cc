@@ -64,8 +64,9 @@ absl::StatusOr<Algorithm> ParseAlgorithm(const std::string& name) {
   if (name == "ease") return Algorithm::kEase;
   if (name == "dlae") return Algorithm::kDlae;
   if (name == "edlae") return Algorithm::kEdlae;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown model '", name, "' (expected ease, dlae or edlae)"));
+  if (name == "zero-diag") return Algorithm::kZeroDiag;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown model '", name, "' (expected ease, dlae, edlae or zero-diag)"));
 }
 
 const char* AlgorithmName(Algorithm algorithm) {
@@ -73,6 +74,7 @@ const char* AlgorithmName(Algorithm algorithm) {
     case Algorithm::kEase: return "ease";
     case Algorithm::kDlae: return "dlae";
     case Algorithm::kEdlae: return "edlae";
+    case Algorithm::kZeroDiag: return "zero-diag";
   }
   return "unknown";
 }
@@ -92,6 +94,10 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
                                                  size_t n,
                                                  const SolverOptions& options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  if (options.algorithm == Algorithm::kZeroDiag) {
+    return absl::InvalidArgumentError(
+        "zero-diag is a low-rank model: give --rank K --method als");
+  }
   if (n == 0 || gram.size() != n * n) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Gram matrix has ", gram.size(), " entries, expected ", n, "²"));

@@ -9,10 +9,11 @@
 
 namespace edlae {
 
-enum class Algorithm { kEase, kDlae, kEdlae };
+// kZeroDiag: Eq. 11 of Steck 2020 (low-rank only, see trainer/low_rank.h).
+enum class Algorithm { kEase, kDlae, kEdlae, kZeroDiag };
 enum class Precision { kFloat64, kFloat32 };
 
-// "ease" | "dlae" | "edlae" (and back).
+// "ease" | "dlae" | "edlae" | "zero-diag" (and back).
 absl::StatusOr<Algorithm> ParseAlgorithm(const std::string& name);
 const char* AlgorithmName(Algorithm algorithm);
 // "float64"/"double" | "float32"/"float".
@@ -33,7 +34,7 @@ struct SolverOptions {
 //   kDlae:         B = I − C·Λ
 // `gram` is G, n × n compact row-major (n² entries), consumed as workspace.
 // Returns B as n × n compact row-major floats; row i = weights from item i.
-// Errors: InvalidArgument (bad size or hyperparameters), FailedPrecondition
+// Errors: InvalidArgument (bad size or hyperparameters, kZeroDiag), FailedPrecondition
 // (G + Λ not positive definite, e.g. λ = 0 with an unused item).
 absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
                                                  size_t n,

@@ -55,6 +55,17 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
                                           int num_threads,
                                           const std::string& out_path,
                                           std::ostream* log) {
+  return TrainAndWrite(x, options, LowRankOptions{}, source, num_threads,
+                       out_path, log);
+}
+
+absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
+                                          const SolverOptions& options,
+                                          const LowRankOptions& low_rank,
+                                          const std::string& source,
+                                          int num_threads,
+                                          const std::string& out_path,
+                                          std::ostream* log) {
   TrainReport report;
   report.num_users = x.num_users();
   report.num_items = x.num_items();
@@ -77,9 +88,82 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
   report.gram_seconds = SecondsSince(start);
   if (log) *log << absl::StrFormat("[train] gram: %.3f s\n", report.gram_seconds);
 
-  start = std::chrono::steady_clock::now();
   SolverOptions solver = options;
   solver.num_threads = num_threads;
+  const double dropout =
+      options.algorithm == Algorithm::kEase ? 0.0 : options.dropout;
+  std::vector<std::pair<std::string, std::string>> metadata = {
+      {"algorithm", AlgorithmName(options.algorithm)},
+      {"lambda", FormatDouble(options.lambda)},
+      {"dropout", FormatDouble(dropout)},
+      {"precision", low_rank.rank > 0 ? "float64"
+                                      : PrecisionName(options.precision)},
+      {"num_users", absl::StrCat(x.num_users())},
+      {"num_items", absl::StrCat(n)},
+      {"num_interactions", absl::StrCat(x.num_interactions())},
+      {"created_at", NowRfc3339()},
+  };
+  auto finish_metadata = [&] {
+    metadata.push_back(
+        {"train_seconds",
+         absl::StrFormat("%.3f", report.gram_seconds + report.solve_seconds)});
+    metadata.push_back({"source", ToUtf8Lossy(source)});
+    metadata.push_back({"edlae_version", EDLAE_VERSION});
+  };
+
+  start = std::chrono::steady_clock::now();
+  if (low_rank.rank > 0) {
+    if (log && options.precision != Precision::kFloat64) {
+      *log << "[train] note: low-rank solvers compute in float64\n";
+    }
+    absl::StatusOr<LowRankResult> lr =
+        SolveLowRank(std::move(gram), n, solver, low_rank, log);
+    if (!lr.ok()) return lr.status();
+    report.solve_seconds = SecondsSince(start);
+    report.rank = lr->k;
+    report.eigen_relative_residual = lr->eigen_relative_residual;
+    report.objectives = lr->objectives;
+    report.dense_buffers = lr->dense_buffers;
+    if (log) {
+      *log << absl::StrFormat(
+          "[train] low-rank %s (rank %d): %.3f s, %d dense %d² buffer(s) of "
+          "float64\n",
+          LowRankMethodName(low_rank.method), lr->k, report.solve_seconds,
+          lr->dense_buffers, n);
+    }
+    metadata.push_back({"rank", absl::StrCat(lr->k)});
+    metadata.push_back({"method", LowRankMethodName(low_rank.method)});
+    if (low_rank.method == LowRankMethod::kClosedForm) {
+      metadata.push_back({"eigensolver", EigenMethodName(lr->eigensolver)});
+      metadata.push_back(
+          {"eigen_residual", absl::StrFormat("%.6g", lr->eigen_relative_residual)});
+    } else {
+      metadata.push_back({"epochs", absl::StrCat(low_rank.epochs)});
+      if (low_rank.method == LowRankMethod::kAdmm) {
+        metadata.push_back({"omega", FormatDouble(low_rank.omega)});
+      }
+      if (!lr->objectives.empty()) {
+        metadata.push_back({"objective", FormatDouble(lr->objectives.back())});
+      }
+    }
+    finish_metadata();
+    start = std::chrono::steady_clock::now();
+    LowRankModelData data;
+    data.rank = lr->k;
+    data.u = lr->u;
+    data.v = lr->v;
+    data.item_ids = x.item_ids;
+    data.popularity = popularity;
+    data.metadata = std::move(metadata);
+    if (absl::Status s = WriteLowRankModel(out_path, data); !s.ok()) return s;
+    report.write_seconds = SecondsSince(start);
+    if (log) {
+      *log << absl::StrFormat("[train] write: %.3f s → %s\n",
+                              report.write_seconds, out_path);
+    }
+    return report;
+  }
+
   absl::StatusOr<std::vector<float>> b = SolveFullRank(std::move(gram), n, solver);
   if (!b.ok()) return b.status();
   report.solve_seconds = SecondsSince(start);
@@ -94,22 +178,8 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
   data.b = *b;
   data.item_ids = x.item_ids;
   data.popularity = popularity;
-  const double dropout =
-      options.algorithm == Algorithm::kEase ? 0.0 : options.dropout;
-  data.metadata = {
-      {"algorithm", AlgorithmName(options.algorithm)},
-      {"lambda", FormatDouble(options.lambda)},
-      {"dropout", FormatDouble(dropout)},
-      {"precision", PrecisionName(options.precision)},
-      {"num_users", absl::StrCat(x.num_users())},
-      {"num_items", absl::StrCat(n)},
-      {"num_interactions", absl::StrCat(x.num_interactions())},
-      {"created_at", NowRfc3339()},
-      {"train_seconds",
-       absl::StrFormat("%.3f", report.gram_seconds + report.solve_seconds)},
-      {"source", ToUtf8Lossy(source)},
-      {"edlae_version", EDLAE_VERSION},
-  };
+  finish_metadata();
+  data.metadata = std::move(metadata);
   if (absl::Status s = WriteDenseModel(out_path, data); !s.ok()) return s;
   report.write_seconds = SecondsSince(start);
   if (log) {

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "trainer/interactions.h"
+#include "trainer/low_rank.h"
 #include "trainer/solver.h"
 
 namespace edlae {
@@ -18,6 +19,11 @@ struct TrainReport {
   size_t num_users = 0;
   size_t num_items = 0;
   size_t num_interactions = 0;
+  // Low-rank models (rank > 0): see LowRankResult.
+  size_t rank = 0;
+  double eigen_relative_residual = 0;
+  std::vector<double> objectives;
+  int dense_buffers = 0;
 };
 
 // Trains a full-rank model on `x` and writes it atomically to `out_path`, with
@@ -25,6 +31,18 @@ struct TrainReport {
 // lines go to `log` when it is not null. `num_threads` = 0 uses all cores.
 absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
                                           const SolverOptions& options,
+                                          const std::string& source,
+                                          int num_threads,
+                                          const std::string& out_path,
+                                          std::ostream* log);
+
+// The same with a choice of rank: low_rank.rank == 0 trains the full-rank
+// model above; otherwise SolveLowRank runs and a low-rank file (U, V) is
+// written, with the metadata keys `rank` and `method` (plus `eigensolver`,
+// `eigen_residual`, `epochs`, `omega` and `objective` where they apply).
+absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
+                                          const SolverOptions& options,
+                                          const LowRankOptions& low_rank,
                                           const std::string& source,
                                           int num_threads,
                                           const std::string& out_path,

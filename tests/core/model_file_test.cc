@@ -762,14 +762,19 @@ TEST(ModelFileTest, UnsupportedVersionKindAndDtypeAreInvalidArgument) {
                 HasSubstr("unsupported format version 7"));
   }
   {
+    // A dense file relabelled low-rank: rank 0 and no U/V sections.
     std::string b = bytes;
     FileHeader h = GetHeader(b);
     h.kind = static_cast<uint32_t>(ModelKind::kLowRank);
     PatchHeader(b, h);
     auto model = Model::FromBytes(b);
-    EXPECT_TRUE(absl::IsInvalidArgument(model.status())) << model.status();
-    EXPECT_THAT(model.status().message(),
-                HasSubstr("low-rank models are not supported by this build"));
+    EXPECT_TRUE(absl::IsDataLoss(model.status())) << model.status();
+    EXPECT_THAT(model.status().message(), HasSubstr("rank 0"));
+    h.rank = 3;
+    PatchHeader(b, h);
+    model = Model::FromBytes(b);
+    EXPECT_TRUE(absl::IsDataLoss(model.status())) << model.status();
+    EXPECT_THAT(model.status().message(), HasSubstr("missing section 2 (U)"));
   }
   for (uint32_t kind : {0u, 3u}) {
     std::string b = bytes;
@@ -1017,6 +1022,270 @@ TEST(ModelFileTest, UnknownSectionsAreChecksummedButIgnored) {
   auto bad = Model::FromBytes(corrupted);
   EXPECT_TRUE(absl::IsDataLoss(bad.status())) << bad.status();
   EXPECT_THAT(bad.status().message(), HasSubstr("checksum"));
+}
+
+// ---------------------------------------------------------------------------
+// Low-rank models: U and V, n × rank each, rows padded to 16 floats.
+
+struct TestLowRank {
+  size_t rank = 0;
+  std::vector<float> u, v;
+  std::vector<std::string> ids;
+  std::vector<float> popularity;
+  std::vector<std::pair<std::string, std::string>> metadata;
+
+  LowRankModelData data() const {
+    LowRankModelData d;
+    d.rank = rank;
+    d.u = u;
+    d.v = v;
+    d.item_ids = ids;
+    d.popularity = popularity;
+    d.metadata = metadata;
+    return d;
+  }
+};
+
+TestLowRank RandomLowRank(size_t n, size_t rank, uint32_t seed) {
+  const TestModel dense = RandomModel(n, seed);
+  std::mt19937 rng(seed + 1000);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  TestLowRank m;
+  m.rank = rank;
+  m.u.resize(n * rank);
+  m.v.resize(n * rank);
+  for (float& x : m.u) x = normal(rng);
+  for (float& x : m.v) x = normal(rng);
+  m.ids = dense.ids;
+  m.popularity = dense.popularity;
+  m.metadata = {{"algorithm", "edlae"}, {"rank", std::to_string(rank)},
+                {"method", "closed-form"}};
+  return m;
+}
+
+std::string WriteLowRankBytes(const TestLowRank& m) {
+  ScratchDir dir;
+  const std::string path = dir.File("lr.edlae");
+  absl::Status s = WriteLowRankModel(path, m.data());
+  EXPECT_TRUE(s.ok()) << s;
+  return ReadFile(path);
+}
+
+void ExpectLowRankEquals(const Model& model, const TestLowRank& m) {
+  const size_t n = m.ids.size();
+  ASSERT_EQ(model.kind(), ModelKind::kLowRank);
+  ASSERT_EQ(model.num_items(), n);
+  ASSERT_EQ(model.rank(), m.rank);
+  ASSERT_EQ(model.row_stride(), (m.rank + 15) / 16 * 16);
+  for (size_t i = 0; i < n; ++i) {
+    for (const auto& [row, want] :
+         {std::pair(model.u_row(i), &m.u[i * m.rank]),
+          std::pair(model.v_row(i), &m.v[i * m.rank])}) {
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(row) % 64, 0u) << "row " << i;
+      ASSERT_EQ(std::memcmp(row, want, m.rank * sizeof(float)), 0) << "row " << i;
+      for (size_t c = m.rank; c < model.row_stride(); ++c) {
+        ASSERT_EQ(row[c], 0.0f) << "padding of row " << i;
+      }
+    }
+    ASSERT_EQ(model.item_id(i), m.ids[i]);
+  }
+  EXPECT_THAT(model.popularity(), ElementsAreArray(m.popularity));
+  EXPECT_EQ(model.metadata(), m.metadata);
+}
+
+TEST(LowRankModelFileTest, RoundTripThroughOpenAndFromBytes) {
+  for (size_t rank : {1u, 5u, 16u, 17u, 40u}) {
+    const TestLowRank m = RandomLowRank(23, rank, static_cast<uint32_t>(rank));
+    ScratchDir dir;
+    const std::string path = dir.File("lr.edlae");
+    ASSERT_TRUE(WriteLowRankModel(path, m.data()).ok());
+    auto opened = Model::Open(path);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    ExpectLowRankEquals(**opened, m);
+    EXPECT_EQ((*opened)->GetMetadata("rank"),
+              std::optional<std::string_view>(std::to_string(rank)));
+    auto from_bytes = Model::FromBytes(ReadFile(path));
+    ASSERT_TRUE(from_bytes.ok()) << from_bytes.status();
+    ExpectLowRankEquals(**from_bytes, m);
+    EXPECT_EQ((*from_bytes)->fingerprint(), (*opened)->fingerprint());
+  }
+}
+
+TEST(LowRankModelFileTest, LayoutFollowsTheSpecification) {
+  const TestLowRank m = RandomLowRank(7, 20, 3);
+  const std::string bytes = WriteLowRankBytes(m);
+  const FileHeader h = GetHeader(bytes);
+  EXPECT_EQ(h.kind, static_cast<uint32_t>(ModelKind::kLowRank));
+  EXPECT_EQ(h.rank, 20u);
+  EXPECT_EQ(h.row_stride, 32u);
+  EXPECT_EQ(h.num_items, 7u);
+  EXPECT_EQ(h.section_count, 5u);
+  const std::vector<SectionEntry> table = GetTable(bytes);
+  // Small sections first, then U and V; the file ends with V.
+  ASSERT_EQ(table.size(), 5u);
+  EXPECT_EQ(table[3].id, static_cast<uint32_t>(SectionId::kFactorU));
+  EXPECT_EQ(table[4].id, static_cast<uint32_t>(SectionId::kFactorV));
+  for (const SectionEntry* e : {&table[3], &table[4]}) {
+    EXPECT_EQ(e->offset % 64, 0u);
+    EXPECT_EQ(e->size, 7u * 32 * 4);
+  }
+  EXPECT_EQ(table[4].offset + table[4].size, bytes.size());
+  // Row 2 of V: 20 weights, then 12 zero floats.
+  for (size_t c = 0; c < 32; ++c) {
+    const float got = Get<float>(bytes, table[4].offset + (2 * 32 + c) * 4);
+    EXPECT_EQ(got, c < 20 ? m.v[2 * 20 + c] : 0.0f) << c;
+  }
+}
+
+TEST(LowRankModelFileTest, WriterRejectsInvalidInput) {
+  ScratchDir dir;
+  const std::string path = dir.File("bad.edlae");
+  const TestLowRank good = RandomLowRank(6, 4, 5);
+  {
+    TestLowRank m = good;
+    m.rank = 0;
+    m.u.clear();
+    m.v.clear();
+    EXPECT_TRUE(absl::IsInvalidArgument(WriteLowRankModel(path, m.data())));
+  }
+  {
+    TestLowRank m = good;
+    m.v.pop_back();
+    absl::Status s = WriteLowRankModel(path, m.data());
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_THAT(s.message(), HasSubstr("V has 23 floats, want 6 x 4"));
+  }
+  {
+    TestLowRank m = good;
+    m.u[9] = std::numeric_limits<float>::infinity();
+    absl::Status s = WriteLowRankModel(path, m.data());
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_THAT(s.message(), HasSubstr("U[2, 1] is not finite"));
+  }
+  {
+    TestLowRank m = good;
+    m.ids[3] = m.ids[0];
+    EXPECT_TRUE(absl::IsInvalidArgument(WriteLowRankModel(path, m.data())));
+  }
+  EXPECT_TRUE(ListDir(dir.path()).empty());
+}
+
+TEST(LowRankModelFileTest, TruncationAndByteFlipsAreDetected) {
+  const TestLowRank m = RandomLowRank(3, 5, 7);
+  const std::string bytes = WriteLowRankBytes(m);
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    ASSERT_TRUE(absl::IsDataLoss(
+        Model::FromBytes(std::string_view(bytes).substr(0, len)).status()))
+        << "length " << len;
+  }
+  std::vector<bool> covered(bytes.size(), false);
+  for (uint64_t i = 0; i < 128 + 5 * 32; ++i) covered[i] = true;
+  for (const SectionEntry& e : GetTable(bytes)) {
+    for (uint64_t i = e.offset; i < e.offset + e.size; ++i) covered[i] = true;
+  }
+  for (size_t pos = 0; pos < bytes.size(); ++pos) {
+    std::string mutated = bytes;
+    mutated[pos] = static_cast<char>(mutated[pos] ^ 0x40);
+    auto model = Model::FromBytes(mutated);
+    if (model.ok()) {
+      ASSERT_FALSE(covered[pos]) << "flip at covered byte " << pos;
+      ExpectLowRankEquals(**model, m);
+    } else {
+      ASSERT_TRUE(IsRejection(model.status())) << pos << ": " << model.status();
+    }
+  }
+}
+
+TEST(LowRankModelFileTest, CraftedFactorsAreDataLoss) {
+  const TestLowRank m = RandomLowRank(4, 3, 9);
+  const std::string bytes = WriteLowRankBytes(m);
+  const FileHeader h = GetHeader(bytes);
+  const std::vector<RawSection> raw = Disassemble(bytes);
+  auto expect_rejected = [&](const std::vector<RawSection>& sections,
+                             const FileHeader& header, const char* what) {
+    auto model = Model::FromBytes(Assemble(header, sections));
+    EXPECT_TRUE(absl::IsDataLoss(model.status())) << model.status();
+    EXPECT_THAT(model.status().message(), HasSubstr(what));
+  };
+  {
+    std::vector<RawSection> r = raw;  // NaN in V, checksums re-signed
+    Put<float>(FindRaw(r, SectionId::kFactorV)->bytes, 16 * 4 + 4,
+               std::numeric_limits<float>::quiet_NaN());
+    expect_rejected(r, h, "V row 1");
+  }
+  {
+    std::vector<RawSection> r = raw;  // non-zero padding in U (float 3 of row 2)
+    Put<float>(FindRaw(r, SectionId::kFactorU)->bytes, (2 * 16 + 3) * 4, -0.0f);
+    expect_rejected(r, h, "U row 2");
+  }
+  {
+    std::vector<RawSection> r = raw;  // V one row short
+    FindRaw(r, SectionId::kFactorV)->bytes.resize(3 * 16 * 4);
+    expect_rejected(r, h, "section 3 (V)");
+  }
+  {
+    std::vector<RawSection> r = raw;  // U missing (renamed to B, ignored)
+    FindRaw(r, SectionId::kFactorU)->id = static_cast<uint32_t>(SectionId::kDenseB);
+    expect_rejected(r, h, "missing section 2 (U)");
+  }
+  {
+    FileHeader bad = h;  // stride below the rank
+    bad.rank = 17;
+    expect_rejected(raw, bad, "row_stride 16");
+  }
+  {
+    FileHeader bad = h;  // a larger stride than stored
+    bad.row_stride = 32;
+    expect_rejected(raw, bad, "section 2 (U)");
+  }
+}
+
+// Ranks and strides whose products wrap 64 bits must be refused before any
+// section is sized with them.
+TEST(LowRankModelFileTest, OverflowingRankIsDataLoss) {
+  const std::string bytes = WriteLowRankBytes(RandomLowRank(3, 4, 11));
+  const FileHeader good = GetHeader(bytes);
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  std::vector<std::pair<std::string, FileHeader>> headers;
+  auto add = [&](std::string name, auto mutate) {
+    FileHeader h = good;
+    mutate(h);
+    headers.emplace_back(std::move(name), h);
+  };
+  add("rank max", [&](FileHeader& h) { h.rank = kMax; });
+  add("rank max, stride max multiple of 16", [&](FileHeader& h) {
+    h.rank = kMax - 20;
+    h.row_stride = kMax - 15;
+  });
+  add("n*stride*4 wraps to 0", [](FileHeader& h) {
+    h.rank = uint64_t{1} << 61;
+    h.row_stride = uint64_t{1} << 62;  // 3 * 2^62 * 4 wraps
+  });
+  add("stride*4 wraps", [](FileHeader& h) {
+    h.rank = uint64_t{1} << 62;
+    h.row_stride = uint64_t{1} << 62;  // n*stride fits in 64 bits, *4 wraps
+  });
+  add("rank 0", [](FileHeader& h) { h.rank = 0; });
+  add("stride 0", [](FileHeader& h) { h.row_stride = 0; });
+  add("stride 8", [](FileHeader& h) { h.row_stride = 8; });
+  for (const auto& [name, h] : headers) {
+    std::string b = bytes;
+    PatchHeader(b, h);
+    auto model = Model::FromBytes(b);
+    EXPECT_TRUE(absl::IsDataLoss(model.status()))
+        << name << ": " << model.status();
+  }
+}
+
+TEST(LowRankModelFileTest, DenseSectionsInALowRankFileAreIgnored) {
+  // And U/V sections in a dense file: each kind reads only its own weights.
+  const TestLowRank m = RandomLowRank(5, 2, 13);
+  const std::string bytes = WriteLowRankBytes(m);
+  std::vector<RawSection> raw = Disassemble(bytes);
+  raw.push_back(RawSection{static_cast<uint32_t>(SectionId::kDenseB), "junk", 0});
+  auto model = Model::FromBytes(Assemble(GetHeader(bytes), raw));
+  ASSERT_TRUE(model.ok()) << model.status();
+  ExpectLowRankEquals(**model, m);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Dense scorer against a brute-force reference: exact sums, ties, exclusions, candidates, fallback.
+// Dense and low-rank scorers against brute-force references: exact sums, ties, exclusions, candidates, fallback.
 #include "core/scorer.h"
 
 #include <algorithm>
@@ -31,24 +31,66 @@ class ScorerTest : public ::testing::Test {
     for (size_t i = 0; i < n; ++i) ids_.push_back(absl::StrCat("item-", i));
     popularity_.resize(n);
     for (float& p : popularity_) p = static_cast<float>(rng() % 5);  // ties
-    DenseModelData data;
-    data.b = b_;
-    data.item_ids = ids_;
-    data.popularity = popularity_;
-    const std::string path = dir_.File(absl::StrCat("m", n, ".edlae"));
-    ASSERT_TRUE(WriteDenseModel(path, data).ok());
+    const std::string path = dir_.File(absl::StrCat("m", n, "-", rank_, ".edlae"));
+    if (rank_ == 0) {
+      DenseModelData data;
+      data.b = b_;
+      data.item_ids = ids_;
+      data.popularity = popularity_;
+      ASSERT_TRUE(WriteDenseModel(path, data).ok());
+    } else {
+      // U and V with the same dyadic entries; B (kept only for reference
+      // checks that need it) is their product, also exact.
+      u_.resize(n * rank_);
+      v_.resize(n * rank_);
+      for (float& x : u_) x = static_cast<float>(static_cast<int>(rng() % 17) - 8) / 4;
+      for (float& x : v_) x = static_cast<float>(static_cast<int>(rng() % 17) - 8) / 4;
+      LowRankModelData data;
+      data.rank = rank_;
+      data.u = u_;
+      data.v = v_;
+      data.item_ids = ids_;
+      data.popularity = popularity_;
+      ASSERT_TRUE(WriteLowRankModel(path, data).ok());
+    }
     absl::StatusOr<std::shared_ptr<const Model>> m = Model::Open(path);
     ASSERT_TRUE(m.ok()) << m.status();
     model_ = *m;
   }
 
+  // Builds a low-rank model of rank `rank`.
+  void BuildLowRank(size_t n, size_t rank, uint32_t seed) {
+    rank_ = rank;
+    Build(n, seed);
+    ASSERT_EQ(model_->kind(), ModelKind::kLowRank);
+    ASSERT_EQ(model_->rank(), rank);
+  }
+
+  // Exact scores in double: x·B for dense models, (x·U)·Vᵀ for low-rank ones
+  // (z = x·U first, as a direct reference of what the model means).
+  std::vector<double> ReferenceScores(
+      const std::vector<HistoryEntry>& history) const {
+    std::vector<double> s(n_, 0.0);
+    if (rank_ == 0) {
+      for (const HistoryEntry& e : history) {
+        for (size_t j = 0; j < n_; ++j) s[j] += e.weight * b_[e.index * n_ + j];
+      }
+      return s;
+    }
+    std::vector<double> z(rank_, 0.0);
+    for (const HistoryEntry& e : history) {
+      for (size_t c = 0; c < rank_; ++c) z[c] += e.weight * u_[e.index * rank_ + c];
+    }
+    for (size_t j = 0; j < n_; ++j) {
+      for (size_t c = 0; c < rank_; ++c) s[j] += z[c] * v_[j * rank_ + c];
+    }
+    return s;
+  }
+
   // Brute force: full double-precision scores, filter, full sort.
   std::vector<ScoredItem> Reference(const std::vector<HistoryEntry>& history,
                                     const RecommendOptions& o) const {
-    std::vector<double> s(n_, 0.0);
-    for (const HistoryEntry& e : history) {
-      for (size_t j = 0; j < n_; ++j) s[j] += e.weight * b_[e.index * n_ + j];
-    }
+    const std::vector<double> s = ReferenceScores(history);
     std::vector<bool> allowed(n_, o.candidates.empty());
     for (uint32_t c : o.candidates) allowed[c] = true;
     for (uint32_t x : o.exclude) allowed[x] = false;
@@ -79,7 +121,9 @@ class ScorerTest : public ::testing::Test {
 
   testing::ScratchDir dir_;
   size_t n_ = 0;
+  size_t rank_ = 0;  // 0: dense
   std::vector<float> b_;
+  std::vector<float> u_, v_;
   std::vector<std::string> ids_;
   std::vector<float> popularity_;
   std::shared_ptr<const Model> model_;
@@ -213,6 +257,103 @@ TEST_F(ScorerTest, RejectsBadRequests) {
   std::vector<uint32_t> bad = {99};
   o.exclude = bad;
   EXPECT_EQ(Recommend(*model_, {}, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// --- Low-rank models: the same guarantees, scores = (x·U)·Vᵀ. ---
+
+TEST_F(ScorerTest, LowRankMatchesXUVAcrossBlockBoundaries) {
+  BuildLowRank(2100, 24, 11);  // rank not a multiple of 16: padded rows
+  ASSERT_EQ(model_->row_stride(), 32u);
+  std::mt19937 rng(12);
+  for (size_t len : {1u, 2u, 5u, 50u}) {
+    std::vector<HistoryEntry> history;
+    for (size_t k = 0; k < len; ++k) {
+      history.push_back({static_cast<uint32_t>(rng() % n_), 1.0f});
+    }
+    for (size_t top_n : {1u, 10u, 100u}) {
+      RecommendOptions o;
+      o.top_n = top_n;
+      ExpectMatches(history, o);
+      o.exclude_history = false;
+      ExpectMatches(history, o);
+    }
+  }
+}
+
+TEST_F(ScorerTest, LowRankWeightsDuplicatesAndExclusions) {
+  BuildLowRank(300, 16, 13);
+  std::vector<HistoryEntry> history = {{5, 2.0f}, {7, 0.5f}, {5, 1.0f}, {299, -1.0f}};
+  std::vector<uint32_t> exclude = {0, 1, 2, 3, 4, 5, 100, 150};
+  RecommendOptions o;
+  o.top_n = 40;
+  o.exclude = exclude;
+  ExpectMatches(history, o);
+  absl::StatusOr<Recommendation> got = Recommend(*model_, history, o);
+  ASSERT_TRUE(got.ok());
+  for (const ScoredItem& s : got->items) {
+    EXPECT_TRUE(std::find(exclude.begin(), exclude.end(), s.index) == exclude.end());
+    EXPECT_NE(s.index, 7u);
+    EXPECT_NE(s.index, 299u);
+  }
+}
+
+TEST_F(ScorerTest, LowRankCandidatesRestrictScoringAndDeduplicate) {
+  BuildLowRank(500, 3, 14);  // tiny rank: many exact ties, broken by index
+  std::vector<HistoryEntry> history = {{10, 1.0f}, {20, 1.0f}, {30, 1.0f}};
+  std::vector<uint32_t> candidates = {10, 499, 42, 42, 7, 250, 251, 20, 3};
+  std::vector<uint32_t> exclude = {250};
+  RecommendOptions o;
+  o.top_n = 5;
+  o.candidates = candidates;
+  o.exclude = exclude;
+  ExpectMatches(history, o);
+  o.top_n = 100;  // every allowed candidate, once
+  absl::StatusOr<Recommendation> got = Recommend(*model_, history, o);
+  ASSERT_TRUE(got.ok());
+  std::vector<uint32_t> indices;
+  for (const ScoredItem& s : got->items) indices.push_back(s.index);
+  std::sort(indices.begin(), indices.end());
+  EXPECT_EQ(indices, (std::vector<uint32_t>{3, 7, 42, 251, 499}));
+}
+
+TEST_F(ScorerTest, LowRankComputeScoresIsXUVt) {
+  BuildLowRank(70, 40, 15);
+  std::vector<HistoryEntry> history = {{1, 1.0f}, {2, 3.0f}, {69, -2.0f}};
+  std::vector<float> scores(n_);
+  ComputeScores(*model_, history, absl::MakeSpan(scores));
+  const std::vector<double> want = ReferenceScores(history);
+  for (size_t j = 0; j < n_; ++j) EXPECT_EQ(scores[j], want[j]) << j;
+  // And B = U·Vᵀ row by row: x·(U·Vᵀ) for a single history item.
+  std::vector<HistoryEntry> one = {{4, 1.0f}};
+  ComputeScores(*model_, one, absl::MakeSpan(scores));
+  for (size_t j = 0; j < n_; ++j) {
+    double b = 0;
+    for (size_t c = 0; c < rank_; ++c) b += u_[4 * rank_ + c] * v_[j * rank_ + c];
+    EXPECT_EQ(scores[j], b) << j;
+  }
+}
+
+TEST_F(ScorerTest, LowRankEmptyHistoryFallsBackToPopularity) {
+  BuildLowRank(50, 8, 16);
+  std::vector<uint32_t> exclude = {model_->items_by_popularity()[0]};
+  RecommendOptions o;
+  o.top_n = 5;
+  o.exclude = exclude;
+  std::vector<HistoryEntry> zero = {{9, 0.0f}};
+  absl::StatusOr<Recommendation> got = Recommend(*model_, zero, o);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->popularity_fallback);
+  std::vector<ScoredItem> want;
+  for (uint32_t i = 0; i < n_; ++i) {
+    if (i == exclude[0] || i == 9) continue;
+    want.push_back({i, popularity_[i]});
+  }
+  std::sort(want.begin(), want.end(), RanksBefore);
+  ASSERT_EQ(got->items.size(), 5u);
+  for (size_t k = 0; k < 5; ++k) EXPECT_EQ(got->items[k].index, want[k].index);
+  std::vector<HistoryEntry> bad = {{50, 1.0f}};
+  EXPECT_EQ(Recommend(*model_, bad, o).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

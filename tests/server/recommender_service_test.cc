@@ -877,6 +877,97 @@ TEST(ServerStartupTest, PortInUseIsUnavailable) {
               HasSubstr(absl::StrCat("127.0.0.1:", options.port)));
 }
 
+// A low-rank model served over loopback: GetModelInfo reports the kind and
+// rank, and Recommend returns exactly (x·U)·Vᵀ (dyadic factors, so every
+// score is exact in float) with exclusions and candidate lists applied.
+TEST(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
+  constexpr size_t kItems = 40, kRank = 5;
+  std::vector<float> u(kItems * kRank), v(kItems * kRank), popularity(kItems);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < kItems; ++i) {
+    ids.push_back(absl::StrCat("item", i));
+    popularity[i] = static_cast<float>(i % 7);
+    for (size_t c = 0; c < kRank; ++c) {
+      u[i * kRank + c] = static_cast<float>(static_cast<int>((i * 7 + c * 3) % 9) - 4) / 4;
+      v[i * kRank + c] = static_cast<float>(static_cast<int>((i * 5 + c * 11) % 13) - 6) / 8;
+    }
+  }
+  testing::ScratchDir dir;
+  LowRankModelData data;
+  data.rank = kRank;
+  data.u = u;
+  data.v = v;
+  data.item_ids = ids;
+  data.popularity = popularity;
+  data.metadata = {{"algorithm", "edlae"}, {"rank", "5"}, {"method", "closed-form"}};
+  const std::string path = dir.File("lr.edlae");
+  ASSERT_TRUE(WriteLowRankModel(path, data).ok());
+  ServerOptions options;
+  options.model_path = path;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  auto server = RecommenderServer::BuildAndStart(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::Recommender::NewStub(ChannelTo(**server));
+
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::ModelInfo info;
+    ASSERT_TRUE(stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+    EXPECT_EQ(info.kind(), "low_rank");
+    EXPECT_EQ(info.rank(), kRank);
+    EXPECT_EQ(info.num_items(), kItems);
+    EXPECT_EQ(info.metadata().at("method"), "closed-form");
+  }
+
+  // Reference: z = Σ U[h, :], then V·z, exact in double.
+  const std::vector<size_t> history = {3, 17, 29};
+  std::vector<double> z(kRank, 0.0), scores(kItems, 0.0);
+  for (size_t h : history) {
+    for (size_t c = 0; c < kRank; ++c) z[c] += u[h * kRank + c];
+  }
+  for (size_t j = 0; j < kItems; ++j) {
+    for (size_t c = 0; c < kRank; ++c) scores[j] += z[c] * v[j * kRank + c];
+  }
+  auto expected = [&](const std::vector<size_t>& allowed, size_t top_n) {
+    std::vector<std::pair<double, size_t>> ranked;
+    for (size_t j : allowed) ranked.push_back({-scores[j], j});
+    std::sort(ranked.begin(), ranked.end());  // score desc, index asc
+    std::vector<std::pair<std::string, float>> out;
+    for (size_t r = 0; r < std::min(top_n, ranked.size()); ++r) {
+      out.push_back({ids[ranked[r].second], static_cast<float>(-ranked[r].first)});
+    }
+    return out;
+  };
+  auto got = [](const v1::RecommendResponse& response) {
+    std::vector<std::pair<std::string, float>> out;
+    for (const auto& item : response.items()) out.push_back({item.item_id(), item.score()});
+    return out;
+  };
+
+  v1::RecommendRequest request = MakeRequest({"item3", "item17", "item29"}, 10);
+  request.add_exclude_item_ids("item0");
+  request.add_exclude_item_ids("item1");
+  CallResult r = CallRecommend(*stub, request);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  std::vector<size_t> allowed;
+  for (size_t j = 0; j < kItems; ++j) {
+    if (j != 0 && j != 1 && j != 3 && j != 17 && j != 29) allowed.push_back(j);
+  }
+  EXPECT_EQ(got(r.response), expected(allowed, 10));
+  EXPECT_FALSE(r.response.popularity_fallback());
+
+  v1::RecommendRequest with_candidates = MakeRequest({"item3", "item17", "item29"}, 3);
+  for (const char* id : {"item5", "item17", "item8", "item33", "item21", "nope"}) {
+    with_candidates.add_candidate_item_ids(id);
+  }
+  r = CallRecommend(*stub, with_candidates);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(got(r.response), expected({5, 8, 21, 33}, 3));
+  (*server)->Shutdown(absl::Now() + absl::Seconds(1));
+}
+
 TEST(ServableModelTest, HandlesKeepTheirModelAcrossASwap) {
   testing::ScratchDir dir;
   const DenseModelData data = TinyModelData();

@@ -3,6 +3,7 @@
 #define EDLAE_TRAINER_COMMANDS_COMMAND_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -24,6 +25,8 @@ int RunSynth();  // commands/synth_command.cc
 int RunSplit();     // commands/split_command.cc
 int RunEvaluate();  // commands/evaluate_command.cc
 int RunTune();      // commands/tune_command.cc
+// Commands that take positional arguments get those after the command name.
+int RunInspect(const std::vector<std::string>& args);  // commands/inspect_command.cc
 
 }  // namespace edlae::cli
 

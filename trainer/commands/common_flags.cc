@@ -19,7 +19,7 @@ ABSL_FLAG(std::string, min_rating, "",
 ABSL_FLAG(int, min_user_count, 0, "drop users with fewer distinct items");
 ABSL_FLAG(int, min_item_count, 0, "drop items with fewer distinct users");
 ABSL_FLAG(std::string, model, "edlae",
-          "ease | dlae | edlae; tune: a comma-separated list");
+          "ease | dlae | edlae | zero-diag; tune: a comma-separated list");
 ABSL_FLAG(std::string, lambda, "0",
           "L2 regularization λ (>= 0); tune: a comma-separated grid");
 ABSL_FLAG(std::string, dropout, "0",
@@ -30,6 +30,19 @@ ABSL_FLAG(int, threads, 0, "worker threads (0: all cores)");
 ABSL_FLAG(std::string, seed, "",
           "random seed (default: synth 42, split 98765 as in Liang et al.)");
 ABSL_FLAG(std::string, out, "", "file to write (atomically)");
+ABSL_FLAG(std::string, model_file, "",
+          "evaluate: a trained model file to evaluate; inspect: the model file");
+ABSL_FLAG(int, rank, 0,
+          "low-rank model of rank K (U, V: items x K); 0 = full rank");
+ABSL_FLAG(std::string, method, "closed-form",
+          "low-rank training: closed-form (edlae, dlae) | admm (edlae) | "
+          "als (zero-diag)");
+ABSL_FLAG(int, epochs, 10, "admm/als: passes over (U, V)");
+ABSL_FLAG(double, omega, 0.0,
+          "admm: penalty Ω = Λ + ω·I (0: ω = λ, or 1 when λ = 0)");
+ABSL_FLAG(std::string, eigensolver, "auto",
+          "closed-form: auto | krylov | syevr (auto: krylov when rank <= "
+          "items/20)");
 
 namespace edlae::cli {
 
@@ -111,6 +124,37 @@ absl::StatusOr<SolverOptions> SolverOptionsFromFlags() {
   solver.dropout = *dropout;
   solver.num_threads = absl::GetFlag(FLAGS_threads);
   return solver;
+}
+
+absl::StatusOr<LowRankOptions> LowRankOptionsFromFlags() {
+  LowRankOptions o;
+  const int rank = absl::GetFlag(FLAGS_rank);
+  if (rank < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rank must be >= 0, got ", rank));
+  }
+  o.rank = static_cast<size_t>(rank);
+  absl::StatusOr<LowRankMethod> method =
+      ParseLowRankMethod(absl::GetFlag(FLAGS_method));
+  if (!method.ok()) return method.status();
+  o.method = *method;
+  absl::StatusOr<EigenMethod> eig =
+      ParseEigenMethod(absl::GetFlag(FLAGS_eigensolver));
+  if (!eig.ok()) return eig.status();
+  o.eigensolver = *eig;
+  o.epochs = absl::GetFlag(FLAGS_epochs);
+  if (o.epochs < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--epochs must be >= 1, got ", o.epochs));
+  }
+  o.omega = absl::GetFlag(FLAGS_omega);
+  if (o.omega == 0) {
+    absl::StatusOr<double> lambda =
+        ParseNumberFlag("lambda", absl::GetFlag(FLAGS_lambda));
+    if (!lambda.ok()) return lambda.status();
+    o.omega = *lambda > 0 ? *lambda : 1.0;
+  }
+  return o;
 }
 
 }  // namespace edlae::cli

@@ -9,6 +9,7 @@
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "trainer/interactions.h"
+#include "trainer/low_rank.h"
 #include "trainer/solver.h"
 
 ABSL_DECLARE_FLAG(std::string, input);
@@ -27,6 +28,12 @@ ABSL_DECLARE_FLAG(std::string, precision);
 ABSL_DECLARE_FLAG(int, threads);
 ABSL_DECLARE_FLAG(std::string, seed);  // "" = the command's default
 ABSL_DECLARE_FLAG(std::string, out);
+ABSL_DECLARE_FLAG(std::string, model_file);
+ABSL_DECLARE_FLAG(int, rank);
+ABSL_DECLARE_FLAG(std::string, method);
+ABSL_DECLARE_FLAG(int, epochs);
+ABSL_DECLARE_FLAG(double, omega);
+ABSL_DECLARE_FLAG(std::string, eigensolver);
 
 namespace edlae::cli {
 
@@ -46,6 +53,12 @@ absl::StatusOr<std::vector<double>> ParseNumberListFlag(const std::string& name,
 // SolverOptions from --model, --lambda, --dropout, --precision, --threads.
 // InvalidArgument on bad names; numeric ranges are checked by the solver.
 absl::StatusOr<SolverOptions> SolverOptionsFromFlags();
+
+// LowRankOptions from --rank (0: full rank, the default), --method, --epochs,
+// --omega (0: ω = λ, or 1 when λ = 0) and --eigensolver. InvalidArgument on
+// bad names or ranges; rank vs. items and model vs. method are checked by
+// SolveLowRank.
+absl::StatusOr<LowRankOptions> LowRankOptionsFromFlags();
 
 }  // namespace edlae::cli
 

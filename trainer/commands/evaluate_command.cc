@@ -17,11 +17,6 @@
 #include "trainer/split.h"
 #include "trainer/tune.h"
 
-ABSL_FLAG(
-    std::string, model_file, "",
-    "evaluate: model to evaluate (its item ids must be the split's sids); "
-    "without it, a model is trained on the split's train.csv from "
-    "--model/--lambda/--dropout/--precision");
 ABSL_FLAG(std::string, on, "test",
           "evaluate: held-out part, validation | test");
 

@@ -29,6 +29,17 @@ int RunTrain() {
   if (!load.ok()) return UsageError(std::string(load.status().message()));
   absl::StatusOr<SolverOptions> solver = SolverOptionsFromFlags();
   if (!solver.ok()) return UsageError(std::string(solver.status().message()));
+  absl::StatusOr<LowRankOptions> low_rank = LowRankOptionsFromFlags();
+  if (!low_rank.ok()) {
+    return UsageError(std::string(low_rank.status().message()));
+  }
+  if (solver->algorithm == Algorithm::kZeroDiag && low_rank->rank == 0) {
+    return UsageError("--model zero-diag is low-rank: give --rank K --method als");
+  }
+  if (low_rank->rank > 0 && absl::GetFlag(FLAGS_method) == "closed-form" &&
+      solver->algorithm == Algorithm::kZeroDiag) {
+    low_rank->method = LowRankMethod::kAls;  // its only method
+  }
   if (solver->algorithm == Algorithm::kEase && solver->dropout != 0) {
     std::cerr << "[train] note: ease ignores --dropout (it is edlae with p = 0)\n";
   }
@@ -42,7 +53,7 @@ int RunTrain() {
       x->num_interactions(), input);
 
   absl::StatusOr<TrainReport> report = TrainAndWrite(
-      *x, *solver, input, solver->num_threads, out, &std::cerr);
+      *x, *solver, *low_rank, input, solver->num_threads, out, &std::cerr);
   if (!report.ok()) return Fail(report.status());
   std::cerr << absl::StrFormat("[train] total: %.3f s; peak memory: %.1f MiB\n",
                                SecondsSince(start),
