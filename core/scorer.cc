@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "core/kernels.h"
 
 namespace edlae {
 namespace {
@@ -14,28 +15,27 @@ namespace {
 // L1 while the history rows stream through it.
 constexpr size_t kBlockItems = 2048;
 
-// acc[0..len) += Σ_h weight_h · row_h[begin .. begin+len), four rows at a time
-// so each accumulator load/store is shared by four multiply-adds.
-void AccumulateRows(const Model& model, absl::Span<const HistoryEntry> history,
-                    size_t begin, size_t len, float* acc) {
-  size_t h = 0;
-  for (; h + 4 <= history.size(); h += 4) {
-    const float* r0 = model.dense_row(history[h].index) + begin;
-    const float* r1 = model.dense_row(history[h + 1].index) + begin;
-    const float* r2 = model.dense_row(history[h + 2].index) + begin;
-    const float* r3 = model.dense_row(history[h + 3].index) + begin;
-    const float w0 = history[h].weight, w1 = history[h + 1].weight;
-    const float w2 = history[h + 2].weight, w3 = history[h + 3].weight;
-    for (size_t j = 0; j < len; ++j) {
-      acc[j] += (w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j]);
+// The history as the kernel wants it: row pointers and weights side by side.
+struct HistoryRows {
+  HistoryRows(const Model& model, absl::Span<const HistoryEntry> history) {
+    rows.reserve(history.size());
+    weights.reserve(history.size());
+    for (const HistoryEntry& e : history) {
+      rows.push_back(model.dense_row(e.index));
+      weights.push_back(e.weight);
     }
   }
-  for (; h < history.size(); ++h) {
-    const float* r = model.dense_row(history[h].index) + begin;
-    const float w = history[h].weight;
-    for (size_t j = 0; j < len; ++j) acc[j] += w * r[j];
+  // acc[0..len) += Σ_h weight_h · B[h, begin .. begin+len).
+  void Accumulate(size_t begin, size_t len, float* acc) {
+    shifted.resize(rows.size());
+    for (size_t h = 0; h < rows.size(); ++h) shifted[h] = rows[h] + begin;
+    AccumulateRows(shifted.data(), weights.data(), rows.size(), len, acc);
   }
-}
+
+  std::vector<const float*> rows;
+  std::vector<float> weights;
+  std::vector<const float*> shifted;  // rows offset to the current block
+};
 
 absl::Status Validate(const Model& model, absl::Span<const HistoryEntry> history,
                       const RecommendOptions& options) {
@@ -109,7 +109,7 @@ Recommendation PopularityFallback(const Model& model,
 void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
                    absl::Span<float> scores) {
   std::fill(scores.begin(), scores.end(), 0.0f);
-  AccumulateRows(model, history, 0, scores.size(), scores.data());
+  HistoryRows(model, history).Accumulate(0, scores.size(), scores.data());
 }
 
 absl::StatusOr<Recommendation> Recommend(const Model& model,
@@ -147,12 +147,13 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
     return result;
   }
 
+  HistoryRows rows(model, history);
   alignas(64) float acc[kBlockItems];
   const float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
   for (size_t begin = 0; begin < n; begin += kBlockItems) {
     const size_t len = std::min(kBlockItems, n - begin);
     std::fill(acc, acc + len, 0.0f);
-    AccumulateRows(model, history, begin, len, acc);
+    rows.Accumulate(begin, len, acc);
     for (size_t j = 0; j < len; ++j) {
       if (excluded[begin + j]) acc[j] = kSkip;
     }

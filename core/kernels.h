@@ -1,0 +1,51 @@
+// SIMD kernels for scoring, compiled for every x86/Arm target Highway supports and chosen at run time.
+#ifndef EDLAE_CORE_KERNELS_H_
+#define EDLAE_CORE_KERNELS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace edlae {
+
+// acc[j] += Σ_r weights[r] · rows[r][j] for j in [0, len).
+// REQUIRES: rows[r] and acc hold len floats; acc does not alias a row.
+// Any alignment works; 64-byte-aligned pointers are fastest.
+void AccumulateRows(const float* const* rows, const float* weights,
+                    size_t num_rows, size_t len, float* acc);
+
+// out[j] = Σ_d v[j·stride + d] · z[d] for j in [0, count), d in [0, dim).
+// REQUIRES: stride >= dim; v holds (count−1)·stride + dim floats.
+void DotRows(const float* v, size_t stride, size_t count, const float* z,
+             size_t dim, float* out);
+
+// Scalar references: the same contracts, plain loops, always built. Tests
+// compare every compiled target against them.
+void AccumulateRowsScalar(const float* const* rows, const float* weights,
+                          size_t num_rows, size_t len, float* acc);
+void DotRowsScalar(const float* v, size_t stride, size_t count, const float* z,
+                   size_t dim, float* out);
+
+// Name of the target the kernels dispatch to now, e.g. "AVX3", "AVX2", "SSE4".
+std::string ActiveSimdTarget();
+
+// Highway target bits compiled into this binary and supported by this CPU,
+// best first. For tests that run every target.
+std::vector<int64_t> AvailableSimdTargets();
+
+// Restricts dispatch to one target for the rest of the process (0 restores the
+// best one). Not thread-safe: call before serving or scoring starts.
+void ForceSimdTargetForTest(int64_t target);
+
+// Applies the environment variable EDLAE_SIMD_TARGET when set, e.g.
+// EDLAE_SIMD_TARGET=AVX2 (names as ActiveSimdTarget prints; "SCALAR" or
+// "EMU128" for the portable fallback). InvalidArgument when the name is not an
+// available target. Call once at start-up, before any scoring.
+absl::Status ApplySimdTargetFromEnv();
+
+}  // namespace edlae
+
+#endif  // EDLAE_CORE_KERNELS_H_
