@@ -22,12 +22,31 @@ void AccumulateRows(const float* const* rows, const float* weights,
 void DotRows(const float* v, size_t stride, size_t count, const float* z,
              size_t dim, float* out);
 
+// The same for weights stored as IEEE binary16 or bfloat16 (bit patterns in
+// uint16_t, see core/half.h); accumulation stays float32.
+void AccumulateRowsF16(const uint16_t* const* rows, const float* weights,
+                       size_t num_rows, size_t len, float* acc);
+void AccumulateRowsBF16(const uint16_t* const* rows, const float* weights,
+                        size_t num_rows, size_t len, float* acc);
+void DotRowsF16(const uint16_t* v, size_t stride, size_t count, const float* z,
+                size_t dim, float* out);
+void DotRowsBF16(const uint16_t* v, size_t stride, size_t count,
+                 const float* z, size_t dim, float* out);
+
 // Scalar references: the same contracts, plain loops, always built. Tests
 // compare every compiled target against them.
 void AccumulateRowsScalar(const float* const* rows, const float* weights,
                           size_t num_rows, size_t len, float* acc);
+void AccumulateRowsF16Scalar(const uint16_t* const* rows, const float* weights,
+                             size_t num_rows, size_t len, float* acc);
+void AccumulateRowsBF16Scalar(const uint16_t* const* rows, const float* weights,
+                              size_t num_rows, size_t len, float* acc);
 void DotRowsScalar(const float* v, size_t stride, size_t count, const float* z,
                    size_t dim, float* out);
+void DotRowsF16Scalar(const uint16_t* v, size_t stride, size_t count,
+                      const float* z, size_t dim, float* out);
+void DotRowsBF16Scalar(const uint16_t* v, size_t stride, size_t count,
+                       const float* z, size_t dim, float* out);
 
 // Name of the target the kernels dispatch to now, e.g. "AVX3", "AVX2", "SSE4".
 std::string ActiveSimdTarget();

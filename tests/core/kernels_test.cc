@@ -1,6 +1,9 @@
 // Every compiled SIMD target against the scalar reference, over tail sizes 1…65 and unaligned pointers.
 #include "core/kernels.h"
 
+#include "core/half.h"
+
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -76,6 +79,84 @@ TEST(KernelsTest, DotRowsMatchesScalarForEveryTarget) {
       }
     }
   });
+}
+
+// Half-precision storage: the same dyadic values are exact in f16 and bf16.
+std::vector<uint16_t> ToHalf(const std::vector<float>& v, bool bf16) {
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    h[i] = bf16 ? FloatToBf16(v[i]) : FloatToF16(v[i]);
+  }
+  return h;
+}
+
+TEST(KernelsTest, HalfPrecisionKernelsMatchScalarForEveryTarget) {
+  std::mt19937 rng(4);
+  ForEachTarget([&] {
+    for (bool bf16 : {false, true}) {
+      SCOPED_TRACE(bf16 ? "bf16" : "f16");
+      for (size_t len = 1; len <= 65; ++len) {
+        std::vector<std::vector<uint16_t>> storage;
+        std::vector<const uint16_t*> rows;
+        for (int r = 0; r < 5; ++r) storage.push_back(ToHalf(Dyadic(len, rng), bf16));
+        for (auto& s : storage) rows.push_back(s.data());
+        const std::vector<float> weights = Dyadic(5, rng);
+        std::vector<float> acc = Dyadic(len, rng), want = acc;
+        (bf16 ? AccumulateRowsBF16 : AccumulateRowsF16)(rows.data(), weights.data(), 5,
+                                                        len, acc.data());
+        (bf16 ? AccumulateRowsBF16Scalar : AccumulateRowsF16Scalar)(
+            rows.data(), weights.data(), 5, len, want.data());
+        ASSERT_EQ(acc, want) << "len " << len;
+
+        const size_t count = 6, stride = len + 5;
+        const std::vector<uint16_t> v = ToHalf(Dyadic(count * stride, rng), bf16);
+        const std::vector<float> z = Dyadic(len, rng);
+        std::vector<float> out(count), ref(count);
+        (bf16 ? DotRowsBF16 : DotRowsF16)(v.data(), stride, count, z.data(), len,
+                                          out.data());
+        (bf16 ? DotRowsBF16Scalar : DotRowsF16Scalar)(v.data(), stride, count,
+                                                      z.data(), len, ref.data());
+        ASSERT_EQ(out, ref) << "dim " << len;
+      }
+    }
+  });
+}
+
+TEST(HalfTest, F16RoundTripsEveryValueAndRoundsLikeTheCompiler) {
+  for (uint32_t bits = 0; bits < 0x10000; ++bits) {
+    const float f = F16ToFloat(static_cast<uint16_t>(bits));
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(F16ToFloat(FloatToF16(f))));
+      continue;
+    }
+    ASSERT_EQ(FloatToF16(f), bits) << std::hex << bits;
+    ASSERT_EQ(f, static_cast<float>(std::bit_cast<_Float16>(static_cast<uint16_t>(bits))));
+  }
+  std::mt19937 rng(5);
+  for (int i = 0; i < 200000; ++i) {
+    // Random bit patterns cover subnormals, ties and overflow.
+    const float f = std::bit_cast<float>(static_cast<uint32_t>(rng()));
+    if (std::isnan(f)) continue;
+    const _Float16 h = static_cast<_Float16>(f);
+    ASSERT_EQ(FloatToF16(f), std::bit_cast<uint16_t>(h)) << f;
+  }
+}
+
+TEST(HalfTest, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(Bf16ToFloat(FloatToBf16(1.0f)), 1.0f);
+  EXPECT_EQ(FloatToBf16(std::bit_cast<float>(0x3F808000u)), 0x3F80);  // tie → even
+  EXPECT_EQ(FloatToBf16(std::bit_cast<float>(0x3F818000u)), 0x3F82);  // tie → even
+  EXPECT_EQ(FloatToBf16(std::bit_cast<float>(0x3F808001u)), 0x3F81);  // above tie
+  EXPECT_TRUE(std::isnan(Bf16ToFloat(FloatToBf16(NAN))));
+  EXPECT_TRUE(std::isinf(Bf16ToFloat(FloatToBf16(3.4e38f))));
+  std::mt19937 rng(6);
+  for (int i = 0; i < 100000; ++i) {
+    const float f = std::bit_cast<float>(static_cast<uint32_t>(rng()));
+    if (!std::isnormal(f)) continue;  // subnormals keep fewer significant bits
+    const float back = Bf16ToFloat(FloatToBf16(f));
+    if (std::isinf(back)) continue;
+    ASSERT_LE(std::abs(back - f), std::abs(f) * (1.0f / 256)) << f;
+  }
 }
 
 TEST(KernelsTest, RealValuedInputsAgreeToRounding) {
