@@ -159,6 +159,21 @@ void DotRowsBF16(const uint16_t* v, size_t stride, size_t count,
            out);
 }
 
+template <typename T>
+void WidenT(const T* src, size_t n, float* dst) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(LoadAsFloat(d, src + i), d, dst + i);
+  for (; i < n; ++i) dst[i] = ToFloat(src[i]);
+}
+void WidenF16Impl(const uint16_t* src, size_t n, float* dst) {
+  WidenT(reinterpret_cast<const hwy::float16_t*>(src), n, dst);
+}
+void WidenBF16Impl(const uint16_t* src, size_t n, float* dst) {
+  WidenT(reinterpret_cast<const hwy::bfloat16_t*>(src), n, dst);
+}
+
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -181,7 +196,16 @@ HWY_EXPORT(AccumulateRowsBF16);
 HWY_EXPORT(DotRowsF32);
 HWY_EXPORT(DotRowsF16);
 HWY_EXPORT(DotRowsBF16);
+HWY_EXPORT(WidenF16Impl);
+HWY_EXPORT(WidenBF16Impl);
 HWY_EXPORT(TargetNameImpl);
+
+void WidenF16(const uint16_t* src, size_t n, float* dst) {
+  HWY_DYNAMIC_DISPATCH(WidenF16Impl)(src, n, dst);
+}
+void WidenBF16(const uint16_t* src, size_t n, float* dst) {
+  HWY_DYNAMIC_DISPATCH(WidenBF16Impl)(src, n, dst);
+}
 
 void AccumulateRows(const float* const* rows, const float* weights,
                     size_t num_rows, size_t len, float* acc) {

@@ -33,6 +33,10 @@ void DotRowsF16(const uint16_t* v, size_t stride, size_t count, const float* z,
 void DotRowsBF16(const uint16_t* v, size_t stride, size_t count,
                  const float* z, size_t dim, float* out);
 
+// dst[i] = src[i] as float32, for i in [0, n): widening of stored halves.
+void WidenF16(const uint16_t* src, size_t n, float* dst);
+void WidenBF16(const uint16_t* src, size_t n, float* dst);
+
 // Scalar references: the same contracts, plain loops, always built. Tests
 // compare every compiled target against them.
 void AccumulateRowsScalar(const float* const* rows, const float* weights,
