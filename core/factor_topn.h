@@ -27,19 +27,16 @@ struct FactorTopNOptions {
   // exclude[b], when present, lists item indices never returned for query b,
   // sorted ascending. Empty span: no exclusions.
   absl::Span<const std::vector<uint32_t>> exclude;
-  // Threads that split the items among themselves (>= 1). Each runs its own
-  // single-threaded sgemm calls: OpenBLAS must be limited to one thread
-  // (openblas_set_num_threads(1)) when this is > 1, or the cores are
-  // oversubscribed.
+  // Threads that split the items among themselves (>= 1).
   int num_threads = 1;
 };
 
 // For each query b in [0, batch) with latent vector z + b·z_stride (v.dim
 // floats), returns the top_n items j by <V_j, z_b>, best first, ties by lower
 // index. One pass over V serves the whole batch: each block of items is scored
-// for all queries at once (sgemm for float32 V and batches of 4 or more; the
-// dispatched DotRows kernels otherwise, f16/bf16 widened to float32) and fed
-// straight into per-query top-N heaps. Thread-safe for concurrent calls.
+// for all queries at once (DotRowsBatch, float32 accumulation for every
+// dtype) and fed straight into per-query top-N heaps. A query's result does
+// not depend on the batch it is in or on num_threads. Thread-safe.
 std::vector<std::vector<ScoredItem>> FactorTopN(const FactorRows& v,
                                                 const float* z, size_t z_stride,
                                                 size_t batch,

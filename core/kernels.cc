@@ -79,53 +79,135 @@ void AccumulateRowsT(const T* const* rows, const float* weights,
   }
 }
 
-// Two independent accumulators per row hide the FMA latency; four rows at a
-// time reuse each load of z.
+// Every <v_j, z_b> below is accumulated in exactly the same order — one
+// vector accumulator over the k-chunks [0, full), a lane sum, then the scalar
+// tail — whether it is computed alone or inside a tile. A user's scores are
+// therefore bit-identical however many users share the pass (micro-batching
+// must not change results).
+template <typename T, class D>
+HWY_INLINE float FinishDot(D d, hn::Vec<D> acc, const T* v, const float* z,
+                           size_t full, size_t dim) {
+  float t = hn::GetLane(hn::SumOfLanes(d, acc));
+  for (size_t k = full; k < dim; ++k) t += ToFloat(v[k]) * z[k];
+  return t;
+}
+
+// out[b·out_stride + j] = <v_j, z_b>. Register tiles of 4 users × 4 items:
+// 8 loads feed 16 multiply-adds, so the loop runs at FMA throughput while the
+// item block sits in L2 and the four z rows in L1.
 template <typename T>
-void DotRowsT(const T* v, size_t stride, size_t count, const float* z,
-              size_t dim, float* out) {
+void DotRowsBatchT(const T* v, size_t stride, size_t count, const float* z,
+                   size_t z_stride, size_t batch, size_t dim, float* out,
+                   size_t out_stride) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   const size_t full = dim - dim % lanes;
-  size_t j = 0;
-  for (; j + 4 <= count; j += 4) {
-    const T* v0 = v + j * stride;
-    const T* v1 = v0 + stride;
-    const T* v2 = v1 + stride;
-    const T* v3 = v2 + stride;
-    auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
-    for (size_t k = 0; k < full; k += lanes) {
-      const auto zk = hn::LoadU(d, z + k);
-      s0 = hn::MulAdd(LoadAsFloat(d, v0 + k), zk, s0);
-      s1 = hn::MulAdd(LoadAsFloat(d, v1 + k), zk, s1);
-      s2 = hn::MulAdd(LoadAsFloat(d, v2 + k), zk, s2);
-      s3 = hn::MulAdd(LoadAsFloat(d, v3 + k), zk, s3);
-    }
-    float t0 = hn::GetLane(hn::SumOfLanes(d, s0));
-    float t1 = hn::GetLane(hn::SumOfLanes(d, s1));
-    float t2 = hn::GetLane(hn::SumOfLanes(d, s2));
-    float t3 = hn::GetLane(hn::SumOfLanes(d, s3));
-    for (size_t k = full; k < dim; ++k) {
-      t0 += ToFloat(v0[k]) * z[k];
-      t1 += ToFloat(v1[k]) * z[k];
-      t2 += ToFloat(v2[k]) * z[k];
-      t3 += ToFloat(v3[k]) * z[k];
-    }
-    out[j] = t0;
-    out[j + 1] = t1;
-    out[j + 2] = t2;
-    out[j + 3] = t3;
+  size_t b = 0;
+  for (; b + 4 <= batch; b += 4) {
+    const float* z0 = z + b * z_stride;
+    const float* z1 = z0 + z_stride;
+    const float* z2 = z1 + z_stride;
+    const float* z3 = z2 + z_stride;
+    float* o0 = out + b * out_stride;
+    float* o1 = o0 + out_stride;
+    float* o2 = o1 + out_stride;
+    float* o3 = o2 + out_stride;
+    size_t j = 0;
+    for (; j + 4 <= count; j += 4) {
+      const T* v0 = v + j * stride;
+      const T* v1 = v0 + stride;
+      const T* v2 = v1 + stride;
+      const T* v3 = v2 + stride;
+#define EDLAE_ZERO4(r) auto a##r##0 = hn::Zero(d), a##r##1 = hn::Zero(d), \
+                            a##r##2 = hn::Zero(d), a##r##3 = hn::Zero(d)
+      EDLAE_ZERO4(0);
+      EDLAE_ZERO4(1);
+      EDLAE_ZERO4(2);
+      EDLAE_ZERO4(3);
+#undef EDLAE_ZERO4
+      for (size_t k = 0; k < full; k += lanes) {
+        const auto x0 = LoadAsFloat(d, v0 + k), x1 = LoadAsFloat(d, v1 + k);
+        const auto x2 = LoadAsFloat(d, v2 + k), x3 = LoadAsFloat(d, v3 + k);
+#define EDLAE_FMA4(r)                          \
+  {                                            \
+    const auto y = hn::LoadU(d, z##r + k);     \
+    a##r##0 = hn::MulAdd(x0, y, a##r##0);      \
+    a##r##1 = hn::MulAdd(x1, y, a##r##1);      \
+    a##r##2 = hn::MulAdd(x2, y, a##r##2);      \
+    a##r##3 = hn::MulAdd(x3, y, a##r##3);      \
   }
-  for (; j < count; ++j) {
-    const T* row = v + j * stride;
-    auto s = hn::Zero(d);
-    for (size_t k = 0; k < full; k += lanes) {
-      s = hn::MulAdd(LoadAsFloat(d, row + k), hn::LoadU(d, z + k), s);
+        EDLAE_FMA4(0)
+        EDLAE_FMA4(1)
+        EDLAE_FMA4(2)
+        EDLAE_FMA4(3)
+#undef EDLAE_FMA4
+      }
+#define EDLAE_FINISH4(r)                                          \
+  o##r[j] = FinishDot(d, a##r##0, v0, z##r, full, dim);           \
+  o##r[j + 1] = FinishDot(d, a##r##1, v1, z##r, full, dim);       \
+  o##r[j + 2] = FinishDot(d, a##r##2, v2, z##r, full, dim);       \
+  o##r[j + 3] = FinishDot(d, a##r##3, v3, z##r, full, dim)
+      EDLAE_FINISH4(0);
+      EDLAE_FINISH4(1);
+      EDLAE_FINISH4(2);
+      EDLAE_FINISH4(3);
+#undef EDLAE_FINISH4
     }
-    float t = hn::GetLane(hn::SumOfLanes(d, s));
-    for (size_t k = full; k < dim; ++k) t += ToFloat(row[k]) * z[k];
-    out[j] = t;
+    for (; j < count; ++j) {
+      const T* row = v + j * stride;
+      auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+      for (size_t k = 0; k < full; k += lanes) {
+        const auto x = LoadAsFloat(d, row + k);
+        a0 = hn::MulAdd(x, hn::LoadU(d, z0 + k), a0);
+        a1 = hn::MulAdd(x, hn::LoadU(d, z1 + k), a1);
+        a2 = hn::MulAdd(x, hn::LoadU(d, z2 + k), a2);
+        a3 = hn::MulAdd(x, hn::LoadU(d, z3 + k), a3);
+      }
+      o0[j] = FinishDot(d, a0, row, z0, full, dim);
+      o1[j] = FinishDot(d, a1, row, z1, full, dim);
+      o2[j] = FinishDot(d, a2, row, z2, full, dim);
+      o3[j] = FinishDot(d, a3, row, z3, full, dim);
+    }
   }
+  // Remaining users one at a time, four items per pass sharing each z load.
+  for (; b < batch; ++b) {
+    const float* zb = z + b * z_stride;
+    float* ob = out + b * out_stride;
+    size_t j = 0;
+    for (; j + 4 <= count; j += 4) {
+      const T* v0 = v + j * stride;
+      const T* v1 = v0 + stride;
+      const T* v2 = v1 + stride;
+      const T* v3 = v2 + stride;
+      auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+      for (size_t k = 0; k < full; k += lanes) {
+        const auto y = hn::LoadU(d, zb + k);
+        a0 = hn::MulAdd(LoadAsFloat(d, v0 + k), y, a0);
+        a1 = hn::MulAdd(LoadAsFloat(d, v1 + k), y, a1);
+        a2 = hn::MulAdd(LoadAsFloat(d, v2 + k), y, a2);
+        a3 = hn::MulAdd(LoadAsFloat(d, v3 + k), y, a3);
+      }
+      ob[j] = FinishDot(d, a0, v0, zb, full, dim);
+      ob[j + 1] = FinishDot(d, a1, v1, zb, full, dim);
+      ob[j + 2] = FinishDot(d, a2, v2, zb, full, dim);
+      ob[j + 3] = FinishDot(d, a3, v3, zb, full, dim);
+    }
+    for (; j < count; ++j) {
+      const T* row = v + j * stride;
+      auto a = hn::Zero(d);
+      for (size_t k = 0; k < full; k += lanes) {
+        a = hn::MulAdd(LoadAsFloat(d, row + k), hn::LoadU(d, zb + k), a);
+      }
+      ob[j] = FinishDot(d, a, row, zb, full, dim);
+    }
+  }
+}
+
+template <typename T>
+void DotRowsT(const T* v, size_t stride, size_t count, const float* z,
+              size_t dim, float* out) {
+  DotRowsBatchT(v, stride, count, z, /*z_stride=*/dim, /*batch=*/1, dim, out,
+                /*out_stride=*/count);
 }
 
 // Non-template entry points per storage type, for HWY_EXPORT. Half types
@@ -157,6 +239,24 @@ void DotRowsBF16(const uint16_t* v, size_t stride, size_t count,
                  const float* z, size_t dim, float* out) {
   DotRowsT(reinterpret_cast<const hwy::bfloat16_t*>(v), stride, count, z, dim,
            out);
+}
+
+void DotRowsBatchF32(const float* v, size_t stride, size_t count,
+                     const float* z, size_t z_stride, size_t batch, size_t dim,
+                     float* out, size_t out_stride) {
+  DotRowsBatchT(v, stride, count, z, z_stride, batch, dim, out, out_stride);
+}
+void DotRowsBatchF16(const uint16_t* v, size_t stride, size_t count,
+                     const float* z, size_t z_stride, size_t batch, size_t dim,
+                     float* out, size_t out_stride) {
+  DotRowsBatchT(reinterpret_cast<const hwy::float16_t*>(v), stride, count, z,
+                z_stride, batch, dim, out, out_stride);
+}
+void DotRowsBatchBF16(const uint16_t* v, size_t stride, size_t count,
+                      const float* z, size_t z_stride, size_t batch, size_t dim,
+                      float* out, size_t out_stride) {
+  DotRowsBatchT(reinterpret_cast<const hwy::bfloat16_t*>(v), stride, count, z,
+                z_stride, batch, dim, out, out_stride);
 }
 
 template <typename T>
@@ -196,9 +296,34 @@ HWY_EXPORT(AccumulateRowsBF16);
 HWY_EXPORT(DotRowsF32);
 HWY_EXPORT(DotRowsF16);
 HWY_EXPORT(DotRowsBF16);
+HWY_EXPORT(DotRowsBatchF32);
+HWY_EXPORT(DotRowsBatchF16);
+HWY_EXPORT(DotRowsBatchBF16);
 HWY_EXPORT(WidenF16Impl);
 HWY_EXPORT(WidenBF16Impl);
 HWY_EXPORT(TargetNameImpl);
+
+void DotRowsBatch(DType dtype, const void* v, size_t stride, size_t count,
+                  const float* z, size_t z_stride, size_t batch, size_t dim,
+                  float* out, size_t out_stride) {
+  switch (dtype) {
+    case DType::kFloat32:
+      HWY_DYNAMIC_DISPATCH(DotRowsBatchF32)(static_cast<const float*>(v), stride,
+                                            count, z, z_stride, batch, dim, out,
+                                            out_stride);
+      return;
+    case DType::kFloat16:
+      HWY_DYNAMIC_DISPATCH(DotRowsBatchF16)(static_cast<const uint16_t*>(v),
+                                            stride, count, z, z_stride, batch,
+                                            dim, out, out_stride);
+      return;
+    case DType::kBFloat16:
+      HWY_DYNAMIC_DISPATCH(DotRowsBatchBF16)(static_cast<const uint16_t*>(v),
+                                             stride, count, z, z_stride, batch,
+                                             dim, out, out_stride);
+      return;
+  }
+}
 
 void WidenF16(const uint16_t* src, size_t n, float* dst) {
   HWY_DYNAMIC_DISPATCH(WidenF16Impl)(src, n, dst);

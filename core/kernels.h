@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/model_format.h"
 
 namespace edlae {
 
@@ -32,6 +33,16 @@ void DotRowsF16(const uint16_t* v, size_t stride, size_t count, const float* z,
                 size_t dim, float* out);
 void DotRowsBF16(const uint16_t* v, size_t stride, size_t count,
                  const float* z, size_t dim, float* out);
+
+// out[b·out_stride + j] = <V_j, z_b> for b in [0, batch), j in [0, count):
+// V_j = the `dim` elements of dtype at element j·stride of `v`, z_b = the dim
+// floats at z + b·z_stride. Each user's scores are bit-identical to DotRows
+// (or DotRowsF16/BF16) on that user alone, whatever the batch size: batching
+// changes speed, never results. REQUIRES: dtype is kFloat32, kFloat16 or
+// kBFloat16 (halves as uint16_t bit patterns).
+void DotRowsBatch(DType dtype, const void* v, size_t stride, size_t count,
+                  const float* z, size_t z_stride, size_t batch, size_t dim,
+                  float* out, size_t out_stride);
 
 // dst[i] = src[i] as float32, for i in [0, n): widening of stored halves.
 void WidenF16(const uint16_t* src, size_t n, float* dst);

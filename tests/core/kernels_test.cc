@@ -159,6 +159,49 @@ TEST(HalfTest, Bf16RoundsToNearestEven) {
   }
 }
 
+// Real-valued inputs (rounding present): a user's scores must not depend on
+// how many users share the pass, for every target and dtype.
+TEST(KernelsTest, DotRowsBatchIsBitIdenticalToOneUserAtATime) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  ForEachTarget([&] {
+    for (size_t dim : {1u, 15u, 16u, 33u, 100u}) {
+      const size_t count = 11, stride = dim + 7, batch = 9;
+      std::vector<float> v(count * stride), z(batch * dim);
+      for (float& x : v) x = u(rng);
+      for (float& x : z) x = u(rng);
+      std::vector<uint16_t> v16(v.size()), vbf(v.size());
+      for (size_t i = 0; i < v.size(); ++i) {
+        v16[i] = FloatToF16(v[i]);
+        vbf[i] = FloatToBf16(v[i]);
+      }
+      for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+        const void* data = dtype == DType::kFloat32   ? static_cast<const void*>(v.data())
+                           : dtype == DType::kFloat16 ? static_cast<const void*>(v16.data())
+                                                      : static_cast<const void*>(vbf.data());
+        std::vector<float> together(batch * count), alone(count);
+        DotRowsBatch(dtype, data, stride, count, z.data(), dim, batch, dim,
+                     together.data(), count);
+        for (size_t b = 0; b < batch; ++b) {
+          const float* zb = z.data() + b * dim;
+          if (dtype == DType::kFloat32) {
+            DotRows(v.data(), stride, count, zb, dim, alone.data());
+          } else if (dtype == DType::kFloat16) {
+            DotRowsF16(v16.data(), stride, count, zb, dim, alone.data());
+          } else {
+            DotRowsBF16(vbf.data(), stride, count, zb, dim, alone.data());
+          }
+          for (size_t j = 0; j < count; ++j) {
+            ASSERT_EQ(together[b * count + j], alone[j])
+                << "dim " << dim << " dtype " << static_cast<int>(dtype)
+                << " user " << b << " item " << j;
+          }
+        }
+      }
+    }
+  });
+}
+
 TEST(KernelsTest, RealValuedInputsAgreeToRounding) {
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> u(-1, 1);
