@@ -30,8 +30,20 @@ enum class ModelKind : uint32_t {
 
 enum class DType : uint32_t {
   kFloat32 = 1,
-  // Reserved: kFloat16 = 2, kBFloat16 = 3, kInt8 = 4.
+  kFloat16 = 2,   // IEEE binary16 (core/half.h)
+  kBFloat16 = 3,  // bfloat16: the top half of a float32
+  // Reserved: kInt8 = 4 (per-row scales).
 };
+
+// Bytes per stored element of `dtype` (0 for an unknown dtype).
+inline constexpr size_t DTypeSize(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return 4;
+    case DType::kFloat16: return 2;
+    case DType::kBFloat16: return 2;
+  }
+  return 0;
+}
 
 enum class SectionId : uint32_t {
   kDenseB = 1,      // float32[num_items][row_stride], row i = weights from item i.

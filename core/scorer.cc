@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "core/kernels.h"
 #include "core/model_format.h"
 
 namespace edlae {
@@ -14,29 +15,6 @@ namespace {
 // Items per column block: 2048 floats = 8 KiB of accumulator, so it stays in
 // L1 while the history rows stream through it.
 constexpr size_t kBlockItems = 2048;
-
-// acc[0..len) += Σ_h weight_h · row_h[begin .. begin+len), four rows at a time
-// so each accumulator load/store is shared by four multiply-adds.
-void AccumulateRows(const Model& model, absl::Span<const HistoryEntry> history,
-                    size_t begin, size_t len, float* acc) {
-  size_t h = 0;
-  for (; h + 4 <= history.size(); h += 4) {
-    const float* r0 = model.dense_row(history[h].index) + begin;
-    const float* r1 = model.dense_row(history[h + 1].index) + begin;
-    const float* r2 = model.dense_row(history[h + 2].index) + begin;
-    const float* r3 = model.dense_row(history[h + 3].index) + begin;
-    const float w0 = history[h].weight, w1 = history[h + 1].weight;
-    const float w2 = history[h + 2].weight, w3 = history[h + 3].weight;
-    for (size_t j = 0; j < len; ++j) {
-      acc[j] += (w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j]);
-    }
-  }
-  for (; h < history.size(); ++h) {
-    const float* r = model.dense_row(history[h].index) + begin;
-    const float w = history[h].weight;
-    for (size_t j = 0; j < len; ++j) acc[j] += w * r[j];
-  }
-}
 
 // z[0..stride) = Σ_h weight_h · U[h, :], padding included (it is zero), so
 // every dot product with a row of V runs over whole 16-float groups.
@@ -52,29 +30,25 @@ std::vector<float> LatentVector(const Model& model,
   return z;
 }
 
-// a · b over `stride` floats (a multiple of 16) in 16 independent lanes, so it
-// vectorizes without reassociating a single sum; the order is fixed, so
-// Recommend and ComputeScores give identical scores.
-inline float Dot(const float* a, const float* b, size_t stride) {
-  float lane[16] = {};
-  for (size_t c = 0; c < stride; c += 16) {
-    for (size_t l = 0; l < 16; ++l) lane[l] += a[c + l] * b[c + l];
-  }
-  for (size_t w = 8; w > 0; w /= 2) {
-    for (size_t l = 0; l < w; ++l) lane[l] += lane[l + w];
-  }
-  return lane[0];
-}
-
 // Scores of a dense model: Σ_h weight_h · B[h, item].
 class DenseScorer {
  public:
   DenseScorer(const Model& model, absl::Span<const HistoryEntry> history)
-      : model_(model), history_(history) {}
-  // out[0..len) = scores of items begin .. begin+len-1.
-  void ScoreBlock(size_t begin, size_t len, float* out) const {
+      : model_(model), history_(history) {
+    rows_.reserve(history.size());
+    weights_.reserve(history.size());
+    for (const HistoryEntry& e : history) {
+      rows_.push_back(model.dense_row(e.index));
+      weights_.push_back(e.weight);
+    }
+    shifted_.resize(rows_.size());
+  }
+  // out[0..len) = scores of items begin .. begin+len-1, by the dispatched
+  // AccumulateRows kernel over the history's rows of B.
+  void ScoreBlock(size_t begin, size_t len, float* out) {
     std::fill(out, out + len, 0.0f);
-    AccumulateRows(model_, history_, begin, len, out);
+    for (size_t h = 0; h < rows_.size(); ++h) shifted_[h] = rows_[h] + begin;
+    AccumulateRows(shifted_.data(), weights_.data(), rows_.size(), len, out);
   }
   float ScoreOne(uint32_t item) const {
     float score = 0;
@@ -87,6 +61,9 @@ class DenseScorer {
  private:
   const Model& model_;
   absl::Span<const HistoryEntry> history_;
+  std::vector<const float*> rows_;
+  std::vector<float> weights_;
+  std::vector<const float*> shifted_;  // rows_ offset to the current block
 };
 
 // Scores of a low-rank model: V[item, :] · z with z = Σ_h weight_h · U[h, :]
@@ -95,14 +72,16 @@ class LowRankScorer {
  public:
   LowRankScorer(const Model& model, absl::Span<const HistoryEntry> history)
       : model_(model), z_(LatentVector(model, history)) {}
+  // The DotRows kernel over whole padded rows: the same per-item arithmetic
+  // as FactorTopN, so batched and single requests score identically.
   void ScoreBlock(size_t begin, size_t len, float* out) const {
     const size_t stride = model_.row_stride();
-    for (size_t j = 0; j < len; ++j) {
-      out[j] = Dot(model_.v_row(begin + j), z_.data(), stride);
-    }
+    DotRows(model_.v_row(begin), stride, len, z_.data(), stride, out);
   }
   float ScoreOne(uint32_t item) const {
-    return Dot(model_.v_row(item), z_.data(), model_.row_stride());
+    float score;
+    ScoreBlock(item, 1, &score);
+    return score;
   }
 
  private:
@@ -182,7 +161,7 @@ Recommendation PopularityFallback(const Model& model,
 // vector exists; each block is scored, masked and offered to the selector
 // before the next one is touched.
 template <typename Scorer>
-std::vector<ScoredItem> SelectTop(const Scorer& scorer, size_t n,
+std::vector<ScoredItem> SelectTop(Scorer&& scorer, size_t n,
                                   const std::vector<bool>& excluded,
                                   const RecommendOptions& options) {
   TopN top(options.top_n);

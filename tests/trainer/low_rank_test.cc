@@ -339,7 +339,9 @@ TEST_F(LowRankTest, PredictionsApproachFullRankAsRankGrows) {
     const double relative = std::sqrt(err / norm);
     EXPECT_LT(relative, previous) << "k " << k;
     previous = relative;
-    if (k == n_) EXPECT_LT(relative, 1e-5);  // V orthogonal: U·Vᵀ = B̂
+    if (k == n_) {
+      EXPECT_LT(relative, 1e-5);  // V orthogonal: U·Vᵀ = B̂
+    }
   }
 }
 

@@ -1,0 +1,141 @@
+// Low-rank top-100 (z·Vᵀ over all items) against FAISS IndexFlatIP::search on the same V and z, in one run.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
+#include "core/factor_topn.h"
+#include "core/half.h"
+#include "core/kernels.h"
+#include "faiss/IndexFlat.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+ABSL_FLAG(int64_t, items, 20000, "catalog size (ML-20M: 20,000)");
+ABSL_FLAG(int64_t, rank, 1000, "latent dimension k");
+ABSL_FLAG(int64_t, top_n, 100, "items per query");
+ABSL_FLAG(int, repeats, 15, "timed repetitions per configuration (median reported)");
+ABSL_FLAG(std::string, dump_dir, "",
+          "if set, write V.f32 and Z.f32 there for bench/numpy_topn.py");
+
+namespace edlae {
+namespace {
+
+template <typename Fn>
+double MedianSeconds(int repeats, Fn fn) {
+  fn();  // warm caches and thread pools
+  std::vector<double> t;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+  return t[t.size() / 2];
+}
+
+// Fraction of our top-N ids that FAISS also returns (1.0 = identical sets).
+double Agreement(const std::vector<std::vector<ScoredItem>>& ours,
+                 const std::vector<faiss::Index::idx_t>& labels, size_t top_n) {
+  size_t same = 0, total = 0;
+  for (size_t b = 0; b < ours.size(); ++b) {
+    std::vector<faiss::Index::idx_t> theirs(labels.begin() + b * top_n,
+                                     labels.begin() + (b + 1) * top_n);
+    std::sort(theirs.begin(), theirs.end());
+    for (const ScoredItem& s : ours[b]) {
+      same += std::binary_search(theirs.begin(), theirs.end(), s.index);
+      ++total;
+    }
+  }
+  return total ? static_cast<double>(same) / total : 1.0;
+}
+
+int Run() {
+  const size_t n = absl::GetFlag(FLAGS_items), k = absl::GetFlag(FLAGS_rank);
+  const size_t top_n = absl::GetFlag(FLAGS_top_n);
+  const int repeats = absl::GetFlag(FLAGS_repeats);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0, 1);
+  std::vector<float> v(n * k), z(64 * k);
+  for (float& x : v) x = normal(rng) * 0.05f;
+  for (float& x : z) x = normal(rng);
+  std::vector<uint16_t> v_bf16(v.size()), v_f16(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    v_bf16[i] = FloatToBf16(v[i]);
+    v_f16[i] = FloatToF16(v[i]);
+  }
+  if (const std::string dir = absl::GetFlag(FLAGS_dump_dir); !dir.empty()) {
+    std::ofstream(dir + "/V.f32", std::ios::binary)
+        .write(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+    std::ofstream(dir + "/Z.f32", std::ios::binary)
+        .write(reinterpret_cast<const char*>(z.data()), z.size() * 4);
+  }
+  std::ofstream tsv;  // machine-readable copy for bench/numpy_topn.py
+  if (const std::string dir = absl::GetFlag(FLAGS_dump_dir); !dir.empty()) {
+    tsv.open(dir + "/edlae_times.tsv");
+    tsv << "batch\tthreads\tdtype\tedlae_ms\tfaiss_ms\n";
+  }
+  faiss::IndexFlatIP index(static_cast<int>(k));
+  index.add(static_cast<faiss::Index::idx_t>(n), v.data());
+
+  std::printf("items=%zu k=%zu top_n=%zu simd=%s repeats=%d (median)\n", n, k,
+              top_n, ActiveSimdTarget().c_str(), repeats);
+  std::printf("%-8s %-7s %-6s %12s %12s %8s %9s\n", "batch", "threads", "dtype",
+              "edlae_ms", "faiss_ms", "ratio", "same_ids");
+  for (size_t batch : {size_t{64}, size_t{1}}) {
+    for (int threads : {1, 2}) {
+      // FAISS: OpenMP over queries, OpenBLAS inside; both get `threads`.
+      omp_set_num_threads(threads);
+      openblas_set_num_threads(threads);
+      std::vector<float> distances(batch * top_n);
+      std::vector<faiss::Index::idx_t> labels(batch * top_n);
+      const double faiss_s = MedianSeconds(repeats, [&] {
+        index.search(static_cast<faiss::Index::idx_t>(batch), z.data(),
+                     static_cast<faiss::Index::idx_t>(top_n), distances.data(), labels.data());
+      });
+      // edlae: our threads split the items; OpenBLAS single-threaded inside.
+      openblas_set_num_threads(1);
+      for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+        const void* data = dtype == DType::kFloat32 ? static_cast<const void*>(v.data())
+                           : dtype == DType::kFloat16 ? static_cast<const void*>(v_f16.data())
+                                                      : static_cast<const void*>(v_bf16.data());
+        FactorRows rows{data, dtype, n, k, k};
+        FactorTopNOptions options;
+        options.top_n = top_n;
+        options.num_threads = threads;
+        std::vector<std::vector<ScoredItem>> result;
+        const double ours_s = MedianSeconds(repeats, [&] {
+          result = FactorTopN(rows, z.data(), k, batch, options);
+        });
+        const char* name = dtype == DType::kFloat32   ? "f32"
+                           : dtype == DType::kFloat16 ? "f16"
+                                                      : "bf16";
+        std::printf("%-8zu %-7d %-6s %12.3f %12.3f %8.2f %9.4f\n", batch, threads,
+                    name, ours_s * 1e3, faiss_s * 1e3, faiss_s / ours_s,
+                    Agreement(result, labels, top_n));
+        if (tsv.is_open()) {
+          tsv << batch << "\t" << threads << "\t" << name << "\t" << ours_s * 1e3
+              << "\t" << faiss_s * 1e3 << "\n";
+        }
+      }
+    }
+  }
+  std::printf("ratio = FAISS f32 time / edlae time (higher is better for edlae)\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace edlae
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return edlae::Run();
+}

@@ -1,0 +1,233 @@
+// Every compiled SIMD target against the scalar reference, over tail sizes 1…65 and unaligned pointers.
+#include "core/kernels.h"
+
+#include "core/half.h"
+
+#include <bit>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hwy/targets.h"
+
+namespace edlae {
+namespace {
+
+// Runs `body` once per available target, restoring the default afterwards.
+template <typename Body>
+void ForEachTarget(Body body) {
+  const std::vector<int64_t> targets = AvailableSimdTargets();
+  ASSERT_FALSE(targets.empty());
+  for (int64_t target : targets) {
+    ForceSimdTargetForTest(target);
+    SCOPED_TRACE(ActiveSimdTarget());
+    EXPECT_EQ(ActiveSimdTarget(), hwy::TargetName(target));
+    body();
+  }
+  ForceSimdTargetForTest(0);
+}
+
+// Values k/8 in [-2, 2] and small weights keep every partial sum exact in
+// float, so any summation order must reproduce the reference bit for bit.
+std::vector<float> Dyadic(size_t n, std::mt19937& rng) {
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(static_cast<int>(rng() % 33) - 16) / 8;
+  return v;
+}
+
+TEST(KernelsTest, AccumulateRowsMatchesScalarForEveryTarget) {
+  std::mt19937 rng(1);
+  ForEachTarget([&] {
+    for (size_t len = 1; len <= 65; ++len) {
+      for (size_t num_rows : {0u, 1u, 3u, 4u, 5u, 9u}) {
+        for (size_t offset : {0u, 1u}) {  // unaligned starts too
+          std::vector<std::vector<float>> storage;
+          std::vector<const float*> rows;
+          for (size_t r = 0; r < num_rows; ++r) {
+            storage.push_back(Dyadic(len + offset, rng));
+          }
+          for (auto& s : storage) rows.push_back(s.data() + offset);
+          std::vector<float> weights = Dyadic(num_rows, rng);
+          std::vector<float> acc = Dyadic(len + offset, rng);
+          std::vector<float> want = acc;
+          AccumulateRows(rows.data(), weights.data(), num_rows, len,
+                         acc.data() + offset);
+          AccumulateRowsScalar(rows.data(), weights.data(), num_rows, len,
+                               want.data() + offset);
+          ASSERT_EQ(acc, want) << "len " << len << " rows " << num_rows;
+        }
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, DotRowsMatchesScalarForEveryTarget) {
+  std::mt19937 rng(2);
+  ForEachTarget([&] {
+    for (size_t dim = 1; dim <= 65; ++dim) {
+      for (size_t count : {1u, 3u, 4u, 7u, 17u}) {
+        for (size_t stride : {dim, dim + 3, (dim + 15) / 16 * 16}) {
+          std::vector<float> v = Dyadic((count - 1) * stride + dim, rng);
+          std::vector<float> z = Dyadic(dim, rng);
+          std::vector<float> out(count), want(count);
+          DotRows(v.data(), stride, count, z.data(), dim, out.data());
+          DotRowsScalar(v.data(), stride, count, z.data(), dim, want.data());
+          ASSERT_EQ(out, want) << "dim " << dim << " count " << count;
+        }
+      }
+    }
+  });
+}
+
+// Half-precision storage: the same dyadic values are exact in f16 and bf16.
+std::vector<uint16_t> ToHalf(const std::vector<float>& v, bool bf16) {
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    h[i] = bf16 ? FloatToBf16(v[i]) : FloatToF16(v[i]);
+  }
+  return h;
+}
+
+TEST(KernelsTest, HalfPrecisionKernelsMatchScalarForEveryTarget) {
+  std::mt19937 rng(4);
+  ForEachTarget([&] {
+    for (bool bf16 : {false, true}) {
+      SCOPED_TRACE(bf16 ? "bf16" : "f16");
+      for (size_t len = 1; len <= 65; ++len) {
+        std::vector<std::vector<uint16_t>> storage;
+        std::vector<const uint16_t*> rows;
+        for (int r = 0; r < 5; ++r) storage.push_back(ToHalf(Dyadic(len, rng), bf16));
+        for (auto& s : storage) rows.push_back(s.data());
+        const std::vector<float> weights = Dyadic(5, rng);
+        std::vector<float> acc = Dyadic(len, rng), want = acc;
+        (bf16 ? AccumulateRowsBF16 : AccumulateRowsF16)(rows.data(), weights.data(), 5,
+                                                        len, acc.data());
+        (bf16 ? AccumulateRowsBF16Scalar : AccumulateRowsF16Scalar)(
+            rows.data(), weights.data(), 5, len, want.data());
+        ASSERT_EQ(acc, want) << "len " << len;
+
+        const size_t count = 6, stride = len + 5;
+        const std::vector<uint16_t> v = ToHalf(Dyadic(count * stride, rng), bf16);
+        const std::vector<float> z = Dyadic(len, rng);
+        std::vector<float> out(count), ref(count);
+        (bf16 ? DotRowsBF16 : DotRowsF16)(v.data(), stride, count, z.data(), len,
+                                          out.data());
+        (bf16 ? DotRowsBF16Scalar : DotRowsF16Scalar)(v.data(), stride, count,
+                                                      z.data(), len, ref.data());
+        ASSERT_EQ(out, ref) << "dim " << len;
+      }
+    }
+  });
+}
+
+TEST(HalfTest, F16RoundTripsEveryValueAndRoundsLikeTheCompiler) {
+  for (uint32_t bits = 0; bits < 0x10000; ++bits) {
+    const float f = F16ToFloat(static_cast<uint16_t>(bits));
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(F16ToFloat(FloatToF16(f))));
+      continue;
+    }
+    ASSERT_EQ(FloatToF16(f), bits) << std::hex << bits;
+    ASSERT_EQ(f, static_cast<float>(std::bit_cast<_Float16>(static_cast<uint16_t>(bits))));
+  }
+  std::mt19937 rng(5);
+  for (int i = 0; i < 200000; ++i) {
+    // Random bit patterns cover subnormals, ties and overflow.
+    const float f = std::bit_cast<float>(static_cast<uint32_t>(rng()));
+    if (std::isnan(f)) continue;
+    const _Float16 h = static_cast<_Float16>(f);
+    ASSERT_EQ(FloatToF16(f), std::bit_cast<uint16_t>(h)) << f;
+  }
+}
+
+TEST(HalfTest, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(Bf16ToFloat(FloatToBf16(1.0f)), 1.0f);
+  EXPECT_EQ(FloatToBf16(std::bit_cast<float>(0x3F808000u)), 0x3F80);  // tie → even
+  EXPECT_EQ(FloatToBf16(std::bit_cast<float>(0x3F818000u)), 0x3F82);  // tie → even
+  EXPECT_EQ(FloatToBf16(std::bit_cast<float>(0x3F808001u)), 0x3F81);  // above tie
+  EXPECT_TRUE(std::isnan(Bf16ToFloat(FloatToBf16(NAN))));
+  EXPECT_TRUE(std::isinf(Bf16ToFloat(FloatToBf16(3.4e38f))));
+  std::mt19937 rng(6);
+  for (int i = 0; i < 100000; ++i) {
+    const float f = std::bit_cast<float>(static_cast<uint32_t>(rng()));
+    if (!std::isnormal(f)) continue;  // subnormals keep fewer significant bits
+    const float back = Bf16ToFloat(FloatToBf16(f));
+    if (std::isinf(back)) continue;
+    ASSERT_LE(std::abs(back - f), std::abs(f) * (1.0f / 256)) << f;
+  }
+}
+
+// Real-valued inputs (rounding present): a user's scores must not depend on
+// how many users share the pass, for every target and dtype.
+TEST(KernelsTest, DotRowsBatchIsBitIdenticalToOneUserAtATime) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  ForEachTarget([&] {
+    for (size_t dim : {1u, 15u, 16u, 33u, 100u}) {
+      const size_t count = 11, stride = dim + 7, batch = 9;
+      std::vector<float> v(count * stride), z(batch * dim);
+      for (float& x : v) x = u(rng);
+      for (float& x : z) x = u(rng);
+      std::vector<uint16_t> v16(v.size()), vbf(v.size());
+      for (size_t i = 0; i < v.size(); ++i) {
+        v16[i] = FloatToF16(v[i]);
+        vbf[i] = FloatToBf16(v[i]);
+      }
+      for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+        const void* data = dtype == DType::kFloat32   ? static_cast<const void*>(v.data())
+                           : dtype == DType::kFloat16 ? static_cast<const void*>(v16.data())
+                                                      : static_cast<const void*>(vbf.data());
+        std::vector<float> together(batch * count), alone(count);
+        DotRowsBatch(dtype, data, stride, count, z.data(), dim, batch, dim,
+                     together.data(), count);
+        for (size_t b = 0; b < batch; ++b) {
+          const float* zb = z.data() + b * dim;
+          if (dtype == DType::kFloat32) {
+            DotRows(v.data(), stride, count, zb, dim, alone.data());
+          } else if (dtype == DType::kFloat16) {
+            DotRowsF16(v16.data(), stride, count, zb, dim, alone.data());
+          } else {
+            DotRowsBF16(vbf.data(), stride, count, zb, dim, alone.data());
+          }
+          for (size_t j = 0; j < count; ++j) {
+            ASSERT_EQ(together[b * count + j], alone[j])
+                << "dim " << dim << " dtype " << static_cast<int>(dtype)
+                << " user " << b << " item " << j;
+          }
+        }
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, RealValuedInputsAgreeToRounding) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const size_t dim = 1000, count = 50;
+  std::vector<float> v(count * dim), z(dim), out(count), want(count);
+  for (float& x : v) x = u(rng);
+  for (float& x : z) x = u(rng);
+  ForEachTarget([&] {
+    DotRows(v.data(), dim, count, z.data(), dim, out.data());
+    DotRowsScalar(v.data(), dim, count, z.data(), dim, want.data());
+    for (size_t j = 0; j < count; ++j) EXPECT_NEAR(out[j], want[j], 1e-3f);
+  });
+}
+
+TEST(KernelsTest, EnvironmentSelectsATargetAndRejectsUnknownNames) {
+  ASSERT_EQ(setenv("EDLAE_SIMD_TARGET", "emu128", 1), 0);
+  ASSERT_TRUE(ApplySimdTargetFromEnv().ok());
+  EXPECT_TRUE(ActiveSimdTarget() == "SCALAR" || ActiveSimdTarget() == "EMU128")
+      << ActiveSimdTarget();
+  ASSERT_EQ(setenv("EDLAE_SIMD_TARGET", "NEON_SVE9", 1), 0);
+  absl::Status s = ApplySimdTargetFromEnv();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("available"), std::string::npos);
+  unsetenv("EDLAE_SIMD_TARGET");
+  ForceSimdTargetForTest(0);
+}
+
+}  // namespace
+}  // namespace edlae
