@@ -1,4 +1,4 @@
-// Batched top-k: exact row accumulation (bit-identical to core/scorer.cc) or dense-block GEMM through OpenBLAS.
+// Batched top-k: exact row accumulation (the server's kernel, bit-identical) or dense-block GEMM through OpenBLAS.
 #include "core/batch_scorer.h"
 
 #include <cblas.h>
@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "core/kernels.h"
 #include "core/topn.h"
 
 namespace edlae {
@@ -20,27 +21,18 @@ constexpr size_t kBlockItems = 2048;
 constexpr float kSkip =
     std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
 
-// acc[0..len) += Σ_h B[items[h], begin .. begin+len). This must stay the same
-// arithmetic as AccumulateRows in core/scorer.cc (four rows per pass, the same
-// parenthesization, weights 1) so the scores are bit-identical to the server's;
-// tests/core/batch_scorer_test.cc checks it against Recommend.
+// acc[0..len) += Σ_h B[items[h], begin .. begin+len) through the same
+// dispatched AccumulateRows kernel, row order and unit weights as the server's
+// DenseScorer (core/scorer.cc), so the scores are bit-identical to Recommend's;
+// tests/core/batch_scorer_test.cc checks it. `rows` is scratch.
 void AccumulateRows(const DenseMatrixView& b, absl::Span<const uint32_t> items,
-                    size_t begin, size_t len, float* acc) {
-  const float w = 1.0f;
-  size_t h = 0;
-  for (; h + 4 <= items.size(); h += 4) {
-    const float* r0 = b.data + items[h] * b.stride + begin;
-    const float* r1 = b.data + items[h + 1] * b.stride + begin;
-    const float* r2 = b.data + items[h + 2] * b.stride + begin;
-    const float* r3 = b.data + items[h + 3] * b.stride + begin;
-    for (size_t j = 0; j < len; ++j) {
-      acc[j] += (w * r0[j] + w * r1[j]) + (w * r2[j] + w * r3[j]);
-    }
+                    size_t begin, size_t len, const std::vector<float>& ones,
+                    std::vector<const float*>* rows, float* acc) {
+  rows->resize(items.size());
+  for (size_t h = 0; h < items.size(); ++h) {
+    (*rows)[h] = b.data + items[h] * b.stride + begin;
   }
-  for (; h < items.size(); ++h) {
-    const float* r = b.data + items[h] * b.stride + begin;
-    for (size_t j = 0; j < len; ++j) acc[j] += w * r[j];
-  }
+  edlae::AccumulateRows(rows->data(), ones.data(), items.size(), len, acc);
 }
 
 std::vector<uint32_t> Indices(std::vector<ScoredItem> items) {
@@ -104,6 +96,8 @@ void ExactTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
   std::atomic<size_t> next{0};
   auto worker = [&] {
     std::vector<char> excluded(n, 0);
+    std::vector<const float*> rows;
+    std::vector<float> ones;
     alignas(64) float acc[kBlockItems];
     TopN top(options.top_k);
     for (size_t u = next++; u < users; u = next++) {
@@ -114,10 +108,11 @@ void ExactTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
         continue;
       }
       for (uint32_t i : items) excluded[i] = 1;
+      ones.assign(items.size(), 1.0f);
       for (size_t begin = 0; begin < n; begin += kBlockItems) {
         const size_t len = std::min(kBlockItems, n - begin);
         std::fill(acc, acc + len, 0.0f);
-        AccumulateRows(b, items, begin, len, acc);
+        AccumulateRows(b, items, begin, len, ones, &rows, acc);
         for (size_t j = 0; j < len; ++j) {
           if (excluded[begin + j]) acc[j] = kSkip;
         }

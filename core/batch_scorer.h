@@ -36,8 +36,9 @@ struct SparseRows {
 
 enum class BatchMethod {
   // Each user's scores = Σ rows of B, accumulated exactly as core/scorer.cc's
-  // ComputeScores / Recommend do (four rows at a time, same parenthesization),
-  // so scores and rankings are bit-identical to what the server returns.
+  // ComputeScores / Recommend do (the same dispatched AccumulateRows kernel
+  // over the same rows), so scores and rankings are bit-identical to what the
+  // server returns.
   // Cost: nnz(X) · n multiply-adds; best for sparse histories.
   kExact,
   // Users in blocks: a dense 0/1 block of X times B through OpenBLAS
