@@ -99,8 +99,8 @@ bool HashAndCheckDense(const uint8_t* base, uint64_t n, uint64_t stride,
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Open(
-    const std::string& path) {
-  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+    const std::string& path, const ModelOpenOptions& options) {
+  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path, options.populate));
   // Validation reads every byte anyway; start readahead for all of it.
   file.AdviseWillNeed();
   std::unique_ptr<Model> model(new Model());

@@ -37,6 +37,14 @@ void AccumulateRows(const Model& model, absl::Span<const HistoryEntry> history,
   }
 }
 
+bool ShouldStop(const RecommendOptions& options) {
+  return options.should_stop && options.should_stop();
+}
+
+absl::Status StoppedError() {
+  return absl::CancelledError("scoring stopped (deadline or cancellation)");
+}
+
 absl::Status Validate(const Model& model, absl::Span<const HistoryEntry> history,
                       const RecommendOptions& options) {
   if (model.kind() != ModelKind::kDense) {
@@ -135,7 +143,9 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
     std::sort(candidates.begin(), candidates.end());
     candidates.erase(std::unique(candidates.begin(), candidates.end()),
                      candidates.end());
-    for (uint32_t c : candidates) {
+    for (size_t k = 0; k < candidates.size(); ++k) {
+      if (k % kBlockItems == 0 && ShouldStop(options)) return StoppedError();
+      const uint32_t c = candidates[k];
       if (excluded[c]) continue;
       float score = 0;
       for (const HistoryEntry& e : history) {
@@ -150,6 +160,7 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
   alignas(64) float acc[kBlockItems];
   const float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
   for (size_t begin = 0; begin < n; begin += kBlockItems) {
+    if (ShouldStop(options)) return StoppedError();
     const size_t len = std::min(kBlockItems, n - begin);
     std::fill(acc, acc + len, 0.0f);
     AccumulateRows(model, history, begin, len, acc);

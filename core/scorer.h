@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,10 @@ struct RecommendOptions {
   absl::Span<const uint32_t> exclude;
   // When non-empty, only these item indices are scored and returned.
   absl::Span<const uint32_t> candidates;
+  // Cancellation hook (deadlines, cancelled calls): when set, it is called
+  // once per block of items scored, and when it returns true Recommend stops
+  // and returns Cancelled. Must be thread-compatible with the caller.
+  std::function<bool()> should_stop;
 };
 
 struct Recommendation {
@@ -38,7 +43,7 @@ struct Recommendation {
 // Scores every allowed item as Σ weight_h · B[h, item] and returns the best
 // `top_n`, ties broken by lower item index. Duplicate history entries add up.
 // Indices out of range or non-finite weights → InvalidArgument; top_n == 0 →
-// InvalidArgument. Thread-safe: the model is read-only; scratch is per call.
+// InvalidArgument; options.should_stop returning true → Cancelled. Thread-safe: the model is read-only; scratch is per call.
 absl::StatusOr<Recommendation> Recommend(const Model& model,
                                          absl::Span<const HistoryEntry> history,
                                          const RecommendOptions& options);

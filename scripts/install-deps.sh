@@ -7,6 +7,7 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev libopenblas-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus-cpp-dev openssl clang-14 libclang-rt-14-dev
 )
 
 missing=()
