@@ -14,6 +14,7 @@
 #include "core/model.h"
 #include "core/model_writer.h"
 #include "edlae/v1/recommender.pb.h"
+#include "google/protobuf/stubs/logging.h"
 #include "server/recommender_service.h"
 
 namespace {
@@ -49,6 +50,14 @@ const edlae::server::ServableHandle& TinyModel() {
 }
 
 }  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  // Invalid UTF-8 in string fields is a parse failure; its log line would
+  // only slow the fuzzer down.
+  google::protobuf::SetLogHandler(nullptr);
+  TinyModel();
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   edlae::v1::RecommendRequest request;

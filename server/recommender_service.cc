@@ -181,6 +181,15 @@ absl::Status RecommendWithModel(const ServableHandle& handle,
   ASSIGN_OR_RETURN(Recommendation result,
                    Recommend(model, absl::MakeConstSpan(history), options));
 
+  for (const ScoredItem& item : result.items) {
+    // Finite weights can still overflow float when multiplied and summed
+    // (found by fuzz/recommend_fuzzer); never answer with inf scores.
+    if (!std::isfinite(item.score)) {
+      response->Clear();
+      return absl::InvalidArgumentError(
+          "history_weights are too large: the scores overflow float");
+    }
+  }
   response->set_popularity_fallback(result.popularity_fallback);
   response->mutable_items()->Reserve(static_cast<int>(result.items.size()));
   for (const ScoredItem& item : result.items) {

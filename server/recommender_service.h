@@ -54,7 +54,7 @@ bool BearerTokenMatches(std::string_view header, std::string_view token);
 // Validation happens before the model is looked at:
 //   InvalidArgument: top_n outside [1, max_top_n], a list over its limit,
 //     history_weights neither empty nor one per history id, a non-finite
-//     weight.
+//     weight, weights so large that a returned score overflows float.
 //   Unavailable: `handle` holds no model.
 // Unknown ids in every list are skipped and counted in unknown_item_count.
 // Duplicate history ids add their weights. When candidate_item_ids is

@@ -481,6 +481,21 @@ TEST(RecommendWithModelTest, StopHookCancelsScoring) {
   EXPECT_EQ(response.items_size(), 5);
 }
 
+TEST(RecommendWithModelTest, FiniteWeightsThatOverflowScoresAreRefused) {
+  ScratchDir dir;
+  ASSERT_TRUE(WriteVersionedModel(dir.File("m"), 10, 1).ok());
+  auto model = Model::Open(dir.File("m"));
+  ASSERT_TRUE(model.ok());
+  v1::RecommendRequest request = Request(2, 5);
+  request.add_history_weights(3.0e38f);  // finite, but × B and summed: inf
+  request.add_history_weights(3.0e38f);
+  v1::RecommendResponse response;
+  const absl::Status status = RecommendWithModel(
+      ServableHandle{*model, 1}, request, ServiceLimits(), &response);
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_EQ(response.items_size(), 0);
+}
+
 // A raw HTTP/1.0 GET of http://127.0.0.1:port/path; "" on failure.
 std::string HttpGet(int port, const std::string& path) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
