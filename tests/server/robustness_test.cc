@@ -486,9 +486,10 @@ TEST(RecommendWithModelTest, FiniteWeightsThatOverflowScoresAreRefused) {
   ASSERT_TRUE(WriteVersionedModel(dir.File("m"), 10, 1).ok());
   auto model = Model::Open(dir.File("m"));
   ASSERT_TRUE(model.ok());
-  v1::RecommendRequest request = Request(2, 5);
-  request.add_history_weights(3.0e38f);  // finite, but × B and summed: inf
-  request.add_history_weights(3.0e38f);
+  v1::RecommendRequest request = Request(10, 5);
+  request.set_exclude_history(false);
+  // Finite, but multiplied by B and summed over ten rows: inf.
+  for (int i = 0; i < 10; ++i) request.add_history_weights(3.0e38f);
   v1::RecommendResponse response;
   const absl::Status status = RecommendWithModel(
       ServableHandle{*model, 1}, request, ServiceLimits(), &response);
