@@ -319,6 +319,8 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
       status = RecommendWithModel(handle, *request, options_.limits, response,
                                   should_stop);
       if (absl::IsCancelled(status)) status = StopReason(ctx);
+      // Each call is scored on its own for now: a batch of one.
+      options_.metrics->RecordBatchSize(1);
       if (status.ok()) {
         options_.metrics->RecordUnknownItems(response->unknown_item_count());
       }

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/recommender_client.h"
 #include "edlae/v1/recommender.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -193,6 +194,32 @@ TEST(ModelManagerTest, MissingModelDirIsAnErrorButEmptyDirServesLater) {
   EXPECT_TRUE(manager.Check());
   EXPECT_TRUE(serving);
   EXPECT_EQ(servable->Get().version, 5u);
+}
+
+TEST(ModelDirServerTest, HealthTurnsServingWhenTheFirstVersionArrives) {
+  ScratchDir dir;
+  ServerOptions options = LoopbackOptions();
+  options.model_dir = dir.path().string();
+  options.poll_interval = absl::Milliseconds(10);
+  auto server = RecommenderServer::BuildAndStart(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = client::RecommenderClient::Connect(
+      absl::StrCat("127.0.0.1:", (*server)->port()));
+  auto health = [&] {
+    auto status = client->CheckHealth("edlae.v1.Recommender", absl::Seconds(5));
+    return status.ok() ? *status : client::ServingStatus{};
+  };
+  EXPECT_EQ(health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  v1::RecommendResponse response;
+  EXPECT_EQ(Call(*StubTo((*server)->port()), Request(2, 3), &response)
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  PublishModel(dir.path(), 7, 12);
+  EXPECT_TRUE(WaitFor([&] {
+    return health() == grpc::health::v1::HealthCheckResponse::SERVING;
+  }));
+  ASSERT_TRUE(Call(*StubTo((*server)->port()), Request(2, 3), &response).ok());
+  EXPECT_EQ(response.model_version(), 7u);
 }
 
 // ---------------------------------------------------------------------------
@@ -638,6 +665,53 @@ TEST(SigtermTest, InFlightCallsCompleteAndTheServerExitsZero) {
   const std::string log = ReadBytes(dir.File("server.log"));
   EXPECT_THAT(log, HasSubstr("event=shutdown signal=SIGTERM"));
   EXPECT_THAT(log, HasSubstr("event=stopped"));
+}
+
+// SIGHUP makes the binary look for a new version at once (the poll interval
+// here is an hour).
+TEST(SighupTest, NewVersionIsServedRightAfterSighup) {
+  ScratchDir dir;
+  const fs::path models = dir.path() / "models";
+  PublishModel(models, 1, 20);
+  const std::string port_file = dir.File("port");
+  const std::string binary =
+      absl::StrCat(EDLAE_BINARY_DIR, "/server/edlae-server");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::freopen(dir.File("server.log").c_str(), "w", stderr);
+    ::execl(binary.c_str(), binary.c_str(), "--model_dir",
+            models.string().c_str(), "--poll_interval", "1h", "--host",
+            "127.0.0.1", "--port", "0", "--port_file", port_file.c_str(),
+            "--metrics_address=", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int port = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    std::FILE* f = std::fopen(port_file.c_str(), "r");
+    if (f == nullptr) return false;
+    const bool read = std::fscanf(f, "%d", &port) == 1;
+    std::fclose(f);
+    return read;
+  }));
+  auto stub = StubTo(port);
+  auto version = [&] {
+    v1::RecommendResponse response;
+    return Call(*stub, Request(2, 3), &response).ok() ? response.model_version()
+                                                      : uint64_t{999};
+  };
+  EXPECT_EQ(version(), 1u);
+  PublishModel(models, 2, 20);
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(version(), 1u);  // no poll for an hour
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  EXPECT_TRUE(WaitFor([&] { return version() == 2u; }));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_THAT(ReadBytes(dir.File("server.log")),
+              HasSubstr("event=model_check_requested signal=SIGHUP"));
 }
 
 }  // namespace
