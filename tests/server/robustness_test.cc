@@ -706,6 +706,7 @@ TEST(SighupTest, NewVersionIsServedRightAfterSighup) {
   EXPECT_EQ(version(), 1u);  // no poll for an hour
   ASSERT_EQ(::kill(pid, SIGHUP), 0);
   EXPECT_TRUE(WaitFor([&] { return version() == 2u; }));
+  stub.reset();  // an idle open connection would hold up gRPC's shutdown
   ::kill(pid, SIGTERM);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
