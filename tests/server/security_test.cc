@@ -106,7 +106,7 @@ class SecurityTest : public ::testing::Test {
   // Recommend through a client configured by `options`.
   absl::Status Recommend(const ClientOptions& options) {
     auto client = RecommenderClient::Connect(
-        absl::StrCat("localhost:", server_->port()), options);
+        absl::StrCat("127.0.0.1:", server_->port()), options);
     if (!client.ok()) return client.status();
     v1::RecommendRequest request;
     request.add_history_item_ids("i1");
@@ -174,7 +174,7 @@ TEST_F(SecurityTest, BearerTokenIsRequiredExceptForHealth) {
   ClientOptions anonymous_options;
   anonymous_options.tls_ca_path = File("ca.pem");
   auto anonymous = RecommenderClient::Connect(
-      absl::StrCat("localhost:", server_->port()), anonymous_options);
+      absl::StrCat("127.0.0.1:", server_->port()), anonymous_options);
   ASSERT_TRUE(anonymous.ok());
   EXPECT_TRUE(absl::IsUnauthenticated(
       (*anonymous)->GetModelInfo(absl::Seconds(5)).status()));
@@ -248,7 +248,7 @@ TEST_F(SecurityTest, BinariesTalkTlsWithTokenAndNeverLogIt) {
   }
   ASSERT_GT(port, 0) << ReadBytes(File("server.log"));
   const std::string client = absl::StrCat(
-      bin, "/client/edlae-client recommend --target localhost:", port,
+      bin, "/client/edlae-client recommend --target 127.0.0.1:", port,
       " --items i1,i2 -n 3 --tls_ca ", File("ca.pem"));
   EXPECT_TRUE(RunShell(absl::StrCat(client, " --auth_token_file ", File("token"),
                                " >", File("ok.out"), " 2>&1")))
