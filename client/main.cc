@@ -2,7 +2,9 @@
 // edlae-server.
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -34,6 +37,16 @@ ABSL_FLAG(std::string, service, "",
           "health: service to check (\"\" = the whole server).");
 ABSL_FLAG(bool, json, false, "Print one JSON object instead of a table.");
 ABSL_FLAG(int32_t, timeout_ms, 5000, "Deadline of the call in milliseconds.");
+ABSL_FLAG(bool, tls, false,
+          "Connect with TLS, verifying the server against the system roots "
+          "(implied by --tls_ca, --tls_cert).");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates the server's certificate must chain to.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for mutual TLS (with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File with the bearer token to send (authorization metadata).");
 
 namespace {
 
@@ -50,6 +63,8 @@ constexpr char kUsage[] =
     "  edlae-client info --target HOST:PORT [--json] [--timeout_ms MS]\n"
     "  edlae-client health --target HOST:PORT [--service NAME] [--json] "
     "[--timeout_ms MS]\n"
+    "Connection (every command): [--tls] [--tls_ca CA.pem] "
+    "[--tls_cert CERT.pem --tls_key KEY.pem] [--auth_token_file FILE]\n"
     "Exit status: 0 success; 1 RPC error (or health not SERVING); "
     "2 usage error.\n";
 
@@ -101,7 +116,9 @@ std::optional<std::string> ParseFlags(const CommandSpec& spec, int first,
     std::string name(body == "n" ? "top_n" : body);
     auto allowed = [&spec](absl::string_view flag_name) {
       if (flag_name == "target" || flag_name == "json" ||
-          flag_name == "timeout_ms") {
+          flag_name == "timeout_ms" || flag_name == "tls" ||
+          flag_name == "tls_ca" || flag_name == "tls_cert" ||
+          flag_name == "tls_key" || flag_name == "auth_token_file") {
         return true;
       }
       for (absl::string_view f : spec.flags) {
@@ -242,8 +259,29 @@ int Main(int argc, char** argv) {
   const absl::Duration timeout = absl::Milliseconds(timeout_ms);
   const bool json = absl::GetFlag(FLAGS_json);
 
-  std::unique_ptr<edlae::client::RecommenderClient> client =
-      edlae::client::RecommenderClient::Connect(target);
+  edlae::client::ClientOptions connection;
+  connection.tls = absl::GetFlag(FLAGS_tls);
+  connection.tls_ca_path = absl::GetFlag(FLAGS_tls_ca);
+  connection.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
+  connection.tls_key_path = absl::GetFlag(FLAGS_tls_key);
+  if (const std::string path = absl::GetFlag(FLAGS_auth_token_file);
+      !path.empty()) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream contents;
+    if (!in || !(contents << in.rdbuf())) {
+      return UsageError(absl::StrCat("cannot read --auth_token_file '", path,
+                                     "'"));
+    }
+    connection.auth_token = std::string(absl::StripAsciiWhitespace(contents.str()));
+    if (connection.auth_token.empty()) {
+      return UsageError(absl::StrCat("--auth_token_file '", path,
+                                     "' holds no token"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<edlae::client::RecommenderClient>> connected =
+      edlae::client::RecommenderClient::Connect(target, connection);
+  if (!connected.ok()) return UsageError(connected.status().message());
+  const std::unique_ptr<edlae::client::RecommenderClient>& client = *connected;
   switch (spec->command) {
     case Command::kRecommend:
       return RunRecommend(*client, timeout, json);

@@ -2,15 +2,25 @@
 // conversion.
 #include "client/recommender_client.h"
 
+#include <fstream>
+#include <sstream>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace edlae::client {
 namespace {
 
-void SetDeadline(absl::Duration timeout, grpc::ClientContext* context) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+absl::StatusOr<std::string> ReadPem(const std::string& path,
+                                    const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  if (!in || !(contents << in.rdbuf())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", what, " file '", path, "'"));
+  }
+  return contents.str();
 }
 
 }  // namespace
@@ -26,8 +36,9 @@ std::string ServingStatusName(ServingStatus status) {
 }
 
 RecommenderClient::RecommenderClient(
-    std::shared_ptr<grpc::ChannelInterface> channel)
+    std::shared_ptr<grpc::ChannelInterface> channel, std::string auth_token)
     : channel_(std::move(channel)),
+      auth_token_(std::move(auth_token)),
       recommender_(v1::Recommender::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
@@ -39,10 +50,53 @@ std::unique_ptr<RecommenderClient> RecommenderClient::Connect(
       target, grpc::InsecureChannelCredentials(), args));
 }
 
+absl::StatusOr<std::unique_ptr<RecommenderClient>> RecommenderClient::Connect(
+    const std::string& target, const ClientOptions& options) {
+  if (options.tls_cert_path.empty() != options.tls_key_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key must be given together");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (options.tls || !options.tls_ca_path.empty() ||
+      !options.tls_cert_path.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.tls_ca_path.empty()) {
+      absl::StatusOr<std::string> ca = ReadPem(options.tls_ca_path, "--tls_ca");
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *std::move(ca);
+    }
+    if (!options.tls_cert_path.empty()) {
+      absl::StatusOr<std::string> cert =
+          ReadPem(options.tls_cert_path, "--tls_cert");
+      if (!cert.ok()) return cert.status();
+      absl::StatusOr<std::string> key =
+          ReadPem(options.tls_key_path, "--tls_key");
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *std::move(cert);
+      ssl.pem_private_key = *std::move(key);
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);  // responses are bounded by the server
+  return std::make_unique<RecommenderClient>(
+      grpc::CreateCustomChannel(target, credentials, args),
+      options.auth_token);
+}
+
+void RecommenderClient::Prepare(absl::Duration timeout,
+                                grpc::ClientContext* context) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (!auth_token_.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", auth_token_));
+  }
+}
+
 absl::StatusOr<v1::RecommendResponse> RecommenderClient::Recommend(
     const v1::RecommendRequest& request, absl::Duration timeout) const {
   grpc::ClientContext context;
-  SetDeadline(timeout, &context);
+  Prepare(timeout, &context);
   v1::RecommendResponse response;
   grpc::Status status = recommender_->Recommend(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
@@ -52,7 +106,7 @@ absl::StatusOr<v1::RecommendResponse> RecommenderClient::Recommend(
 absl::StatusOr<v1::ModelInfo> RecommenderClient::GetModelInfo(
     absl::Duration timeout) const {
   grpc::ClientContext context;
-  SetDeadline(timeout, &context);
+  Prepare(timeout, &context);
   v1::ModelInfo info;
   grpc::Status status =
       recommender_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
@@ -63,7 +117,7 @@ absl::StatusOr<v1::ModelInfo> RecommenderClient::GetModelInfo(
 absl::StatusOr<ServingStatus> RecommenderClient::CheckHealth(
     const std::string& service, absl::Duration timeout) const {
   grpc::ClientContext context;
-  SetDeadline(timeout, &context);
+  Prepare(timeout, &context);
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;

@@ -24,6 +24,21 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // "SERVING", "NOT_SERVING", "UNKNOWN" or "SERVICE_UNKNOWN".
 std::string ServingStatusName(ServingStatus status);
 
+// How to reach and authenticate to the server.
+struct ClientOptions {
+  // TLS when true (implied by any of the paths below). tls_ca_path: PEM CA
+  // certificates the server's certificate must chain to (empty: the system
+  // roots). tls_cert_path + tls_key_path: the client's own certificate, for
+  // servers that require mutual TLS.
+  bool tls = false;
+  std::string tls_ca_path;
+  std::string tls_cert_path;
+  std::string tls_key_path;
+  // Sent as "authorization: Bearer <auth_token>" on every call when
+  // non-empty.
+  std::string auth_token;
+};
+
 // Blocking client for one server. Each call gets its own deadline
 // (now + timeout) and fails fast (no wait-for-ready) when the server cannot be
 // reached, with the gRPC status mapped to absl::Status (UNAVAILABLE,
@@ -31,11 +46,17 @@ std::string ServingStatusName(ServingStatus status);
 // concurrently from several threads over the one channel.
 class RecommenderClient {
  public:
-  explicit RecommenderClient(std::shared_ptr<grpc::ChannelInterface> channel);
+  explicit RecommenderClient(std::shared_ptr<grpc::ChannelInterface> channel,
+                             std::string auth_token = "");
 
   // A client over an insecure channel to `target` ("host:port", or any gRPC
   // target URI). Connection happens lazily on the first call.
   static std::unique_ptr<RecommenderClient> Connect(const std::string& target);
+
+  // A client configured by `options`. InvalidArgument when a certificate,
+  // key or CA file cannot be read, or only one of cert/key is given.
+  static absl::StatusOr<std::unique_ptr<RecommenderClient>> Connect(
+      const std::string& target, const ClientOptions& options);
 
   absl::StatusOr<v1::RecommendResponse> Recommend(
       const v1::RecommendRequest& request, absl::Duration timeout) const;
@@ -48,7 +69,11 @@ class RecommenderClient {
                                             absl::Duration timeout) const;
 
  private:
+  // Deadline and credentials metadata of every call.
+  void Prepare(absl::Duration timeout, grpc::ClientContext* context) const;
+
   std::shared_ptr<grpc::ChannelInterface> channel_;
+  std::string auth_token_;
   std::unique_ptr<v1::Recommender::Stub> recommender_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };

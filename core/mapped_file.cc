@@ -37,7 +37,8 @@ absl::Status ErrnoError(int err, const char* op, const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
+absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path,
+                                           bool populate) {
   // O_NONBLOCK so that a FIFO at `path` is rejected below instead of blocking
   // open() until a writer appears; it has no effect on regular files.
   int fd;
@@ -58,7 +59,8 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
     return absl::OutOfRangeError(absl::StrCat("file too large to map: ", path));
   }
   const size_t size = static_cast<size_t>(st.st_size);
-  void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  void* addr = ::mmap(nullptr, size, PROT_READ,
+                      MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
   if (addr == MAP_FAILED) {
     const int err = errno;
     absl::Status s = ErrnoError(err, "mmap", path);

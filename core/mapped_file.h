@@ -15,8 +15,12 @@ namespace edlae {
 // Thread-safety: immutable after Open; concurrent reads are safe.
 class MappedFile {
  public:
-  // Opens and maps `path`. Errors: NotFound, PermissionDenied, Internal (mmap).
-  static absl::StatusOr<MappedFile> Open(const std::string& path);
+  // Opens and maps `path`. With `populate`, the kernel reads the whole file
+  // into the page cache and maps it before Open returns (MAP_POPULATE), so the
+  // first reads never fault. Errors: NotFound, PermissionDenied, Internal
+  // (mmap).
+  static absl::StatusOr<MappedFile> Open(const std::string& path,
+                                         bool populate = false);
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;

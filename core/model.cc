@@ -101,8 +101,8 @@ bool HashAndCheckRows(const uint8_t* base, uint64_t rows, uint64_t len,
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Open(
-    const std::string& path) {
-  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+    const std::string& path, const ModelOpenOptions& options) {
+  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path, options.populate));
   // Validation reads every byte anyway; start readahead for all of it.
   file.AdviseWillNeed();
   std::unique_ptr<Model> model(new Model());

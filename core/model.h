@@ -19,6 +19,12 @@
 
 namespace edlae {
 
+struct ModelOpenOptions {
+  // Map with MAP_POPULATE: every page is resident before Open returns, so the
+  // first requests on a new version pay no page faults (serving warm-up).
+  bool populate = false;
+};
+
 // Matrix convention for the whole library: matrices are row-major with rows
 // padded to `row_stride()` floats (a multiple of 16, so every row starts on a
 // 64-byte boundary). For a dense model, B is num_items × num_items and row i of
@@ -41,7 +47,7 @@ class Model {
   // DataLoss (corrupt or truncated file), InvalidArgument (unsupported
   // version, kind or dtype).
   static absl::StatusOr<std::shared_ptr<const Model>> Open(
-      const std::string& path);
+      const std::string& path, const ModelOpenOptions& options = {});
 
   // Validates a model held in memory (tests, fuzzing). The bytes are copied
   // into an aligned buffer the Model owns.

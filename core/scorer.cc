@@ -89,6 +89,14 @@ class LowRankScorer {
   std::vector<float> z_;
 };
 
+bool ShouldStop(const RecommendOptions& options) {
+  return options.should_stop && options.should_stop();
+}
+
+absl::Status StoppedError() {
+  return absl::CancelledError("scoring stopped (deadline or cancellation)");
+}
+
 absl::Status Validate(const Model& model, absl::Span<const HistoryEntry> history,
                       const RecommendOptions& options) {
   if (model.kind() != ModelKind::kDense && model.kind() != ModelKind::kLowRank) {
@@ -161,7 +169,7 @@ Recommendation PopularityFallback(const Model& model,
 // vector exists; each block is scored, masked and offered to the selector
 // before the next one is touched.
 template <typename Scorer>
-std::vector<ScoredItem> SelectTop(Scorer&& scorer, size_t n,
+absl::StatusOr<std::vector<ScoredItem>> SelectTop(Scorer&& scorer, size_t n,
                                   const std::vector<bool>& excluded,
                                   const RecommendOptions& options) {
   TopN top(options.top_n);
@@ -171,7 +179,9 @@ std::vector<ScoredItem> SelectTop(Scorer&& scorer, size_t n,
     std::sort(candidates.begin(), candidates.end());
     candidates.erase(std::unique(candidates.begin(), candidates.end()),
                      candidates.end());
-    for (uint32_t c : candidates) {
+    for (size_t k = 0; k < candidates.size(); ++k) {
+      if (k % kBlockItems == 0 && ShouldStop(options)) return StoppedError();
+      const uint32_t c = candidates[k];
       if (!excluded[c]) top.Push(c, scorer.ScoreOne(c));
     }
     return top.TakeSorted();
@@ -180,6 +190,7 @@ std::vector<ScoredItem> SelectTop(Scorer&& scorer, size_t n,
   alignas(64) float acc[kBlockItems];
   const float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
   for (size_t begin = 0; begin < n; begin += kBlockItems) {
+    if (ShouldStop(options)) return StoppedError();
     const size_t len = std::min(kBlockItems, n - begin);
     scorer.ScoreBlock(begin, len, acc);
     for (size_t j = 0; j < len; ++j) {
@@ -216,13 +227,13 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
   const std::vector<bool> excluded = ExcludedItems(n, raw, options);
   if (history.empty()) return PopularityFallback(model, excluded, options);
 
+  absl::StatusOr<std::vector<ScoredItem>> items =
+      model.kind() == ModelKind::kLowRank
+          ? SelectTop(LowRankScorer(model, history), n, excluded, options)
+          : SelectTop(DenseScorer(model, history), n, excluded, options);
+  if (!items.ok()) return items.status();
   Recommendation result;
-  if (model.kind() == ModelKind::kLowRank) {
-    result.items =
-        SelectTop(LowRankScorer(model, history), n, excluded, options);
-  } else {
-    result.items = SelectTop(DenseScorer(model, history), n, excluded, options);
-  }
+  result.items = *std::move(items);
   return result;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,10 @@ struct RecommendOptions {
   absl::Span<const uint32_t> exclude;
   // When non-empty, only these item indices are scored and returned.
   absl::Span<const uint32_t> candidates;
+  // Cancellation hook (deadlines, cancelled calls): when set, it is called
+  // once per block of items scored, and when it returns true Recommend stops
+  // and returns Cancelled. Must be thread-compatible with the caller.
+  std::function<bool()> should_stop;
 };
 
 struct Recommendation {
@@ -41,7 +46,7 @@ struct Recommendation {
 // Items are scored in blocks of 2048 with the selection fused in, so no
 // full score vector is materialized. Duplicate history entries add up.
 // Indices out of range or non-finite weights → InvalidArgument; top_n == 0 →
-// InvalidArgument. Thread-safe: the model is read-only; scratch is per call.
+// InvalidArgument; options.should_stop returning true → Cancelled. Thread-safe: the model is read-only; scratch is per call.
 absl::StatusOr<Recommendation> Recommend(const Model& model,
                                          absl::Span<const HistoryEntry> history,
                                          const RecommendOptions& options);

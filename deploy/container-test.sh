@@ -121,7 +121,8 @@ runtime_phase() {
 
   # chroot execs the server, so $! is the server itself (a function would leave a subshell in between).
   chroot --userspec="$IMAGE_UID:$IMAGE_UID" "$root" /usr/local/bin/edlae-server --model /tmp/models/1/model.edlae \
-    --host 127.0.0.1 --port 0 --port_file /tmp/port --shutdown_grace 5s 2> "$scratch/server.log" &
+    --host 127.0.0.1 --port 0 --metrics_address 127.0.0.1:0 --port_file /tmp/port --shutdown_grace 5s \
+    2> "$scratch/server.log" &
   local pid=$! target
   trap 'kill -9 "$pid" 2> /dev/null || true' EXIT
   for _ in $(seq 200); do

@@ -16,7 +16,7 @@ echo "== 2. train EDLAE (λ = 20, p = 0.25)"
   --model edlae --lambda 20 --dropout 0.25 --out "$WORK/model.edlae"
 
 echo "== 3. serve on loopback"
-"$BIN/server/edlae-server" --model "$WORK/model.edlae" --host 127.0.0.1 --port 0 \
+"$BIN/server/edlae-server" --model "$WORK/model.edlae" --host 127.0.0.1 --port 0 --metrics_address 127.0.0.1:0 \
   --port_file "$WORK/port" 2> "$WORK/server.log" &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT

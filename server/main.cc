@@ -1,4 +1,5 @@
-// edlae-server: serves one model file over gRPC until SIGTERM/SIGINT.
+// edlae-server: serves a model file or a folder of model versions over gRPC
+// until SIGTERM/SIGINT; SIGHUP looks for a new version.
 #include <pthread.h>
 #include <signal.h>
 
@@ -20,7 +21,16 @@
 #include "server/server.h"
 
 ABSL_FLAG(std::string, model, "",
-          "Path of the model file to serve (required).");
+          "Model file to serve as version 0 (or use --model_dir); reloaded "
+          "when the file is replaced.");
+ABSL_FLAG(std::string, model_dir, "",
+          "Folder of numbered versions DIR/<version>/model.edlae; the highest "
+          "one that loads is served and new ones are picked up while running.");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(5),
+          "How often to look for a new model version (SIGHUP: now); 0 never.");
+ABSL_FLAG(bool, warmup, true,
+          "Populate the mapping and run a few requests before a version "
+          "takes traffic.");
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on.");
 ABSL_FLAG(int32_t, port, 8500, "Port to listen on (0: pick a free port).");
 ABSL_FLAG(std::string, port_file, "",
@@ -31,6 +41,22 @@ ABSL_FLAG(uint32_t, max_history, 10000,
           "Most history items a request may carry.");
 ABSL_FLAG(uint32_t, max_item_list, 100000,
           "Most exclude or candidate ids a request may carry.");
+ABSL_FLAG(uint32_t, max_concurrent_requests, 256,
+          "Recommend calls admitted at once (queued or scoring); beyond it, "
+          "calls fail at once with RESOURCE_EXHAUSTED (0: no limit).");
+ABSL_FLAG(int32_t, worker_threads, 0,
+          "Threads scoring Recommend calls (0: one per core).");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
+          "Serve Prometheus metrics at http://ADDRESS/metrics (empty: off).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the server (TLS; with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates; clients must present a certificate they "
+          "sign (mutual TLS).");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File with the bearer token Recommend/GetModelInfo require "
+          "(metadata 'authorization: Bearer TOKEN'); health is exempt.");
 ABSL_FLAG(int32_t, max_receive_message_bytes, 16 * 1024 * 1024,
           "Largest request accepted, in bytes.");
 ABSL_FLAG(int32_t, keepalive_time_ms, 60 * 1000,
@@ -68,8 +94,11 @@ absl::Status WritePortFile(const std::string& path, int port) {
 
 int Run() {
   const std::string model = absl::GetFlag(FLAGS_model);
-  if (model.empty()) {
-    std::fprintf(stderr, "edlae-server: --model is required\n%s\n",
+  const std::string model_dir = absl::GetFlag(FLAGS_model_dir);
+  if (model.empty() == model_dir.empty()) {
+    std::fprintf(stderr,
+                 "edlae-server: exactly one of --model and --model_dir is "
+                 "required\n%s\n",
                  absl::ProgramUsageMessage().data());
     return 2;
   }
@@ -80,10 +109,22 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   edlae::server::ServerOptions options;
   options.model_path = model;
+  options.model_dir = model_dir;
+  options.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  options.warmup = absl::GetFlag(FLAGS_warmup);
+  options.limits.max_concurrent_requests =
+      absl::GetFlag(FLAGS_max_concurrent_requests);
+  options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_path = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);
+  options.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   options.host = absl::GetFlag(FLAGS_host);
   options.port = absl::GetFlag(FLAGS_port);
   options.limits.max_top_n = absl::GetFlag(FLAGS_max_top_n);
@@ -99,7 +140,8 @@ int Run() {
       edlae::server::RecommenderServer::BuildAndStart(options);
   if (!server.ok()) {
     LogEvent(LogLevel::kError, "startup_failed",
-             {{"model", model}, {"error", server.status().ToString()}});
+             {{"model", model.empty() ? model_dir : model},
+              {"error", server.status().ToString()}});
     std::fprintf(stderr, "edlae-server: %s\n",
                  std::string(server.status().message()).c_str());
     return 1;
@@ -117,7 +159,12 @@ int Run() {
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
   std::thread signal_thread([&signals, running, grace] {
     int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) return;
+    for (;;) {
+      if (sigwait(&signals, &signal_number) != 0) return;
+      if (signal_number != SIGHUP) break;
+      LogEvent(LogLevel::kInfo, "model_check_requested", {{"signal", "SIGHUP"}});
+      running->TriggerModelCheck();
+    }
     LogEvent(LogLevel::kInfo, "shutdown",
              {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
               {"grace", absl::FormatDuration(grace)}});
@@ -137,8 +184,11 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves an edlae model over gRPC.\n"
-      "Usage: edlae-server --model PATH [--port 8500] [--host 0.0.0.0] "
-      "[--max_top_n 1000] [--max_history 10000] [--max_item_list 100000] "
+      "Usage: edlae-server (--model PATH | --model_dir DIR) [--port 8500] "
+      "[--host 0.0.0.0] [--poll_interval 5s] [--metrics_address "
+      "0.0.0.0:9464] [--tls_cert F --tls_key F [--tls_client_ca F]] "
+      "[--auth_token_file F] [--max_concurrent_requests 256] [--max_top_n "
+      "1000] [--max_history 10000] [--max_item_list 100000] "
       "[--shutdown_grace 10s] [--port_file FILE]");
   std::vector<std::string> args = edlae::NormalizeFlagNames(argc, argv);
   std::vector<char*> view = edlae::FlagArgv(args);

@@ -3,12 +3,15 @@
 #include "server/recommender_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "core/model.h"
@@ -108,10 +111,28 @@ absl::Status NoModelError() {
 
 }  // namespace
 
+bool BearerTokenMatches(std::string_view header, std::string_view token) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() != kScheme.size() + token.size()) return false;
+  unsigned diff = 0;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    diff |= static_cast<unsigned char>(absl::ascii_tolower(header[i])) ^
+            static_cast<unsigned char>(kScheme[i]);
+  }
+  // Every byte is compared; no early exit that would time the first mismatch.
+  const std::string_view got = header.substr(kScheme.size());
+  for (size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(got[i]) ^
+            static_cast<unsigned char>(token[i]);
+  }
+  return diff == 0;
+}
+
 absl::Status RecommendWithModel(const ServableHandle& handle,
                                 const v1::RecommendRequest& request,
                                 const ServiceLimits& limits,
-                                v1::RecommendResponse* response) {
+                                v1::RecommendResponse* response,
+                                const std::function<bool()>& should_stop) {
   RETURN_IF_ERROR(ValidateRequest(request, limits));
   if (!handle) return NoModelError();
   const Model& model = *handle.model;
@@ -160,9 +181,19 @@ absl::Status RecommendWithModel(const ServableHandle& handle,
       request.has_exclude_history() ? request.exclude_history() : true;
   options.exclude = absl::MakeConstSpan(exclude);
   options.candidates = absl::MakeConstSpan(candidates);
+  options.should_stop = should_stop;
   ASSIGN_OR_RETURN(Recommendation result,
                    Recommend(model, absl::MakeConstSpan(history), options));
 
+  for (const ScoredItem& item : result.items) {
+    // Finite weights can still overflow float when multiplied and summed
+    // (found by fuzz/recommend_fuzzer); never answer with inf scores.
+    if (!std::isfinite(item.score)) {
+      response->Clear();
+      return absl::InvalidArgumentError(
+          "history_weights are too large: the scores overflow float");
+    }
+  }
   response->set_popularity_fallback(result.popularity_fallback);
   response->mutable_items()->Reserve(static_cast<int>(result.items.size()));
   for (const ScoredItem& item : result.items) {
@@ -191,27 +222,136 @@ absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info) {
   return absl::OkStatus();
 }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Why `context`'s call should stop: its deadline passed, or it was cancelled.
+absl::Status StopReason(const grpc::CallbackServerContext& context) {
+  if (std::chrono::system_clock::now() >= context.deadline()) {
+    return absl::DeadlineExceededError(
+        "deadline exceeded before the recommendation was complete");
+  }
+  return absl::CancelledError("call cancelled by the client");
+}
+
+}  // namespace
+
 RecommenderService::RecommenderService(
     std::shared_ptr<const ServableModel> servable, const ServiceLimits& limits)
-    : servable_(std::move(servable)), limits_(limits) {}
+    : RecommenderService(std::move(servable), [&limits] {
+        ServiceOptions options;
+        options.limits = limits;
+        return options;
+      }()) {}
+
+RecommenderService::RecommenderService(
+    std::shared_ptr<const ServableModel> servable, ServiceOptions options)
+    : servable_(std::move(servable)),
+      options_(std::move(options)),
+      workers_(options_.worker_threads > 0
+                   ? options_.worker_threads
+                   : static_cast<int>(std::thread::hardware_concurrency())) {
+  if (options_.metrics == nullptr) {
+    options_.metrics = std::make_shared<ServerMetrics>();
+  }
+}
+
+RecommenderService::~RecommenderService() = default;
+
+absl::Status RecommenderService::Authenticate(
+    const grpc::CallbackServerContext& context) const {
+  if (options_.auth_token.empty()) return absl::OkStatus();
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("authorization");
+  // The header's value is never logged or echoed: it may be a near-miss of
+  // the real token.
+  if (it == metadata.end() ||
+      !BearerTokenMatches(std::string_view(it->second.data(), it->second.size()),
+                          options_.auth_token)) {
+    return absl::UnauthenticatedError(
+        "missing or wrong bearer token (metadata 'authorization: Bearer "
+        "<token>')");
+  }
+  return absl::OkStatus();
+}
 
 grpc::ServerUnaryReactor* RecommenderService::Recommend(
     grpc::CallbackServerContext* context, const v1::RecommendRequest* request,
     v1::RecommendResponse* response) {
+  const Clock::time_point start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // The handle keeps this model alive until the response is built.
-  const ServableHandle handle = servable_->Get();
-  reactor->Finish(
-      ToGrpcStatus(RecommendWithModel(handle, *request, limits_, response)));
+  ServerMetrics& metrics = *options_.metrics;
+  auto finish = [reactor, &metrics, start](const absl::Status& status) {
+    const grpc::Status out = ToGrpcStatus(status);
+    metrics.RecordRequest(RpcMethod::kRecommend, out.error_code(),
+                          SecondsSince(start));
+    reactor->Finish(out);
+  };
+  if (absl::Status auth = Authenticate(*context); !auth.ok()) {
+    finish(auth);
+    return reactor;
+  }
+  // Admission: refuse at once rather than queue without bound.
+  const uint32_t limit = options_.limits.max_concurrent_requests;
+  const uint32_t before = admitted_.fetch_add(1, std::memory_order_relaxed);
+  if (limit != 0 && before >= limit) {
+    admitted_.fetch_sub(1, std::memory_order_relaxed);
+    metrics.RecordShed(RpcMethod::kRecommend);
+    finish(absl::ResourceExhaustedError(absl::StrCat(
+        "server overloaded: ", limit,
+        " requests in flight (--max_concurrent_requests); retry with backoff")));
+    return reactor;
+  }
+  metrics.AddInflight(1);
+  auto run = [this, context, request, response, finish] {
+    const grpc::CallbackServerContext& ctx = *context;
+    auto should_stop = [&ctx] {
+      return ctx.IsCancelled() ||
+             std::chrono::system_clock::now() >= ctx.deadline();
+    };
+    absl::Status status;
+    if (should_stop()) {
+      status = StopReason(ctx);  // expired while queued: do not score at all
+    } else {
+      // The handle keeps this version alive until the response is built.
+      const ServableHandle handle = servable_->Get();
+      status = RecommendWithModel(handle, *request, options_.limits, response,
+                                  should_stop);
+      if (absl::IsCancelled(status)) status = StopReason(ctx);
+      // Each call is scored on its own for now: a batch of one.
+      options_.metrics->RecordBatchSize(1);
+      if (status.ok()) {
+        options_.metrics->RecordUnknownItems(response->unknown_item_count());
+      }
+    }
+    options_.metrics->AddInflight(-1);
+    admitted_.fetch_sub(1, std::memory_order_relaxed);
+    finish(status);
+  };
+  if (!workers_.Submit(run)) {
+    options_.metrics->AddInflight(-1);
+    admitted_.fetch_sub(1, std::memory_order_relaxed);
+    finish(absl::UnavailableError("server is shutting down"));
+  }
   return reactor;
 }
 
 grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
     grpc::CallbackServerContext* context,
     const v1::GetModelInfoRequest* /*request*/, v1::ModelInfo* response) {
+  const Clock::time_point start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const ServableHandle handle = servable_->Get();
-  reactor->Finish(ToGrpcStatus(DescribeModel(handle, response)));
+  absl::Status status = Authenticate(*context);
+  if (status.ok()) status = DescribeModel(servable_->Get(), response);
+  const grpc::Status out = ToGrpcStatus(status);
+  options_.metrics->RecordRequest(RpcMethod::kGetModelInfo, out.error_code(),
+                                  SecondsSince(start));
+  reactor->Finish(out);
   return reactor;
 }
 

@@ -3,52 +3,90 @@
 #ifndef EDLAE_SERVER_RECOMMENDER_SERVICE_H_
 #define EDLAE_SERVER_RECOMMENDER_SERVICE_H_
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "edlae/v1/recommender.grpc.pb.h"
 #include "edlae/v1/recommender.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "server/metrics.h"
 #include "server/servable_model.h"
+#include "server/worker_pool.h"
 
 namespace edlae::server {
 
-// Request size limits (server flags --max_top_n, --max_history,
-// --max_item_list).
+// Request limits (server flags --max_top_n, --max_history, --max_item_list,
+// --max_concurrent_requests).
 struct ServiceLimits {
   uint32_t max_top_n = 1000;        // top_n must be in [1, max_top_n]
   uint32_t max_history = 10000;     // most history_item_ids per request
   uint32_t max_item_list = 100000;  // most exclude / candidate ids per request
+  // Recommend calls admitted at once (queued for a worker or scoring); one
+  // more is refused at once with RESOURCE_EXHAUSTED (load shedding), so the
+  // admitted ones keep a latency of about max_concurrent_requests /
+  // worker_threads service times. 0: no limit.
+  uint32_t max_concurrent_requests = 256;
 };
+
+// Everything the service is configured with besides the model.
+struct ServiceOptions {
+  ServiceLimits limits;
+  // Threads that score Recommend calls (0: one per core).
+  int worker_threads = 0;
+  // When non-empty, Recommend and GetModelInfo require the metadata
+  // "authorization: Bearer <auth_token>" (compared in constant time) and
+  // answer UNAUTHENTICATED otherwise. The health service is not affected.
+  std::string auth_token;
+  // Where calls are counted; null: a private ServerMetrics.
+  std::shared_ptr<ServerMetrics> metrics;
+};
+
+// True when `header` is exactly "Bearer <token>" (scheme case-insensitive).
+// The time taken depends only on the lengths, never on where the bytes differ.
+bool BearerTokenMatches(std::string_view header, std::string_view token);
 
 // Answers one Recommend request against `handle`'s model, filling `response`.
 // Validation happens before the model is looked at:
 //   InvalidArgument: top_n outside [1, max_top_n], a list over its limit,
 //     history_weights neither empty nor one per history id, a non-finite
-//     weight.
+//     weight, weights so large that a returned score overflows float.
 //   Unavailable: `handle` holds no model.
 // Unknown ids in every list are skipped and counted in unknown_item_count.
 // Duplicate history ids add their weights. When candidate_item_ids is
 // non-empty but none is known, the result is empty (never the whole catalog).
+//   Cancelled: `should_stop` (when set; checked once per block of items
+//     scored) returned true.
 // Thread-safe; `response` is written only by this call.
-absl::Status RecommendWithModel(const ServableHandle& handle,
-                                const v1::RecommendRequest& request,
-                                const ServiceLimits& limits,
-                                v1::RecommendResponse* response);
+absl::Status RecommendWithModel(
+    const ServableHandle& handle, const v1::RecommendRequest& request,
+    const ServiceLimits& limits, v1::RecommendResponse* response,
+    const std::function<bool()>& should_stop = nullptr);
 
 // Describes `handle`'s model in `info`. Unavailable when there is none.
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
 
-// The gRPC service. Each call takes one ServableHandle and keeps it for the
-// whole call, then finishes through ToGrpcStatus. Handlers run inline on
-// gRPC's callback threads and never block. Thread-safe.
+// The gRPC service. Recommend: authenticate, admit (or shed), then a worker
+// thread takes one ServableHandle and keeps it for the whole call, so a call
+// finishes on the model version it started with. A call whose deadline passes
+// or that the client cancels stops scoring and gets DEADLINE_EXCEEDED /
+// CANCELLED. GetModelInfo runs inline. Every status goes through
+// ToGrpcStatus and is counted in the metrics. Thread-safe.
 class RecommenderService final : public v1::Recommender::CallbackService {
  public:
   // `servable` is shared with whoever swaps models (the server); must be
   // non-null.
   RecommenderService(std::shared_ptr<const ServableModel> servable,
                      const ServiceLimits& limits);
+  RecommenderService(std::shared_ptr<const ServableModel> servable,
+                     ServiceOptions options);
+  // Runs the calls already admitted, then stops the workers. Destroy only
+  // after the grpc::Server has shut down.
+  ~RecommenderService() override;
 
   grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* context,
                                       const v1::RecommendRequest* request,
@@ -58,11 +96,17 @@ class RecommenderService final : public v1::Recommender::CallbackService {
                                          const v1::GetModelInfoRequest* request,
                                          v1::ModelInfo* response) override;
 
-  const ServiceLimits& limits() const { return limits_; }
+  const ServiceLimits& limits() const { return options_.limits; }
+  ServerMetrics& metrics() const { return *options_.metrics; }
 
  private:
+  // UNAUTHENTICATED unless the call carries the configured token.
+  absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
+
   const std::shared_ptr<const ServableModel> servable_;
-  const ServiceLimits limits_;
+  ServiceOptions options_;
+  std::atomic<uint32_t> admitted_{0};
+  WorkerPool workers_;  // declared last: joined first
 };
 
 }  // namespace edlae::server

@@ -14,20 +14,22 @@ ServableModel::ServableModel(std::shared_ptr<const Model> model,
 }
 
 absl::StatusOr<std::unique_ptr<ServableModel>> ServableModel::Load(
-    const std::string& path, uint64_t version) {
-  ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::Open(path));
+    const std::string& path, uint64_t version,
+    const ModelOpenOptions& options) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Model> model,
+                   Model::Open(path, options));
   return std::make_unique<ServableModel>(std::move(model), version);
 }
 
 ServableHandle ServableModel::Get() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return current_;
 }
 
 void ServableModel::Set(std::shared_ptr<const Model> model, uint64_t version) {
   ServableHandle old;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     old = std::move(current_);
     current_.model = std::move(model);
     current_.version = version;

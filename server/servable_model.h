@@ -5,11 +5,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "core/model.h"
 
 namespace edlae::server {
@@ -27,6 +26,8 @@ struct ServableHandle {
 // Holds the current model. Get() and Set() are thread-safe: readers copy the
 // shared_ptr under a mutex (held only for the copy), writers replace it. The
 // previous model is released when the last in-flight request drops its handle.
+// std::mutex rather than absl::Mutex: Debian's abseil is built without
+// ThreadSanitizer annotations, and the refcount stress test runs under TSan.
 class ServableModel {
  public:
   // No model: Get() returns an empty handle until Set() is called.
@@ -39,18 +40,18 @@ class ServableModel {
 
   // Opens and validates the model file at `path` (Model::Open errors).
   static absl::StatusOr<std::unique_ptr<ServableModel>> Load(
-      const std::string& path, uint64_t version = 0);
+      const std::string& path, uint64_t version = 0,
+      const ModelOpenOptions& options = {});
 
   // The current model and its version; empty when none is loaded.
-  ServableHandle Get() const ABSL_LOCKS_EXCLUDED(mu_);
+  ServableHandle Get() const;
 
   // Replaces the current model (null unloads it).
-  void Set(std::shared_ptr<const Model> model, uint64_t version = 0)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void Set(std::shared_ptr<const Model> model, uint64_t version = 0);
 
  private:
-  mutable absl::Mutex mu_;
-  ServableHandle current_ ABSL_GUARDED_BY(mu_);
+  mutable std::mutex mu_;
+  ServableHandle current_;  // guarded by mu_
 };
 
 }  // namespace edlae::server

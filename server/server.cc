@@ -2,12 +2,16 @@
 // serves, shuts down.
 #include "server/server.h"
 
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "core/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -30,7 +34,45 @@ absl::Status ValidateOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         "max_receive_message_bytes must be positive");
   }
+  if (options.tls_cert_path.empty() != options.tls_key_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key must be given together");
+  }
+  if (!options.tls_client_ca_path.empty() && options.tls_cert_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca (mutual TLS) needs --tls_cert and --tls_key");
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  if (!in || !(contents << in.rdbuf())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", what, " file '", path, "'"));
+  }
+  return contents.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
+    const ServerOptions& options) {
+  if (options.tls_cert_path.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(options.tls_cert_path, "--tls_cert"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadFile(options.tls_key_path, "--tls_key"));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!options.tls_client_ca_path.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                     ReadFile(options.tls_client_ca_path, "--tls_client_ca"));
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  } else {
+    ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  }
+  return grpc::SslServerCredentials(ssl);
 }
 
 }  // namespace
@@ -42,35 +84,70 @@ std::string JoinHostPort(const std::string& host, int port) {
   return absl::StrCat(host, ":", port);
 }
 
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string token, ReadFile(path, "--auth_token_file"));
+  const std::string trimmed(absl::StripAsciiWhitespace(token));
+  if (trimmed.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--auth_token_file '", path, "' holds no token"));
+  }
+  for (char c : trimmed) {
+    // gRPC metadata values are printable ASCII; anything else could never
+    // be sent by a client.
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--auth_token_file '", path,
+          "' must hold one printable ASCII token"));
+    }
+  }
+  return trimmed;
+}
+
 absl::StatusOr<std::unique_ptr<RecommenderServer>>
 RecommenderServer::BuildAndStart(const ServerOptions& options) {
   RETURN_IF_ERROR(ValidateOptions(options));
-  const absl::Time start = absl::Now();
-  absl::StatusOr<std::unique_ptr<ServableModel>> servable =
-      ServableModel::Load(options.model_path);
-  if (!servable.ok()) {
-    return absl::Status(servable.status().code(),
-                        absl::StrCat("cannot load model '", options.model_path,
-                                     "': ", servable.status().message()));
+  if (options.model_path.empty() == options.model_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "exactly one of --model and --model_dir must be given");
   }
-  const double load_ms = absl::ToDoubleMilliseconds(absl::Now() - start);
-  return Start(options, std::shared_ptr<ServableModel>(std::move(*servable)),
-               options.model_path, load_ms);
+  auto servable = std::make_shared<ServableModel>();
+  auto metrics = std::make_shared<ServerMetrics>();
+  ModelSourceOptions source;
+  source.model_path = options.model_path;
+  source.model_dir = options.model_dir;
+  source.warmup = options.warmup;
+  // The health callback is attached in Start, once the server exists.
+  auto manager = std::make_unique<ModelManager>(source, servable, metrics);
+  RETURN_IF_ERROR(manager->LoadInitial());
+  return Start(options, std::move(servable), std::move(metrics),
+               std::move(manager));
 }
 
 absl::StatusOr<std::unique_ptr<RecommenderServer>>
 RecommenderServer::BuildAndStart(const ServerOptions& options,
                                  std::shared_ptr<ServableModel> servable) {
-  return Start(options, std::move(servable), "", -1);
+  return Start(options, std::move(servable), std::make_shared<ServerMetrics>(),
+               nullptr);
 }
 
 absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
     const ServerOptions& options, std::shared_ptr<ServableModel> servable,
-    const std::string& model_path, double load_ms) {
+    std::shared_ptr<ServerMetrics> metrics,
+    std::unique_ptr<ModelManager> manager) {
   if (servable == nullptr) {
     return absl::InvalidArgumentError("servable must not be null");
   }
   RETURN_IF_ERROR(ValidateOptions(options));
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   MakeCredentials(options));
+  ServiceOptions service_options;
+  service_options.limits = options.limits;
+  service_options.worker_threads = options.worker_threads;
+  service_options.metrics = metrics;
+  if (!options.auth_token_file.empty()) {
+    ASSIGN_OR_RETURN(service_options.auth_token,
+                     ReadTokenFile(options.auth_token_file));
+  }
   // Global gRPC switches; both must be set before the builder is created.
   grpc::EnableDefaultHealthCheckService(true);
   if (options.enable_reflection) {
@@ -79,13 +156,20 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
 
   std::unique_ptr<RecommenderServer> server(new RecommenderServer());
   server->servable_ = std::move(servable);
-  server->service_ =
-      std::make_unique<RecommenderService>(server->servable_, options.limits);
+  server->metrics_ = std::move(metrics);
+  server->manager_ = std::move(manager);
+  if (!options.metrics_address.empty()) {
+    ASSIGN_OR_RETURN(server->exposer_,
+                     StartMetricsExposer(options.metrics_address,
+                                         server->metrics_->registry()));
+    server->metrics_port_ = MetricsPort(*server->exposer_);
+  }
+  server->service_ = std::make_unique<RecommenderService>(
+      server->servable_, std::move(service_options));
 
   const std::string listen = JoinHostPort(options.host, options.port);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(listen, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
@@ -115,19 +199,50 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
       LogLevel::kInfo, "server_started",
       {{"address", server->address_},
        {"port", absl::StrCat(server->port_)},
-       {"model", model_path},
+       {"model", options.model_path.empty() ? options.model_dir
+                                             : options.model_path},
+       {"version", handle ? absl::StrCat(handle.version) : ""},
        {"model_loaded", handle ? "true" : "false"},
        {"items", handle ? absl::StrCat(handle.model->num_items()) : "0"},
        {"fingerprint", handle ? handle.model->fingerprint() : ""},
        {"model_bytes", handle ? absl::StrCat(handle.model->file_size()) : "0"},
-       {"load_ms", load_ms >= 0 ? absl::StrFormat("%.1f", load_ms) : ""},
+       {"tls", options.tls_cert_path.empty()
+                   ? "off"
+                   : (options.tls_client_ca_path.empty() ? "on" : "mutual")},
+       {"auth_token", options.auth_token_file.empty() ? "off" : "on"},
+       {"metrics_port", absl::StrCat(server->metrics_port_)},
+       {"max_concurrent_requests",
+        absl::StrCat(options.limits.max_concurrent_requests)},
        {"max_top_n", absl::StrCat(options.limits.max_top_n)},
        {"max_history", absl::StrCat(options.limits.max_history)},
        {"max_item_list", absl::StrCat(options.limits.max_item_list)}});
+  if (!options.auth_token_file.empty() && options.tls_cert_path.empty()) {
+    LogEvent(LogLevel::kWarning, "auth_token_without_tls",
+             {{"detail",
+               "the bearer token travels in plaintext; use --tls_cert"}});
+  }
+  if (server->manager_ != nullptr) {
+    RecommenderServer* raw = server.get();
+    server->manager_->SetOnServing([raw](bool serving) {
+      raw->SetServing(serving);
+    });
+    if (options.poll_interval > absl::ZeroDuration()) {
+      server->manager_->StartPolling(options.poll_interval);
+    }
+  }
   return server;
 }
 
-RecommenderServer::~RecommenderServer() { Shutdown(absl::Now()); }
+RecommenderServer::~RecommenderServer() {
+  Shutdown(absl::Now());
+  // The service (and its workers) must outlive the grpc::Server.
+  server_.reset();
+  service_.reset();
+}
+
+void RecommenderServer::TriggerModelCheck() {
+  if (manager_ != nullptr) manager_->Trigger();
+}
 
 void RecommenderServer::SetServing(bool serving) {
   grpc::HealthCheckServiceInterface* health =
@@ -147,6 +262,8 @@ void RecommenderServer::Shutdown(absl::Time deadline) {
     if (shut_down_) return;
     shut_down_ = true;
   }
+  // No version swap (and no SERVING from a late first load) while draining.
+  if (manager_ != nullptr) manager_->StopPolling();
   if (server_ == nullptr) return;
   SetServing(false);
   server_->Shutdown(absl::ToChronoTime(deadline));

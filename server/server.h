@@ -12,6 +12,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "prometheus/exposer.h"
+#include "server/metrics.h"
+#include "server/model_manager.h"
 #include "server/recommender_service.h"
 #include "server/servable_model.h"
 
@@ -19,14 +22,23 @@ namespace edlae::server {
 
 // Everything edlae-server's flags configure (TF Serving style).
 struct ServerOptions {
-  // Model file to serve (BuildAndStart(options) loads it).
+  // What to serve (BuildAndStart(options) loads it): exactly one of a model
+  // file (--model, version 0) or a folder of numbered versions (--model_dir).
   std::string model_path;
+  std::string model_dir;
+  // How often to look for a new version (also on TriggerModelCheck / SIGHUP);
+  // zero or negative: never poll.
+  absl::Duration poll_interval = absl::Seconds(5);
+  // Populate the mapping and answer a few requests before a version serves.
+  bool warmup = true;
   // Address to listen on; port 0 picks a free port (see
   // RecommenderServer::port).
   std::string host = "0.0.0.0";
   int port = 8500;
   // Request limits enforced by the Recommender service.
   ServiceLimits limits;
+  // Threads scoring Recommend calls (0: one per core).
+  int worker_threads = 0;
   // Largest request accepted, in bytes.
   int max_receive_message_bytes = 16 * 1024 * 1024;
   // HTTP/2 keepalive: ping idle clients every keepalive_time_ms, drop them when
@@ -37,21 +49,36 @@ struct ServerOptions {
   int min_client_ping_interval_ms = 10 * 1000;
   // Register the gRPC server reflection service (grpcurl, grpc_cli).
   bool enable_reflection = true;
+  // Prometheus /metrics on this "host:port" (port 0: any free port); empty:
+  // no metrics endpoint.
+  std::string metrics_address;
+  // TLS: PEM certificate chain and private key of the server; with
+  // tls_client_ca, clients must present a certificate signed by that CA
+  // (mutual TLS). All empty: plaintext.
+  std::string tls_cert_path;
+  std::string tls_key_path;
+  std::string tls_client_ca_path;
+  // File holding the bearer token Recommend/GetModelInfo calls must present
+  // (surrounding whitespace trimmed); empty: no token required.
+  std::string auth_token_file;
 };
 
 // Owns a started grpc::Server with the Recommender service, the default
-// health service and (optionally) reflection. Health reports SERVING for ""
-// and "edlae.v1.Recommender" while a model is loaded at start, NOT_SERVING
-// otherwise. All methods are thread-safe; Shutdown may be called from any
+// health service, (optionally) reflection and /metrics, and the model
+// manager that hot-swaps versions. Health reports SERVING for "" and
+// "edlae.v1.Recommender" once a model is loaded, NOT_SERVING before and after
+// Shutdown. All methods are thread-safe; Shutdown may be called from any
 // thread (e.g. a signal-handling thread) while another thread is in Wait().
 class RecommenderServer {
  public:
   // Name under which health status is reported for the service.
   static constexpr const char* kServiceName = "edlae.v1.Recommender";
 
-  // Loads options.model_path, then starts serving it. Errors: the
-  // Model::Open status (prefixed with the path) when the model cannot be
-  // loaded; Unavailable when the address cannot be bound.
+  // Loads options.model_path or the best version in options.model_dir, starts
+  // serving it and polls for new versions. Errors: the Model::Open status
+  // (prefixed with the path) when --model cannot be loaded; NotFound when
+  // --model_dir cannot be listed; InvalidArgument for inconsistent options or
+  // unreadable TLS/token files; Unavailable when an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<RecommenderServer>> BuildAndStart(
       const ServerOptions& options);
 
@@ -71,8 +98,16 @@ class RecommenderServer {
   // "host:port" of the bound address (IPv6 hosts in brackets).
   const std::string& address() const { return address_; }
 
-  // The model holder shared with the service (for future hot reload).
+  // The model holder shared with the service and the model manager.
   ServableModel& servable() const { return *servable_; }
+  ServerMetrics& metrics() const { return *metrics_; }
+  // The port /metrics is served on; 0 without a metrics endpoint.
+  int metrics_port() const { return metrics_port_; }
+  // Null when the server was given a ServableModel instead of a source.
+  ModelManager* model_manager() const { return manager_.get(); }
+
+  // Looks for a new model version now (SIGHUP); no-op without a manager.
+  void TriggerModelCheck();
 
   // Sets the health status of "" and kServiceName.
   void SetServing(bool serving);
@@ -87,13 +122,17 @@ class RecommenderServer {
  private:
   RecommenderServer() = default;
 
-  // Shared by both BuildAndStart overloads; `model_path` and `load_ms` (< 0:
-  // unknown) only feed the start-up log line.
+  // Shared by both BuildAndStart overloads; `manager` may be null.
   static absl::StatusOr<std::unique_ptr<RecommenderServer>> Start(
       const ServerOptions& options, std::shared_ptr<ServableModel> servable,
-      const std::string& model_path, double load_ms);
+      std::shared_ptr<ServerMetrics> metrics,
+      std::unique_ptr<ModelManager> manager);
 
   std::shared_ptr<ServableModel> servable_;
+  std::shared_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<ModelManager> manager_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int metrics_port_ = 0;
   std::unique_ptr<RecommenderService> service_;
   std::unique_ptr<grpc::Server> server_;  // declared last: destroyed first
   int port_ = 0;
@@ -102,6 +141,11 @@ class RecommenderServer {
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
+
+// The contents of `path` with surrounding whitespace removed. InvalidArgument
+// when it cannot be read or is empty. The token itself never appears in a
+// message.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
 // "host:port", with IPv6 literal hosts in brackets.
 std::string JoinHostPort(const std::string& host, int port);

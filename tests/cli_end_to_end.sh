@@ -76,10 +76,10 @@ expect_exit 1 "$TRAIN" inspect "$WORK/missing.edlae"
 
 # A corrupt model never starts a server.
 head -c 1000 "$WORK/model.edlae" > "$WORK/truncated.edlae"
-expect_exit 1 "$SERVER" --model "$WORK/truncated.edlae" --host 127.0.0.1 --port 0
+expect_exit 1 "$SERVER" --model "$WORK/truncated.edlae" --host 127.0.0.1 --port 0 --metrics_address=
 
 # Serve and query.
-"$SERVER" --model "$WORK/model.edlae" --host 127.0.0.1 --port 0 --port_file "$WORK/port" \
+"$SERVER" --model "$WORK/model.edlae" --host 127.0.0.1 --port 0 --metrics_address 127.0.0.1:0 --port_file "$WORK/port" \
   2> "$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 200); do [ -s "$WORK/port" ] && break; sleep 0.05; done

@@ -3,10 +3,16 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <fstream>
+#include <optional>
+#include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "core/model_writer.h"
 #include "core/utf8.h"
@@ -47,6 +53,57 @@ size_t PeakRssBytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<size_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+namespace {
+
+// The first whitespace-separated number in `path` (e.g. a cgroup file), or
+// nullopt when it is absent, unreadable or "max".
+std::optional<uint64_t> ReadNumberFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string word;
+  uint64_t value = 0;
+  if (!(in >> word) || !absl::SimpleAtoi(word, &value)) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+size_t EstimateTrainingBytes(size_t num_items, size_t interaction_bytes) {
+  const double n = static_cast<double>(num_items);
+  const double bytes = 12.0 * n * n + 64.0 * (1 << 20) +
+                       static_cast<double>(interaction_bytes);
+  return bytes >= static_cast<double>(SIZE_MAX) ? SIZE_MAX
+                                                : static_cast<size_t>(bytes);
+}
+
+absl::StatusOr<size_t> AvailableMemoryBytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  std::optional<uint64_t> available;
+  while (meminfo >> key >> kib) {
+    if (key == "MemAvailable:") {
+      available = kib * 1024;
+      break;
+    }
+    meminfo.ignore(256, '\n');
+  }
+  if (!available.has_value()) {
+    return absl::UnavailableError("cannot read MemAvailable from /proc/meminfo");
+  }
+  // A container's limit is usually far below the host's free memory.
+  auto cap = [&](std::optional<uint64_t> limit, std::optional<uint64_t> used) {
+    if (limit.has_value() && used.has_value() && *limit < (uint64_t{1} << 60)) {
+      available = std::min<uint64_t>(*available,
+                                     *limit > *used ? *limit - *used : 0);
+    }
+  };
+  cap(ReadNumberFile("/sys/fs/cgroup/memory.max"),
+      ReadNumberFile("/sys/fs/cgroup/memory.current"));
+  cap(ReadNumberFile("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+      ReadNumberFile("/sys/fs/cgroup/memory/memory.usage_in_bytes"));
+  return static_cast<size_t>(*available);
 }
 
 absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,

@@ -51,6 +51,17 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
 // Peak resident memory of this process so far, in bytes (getrusage).
 size_t PeakRssBytes();
 
+// Bytes TrainAndWrite needs at its peak for `num_items` items: the float64
+// Gram matrix (8·n²) next to a float32 n² matrix (B, or the float32 copy of
+// the Gram matrix), i.e. 12·n², plus a fixed 64 MiB for everything else.
+// `interaction_bytes` (the loaded data, still held) is added on top.
+size_t EstimateTrainingBytes(size_t num_items, size_t interaction_bytes);
+
+// Memory this process may still allocate: /proc/meminfo MemAvailable, capped
+// by the cgroup (v2 memory.max − memory.current, or v1 limit − usage) when
+// one is set. Unavailable when /proc/meminfo cannot be read.
+absl::StatusOr<size_t> AvailableMemoryBytes();
+
 }  // namespace edlae
 
 #endif  // EDLAE_TRAINER_TRAIN_H_

@@ -357,5 +357,30 @@ TEST_F(ScorerTest, LowRankEmptyHistoryFallsBackToPopularity) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(ScorerTest, ShouldStopIsCheckedPerBlockAndCancels) {
+  Build(5000, 11);  // three blocks of 2048 items
+  RecommendOptions o;
+  o.top_n = 5;
+  int calls = 0;
+  o.should_stop = [&calls] { return ++calls == 2; };  // stop before block 2
+  absl::StatusOr<Recommendation> got = Recommend(*model_, {{1, 1.0f}}, o);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(calls, 2);
+
+  calls = 0;
+  o.should_stop = [&calls] { ++calls; return false; };
+  got = Recommend(*model_, {{1, 1.0f}}, o);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(calls, 3);  // one check per block, and the result is complete
+  o.should_stop = nullptr;
+  ExpectMatches({{1, 1.0f}}, o);
+
+  std::vector<uint32_t> candidates = {3, 4, 5};
+  o.candidates = candidates;
+  o.should_stop = [] { return true; };
+  EXPECT_EQ(Recommend(*model_, {{1, 1.0f}}, o).status().code(),
+            absl::StatusCode::kCancelled);
+}
+
 }  // namespace
 }  // namespace edlae

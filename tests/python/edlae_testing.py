@@ -61,7 +61,7 @@ class Server:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [binary("edlae-server"), "--model", model, "--host", "127.0.0.1", "--port", "0",
-             "--port_file", self.port_file, *extra_args],
+             "--metrics_address", "127.0.0.1:0", "--port_file", self.port_file, *extra_args],
             stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + start_timeout_s
         while not (os.path.exists(self.port_file) and os.path.getsize(self.port_file) > 0):

@@ -1,6 +1,8 @@
 // edlae-train train: load interactions, solve the closed form, write the model file.
 #include <chrono>
+#include <cstdint>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -8,6 +10,13 @@
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 #include "trainer/train.h"
+
+ABSL_FLAG(bool, skip_memory_check, false,
+          "train: go ahead even when the memory estimate exceeds the "
+          "available memory");
+ABSL_FLAG(int64_t, memory_limit_mb, 0,
+          "train: refuse when the memory estimate exceeds this many MiB "
+          "(0: the available memory, MemAvailable capped by the cgroup)");
 
 namespace edlae::cli {
 namespace {
@@ -51,6 +60,39 @@ int RunTrain() {
       "[train] load: %.3f s (%d users, %d items, %d interactions from %s)\n",
       SecondsSince(load_start), x->num_users(), x->num_items(),
       x->num_interactions(), input);
+
+  // Refuse before the big allocations rather than be OOM-killed half way.
+  const size_t interaction_bytes =
+      x->num_interactions() * 2 * sizeof(uint32_t);
+  const size_t need = EstimateTrainingBytes(x->num_items(), interaction_bytes);
+  std::optional<size_t> limit;
+  std::string limit_source;
+  if (const int64_t mb = absl::GetFlag(FLAGS_memory_limit_mb); mb > 0) {
+    limit = static_cast<size_t>(mb) << 20;
+    limit_source = "--memory_limit_mb";
+  } else if (absl::StatusOr<size_t> available = AvailableMemoryBytes();
+             available.ok()) {
+    limit = *available;
+    limit_source = "available";
+  }
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  std::cerr << absl::StrFormat(
+      "[train] memory estimate: %.2f GiB for %d items (%s: %s)\n", need / kGiB,
+      x->num_items(), limit_source.empty() ? "available" : limit_source,
+      limit.has_value() ? absl::StrFormat("%.2f GiB", *limit / kGiB)
+                        : std::string("unknown"));
+  if (limit.has_value() && need > *limit) {
+    if (!absl::GetFlag(FLAGS_skip_memory_check)) {
+      std::cerr << absl::StrFormat(
+          "edlae-train: training %d items needs about %.2f GiB but only %.2f "
+          "GiB is %s; drop rare items (--min-item-count), use a machine with "
+          "more memory, or pass --skip-memory-check to try anyway\n",
+          x->num_items(), need / kGiB, *limit / kGiB,
+          limit_source == "available" ? "available" : "allowed");
+      return kExitFailure;
+    }
+    std::cerr << "[train] warning: --skip-memory-check given; continuing\n";
+  }
 
   absl::StatusOr<TrainReport> report = TrainAndWrite(
       *x, *solver, *low_rank, input, solver->num_threads, out, &std::cerr);

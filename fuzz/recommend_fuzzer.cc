@@ -1,0 +1,85 @@
+// libFuzzer target: the Recommend request handler (RecommendWithModel) on a
+// tiny 10-item model, with arbitrary bytes parsed as a RecommendRequest.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/model.h"
+#include "core/model_writer.h"
+#include "edlae/v1/recommender.pb.h"
+#include "google/protobuf/stubs/logging.h"
+#include "server/recommender_service.h"
+
+namespace {
+
+// Items "i0".."i9"; B[i][j] = (i * 3 + j * 5) % 7 - 3; written to a temporary
+// file, opened (mmap, as the server does) and the file removed.
+const edlae::server::ServableHandle& TinyModel() {
+  static const edlae::server::ServableHandle* handle = [] {
+    constexpr size_t kN = 10;
+    std::vector<float> b(kN * kN);
+    std::vector<std::string> ids;
+    std::vector<float> popularity;
+    for (size_t i = 0; i < kN; ++i) {
+      for (size_t j = 0; j < kN; ++j) {
+        b[i * kN + j] = static_cast<float>(static_cast<int>((i * 3 + j * 5) % 7) - 3);
+      }
+      ids.push_back(absl::StrCat("i", i));
+      popularity.push_back(static_cast<float>(kN - i));
+    }
+    edlae::DenseModelData data;
+    data.b = b;
+    data.item_ids = ids;
+    data.popularity = popularity;
+    const std::string path =
+        absl::StrCat("/tmp/edlae_recommend_fuzzer_", ::getpid(), ".edlae");
+    if (!edlae::WriteDenseModel(path, data).ok()) std::abort();
+    auto model = edlae::Model::Open(path);
+    ::unlink(path.c_str());
+    if (!model.ok()) std::abort();
+    return new edlae::server::ServableHandle{*model, 1};
+  }();
+  return *handle;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  // Invalid UTF-8 in string fields is a parse failure; its log line would
+  // only slow the fuzzer down.
+  google::protobuf::SetLogHandler(nullptr);
+  TinyModel();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  edlae::v1::RecommendRequest request;
+  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
+  edlae::server::ServiceLimits limits;
+  limits.max_top_n = 64;
+  limits.max_history = 256;
+  limits.max_item_list = 256;
+  edlae::v1::RecommendResponse response;
+  const absl::Status status = edlae::server::RecommendWithModel(
+      TinyModel(), request, limits, &response);
+  if (!status.ok()) {
+    // Only the documented refusals.
+    if (status.code() != absl::StatusCode::kInvalidArgument) __builtin_trap();
+    return 0;
+  }
+  if (response.items_size() > static_cast<int>(request.top_n())) __builtin_trap();
+  for (const edlae::v1::ScoredItem& item : response.items()) {
+    if (!TinyModel().model->FindItem(item.item_id()).has_value()) __builtin_trap();
+    if (!std::isfinite(item.score())) __builtin_trap();
+  }
+  edlae::v1::ModelInfo info;
+  if (!edlae::server::DescribeModel(TinyModel(), &info).ok()) __builtin_trap();
+  return 0;
+}

@@ -1,0 +1,137 @@
+// Model lifecycle: finds the version to serve (--model_dir DIR/<version>/
+// model.edlae as TF Serving lays it out, or one --model file), loads,
+// validates and warms it up off the request path, and swaps it in.
+#ifndef EDLAE_SERVER_MODEL_MANAGER_H_
+#define EDLAE_SERVER_MODEL_MANAGER_H_
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "server/metrics.h"
+#include "server/servable_model.h"
+
+namespace edlae::server {
+
+// File name of a model inside a version folder.
+inline constexpr char kVersionModelFile[] = "model.edlae";
+
+struct ModelSourceOptions {
+  // Exactly one of the two is set.
+  // One model file, served as version 0; reloaded when the file at the path is
+  // replaced (new inode, size or mtime), e.g. by edlae-train's atomic rename.
+  std::string model_path;
+  // A folder of numbered version folders; the highest-numbered one holding a
+  // model.edlae that loads is served. Names that are not plain decimal
+  // numbers are ignored (so "5.tmp" can be filled and renamed to "5").
+  std::string model_dir;
+  // Map with MAP_POPULATE and answer a few recommendations before the version
+  // takes traffic.
+  bool warmup = true;
+};
+
+// Identity of a file on disk; a different identity means new contents.
+struct FileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  int64_t mtime_ns = 0;
+  friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
+};
+
+// One model file that could be served.
+struct VersionCandidate {
+  uint64_t version = 0;
+  std::string path;
+  FileIdentity identity;
+};
+
+// The version folders of `model_dir` that hold a regular model.edlae, highest
+// version first. Errors: NotFound / InvalidArgument when `model_dir` is not a
+// readable directory.
+absl::StatusOr<std::vector<VersionCandidate>> ListVersions(
+    const std::string& model_dir);
+
+// Opens and validates `path` and, with `warmup`, maps it populated and runs a
+// few recommendations (popular-item history, cold history) on it, so that a
+// model that cannot answer never takes traffic.
+absl::StatusOr<std::shared_ptr<const Model>> LoadServableModel(
+    const std::string& path, bool warmup);
+
+// Drives one ServableModel. Check() decides and swaps; StartPolling() runs it
+// every `poll_interval` and whenever Trigger() is called (SIGHUP). A version
+// that fails to load is logged and counted once (per file identity) and
+// skipped; whatever was served keeps serving. Models are swapped with
+// ServableModel::Set, so in-flight requests finish on their version and the
+// old mapping goes with its last handle. Thread-safe.
+class ModelManager {
+ public:
+  // `metrics` may be null.
+  ModelManager(ModelSourceOptions options,
+               std::shared_ptr<ServableModel> servable,
+               std::shared_ptr<ServerMetrics> metrics);
+
+  // Called with true after the first model is in place (health SERVING).
+  void SetOnServing(std::function<void(bool)> on_serving);
+  // Stops polling.
+  ~ModelManager();
+
+  ModelManager(const ModelManager&) = delete;
+  ModelManager& operator=(const ModelManager&) = delete;
+
+  // The first load. --model: the file must load (its error otherwise).
+  // --model_dir: the folder must be readable; when no version loads yet the
+  // status is OK and nothing is served (health NOT_SERVING) until one does.
+  absl::Status LoadInitial();
+
+  // One scan: loads the best candidate that differs from what is served and
+  // has not failed before; swaps it in when it loads. Returns true when the
+  // served model changed.
+  bool Check();
+
+  void StartPolling(absl::Duration poll_interval);
+  // Asks the poller for a Check now (async-signal-unsafe: call it from a
+  // normal thread, e.g. the one that sigwait()s).
+  void Trigger();
+  void StopPolling();
+
+  uint64_t reloads_ok() const;
+  uint64_t reloads_failed() const;
+
+ private:
+  // Candidates best first (the one --model file, or the version folders).
+  absl::StatusOr<std::vector<VersionCandidate>> Candidates() const;
+  bool CheckLocked();  // requires check_mu_
+
+  const ModelSourceOptions options_;
+  const std::shared_ptr<ServableModel> servable_;
+  const std::shared_ptr<ServerMetrics> metrics_;
+  mutable std::mutex check_mu_;  // one Check at a time; guards the state below
+  std::function<void(bool)> on_serving_;
+  std::optional<VersionCandidate> current_;
+  std::map<uint64_t, FileIdentity> failed_;  // version → file that failed
+  uint64_t reloads_ok_ = 0;
+  uint64_t reloads_failed_ = 0;
+  bool listing_failed_ = false;  // log a missing folder once, not every poll
+
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool triggered_ = false;  // guarded by poll_mu_
+  bool stopping_ = false;   // guarded by poll_mu_
+  std::thread poller_;
+};
+
+}  // namespace edlae::server
+
+#endif  // EDLAE_SERVER_MODEL_MANAGER_H_

@@ -1,0 +1,719 @@
+// Production robustness of the server over real loopback gRPC: hot reload
+// under load, corrupt models at start and reload, load shedding, deadlines,
+// metrics, SIGTERM drain of the edlae-server binary.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/recommender_client.h"
+#include "edlae/v1/recommender.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "server/metrics.h"
+#include "server/model_manager.h"
+#include "server/recommender_service.h"
+#include "server/servable_model.h"
+#include "server/server.h"
+#include "tests/testing/model_corpus.h"
+#include "tests/testing/test_util.h"
+
+namespace edlae::server {
+namespace {
+
+using ::edlae::testing::CorruptVariants;
+using ::edlae::testing::ReadBytes;
+using ::edlae::testing::ScratchDir;
+using ::edlae::testing::WriteBytesTo;
+using ::edlae::testing::WriteVersionedModel;
+using ::testing::HasSubstr;
+
+namespace fs = std::filesystem;
+
+// Publishes `bytes` as version `version` the way an operator should: fill a
+// folder that the server ignores, then rename it into place.
+void PublishBytes(const fs::path& dir, uint64_t version,
+                  const std::string& bytes) {
+  const fs::path staging = dir / absl::StrCat(version, ".staging");
+  fs::create_directories(staging);
+  WriteBytesTo((staging / kVersionModelFile).string(), bytes);
+  fs::rename(staging, dir / absl::StrCat(version));
+}
+
+void PublishModel(const fs::path& dir, uint64_t version, size_t n) {
+  const fs::path staging = dir / absl::StrCat(version, ".staging");
+  fs::create_directories(staging);
+  ASSERT_TRUE(WriteVersionedModel((staging / kVersionModelFile).string(), n,
+                                  version)
+                  .ok());
+  fs::rename(staging, dir / absl::StrCat(version));
+}
+
+std::unique_ptr<v1::Recommender::Stub> StubTo(int port) {
+  return v1::Recommender::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                          grpc::InsecureChannelCredentials()));
+}
+
+v1::RecommendRequest Request(int history, uint32_t top_n) {
+  v1::RecommendRequest request;
+  for (int i = 0; i < history; ++i) {
+    request.add_history_item_ids(absl::StrCat("i", i));
+  }
+  request.set_top_n(top_n);
+  return request;
+}
+
+grpc::Status Call(v1::Recommender::Stub& stub,
+                  const v1::RecommendRequest& request,
+                  v1::RecommendResponse* response,
+                  absl::Duration timeout = absl::Seconds(10)) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return stub.Recommend(&context, request, response);
+}
+
+// Polls `done` every 5 ms for up to `limit`.
+template <typename F>
+bool WaitFor(F done, absl::Duration limit = absl::Seconds(10)) {
+  const absl::Time end = absl::Now() + limit;
+  while (absl::Now() < end) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return done();
+}
+
+ServerOptions LoopbackOptions() {
+  ServerOptions options;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  return options;
+}
+
+// ---------------------------------------------------------------------------
+// ModelManager without gRPC.
+
+TEST(ModelManagerTest, ServesHighestLoadableVersionAndSkipsCorruptOnce) {
+  ScratchDir dir;
+  PublishModel(dir.path(), 1, 20);
+  PublishModel(dir.path(), 2, 20);
+  fs::create_directories(dir.path() / "9");           // no model file yet
+  fs::create_directories(dir.path() / "12.staging");  // not a version name
+  WriteBytesTo((dir.path() / "12.staging" / kVersionModelFile).string(), "x");
+
+  auto servable = std::make_shared<ServableModel>();
+  auto metrics = std::make_shared<ServerMetrics>();
+  ModelSourceOptions source;
+  source.model_dir = dir.path().string();
+  ModelManager manager(source, servable, metrics);
+  ASSERT_TRUE(manager.LoadInitial().ok());
+  EXPECT_EQ(servable->Get().version, 2u);
+  EXPECT_FALSE(manager.Check());  // nothing new
+
+  const std::string good = ReadBytes((dir.path() / "2" / kVersionModelFile).string());
+  PublishBytes(dir.path(), 3, good.substr(0, good.size() / 2));  // truncated
+  EXPECT_FALSE(manager.Check());
+  EXPECT_FALSE(manager.Check());  // counted once, not once per poll
+  EXPECT_EQ(servable->Get().version, 2u);
+  EXPECT_EQ(manager.reloads_failed(), 1u);
+  EXPECT_EQ(metrics->ReloadCount(false), 1);
+
+  PublishModel(dir.path(), 4, 20);
+  EXPECT_TRUE(manager.Check());
+  EXPECT_EQ(servable->Get().version, 4u);
+  EXPECT_EQ(metrics->ModelVersion(), 4);
+  EXPECT_EQ(manager.reloads_ok(), 2u);
+
+  // Removing the served version rolls back to the best remaining one that
+  // loads (3 is still the known-bad file and is skipped).
+  fs::remove_all(dir.path() / "4");
+  EXPECT_TRUE(manager.Check());
+  EXPECT_EQ(servable->Get().version, 2u);
+  EXPECT_EQ(manager.reloads_failed(), 1u);
+}
+
+TEST(ModelManagerTest, ReplacedModelFileIsReloadedAndBadReplacementIgnored) {
+  ScratchDir dir;
+  const std::string path = dir.File("m.edlae");
+  ASSERT_TRUE(WriteVersionedModel(path, 10, 1).ok());
+  auto servable = std::make_shared<ServableModel>();
+  ModelSourceOptions source;
+  source.model_path = path;
+  ModelManager manager(source, servable, nullptr);
+  ASSERT_TRUE(manager.LoadInitial().ok());
+  const std::string first = servable->Get().model->fingerprint();
+
+  ASSERT_TRUE(WriteVersionedModel(path, 10, 2).ok());  // atomic rename
+  EXPECT_TRUE(manager.Check());
+  const ServableHandle second = servable->Get();
+  EXPECT_NE(second.model->fingerprint(), first);
+  EXPECT_EQ(second.version, 0u);
+
+  WriteBytesTo(dir.File("bad"), "not a model");
+  fs::rename(dir.File("bad"), path);
+  EXPECT_FALSE(manager.Check());
+  EXPECT_EQ(servable->Get().model, second.model);
+  EXPECT_EQ(manager.reloads_failed(), 1u);
+}
+
+TEST(ModelManagerTest, MissingModelDirIsAnErrorButEmptyDirServesLater) {
+  ScratchDir dir;
+  ModelSourceOptions source;
+  source.model_dir = dir.File("absent");
+  ModelManager missing(source, std::make_shared<ServableModel>(), nullptr);
+  EXPECT_TRUE(absl::IsNotFound(missing.LoadInitial()));
+
+  source.model_dir = dir.path().string();
+  auto servable = std::make_shared<ServableModel>();
+  ModelManager manager(source, servable, nullptr);
+  bool serving = false;
+  manager.SetOnServing([&serving](bool s) { serving = s; });
+  ASSERT_TRUE(manager.LoadInitial().ok());
+  EXPECT_FALSE(servable->Get());
+  PublishModel(dir.path(), 5, 8);
+  EXPECT_TRUE(manager.Check());
+  EXPECT_TRUE(serving);
+  EXPECT_EQ(servable->Get().version, 5u);
+}
+
+TEST(ModelDirServerTest, HealthTurnsServingWhenTheFirstVersionArrives) {
+  ScratchDir dir;
+  ServerOptions options = LoopbackOptions();
+  options.model_dir = dir.path().string();
+  options.poll_interval = absl::Milliseconds(10);
+  auto server = RecommenderServer::BuildAndStart(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = client::RecommenderClient::Connect(
+      absl::StrCat("127.0.0.1:", (*server)->port()));
+  auto health = [&] {
+    auto status = client->CheckHealth("edlae.v1.Recommender", absl::Seconds(5));
+    return status.ok() ? *status : client::ServingStatus{};
+  };
+  EXPECT_EQ(health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  v1::RecommendResponse response;
+  EXPECT_EQ(Call(*StubTo((*server)->port()), Request(2, 3), &response)
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  PublishModel(dir.path(), 7, 12);
+  EXPECT_TRUE(WaitFor([&] {
+    return health() == grpc::health::v1::HealthCheckResponse::SERVING;
+  }));
+  ASSERT_TRUE(Call(*StubTo((*server)->port()), Request(2, 3), &response).ok());
+  EXPECT_EQ(response.model_version(), 7u);
+}
+
+// ---------------------------------------------------------------------------
+// Corrupt models through the server path.
+
+TEST(CorruptModelTest, EveryVariantIsRefusedAtStartAndSkippedOnReload) {
+  ScratchDir dir;
+  const std::string good_path = dir.File("good.edlae");
+  ASSERT_TRUE(WriteVersionedModel(good_path, 40, 1).ok());
+  const std::vector<std::pair<std::string, std::string>> variants =
+      CorruptVariants(ReadBytes(good_path));
+
+  // Start-up with --model: a clean error, never a server.
+  for (const auto& [name, bytes] : variants) {
+    const std::string path = dir.File("bad.edlae");
+    WriteBytesTo(path, bytes);
+    ServerOptions options = LoopbackOptions();
+    options.model_path = path;
+    auto server = RecommenderServer::BuildAndStart(options);
+    ASSERT_FALSE(server.ok()) << name;
+    EXPECT_THAT(std::string(server.status().message()),
+                HasSubstr("cannot load model"))
+        << name;
+  }
+
+  // Reload: each variant published as a newer version is counted and
+  // skipped; version 1 answers every request in between.
+  const fs::path models = dir.path() / "models";
+  PublishBytes(models, 1, ReadBytes(good_path));
+  ServerOptions options = LoopbackOptions();
+  options.model_dir = models.string();
+  options.poll_interval = absl::ZeroDuration();  // checks driven by the test
+  auto server = RecommenderServer::BuildAndStart(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = StubTo((*server)->port());
+  uint64_t version = 1;
+  for (const auto& [name, bytes] : variants) {
+    PublishBytes(models, ++version, bytes);
+    EXPECT_FALSE((*server)->model_manager()->Check()) << name;
+    v1::RecommendResponse response;
+    ASSERT_TRUE(Call(*stub, Request(3, 5), &response).ok()) << name;
+    EXPECT_EQ(response.model_version(), 1u) << name;
+  }
+  EXPECT_EQ((*server)->model_manager()->reloads_failed(), variants.size());
+  EXPECT_EQ((*server)->metrics().ReloadCount(false),
+            static_cast<double>(variants.size()));
+}
+
+// ---------------------------------------------------------------------------
+// Hot reload under load.
+
+TEST(ReloadUnderLoadTest, NoRequestFailsWhileVersionsValidCorruptValidArrive) {
+  ScratchDir dir;
+  const fs::path models = dir.path() / "models";
+  PublishModel(models, 1, 300);
+  ServerOptions options = LoopbackOptions();
+  options.model_dir = models.string();
+  options.poll_interval = absl::Milliseconds(20);
+  options.worker_threads = 2;
+  auto server = RecommenderServer::BuildAndStart(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+
+  constexpr int kClients = 4;
+  constexpr int kMaxCallsPerClient = 20000;  // bounds the loop in count
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> sent{0}, failed{0}, regressions{0};
+  std::mutex mu;
+  std::map<uint64_t, int64_t> answered_by;  // version → calls
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = StubTo(port);
+      uint64_t last = 0;
+      std::map<uint64_t, int64_t> mine;
+      for (int i = 0; i < kMaxCallsPerClient && !stop.load(); ++i) {
+        v1::RecommendResponse response;
+        const grpc::Status status = Call(*stub, Request(5 + c, 10), &response);
+        ++sent;
+        if (!status.ok() || response.items_size() != 10) {
+          ++failed;
+          continue;
+        }
+        // One client's calls are sequential: versions never go back.
+        if (response.model_version() < last) ++regressions;
+        last = response.model_version();
+        ++mine[last];
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& [v, n] : mine) answered_by[v] += n;
+    });
+  }
+  auto served = [&](uint64_t v) {
+    return WaitFor([&] { return (*server)->servable().Get().version == v; });
+  };
+  absl::SleepFor(absl::Milliseconds(150));
+  PublishModel(models, 2, 300);
+  EXPECT_TRUE(served(2));
+  absl::SleepFor(absl::Milliseconds(150));
+  const std::string good = ReadBytes((models / "2" / kVersionModelFile).string());
+  std::string corrupt = good;
+  corrupt[corrupt.size() / 2] ^= 0x01;  // one bit in B: checksum mismatch
+  PublishBytes(models, 3, corrupt);
+  EXPECT_TRUE(WaitFor(
+      [&] { return (*server)->model_manager()->reloads_failed() == 1; }));
+  absl::SleepFor(absl::Milliseconds(150));
+  PublishModel(models, 4, 300);
+  EXPECT_TRUE(served(4));
+  absl::SleepFor(absl::Milliseconds(150));
+  stop = true;
+  for (std::thread& t : clients) t.join();
+
+  std::printf(
+      "[ figures  ] reload under load: %lld requests, %lld failed, "
+      "reloads ok=%llu failed=%llu, answered by version:",
+      static_cast<long long>(sent.load()), static_cast<long long>(failed.load()),
+      static_cast<unsigned long long>((*server)->model_manager()->reloads_ok()),
+      static_cast<unsigned long long>(
+          (*server)->model_manager()->reloads_failed()));
+  for (const auto& [v, n] : answered_by) {
+    std::printf(" v%llu=%lld", static_cast<unsigned long long>(v),
+                static_cast<long long>(n));
+  }
+  std::printf("\n");
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(regressions.load(), 0);
+  EXPECT_GT(sent.load(), 100);
+  EXPECT_EQ(answered_by.count(3), 0u);  // the corrupt version never served
+  EXPECT_GT(answered_by[1], 0);
+  EXPECT_GT(answered_by[2], 0);
+  EXPECT_GT(answered_by[4], 0);
+  EXPECT_EQ((*server)->model_manager()->reloads_ok(), 3u);  // 1, 2, 4
+  EXPECT_EQ((*server)->model_manager()->reloads_failed(), 1u);
+  EXPECT_EQ((*server)->metrics().ModelVersion(), 4);
+}
+
+// ---------------------------------------------------------------------------
+// Load shedding, deadlines, metrics.
+
+// A server on a 1500-item model where a 600-item history costs ~1 ms.
+class OverloadTest : public ::testing::Test {
+ protected:
+  void Start(uint32_t max_concurrent, int workers) {
+    ServerOptions options = LoopbackOptions();
+    options.model_path = dir_.File("m.edlae");
+    ASSERT_TRUE(WriteVersionedModel(options.model_path, 1500, 1).ok());
+    options.limits.max_concurrent_requests = max_concurrent;
+    options.worker_threads = workers;
+    options.metrics_address = "127.0.0.1:0";
+    auto server = RecommenderServer::BuildAndStart(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<RecommenderServer> server_;
+};
+
+TEST_F(OverloadTest, ExcessCallsAreShedAndAdmittedLatencyStaysBounded) {
+  Start(/*max_concurrent=*/4, /*workers=*/2);
+  constexpr int kClients = 48;  // 12× the limit
+  constexpr int kCallsPerClient = 60;
+  std::atomic<int64_t> ok{0}, shed{0}, other{0};
+  std::mutex mu;
+  std::vector<double> admitted_ms;
+  std::vector<std::thread> clients;
+  const v1::RecommendRequest request = Request(600, 10);
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      auto stub = StubTo(server_->port());
+      std::vector<double> mine;
+      for (int i = 0; i < kCallsPerClient; ++i) {
+        v1::RecommendResponse response;
+        const auto start = std::chrono::steady_clock::now();
+        const grpc::Status status = Call(*stub, request, &response);
+        const double ms = std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+        if (status.ok()) {
+          ++ok;
+          mine.push_back(ms);
+        } else if (status.error_code() ==
+                   grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          ++shed;
+          EXPECT_THAT(status.error_message(),
+                      HasSubstr("--max_concurrent_requests"));
+        } else {
+          ++other;
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      admitted_ms.insert(admitted_ms.end(), mine.begin(), mine.end());
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  ASSERT_FALSE(admitted_ms.empty());
+  std::sort(admitted_ms.begin(), admitted_ms.end());
+  const double p99 = admitted_ms[admitted_ms.size() * 99 / 100];
+  std::printf(
+      "[ figures  ] overload: %d calls, ok=%lld shed=%lld other=%lld, "
+      "admitted p50=%.2f ms p99=%.2f ms\n",
+      kClients * kCallsPerClient, static_cast<long long>(ok.load()),
+      static_cast<long long>(shed.load()), static_cast<long long>(other.load()),
+      admitted_ms[admitted_ms.size() / 2], p99);
+  EXPECT_GT(shed.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  // At most 4 admitted calls of ~1 ms each ahead of any call: generous bound
+  // for a loaded 2-core CI machine.
+  EXPECT_LT(p99, 1000.0);
+  EXPECT_EQ(server_->metrics().ShedCount(RpcMethod::kRecommend),
+            static_cast<double>(shed.load()));
+  EXPECT_EQ(server_->metrics().RequestCount(RpcMethod::kRecommend,
+                                            grpc::StatusCode::OK),
+            static_cast<double>(ok.load()));
+  EXPECT_EQ(server_->metrics().Inflight(), 0);
+  // Still alive and healthy.
+  auto stub = StubTo(server_->port());
+  v1::RecommendResponse response;
+  EXPECT_TRUE(Call(*stub, Request(3, 5), &response).ok());
+}
+
+TEST_F(OverloadTest, ExpiredCallsAreNotScoredAndGetDeadlineExceeded) {
+  Start(/*max_concurrent=*/0, /*workers=*/1);
+  // One connected channel for every call, so a short deadline is spent in
+  // the server's queue, not in the TCP handshake.
+  auto stub = StubTo(server_->port());
+  v1::RecommendResponse warm;
+  ASSERT_TRUE(Call(*stub, Request(3, 5), &warm).ok());
+  // Fill the single worker's queue with slow calls, then send calls whose
+  // deadline passes while they wait.
+  constexpr int kSlowClients = 16, kSlowCalls = 10, kFast = 4;
+  std::vector<std::thread> threads;
+  std::atomic<int> slow_ok{0}, fast_deadline{0}, slow_started{0};
+  for (int i = 0; i < kSlowClients; ++i) {
+    threads.emplace_back([&] {
+      for (int k = 0; k < kSlowCalls; ++k) {
+        ++slow_started;
+        v1::RecommendResponse response;
+        if (Call(*stub, Request(1000, 10), &response).ok()) ++slow_ok;
+      }
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] { return slow_started.load() > 2 * kSlowClients; }));
+  for (int i = 0; i < kFast; ++i) {
+    threads.emplace_back([&] {
+      v1::RecommendResponse response;
+      const grpc::Status status =
+          Call(*stub, Request(1000, 10), &response, absl::Milliseconds(2));
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        ++fast_deadline;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(slow_ok.load(), kSlowClients * kSlowCalls);
+  EXPECT_EQ(fast_deadline.load(), kFast);
+  // The server saw the expiry itself: it answered those calls with
+  // DEADLINE_EXCEEDED (or CANCELLED, when gRPC had already cancelled them)
+  // instead of scoring responses nobody reads.
+  auto stopped = [&] {
+    return server_->metrics().RequestCount(
+               RpcMethod::kRecommend, grpc::StatusCode::DEADLINE_EXCEEDED) +
+           server_->metrics().RequestCount(RpcMethod::kRecommend,
+                                           grpc::StatusCode::CANCELLED);
+  };
+  EXPECT_TRUE(WaitFor([&] { return stopped() >= kFast; })) << stopped();
+  EXPECT_EQ(server_->metrics().RequestCount(RpcMethod::kRecommend,
+                                            grpc::StatusCode::OK),
+            1 + kSlowClients * kSlowCalls);
+}
+
+TEST(RecommendWithModelTest, StopHookCancelsScoring) {
+  ScratchDir dir;
+  ASSERT_TRUE(WriteVersionedModel(dir.File("m"), 5000, 1).ok());
+  auto model = Model::Open(dir.File("m"));
+  ASSERT_TRUE(model.ok());
+  ServableHandle handle{*model, 1};
+  v1::RecommendResponse response;
+  const absl::Status status = RecommendWithModel(
+      handle, Request(3, 5), ServiceLimits(), &response, [] { return true; });
+  EXPECT_TRUE(absl::IsCancelled(status)) << status;
+  EXPECT_TRUE(RecommendWithModel(handle, Request(3, 5), ServiceLimits(),
+                                 &response, [] { return false; })
+                  .ok());
+  EXPECT_EQ(response.items_size(), 5);
+}
+
+TEST(RecommendWithModelTest, FiniteWeightsThatOverflowScoresAreRefused) {
+  ScratchDir dir;
+  ASSERT_TRUE(WriteVersionedModel(dir.File("m"), 10, 1).ok());
+  auto model = Model::Open(dir.File("m"));
+  ASSERT_TRUE(model.ok());
+  v1::RecommendRequest request = Request(10, 5);
+  request.set_exclude_history(false);
+  // Finite, but multiplied by B and summed over ten rows: inf.
+  for (int i = 0; i < 10; ++i) request.add_history_weights(3.0e38f);
+  v1::RecommendResponse response;
+  const absl::Status status = RecommendWithModel(
+      ServableHandle{*model, 1}, request, ServiceLimits(), &response);
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_EQ(response.items_size(), 0);
+}
+
+// A raw HTTP/1.0 GET of http://127.0.0.1:port/path; "" on failure.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = absl::StrCat("GET ", path,
+                                             " HTTP/1.0\r\nHost: x\r\n\r\n");
+    if (::write(fd, request.data(), request.size()) ==
+        static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+TEST_F(OverloadTest, MetricsEndpointServesEveryFamily) {
+  Start(16, 1);
+  ASSERT_GT(server_->metrics_port(), 0);
+  auto stub = StubTo(server_->port());
+  v1::RecommendRequest request = Request(2, 3);
+  request.add_history_item_ids("no-such-item");
+  v1::RecommendResponse response;
+  ASSERT_TRUE(Call(*stub, request, &response).ok());
+  ASSERT_FALSE(Call(*stub, Request(2, 0), &response).ok());  // top_n 0
+
+  const std::string body = HttpGet(server_->metrics_port(), "/metrics");
+  EXPECT_THAT(body, HasSubstr(
+      "edlae_requests_total{code=\"OK\",method=\"Recommend\"} 1"));
+  EXPECT_THAT(body, HasSubstr("edlae_requests_total{code=\"INVALID_ARGUMENT\","
+                              "method=\"Recommend\"} 1"));
+  EXPECT_THAT(body, HasSubstr("edlae_request_latency_seconds_bucket"));
+  EXPECT_THAT(body, HasSubstr("edlae_inflight_requests 0"));
+  EXPECT_THAT(body, HasSubstr("edlae_shed_requests_total{method=\"Recommend\"} 0"));
+  EXPECT_THAT(body, HasSubstr("edlae_model_version 0"));
+  EXPECT_THAT(body, HasSubstr(absl::StrCat(
+      "edlae_model_info{fingerprint=\"",
+      server_->servable().Get().model->fingerprint(), "\",kind=\"dense\"} 1")));
+  EXPECT_THAT(body, HasSubstr("edlae_model_load_seconds"));
+  EXPECT_THAT(body, HasSubstr("edlae_model_reloads_total{result=\"ok\"} 1"));
+  EXPECT_THAT(body, HasSubstr("edlae_model_reloads_total{result=\"failed\"} 0"));
+  EXPECT_THAT(body, HasSubstr("edlae_unknown_items_total 1"));
+  EXPECT_THAT(body, HasSubstr("edlae_batch_size_bucket"));
+}
+
+// ---------------------------------------------------------------------------
+// SIGTERM while calls are in flight, against the real binary.
+
+TEST(SigtermTest, InFlightCallsCompleteAndTheServerExitsZero) {
+  ScratchDir dir;
+  const std::string model = dir.File("m.edlae");
+  ASSERT_TRUE(WriteVersionedModel(model, 2500, 1).ok());
+  const std::string port_file = dir.File("port");
+  const std::string binary =
+      absl::StrCat(EDLAE_BINARY_DIR, "/server/edlae-server");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string log = dir.File("server.log");
+    std::freopen(log.c_str(), "w", stderr);
+    ::execl(binary.c_str(), binary.c_str(), "--model", model.c_str(),
+            "--host", "127.0.0.1", "--port", "0", "--port_file",
+            port_file.c_str(), "--metrics_address=", "--worker_threads", "1",
+            "--max_concurrent_requests", "0", "--shutdown_grace", "20s",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int port = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    std::FILE* f = std::fopen(port_file.c_str(), "r");
+    if (f == nullptr) return false;
+    const bool read = std::fscanf(f, "%d", &port) == 1;
+    std::fclose(f);
+    return read;
+  }));
+
+  // One worker, many slow calls: at SIGTERM most are queued or scoring.
+  // A call that starts within kRace of the signal may meet the server's
+  // GOAWAY before its handler runs (gRPC then refuses or cancels it, which a
+  // client retries); every call started earlier has reached the handler and
+  // must complete OK.
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kRace = std::chrono::milliseconds(10);
+  constexpr int kClients = 24;
+  std::atomic<bool> signalled{false};
+  std::atomic<Clock::rep> signal_time{0};
+  std::atomic<int> in_flight_ok{0}, in_flight_failed{0}, racing{0};
+  std::atomic<int> started{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      auto stub = StubTo(port);
+      for (int i = 0; i < 200 && !signalled.load(); ++i) {
+        ++started;
+        const Clock::time_point start = Clock::now();
+        v1::RecommendResponse response;
+        const grpc::Status status = Call(*stub, Request(2000, 10), &response);
+        if (!signalled.load()) {
+          if (!status.ok()) ++in_flight_failed;  // failed with no signal
+          continue;
+        }
+        const Clock::time_point signal_at(Clock::duration(signal_time.load()));
+        if (start + kRace > signal_at) {
+          ++racing;
+        } else if (status.ok()) {
+          ++in_flight_ok;
+        } else {
+          ++in_flight_failed;
+          std::printf("in-flight call failed: %d %s\n",
+                      static_cast<int>(status.error_code()),
+                      status.error_message().c_str());
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] { return started.load() > 3 * kClients; }));
+  signal_time = Clock::now().time_since_epoch().count();
+  signalled = true;
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  for (std::thread& t : clients) t.join();
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  std::printf(
+      "[ figures  ] SIGTERM: %d calls in flight completed OK, %d failed, %d "
+      "sent within %lld ms of the signal\n",
+      in_flight_ok.load(), in_flight_failed.load(), racing.load(),
+      static_cast<long long>(kRace.count()));
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_GT(in_flight_ok.load(), 0);
+  EXPECT_EQ(in_flight_failed.load(), 0);
+  const std::string log = ReadBytes(dir.File("server.log"));
+  EXPECT_THAT(log, HasSubstr("event=shutdown signal=SIGTERM"));
+  EXPECT_THAT(log, HasSubstr("event=stopped"));
+}
+
+// SIGHUP makes the binary look for a new version at once (the poll interval
+// here is an hour).
+TEST(SighupTest, NewVersionIsServedRightAfterSighup) {
+  ScratchDir dir;
+  const fs::path models = dir.path() / "models";
+  PublishModel(models, 1, 20);
+  const std::string port_file = dir.File("port");
+  const std::string binary =
+      absl::StrCat(EDLAE_BINARY_DIR, "/server/edlae-server");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::freopen(dir.File("server.log").c_str(), "w", stderr);
+    ::execl(binary.c_str(), binary.c_str(), "--model_dir",
+            models.string().c_str(), "--poll_interval", "1h", "--host",
+            "127.0.0.1", "--port", "0", "--port_file", port_file.c_str(),
+            "--metrics_address=", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int port = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    std::FILE* f = std::fopen(port_file.c_str(), "r");
+    if (f == nullptr) return false;
+    const bool read = std::fscanf(f, "%d", &port) == 1;
+    std::fclose(f);
+    return read;
+  }));
+  auto stub = StubTo(port);
+  auto version = [&] {
+    v1::RecommendResponse response;
+    return Call(*stub, Request(2, 3), &response).ok() ? response.model_version()
+                                                      : uint64_t{999};
+  };
+  EXPECT_EQ(version(), 1u);
+  PublishModel(models, 2, 20);
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(version(), 1u);  // no poll for an hour
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  EXPECT_TRUE(WaitFor([&] { return version() == 2u; }));
+  stub.reset();  // an idle open connection would hold up gRPC's shutdown
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_THAT(ReadBytes(dir.File("server.log")),
+              HasSubstr("event=model_check_requested signal=SIGHUP"));
+}
+
+}  // namespace
+}  // namespace edlae::server
