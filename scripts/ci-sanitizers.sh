@@ -3,13 +3,16 @@
 # (build-asan), the ServableModel refcount stress test under TSan (build-tsan),
 # and each libFuzzer target for a bounded time with clang (build-fuzz).
 # Only the targets these jobs need are built. FUZZ_SECONDS (default 60) sets
-# the time per fuzz target.
+# the time per fuzz target; SANITIZER_JOBS (default "asan tsan fuzz") picks jobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 JOBS=$(nproc)
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+SANITIZER_JOBS=${SANITIZER_JOBS:-asan tsan fuzz}
+wants() { [[ " $SANITIZER_JOBS " == *" $1 "* ]]; }
 
+if wants asan; then
 echo "== ASan + UBSan: unit tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDLAE_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS" --target core_tests trainer_tests servable_model_stress_test \
@@ -18,12 +21,16 @@ cmake --build build-asan -j"$JOBS" --target core_tests trainer_tests servable_mo
 export ASAN_OPTIONS=halt_on_error=1:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 (cd build-asan && ctest --output-on-failure --timeout 600 -j"$JOBS")
+fi
 
+if wants tsan; then
 echo "== ThreadSanitizer: refcount stress"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDLAE_SANITIZE_THREAD=ON >/dev/null
 cmake --build build-tsan -j"$JOBS" --target servable_model_stress_test
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build-tsan/tests/servable_model_stress_test
+fi
 
+if wants fuzz; then
 echo "== libFuzzer: ${FUZZ_SECONDS} s per target"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDLAE_BUILD_FUZZERS=ON -DEDLAE_BUILD_TESTS=OFF >/dev/null
@@ -39,4 +46,5 @@ for target in model_parser_fuzzer recommend_fuzzer; do
        "$(ls "$corpus" | wc -l) new corpus units"
   rm -rf "$corpus"
 done
+fi
 echo "sanitizer jobs passed"
