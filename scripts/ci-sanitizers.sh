@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI sanitizer jobs, after scripts/test.sh: unit tests under ASan+UBSan
+# CI sanitizer jobs (.ci/run runs them before scripts/test.sh): unit tests under ASan+UBSan
 # (build-asan), the ServableModel refcount stress test under TSan (build-tsan),
 # and each libFuzzer target for a bounded time with clang (build-fuzz).
 # Only the targets these jobs need are built. FUZZ_SECONDS (default 60) sets
