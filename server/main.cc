@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/flag_names.h"
+#include "core/kernels.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -193,5 +194,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> args = edlae::NormalizeFlagNames(argc, argv);
   std::vector<char*> view = edlae::FlagArgv(args);
   absl::ParseCommandLine(static_cast<int>(args.size()), view.data());
+  // EDLAE_SIMD_TARGET pins the scoring kernels' SIMD target (before any scoring).
+  if (absl::Status s = edlae::ApplySimdTargetFromEnv(); !s.ok()) {
+    std::fprintf(stderr, "edlae-server: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  LogEvent(LogLevel::kInfo, "simd", {{"target", edlae::ActiveSimdTarget()}});
   return Run();
 }
