@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "core/finite.h"
 #include "core/utf8.h"
 
 namespace edlae {
@@ -60,17 +61,6 @@ uint32_t LoadU32(const uint8_t* p) {
   return v;
 }
 
-// True when all `n` floats are finite. Branch-free so that it vectorizes
-// (NaN fails the comparison, ±inf exceeds the largest finite float); out of
-// line because GCC 12 stops vectorizing it once inlined into the row loop.
-__attribute__((noinline)) bool AllFinite(const float* p, uint64_t n) {
-  int ok = 1;
-  for (uint64_t i = 0; i < n; ++i) {
-    ok &=
-        static_cast<int>(std::fabs(p[i]) <= std::numeric_limits<float>::max());
-  }
-  return ok != 0;
-}
 
 // Hashes a weight matrix (B, U or V: `rows` rows of `stride` floats, the first
 // `len` of them weights) row by row and, while each row is still in cache,

@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/model_format.h"
 #include "core/status_macros.h"
+#include "core/finite.h"
 #include "core/utf8.h"
 
 namespace edlae {
@@ -50,16 +51,6 @@ absl::Status ErrnoError(int err, absl::string_view op, absl::string_view path) {
   return absl::ErrnoToStatus(err, absl::StrCat(op, " ", path));
 }
 
-// True when all `n` floats are finite. Branch-free so that it vectorizes
-// (NaN fails the comparison, ±inf exceeds the largest finite float).
-__attribute__((noinline)) bool AllFinite(const float* p, uint64_t n) {
-  int ok = 1;
-  for (uint64_t i = 0; i < n; ++i) {
-    ok &=
-        static_cast<int>(std::fabs(p[i]) <= std::numeric_limits<float>::max());
-  }
-  return ok != 0;
-}
 
 // Writes sequentially through a 1 MiB buffer, feeding every byte of the
 // current section into an XXH3 streaming state so B is never copied or

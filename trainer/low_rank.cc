@@ -72,27 +72,6 @@ class SymmetricPair {
   const std::vector<double>* current_ = nullptr;
 };
 
-// fn(i, j, a[i][j] (lower, j < i), a[j][i] (upper)) for every strict-lower
-// element, tile by tile so both sides stay in cache.
-template <typename Fn>
-void ForEachLowerWithUpper(double* a, size_t n, int threads, Fn fn) {
-  constexpr size_t kTile = 64;
-  const size_t tiles = (n + kTile - 1) / kTile;
-  ParallelFor(tiles, 1, threads, [&](size_t begin, size_t end) {
-    for (size_t ti = begin; ti < end; ++ti) {
-      const size_t i0 = ti * kTile, i1 = std::min(n, i0 + kTile);
-      for (size_t j0 = 0; j0 <= i0; j0 += kTile) {
-        const size_t j1 = std::min(n, j0 + kTile);
-        for (size_t i = i0; i < i1; ++i) {
-          for (size_t j = j0; j < std::min(j1, i); ++j) {
-            fn(i, j, a[i * n + j], a[j * n + i]);
-          }
-        }
-      }
-    }
-  });
-}
-
 // Row-major small-matrix helpers (n × k tall blocks, k × k squares).
 // c = aᵀ·b for n × k blocks a, b: k × k.
 std::vector<double> AtB(const std::vector<double>& a,

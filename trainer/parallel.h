@@ -34,10 +34,11 @@ void ParallelFor(size_t count, size_t chunk, int threads, Fn fn) {
   for (std::thread& th : pool) th.join();
 }
 
-// Copies the upper triangle (j > i) of the n × n row-major matrix `a` into the
-// lower triangle, tile by tile so both sides stay in cache.
-template <typename T>
-void MirrorUpperToLower(T* a, size_t n, int threads) {
+// fn(i, j, a[i·n + j] (lower, j < i), a[j·n + i] (upper)) for every element
+// strictly below the diagonal of the n × n row-major matrix `a`, tile by tile
+// so both sides stay in cache; tiles run in parallel.
+template <typename T, typename Fn>
+void ForEachLowerWithUpper(T* a, size_t n, int threads, Fn fn) {
   constexpr size_t kTile = 64;
   const size_t tiles = (n + kTile - 1) / kTile;
   ParallelFor(tiles, 1, threads, [&](size_t begin, size_t end) {
@@ -46,11 +47,21 @@ void MirrorUpperToLower(T* a, size_t n, int threads) {
       for (size_t j0 = 0; j0 <= i0; j0 += kTile) {
         const size_t j1 = std::min(n, j0 + kTile);
         for (size_t i = i0; i < i1; ++i) {
-          for (size_t j = j0; j < std::min(j1, i); ++j) a[i * n + j] = a[j * n + i];
+          for (size_t j = j0; j < std::min(j1, i); ++j) {
+            fn(i, j, a[i * n + j], a[j * n + i]);
+          }
         }
       }
     }
   });
+}
+
+// Copies the upper triangle (j > i) of the n × n row-major matrix `a` into the
+// lower triangle.
+template <typename T>
+void MirrorUpperToLower(T* a, size_t n, int threads) {
+  ForEachLowerWithUpper(a, n, threads,
+                        [](size_t, size_t, T& lower, T upper) { lower = upper; });
 }
 
 }  // namespace edlae
