@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "core/factor_topn.h"
 #include "core/kernels.h"
 #include "core/model_format.h"
 
@@ -235,6 +236,74 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
   Recommendation result;
   result.items = *std::move(items);
   return result;
+}
+
+std::vector<absl::StatusOr<Recommendation>> RecommendMany(
+    const Model& model, absl::Span<const ScoringRequest> requests,
+    size_t max_batch) {
+  std::vector<absl::StatusOr<Recommendation>> results(
+      requests.size(), absl::UnknownError("not scored"));
+  // Requests that share a pass over V: their latent vectors (row_stride floats
+  // each, as LowRankScorer builds them) and sorted exclusion lists.
+  std::vector<size_t> batched;
+  std::vector<float> z;
+  std::vector<std::vector<uint32_t>> exclude;
+  const size_t stride = model.row_stride();
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const ScoringRequest& q = requests[r];
+    const bool whole_catalog = model.kind() == ModelKind::kLowRank &&
+                               q.options.candidates.empty();
+    const bool has_signal =
+        std::any_of(q.history.begin(), q.history.end(),
+                    [](const HistoryEntry& e) { return e.weight != 0.0f; });
+    if (!whole_catalog || !has_signal ||
+        !Validate(model, q.history, q.options).ok()) {
+      results[r] = Recommend(model, q.history, q.options);  // also its errors
+      continue;
+    }
+    if (ShouldStop(q.options)) {
+      results[r] = StoppedError();
+      continue;
+    }
+    std::vector<HistoryEntry> history;
+    for (const HistoryEntry& e : q.history) {
+      if (e.weight != 0.0f) history.push_back(e);
+    }
+    const std::vector<float> zr = LatentVector(model, history);
+    z.insert(z.end(), zr.begin(), zr.end());
+    std::vector<uint32_t> ex(q.options.exclude.begin(), q.options.exclude.end());
+    if (q.options.exclude_history) {
+      for (const HistoryEntry& e : q.history) ex.push_back(e.index);
+    }
+    std::sort(ex.begin(), ex.end());
+    ex.erase(std::unique(ex.begin(), ex.end()), ex.end());
+    exclude.push_back(std::move(ex));
+    batched.push_back(r);
+  }
+  const FactorRows v{model.v_row(0), DType::kFloat32, model.num_items(), stride,
+                     stride};
+  for (size_t b0 = 0; b0 < batched.size(); b0 += std::max<size_t>(max_batch, 1)) {
+    const size_t count = std::min(std::max<size_t>(max_batch, 1), batched.size() - b0);
+    FactorTopNOptions options;
+    options.top_n = 0;
+    for (size_t i = 0; i < count; ++i) {
+      options.top_n = std::max(options.top_n, requests[batched[b0 + i]].options.top_n);
+    }
+    options.exclude = absl::MakeConstSpan(exclude).subspan(b0, count);
+    std::vector<std::vector<ScoredItem>> top =
+        FactorTopN(v, z.data() + b0 * stride, stride, count, options);
+    for (size_t i = 0; i < count; ++i) {
+      // The best top_n of the batch's largest top_n are this request's top_n:
+      // RanksBefore is a total order.
+      std::vector<ScoredItem>& items = top[i];
+      const size_t want = requests[batched[b0 + i]].options.top_n;
+      if (items.size() > want) items.resize(want);
+      Recommendation rec;
+      rec.items = std::move(items);
+      results[batched[b0 + i]] = std::move(rec);
+    }
+  }
+  return results;
 }
 
 }  // namespace edlae

@@ -51,6 +51,23 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
                                          absl::Span<const HistoryEntry> history,
                                          const RecommendOptions& options);
 
+// One request of a RecommendMany call. `history` is borrowed.
+struct ScoringRequest {
+  absl::Span<const HistoryEntry> history;
+  RecommendOptions options;
+};
+
+// Answers several requests against one model, each exactly as Recommend
+// would (same items, same scores, same order, same errors). Low-rank requests
+// over the whole catalog (no candidate list, a non-zero history) are scored
+// together, up to `max_batch` at a time, in one pass over V (FactorTopN): V is
+// streamed once per batch instead of once per request. Every other request is
+// answered by Recommend on its own. should_stop is consulted once per request
+// before scoring starts. Thread-safe like Recommend.
+std::vector<absl::StatusOr<Recommendation>> RecommendMany(
+    const Model& model, absl::Span<const ScoringRequest> requests,
+    size_t max_batch = 64);
+
 // Writes the full score vector (num_items floats) for `history` into `scores`,
 // without exclusions, for either kind (the same arithmetic as Recommend, so the
 // scores agree bit for bit). The reference path for tests and offline

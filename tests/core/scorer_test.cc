@@ -384,3 +384,75 @@ TEST_F(ScorerTest, ShouldStopIsCheckedPerBlockAndCancels) {
 
 }  // namespace
 }  // namespace edlae
+
+namespace edlae {
+namespace {
+
+// RecommendMany must answer every request exactly as Recommend does — same
+// items, bit-identical scores — whatever the batch size, on real-valued
+// factors where summation order would show.
+TEST(RecommendManyTest, EqualsRecommendForEveryRequestAndBatchSize) {
+  testing::ScratchDir dir;
+  const size_t n = 700, rank = 37;
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal(0, 1);
+  std::vector<float> u(n * rank), v(n * rank), popularity(n);
+  for (float& x : u) x = normal(rng);
+  for (float& x : v) x = normal(rng);
+  for (float& p : popularity) p = static_cast<float>(rng() % 9);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < n; ++i) ids.push_back(absl::StrCat("i", i));
+  LowRankModelData data{rank, u, v, ids, popularity, {}};
+  const std::string path = dir.File("lr.edlae");
+  ASSERT_TRUE(WriteLowRankModel(path, data).ok());
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Open(path);
+  ASSERT_TRUE(model.ok()) << model.status();
+
+  // A mix: plain, weighted, excluded items, include history, candidates
+  // (answered alone), empty and all-zero histories (fallback), invalid.
+  std::vector<std::vector<HistoryEntry>> histories;
+  std::vector<std::vector<uint32_t>> excludes;
+  std::vector<ScoringRequest> requests;
+  std::vector<uint32_t> candidates = {5, 9, 600, 42};
+  for (int r = 0; r < 23; ++r) {
+    std::vector<HistoryEntry> h;
+    const int len = r % 7 == 0 ? 0 : 1 + r % 5;
+    for (int k = 0; k < len; ++k) {
+      h.push_back({static_cast<uint32_t>(rng() % n), r % 3 == 0 ? 0.5f * (k + 1) : 1.0f});
+    }
+    if (r == 11) h = {{3, 0.0f}};  // zero weights only
+    if (r == 13) h = {{static_cast<uint32_t>(n), 1.0f}};  // out of range
+    histories.push_back(h);
+    excludes.push_back({static_cast<uint32_t>(rng() % n), static_cast<uint32_t>(rng() % n)});
+  }
+  for (int r = 0; r < 23; ++r) {
+    ScoringRequest q;
+    q.history = histories[r];
+    q.options.top_n = 1 + (r * 7) % 60;
+    q.options.exclude_history = r % 4 != 1;
+    if (r % 2 == 0) q.options.exclude = excludes[r];
+    if (r == 17) q.options.candidates = candidates;
+    requests.push_back(q);
+  }
+  for (size_t max_batch : {1u, 3u, 64u}) {
+    const auto got = RecommendMany(**model, requests, max_batch);
+    ASSERT_EQ(got.size(), requests.size());
+    for (size_t r = 0; r < requests.size(); ++r) {
+      const auto want = Recommend(**model, requests[r].history, requests[r].options);
+      ASSERT_EQ(got[r].ok(), want.ok()) << "request " << r;
+      if (!want.ok()) {
+        EXPECT_EQ(got[r].status().code(), want.status().code());
+        continue;
+      }
+      EXPECT_EQ(got[r]->popularity_fallback, want->popularity_fallback);
+      ASSERT_EQ(got[r]->items.size(), want->items.size()) << "request " << r;
+      for (size_t i = 0; i < want->items.size(); ++i) {
+        EXPECT_EQ(got[r]->items[i].index, want->items[i].index) << "request " << r;
+        EXPECT_EQ(got[r]->items[i].score, want->items[i].score) << "request " << r;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edlae
