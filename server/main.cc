@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -45,6 +47,15 @@ ABSL_FLAG(uint32_t, max_item_list, 100000,
 ABSL_FLAG(uint32_t, max_concurrent_requests, 256,
           "Recommend calls admitted at once (queued or scoring); beyond it, "
           "calls fail at once with RESOURCE_EXHAUSTED (0: no limit).");
+ABSL_FLAG(uint32_t, batch_max_size, 64,
+          "Most concurrent Recommend calls on a low-rank model scored in one "
+          "pass over V (answers are identical to unbatched scoring); 1 "
+          "disables micro-batching.");
+ABSL_FLAG(int64_t, batch_max_wait_us, 0,
+          "How long a free worker waits for more calls to fill a batch "
+          "(0: take what is queued, no added latency).");
+ABSL_FLAG(uint32_t, max_batch_requests, 1024,
+          "Most requests in one RecommendBatch call.");
 ABSL_FLAG(int32_t, worker_threads, 0,
           "Threads scoring Recommend calls (0: one per core).");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
@@ -121,6 +132,10 @@ int Run() {
   options.limits.max_concurrent_requests =
       absl::GetFlag(FLAGS_max_concurrent_requests);
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  options.batch_max_size = absl::GetFlag(FLAGS_batch_max_size);
+  options.batch_max_wait =
+      std::chrono::microseconds(std::max<int64_t>(0, absl::GetFlag(FLAGS_batch_max_wait_us)));
+  options.limits.max_batch_requests = absl::GetFlag(FLAGS_max_batch_requests);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_path = absl::GetFlag(FLAGS_tls_key);

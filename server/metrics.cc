@@ -31,6 +31,8 @@ const char* RpcMethodName(RpcMethod method) {
   switch (method) {
     case RpcMethod::kRecommend:
       return "Recommend";
+    case RpcMethod::kRecommendBatch:
+      return "RecommendBatch";
     case RpcMethod::kGetModelInfo:
       return "GetModelInfo";
   }
@@ -127,6 +129,11 @@ void ServerMetrics::RecordUnknownItems(uint64_t count) {
 
 void ServerMetrics::RecordBatchSize(size_t size) {
   batch_size_->Observe(static_cast<double>(size));
+}
+
+std::pair<uint64_t, double> ServerMetrics::BatchSizeTotals() const {
+  const prometheus::ClientMetric m = batch_size_->Collect();
+  return {m.histogram.sample_count, m.histogram.sample_sum};
 }
 
 void ServerMetrics::SetModel(uint64_t version, const std::string& fingerprint,

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/support/status.h"
@@ -21,8 +22,8 @@
 namespace edlae::server {
 
 // The RPC methods metrics are labelled with.
-enum class RpcMethod { kRecommend = 0, kGetModelInfo = 1 };
-inline constexpr int kNumRpcMethods = 2;
+enum class RpcMethod { kRecommend = 0, kGetModelInfo = 1, kRecommendBatch = 2 };
+inline constexpr int kNumRpcMethods = 3;
 const char* RpcMethodName(RpcMethod method);
 
 // Every edlae metric, registered in one registry at construction (names are a
@@ -65,6 +66,8 @@ class ServerMetrics {
   // Current values, for tests and logs.
   double RequestCount(RpcMethod method, grpc::StatusCode code) const;
   double ShedCount(RpcMethod method) const;
+  // Batches recorded in edlae_batch_size so far, and the requests in them.
+  std::pair<uint64_t, double> BatchSizeTotals() const;
   double ReloadCount(bool ok) const;
   double UnknownItems() const { return unknown_items_->Value(); }
   double Inflight() const { return inflight_->Value(); }

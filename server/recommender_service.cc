@@ -128,81 +128,151 @@ bool BearerTokenMatches(std::string_view header, std::string_view token) {
   return diff == 0;
 }
 
-absl::Status RecommendWithModel(const ServableHandle& handle,
-                                const v1::RecommendRequest& request,
-                                const ServiceLimits& limits,
-                                v1::RecommendResponse* response,
-                                const std::function<bool()>& should_stop) {
+namespace {
+
+// A Recommend request mapped onto one model: indices instead of ids, and the
+// scorer's options pointing into this struct (so it must not move after
+// Options() is taken).
+struct PreparedRequest {
+  std::vector<HistoryEntry> history;
+  std::vector<uint32_t> exclude;
+  std::vector<uint32_t> candidates;
+  uint32_t unknown = 0;
+  bool any_weight = false;
+  // Candidates were asked for but none is known: the answer is empty.
+  bool no_known_candidate = false;
+  uint32_t top_n = 0;
+  bool exclude_history = true;
+
+  RecommendOptions Options(const std::function<bool()>& should_stop) const {
+    RecommendOptions options;
+    options.top_n = top_n;
+    options.exclude_history = exclude_history;
+    options.exclude = absl::MakeConstSpan(exclude);
+    options.candidates = absl::MakeConstSpan(candidates);
+    options.should_stop = should_stop;
+    return options;
+  }
+};
+
+// Validates `request` (before the model is looked at), then maps its ids.
+absl::Status PrepareRecommend(const ServableHandle& handle,
+                              const v1::RecommendRequest& request,
+                              const ServiceLimits& limits,
+                              PreparedRequest* out) {
   RETURN_IF_ERROR(ValidateRequest(request, limits));
   if (!handle) return NoModelError();
   const Model& model = *handle.model;
-
-  uint32_t unknown = 0;
-  std::vector<HistoryEntry> history;
-  history.reserve(request.history_item_ids_size());
+  out->history.reserve(request.history_item_ids_size());
   const bool weighted = request.history_weights_size() != 0;
-  bool any_weight = false;
   for (int i = 0; i < request.history_item_ids_size(); ++i) {
     std::optional<uint32_t> index = model.FindItem(request.history_item_ids(i));
     if (!index.has_value()) {
-      ++unknown;
+      ++out->unknown;
       continue;
     }
     const float weight = weighted ? request.history_weights(i) : 1.0f;
-    any_weight = any_weight || weight != 0.0f;
-    history.push_back(HistoryEntry{*index, weight});
+    out->any_weight = out->any_weight || weight != 0.0f;
+    out->history.push_back(HistoryEntry{*index, weight});
   }
-
-  std::vector<uint32_t> exclude;
-  unknown += MapIds(model, request.exclude_item_ids(), &exclude);
-
-  std::vector<uint32_t> candidates;
-  unknown += MapIds(model, request.candidate_item_ids(), &candidates);
+  out->unknown += MapIds(model, request.exclude_item_ids(), &out->exclude);
+  out->unknown += MapIds(model, request.candidate_item_ids(), &out->candidates);
   // Duplicate candidates would otherwise be scored (and returned) twice.
-  std::sort(candidates.begin(), candidates.end());
-  candidates.erase(std::unique(candidates.begin(), candidates.end()),
-                   candidates.end());
-
-  response->Clear();
-  response->set_model_fingerprint(model.fingerprint());
-  response->set_model_version(handle.version);
-  response->set_unknown_item_count(unknown);
-
-  if (request.candidate_item_ids_size() > 0 && candidates.empty()) {
-    // Candidates were asked for but none is known: an empty candidate span
-    // would mean "every item", which is not what the client asked.
-    response->set_popularity_fallback(!any_weight);
-    return absl::OkStatus();
-  }
-
-  RecommendOptions options;
-  options.top_n = request.top_n();
-  options.exclude_history =
+  std::sort(out->candidates.begin(), out->candidates.end());
+  out->candidates.erase(
+      std::unique(out->candidates.begin(), out->candidates.end()),
+      out->candidates.end());
+  // An empty candidate span would mean "every item", not what was asked.
+  out->no_known_candidate =
+      request.candidate_item_ids_size() > 0 && out->candidates.empty();
+  out->top_n = request.top_n();
+  out->exclude_history =
       request.has_exclude_history() ? request.exclude_history() : true;
-  options.exclude = absl::MakeConstSpan(exclude);
-  options.candidates = absl::MakeConstSpan(candidates);
-  options.should_stop = should_stop;
-  ASSIGN_OR_RETURN(Recommendation result,
-                   Recommend(model, absl::MakeConstSpan(history), options));
+  return absl::OkStatus();
+}
 
-  for (const ScoredItem& item : result.items) {
+// Fills `response` from the scorer's answer to `prepared`.
+absl::Status CompleteRecommend(const ServableHandle& handle,
+                               const PreparedRequest& prepared,
+                               absl::StatusOr<Recommendation> result,
+                               v1::RecommendResponse* response) {
+  const Model& model = *handle.model;
+  response->Clear();
+  if (!result.ok()) return result.status();
+  for (const ScoredItem& item : result->items) {
     // Finite weights can still overflow float when multiplied and summed
     // (found by fuzz/recommend_fuzzer); never answer with inf scores.
     if (!std::isfinite(item.score)) {
-      response->Clear();
       return absl::InvalidArgumentError(
           "history_weights are too large: the scores overflow float");
     }
   }
-  response->set_popularity_fallback(result.popularity_fallback);
-  response->mutable_items()->Reserve(static_cast<int>(result.items.size()));
-  for (const ScoredItem& item : result.items) {
+  response->set_model_fingerprint(model.fingerprint());
+  response->set_model_version(handle.version);
+  response->set_unknown_item_count(prepared.unknown);
+  response->set_popularity_fallback(prepared.no_known_candidate
+                                        ? !prepared.any_weight
+                                        : result->popularity_fallback);
+  response->mutable_items()->Reserve(static_cast<int>(result->items.size()));
+  for (const ScoredItem& item : result->items) {
     v1::ScoredItem* out = response->add_items();
     const std::string_view id = model.item_id(item.index);
     out->set_item_id(id.data(), id.size());
     out->set_score(item.score);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RecommendWithModel(const ServableHandle& handle,
+                                const v1::RecommendRequest& request,
+                                const ServiceLimits& limits,
+                                v1::RecommendResponse* response,
+                                const std::function<bool()>& should_stop) {
+  PreparedRequest prepared;
+  RETURN_IF_ERROR(PrepareRecommend(handle, request, limits, &prepared));
+  if (prepared.no_known_candidate) {
+    return CompleteRecommend(handle, prepared, Recommendation{}, response);
+  }
+  return CompleteRecommend(
+      handle, prepared,
+      Recommend(*handle.model, prepared.history, prepared.Options(should_stop)),
+      response);
+}
+
+std::vector<absl::Status> RecommendManyWithModel(
+    const ServableHandle& handle,
+    absl::Span<const v1::RecommendRequest* const> requests,
+    const ServiceLimits& limits, absl::Span<v1::RecommendResponse* const> responses,
+    absl::Span<const std::function<bool()>> should_stop, size_t max_batch) {
+  std::vector<absl::Status> statuses(requests.size());
+  std::vector<PreparedRequest> prepared(requests.size());  // never resized below
+  std::vector<ScoringRequest> scoring;
+  std::vector<size_t> scored;  // request index of each scoring entry
+  for (size_t r = 0; r < requests.size(); ++r) {
+    statuses[r] = PrepareRecommend(handle, *requests[r], limits, &prepared[r]);
+    if (!statuses[r].ok()) continue;
+    if (prepared[r].no_known_candidate) {
+      statuses[r] = CompleteRecommend(handle, prepared[r], Recommendation{},
+                                      responses[r]);
+      continue;
+    }
+    scoring.push_back({prepared[r].history,
+                       prepared[r].Options(r < should_stop.size()
+                                               ? should_stop[r]
+                                               : std::function<bool()>())});
+    scored.push_back(r);
+  }
+  if (scoring.empty()) return statuses;
+  std::vector<absl::StatusOr<Recommendation>> results =
+      RecommendMany(*handle.model, scoring, max_batch);
+  for (size_t i = 0; i < scored.size(); ++i) {
+    const size_t r = scored[i];
+    statuses[r] = CompleteRecommend(handle, prepared[r], std::move(results[i]),
+                                    responses[r]);
+  }
+  return statuses;
 }
 
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info) {
@@ -256,6 +326,11 @@ RecommenderService::RecommenderService(
       workers_(options_.worker_threads > 0
                    ? options_.worker_threads
                    : static_cast<int>(std::thread::hardware_concurrency())) {
+  if (options_.batch_max_size > 1) {
+    batcher_ = std::make_unique<MicroBatcher<BatchedCall>>(
+        &workers_, options_.batch_max_size, options_.batch_max_wait,
+        [this](std::vector<BatchedCall>& calls) { ProcessBatch(calls); });
+  }
   if (options_.metrics == nullptr) {
     options_.metrics = std::make_shared<ServerMetrics>();
   }
@@ -296,18 +371,17 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
     finish(auth);
     return reactor;
   }
-  // Admission: refuse at once rather than queue without bound.
-  const uint32_t limit = options_.limits.max_concurrent_requests;
-  const uint32_t before = admitted_.fetch_add(1, std::memory_order_relaxed);
-  if (limit != 0 && before >= limit) {
-    admitted_.fetch_sub(1, std::memory_order_relaxed);
-    metrics.RecordShed(RpcMethod::kRecommend);
-    finish(absl::ResourceExhaustedError(absl::StrCat(
-        "server overloaded: ", limit,
-        " requests in flight (--max_concurrent_requests); retry with backoff")));
+  if (absl::Status admitted = Admit(RpcMethod::kRecommend); !admitted.ok()) {
+    finish(admitted);
     return reactor;
   }
-  metrics.AddInflight(1);
+  if (batcher_ != nullptr) {
+    const ServableHandle current = servable_->Get();
+    if (current && current.model->kind() == ModelKind::kLowRank) {
+      batcher_->Add(BatchedCall{context, request, response, finish});
+      return reactor;
+    }
+  }
   auto run = [this, context, request, response, finish] {
     const grpc::CallbackServerContext& ctx = *context;
     auto should_stop = [&ctx] {
@@ -323,19 +397,159 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
       status = RecommendWithModel(handle, *request, options_.limits, response,
                                   should_stop);
       if (absl::IsCancelled(status)) status = StopReason(ctx);
-      // Each call is scored on its own for now: a batch of one.
+      // Scored on its own (dense model, or micro-batching off): a batch of one.
       options_.metrics->RecordBatchSize(1);
       if (status.ok()) {
         options_.metrics->RecordUnknownItems(response->unknown_item_count());
       }
     }
-    options_.metrics->AddInflight(-1);
-    admitted_.fetch_sub(1, std::memory_order_relaxed);
+    Release();
     finish(status);
   };
   if (!workers_.Submit(run)) {
-    options_.metrics->AddInflight(-1);
+    Release();
+    finish(absl::UnavailableError("server is shutting down"));
+  }
+  return reactor;
+}
+
+absl::Status RecommenderService::Admit(RpcMethod method) {
+  // Refuse at once rather than queue without bound.
+  const uint32_t limit = options_.limits.max_concurrent_requests;
+  const uint32_t before = admitted_.fetch_add(1, std::memory_order_relaxed);
+  if (limit != 0 && before >= limit) {
     admitted_.fetch_sub(1, std::memory_order_relaxed);
+    options_.metrics->RecordShed(method);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "server overloaded: ", limit,
+        " requests in flight (--max_concurrent_requests); retry with backoff"));
+  }
+  options_.metrics->AddInflight(1);
+  return absl::OkStatus();
+}
+
+void RecommenderService::Release() {
+  options_.metrics->AddInflight(-1);
+  admitted_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void RecommenderService::ProcessBatch(std::vector<BatchedCall>& calls) {
+  // One version for the whole batch, held until every response is built.
+  const ServableHandle handle = servable_->Get();
+  std::vector<absl::Status> statuses(calls.size());
+  std::vector<const v1::RecommendRequest*> requests;
+  std::vector<v1::RecommendResponse*> responses;
+  std::vector<std::function<bool()>> should_stop;
+  std::vector<size_t> live;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const grpc::CallbackServerContext* ctx = calls[i].context;
+    auto stop = [ctx] {
+      return ctx->IsCancelled() ||
+             std::chrono::system_clock::now() >= ctx->deadline();
+    };
+    if (stop()) {
+      statuses[i] = StopReason(*ctx);  // expired while queued
+      continue;
+    }
+    live.push_back(i);
+    requests.push_back(calls[i].request);
+    responses.push_back(calls[i].response);
+    should_stop.push_back(stop);
+  }
+  if (!live.empty()) {
+    std::vector<absl::Status> got =
+        RecommendManyWithModel(handle, requests, options_.limits, responses,
+                               should_stop, options_.batch_max_size);
+    for (size_t k = 0; k < live.size(); ++k) {
+      const size_t i = live[k];
+      statuses[i] = absl::IsCancelled(got[k]) ? StopReason(*calls[i].context)
+                                              : got[k];
+      if (statuses[i].ok()) {
+        options_.metrics->RecordUnknownItems(calls[i].response->unknown_item_count());
+      }
+    }
+    options_.metrics->RecordBatchSize(live.size());
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    Release();
+    calls[i].finish(statuses[i]);
+  }
+}
+
+grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
+    grpc::CallbackServerContext* context,
+    const v1::RecommendBatchRequest* request,
+    v1::RecommendBatchResponse* response) {
+  const Clock::time_point start = Clock::now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ServerMetrics& metrics = *options_.metrics;
+  auto finish = [reactor, &metrics, start](const absl::Status& status) {
+    const grpc::Status out = ToGrpcStatus(status);
+    metrics.RecordRequest(RpcMethod::kRecommendBatch, out.error_code(),
+                          SecondsSince(start));
+    reactor->Finish(out);
+  };
+  if (absl::Status auth = Authenticate(*context); !auth.ok()) {
+    finish(auth);
+    return reactor;
+  }
+  const uint32_t limit = options_.limits.max_batch_requests;
+  if (static_cast<uint32_t>(request->requests_size()) > limit) {
+    finish(absl::InvalidArgumentError(absl::StrCat(
+        "requests has ", request->requests_size(), " entries; at most ", limit,
+        " are allowed (server flag --max_batch_requests)")));
+    return reactor;
+  }
+  if (absl::Status admitted = Admit(RpcMethod::kRecommendBatch); !admitted.ok()) {
+    finish(admitted);
+    return reactor;
+  }
+  auto run = [this, context, request, response, finish] {
+    const grpc::CallbackServerContext& ctx = *context;
+    auto stop = [&ctx] {
+      return ctx.IsCancelled() ||
+             std::chrono::system_clock::now() >= ctx.deadline();
+    };
+    absl::Status status;
+    if (stop()) {
+      status = StopReason(ctx);
+    } else {
+      const ServableHandle handle = servable_->Get();
+      const int n = request->requests_size();
+      std::vector<const v1::RecommendRequest*> requests(n);
+      std::vector<v1::RecommendResponse*> responses(n);
+      response->mutable_results()->Reserve(n);
+      for (int r = 0; r < n; ++r) {
+        requests[r] = &request->requests(r);
+        responses[r] = response->add_results()->mutable_response();
+      }
+      const std::vector<std::function<bool()>> should_stop(n, stop);
+      std::vector<absl::Status> got =
+          RecommendManyWithModel(handle, requests, options_.limits, responses,
+                                 should_stop, options_.batch_max_size);
+      for (int r = 0; r < n && status.ok(); ++r) {
+        // A deadline or cancellation ends the whole call, as for Recommend.
+        if (absl::IsCancelled(got[r])) status = StopReason(ctx);
+      }
+      for (int r = 0; r < n && status.ok(); ++r) {
+        v1::RecommendBatchResult* result = response->mutable_results(r);
+        if (got[r].ok()) {
+          options_.metrics->RecordUnknownItems(
+              result->response().unknown_item_count());
+          continue;
+        }
+        result->clear_response();
+        const grpc::Status entry = ToGrpcStatus(got[r]);
+        result->set_code(entry.error_code());
+        result->set_message(entry.error_message());
+      }
+      if (n > 0) options_.metrics->RecordBatchSize(n);
+    }
+    Release();
+    finish(status);
+  };
+  if (!workers_.Submit(run)) {
+    Release();
     finish(absl::UnavailableError("server is shutting down"));
   }
   return reactor;

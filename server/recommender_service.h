@@ -4,17 +4,21 @@
 #define EDLAE_SERVER_RECOMMENDER_SERVICE_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "edlae/v1/recommender.grpc.pb.h"
 #include "edlae/v1/recommender.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "server/metrics.h"
+#include "server/micro_batcher.h"
 #include "server/servable_model.h"
 #include "server/worker_pool.h"
 
@@ -31,6 +35,8 @@ struct ServiceLimits {
   // admitted ones keep a latency of about max_concurrent_requests /
   // worker_threads service times. 0: no limit.
   uint32_t max_concurrent_requests = 256;
+  // Most requests in one RecommendBatch call.
+  uint32_t max_batch_requests = 1024;
 };
 
 // Everything the service is configured with besides the model.
@@ -44,6 +50,12 @@ struct ServiceOptions {
   std::string auth_token;
   // Where calls are counted; null: a private ServerMetrics.
   std::shared_ptr<ServerMetrics> metrics;
+  // Micro-batching of concurrent Recommend calls on a low-rank model: up to
+  // batch_max_size calls share one pass over V; a free worker waits up to
+  // batch_max_wait for more. Answers are identical to unbatched scoring.
+  // batch_max_size <= 1 disables it.
+  size_t batch_max_size = 64;
+  std::chrono::microseconds batch_max_wait{0};
 };
 
 // True when `header` is exactly "Bearer <token>" (scheme case-insensitive).
@@ -66,6 +78,19 @@ absl::Status RecommendWithModel(
     const ServableHandle& handle, const v1::RecommendRequest& request,
     const ServiceLimits& limits, v1::RecommendResponse* response,
     const std::function<bool()>& should_stop = nullptr);
+
+// RecommendWithModel for several requests at once, with the same answers
+// (bit-identical scores) and the same per-request errors: requests that can
+// share a pass over a low-rank model's V are scored together, up to
+// `max_batch` at a time (core RecommendMany). should_stop[r], when present,
+// is checked before request r is scored. Returns one status per request;
+// responses[r] is filled when statuses[r] is OK.
+std::vector<absl::Status> RecommendManyWithModel(
+    const ServableHandle& handle,
+    absl::Span<const v1::RecommendRequest* const> requests,
+    const ServiceLimits& limits,
+    absl::Span<v1::RecommendResponse* const> responses,
+    absl::Span<const std::function<bool()>> should_stop, size_t max_batch);
 
 // Describes `handle`'s model in `info`. Unavailable when there is none.
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
@@ -92,6 +117,10 @@ class RecommenderService final : public v1::Recommender::CallbackService {
                                       const v1::RecommendRequest* request,
                                       v1::RecommendResponse* response) override;
 
+  grpc::ServerUnaryReactor* RecommendBatch(
+      grpc::CallbackServerContext* context,
+      const v1::RecommendBatchRequest* request,
+      v1::RecommendBatchResponse* response) override;
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
                                          const v1::GetModelInfoRequest* request,
                                          v1::ModelInfo* response) override;
@@ -100,12 +129,27 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   ServerMetrics& metrics() const { return *options_.metrics; }
 
  private:
+  // A Recommend call waiting for a micro-batch.
+  struct BatchedCall {
+    grpc::CallbackServerContext* context;
+    const v1::RecommendRequest* request;
+    v1::RecommendResponse* response;
+    std::function<void(const absl::Status&)> finish;  // called exactly once
+  };
+
   // UNAUTHENTICATED unless the call carries the configured token.
   absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
+  // Admits one more call, or returns RESOURCE_EXHAUSTED (and counts the shed).
+  absl::Status Admit(RpcMethod method);
+  void Release();  // the inverse of a successful Admit
+  // Scores a micro-batch of Recommend calls and finishes each.
+  void ProcessBatch(std::vector<BatchedCall>& calls);
 
   const std::shared_ptr<const ServableModel> servable_;
   ServiceOptions options_;
   std::atomic<uint32_t> admitted_{0};
+  // Outlives workers_: tasks the pool runs at shutdown may still drain it.
+  std::unique_ptr<MicroBatcher<BatchedCall>> batcher_;
   WorkerPool workers_;  // declared last: joined first
 };
 

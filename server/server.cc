@@ -143,6 +143,8 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   ServiceOptions service_options;
   service_options.limits = options.limits;
   service_options.worker_threads = options.worker_threads;
+  service_options.batch_max_size = options.batch_max_size;
+  service_options.batch_max_wait = options.batch_max_wait;
   service_options.metrics = metrics;
   if (!options.auth_token_file.empty()) {
     ASSIGN_OR_RETURN(service_options.auth_token,

@@ -3,6 +3,7 @@
 #ifndef EDLAE_SERVER_SERVER_H_
 #define EDLAE_SERVER_SERVER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,10 @@ struct ServerOptions {
   ServiceLimits limits;
   // Threads scoring Recommend calls (0: one per core).
   int worker_threads = 0;
+  // Micro-batching of concurrent Recommend calls on low-rank models
+  // (ServiceOptions::batch_max_size / batch_max_wait).
+  size_t batch_max_size = 64;
+  std::chrono::microseconds batch_max_wait{0};
   // Largest request accepted, in bytes.
   int max_receive_message_bytes = 16 * 1024 * 1024;
   // HTTP/2 keepalive: ping idle clients every keepalive_time_ms, drop them when
