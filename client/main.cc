@@ -1,5 +1,6 @@
 // edlae-client: command-line client (recommend, info, health) for an
 // edlae-server.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -16,8 +17,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/bench.h"
 #include "client/output_format.h"
 #include "client/recommender_client.h"
 
@@ -45,6 +48,10 @@ ABSL_FLAG(std::string, tls_ca, "",
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM client certificate for mutual TLS (with --tls_key).");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(int32_t, concurrency, 4, "bench: callers, one call in flight each.");
+ABSL_FLAG(int64_t, requests, 1000, "bench: total calls (at most).");
+ABSL_FLAG(int32_t, duration_s, 60, "bench: stop after this many seconds.");
+ABSL_FLAG(int32_t, history_len, 10, "bench: history items per call.");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File with the bearer token to send (authorization metadata).");
 
@@ -63,12 +70,16 @@ constexpr char kUsage[] =
     "  edlae-client info --target HOST:PORT [--json] [--timeout_ms MS]\n"
     "  edlae-client health --target HOST:PORT [--service NAME] [--json] "
     "[--timeout_ms MS]\n"
+    "  edlae-client bench --target HOST:PORT [--concurrency 4] [--requests 1000]\n"
+    "      [--duration_s 60] [--history_len 10] [-n N] [--items ID,...]\n"
+    "      (history ids from --items, else 1..num_items as in MovieLens and\n"
+    "      edlae-train synth data)\n"
     "Connection (every command): [--tls] [--tls_ca CA.pem] "
     "[--tls_cert CERT.pem --tls_key KEY.pem] [--auth_token_file FILE]\n"
     "Exit status: 0 success; 1 RPC error (or health not SERVING); "
     "2 usage error.\n";
 
-enum class Command { kRecommend, kInfo, kHealth };
+enum class Command { kRecommend, kInfo, kHealth, kBench };
 
 struct CommandSpec {
   absl::string_view name;
@@ -85,6 +96,9 @@ const std::vector<CommandSpec>& Commands() {
         "include_history"}},
       {"info", Command::kInfo, {}},
       {"health", Command::kHealth, {"service"}},
+      {"bench",
+       Command::kBench,
+       {"concurrency", "requests", "duration_s", "history_len", "top_n", "items"}},
   };
   return *kCommands;
 }
@@ -227,6 +241,46 @@ int RunHealth(const edlae::client::RecommenderClient& client,
              : kExitRpcError;
 }
 
+int RunBenchCommand(const edlae::client::RecommenderClient& client,
+                    absl::Duration timeout, bool json) {
+  edlae::client::BenchOptions options;
+  options.concurrency = absl::GetFlag(FLAGS_concurrency);
+  options.requests = absl::GetFlag(FLAGS_requests);
+  options.max_duration = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_duration_s)));
+  options.history_len = std::max(1, absl::GetFlag(FLAGS_history_len));
+  options.top_n = absl::GetFlag(FLAGS_top_n);
+  options.timeout = timeout;
+  options.item_ids = absl::GetFlag(FLAGS_items);
+  if (options.item_ids.empty()) {
+    absl::StatusOr<edlae::v1::ModelInfo> info = client.GetModelInfo(timeout);
+    if (!info.ok()) return RpcError(info.status());
+    for (uint64_t i = 1; i <= info->num_items(); ++i) {
+      options.item_ids.push_back(absl::StrCat(i));
+    }
+  }
+  absl::StatusOr<edlae::client::BenchReport> report =
+      edlae::client::RunBench(client, options);
+  if (!report.ok()) return UsageError(report.status().message());
+  if (json) {
+    std::string out = absl::StrFormat(
+        "{\"calls\":%d,\"seconds\":%.6f,\"qps\":%.3f,\"p50_us\":%.1f,"
+        "\"p95_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"status\":{",
+        report->calls, report->seconds, report->qps, report->p50_us,
+        report->p95_us, report->p99_us, report->max_us);
+    bool first = true;
+    for (const auto& [code, n] : report->status_counts) {
+      absl::StrAppend(&out, first ? "" : ",", "\"", code, "\":", n);
+      first = false;
+    }
+    std::printf("%s}}\n", out.c_str());
+  } else {
+    std::printf("%s\n", edlae::client::FormatBenchReport(*report).c_str());
+  }
+  const auto ok = report->status_counts.find("OK");
+  const int64_t ok_calls = ok == report->status_counts.end() ? 0 : ok->second;
+  return ok_calls == report->calls ? kExitOk : kExitRpcError;
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2) return UsageError("missing subcommand");
   const absl::string_view first = argv[1];
@@ -289,6 +343,8 @@ int Main(int argc, char** argv) {
       return RunInfo(*client, timeout, json);
     case Command::kHealth:
       return RunHealth(*client, timeout, json);
+    case Command::kBench:
+      return RunBenchCommand(*client, timeout, json);
   }
   return kExitUsage;
 }

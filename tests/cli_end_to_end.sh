@@ -97,6 +97,10 @@ for item in 1 2 3; do
 done
 "$CLIENT" recommend --target "$TARGET" --items 1,2,3 -n 5 --json | grep -q '"items"' || fail "json"
 "$CLIENT" info --target "$TARGET" | grep -q edlae || fail "info lacks the algorithm"
+# Load generator: bounded count, every call OK, percentiles reported.
+"$CLIENT" bench --target "$TARGET" --concurrency 3 --requests 300 --history_len 5 > "$WORK/bench.txt" \
+  || { cat "$WORK/bench.txt"; fail "bench"; }
+grep -q "calls=300 .*p99_us=.* OK=300" "$WORK/bench.txt" || fail "bench report: $(cat "$WORK/bench.txt")"
 expect_exit 1 "$CLIENT" recommend --target "$TARGET" --items 1 -n 0
 grep -q INVALID_ARGUMENT "$WORK/err" || fail "top_n 0 not INVALID_ARGUMENT"
 

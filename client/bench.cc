@@ -1,0 +1,95 @@
+// Closed-loop load: each caller sends its next call when the previous one answers; stops at a count or a time bound.
+#include "client/bench.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace edlae::client {
+namespace {
+
+double Percentile(std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const size_t i = std::min(sorted.size() - 1,
+                            static_cast<size_t>(q * (sorted.size() - 1) + 0.5));
+  return sorted[i];
+}
+
+}  // namespace
+
+absl::StatusOr<BenchReport> RunBench(const RecommenderClient& client,
+                                     const BenchOptions& options) {
+  if (options.concurrency < 1 || options.concurrency > 1024) {
+    return absl::InvalidArgumentError("--concurrency must be in [1, 1024]");
+  }
+  if (options.requests < 1) {
+    return absl::InvalidArgumentError("--requests must be at least 1");
+  }
+  if (options.item_ids.empty()) {
+    return absl::InvalidArgumentError("no item ids to build histories from");
+  }
+  std::atomic<int64_t> issued{0};
+  std::mutex mu;
+  std::vector<double> latencies_us;
+  std::map<std::string, int64_t> counts;
+  const auto start = std::chrono::steady_clock::now();
+  const auto stop_at = start + absl::ToChronoNanoseconds(options.max_duration);
+  auto caller = [&](int id) {
+    std::mt19937_64 rng(1000 + id);
+    std::vector<double> mine;
+    std::map<std::string, int64_t> my_counts;
+    while (issued.fetch_add(1) < options.requests &&
+           std::chrono::steady_clock::now() < stop_at) {
+      v1::RecommendRequest request;
+      for (int k = 0; k < options.history_len; ++k) {
+        request.add_history_item_ids(
+            options.item_ids[rng() % options.item_ids.size()]);
+      }
+      request.set_top_n(options.top_n);
+      const auto t0 = std::chrono::steady_clock::now();
+      absl::StatusOr<v1::RecommendResponse> response =
+          client.Recommend(request, options.timeout);
+      mine.push_back(std::chrono::duration<double, std::micro>(
+                         std::chrono::steady_clock::now() - t0)
+                         .count());
+      ++my_counts[absl::StatusCodeToString(response.status().code())];
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    latencies_us.insert(latencies_us.end(), mine.begin(), mine.end());
+    for (const auto& [code, n] : my_counts) counts[code] += n;
+  };
+  std::vector<std::thread> callers;
+  for (int c = 0; c < options.concurrency; ++c) callers.emplace_back(caller, c);
+  for (std::thread& t : callers) t.join();
+
+  BenchReport report;
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.calls = static_cast<int64_t>(latencies_us.size());
+  report.qps = report.seconds > 0 ? report.calls / report.seconds : 0;
+  std::sort(latencies_us.begin(), latencies_us.end());
+  report.p50_us = Percentile(latencies_us, 0.50);
+  report.p95_us = Percentile(latencies_us, 0.95);
+  report.p99_us = Percentile(latencies_us, 0.99);
+  report.max_us = latencies_us.empty() ? 0 : latencies_us.back();
+  report.status_counts = std::move(counts);
+  return report;
+}
+
+std::string FormatBenchReport(const BenchReport& r) {
+  std::string out = absl::StrFormat(
+      "calls=%d seconds=%.3f qps=%.1f p50_us=%.0f p95_us=%.0f p99_us=%.0f "
+      "max_us=%.0f",
+      r.calls, r.seconds, r.qps, r.p50_us, r.p95_us, r.p99_us, r.max_us);
+  for (const auto& [code, n] : r.status_counts) absl::StrAppend(&out, " ", code, "=", n);
+  return out;
+}
+
+}  // namespace edlae::client

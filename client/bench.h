@@ -1,0 +1,46 @@
+// edlae-client bench: a bounded closed-loop load generator over real gRPC that reports QPS and latency percentiles.
+#ifndef EDLAE_CLIENT_BENCH_H_
+#define EDLAE_CLIENT_BENCH_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/recommender_client.h"
+
+namespace edlae::client {
+
+struct BenchOptions {
+  int concurrency = 4;           // callers, each with one call in flight
+  int64_t requests = 1000;       // total calls (the loop stops at either bound)
+  absl::Duration max_duration = absl::Seconds(60);
+  int history_len = 10;          // history items per call
+  uint32_t top_n = 10;
+  absl::Duration timeout = absl::Seconds(5);  // per call
+  // History ids are drawn uniformly from these (with a fixed seed per caller).
+  std::vector<std::string> item_ids;
+};
+
+struct BenchReport {
+  int64_t calls = 0;
+  double seconds = 0;
+  double qps = 0;
+  double p50_us = 0, p95_us = 0, p99_us = 0, max_us = 0;
+  std::map<std::string, int64_t> status_counts;  // "OK", "UNAVAILABLE", ...
+};
+
+// Runs the load against `client` (thread-safe: shared by all callers) and
+// measures each call's latency on the client. InvalidArgument for options out
+// of range (concurrency 1..1024, requests >= 1, no item ids).
+absl::StatusOr<BenchReport> RunBench(const RecommenderClient& client,
+                                     const BenchOptions& options);
+
+// "calls=… seconds=… qps=… p50_us=… p95_us=… p99_us=… max_us=… OK=… …".
+std::string FormatBenchReport(const BenchReport& report);
+
+}  // namespace edlae::client
+
+#endif  // EDLAE_CLIENT_BENCH_H_
