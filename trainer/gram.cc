@@ -7,7 +7,10 @@
 
 namespace edlae {
 
-std::vector<double> ComputeGram(const Interactions& x, int num_threads) {
+namespace {
+
+template <typename T>
+std::vector<T> ComputeGramAs(const Interactions& x, int num_threads) {
   const size_t n = x.num_items();
   const size_t users = x.num_users();
   const int threads = ResolveThreads(num_threads);
@@ -28,17 +31,17 @@ std::vector<double> ComputeGram(const Interactions& x, int num_threads) {
 
   // Row i of G (upper part, j >= i) = Σ over users of i of their items >= i.
   // Each row is written by one thread and stays cache-resident while built.
-  std::vector<double> g(n * n, 0.0);
+  std::vector<T> g(n * n, T{0});
   ParallelFor(n, 8, threads, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      double* row = g.data() + i * n;
+      T* row = g.data() + i * n;
       for (uint64_t k = col_offsets[i]; k < col_offsets[i + 1]; ++k) {
         const uint32_t u = col_users[k];
         const uint32_t* first = x.item_indices.data() + x.row_offsets[u];
         const uint32_t* last = x.item_indices.data() + x.row_offsets[u + 1];
         // Items of a user are sorted: skip those below the diagonal.
         for (const uint32_t* p = std::lower_bound(first, last, i); p != last; ++p) {
-          row[*p] += 1.0;
+          row[*p] += T{1};
         }
       }
     }
@@ -46,6 +49,16 @@ std::vector<double> ComputeGram(const Interactions& x, int num_threads) {
 
   MirrorUpperToLower(g.data(), n, threads);
   return g;
+}
+
+}  // namespace
+
+std::vector<double> ComputeGram(const Interactions& x, int num_threads) {
+  return ComputeGramAs<double>(x, num_threads);
+}
+
+std::vector<float> ComputeGramFloat(const Interactions& x, int num_threads) {
+  return ComputeGramAs<float>(x, num_threads);
 }
 
 }  // namespace edlae

@@ -14,6 +14,10 @@ namespace edlae {
 // of G; no dense users × items matrix is ever formed.
 std::vector<double> ComputeGram(const Interactions& x, int num_threads);
 
+// The same in float32: exact while every count is below 2²⁴ (i.e. fewer than
+// 16.7 M users), half the memory. For the float32 solver.
+std::vector<float> ComputeGramFloat(const Interactions& x, int num_threads);
+
 }  // namespace edlae
 
 #endif  // EDLAE_TRAINER_GRAM_H_

@@ -90,36 +90,68 @@ const char* PrecisionName(Precision precision) {
   return precision == Precision::kFloat64 ? "float64" : "float32";
 }
 
-absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
-                                                 size_t n,
-                                                 const SolverOptions& options) {
+namespace {
+
+// Checks shared by both SolveFullRank overloads.
+absl::Status ValidateSolve(size_t gram_size, size_t n,
+                           const SolverOptions& options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
   if (options.algorithm == Algorithm::kZeroDiag) {
     return absl::InvalidArgumentError(
         "zero-diag is a low-rank model: give --rank K --method als");
   }
-  if (n == 0 || gram.size() != n * n) {
+  if (n == 0 || gram_size != n * n) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Gram matrix has ", gram.size(), " entries, expected ", n, "²"));
+        "Gram matrix has ", gram_size, " entries, expected ", n, "²"));
   }
-  const int threads = ResolveThreads(options.num_threads);
-  const bool zero_diagonal = options.algorithm != Algorithm::kDlae;
-  // Dropout enters as p/(1−p)·diag(G) (Eq. 4); EASE is the p = 0 case.
+  return absl::OkStatus();
+}
+
+// Λ's diagonal: λ + p/(1−p)·diag(G) (Eq. 4); EASE is the p = 0 case.
+template <typename T>
+std::vector<double> LambdaDiagonal(const std::vector<T>& gram, size_t n,
+                                   const SolverOptions& options) {
   const double dropout_scale =
       options.algorithm == Algorithm::kEase
           ? 0.0
           : options.dropout / (1.0 - options.dropout);
   std::vector<double> lambda_diag(n);
   for (size_t j = 0; j < n; ++j) {
-    lambda_diag[j] = options.lambda + dropout_scale * gram[j * n + j];
-    gram[j * n + j] += lambda_diag[j];
+    lambda_diag[j] =
+        options.lambda + dropout_scale * static_cast<double>(gram[j * n + j]);
   }
+  return lambda_diag;
+}
+
+// float32 tail: `a` = G + Λ; inverted and turned into B in place.
+absl::StatusOr<std::vector<float>> InvertAndBuildInPlace(
+    std::vector<float> a, size_t n, const SolverOptions& options,
+    const std::vector<double>& lambda_diag) {
+  const int threads = ResolveThreads(options.num_threads);
+  if (absl::Status s = InvertSpdUpper(a.data(), n); !s.ok()) return s;
+  MirrorUpperToLower(a.data(), n, threads);
+  BuildB(a.data(), n, options.algorithm != Algorithm::kDlae, lambda_diag,
+         a.data(), threads);
+  if (absl::Status s = CheckFinite(a); !s.ok()) return s;
+  return a;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
+                                                 size_t n,
+                                                 const SolverOptions& options) {
+  if (absl::Status s = ValidateSolve(gram.size(), n, options); !s.ok()) return s;
+  const int threads = ResolveThreads(options.num_threads);
+  const std::vector<double> lambda_diag = LambdaDiagonal(gram, n, options);
+  for (size_t j = 0; j < n; ++j) gram[j * n + j] += lambda_diag[j];
 
   if (options.precision == Precision::kFloat64) {
     if (absl::Status s = InvertSpdUpper(gram.data(), n); !s.ok()) return s;
     MirrorUpperToLower(gram.data(), n, threads);
     std::vector<float> b(n * n);
-    BuildB(gram.data(), n, zero_diagonal, lambda_diag, b.data(), threads);
+    BuildB(gram.data(), n, options.algorithm != Algorithm::kDlae, lambda_diag,
+           b.data(), threads);
     if (absl::Status s = CheckFinite(b); !s.ok()) return s;
     return b;
   }
@@ -130,11 +162,22 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
     for (size_t k = begin * n; k < end * n; ++k) a[k] = static_cast<float>(gram[k]);
   });
   std::vector<double>().swap(gram);
-  if (absl::Status s = InvertSpdUpper(a.data(), n); !s.ok()) return s;
-  MirrorUpperToLower(a.data(), n, threads);
-  BuildB(a.data(), n, zero_diagonal, lambda_diag, a.data(), threads);
-  if (absl::Status s = CheckFinite(a); !s.ok()) return s;
-  return a;
+  return InvertAndBuildInPlace(std::move(a), n, options, lambda_diag);
+}
+
+absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<float> gram,
+                                                 size_t n,
+                                                 const SolverOptions& options) {
+  if (absl::Status s = ValidateSolve(gram.size(), n, options); !s.ok()) return s;
+  if (options.precision != Precision::kFloat32) {
+    return absl::InvalidArgumentError(
+        "a float32 Gram matrix is solved in float32 (precision float32)");
+  }
+  const std::vector<double> lambda_diag = LambdaDiagonal(gram, n, options);
+  for (size_t j = 0; j < n; ++j) {
+    gram[j * n + j] = static_cast<float>(gram[j * n + j] + lambda_diag[j]);
+  }
+  return InvertAndBuildInPlace(std::move(gram), n, options, lambda_diag);
 }
 
 }  // namespace edlae

@@ -69,9 +69,16 @@ std::optional<uint64_t> ReadNumberFile(const std::string& path) {
 
 }  // namespace
 
-size_t EstimateTrainingBytes(size_t num_items, size_t interaction_bytes) {
+bool UsesFloatGram(size_t num_users, const SolverOptions& options,
+                   size_t rank) {
+  return rank == 0 && options.precision == Precision::kFloat32 &&
+         num_users < (size_t{1} << 24);
+}
+
+size_t EstimateTrainingBytes(size_t num_items, size_t interaction_bytes,
+                             bool float_gram) {
   const double n = static_cast<double>(num_items);
-  const double bytes = 12.0 * n * n + 64.0 * (1 << 20) +
+  const double bytes = (float_gram ? 4.0 : 12.0) * n * n + 64.0 * (1 << 20) +
                        static_cast<double>(interaction_bytes);
   return bytes >= static_cast<double>(SIZE_MAX) ? SIZE_MAX
                                                 : static_cast<size_t>(bytes);
@@ -129,19 +136,29 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
   report.num_interactions = x.num_interactions();
   const size_t n = x.num_items();
   if (n == 0) return absl::InvalidArgumentError("no items to train on");
-  const double matrix_gib = static_cast<double>(n) * n * 8 / (1 << 30);
+  // Full rank in float32: G straight in float, no n² doubles at all.
+  const bool float_gram = UsesFloatGram(x.num_users(), options, low_rank.rank);
+  const double matrix_gib =
+      static_cast<double>(n) * n * (float_gram ? 4 : 8) / (1 << 30);
   if (log) {
     *log << absl::StrFormat(
         "[train] %s on %d users × %d items (%d interactions); dense %d² matrix "
-        "needs %.2f GiB in float64\n",
+        "needs %.2f GiB in %s\n",
         AlgorithmName(options.algorithm), x.num_users(), n,
-        x.num_interactions(), n, matrix_gib);
+        x.num_interactions(), n, matrix_gib, float_gram ? "float32" : "float64");
   }
 
   auto start = std::chrono::steady_clock::now();
-  std::vector<double> gram = ComputeGram(x, num_threads);
+  std::vector<double> gram;
+  std::vector<float> gram_f;
   std::vector<float> popularity(n);
-  for (size_t i = 0; i < n; ++i) popularity[i] = static_cast<float>(gram[i * n + i]);
+  if (float_gram) {
+    gram_f = ComputeGramFloat(x, num_threads);
+    for (size_t i = 0; i < n; ++i) popularity[i] = gram_f[i * n + i];
+  } else {
+    gram = ComputeGram(x, num_threads);
+    for (size_t i = 0; i < n; ++i) popularity[i] = static_cast<float>(gram[i * n + i]);
+  }
   report.gram_seconds = SecondsSince(start);
   if (log) *log << absl::StrFormat("[train] gram: %.3f s\n", report.gram_seconds);
 
@@ -221,7 +238,9 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
     return report;
   }
 
-  absl::StatusOr<std::vector<float>> b = SolveFullRank(std::move(gram), n, solver);
+  absl::StatusOr<std::vector<float>> b =
+      float_gram ? SolveFullRank(std::move(gram_f), n, solver)
+                 : SolveFullRank(std::move(gram), n, solver);
   if (!b.ok()) return b.status();
   report.solve_seconds = SecondsSince(start);
   if (log) {

@@ -53,9 +53,17 @@ size_t PeakRssBytes();
 
 // Bytes TrainAndWrite needs at its peak for `num_items` items: the float64
 // Gram matrix (8·n²) next to a float32 n² matrix (B, or the float32 copy of
-// the Gram matrix), i.e. 12·n², plus a fixed 64 MiB for everything else.
+// the Gram matrix), i.e. 12·n² — or 4·n² when `float_gram` (see
+// UsesFloatGram) — plus a fixed 64 MiB for everything else.
 // `interaction_bytes` (the loaded data, still held) is added on top.
-size_t EstimateTrainingBytes(size_t num_items, size_t interaction_bytes);
+size_t EstimateTrainingBytes(size_t num_items, size_t interaction_bytes,
+                             bool float_gram = false);
+
+// True when TrainAndWrite builds G directly in float32 and solves in place:
+// full rank, precision float32, and fewer than 2²⁴ users (so every count in G
+// is exact in float).
+bool UsesFloatGram(size_t num_users, const SolverOptions& options,
+                   size_t rank);
 
 // Memory this process may still allocate: /proc/meminfo MemAvailable, capped
 // by the cgroup (v2 memory.max − memory.current, or v1 limit − usage) when

@@ -42,6 +42,8 @@ TEST(GramTest, EqualsNaiveProductForAnyThreadCount) {
   }
   for (int threads : {1, 2, 3, 8}) {
     EXPECT_EQ(ComputeGram(x, threads), want) << threads << " threads";
+    const std::vector<float> want_f(want.begin(), want.end());
+    EXPECT_EQ(ComputeGramFloat(x, threads), want_f) << threads << " threads";
   }
 }
 

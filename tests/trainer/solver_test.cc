@@ -159,8 +159,39 @@ TEST(SolverTest, RejectsBadArguments) {
   }
   EXPECT_EQ(SolveFullRank(g, 3, SolverOptions{}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(SolveFullRank({}, 0, SolverOptions{}).status().code(),
+  EXPECT_EQ(SolveFullRank(std::vector<double>{}, 0, SolverOptions{}).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // A float32 Gram matrix is only solved in float32.
+  EXPECT_EQ(SolveFullRank(std::vector<float>{2, 1, 1, 2}, 2,
+                          SolverOptions{Algorithm::kEdlae, 1, 0.1, Precision::kFloat64})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The float32 Gram path (no n² doubles): same optimality conditions, and the
+// same B as converting a float64 Gram matrix, up to float rounding.
+TEST(SolverTest, FloatGramPathMeetsTheOptimalityConditions) {
+  const size_t n = 60;
+  const std::vector<double> g = RandomGram(400, n, 3);
+  const std::vector<float> gf(g.begin(), g.end());  // counts: exact in float
+  for (Algorithm a : {Algorithm::kEdlae, Algorithm::kDlae, Algorithm::kEase}) {
+    SCOPED_TRACE(AlgorithmName(a));
+    SolverOptions o{a, 2, 0.3, Precision::kFloat32};
+    absl::StatusOr<std::vector<float>> from_float = SolveFullRank(gf, n, o);
+    absl::StatusOr<std::vector<float>> from_double = SolveFullRank(g, n, o);
+    ASSERT_TRUE(from_float.ok()) << from_float.status();
+    ASSERT_TRUE(from_double.ok()) << from_double.status();
+    const bool zero_diagonal = a != Algorithm::kDlae;
+    if (zero_diagonal) {
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ((*from_float)[i * n + i], 0.0f);
+    }
+    EXPECT_LT(Residual(g, Lambda(g, n, o), *from_float, n, AllColumns(n), zero_diagonal),
+              1e-4);
+    for (size_t k = 0; k < n * n; ++k) {
+      ASSERT_NEAR((*from_float)[k], (*from_double)[k], 1e-4) << k;
+    }
+  }
 }
 
 TEST(SolverTest, ParsesNames) {

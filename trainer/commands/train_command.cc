@@ -64,7 +64,9 @@ int RunTrain() {
   // Refuse before the big allocations rather than be OOM-killed half way.
   const size_t interaction_bytes =
       x->num_interactions() * 2 * sizeof(uint32_t);
-  const size_t need = EstimateTrainingBytes(x->num_items(), interaction_bytes);
+  const size_t need = EstimateTrainingBytes(
+      x->num_items(), interaction_bytes,
+      UsesFloatGram(x->num_users(), *solver, low_rank->rank));
   std::optional<size_t> limit;
   std::string limit_source;
   if (const int64_t mb = absl::GetFlag(FLAGS_memory_limit_mb); mb > 0) {
