@@ -1,12 +1,16 @@
 // edlae-server: serves a model file or a folder of model versions over gRPC
 // until SIGTERM/SIGINT; SIGHUP looks for a new version.
 #include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,6 +108,17 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
+// Write end [1] is used by OnSignal, read end [0] by the signal thread.
+int g_signal_pipe[2] = {-1, -1};
+
+// Async-signal-safe: one write(2) of the signal number.
+extern "C" void OnSignal(int signal_number) {
+  const int saved_errno = errno;
+  const unsigned char byte = static_cast<unsigned char>(signal_number);
+  [[maybe_unused]] const ssize_t ignored = write(g_signal_pipe[1], &byte, 1);
+  errno = saved_errno;
+}
+
 int Run() {
   const std::string model = absl::GetFlag(FLAGS_model);
   const std::string model_dir = absl::GetFlag(FLAGS_model_dir);
@@ -115,14 +130,21 @@ int Run() {
     return 2;
   }
 
-  // Block the termination signals in every thread (gRPC's threads inherit
-  // this mask); one thread below waits for them with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGTERM/SIGINT/SIGHUP become bytes on a pipe that one thread below reads.
+  // A handler works whichever thread the kernel picks — also threads the
+  // process had before main (sanitizer runtimes start some), which a blocked
+  // mask set here would not cover.
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "edlae-server: pipe: %s\n", std::strerror(errno));
+    return 1;
+  }
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) {
+    sigaction(signal_number, &action, nullptr);
+  }
 
   edlae::server::ServerOptions options;
   options.model_path = model;
@@ -173,10 +195,14 @@ int Run() {
   }
 
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
-  std::thread signal_thread([&signals, running, grace] {
+  std::thread signal_thread([running, grace] {
     int signal_number = 0;
     for (;;) {
-      if (sigwait(&signals, &signal_number) != 0) return;
+      unsigned char byte;
+      const ssize_t got = read(g_signal_pipe[0], &byte, 1);
+      if (got < 0 && errno == EINTR) continue;
+      if (got != 1) return;
+      signal_number = byte;
       if (signal_number != SIGHUP) break;
       LogEvent(LogLevel::kInfo, "model_check_requested", {{"signal", "SIGHUP"}});
       running->TriggerModelCheck();

@@ -449,6 +449,13 @@ TEST_F(OverloadTest, ExpiredCallsAreNotScoredAndGetDeadlineExceeded) {
   auto stub = StubTo(server_->port());
   v1::RecommendResponse warm;
   ASSERT_TRUE(Call(*stub, Request(3, 5), &warm).ok());
+  // How long one slow call takes here (sanitizer builds are several times
+  // slower): the fast calls' deadline is a few of those, far longer than the
+  // trip to the server but far shorter than the queue of slow calls ahead.
+  const absl::Time t0 = absl::Now();
+  ASSERT_TRUE(Call(*stub, Request(1000, 10), &warm).ok());
+  const absl::Duration fast_deadline_after =
+      std::max(absl::Milliseconds(5), 3 * (absl::Now() - t0));
   // Fill the single worker's queue with slow calls, then send calls whose
   // deadline passes while they wait.
   constexpr int kSlowClients = 16, kSlowCalls = 10, kFast = 4;
@@ -468,7 +475,7 @@ TEST_F(OverloadTest, ExpiredCallsAreNotScoredAndGetDeadlineExceeded) {
     threads.emplace_back([&] {
       v1::RecommendResponse response;
       const grpc::Status status =
-          Call(*stub, Request(1000, 10), &response, absl::Milliseconds(2));
+          Call(*stub, Request(1000, 10), &response, fast_deadline_after);
       if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
         ++fast_deadline;
       }
@@ -489,7 +496,7 @@ TEST_F(OverloadTest, ExpiredCallsAreNotScoredAndGetDeadlineExceeded) {
   EXPECT_TRUE(WaitFor([&] { return stopped() >= kFast; })) << stopped();
   EXPECT_EQ(server_->metrics().RequestCount(RpcMethod::kRecommend,
                                             grpc::StatusCode::OK),
-            1 + kSlowClients * kSlowCalls);
+            2 + kSlowClients * kSlowCalls);
 }
 
 TEST(RecommendWithModelTest, StopHookCancelsScoring) {
