@@ -166,8 +166,8 @@ double TickStep(double span, int ticks) {
 }
 
 struct Frame {
-  double width = 640, height = 420;
-  double left = 70, right = 190, top = 40, bottom = 55;
+  double width = 700, height = 420;
+  double left = 70, right = 230, top = 40, bottom = 55;
   double x0, x1, y0, y1;  // data ranges
   bool log_x = false;
   double X(double x) const {
@@ -631,8 +631,8 @@ std::string NdcgRankSvg(const SweepResult& r) {
 }
 
 std::string CosineHistogramSvg(const SweepResult& r, bool of_v) {
-  constexpr int kBins = 40;
-  constexpr double kLo = -1, kHi = 1;
+  constexpr int kBins = 50;
+  constexpr double kLo = -0.25, kHi = 1;  // values below land in bin 0
   std::vector<std::vector<double>> fractions;
   double ymax = 0;
   for (const CosineMedians& c : r.cosines) {
@@ -661,7 +661,7 @@ std::string CosineHistogramSvg(const SweepResult& r, bool of_v) {
       f, absl::StrFormat("median cosine of the 10 most similar items in %s "
                          "(rank %d)",
                          which, r.histogram_rank));
-  absl::StrAppend(&s, Axes(f, {-1, -0.5, 0, 0.5, 1},
+  absl::StrAppend(&s, Axes(f, {-0.25, 0, 0.25, 0.5, 0.75, 1},
                            absl::StrCat("median cos(", which, "_i, ", which,
                                         "_j) over the 10 neighbours j of i"),
                            "fraction of items", 2));
