@@ -491,7 +491,7 @@ std::string SweepTable(const SweepResult& r) {
   for (const SweepPoint& p : r.points) {
     if (!p.error.empty()) {
       absl::StrAppend(&s, "\n", SweepMethodName(p.method), " k=", p.rank,
-                      " failed: ", p.error);
+                      " failed: ", p.error, "\n");
     }
   }
   if (!r.skipped_ranks.empty()) {
