@@ -1,4 +1,5 @@
-// Rank sweep: one Gram matrix, every (method, rank) solved and scored through a mapped model file; tables, JSON, SVGs.
+// Rank sweep: one Gram matrix, every (method, rank) solved and scored through a
+// mapped model file; tables, JSON, SVGs.
 #include "trainer/sweep.h"
 
 #include <unistd.h>
@@ -31,20 +32,28 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 const char* Label(SweepMethod m) {
   switch (m) {
-    case SweepMethod::kClosedForm: return "EDLAE closed form (Alg. 1)";
-    case SweepMethod::kAdmm: return "EDLAE ADMM";
-    case SweepMethod::kAls: return "zero-diag ALS";
-    case SweepMethod::kDlae: return "DLAE";
+    case SweepMethod::kClosedForm:
+      return "EDLAE closed form (Alg. 1)";
+    case SweepMethod::kAdmm:
+      return "EDLAE ADMM";
+    case SweepMethod::kAls:
+      return "zero-diag ALS";
+    case SweepMethod::kDlae:
+      return "DLAE";
   }
   return "?";
 }
 
 const char* Color(SweepMethod m) {
   switch (m) {
-    case SweepMethod::kClosedForm: return "#1f77b4";
-    case SweepMethod::kAdmm: return "#ff7f0e";
-    case SweepMethod::kAls: return "#2ca02c";
-    case SweepMethod::kDlae: return "#d62728";
+    case SweepMethod::kClosedForm:
+      return "#1f77b4";
+    case SweepMethod::kAdmm:
+      return "#ff7f0e";
+    case SweepMethod::kAls:
+      return "#2ca02c";
+    case SweepMethod::kDlae:
+      return "#d62728";
   }
   return "#000000";
 }
@@ -86,18 +95,15 @@ std::vector<double> MedianNeighbourCosines(const std::vector<float>& b,
 }
 
 // Trains one low-rank point, scores it through a model file and fills `p`.
-absl::Status RunLowRankPoint(const std::vector<double>& gram,
-                             const std::vector<double>& lambda_diag,
-                             const Interactions& train,
-                             const std::vector<float>& popularity,
-                             const HeldOutUsers& validation,
-                             const HeldOutUsers& test,
-                             const SweepOptions& options, SweepPoint* p,
-                             LowRankResult* kept) {
+absl::Status RunLowRankPoint(
+    const std::vector<double>& gram, const std::vector<double>& lambda_diag,
+    const Interactions& train, const std::vector<float>& popularity,
+    const HeldOutUsers& validation, const HeldOutUsers& test,
+    const SweepOptions& options, SweepPoint* p, LowRankResult* kept) {
   const size_t n = train.num_items();
   SolverOptions solver;
-  solver.algorithm = p->method == SweepMethod::kDlae ? Algorithm::kDlae
-                                                     : Algorithm::kEdlae;
+  solver.algorithm =
+      p->method == SweepMethod::kDlae ? Algorithm::kDlae : Algorithm::kEdlae;
   solver.lambda = options.lambda;
   solver.dropout = options.dropout;
   solver.num_threads = options.num_threads;
@@ -106,8 +112,12 @@ absl::Status RunLowRankPoint(const std::vector<double>& gram,
   lr.observer = nullptr;
   switch (p->method) {
     case SweepMethod::kClosedForm:
-    case SweepMethod::kDlae: lr.method = LowRankMethod::kClosedForm; break;
-    case SweepMethod::kAdmm: lr.method = LowRankMethod::kAdmm; break;
+    case SweepMethod::kDlae:
+      lr.method = LowRankMethod::kClosedForm;
+      break;
+    case SweepMethod::kAdmm:
+      lr.method = LowRankMethod::kAdmm;
+      break;
     case SweepMethod::kAls:
       lr.method = LowRankMethod::kAls;
       solver.algorithm = Algorithm::kZeroDiag;
@@ -123,13 +133,13 @@ absl::Status RunLowRankPoint(const std::vector<double>& gram,
   p->eq10_objective = kNaN;
   if (p->method != SweepMethod::kDlae) {
     std::vector<double> u(r.u.begin(), r.u.end()), v(r.v.begin(), r.v.end());
-    p->eq10_objective =
-        LowRankObjective(gram, lambda_diag, n, u, v, r.k, /*drop_diagonal=*/true);
+    p->eq10_objective = LowRankObjective(gram, lambda_diag, n, u, v, r.k,
+                                         /*drop_diagonal=*/true);
   }
 
-  const std::string path = absl::StrCat(options.scratch_dir, "/sweep-",
-                                        getpid(), "-", SweepMethodName(p->method),
-                                        "-", p->rank, ".edlae");
+  const std::string path =
+      absl::StrCat(options.scratch_dir, "/sweep-", getpid(), "-",
+                   SweepMethodName(p->method), "-", p->rank, ".edlae");
   LowRankModelData data;
   data.rank = r.k;
   data.u = r.u;
@@ -186,9 +196,10 @@ std::string SvgOpen(const Frame& f, const std::string& title) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
       "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      "<text x=\"%g\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">%s</text>\n",
-      f.width, f.height, f.width, f.height,
-      (f.left + f.width - f.right) / 2, title);
+      "<text x=\"%g\" y=\"22\" text-anchor=\"middle\" "
+      "font-size=\"14\">%s</text>\n",
+      f.width, f.height, f.width, f.height, (f.left + f.width - f.right) / 2,
+      title);
 }
 
 // Axes, grid lines, ticks and axis labels.
@@ -197,8 +208,7 @@ std::string Axes(const Frame& f, const std::vector<double>& xticks,
                  int ydigits) {
   std::string s;
   const double step = TickStep(f.y1 - f.y0, 6);
-  for (double y = std::ceil(f.y0 / step) * step; y <= f.y1 + 1e-12;
-       y += step) {
+  for (double y = std::ceil(f.y0 / step) * step; y <= f.y1 + 1e-12; y += step) {
     absl::StrAppend(
         &s, absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
                             "y2=\"%.1f\" stroke=\"#dddddd\"/>\n"
@@ -217,17 +227,16 @@ std::string Axes(const Frame& f, const std::vector<double>& xticks,
                             f.height - f.bottom + 16, x));
   }
   absl::StrAppend(
-      &s,
-      absl::StrFormat(
-          "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-          "fill=\"none\" stroke=\"black\"/>\n"
-          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n"
-          "<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" "
-          "transform=\"rotate(-90 16 %.1f)\">%s</text>\n",
-          f.left, f.top, f.width - f.left - f.right,
-          f.height - f.top - f.bottom, (f.left + f.width - f.right) / 2,
-          f.height - 14, xlabel, (f.top + f.height - f.bottom) / 2,
-          (f.top + f.height - f.bottom) / 2, ylabel));
+      &s, absl::StrFormat(
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+              "fill=\"none\" stroke=\"black\"/>\n"
+              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n"
+              "<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" "
+              "transform=\"rotate(-90 16 %.1f)\">%s</text>\n",
+              f.left, f.top, f.width - f.left - f.right,
+              f.height - f.top - f.bottom, (f.left + f.width - f.right) / 2,
+              f.height - 14, xlabel, (f.top + f.height - f.bottom) / 2,
+              (f.top + f.height - f.bottom) / 2, ylabel));
   return s;
 }
 
@@ -238,8 +247,8 @@ std::string LegendEntry(const Frame& f, int row, const std::string& color,
   return absl::StrFormat(
       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
       "stroke-width=\"2\"%s/>\n<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-      x, y, x + 24, y, color, dashed ? " stroke-dasharray=\"6 4\"" : "",
-      x + 30, y + 4, label);
+      x, y, x + 24, y, color, dashed ? " stroke-dasharray=\"6 4\"" : "", x + 30,
+      y + 4, label);
 }
 
 }  // namespace
@@ -255,10 +264,14 @@ absl::StatusOr<SweepMethod> ParseSweepMethod(const std::string& name) {
 
 const char* SweepMethodName(SweepMethod method) {
   switch (method) {
-    case SweepMethod::kClosedForm: return "closed-form";
-    case SweepMethod::kAdmm: return "admm";
-    case SweepMethod::kAls: return "als";
-    case SweepMethod::kDlae: return "dlae";
+    case SweepMethod::kClosedForm:
+      return "closed-form";
+    case SweepMethod::kAdmm:
+      return "admm";
+    case SweepMethod::kAls:
+      return "als";
+    case SweepMethod::kDlae:
+      return "dlae";
   }
   return "?";
 }
@@ -314,8 +327,8 @@ absl::StatusOr<SweepResult> RunSweep(const Interactions& train,
   absl::StatusOr<std::vector<float>> b_edlae = SolveFullRank(gram, n, solver);
   const double edlae_seconds = SecondsSince(start);
   if (!b_edlae.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "full-rank EDLAE: ", b_edlae.status().message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("full-rank EDLAE: ", b_edlae.status().message()));
   }
 
   size_t hist_rank = 0;
@@ -340,11 +353,11 @@ absl::StatusOr<SweepResult> RunSweep(const Interactions& train,
       if (options.progress) {
         *options.progress << absl::StrFormat(
             "[sweep] %-11s k=%-5d %s\n", SweepMethodName(m), k,
-            s.ok() ? absl::StrFormat(
-                         "val nDCG@100 %.4f  test %.4f  train %.2f s",
-                         p.validation.ndcg100.mean, p.test.ndcg100.mean,
-                         p.train_seconds)
-                   : "failed: " + p.error);
+            s.ok()
+                ? absl::StrFormat("val nDCG@100 %.4f  test %.4f  train %.2f s",
+                                  p.validation.ndcg100.mean,
+                                  p.test.ndcg100.mean, p.train_seconds)
+                : "failed: " + p.error);
       }
       if (keep && s.ok()) {
         CosineMedians c;
@@ -389,9 +402,10 @@ absl::StatusOr<SweepResult> RunSweep(const Interactions& train,
       ASSIGN_OR_RETURN(p.test, EvaluateHeldOut(view, popularity, test, eval));
       if (options.progress) {
         *options.progress << absl::StrFormat(
-            "[sweep] %-11s full    val nDCG@100 %.4f  test %.4f  train %.2f s\n",
-            m == SweepMethod::kDlae ? "dlae" : "edlae", p.validation.ndcg100.mean,
-            p.test.ndcg100.mean, p.train_seconds);
+            "[sweep] %-11s full    val nDCG@100 %.4f  test %.4f  train %.2f "
+            "s\n",
+            m == SweepMethod::kDlae ? "dlae" : "edlae",
+            p.validation.ndcg100.mean, p.test.ndcg100.mean, p.train_seconds);
       }
       result.points.push_back(std::move(p));
     }
@@ -433,7 +447,8 @@ std::string SweepTable(const SweepResult& r) {
   };
   for (size_t k : ranks) {
     absl::StrAppend(&s, "| ", k, " |");
-    for (SweepMethod m : methods) absl::StrAppend(&s, " ", cell(find(m, k)), " |");
+    for (SweepMethod m : methods)
+      absl::StrAppend(&s, " ", cell(find(m, k)), " |");
     absl::StrAppend(&s, "\n");
   }
   const SweepPoint* full_edlae = find(SweepMethod::kClosedForm, 0);
@@ -442,7 +457,8 @@ std::string SweepTable(const SweepResult& r) {
     absl::StrAppend(&s, "| full (", r.num_items, ") |");
     for (SweepMethod m : methods) {
       const SweepPoint* p = m == SweepMethod::kDlae ? full_dlae : full_edlae;
-      absl::StrAppend(&s, " ", cell(p), m == SweepMethod::kDlae ? " DLAE" : " EDLAE", " |");
+      absl::StrAppend(&s, " ", cell(p),
+                      m == SweepMethod::kDlae ? " DLAE" : " EDLAE", " |");
     }
     absl::StrAppend(&s, "\n");
   }
@@ -455,7 +471,8 @@ std::string SweepTable(const SweepResult& r) {
   };
   for (size_t k : ranks) {
     absl::StrAppend(&s, "| ", k, " |");
-    for (SweepMethod m : methods) absl::StrAppend(&s, " ", seconds(find(m, k)), " |");
+    for (SweepMethod m : methods)
+      absl::StrAppend(&s, " ", seconds(find(m, k)), " |");
     absl::StrAppend(&s, "\n");
   }
   if (full_edlae || full_dlae) {
@@ -467,7 +484,9 @@ std::string SweepTable(const SweepResult& r) {
     }
     absl::StrAppend(&s, "\n");
   }
-  absl::StrAppend(&s, "\nEq. 10 objective at the trained (U, V) (lower is better):\n\n| k |");
+  absl::StrAppend(
+      &s,
+      "\nEq. 10 objective at the trained (U, V) (lower is better):\n\n| k |");
   std::string rule3 = "|---|";
   for (SweepMethod m : methods) {
     if (m == SweepMethod::kDlae) continue;
@@ -509,11 +528,12 @@ std::string SweepJson(const SweepResult& r) {
       r.num_items, r.num_users, r.lambda, r.dropout, r.gram_seconds);
   bool first = true;
   for (const SweepPoint& p : r.points) {
-    absl::StrAppend(&s, first ? "" : ",", "{\"method\":\"",
-                    p.rank == 0 ? (p.method == SweepMethod::kDlae ? "dlae-full"
-                                                                  : "edlae-full")
-                                : SweepMethodName(p.method),
-                    "\",\"rank\":");
+    absl::StrAppend(
+        &s, first ? "" : ",", "{\"method\":\"",
+        p.rank == 0
+            ? (p.method == SweepMethod::kDlae ? "dlae-full" : "edlae-full")
+            : SweepMethodName(p.method),
+        "\",\"rank\":");
     first = false;
     if (p.rank == 0) {
       absl::StrAppend(&s, "\"full\"");
@@ -526,13 +546,13 @@ std::string SweepJson(const SweepResult& r) {
     }
     absl::StrAppend(
         &s,
-        absl::StrFormat(",\"train_seconds\":%.3f,\"eq10_objective\":%s,"
-                        "\"validation_ndcg100\":%s,\"validation_ndcg100_se\":%s,"
-                        "\"test_ndcg100\":%s,\"test_ndcg100_se\":%s}",
-                        p.train_seconds, Num(p.eq10_objective, 6),
-                        Num(p.validation.ndcg100.mean),
-                        Num(p.validation.ndcg100.std_error),
-                        Num(p.test.ndcg100.mean), Num(p.test.ndcg100.std_error)));
+        absl::StrFormat(
+            ",\"train_seconds\":%.3f,\"eq10_objective\":%s,"
+            "\"validation_ndcg100\":%s,\"validation_ndcg100_se\":%s,"
+            "\"test_ndcg100\":%s,\"test_ndcg100_se\":%s}",
+            p.train_seconds, Num(p.eq10_objective, 6),
+            Num(p.validation.ndcg100.mean), Num(p.validation.ndcg100.std_error),
+            Num(p.test.ndcg100.mean), Num(p.test.ndcg100.std_error)));
   }
   absl::StrAppend(&s, "],\"skipped_ranks\":[");
   for (size_t i = 0; i < r.skipped_ranks.size(); ++i) {
@@ -588,8 +608,8 @@ std::string NdcgRankSvg(const SweepResult& r) {
   std::string s = SvgOpen(
       f, absl::StrFormat("nDCG@100 (validation) vs rank, %d items, λ=%g p=%g",
                          r.num_items, r.lambda, r.dropout));
-  absl::StrAppend(&s, Axes(f, xticks, "rank k (log scale)",
-                           "nDCG@100 (validation)", 3));
+  absl::StrAppend(
+      &s, Axes(f, xticks, "rank k (log scale)", "nDCG@100 (validation)", 3));
   int row = 0;
   for (SweepMethod m : methods) {
     std::string pts;
@@ -599,10 +619,10 @@ std::string NdcgRankSvg(const SweepResult& r) {
       const double x = f.X(p.rank), y = f.Y(p.validation.ndcg100.mean);
       absl::StrAppend(&pts, pts.empty() ? "" : " ",
                       absl::StrFormat("%.1f,%.1f", x, y));
-      absl::StrAppend(&marks, absl::StrFormat(
-                                  "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
-                                  "fill=\"%s\"/>\n",
-                                  x, y, Color(m)));
+      absl::StrAppend(&marks,
+                      absl::StrFormat("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
+                                      "fill=\"%s\"/>\n",
+                                      x, y, Color(m)));
     }
     absl::StrAppend(&s, "<polyline fill=\"none\" stroke=\"", Color(m),
                     "\" stroke-width=\"2\" points=\"", pts, "\"/>\n", marks);
@@ -622,9 +642,9 @@ std::string NdcgRankSvg(const SweepResult& r) {
                         "fill=\"%s\"/>\n",
                         f.left, y, f.width - f.right, y, color,
                         f.X(r.num_items) - 3.5, y - 3.5, color));
-    absl::StrAppend(&s, LegendEntry(f, row++, color,
-                                    dlae ? "DLAE full rank" : "EDLAE full rank",
-                                    true));
+    absl::StrAppend(
+        &s, LegendEntry(f, row++, color,
+                        dlae ? "DLAE full rank" : "EDLAE full rank", true));
   }
   absl::StrAppend(&s, "</svg>\n");
   return s;

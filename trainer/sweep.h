@@ -1,4 +1,5 @@
-// Rank sweep of the low-rank EDLAE family (nDCG@100 against k per method) and its SVG figures, after Steck 2020 Fig. 1.
+// Rank sweep of the low-rank EDLAE family (nDCG@100 against k per method) and
+// its SVG figures, after Steck 2020 Fig. 1.
 #ifndef EDLAE_TRAINER_SWEEP_H_
 #define EDLAE_TRAINER_SWEEP_H_
 
@@ -69,20 +70,24 @@ struct CosineMedians {
 struct SweepResult {
   size_t num_items = 0, num_users = 0;
   double gram_seconds = 0;
-  std::vector<size_t> skipped_ranks;  // above the catalog size
-  std::vector<SweepPoint> points;     // rank order, methods in options order;
-                                      // full-rank points last
-  size_t histogram_rank = 0;          // 0 when no histogram was computed
+  std::vector<size_t> skipped_ranks;   // above the catalog size
+  std::vector<SweepPoint> points;      // rank order, methods in options order;
+                                       // full-rank points last
+  size_t histogram_rank = 0;           // 0 when no histogram was computed
   std::vector<CosineMedians> cosines;  // closed-form EDLAE, DLAE
   double lambda = 0, dropout = 0;
 };
 
 // Trains and evaluates every (method, rank) point from one Gram matrix of
 // `train` (copied per solve): validation and test nDCG@100 of each model,
-// scored as the server scores it. A point whose solve fails is kept with its
-// error. Errors: InvalidArgument (no method or rank, bad λ or p),
+// scored as the server scores it. A low-rank point whose solve, scratch file
+// or scoring fails is kept with its error (e.g. ADMM/ALS at a rank the data
+// cannot support). Memory: the Gram matrix, the solver's n × n working
+// buffers (SolveLowRank / SolveFullRank), the full-rank
+// EDLAE B (floats) and one low-rank model at a time.
+// Errors: InvalidArgument (no method or rank, a zero rank, bad λ or p),
 // FailedPrecondition (the full-rank EDLAE, needed for the histograms, cannot
-// be solved), and I/O errors of the scratch files.
+// be solved), and scoring errors of the full-rank points.
 absl::StatusOr<SweepResult> RunSweep(const Interactions& train,
                                      const HeldOutUsers& validation,
                                      const HeldOutUsers& test,

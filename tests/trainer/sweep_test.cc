@@ -1,4 +1,5 @@
-// Low-rank offline evaluation equals the server's per-user Recommend; the rank sweep's table, JSON and SVGs on a tiny split.
+// Low-rank offline evaluation equals the server's per-user Recommend; the rank
+// sweep's table, JSON and SVGs on a tiny split.
 #include "trainer/sweep.h"
 
 #include <algorithm>
@@ -109,7 +110,8 @@ class SweepTest : public ::testing::Test {
     absl::flat_hash_map<std::string, uint32_t> index;
     for (size_t i = 0; i < train_.num_items(); ++i)
       index.emplace(train_.item_ids[i], i);
-    ItemLookup lookup = [index](std::string_view id) -> std::optional<uint32_t> {
+    ItemLookup lookup =
+        [index](std::string_view id) -> std::optional<uint32_t> {
       auto it = index.find(std::string(id));
       if (it == index.end()) return std::nullopt;
       return it->second;
@@ -192,8 +194,9 @@ TEST_F(SweepTest, LowRankBatchedRankingsEqualPerUserRecommend) {
   // Bad input: out-of-range item, top_k 0.
   std::vector<uint32_t> bad{static_cast<uint32_t>(n)};
   std::vector<uint64_t> bad_offsets{0, 1};
-  EXPECT_EQ(TopKBatchLowRank(m, SparseRows{bad_offsets, bad}, {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      TopKBatchLowRank(m, SparseRows{bad_offsets, bad}, {}).status().code(),
+      absl::StatusCode::kInvalidArgument);
   BatchOptions zero;
   zero.top_k = 0;
   EXPECT_EQ(TopKBatchLowRank(m, rows, zero).status().code(),
@@ -214,8 +217,8 @@ TEST_F(SweepTest, LowRankEvaluationEqualsPerUserServerScoring) {
     ASSERT_TRUE(rec.ok());
     std::vector<uint32_t> ranked;
     for (const ScoredItem& s : rec->items) ranked.push_back(s.index);
-    n100.push_back(
-        NdcgAtK(ranked, Slice(test_.target_items, test_.target_offsets, u), 100));
+    n100.push_back(NdcgAtK(
+        ranked, Slice(test_.target_items, test_.target_offsets, u), 100));
   }
   const MetricSummary want = Summarize(n100);
   ASSERT_GT(want.count, 40u);
@@ -269,7 +272,8 @@ TEST_F(SweepTest, SweepProducesTableJsonAndWellFormedSvgs) {
   EXPECT_TRUE(absl::StrContains(table, "| 16 |"));
   EXPECT_TRUE(absl::StrContains(table, "EDLAE ADMM"));
   EXPECT_TRUE(absl::StrContains(table, "full ("));
-  EXPECT_TRUE(absl::StrContains(table, "skipped ranks above the catalog size: 5000"));
+  EXPECT_TRUE(
+      absl::StrContains(table, "skipped ranks above the catalog size: 5000"));
   const std::string json = SweepJson(*r);
   EXPECT_EQ(Count(json, "\"method\":"), r->points.size());
   EXPECT_EQ(Count(json, "{"), Count(json, "}"));
@@ -277,9 +281,10 @@ TEST_F(SweepTest, SweepProducesTableJsonAndWellFormedSvgs) {
   const std::string plot = NdcgRankSvg(*r);
   EXPECT_EQ(XmlRoot(plot), "svg");
   EXPECT_EQ(Count(plot, "<polyline"), 4u);  // one per method
-  EXPECT_EQ(Count(plot, "stroke-dasharray"), 2u * 2);  // full-rank lines + legend
-  for (const char* name : {"EDLAE closed form", "EDLAE ADMM", "zero-diag ALS",
-                           "DLAE full rank"}) {
+  EXPECT_EQ(Count(plot, "stroke-dasharray"),
+            2u * 2);  // full-rank lines + legend
+  for (const char* name :
+       {"EDLAE closed form", "EDLAE ADMM", "zero-diag ALS", "DLAE full rank"}) {
     EXPECT_TRUE(absl::StrContains(plot, name)) << name;
   }
   for (bool of_v : {false, true}) {

@@ -1,4 +1,5 @@
-// edlae-train sweep: nDCG@100 against rank for the low-rank EDLAE family on a split, with Fig. 1-style SVGs.
+// edlae-train sweep: nDCG@100 against rank for the low-rank EDLAE family on a
+// split, with Fig. 1-style SVGs.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -63,7 +64,8 @@ int RunSweep() {
     if (!m.ok()) return UsageError(std::string(m.status().message()));
     options.methods.push_back(*m);
   }
-  if (options.methods.empty() || (options.ranks.empty() && !options.full_rank)) {
+  if (options.methods.empty() ||
+      (options.ranks.empty() && !options.full_rank)) {
     return UsageError("sweep needs --ranks and --methods");
   }
   absl::StatusOr<SolverOptions> solver = SolverOptionsFromFlags();
