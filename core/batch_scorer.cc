@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "core/factor_topn.h"
 #include "core/kernels.h"
+#include "core/scorer.h"
 #include "core/topn.h"
 
 namespace edlae {
@@ -197,6 +199,68 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
     GemmTopK(b, popularity, histories, options, &out);
   } else {
     ExactTopK(b, popularity, histories, options, &out);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
+    const Model& model, const SparseRows& histories,
+    const BatchOptions& options) {
+  if (model.kind() != ModelKind::kLowRank) {
+    return absl::InvalidArgumentError("TopKBatchLowRank needs a low-rank model");
+  }
+  // Validate's checks need only B's shape: an n × n stand-in view.
+  const size_t n = model.num_items();
+  static const float kNoData = 0;
+  const DenseMatrixView shape{&kNoData, n, n, n};
+  if (absl::Status s = Validate(shape, {}, histories, options); !s.ok()) {
+    return s;
+  }
+  const size_t users = histories.num_rows();
+  std::vector<std::vector<uint32_t>> out(users);
+  const size_t stride = model.row_stride();
+  const FactorRows v{n > 0 ? model.v_row(0) : nullptr, DType::kFloat32, n,
+                     stride, stride};
+  const int threads =
+      options.num_threads > 0
+          ? options.num_threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const size_t block = std::max<size_t>(1, options.block_users);
+  std::vector<float> z;
+  std::vector<std::vector<uint32_t>> exclude;
+  std::vector<size_t> batch_users;
+  std::vector<HistoryEntry> history;
+  for (size_t first = 0; first < users; first += block) {
+    const size_t last = std::min(users, first + block);
+    z.clear();
+    exclude.clear();
+    batch_users.clear();
+    for (size_t u = first; u < last; ++u) {
+      absl::Span<const uint32_t> items = Row(histories, u);
+      if (items.empty()) {
+        out[u] = ByPopularity(model.popularity(), options.top_k);
+        continue;
+      }
+      history.clear();
+      for (uint32_t i : items) history.push_back({i, 1.0f});
+      const std::vector<float> zu = LatentVector(model, history);
+      z.insert(z.end(), zu.begin(), zu.end());
+      std::vector<uint32_t> ex(items.begin(), items.end());
+      std::sort(ex.begin(), ex.end());
+      ex.erase(std::unique(ex.begin(), ex.end()), ex.end());
+      exclude.push_back(std::move(ex));
+      batch_users.push_back(u);
+    }
+    if (batch_users.empty()) continue;
+    FactorTopNOptions top;
+    top.top_n = options.top_k;
+    top.exclude = exclude;
+    top.num_threads = threads;
+    std::vector<std::vector<ScoredItem>> ranked =
+        FactorTopN(v, z.data(), stride, batch_users.size(), top);
+    for (size_t b = 0; b < batch_users.size(); ++b) {
+      out[batch_users[b]] = Indices(std::move(ranked[b]));
+    }
   }
   return out;
 }

@@ -72,6 +72,20 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
     const DenseMatrixView& b, absl::Span<const float> popularity,
     const SparseRows& histories, const BatchOptions& options);
 
+// The low-rank counterpart of TopKBatch, with the server's arithmetic: for each
+// user z = LatentVector(model, history) (core/scorer.h, weights 1), then the
+// top_k items by V·z through FactorTopN (core/factor_topn.h) with the user's
+// history excluded, `block_users` users per pass over V, `num_threads` (0: all
+// cores) splitting the items. Rankings equal core::Recommend's with
+// exclude_history = true (ties by lower index); an empty history gets the
+// popularity fallback from model.popularity(). Memory: block_users ·
+// row_stride floats of latent vectors.
+// Errors: InvalidArgument (top_k == 0, model not low-rank, item index out of
+// range, malformed offsets).
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
+    const Model& model, const SparseRows& histories,
+    const BatchOptions& options);
+
 }  // namespace edlae
 
 #endif  // EDLAE_CORE_BATCH_SCORER_H_

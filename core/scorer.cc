@@ -17,20 +17,6 @@ namespace {
 // L1 while the history rows stream through it.
 constexpr size_t kBlockItems = 2048;
 
-// z[0..stride) = Σ_h weight_h · U[h, :], padding included (it is zero), so
-// every dot product with a row of V runs over whole 16-float groups.
-std::vector<float> LatentVector(const Model& model,
-                                absl::Span<const HistoryEntry> history) {
-  const size_t stride = model.row_stride();
-  std::vector<float> z(stride, 0.0f);
-  for (const HistoryEntry& e : history) {
-    const float* u = model.u_row(e.index);
-    const float w = e.weight;
-    for (size_t c = 0; c < stride; ++c) z[c] += w * u[c];
-  }
-  return z;
-}
-
 // Scores of a dense model: Σ_h weight_h · B[h, item].
 class DenseScorer {
  public:
@@ -203,6 +189,18 @@ absl::StatusOr<std::vector<ScoredItem>> SelectTop(Scorer&& scorer, size_t n,
 }
 
 }  // namespace
+
+std::vector<float> LatentVector(const Model& model,
+                                absl::Span<const HistoryEntry> history) {
+  const size_t stride = model.row_stride();
+  std::vector<float> z(stride, 0.0f);
+  for (const HistoryEntry& e : history) {
+    const float* u = model.u_row(e.index);
+    const float w = e.weight;
+    for (size_t c = 0; c < stride; ++c) z[c] += w * u[c];
+  }
+  return z;
+}
 
 void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
                    absl::Span<float> scores) {

@@ -76,6 +76,15 @@ std::vector<absl::StatusOr<Recommendation>> RecommendMany(
 void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
                    absl::Span<float> scores);
 
+// The latent vector of a low-rank model for `history`: z = Σ weight_h · U[h, :]
+// over whole padded rows, so z has row_stride() floats (the padding stays 0)
+// and every dot product with a row of V runs over whole 16-float groups.
+// The one definition Recommend, ComputeScores and the offline batch scorer
+// share, so their scores agree bit for bit.
+// REQUIRES: model.kind() == ModelKind::kLowRank; history indices in range.
+std::vector<float> LatentVector(const Model& model,
+                                absl::Span<const HistoryEntry> history);
+
 }  // namespace edlae
 
 #endif  // EDLAE_CORE_SCORER_H_

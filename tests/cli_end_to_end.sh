@@ -68,6 +68,19 @@ for spec in "edlae closed-form" "edlae admm" "dlae closed-form" "zero-diag als";
   grep -q "cos(U" "$WORK/inspect.txt" || fail "inspect cosine ($spec)"
 done
 "$TRAIN" inspect "$WORK/model.edlae" | grep -q "diag(B)" || fail "inspect dense"
+# Low-rank evaluation and the rank sweep on the split.
+"$TRAIN" train --input "$WORK/split/train.csv" --format csv --header --model edlae --rank 8 \
+  --lambda 10 --dropout 0.2 --out "$WORK/lr-split.edlae" 2> /dev/null || fail "low-rank train on split"
+"$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/lr-split.edlae" --json 2> /dev/null \
+  | grep -q '"ndcg@100":{"mean":0\.[0-9]*[1-9]' || fail "evaluate low-rank model"
+"$TRAIN" sweep --split "$WORK/split" --ranks 4,16,full --methods closed-form,dlae --lambda 10 \
+  --dropout 0.2 --threads 1 --out-dir "$WORK/sweep" > "$WORK/sweep.md" 2> /dev/null || fail "sweep"
+grep -q "^| 16 |" "$WORK/sweep.md" || fail "sweep table: $(cat "$WORK/sweep.md")"
+for f in ndcg_vs_rank cosine_u cosine_v; do
+  head -c 4 "$WORK/sweep/$f.svg" | grep -q "<svg" || fail "sweep $f.svg"
+done
+expect_exit 2 "$TRAIN" sweep --split "$WORK/split" --ranks 4,x
+expect_exit 2 "$TRAIN" sweep --split "$WORK/split" --methods pca
 expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --model zero-diag --out "$WORK/x.edlae"
 expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --rank 5 --method svd --out "$WORK/x.edlae"
 expect_exit 1 "$TRAIN" train --input "$WORK/ratings.csv" --model ease --rank 5 --out "$WORK/x.edlae"

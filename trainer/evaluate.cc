@@ -88,20 +88,13 @@ absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
   return out;
 }
 
-absl::StatusOr<EvalResult> EvaluateHeldOut(const DenseMatrixView& b,
-                                           absl::Span<const float> popularity,
-                                           const HeldOutUsers& users,
-                                           const EvalOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  BatchOptions batch;
-  batch.top_k = 100;
-  batch.method = options.method;
-  batch.block_users = options.block_users;
-  batch.num_threads = options.num_threads;
-  SparseRows rows{users.fold_in_offsets, users.fold_in_items};
-  ASSIGN_OR_RETURN(std::vector<std::vector<uint32_t>> ranked,
-                   TopKBatch(b, popularity, rows, batch));
+namespace {
 
+// Recall@20/50 and nDCG@100 of each user's ranking, averaged over the users
+// with targets.
+EvalResult Score(const HeldOutUsers& users,
+                 const std::vector<std::vector<uint32_t>>& ranked,
+                 std::chrono::steady_clock::time_point start) {
   const size_t n = users.num_users();
   std::vector<double> recall20(n), recall50(n), ndcg100(n);
   for (size_t u = 0; u < n; ++u) {
@@ -123,6 +116,38 @@ absl::StatusOr<EvalResult> EvaluateHeldOut(const DenseMatrixView& b,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<EvalResult> EvaluateHeldOut(const DenseMatrixView& b,
+                                           absl::Span<const float> popularity,
+                                           const HeldOutUsers& users,
+                                           const EvalOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  BatchOptions batch;
+  batch.top_k = 100;
+  batch.method = options.method;
+  batch.block_users = options.block_users;
+  batch.num_threads = options.num_threads;
+  SparseRows rows{users.fold_in_offsets, users.fold_in_items};
+  ASSIGN_OR_RETURN(std::vector<std::vector<uint32_t>> ranked,
+                   TopKBatch(b, popularity, rows, batch));
+  return Score(users, ranked, start);
+}
+
+absl::StatusOr<EvalResult> EvaluateHeldOutLowRank(const Model& model,
+                                                  const HeldOutUsers& users,
+                                                  const EvalOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  BatchOptions batch;
+  batch.top_k = 100;
+  batch.block_users = options.low_rank_block_users;
+  batch.num_threads = options.num_threads;
+  SparseRows rows{users.fold_in_offsets, users.fold_in_items};
+  ASSIGN_OR_RETURN(std::vector<std::vector<uint32_t>> ranked,
+                   TopKBatchLowRank(model, rows, batch));
+  return Score(users, ranked, start);
 }
 
 }  // namespace edlae

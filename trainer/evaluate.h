@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/batch_scorer.h"
+#include "core/model.h"
 #include "trainer/metrics.h"
 
 namespace edlae {
@@ -52,7 +53,8 @@ absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
 struct EvalOptions {
   BatchMethod method = BatchMethod::kExact;
   size_t block_users = 256;  // kGemm
-  int num_threads = 0;       // kExact; 0 = all cores
+  int num_threads = 0;       // kExact and low-rank; 0 = all cores
+  size_t low_rank_block_users = 64;  // low-rank: users per pass over V
 };
 
 struct EvalResult {
@@ -71,6 +73,15 @@ absl::StatusOr<EvalResult> EvaluateHeldOut(const DenseMatrixView& b,
                                            absl::Span<const float> popularity,
                                            const HeldOutUsers& users,
                                            const EvalOptions& options);
+
+// The same for a low-rank model (B = U·Vᵀ, never formed), scored as the
+// server does (core/batch_scorer.h's TopKBatchLowRank: z = Σ U rows of the
+// fold-in, then V·z top-100 with the fold-in excluded); users with an empty
+// fold-in get model.popularity()'s fallback. `options.method` and
+// `block_users` are ignored. Errors: those of TopKBatchLowRank.
+absl::StatusOr<EvalResult> EvaluateHeldOutLowRank(const Model& model,
+                                                  const HeldOutUsers& users,
+                                                  const EvalOptions& options);
 
 }  // namespace edlae
 

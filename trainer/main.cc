@@ -24,6 +24,7 @@ constexpr Command kCommands[] = {
     {"split", RunSplit},
     {"evaluate", RunEvaluate},
     {"tune", RunTune},
+    {"sweep", RunSweep},
 };
 
 constexpr char kUsage[] =
@@ -46,6 +47,10 @@ constexpr char kUsage[] =
     "  edlae-train tune --split DIR --model M[,M...] --lambda L1,L2,...\n"
     "                    [--dropout P1,P2,...] [--precision float64|float32]\n"
     "                    [--out MODEL] [--json] [--scorer exact|gemm]\n"
+    "  edlae-train sweep --split DIR [--ranks 10,50,100,200,500,1000,full]\n"
+    "                    [--methods closed-form,admm,als,dlae] [--lambda L]\n"
+    "                    [--dropout P] [--epochs E] [--omega W] [--out-dir DIR]\n"
+    "                    [--json]\n"
     "  edlae-train inspect MODEL\n\n"
     "Formats: auto, movielens-csv, movielens-dat, csv, tsv, lines, count-lines.\n"
     "Exit status: 0 success, 1 failure (bad data, I/O), 2 usage error.";

@@ -96,16 +96,15 @@ int RunEvaluate() {
     absl::StatusOr<std::shared_ptr<const Model>> m = Model::Open(model_file);
     if (!m.ok()) return Fail(m.status());
     file_model = *m;
-    if (file_model->kind() != ModelKind::kDense) {
-      return Fail(
-          absl::UnimplementedError("evaluate supports dense models only"));
-    }
     WarnIfNotTrainedOnSplit(*file_model, dir);
-    view = DenseView(*file_model);
+    if (file_model->kind() == ModelKind::kDense) {
+      view = DenseView(*file_model);
+    }
     popularity = file_model->popularity();
     lookup = [&](std::string_view id) { return file_model->FindItem(id); };
     description = model_file;
-    for (const char* key : {"algorithm", "lambda", "dropout"}) {
+    for (const char* key :
+         {"algorithm", "rank", "method", "lambda", "dropout"}) {
       if (auto v = file_model->GetMetadata(key)) {
         absl::StrAppend(&description, " ", key, "=", std::string(*v));
       }
@@ -148,7 +147,9 @@ int RunEvaluate() {
   if (absl::Status s = CheckCoverage(*users, description); !s.ok())
     return Fail(s);
   absl::StatusOr<EvalResult> result =
-      EvaluateHeldOut(view, popularity, *users, eval);
+      file_model && file_model->kind() == ModelKind::kLowRank
+          ? EvaluateHeldOutLowRank(*file_model, *users, eval)
+          : EvaluateHeldOut(view, popularity, *users, eval);
   if (!result.ok()) return Fail(result.status());
 
   if (absl::GetFlag(FLAGS_json)) {
