@@ -264,7 +264,9 @@ TEST_F(SweepTest, SweepProducesTableJsonAndWellFormedSvgs) {
   EXPECT_EQ(r->cosines[0].label, "EDLAE");
   EXPECT_EQ(r->cosines[0].u.size(), train_.num_items());
   for (double c : r->cosines[1].v) {
-    if (!std::isnan(c)) EXPECT_LE(std::abs(c), 1.0 + 1e-9);
+    if (!std::isnan(c)) {
+      EXPECT_LE(std::abs(c), 1.0 + 1e-9);
+    }
   }
 
   const std::string table = SweepTable(*r);
