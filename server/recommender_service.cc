@@ -300,6 +300,24 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// True once `context`'s deadline has passed or the client cancelled the call.
+bool ShouldStop(const grpc::CallbackServerContext& context) {
+  return context.IsCancelled() ||
+         std::chrono::system_clock::now() >= context.deadline();
+}
+
+// Ends a call: maps the status, counts it under `method` with the time since
+// `start`, and replies.
+std::function<void(const absl::Status&)> Finisher(
+    grpc::ServerUnaryReactor* reactor, ServerMetrics* metrics, RpcMethod method,
+    Clock::time_point start) {
+  return [reactor, metrics, method, start](const absl::Status& status) {
+    const grpc::Status out = ToGrpcStatus(status);
+    metrics->RecordRequest(method, out.error_code(), SecondsSince(start));
+    reactor->Finish(out);
+  };
+}
+
 // Why `context`'s call should stop: its deadline passed, or it was cancelled.
 absl::Status StopReason(const grpc::CallbackServerContext& context) {
   if (std::chrono::system_clock::now() >= context.deadline()) {
@@ -358,15 +376,9 @@ absl::Status RecommenderService::Authenticate(
 grpc::ServerUnaryReactor* RecommenderService::Recommend(
     grpc::CallbackServerContext* context, const v1::RecommendRequest* request,
     v1::RecommendResponse* response) {
-  const Clock::time_point start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ServerMetrics& metrics = *options_.metrics;
-  auto finish = [reactor, &metrics, start](const absl::Status& status) {
-    const grpc::Status out = ToGrpcStatus(status);
-    metrics.RecordRequest(RpcMethod::kRecommend, out.error_code(),
-                          SecondsSince(start));
-    reactor->Finish(out);
-  };
+  const auto finish = Finisher(reactor, options_.metrics.get(),
+                               RpcMethod::kRecommend, Clock::now());
   if (absl::Status auth = Authenticate(*context); !auth.ok()) {
     finish(auth);
     return reactor;
@@ -384,10 +396,7 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
   }
   auto run = [this, context, request, response, finish] {
     const grpc::CallbackServerContext& ctx = *context;
-    auto should_stop = [&ctx] {
-      return ctx.IsCancelled() ||
-             std::chrono::system_clock::now() >= ctx.deadline();
-    };
+    auto should_stop = [&ctx] { return ShouldStop(ctx); };
     absl::Status status;
     if (should_stop()) {
       status = StopReason(ctx);  // expired while queued: do not score at all
@@ -443,10 +452,7 @@ void RecommenderService::ProcessBatch(std::vector<BatchedCall>& calls) {
   std::vector<size_t> live;
   for (size_t i = 0; i < calls.size(); ++i) {
     const grpc::CallbackServerContext* ctx = calls[i].context;
-    auto stop = [ctx] {
-      return ctx->IsCancelled() ||
-             std::chrono::system_clock::now() >= ctx->deadline();
-    };
+    auto stop = [ctx] { return ShouldStop(*ctx); };
     if (stop()) {
       statuses[i] = StopReason(*ctx);  // expired while queued
       continue;
@@ -480,15 +486,9 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
     grpc::CallbackServerContext* context,
     const v1::RecommendBatchRequest* request,
     v1::RecommendBatchResponse* response) {
-  const Clock::time_point start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ServerMetrics& metrics = *options_.metrics;
-  auto finish = [reactor, &metrics, start](const absl::Status& status) {
-    const grpc::Status out = ToGrpcStatus(status);
-    metrics.RecordRequest(RpcMethod::kRecommendBatch, out.error_code(),
-                          SecondsSince(start));
-    reactor->Finish(out);
-  };
+  const auto finish = Finisher(reactor, options_.metrics.get(),
+                               RpcMethod::kRecommendBatch, Clock::now());
   if (absl::Status auth = Authenticate(*context); !auth.ok()) {
     finish(auth);
     return reactor;
@@ -506,10 +506,7 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
   }
   auto run = [this, context, request, response, finish] {
     const grpc::CallbackServerContext& ctx = *context;
-    auto stop = [&ctx] {
-      return ctx.IsCancelled() ||
-             std::chrono::system_clock::now() >= ctx.deadline();
-    };
+    auto stop = [&ctx] { return ShouldStop(ctx); };
     absl::Status status;
     if (stop()) {
       status = StopReason(ctx);
