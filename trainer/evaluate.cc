@@ -19,6 +19,23 @@ absl::Span<const uint32_t> Row(const Interactions& x, size_t u) {
 
 }  // namespace
 
+absl::StatusOr<LoadedSplit> ReadSplit(const std::string& dir) {
+  LoadedSplit split;
+  ASSIGN_OR_RETURN(split.train, ReadSplitFile(dir + "/train.csv"));
+  absl::flat_hash_map<std::string_view, uint32_t> index;
+  for (size_t i = 0; i < split.train.num_items(); ++i) {
+    index.emplace(split.train.item_ids[i], static_cast<uint32_t>(i));
+  }
+  const ItemLookup lookup = [&index](std::string_view id) -> std::optional<uint32_t> {
+    auto it = index.find(id);
+    if (it == index.end()) return std::nullopt;
+    return it->second;
+  };
+  ASSIGN_OR_RETURN(split.validation, ReadHeldOutUsers(dir, "validation", lookup));
+  ASSIGN_OR_RETURN(split.test, ReadHeldOutUsers(dir, "test", lookup));
+  return split;
+}
+
 absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
                                               const std::string& part,
                                               const ItemLookup& lookup) {

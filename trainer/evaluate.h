@@ -14,6 +14,7 @@
 #include "absl/types/span.h"
 #include "core/batch_scorer.h"
 #include "core/model.h"
+#include "trainer/interactions.h"
 #include "trainer/metrics.h"
 
 namespace edlae {
@@ -49,6 +50,16 @@ using ItemLookup = std::function<std::optional<uint32_t>(std::string_view)>;
 absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
                                               const std::string& part,
                                               const ItemLookup& lookup);
+
+// A split read back for training and evaluation: DIR/train.csv, and the
+// validation and test users with their sids mapped onto train's items.
+struct LoadedSplit {
+  Interactions train;
+  HeldOutUsers validation;
+  HeldOutUsers test;
+};
+// Errors: those of ReadSplitFile and ReadHeldOutUsers.
+absl::StatusOr<LoadedSplit> ReadSplit(const std::string& dir);
 
 struct EvalOptions {
   BatchMethod method = BatchMethod::kExact;

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -94,24 +93,11 @@ int RunSweep() {
     if (ec) options.scratch_dir = ".";
   }
 
-  absl::StatusOr<Interactions> train = ReadSplitFile(dir + "/train.csv");
-  if (!train.ok()) return Fail(train.status());
-  absl::flat_hash_map<std::string_view, uint32_t> index;
-  for (size_t i = 0; i < train->num_items(); ++i)
-    index.emplace(train->item_ids[i], i);
-  ItemLookup lookup = [&index](std::string_view id) -> std::optional<uint32_t> {
-    auto it = index.find(id);
-    if (it == index.end()) return std::nullopt;
-    return it->second;
-  };
-  absl::StatusOr<HeldOutUsers> validation =
-      ReadHeldOutUsers(dir, "validation", lookup);
-  if (!validation.ok()) return Fail(validation.status());
-  absl::StatusOr<HeldOutUsers> test = ReadHeldOutUsers(dir, "test", lookup);
-  if (!test.ok()) return Fail(test.status());
+  absl::StatusOr<LoadedSplit> split = ReadSplit(dir);
+  if (!split.ok()) return Fail(split.status());
 
   absl::StatusOr<SweepResult> result =
-      edlae::RunSweep(*train, *validation, *test, options);
+      edlae::RunSweep(split->train, split->validation, split->test, options);
   if (!result.ok()) return Fail(result.status());
 
   const std::string table = SweepTable(*result);

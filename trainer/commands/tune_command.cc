@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -82,28 +81,15 @@ int RunTune() {
   options.keep_best_model = !out.empty();
   options.progress = &std::cerr;
 
-  absl::StatusOr<Interactions> train = ReadSplitFile(dir + "/train.csv");
-  if (!train.ok()) return Fail(train.status());
-  absl::flat_hash_map<std::string_view, uint32_t> index;
-  for (size_t i = 0; i < train->num_items(); ++i)
-    index.emplace(train->item_ids[i], i);
-  ItemLookup lookup = [&index](std::string_view id) -> std::optional<uint32_t> {
-    auto it = index.find(id);
-    if (it == index.end()) return std::nullopt;
-    return it->second;
-  };
-  absl::StatusOr<HeldOutUsers> validation =
-      ReadHeldOutUsers(dir, "validation", lookup);
-  if (!validation.ok()) return Fail(validation.status());
-  absl::StatusOr<HeldOutUsers> test = ReadHeldOutUsers(dir, "test", lookup);
-  if (!test.ok()) return Fail(test.status());
+  absl::StatusOr<LoadedSplit> split = ReadSplit(dir);
+  if (!split.ok()) return Fail(split.status());
 
-  absl::StatusOr<TuneResult> result = Tune(*train, *validation, *test, options);
+  absl::StatusOr<TuneResult> result = Tune(split->train, split->validation, split->test, options);
   if (!result.ok()) return Fail(result.status());
   const TunePoint& best = result->points[result->best_point];
   if (!out.empty()) {
     absl::Status s =
-        WriteTrainedModel(*train, result->best_model, dir + "/train.csv", out);
+        WriteTrainedModel(split->train, result->best_model, dir + "/train.csv", out);
     if (!s.ok()) return Fail(s);
     std::cerr << "[tune] wrote the best model (" << PointName(best) << ") to "
               << out << "\n";
@@ -116,8 +102,8 @@ int RunTune() {
         ",\"scorer\":", JsonString(absl::GetFlag(FLAGS_scorer)),
         absl::StrFormat(",\"gram_seconds\":%.3f,\"total_seconds\":%.3f",
                         result->gram_seconds, result->total_seconds),
-        ",\"train_users\":", train->num_users(),
-        ",\"items\":", train->num_items(), ",\"points\":[");
+        ",\"train_users\":", split->train.num_users(),
+        ",\"items\":", split->train.num_items(), ",\"points\":[");
     for (size_t k = 0; k < result->points.size(); ++k) {
       absl::StrAppend(&json, k ? "," : "", PointJson(result->points[k]));
     }
@@ -138,8 +124,8 @@ int RunTune() {
   std::cout << absl::StrFormat(
       "tune on %s: %d train users × %d items, %d validation / %d test users; "
       "gram %.2f s, total %.1f s (%s, %s scorer)\n\n",
-      dir, train->num_users(), train->num_items(), validation->num_users(),
-      test->num_users(), result->gram_seconds, result->total_seconds,
+      dir, split->train.num_users(), split->train.num_items(), split->validation.num_users(),
+      split->test.num_users(), result->gram_seconds, result->total_seconds,
       PrecisionName(options.precision), absl::GetFlag(FLAGS_scorer));
   std::cout << "validation (mean±s.e.)\n"
             << absl::StrFormat("%-6s %10s %6s  %-13s  %-13s  %-13s  %8s\n",
