@@ -394,24 +394,32 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
       return reactor;
     }
   }
-  auto run = [this, context, request, response, finish] {
+  RunAdmitted(context, finish, [this, context, request, response] {
     const grpc::CallbackServerContext& ctx = *context;
     auto should_stop = [&ctx] { return ShouldStop(ctx); };
-    absl::Status status;
-    if (should_stop()) {
-      status = StopReason(ctx);  // expired while queued: do not score at all
-    } else {
-      // The handle keeps this version alive until the response is built.
-      const ServableHandle handle = servable_->Get();
-      status = RecommendWithModel(handle, *request, options_.limits, response,
-                                  should_stop);
-      if (absl::IsCancelled(status)) status = StopReason(ctx);
-      // Scored on its own (dense model, or micro-batching off): a batch of one.
-      options_.metrics->RecordBatchSize(1);
-      if (status.ok()) {
-        options_.metrics->RecordUnknownItems(response->unknown_item_count());
-      }
+    // The handle keeps this version alive until the response is built.
+    const ServableHandle handle = servable_->Get();
+    absl::Status status = RecommendWithModel(handle, *request, options_.limits,
+                                             response, should_stop);
+    if (absl::IsCancelled(status)) status = StopReason(ctx);
+    // Scored on its own (dense model, or micro-batching off): a batch of one.
+    options_.metrics->RecordBatchSize(1);
+    if (status.ok()) {
+      options_.metrics->RecordUnknownItems(response->unknown_item_count());
     }
+    return status;
+  });
+  return reactor;
+}
+
+void RecommenderService::RunAdmitted(
+    grpc::CallbackServerContext* context,
+    std::function<void(const absl::Status&)> finish,
+    std::function<absl::Status()> score) {
+  auto run = [this, context, finish, score] {
+    // A call that expired while queued is not scored at all.
+    const absl::Status status =
+        ShouldStop(*context) ? StopReason(*context) : score();
     Release();
     finish(status);
   };
@@ -419,7 +427,6 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
     Release();
     finish(absl::UnavailableError("server is shutting down"));
   }
-  return reactor;
 }
 
 absl::Status RecommenderService::Admit(RpcMethod method) {
@@ -504,51 +511,41 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
     finish(admitted);
     return reactor;
   }
-  auto run = [this, context, request, response, finish] {
+  RunAdmitted(context, finish, [this, context, request, response] {
     const grpc::CallbackServerContext& ctx = *context;
     auto stop = [&ctx] { return ShouldStop(ctx); };
-    absl::Status status;
-    if (stop()) {
-      status = StopReason(ctx);
-    } else {
-      const ServableHandle handle = servable_->Get();
-      const int n = request->requests_size();
-      std::vector<const v1::RecommendRequest*> requests(n);
-      std::vector<v1::RecommendResponse*> responses(n);
-      response->mutable_results()->Reserve(n);
-      for (int r = 0; r < n; ++r) {
-        requests[r] = &request->requests(r);
-        responses[r] = response->add_results()->mutable_response();
-      }
-      const std::vector<std::function<bool()>> should_stop(n, stop);
-      std::vector<absl::Status> got =
-          RecommendManyWithModel(handle, requests, options_.limits, responses,
-                                 should_stop, options_.batch_max_size);
-      for (int r = 0; r < n && status.ok(); ++r) {
-        // A deadline or cancellation ends the whole call, as for Recommend.
-        if (absl::IsCancelled(got[r])) status = StopReason(ctx);
-      }
-      for (int r = 0; r < n && status.ok(); ++r) {
-        v1::RecommendBatchResult* result = response->mutable_results(r);
-        if (got[r].ok()) {
-          options_.metrics->RecordUnknownItems(
-              result->response().unknown_item_count());
-          continue;
-        }
-        result->clear_response();
-        const grpc::Status entry = ToGrpcStatus(got[r]);
-        result->set_code(entry.error_code());
-        result->set_message(entry.error_message());
-      }
-      if (n > 0) options_.metrics->RecordBatchSize(n);
+    const ServableHandle handle = servable_->Get();
+    const int n = request->requests_size();
+    std::vector<const v1::RecommendRequest*> requests(n);
+    std::vector<v1::RecommendResponse*> responses(n);
+    response->mutable_results()->Reserve(n);
+    for (int r = 0; r < n; ++r) {
+      requests[r] = &request->requests(r);
+      responses[r] = response->add_results()->mutable_response();
     }
-    Release();
-    finish(status);
-  };
-  if (!workers_.Submit(run)) {
-    Release();
-    finish(absl::UnavailableError("server is shutting down"));
-  }
+    const std::vector<std::function<bool()>> should_stop(n, stop);
+    std::vector<absl::Status> got =
+        RecommendManyWithModel(handle, requests, options_.limits, responses,
+                               should_stop, options_.batch_max_size);
+    for (int r = 0; r < n; ++r) {
+      // A deadline or cancellation ends the whole call, as for Recommend.
+      if (absl::IsCancelled(got[r])) return StopReason(ctx);
+    }
+    for (int r = 0; r < n; ++r) {
+      v1::RecommendBatchResult* result = response->mutable_results(r);
+      if (got[r].ok()) {
+        options_.metrics->RecordUnknownItems(
+            result->response().unknown_item_count());
+        continue;
+      }
+      result->clear_response();
+      const grpc::Status entry = ToGrpcStatus(got[r]);
+      result->set_code(entry.error_code());
+      result->set_message(entry.error_message());
+    }
+    if (n > 0) options_.metrics->RecordBatchSize(n);
+    return absl::OkStatus();
+  });
   return reactor;
 }
 

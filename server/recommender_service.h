@@ -142,6 +142,12 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   // Admits one more call, or returns RESOURCE_EXHAUSTED (and counts the shed).
   absl::Status Admit(RpcMethod method);
   void Release();  // the inverse of a successful Admit
+  // Runs `score` for an admitted call on a worker — or answers with the stop
+  // reason when the call expired while queued — then releases the admission
+  // and finishes the call with the status.
+  void RunAdmitted(grpc::CallbackServerContext* context,
+                   std::function<void(const absl::Status&)> finish,
+                   std::function<absl::Status()> score);
   // Scores a micro-batch of Recommend calls and finishes each.
   void ProcessBatch(std::vector<BatchedCall>& calls);
 
