@@ -107,7 +107,7 @@ int Run() {
         const void* data = dtype == DType::kFloat32 ? static_cast<const void*>(v.data())
                            : dtype == DType::kFloat16 ? static_cast<const void*>(v_f16.data())
                                                       : static_cast<const void*>(v_bf16.data());
-        FactorRows rows{data, dtype, n, k, k};
+        WeightRows rows{data, dtype, n, k, k};
         FactorTopNOptions options;
         options.top_n = top_n;
         options.num_threads = threads;

@@ -27,14 +27,16 @@ constexpr float kSkip =
 // dispatched AccumulateRows kernel, row order and unit weights as the server's
 // DenseScorer (core/scorer.cc), so the scores are bit-identical to Recommend's;
 // tests/core/batch_scorer_test.cc checks it. `rows` is scratch.
-void AccumulateRows(const DenseMatrixView& b, absl::Span<const uint32_t> items,
+void AccumulateRows(const WeightRows& b, absl::Span<const uint32_t> items,
                     size_t begin, size_t len, const std::vector<float>& ones,
-                    std::vector<const float*>* rows, float* acc) {
+                    std::vector<const void*>* rows, float* acc) {
   rows->resize(items.size());
+  const size_t offset = begin * DTypeSize(b.dtype);
   for (size_t h = 0; h < items.size(); ++h) {
-    (*rows)[h] = b.data + items[h] * b.stride + begin;
+    (*rows)[h] = static_cast<const uint8_t*>(b.row(items[h])) + offset;
   }
-  edlae::AccumulateRows(rows->data(), ones.data(), items.size(), len, acc);
+  edlae::AccumulateRows(b.dtype, rows->data(), ones.data(), items.size(), len,
+                        acc);
 }
 
 std::vector<uint32_t> Indices(std::vector<ScoredItem> items) {
@@ -51,16 +53,16 @@ std::vector<uint32_t> ByPopularity(absl::Span<const float> popularity,
   return Indices(top.TakeSorted());
 }
 
-absl::Status Validate(const DenseMatrixView& b,
+absl::Status Validate(const WeightRows& b,
                       absl::Span<const float> popularity, const SparseRows& h,
                       const BatchOptions& options) {
   if (options.top_k == 0)
     return absl::InvalidArgumentError("top_k must be >= 1");
-  if (b.rows != b.cols || b.stride < b.cols ||
-      (b.rows > 0 && b.data == nullptr)) {
+  if (b.num_rows != b.dim || b.stride < b.dim || DTypeSize(b.dtype) == 0 ||
+      (b.num_rows > 0 && b.data == nullptr)) {
     return absl::InvalidArgumentError("B must be a square matrix view");
   }
-  if (!popularity.empty() && popularity.size() != b.cols) {
+  if (!popularity.empty() && popularity.size() != b.dim) {
     return absl::InvalidArgumentError(
         "popularity must have one entry per item");
   }
@@ -78,7 +80,7 @@ absl::Status Validate(const DenseMatrixView& b,
     }
   }
   for (uint32_t i : h.items) {
-    if (i >= b.rows) {
+    if (i >= b.num_rows) {
       return absl::InvalidArgumentError(
           absl::StrCat("history item index ", i, " out of range"));
     }
@@ -90,15 +92,15 @@ absl::Span<const uint32_t> Row(const SparseRows& h, size_t u) {
   return h.items.subspan(h.offsets[u], h.offsets[u + 1] - h.offsets[u]);
 }
 
-void ExactTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
+void ExactTopK(const WeightRows& b, absl::Span<const float> popularity,
                const SparseRows& h, const BatchOptions& options,
                std::vector<std::vector<uint32_t>>* out) {
-  const size_t n = b.cols;
+  const size_t n = b.dim;
   const size_t users = h.num_rows();
   std::atomic<size_t> next{0};
   auto worker = [&] {
     std::vector<char> excluded(n, 0);
-    std::vector<const float*> rows;
+    std::vector<const void*> rows;
     std::vector<float> ones;
     alignas(64) float acc[kBlockItems];
     TopN top(options.top_k);
@@ -136,10 +138,11 @@ void ExactTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
   for (std::thread& t : pool) t.join();
 }
 
-void GemmTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
+// REQUIRES: b.dtype == kFloat32 (TopKBatch widens halves first).
+void GemmTopK(const WeightRows& b, absl::Span<const float> popularity,
               const SparseRows& h, const BatchOptions& options,
               std::vector<std::vector<uint32_t>>* out) {
-  const size_t n = b.cols;
+  const size_t n = b.dim;
   const size_t users = h.num_rows();
   const size_t block = std::max<size_t>(1, options.block_users);
   std::vector<float> x(std::min(block, users) * n);
@@ -154,7 +157,8 @@ void GemmTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
                 static_cast<blasint>(count), static_cast<blasint>(n),
                 static_cast<blasint>(n), 1.0f, x.data(),
-                static_cast<blasint>(n), b.data, static_cast<blasint>(b.stride),
+                static_cast<blasint>(n), static_cast<const float*>(b.data),
+                static_cast<blasint>(b.stride),
                 0.0f, scores.data(), static_cast<blasint>(n));
     for (size_t r = 0; r < count; ++r) {
       absl::Span<const uint32_t> items = Row(h, first + r);
@@ -174,16 +178,8 @@ void GemmTopK(const DenseMatrixView& b, absl::Span<const float> popularity,
 
 }  // namespace
 
-DenseMatrixView DenseView(const Model& model) {
-  DenseMatrixView view;
-  view.rows = view.cols = model.num_items();
-  view.stride = model.row_stride();
-  view.data = model.num_items() > 0 ? model.dense_row(0) : nullptr;
-  return view;
-}
-
 absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
-    const DenseMatrixView& b, absl::Span<const float> popularity,
+    const WeightRows& b, absl::Span<const float> popularity,
     const SparseRows& histories, const BatchOptions& options) {
   if (absl::Status s = Validate(b, popularity, histories, options); !s.ok()) {
     return s;
@@ -196,7 +192,16 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
   std::vector<std::vector<uint32_t>> out(histories.num_rows());
   if (histories.num_rows() == 0) return out;
   if (options.method == BatchMethod::kGemm) {
-    GemmTopK(b, popularity, histories, options, &out);
+    if (b.dtype == DType::kFloat32) {
+      GemmTopK(b, popularity, histories, options, &out);
+    } else {
+      // sgemm reads float32 only: widen the halves once, compact.
+      const size_t n = b.dim;
+      std::vector<float> widened(n * n);
+      for (size_t i = 0; i < n; ++i) ReadRow(b, i, n, widened.data() + i * n);
+      const WeightRows wide{widened.data(), DType::kFloat32, n, n, n};
+      GemmTopK(wide, popularity, histories, options, &out);
+    }
   } else {
     ExactTopK(b, popularity, histories, options, &out);
   }
@@ -212,15 +217,16 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
   // Validate's checks need only B's shape: an n × n stand-in view.
   const size_t n = model.num_items();
   static const float kNoData = 0;
-  const DenseMatrixView shape{&kNoData, n, n, n};
+  const WeightRows shape{&kNoData, DType::kFloat32, n, n, n};
   if (absl::Status s = Validate(shape, {}, histories, options); !s.ok()) {
     return s;
   }
   const size_t users = histories.num_rows();
   std::vector<std::vector<uint32_t>> out(users);
   const size_t stride = model.row_stride();
-  const FactorRows v{n > 0 ? model.v_row(0) : nullptr, DType::kFloat32, n,
-                     stride, stride};
+  // Whole padded rows, as the server's LowRankScorer scores them.
+  WeightRows v = model.v_rows();
+  v.dim = stride;
   const int threads =
       options.num_threads > 0
           ? options.num_threads

@@ -9,22 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/model.h"
+#include "core/weight_rows.h"
 
 namespace edlae {
-
-// A dense float matrix held elsewhere: row r starts at data + r * stride and
-// has `cols` valid floats. Nothing is owned; the memory must outlive every use.
-// Scoring reads rows only, so a view is safe to share between threads.
-struct DenseMatrixView {
-  const float* data = nullptr;
-  size_t rows = 0;
-  size_t cols = 0;
-  size_t stride = 0;  // >= cols
-};
-
-// The B of a dense model (padded rows, as memory-mapped).
-// REQUIRES: model.kind() == ModelKind::kDense.
-DenseMatrixView DenseView(const Model& model);
 
 // A block of users' binary histories in CSR form: user u's item indices are
 // items[offsets[u] .. offsets[u + 1]), each with weight 1. Spans are borrowed.
@@ -44,7 +31,8 @@ enum class BatchMethod {
   // Users in blocks: a dense 0/1 block of X times B through OpenBLAS
   // cblas_sgemm. Cost: users · n² multiply-adds at BLAS speed. Scores equal
   // kExact's up to float rounding (summation order differs), so two items
-  // whose scores differ in the last bits may swap.
+  // whose scores differ in the last bits may swap. A half-precision B is
+  // widened to a float32 copy first (n² floats of memory).
   kGemm,
 };
 
@@ -58,6 +46,8 @@ struct BatchOptions {
   int num_threads = 0;
 };
 
+// B is any square WeightRows (b.num_rows == b.dim): a dense model's
+// dense_rows(), or a trainer's compact float32 matrix.
 // For every user u of `histories`: the top_k items of B by score
 // Σ_{i ∈ history(u)} B[i, :], excluding u's own history items, best first,
 // ties broken by lower item index (core/topn.h's RanksBefore) — the ranking
@@ -66,10 +56,10 @@ struct BatchOptions {
 // (descending, ties by index), or an empty list when `popularity` is empty.
 // Fewer than top_k items come back when the catalog minus the history is
 // smaller. Returns one vector per user, in order.
-// Errors: InvalidArgument (top_k == 0, item index >= b.rows, b not square,
-// malformed offsets, popularity size not 0 or b.cols).
+// Errors: InvalidArgument (top_k == 0, item index >= b.num_rows, b not
+// square, malformed offsets, popularity size not 0 or b.dim).
 absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
-    const DenseMatrixView& b, absl::Span<const float> popularity,
+    const WeightRows& b, absl::Span<const float> popularity,
     const SparseRows& histories, const BatchOptions& options);
 
 // The low-rank counterpart of TopKBatch, with the server's arithmetic: for each

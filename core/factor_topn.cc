@@ -16,7 +16,7 @@ namespace {
 constexpr size_t kItemBlock = 256;
 
 // Scans items [begin, end) into one TopN per query.
-std::vector<TopN> ScanRange(const FactorRows& v, const float* z, size_t z_stride,
+std::vector<TopN> ScanRange(const WeightRows& v, const float* z, size_t z_stride,
                             size_t batch, const FactorTopNOptions& options,
                             size_t begin, size_t end) {
   std::vector<TopN> tops(batch, TopN(options.top_n));
@@ -49,7 +49,7 @@ std::vector<TopN> ScanRange(const FactorRows& v, const float* z, size_t z_stride
 
 }  // namespace
 
-std::vector<std::vector<ScoredItem>> FactorTopN(const FactorRows& v,
+std::vector<std::vector<ScoredItem>> FactorTopN(const WeightRows& v,
                                                 const float* z, size_t z_stride,
                                                 size_t batch,
                                                 const FactorTopNOptions& options) {

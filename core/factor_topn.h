@@ -9,18 +9,9 @@
 #include "absl/types/span.h"
 #include "core/model_format.h"
 #include "core/topn.h"
+#include "core/weight_rows.h"
 
 namespace edlae {
-
-// A row-major matrix of item factors: row j (item j) holds `dim` elements of
-// `dtype` starting at element j·stride of `data`. Not owned.
-struct FactorRows {
-  const void* data = nullptr;
-  DType dtype = DType::kFloat32;
-  size_t num_rows = 0;
-  size_t dim = 0;
-  size_t stride = 0;  // elements; >= dim
-};
 
 struct FactorTopNOptions {
   size_t top_n = 100;
@@ -37,7 +28,7 @@ struct FactorTopNOptions {
 // for all queries at once (DotRowsBatch, float32 accumulation for every
 // dtype) and fed straight into per-query top-N heaps. A query's result does
 // not depend on the batch it is in or on num_threads. Thread-safe.
-std::vector<std::vector<ScoredItem>> FactorTopN(const FactorRows& v,
+std::vector<std::vector<ScoredItem>> FactorTopN(const WeightRows& v,
                                                 const float* z, size_t z_stride,
                                                 size_t batch,
                                                 const FactorTopNOptions& options);

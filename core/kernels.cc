@@ -345,6 +345,25 @@ void AccumulateRowsBF16(const uint16_t* const* rows, const float* weights,
   HWY_DYNAMIC_DISPATCH(AccumulateRowsBF16)(rows, weights, num_rows, len, acc);
 }
 
+void AccumulateRows(DType dtype, const void* const* rows,
+                    const float* weights, size_t num_rows, size_t len,
+                    float* acc) {
+  switch (dtype) {
+    case DType::kFloat32:
+      AccumulateRows(reinterpret_cast<const float* const*>(rows), weights,
+                     num_rows, len, acc);
+      return;
+    case DType::kFloat16:
+      AccumulateRowsF16(reinterpret_cast<const uint16_t* const*>(rows), weights,
+                        num_rows, len, acc);
+      return;
+    case DType::kBFloat16:
+      AccumulateRowsBF16(reinterpret_cast<const uint16_t* const*>(rows),
+                         weights, num_rows, len, acc);
+      return;
+  }
+}
+
 void DotRows(const float* v, size_t stride, size_t count, const float* z,
              size_t dim, float* out) {
   HWY_DYNAMIC_DISPATCH(DotRowsF32)(v, stride, count, z, dim, out);

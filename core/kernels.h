@@ -31,6 +31,11 @@ void AccumulateRowsBF16(const uint16_t* const* rows, const float* weights,
                         size_t num_rows, size_t len, float* acc);
 void DotRowsF16(const uint16_t* v, size_t stride, size_t count, const float* z,
                 size_t dim, float* out);
+
+// AccumulateRows for rows stored as `dtype`: rows[r] points at float32s or at
+// half bit patterns (uint16_t). The same results as the typed entry points.
+void AccumulateRows(DType dtype, const void* const* rows, const float* weights,
+                    size_t num_rows, size_t len, float* acc);
 void DotRowsBF16(const uint16_t* v, size_t stride, size_t count,
                  const float* z, size_t dim, float* out);
 

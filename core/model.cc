@@ -62,23 +62,49 @@ uint32_t LoadU32(const uint8_t* p) {
 }
 
 
-// Hashes a weight matrix (B, U or V: `rows` rows of `stride` floats, the first
-// `len` of them weights) row by row and, while each row is still in cache,
-// checks that the weights are finite and the row padding is zero. One pass
-// over the mapping.
-bool HashAndCheckRows(const uint8_t* base, uint64_t rows, uint64_t len,
-                      uint64_t stride, uint64_t* checksum, uint64_t* bad_row) {
+// True when no element of the `len` halves at `p` is inf or NaN: an f16 with
+// exponent bits all ones (0x7C00), a bf16 with 0x7F80.
+bool AllFiniteHalves(const uint8_t* p, uint64_t len, uint16_t exponent_mask) {
+  uint16_t bad = 0;
+  for (uint64_t c = 0; c < len; ++c) {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * c, sizeof(h));
+    bad |= static_cast<uint16_t>((h & exponent_mask) == exponent_mask);
+  }
+  return bad == 0;
+}
+
+// Hashes a weight matrix (B, U or V: `rows` rows of `stride` elements of
+// `dtype`, the first `len` of them weights) row by row and, while each row is
+// still in cache, checks that the weights are finite and the row padding is
+// zero. One pass over the mapping.
+bool HashAndCheckRows(const uint8_t* base, DType dtype, uint64_t rows,
+                      uint64_t len, uint64_t stride, uint64_t* checksum,
+                      uint64_t* bad_row) {
   XXH3_state_t* state = XXH3_createState();
   XXH3_64bits_reset(state);
-  const uint64_t row_bytes = stride * sizeof(float);
+  const uint64_t element = DTypeSize(dtype);
+  const uint64_t row_bytes = stride * element;
   bool ok = true;
   for (uint64_t r = 0; r < rows; ++r) {
     const uint8_t* row = base + r * row_bytes;
     XXH3_64bits_update(state, row, row_bytes);
     if (!ok) continue;  // keep hashing: a checksum mismatch is reported first
-    uint32_t padding = 0;  // bit pattern, so -0.0 is caught too
-    for (uint64_t c = len; c < stride; ++c) padding |= LoadU32(row + 4 * c);
-    if (!AllFinite(reinterpret_cast<const float*>(row), len) || padding != 0) {
+    uint8_t padding = 0;  // bit patterns, so -0.0 is caught too
+    for (uint64_t c = len * element; c < row_bytes; ++c) padding |= row[c];
+    bool finite = false;
+    switch (dtype) {
+      case DType::kFloat32:
+        finite = AllFinite(reinterpret_cast<const float*>(row), len);
+        break;
+      case DType::kFloat16:
+        finite = AllFiniteHalves(row, len, 0x7C00);
+        break;
+      case DType::kBFloat16:
+        finite = AllFiniteHalves(row, len, 0x7F80);
+        break;
+    }
+    if (!finite || padding != 0) {
       ok = false;
       *bad_row = r;
     }
@@ -204,8 +230,11 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
     return unsupported("unknown model kind ", h.kind);
   }
   const bool low_rank = h.kind == static_cast<uint32_t>(ModelKind::kLowRank);
-  if (h.dtype != static_cast<uint32_t>(DType::kFloat32)) {
-    return unsupported("unsupported dtype ", h.dtype);
+  const auto dtype = static_cast<DType>(h.dtype);
+  const uint64_t element = DTypeSize(dtype);
+  if (element == 0) {
+    return unsupported("unsupported dtype ", h.dtype,
+                       " (this build reads float32, float16 and bfloat16)");
   }
   const uint64_t n = h.num_items;
   const uint64_t stride = h.row_stride;
@@ -218,16 +247,15 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
   if (low_rank && h.rank == 0) return corrupt("low-rank model with rank 0");
   // Stored row length: n weights per row of B, rank per row of U and V.
   const uint64_t row_len = low_rank ? h.rank : n;
-  if (stride < row_len || stride % kRowAlignmentFloats != 0) {
+  if (stride < row_len || stride % RowAlignmentElements(dtype) != 0) {
     return corrupt("row_stride ", stride, " is not a multiple of ",
-                   kRowAlignmentFloats, " that is >= ",
+                   RowAlignmentElements(dtype), " that is >= ",
                    low_rank ? "rank " : "num_items ", row_len);
   }
-  // Bytes of each weight section (B, or U and V): n rows of `stride` floats.
+  // Bytes of each weight section (B, or U and V): n rows of `stride` elements.
   uint64_t matrix_bytes;
   if (__builtin_mul_overflow(n, stride, &matrix_bytes) ||
-      __builtin_mul_overflow(matrix_bytes, uint64_t{sizeof(float)},
-                             &matrix_bytes)) {
+      __builtin_mul_overflow(matrix_bytes, element, &matrix_bytes)) {
     return corrupt(low_rank ? "U/V" : "B", " size overflows: num_items ", n,
                    ", row_stride ", stride);
   }
@@ -294,7 +322,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
       return corrupt("sections overlap at byte ", extents[i].first);
     }
   }
-  // The weight sections of this kind, each n × row_stride floats.
+  // The weight sections of this kind, each n × row_stride elements.
   std::vector<const SectionEntry*> weights;
   if (low_rank) {
     if (u_entry == nullptr) return corrupt("missing section 2 (U)");
@@ -328,8 +356,8 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
     uint64_t sum;
     if (std::find(weights.begin(), weights.end(), &e) != weights.end()) {
       uint64_t bad_row = 0;
-      const bool ok = HashAndCheckRows(data + e.offset, n, row_len, stride,
-                                       &sum, &bad_row);
+      const bool ok = HashAndCheckRows(data + e.offset, dtype, n, row_len,
+                                       stride, &sum, &bad_row);
       if (sum == e.checksum && !ok) {
         return corrupt(SectionName(e.id), " row ", bad_row,
                        " holds a non-finite weight or non-zero padding");
@@ -346,17 +374,17 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
   // --- Content of the known sections. ---
   m->format_version_ = h.format_version;
   m->kind_ = low_rank ? ModelKind::kLowRank : ModelKind::kDense;
-  m->dtype_ = DType::kFloat32;
+  m->dtype_ = dtype;
   m->num_items_ = n;
   m->rank_ = low_rank ? h.rank : 0;
   m->row_stride_ = stride;
   // Sections are 64-byte aligned in a 64-byte-aligned buffer (page-aligned
   // mapping or owned_), so these typed pointers are aligned.
   if (low_rank) {
-    m->u_ = reinterpret_cast<const float*>(data + u_entry->offset);
-    m->v_ = reinterpret_cast<const float*>(data + v_entry->offset);
+    m->u_ = data + u_entry->offset;
+    m->v_ = data + v_entry->offset;
   } else {
-    m->dense_ = reinterpret_cast<const float*>(data + b_entry->offset);
+    m->dense_ = data + b_entry->offset;
   }
   m->popularity_ = reinterpret_cast<const float*>(data + pop_entry->offset);
 

@@ -16,6 +16,7 @@
 #include "absl/types/span.h"
 #include "core/mapped_file.h"
 #include "core/model_format.h"
+#include "core/weight_rows.h"
 
 namespace edlae {
 
@@ -26,8 +27,9 @@ struct ModelOpenOptions {
 };
 
 // Matrix convention for the whole library: matrices are row-major with rows
-// padded to `row_stride()` floats (a multiple of 16, so every row starts on a
-// 64-byte boundary). For a dense model, B is num_items × num_items and row i of
+// padded to `row_stride()` elements of `dtype()` (float32, or f16/bf16 halves
+// widened to float32 when scored; a row is a multiple of 64 bytes, so every
+// row starts on a cache line). For a dense model, B is num_items × num_items and row i of
 // B holds the contribution of history item i to every item's score:
 //   scores = Σ_{i ∈ history} weight_i · B[i, :].
 // For a low-rank model, U and V are num_items × rank each (B = U·Vᵀ, never
@@ -58,22 +60,29 @@ class Model {
   DType dtype() const { return dtype_; }
   size_t num_items() const { return num_items_; }
   size_t rank() const { return rank_; }        // 0 for dense models
-  // Floats per stored row of B (>= num_items) or of U and V (>= rank).
+  // Elements per stored row of B (>= num_items) or of U and V (>= rank): a
+  // multiple of 16 for float32, of 32 for halves.
   size_t row_stride() const { return row_stride_; }
   size_t file_size() const { return size_; }
   uint32_t format_version() const { return format_version_; }
 
-  // Dense models only. REQUIRES: kind() == kDense, i < num_items().
-  // Returns num_items() valid floats (64-byte aligned), followed by padding.
-  const float* dense_row(size_t i) const {
-    return dense_ + i * row_stride_;
+  // The weight matrices as typed views (any dtype): B for dense models
+  // (num_items × num_items), U and V for low-rank ones (num_items × rank).
+  // Rows are 64-byte aligned and their padding is zero. REQUIRES: the kind
+  // that has the matrix.
+  WeightRows dense_rows() const {
+    return {dense_, dtype_, num_items_, num_items_, row_stride_};
   }
+  WeightRows u_rows() const { return {u_, dtype_, num_items_, rank_, row_stride_}; }
+  WeightRows v_rows() const { return {v_, dtype_, num_items_, rank_, row_stride_}; }
 
-  // Low-rank models only. REQUIRES: kind() == kLowRank, i < num_items().
-  // Each returns rank() valid floats (64-byte aligned), followed by zero
-  // padding up to row_stride(); rows are row_stride() floats apart.
-  const float* u_row(size_t i) const { return u_ + i * row_stride_; }
-  const float* v_row(size_t i) const { return v_ + i * row_stride_; }
+  // Row i as float32, for float32 models. REQUIRES: dtype() == kFloat32, the
+  // kind that has the matrix, i < num_items(). Returns the row's valid floats
+  // (num_items() for B, rank() for U and V) followed by zero padding up to
+  // row_stride(). Code that handles every dtype uses the views above.
+  const float* dense_row(size_t i) const { return Float32Row(dense_, i); }
+  const float* u_row(size_t i) const { return Float32Row(u_, i); }
+  const float* v_row(size_t i) const { return Float32Row(v_, i); }
 
   // External id of item `index`. REQUIRES: index < num_items().
   std::string_view item_id(size_t index) const;
@@ -107,6 +116,10 @@ class Model {
   static absl::StatusOr<std::shared_ptr<const Model>> Parse(
       std::unique_ptr<Model> model);
 
+  const float* Float32Row(const uint8_t* matrix, size_t i) const {
+    return reinterpret_cast<const float*>(matrix) + i * row_stride_;
+  }
+
   MappedFile file_;                        // owns the mapping (Open)
   std::unique_ptr<uint8_t[], void (*)(uint8_t*)> owned_{nullptr, nullptr};
   const uint8_t* data_ = nullptr;          // file bytes (mapping or owned_)
@@ -119,9 +132,9 @@ class Model {
   size_t num_items_ = 0;
   size_t rank_ = 0;
   size_t row_stride_ = 0;
-  const float* dense_ = nullptr;
-  const float* u_ = nullptr;
-  const float* v_ = nullptr;
+  const uint8_t* dense_ = nullptr;  // section starts, 64-byte aligned
+  const uint8_t* u_ = nullptr;
+  const uint8_t* v_ = nullptr;
   const float* popularity_ = nullptr;
   const uint64_t* id_offsets_ = nullptr;
   const char* id_bytes_ = nullptr;

@@ -19,13 +19,15 @@ namespace edlae {
 inline constexpr char kModelMagic[8] = {'E', 'D', 'L', 'A', 'E', 'M', 'D', 'L'};
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr uint64_t kSectionAlignment = 64;
-// Rows of B, U and V are padded to a multiple of this many floats (64 bytes).
-inline constexpr uint64_t kRowAlignmentFloats = 16;
+// Rows of B, U and V are padded to a multiple of 64 bytes, so every row
+// starts on a cache line: 16 float32 or 32 half-precision elements.
+inline constexpr uint64_t kRowAlignmentBytes = 64;
+inline constexpr uint64_t kRowAlignmentFloats = kRowAlignmentBytes / 4;
 inline constexpr uint32_t kMaxSections = 64;
 
 enum class ModelKind : uint32_t {
   kDense = 1,    // B: num_items × num_items.
-  kLowRank = 2,  // U, V: num_items × rank each; scores = (x·U)·Vᵀ. Reserved.
+  kLowRank = 2,  // U, V: num_items × rank each; scores = (x·U)·Vᵀ.
 };
 
 enum class DType : uint32_t {
@@ -45,10 +47,16 @@ inline constexpr size_t DTypeSize(DType dtype) {
   return 0;
 }
 
+// Elements per 64-byte row alignment unit for `dtype` (0 for an unknown dtype).
+inline constexpr size_t RowAlignmentElements(DType dtype) {
+  return DTypeSize(dtype) == 0 ? 0 : kRowAlignmentBytes / DTypeSize(dtype);
+}
+
 enum class SectionId : uint32_t {
-  kDenseB = 1,      // float32[num_items][row_stride], row i = weights from item i.
-  kFactorU = 2,     // float32[num_items][row_stride] (low-rank, reserved).
-  kFactorV = 3,     // float32[num_items][row_stride] (low-rank, reserved).
+  // Weight sections hold header.dtype elements: dtype[num_items][row_stride].
+  kDenseB = 1,      // row i = the weights from item i to every item.
+  kFactorU = 2,     // low-rank encoder: row i = item i's rank weights.
+  kFactorV = 3,     // low-rank decoder: row j = item j's rank weights.
   kItemIds = 4,     // uint64 offsets[num_items + 1], then UTF-8 bytes.
   kPopularity = 5,  // float32[num_items]: training interaction count per item.
   kMetadata = 6,    // uint32 count, then count × (uint32 klen, key, uint32 vlen, value).
@@ -62,7 +70,8 @@ struct FileHeader {
   uint32_t dtype;            // DType of the weight sections
   uint64_t num_items;
   uint64_t rank;             // 0 for dense models
-  uint64_t row_stride;       // elements per stored row (>= row length, multiple of 16)
+  uint64_t row_stride;       // elements per stored row (>= row length; rows
+                             // are a multiple of 64 bytes: 16 f32 / 32 halves)
   uint64_t file_size;        // total bytes, to detect truncation early
   uint32_t section_count;
   uint32_t flags;            // 0; reserved

@@ -11,6 +11,7 @@
 #include <xxh_x86dispatch.h>
 #endif
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cmath>
@@ -31,7 +32,9 @@
 #include "core/model_format.h"
 #include "core/status_macros.h"
 #include "core/finite.h"
+#include "core/half.h"
 #include "core/utf8.h"
+#include "core/weight_rows.h"
 
 namespace edlae {
 
@@ -45,6 +48,14 @@ constexpr size_t kWriteBufferSize = size_t{1} << 20;  // 1 MiB
 
 uint64_t RoundUp(uint64_t x, uint64_t multiple) {
   return (x + multiple - 1) / multiple * multiple;
+}
+
+// Rounds to the nearest half of `dtype` (f16 or bf16), ties to even.
+uint16_t NarrowToHalf(DType dtype, float v) {
+  return dtype == DType::kFloat16 ? FloatToF16(v) : FloatToBf16(v);
+}
+float WidenHalf(DType dtype, uint16_t h) {
+  return dtype == DType::kFloat16 ? F16ToFloat(h) : Bf16ToFloat(h);
 }
 
 absl::Status ErrnoError(int err, absl::string_view op, absl::string_view path) {
@@ -208,8 +219,9 @@ class TempFile {
   bool committed_ = false;
 };
 
-// One float matrix section (B, U or V): num_items rows of `cols` floats,
-// compact row-major in `values`; written with rows padded to the row stride.
+// One weight matrix section (B, U or V): num_items rows of `cols` floats,
+// compact row-major in `values`; written as the payload's dtype with rows
+// padded to the row stride.
 struct WeightMatrix {
   SectionId id;
   const char* name;
@@ -222,7 +234,8 @@ struct WeightMatrix {
 struct Payload {
   ModelKind kind;
   uint64_t rank;     // header.rank: 0 for dense
-  uint64_t row_len;  // floats per weight row before padding
+  uint64_t row_len;  // elements per weight row before padding
+  DType dtype;       // storage type of the weight sections
   std::vector<WeightMatrix> weights;
   absl::Span<const std::string> item_ids;
   absl::Span<const float> popularity;
@@ -232,6 +245,10 @@ struct Payload {
 absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
   const uint64_t n = data.item_ids.size();
   if (n == 0) return absl::InvalidArgumentError("model has no items");
+  if (DTypeSize(data.dtype) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unsupported dtype ", static_cast<uint32_t>(data.dtype)));
+  }
   // Item indices are uint32 throughout the library.
   if (n > UINT32_MAX) {
     return absl::InvalidArgumentError(
@@ -285,6 +302,20 @@ absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
       }
     }
   }
+  // Halves: every weight must round to a finite value (f16 overflows above
+  // 65504); rounding is monotone, so the largest magnitude decides.
+  if (data.dtype != DType::kFloat32) {
+    for (const WeightMatrix& w : data.weights) {
+      float largest = 0.0f;
+      for (float v : w.values) largest = std::max(largest, std::fabs(v));
+      if (!std::isfinite(WidenHalf(data.dtype, NarrowToHalf(data.dtype, largest)))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            w.name, " holds a weight of magnitude ", largest, " that ",
+            DTypeName(data.dtype), " cannot represent; store it as float32",
+            data.dtype == DType::kFloat16 ? " or bfloat16" : ""));
+      }
+    }
+  }
   absl::flat_hash_set<std::string_view> keys;
   for (const auto& [key, value] : *data.metadata) {
     if (key.empty()) return absl::InvalidArgumentError("empty metadata key");
@@ -322,7 +353,8 @@ uint64_t PlannedFileSize(const Payload& data, uint64_t n, uint64_t row_stride,
   pos = RoundUp(pos, kSectionAlignment) + n * sizeof(float);
   pos = RoundUp(pos, kSectionAlignment) + meta;
   for (size_t w = 0; w < data.weights.size(); ++w) {
-    pos = RoundUp(pos, kSectionAlignment) + n * row_stride * sizeof(float);
+    pos = RoundUp(pos, kSectionAlignment) +
+          n * row_stride * DTypeSize(data.dtype);
   }
   return pos;
 }
@@ -382,13 +414,22 @@ absl::Status WriteBody(const Payload& data, uint64_t n,
     }
     end();
   }
+  std::vector<uint16_t> halves;  // one narrowed row, padding included
+  if (data.dtype != DType::kFloat32) halves.assign(row_stride, 0);
   for (const WeightMatrix& w : data.weights) {
     RETURN_IF_ERROR(begin(w.id));
-    const size_t pad_bytes = (row_stride - w.cols) * sizeof(float);
     for (uint64_t i = 0; i < n; ++i) {
-      RETURN_IF_ERROR(
-          out.Append(w.values.data() + i * w.cols, w.cols * sizeof(float)));
-      RETURN_IF_ERROR(out.AppendZeros(pad_bytes, /*hashed=*/true));
+      const float* row = w.values.data() + i * w.cols;
+      if (data.dtype == DType::kFloat32) {
+        RETURN_IF_ERROR(out.Append(row, w.cols * sizeof(float)));
+        RETURN_IF_ERROR(out.AppendZeros((row_stride - w.cols) * sizeof(float),
+                                        /*hashed=*/true));
+      } else {
+        for (uint64_t c = 0; c < w.cols; ++c) {
+          halves[c] = NarrowToHalf(data.dtype, row[c]);
+        }
+        RETURN_IF_ERROR(out.Append(halves.data(), row_stride * sizeof(uint16_t)));
+      }
     }
     end();
   }
@@ -403,7 +444,8 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
   // are known only at the end, go last with pwrite over a zeroed placeholder.
   uint64_t n = 0;
   RETURN_IF_ERROR(ValidatePayload(data, &n));
-  const uint64_t row_stride = RoundUp(data.row_len, kRowAlignmentFloats);
+  const uint64_t row_stride =
+      RoundUp(data.row_len, RowAlignmentElements(data.dtype));
 
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? std::string(".")
@@ -458,7 +500,7 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
   header.format_version = kFormatVersion;
   header.header_size = sizeof(FileHeader);
   header.kind = static_cast<uint32_t>(data.kind);
-  header.dtype = static_cast<uint32_t>(DType::kFloat32);
+  header.dtype = static_cast<uint32_t>(data.dtype);
   header.num_items = n;
   header.rank = data.rank;
   header.row_stride = row_stride;
@@ -502,7 +544,7 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
 
 absl::Status WriteDenseModel(const std::string& path,
                              const DenseModelData& data) {
-  Payload payload{ModelKind::kDense, 0, data.item_ids.size(),
+  Payload payload{ModelKind::kDense, 0, data.item_ids.size(), data.dtype,
                   {{SectionId::kDenseB, "B", data.b, data.item_ids.size()}},
                   data.item_ids, data.popularity, &data.metadata};
   return WriteModel(path, payload);
@@ -516,6 +558,7 @@ absl::Status WriteLowRankModel(const std::string& path,
   Payload payload{ModelKind::kLowRank,
                   data.rank,
                   data.rank,
+                  data.dtype,
                   {{SectionId::kFactorU, "U", data.u, data.rank},
                    {SectionId::kFactorV, "V", data.v, data.rank}},
                   data.item_ids,

@@ -23,6 +23,8 @@ struct DenseModelData {
   absl::Span<const float> popularity;
   // Training metadata; keys unique and non-empty.
   std::vector<std::pair<std::string, std::string>> metadata;
+  // Storage type of B: float32, or f16/bf16 rounded to nearest even.
+  DType dtype = DType::kFloat32;
 };
 
 // What to write for a low-rank model (B = U·Vᵀ). Nothing is owned; all spans
@@ -37,18 +39,22 @@ struct LowRankModelData {
   absl::Span<const std::string> item_ids;
   absl::Span<const float> popularity;
   std::vector<std::pair<std::string, std::string>> metadata;
+  // Storage type of U and V (as in DenseModelData).
+  DType dtype = DType::kFloat32;
 };
 
 // Writes `data` to `path` atomically: a temporary file in the same directory,
 // fsync, rename over `path`, fsync of the directory. On any error the temporary
 // file is removed and `path` is untouched. Errors: InvalidArgument (inconsistent
 // sizes, non-finite weights, duplicate or empty ids), and the I/O status of the
-// failing call.
+// failing call. Weights are given as float32 and stored as data.dtype; a
+// weight that dtype cannot represent (beyond ±65504 for f16) is
+// InvalidArgument, never a silent infinity.
 absl::Status WriteDenseModel(const std::string& path,
                              const DenseModelData& data);
 
 // The same for a low-rank model: header kind kLowRank with `rank`, U and V
-// sections with rows padded to a multiple of 16 floats (docs/model-format.md).
+// sections with rows padded to a multiple of 64 bytes (docs/model-format.md).
 absl::Status WriteLowRankModel(const std::string& path,
                                const LowRankModelData& data);
 

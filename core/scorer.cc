@@ -9,6 +9,7 @@
 #include "core/factor_topn.h"
 #include "core/kernels.h"
 #include "core/model_format.h"
+#include "core/weight_rows.h"
 
 namespace edlae {
 namespace {
@@ -17,15 +18,16 @@ namespace {
 // L1 while the history rows stream through it.
 constexpr size_t kBlockItems = 2048;
 
-// Scores of a dense model: Σ_h weight_h · B[h, item].
+// Scores of a dense model: Σ_h weight_h · B[h, item], for B stored in any
+// dtype (halves widened in registers, float32 accumulation).
 class DenseScorer {
  public:
   DenseScorer(const Model& model, absl::Span<const HistoryEntry> history)
-      : model_(model), history_(history) {
+      : b_(model.dense_rows()), history_(history) {
     rows_.reserve(history.size());
     weights_.reserve(history.size());
     for (const HistoryEntry& e : history) {
-      rows_.push_back(model.dense_row(e.index));
+      rows_.push_back(static_cast<const uint8_t*>(b_.row(e.index)));
       weights_.push_back(e.weight);
     }
     shifted_.resize(rows_.size());
@@ -34,36 +36,39 @@ class DenseScorer {
   // AccumulateRows kernel over the history's rows of B.
   void ScoreBlock(size_t begin, size_t len, float* out) {
     std::fill(out, out + len, 0.0f);
-    for (size_t h = 0; h < rows_.size(); ++h) shifted_[h] = rows_[h] + begin;
-    AccumulateRows(shifted_.data(), weights_.data(), rows_.size(), len, out);
+    const size_t offset = begin * DTypeSize(b_.dtype);
+    for (size_t h = 0; h < rows_.size(); ++h) shifted_[h] = rows_[h] + offset;
+    AccumulateRows(b_.dtype, shifted_.data(), weights_.data(), rows_.size(),
+                   len, out);
   }
   float ScoreOne(uint32_t item) const {
     float score = 0;
     for (const HistoryEntry& e : history_) {
-      score += e.weight * model_.dense_row(e.index)[item];
+      score += e.weight * WeightAt(b_, e.index, item);
     }
     return score;
   }
 
  private:
-  const Model& model_;
+  const WeightRows b_;
   absl::Span<const HistoryEntry> history_;
-  std::vector<const float*> rows_;
+  std::vector<const uint8_t*> rows_;
   std::vector<float> weights_;
-  std::vector<const float*> shifted_;  // rows_ offset to the current block
+  std::vector<const void*> shifted_;  // rows_ offset to the current block
 };
 
 // Scores of a low-rank model: V[item, :] · z with z = Σ_h weight_h · U[h, :]
-// computed once per request (rank floats).
+// computed once per request (row_stride floats).
 class LowRankScorer {
  public:
   LowRankScorer(const Model& model, absl::Span<const HistoryEntry> history)
-      : model_(model), z_(LatentVector(model, history)) {}
-  // The DotRows kernel over whole padded rows: the same per-item arithmetic
-  // as FactorTopN, so batched and single requests score identically.
+      : v_(model.v_rows()), z_(LatentVector(model, history)) {}
+  // The DotRowsBatch kernel (a batch of one) over whole padded rows: the same
+  // per-item arithmetic as FactorTopN, so batched and single requests score
+  // identically.
   void ScoreBlock(size_t begin, size_t len, float* out) const {
-    const size_t stride = model_.row_stride();
-    DotRows(model_.v_row(begin), stride, len, z_.data(), stride, out);
+    DotRowsBatch(v_.dtype, v_.row(begin), v_.stride, len, z_.data(),
+                 v_.stride, /*batch=*/1, v_.stride, out, len);
   }
   float ScoreOne(uint32_t item) const {
     float score;
@@ -72,7 +77,7 @@ class LowRankScorer {
   }
 
  private:
-  const Model& model_;
+  const WeightRows v_;
   std::vector<float> z_;
 };
 
@@ -192,12 +197,19 @@ absl::StatusOr<std::vector<ScoredItem>> SelectTop(Scorer&& scorer, size_t n,
 
 std::vector<float> LatentVector(const Model& model,
                                 absl::Span<const HistoryEntry> history) {
-  const size_t stride = model.row_stride();
+  const WeightRows u = model.u_rows();
+  const size_t stride = u.stride;
   std::vector<float> z(stride, 0.0f);
+  std::vector<float> widened;  // a half-precision row of U as float32
+  if (u.dtype != DType::kFloat32) widened.resize(stride);
   for (const HistoryEntry& e : history) {
-    const float* u = model.u_row(e.index);
+    const float* row = static_cast<const float*>(u.row(e.index));
+    if (u.dtype != DType::kFloat32) {
+      ReadRow(u, e.index, stride, widened.data());
+      row = widened.data();
+    }
     const float w = e.weight;
-    for (size_t c = 0; c < stride; ++c) z[c] += w * u[c];
+    for (size_t c = 0; c < stride; ++c) z[c] += w * row[c];
   }
   return z;
 }
@@ -278,8 +290,9 @@ std::vector<absl::StatusOr<Recommendation>> RecommendMany(
     exclude.push_back(std::move(ex));
     batched.push_back(r);
   }
-  const FactorRows v{model.v_row(0), DType::kFloat32, model.num_items(), stride,
-                     stride};
+  // Whole padded rows, as LowRankScorer scores them.
+  WeightRows v = model.v_rows();
+  v.dim = stride;
   for (size_t b0 = 0; b0 < batched.size(); b0 += std::max<size_t>(max_batch, 1)) {
     const size_t count = std::min(std::max<size_t>(max_batch, 1), batched.size() - b0);
     FactorTopNOptions options;

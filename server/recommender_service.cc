@@ -17,6 +17,7 @@
 #include "core/model.h"
 #include "core/scorer.h"
 #include "core/status_macros.h"
+#include "core/weight_rows.h"
 #include "server/grpc_status_util.h"
 
 namespace edlae::server {
@@ -89,18 +90,6 @@ const char* KindName(ModelKind kind) {
       return "dense";
     case ModelKind::kLowRank:
       return "low_rank";
-  }
-  return "unknown";
-}
-
-const char* DTypeName(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return "float32";
-    case DType::kFloat16:
-      return "float16";
-    case DType::kBFloat16:
-      return "bfloat16";
   }
   return "unknown";
 }

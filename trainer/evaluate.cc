@@ -137,7 +137,7 @@ EvalResult Score(const HeldOutUsers& users,
 
 }  // namespace
 
-absl::StatusOr<EvalResult> EvaluateHeldOut(const DenseMatrixView& b,
+absl::StatusOr<EvalResult> EvaluateHeldOut(const WeightRows& b,
                                            absl::Span<const float> popularity,
                                            const HeldOutUsers& users,
                                            const EvalOptions& options) {

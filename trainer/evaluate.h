@@ -80,7 +80,7 @@ struct EvalResult {
 // over the users with at least one target. `popularity` (may be empty) serves
 // users whose fold-in is empty, as the server's fallback does.
 // Errors: those of TopKBatch.
-absl::StatusOr<EvalResult> EvaluateHeldOut(const DenseMatrixView& b,
+absl::StatusOr<EvalResult> EvaluateHeldOut(const WeightRows& b,
                                            absl::Span<const float> popularity,
                                            const HeldOutUsers& users,
                                            const EvalOptions& options);

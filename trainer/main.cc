@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"evaluate", RunEvaluate},
     {"tune", RunTune},
     {"sweep", RunSweep},
+    {"convert", RunConvert},
 };
 
 constexpr char kUsage[] =
@@ -32,7 +33,8 @@ constexpr char kUsage[] =
     "  edlae-train train --input PATH [--format F] --model {ease,dlae,edlae,zero-diag}\n"
     "                    --lambda L [--dropout P] --out MODEL\n"
     "                    [--min-rating R] [--min-user-count N] [--min-item-count N]\n"
-    "                    [--precision float64|float32] [--threads N]\n"
+    "                    [--precision float64|float32] [--dtype f32|f16|bf16]\n"
+    "                    [--threads N]\n"
     "                    [--user-col C --item-col C --rating-col C --header]  (csv/tsv)\n"
     "                    [--rank K [--method closed-form|admm|als] [--epochs E]\n"
     "                     [--omega W] [--eigensolver auto|krylov|syevr]]  (low rank)\n"
@@ -51,6 +53,7 @@ constexpr char kUsage[] =
     "                    [--methods closed-form,admm,als,dlae] [--lambda L]\n"
     "                    [--dropout P] [--epochs E] [--omega W] [--out-dir DIR]\n"
     "                    [--json]\n"
+    "  edlae-train convert --model-file MODEL --dtype f32|f16|bf16 --out MODEL\n"
     "  edlae-train inspect MODEL\n\n"
     "Formats: auto, movielens-csv, movielens-dat, csv, tsv, lines, count-lines.\n"
     "Exit status: 0 success, 1 failure (bad data, I/O), 2 usage error.";

@@ -396,7 +396,7 @@ absl::StatusOr<SweepResult> RunSweep(const Interactions& train,
         }
         b = *std::move(d);
       }
-      const DenseMatrixView view{b.data(), n, n, n};
+      const WeightRows view{b.data(), DType::kFloat32, n, n, n};
       ASSIGN_OR_RETURN(p.validation,
                        EvaluateHeldOut(view, popularity, validation, eval));
       ASSIGN_OR_RETURN(p.test, EvaluateHeldOut(view, popularity, test, eval));

@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "core/model_writer.h"
 #include "core/utf8.h"
+#include "core/weight_rows.h"
 #include "trainer/gram.h"
 
 namespace edlae {
@@ -129,7 +130,7 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
                                           const std::string& source,
                                           int num_threads,
                                           const std::string& out_path,
-                                          std::ostream* log) {
+                                          std::ostream* log, DType storage) {
   TrainReport report;
   report.num_users = x.num_users();
   report.num_items = x.num_items();
@@ -229,11 +230,13 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
     data.item_ids = x.item_ids;
     data.popularity = popularity;
     data.metadata = std::move(metadata);
+    data.dtype = storage;
     if (absl::Status s = WriteLowRankModel(out_path, data); !s.ok()) return s;
     report.write_seconds = SecondsSince(start);
     if (log) {
-      *log << absl::StrFormat("[train] write: %.3f s → %s\n",
-                              report.write_seconds, out_path);
+      *log << absl::StrFormat("[train] write (%s): %.3f s → %s\n",
+                              DTypeName(storage), report.write_seconds,
+                              out_path);
     }
     return report;
   }
@@ -256,11 +259,12 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
   data.popularity = popularity;
   finish_metadata();
   data.metadata = std::move(metadata);
+  data.dtype = storage;
   if (absl::Status s = WriteDenseModel(out_path, data); !s.ok()) return s;
   report.write_seconds = SecondsSince(start);
   if (log) {
-    *log << absl::StrFormat("[train] write: %.3f s → %s\n", report.write_seconds,
-                            out_path);
+    *log << absl::StrFormat("[train] write (%s): %.3f s → %s\n",
+                            DTypeName(storage), report.write_seconds, out_path);
   }
   return report;
 }

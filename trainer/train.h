@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/model_format.h"
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
 #include "trainer/solver.h"
@@ -40,13 +41,16 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
 // model above; otherwise SolveLowRank runs and a low-rank file (U, V) is
 // written, with the metadata keys `rank` and `method` (plus `eigensolver`,
 // `eigen_residual`, `epochs`, `omega` and `objective` where they apply).
+// `storage` is the dtype of the file's weights (B, or U and V): the solve is
+// unchanged and its float32 result is rounded to halves on the way out.
 absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
                                           const SolverOptions& options,
                                           const LowRankOptions& low_rank,
                                           const std::string& source,
                                           int num_threads,
                                           const std::string& out_path,
-                                          std::ostream* log);
+                                          std::ostream* log,
+                                          DType storage = DType::kFloat32);
 
 // Peak resident memory of this process so far, in bytes (getrusage).
 size_t PeakRssBytes();

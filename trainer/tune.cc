@@ -137,7 +137,7 @@ absl::StatusOr<TuneResult> Tune(const Interactions& train,
     absl::StatusOr<std::vector<float>> b = SolveFullRank(gram, n, solver);
     point.solve_seconds = SecondsSince(solve_start);
     if (b.ok()) {
-      const DenseMatrixView view{b->data(), n, n, n};
+      const WeightRows view{b->data(), DType::kFloat32, n, n, n};
       ASSIGN_OR_RETURN(
           point.validation,
           EvaluateHeldOut(view, popularity, validation, options.eval));

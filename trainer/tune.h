@@ -22,9 +22,9 @@ struct TrainedModel {
   std::vector<float> popularity;  // training count per item
   double gram_seconds = 0;
   double solve_seconds = 0;
-  DenseMatrixView view() const {
+  WeightRows view() const {
     const size_t n = popularity.size();
-    return DenseMatrixView{b.data(), n, n, n};
+    return WeightRows{b.data(), DType::kFloat32, n, n, n};
   }
 };
 

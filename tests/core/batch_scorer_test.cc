@@ -104,7 +104,7 @@ TEST_F(BatchScorerTest, ExactPathEqualsRecommendOnArbitraryFloats) {
     options.top_k = 100;
     options.num_threads = threads;
     absl::StatusOr<std::vector<std::vector<uint32_t>>> got =
-        TopKBatch(DenseView(*model_), model_->popularity(), h.rows(), options);
+        TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), options);
     ASSERT_TRUE(got.ok()) << got.status();
     ASSERT_EQ(got->size(), 40u);
     for (size_t u = 0; u < 40; ++u) {
@@ -122,7 +122,7 @@ TEST_F(BatchScorerTest, GemmPathEqualsRecommendWhenSumsAreExact) {
     options.method = BatchMethod::kGemm;
     options.block_users = block;
     absl::StatusOr<std::vector<std::vector<uint32_t>>> got =
-        TopKBatch(DenseView(*model_), model_->popularity(), h.rows(), options);
+        TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), options);
     ASSERT_TRUE(got.ok()) << got.status();
     for (size_t u = 0; u < h.offsets.size() - 1; ++u) {
       EXPECT_EQ((*got)[u], ServerTopK(h, u, 50))
@@ -138,8 +138,8 @@ TEST_F(BatchScorerTest, GemmPathMatchesExactUpToRoundingOnRealScores) {
   exact.top_k = 20;
   BatchOptions gemm = exact;
   gemm.method = BatchMethod::kGemm;
-  auto a = TopKBatch(DenseView(*model_), model_->popularity(), h.rows(), exact);
-  auto b = TopKBatch(DenseView(*model_), model_->popularity(), h.rows(), gemm);
+  auto a = TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), exact);
+  auto b = TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), gemm);
   ASSERT_TRUE(a.ok() && b.ok());
   // Different summation order may only swap items whose scores are within
   // float rounding; the sets of the top 20 agree for these random scores.
@@ -158,14 +158,14 @@ TEST_F(BatchScorerTest, EmptyHistoryGetsPopularityAndTopKBeyondCatalog) {
     options.top_k = 50;  // more than the 12 items
     options.method = method;
     auto got =
-        TopKBatch(DenseView(*model_), model_->popularity(), h.rows(), options);
+        TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), options);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ((*got)[0], ServerTopK(h, 0, 50));  // popularity fallback
     EXPECT_EQ((*got)[0].size(), 12u);
     EXPECT_EQ((*got)[1], ServerTopK(h, 1, 50));
     EXPECT_EQ((*got)[1].size(), 9u);  // the three history items are excluded
     // Without popularity an empty history yields nothing.
-    auto bare = TopKBatch(DenseView(*model_), {}, h.rows(), options);
+    auto bare = TopKBatch(model_->dense_rows(), {}, h.rows(), options);
     ASSERT_TRUE(bare.ok());
     EXPECT_TRUE((*bare)[0].empty());
   }
@@ -173,7 +173,7 @@ TEST_F(BatchScorerTest, EmptyHistoryGetsPopularityAndTopKBeyondCatalog) {
 
 TEST_F(BatchScorerTest, RejectsBadInput) {
   Build(10, 8, true);
-  const DenseMatrixView view = DenseView(*model_);
+  const WeightRows view = model_->dense_rows();
   Histories ok;
   ok.offsets = {0, 1};
   ok.items = {3};
@@ -191,8 +191,8 @@ TEST_F(BatchScorerTest, RejectsBadInput) {
   EXPECT_FALSE(TopKBatch(view, {}, bad_offsets.rows(), options).ok());
   std::vector<float> short_popularity(3, 1.0f);
   EXPECT_FALSE(TopKBatch(view, short_popularity, ok.rows(), options).ok());
-  DenseMatrixView not_square = view;
-  not_square.cols = 9;
+  WeightRows not_square = view;
+  not_square.dim = 9;
   EXPECT_FALSE(TopKBatch(not_square, {}, ok.rows(), options).ok());
   Histories none;
   auto empty = TopKBatch(view, {}, none.rows(), options);

@@ -33,7 +33,7 @@ void Check(const Case& c, DType dtype, bool with_exclusions) {
   for (size_t i = 0; i < v.size(); ++i) {
     half[i] = dtype == DType::kBFloat16 ? FloatToBf16(v[i]) : FloatToF16(v[i]);
   }
-  FactorRows rows{dtype == DType::kFloat32 ? static_cast<const void*>(v.data())
+  WeightRows rows{dtype == DType::kFloat32 ? static_cast<const void*>(v.data())
                                            : static_cast<const void*>(half.data()),
                   dtype, c.n, c.dim, c.stride};
   std::vector<std::vector<uint32_t>> exclude;
@@ -94,7 +94,7 @@ TEST(FactorTopNTest, MatchesBruteForce) {
 
 TEST(FactorTopNTest, EmptyInputsGiveEmptyResults) {
   std::vector<float> v(16, 1.0f), z(16, 1.0f);
-  FactorRows rows{v.data(), DType::kFloat32, 1, 16, 16};
+  WeightRows rows{v.data(), DType::kFloat32, 1, 16, 16};
   FactorTopNOptions options;
   options.top_n = 0;
   EXPECT_TRUE(FactorTopN(rows, z.data(), 16, 1, options)[0].empty());

@@ -783,13 +783,28 @@ TEST(ModelFileTest, UnsupportedVersionKindAndDtypeAreInvalidArgument) {
     PatchHeader(b, h);
     EXPECT_TRUE(absl::IsInvalidArgument(Model::FromBytes(b).status()));
   }
-  for (uint32_t dtype : {0u, 2u, 4u}) {
+  for (uint32_t dtype : {0u, 4u, 0xFFFFFFFFu}) {
     std::string b = bytes;
     FileHeader h = GetHeader(b);
     h.dtype = dtype;
     PatchHeader(b, h);
     auto model = Model::FromBytes(b);
     EXPECT_TRUE(absl::IsInvalidArgument(model.status())) << model.status();
+    EXPECT_THAT(model.status().message(), HasSubstr("unsupported dtype"));
+  }
+  // A float32 file relabelled as halves: its 16-float rows are no multiple
+  // of 32 halves, and its sections are twice the size halves would take.
+  for (DType dtype : {DType::kFloat16, DType::kBFloat16}) {
+    std::string b = bytes;
+    FileHeader h = GetHeader(b);
+    h.dtype = static_cast<uint32_t>(dtype);
+    PatchHeader(b, h);
+    auto model = Model::FromBytes(b);
+    EXPECT_TRUE(absl::IsDataLoss(model.status())) << model.status();
+    h.row_stride = 32;
+    PatchHeader(b, h);
+    model = Model::FromBytes(b);
+    EXPECT_TRUE(absl::IsDataLoss(model.status())) << model.status();
   }
   {
     std::string b = bytes;

@@ -111,7 +111,7 @@ TEST_F(EvaluateTest, BatchedEvaluationEqualsPerUserServerScoring) {
   ASSERT_GT(want100.count, 50u);
 
   // Batched on the mapped file, and on the in-memory B tune uses: identical.
-  for (const DenseMatrixView& view : {DenseView(m), trained->view()}) {
+  for (const WeightRows& view : {m.dense_rows(), trained->view()}) {
     EvalOptions options;
     auto got = EvaluateHeldOut(view, m.popularity(), *users, options);
     ASSERT_TRUE(got.ok()) << got.status();
@@ -124,7 +124,7 @@ TEST_F(EvaluateTest, BatchedEvaluationEqualsPerUserServerScoring) {
   // The GEMM path agrees up to float rounding of near-ties.
   EvalOptions gemm;
   gemm.method = BatchMethod::kGemm;
-  auto got = EvaluateHeldOut(DenseView(m), m.popularity(), *users, gemm);
+  auto got = EvaluateHeldOut(m.dense_rows(), m.popularity(), *users, gemm);
   ASSERT_TRUE(got.ok());
   EXPECT_NEAR(got->ndcg100.mean, want100.mean, 1e-3);
   EXPECT_NEAR(got->recall20.mean, want20.mean, 1e-3);
@@ -206,7 +206,7 @@ TEST(ReadHeldOutUsersTest, ForeignIdsUnknownItemsAndTargetOnlyUsers) {
   // fallback ranks a (most popular) first.
   std::vector<float> b(9, 0.0f);
   std::vector<float> popularity = {5, 1, 1};
-  auto result = EvaluateHeldOut(DenseMatrixView{b.data(), 3, 3, 3}, popularity,
+  auto result = EvaluateHeldOut(WeightRows{b.data(), DType::kFloat32, 3, 3, 3}, popularity,
                                 *users, {});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->num_users, 3u);

@@ -26,6 +26,7 @@ int RunSplit();     // commands/split_command.cc
 int RunEvaluate();  // commands/evaluate_command.cc
 int RunTune();      // commands/tune_command.cc
 int RunSweep();     // commands/sweep_command.cc
+int RunConvert();   // commands/convert_command.cc
 // Commands that take positional arguments get those after the command name.
 int RunInspect(const std::vector<std::string>& args);  // commands/inspect_command.cc
 

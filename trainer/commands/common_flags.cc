@@ -31,7 +31,11 @@ ABSL_FLAG(std::string, seed, "",
           "random seed (default: synth 42, split 98765 as in Liang et al.)");
 ABSL_FLAG(std::string, out, "", "file to write (atomically)");
 ABSL_FLAG(std::string, model_file, "",
-          "evaluate: a trained model file to evaluate; inspect: the model file");
+          "evaluate: a trained model file to evaluate; inspect, convert: the "
+          "model file");
+ABSL_FLAG(std::string, dtype, "f32",
+          "storage type of the model file's weights: f32 | f16 | bf16 "
+          "(train, convert; computation stays float32/float64)");
 ABSL_FLAG(int, rank, 0,
           "low-rank model of rank K (U, V: items x K); 0 = full rank");
 ABSL_FLAG(std::string, method, "closed-form",

@@ -29,6 +29,7 @@ ABSL_DECLARE_FLAG(int, threads);
 ABSL_DECLARE_FLAG(std::string, seed);  // "" = the command's default
 ABSL_DECLARE_FLAG(std::string, out);
 ABSL_DECLARE_FLAG(std::string, model_file);
+ABSL_DECLARE_FLAG(std::string, dtype);
 ABSL_DECLARE_FLAG(int, rank);
 ABSL_DECLARE_FLAG(std::string, method);
 ABSL_DECLARE_FLAG(int, epochs);

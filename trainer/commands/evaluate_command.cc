@@ -87,7 +87,7 @@ int RunEvaluate() {
   std::shared_ptr<const Model> file_model;
   TrainedModel trained;
   Interactions train;
-  DenseMatrixView view;
+  WeightRows view;
   absl::Span<const float> popularity;
   ItemLookup lookup;
   std::string description;
@@ -98,7 +98,7 @@ int RunEvaluate() {
     file_model = *m;
     WarnIfNotTrainedOnSplit(*file_model, dir);
     if (file_model->kind() == ModelKind::kDense) {
-      view = DenseView(*file_model);
+      view = file_model->dense_rows();
     }
     popularity = file_model->popularity();
     lookup = [&](std::string_view id) { return file_model->FindItem(id); };

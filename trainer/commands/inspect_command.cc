@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
 #include "core/model.h"
+#include "core/weight_rows.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 
@@ -55,9 +56,10 @@ int RunInspect(const std::vector<std::string>& args) {
                                low_rank ? "low_rank" : "dense");
   std::cout << absl::StrFormat("items:        %d\n", n);
   if (low_rank) {
-    std::cout << absl::StrFormat("rank:         %d (rows padded to %d floats)\n",
+    std::cout << absl::StrFormat("rank:         %d (rows padded to %d elements)\n",
                                  m.rank(), m.row_stride());
   }
+  std::cout << absl::StrFormat("dtype:        %s\n", DTypeName(m.dtype()));
   std::cout << absl::StrFormat("file:         %d bytes, format version %d, "
                                "fingerprint %s\n",
                                m.file_size(), m.format_version(),
@@ -79,11 +81,13 @@ int RunInspect(const std::vector<std::string>& args) {
     std::vector<double> diag(n), cosine;
     cosine.reserve(n);
     const size_t k = m.rank();
+    std::vector<float> u(k), v(k);  // rows widened from any dtype
     for (size_t i = 0; i < n; ++i) {
-      const float* u = m.u_row(i);
-      const float* v = m.v_row(i);
-      diag[i] = Dot(u, v, k);
-      const double norms = std::sqrt(Dot(u, u, k) * Dot(v, v, k));
+      ReadRow(m.u_rows(), i, k, u.data());
+      ReadRow(m.v_rows(), i, k, v.data());
+      diag[i] = Dot(u.data(), v.data(), k);
+      const double norms =
+          std::sqrt(Dot(u.data(), u.data(), k) * Dot(v.data(), v.data(), k));
       if (norms > 0) cosine.push_back(diag[i] / norms);
     }
     std::cout << absl::StrFormat("  %-16s %s\n", "diag(UVᵀ)", Summary(diag));
@@ -98,7 +102,7 @@ int RunInspect(const std::vector<std::string>& args) {
     }
   } else {
     std::vector<double> diag(n);
-    for (size_t i = 0; i < n; ++i) diag[i] = m.dense_row(i)[i];
+    for (size_t i = 0; i < n; ++i) diag[i] = WeightAt(m.dense_rows(), i, i);
     std::cout << absl::StrFormat("  %-16s %s\n", "diag(B)", Summary(diag));
   }
   return kExitOk;

@@ -6,7 +6,9 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/weight_rows.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 #include "trainer/train.h"
@@ -48,6 +50,10 @@ int RunTrain() {
   if (low_rank->rank > 0 && absl::GetFlag(FLAGS_method) == "closed-form" &&
       solver->algorithm == Algorithm::kZeroDiag) {
     low_rank->method = LowRankMethod::kAls;  // its only method
+  }
+  absl::StatusOr<DType> storage = ParseDType(absl::GetFlag(FLAGS_dtype));
+  if (!storage.ok()) {
+    return UsageError(absl::StrCat("--dtype: ", storage.status().message()));
   }
   if (solver->algorithm == Algorithm::kEase && solver->dropout != 0) {
     std::cerr << "[train] note: ease ignores --dropout (it is edlae with p = 0)\n";
@@ -97,7 +103,8 @@ int RunTrain() {
   }
 
   absl::StatusOr<TrainReport> report = TrainAndWrite(
-      *x, *solver, *low_rank, input, solver->num_threads, out, &std::cerr);
+      *x, *solver, *low_rank, input, solver->num_threads, out, &std::cerr,
+      *storage);
   if (!report.ok()) return Fail(report.status());
   std::cerr << absl::StrFormat("[train] total: %.3f s; peak memory: %.1f MiB\n",
                                SecondsSince(start),

@@ -1,0 +1,61 @@
+// WeightRows element access, widening and dtype names.
+#include "core/weight_rows.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "core/half.h"
+#include "core/kernels.h"
+
+namespace edlae {
+
+float WeightAt(const WeightRows& rows, size_t i, size_t j) {
+  const void* row = rows.row(i);
+  switch (rows.dtype) {
+    case DType::kFloat32:
+      return static_cast<const float*>(row)[j];
+    case DType::kFloat16:
+      return F16ToFloat(static_cast<const uint16_t*>(row)[j]);
+    case DType::kBFloat16:
+      return Bf16ToFloat(static_cast<const uint16_t*>(row)[j]);
+  }
+  return 0.0f;
+}
+
+void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out) {
+  const void* row = rows.row(i);
+  switch (rows.dtype) {
+    case DType::kFloat32:
+      std::memcpy(out, row, count * sizeof(float));
+      return;
+    case DType::kFloat16:
+      WidenF16(static_cast<const uint16_t*>(row), count, out);
+      return;
+    case DType::kBFloat16:
+      WidenBF16(static_cast<const uint16_t*>(row), count, out);
+      return;
+  }
+}
+
+const char* DTypeName(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<DType> ParseDType(std::string_view name) {
+  if (name == "f32" || name == "float32") return DType::kFloat32;
+  if (name == "f16" || name == "float16") return DType::kFloat16;
+  if (name == "bf16" || name == "bfloat16") return DType::kBFloat16;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown dtype '", absl::string_view(name.data(), name.size()),
+                   "' (expected f32, f16 or bf16)"));
+}
+
+}  // namespace edlae

@@ -1,0 +1,50 @@
+// WeightRows: a typed, non-owning view of row-major weight rows (B, U or V) stored as float32, f16 or bf16.
+#ifndef EDLAE_CORE_WEIGHT_ROWS_H_
+#define EDLAE_CORE_WEIGHT_ROWS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/model_format.h"
+
+namespace edlae {
+
+// Row i holds `dim` elements of `dtype` starting at element i·stride of
+// `data`; elements [dim, stride) are padding. Halves are IEEE binary16 or
+// bfloat16 bit patterns (core/half.h). Nothing is owned: the memory (a mapped
+// model file, a trainer's buffer) must outlive the view. Read-only, so a view
+// may be shared between threads.
+struct WeightRows {
+  const void* data = nullptr;
+  DType dtype = DType::kFloat32;
+  size_t num_rows = 0;
+  size_t dim = 0;
+  size_t stride = 0;  // elements; >= dim
+
+  // First element of row i. REQUIRES: i < num_rows.
+  const void* row(size_t i) const {
+    return static_cast<const uint8_t*>(data) + i * stride * DTypeSize(dtype);
+  }
+};
+
+// Element (i, j) widened to float32. REQUIRES: i < num_rows, j < stride.
+float WeightAt(const WeightRows& rows, size_t i, size_t j);
+
+// out[0, count) = elements [0, count) of row i widened to float32 (exact:
+// every f16 and bf16 value is a float32). REQUIRES: i < num_rows,
+// count <= stride, out holds count floats.
+void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out);
+
+// "float32", "float16" or "bfloat16" ("unknown" otherwise): the names the
+// server's GetModelInfo and `edlae-train inspect` print.
+const char* DTypeName(DType dtype);
+
+// Parses a storage type as flags spell it: f32/float32, f16/float16,
+// bf16/bfloat16. InvalidArgument otherwise.
+absl::StatusOr<DType> ParseDType(std::string_view name);
+
+}  // namespace edlae
+
+#endif  // EDLAE_CORE_WEIGHT_ROWS_H_

@@ -1,0 +1,465 @@
+// Reduced-precision (f16, bf16) model files: layout, rounding, validation, conversion, and scoring equal to the widened float32 model.
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/batch_scorer.h"
+#include "core/half.h"
+#include "core/model.h"
+#include "core/model_convert.h"
+#include "core/model_format.h"
+#include "core/model_writer.h"
+#include "core/scorer.h"
+#include "core/weight_rows.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_util.h"
+
+namespace edlae {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::Contains;
+
+constexpr DType kHalves[] = {DType::kFloat16, DType::kBFloat16};
+
+uint16_t Narrow(DType dtype, float v) {
+  return dtype == DType::kFloat16 ? FloatToF16(v) : FloatToBf16(v);
+}
+float Widen(DType dtype, uint16_t h) {
+  return dtype == DType::kFloat16 ? F16ToFloat(h) : Bf16ToFloat(h);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Random weights of a trained model's scale (|w| < 1 mostly, a few larger),
+// ids "i0".., popularity with ties.
+struct Weights {
+  size_t n = 0;
+  size_t rank = 0;  // 0: dense
+  std::vector<float> b, u, v;
+  std::vector<std::string> ids;
+  std::vector<float> popularity;
+};
+
+Weights RandomWeights(size_t n, size_t rank, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  Weights w;
+  w.n = n;
+  w.rank = rank;
+  auto fill = [&](std::vector<float>& m, size_t size) {
+    m.resize(size);
+    for (float& x : m) x = normal(rng);
+  };
+  if (rank == 0) {
+    fill(w.b, n * n);
+  } else {
+    fill(w.u, n * rank);
+    fill(w.v, n * rank);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    w.ids.push_back(absl::StrCat("i", i));
+    w.popularity.push_back(static_cast<float>(rng() % 5));
+  }
+  return w;
+}
+
+absl::Status Write(const Weights& w, DType dtype, const std::string& path) {
+  if (w.rank == 0) {
+    DenseModelData d;
+    d.b = w.b;
+    d.item_ids = w.ids;
+    d.popularity = w.popularity;
+    d.metadata = {{"algorithm", "edlae"}};
+    d.dtype = dtype;
+    return WriteDenseModel(path, d);
+  }
+  LowRankModelData d;
+  d.rank = w.rank;
+  d.u = w.u;
+  d.v = w.v;
+  d.item_ids = w.ids;
+  d.popularity = w.popularity;
+  d.metadata = {{"algorithm", "edlae"}};
+  d.dtype = dtype;
+  return WriteLowRankModel(path, d);
+}
+
+std::shared_ptr<const Model> OpenOrDie(const std::string& path) {
+  absl::StatusOr<std::shared_ptr<const Model>> m = Model::Open(path);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return m.ok() ? *m : nullptr;
+}
+
+// The weight sections' table entries, in file order.
+std::vector<SectionEntry> WeightSections(const std::string& bytes) {
+  FileHeader h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  std::vector<SectionEntry> out;
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    SectionEntry e;
+    std::memcpy(&e, bytes.data() + sizeof(FileHeader) + i * sizeof(e),
+                sizeof(e));
+    if (e.id == static_cast<uint32_t>(SectionId::kDenseB) ||
+        e.id == static_cast<uint32_t>(SectionId::kFactorU) ||
+        e.id == static_cast<uint32_t>(SectionId::kFactorV)) {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+// Recomputes every section checksum and the header checksum, so only the
+// reader's content checks can catch an edit.
+void Resign(std::string& bytes) {
+  FileHeader h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    const size_t at = sizeof(FileHeader) + i * sizeof(SectionEntry);
+    SectionEntry e;
+    std::memcpy(&e, bytes.data() + at, sizeof(e));
+    e.checksum = XXH3_64bits(bytes.data() + e.offset, e.size);
+    std::memcpy(bytes.data() + at, &e, sizeof(e));
+  }
+  h.header_checksum = 0;
+  std::string signed_part(reinterpret_cast<const char*>(&h), sizeof(h));
+  signed_part.append(bytes.data() + sizeof(FileHeader),
+                     h.section_count * sizeof(SectionEntry));
+  h.header_checksum = XXH3_64bits(signed_part.data(), signed_part.size());
+  std::memcpy(bytes.data(), &h, sizeof(h));
+}
+
+TEST(HalfModelFileTest, StoresRoundedHalvesInRowsOf64Bytes) {
+  testing::ScratchDir dir;
+  for (DType dtype : kHalves) {
+    for (const auto& [n, rank] : {std::pair<size_t, size_t>{23, 0},
+                                  {40, 0},
+                                  {23, 5},
+                                  {23, 32},
+                                  {23, 33}}) {
+      SCOPED_TRACE(absl::StrCat(DTypeName(dtype), " n=", n, " rank=", rank));
+      const Weights w = RandomWeights(n, rank, static_cast<uint32_t>(n + rank));
+      const std::string path = dir.File("m.edlae");
+      ASSERT_TRUE(Write(w, dtype, path).ok());
+      std::shared_ptr<const Model> m = OpenOrDie(path);
+      ASSERT_NE(m, nullptr);
+      EXPECT_EQ(m->dtype(), dtype);
+      const size_t len = rank == 0 ? n : rank;
+      EXPECT_EQ(m->row_stride(), (len + 31) / 32 * 32);  // 64-byte rows
+      const std::vector<std::pair<WeightRows, const std::vector<float>*>>
+          matrices = rank == 0
+                         ? std::vector<std::pair<WeightRows,
+                                                 const std::vector<float>*>>{
+                               {m->dense_rows(), &w.b}}
+                         : std::vector<std::pair<WeightRows,
+                                                 const std::vector<float>*>>{
+                               {m->u_rows(), &w.u}, {m->v_rows(), &w.v}};
+      for (const auto& [rows, want] : matrices) {
+        ASSERT_EQ(rows.dtype, dtype);
+        ASSERT_EQ(rows.dim, len);
+        for (size_t i = 0; i < n; ++i) {
+          ASSERT_EQ(reinterpret_cast<uintptr_t>(rows.row(i)) % 64, 0u);
+          const auto* halves = static_cast<const uint16_t*>(rows.row(i));
+          for (size_t c = 0; c < len; ++c) {
+            // Round to nearest even, exactly as core/half.h does.
+            ASSERT_EQ(halves[c], Narrow(dtype, (*want)[i * len + c]))
+                << i << "," << c;
+            ASSERT_EQ(WeightAt(rows, i, c), Widen(dtype, halves[c]));
+          }
+          for (size_t c = len; c < rows.stride; ++c) ASSERT_EQ(halves[c], 0);
+          std::vector<float> widened(len);
+          ReadRow(rows, i, len, widened.data());
+          for (size_t c = 0; c < len; ++c) {
+            ASSERT_EQ(widened[c], Widen(dtype, halves[c]));
+          }
+        }
+      }
+      // The header says what the sections hold: n rows of row_stride halves.
+      const std::string bytes = ReadFile(path);
+      FileHeader h;
+      std::memcpy(&h, bytes.data(), sizeof(h));
+      EXPECT_EQ(h.dtype, static_cast<uint32_t>(dtype));
+      for (const SectionEntry& e : WeightSections(bytes)) {
+        EXPECT_EQ(e.size, n * m->row_stride() * 2);
+      }
+    }
+  }
+}
+
+TEST(HalfModelFileTest, HalvesTakeHalfTheBytes) {
+  testing::ScratchDir dir;
+  const Weights w = RandomWeights(200, 0, 1);
+  ASSERT_TRUE(Write(w, DType::kFloat32, dir.File("f32")).ok());
+  ASSERT_TRUE(Write(w, DType::kFloat16, dir.File("f16")).ok());
+  const auto f32 = std::filesystem::file_size(dir.File("f32"));
+  const auto f16 = std::filesystem::file_size(dir.File("f16"));
+  // 200 × 208 floats vs 200 × 224 halves, plus the same small sections.
+  EXPECT_LT(f16, f32 * 6 / 10);
+}
+
+TEST(HalfModelFileTest, WriterRejectsWeightsTheDtypeCannotHold) {
+  testing::ScratchDir dir;
+  Weights w = RandomWeights(20, 0, 2);
+  w.b[57] = 70000.0f;  // beyond f16's 65504, fine for bf16
+  const std::string path = dir.File("m.edlae");
+  absl::Status s = Write(w, DType::kFloat16, path);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("float16"));
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));  // no temporary left
+  EXPECT_TRUE(Write(w, DType::kBFloat16, path).ok());
+  w.b[57] = 65504.0f;  // the largest f16
+  EXPECT_TRUE(Write(w, DType::kFloat16, path).ok());
+  EXPECT_EQ(WeightAt(OpenOrDie(path)->dense_rows(), 2, 17), 65504.0f);
+  w.b[57] = -65520.0f;  // rounds to -inf
+  EXPECT_TRUE(absl::IsInvalidArgument(Write(w, DType::kFloat16, path)));
+  w.b[57] = std::numeric_limits<float>::max();  // rounds to bf16 inf
+  EXPECT_TRUE(absl::IsInvalidArgument(Write(w, DType::kBFloat16, path)));
+  w.b[57] = std::nanf("");
+  EXPECT_TRUE(absl::IsInvalidArgument(Write(w, DType::kBFloat16, path)));
+  // The last good file is still there and intact.
+  EXPECT_EQ(WeightAt(OpenOrDie(path)->dense_rows(), 2, 17), 65504.0f);
+}
+
+TEST(HalfModelFileTest, ReaderRejectsNonFiniteHalvesAndDirtyPadding) {
+  testing::ScratchDir dir;
+  for (DType dtype : kHalves) {
+    for (size_t rank : {0u, 7u}) {
+      SCOPED_TRACE(absl::StrCat(DTypeName(dtype), " rank=", rank));
+      const Weights w = RandomWeights(9, rank, 3);
+      const std::string path = dir.File("m.edlae");
+      ASSERT_TRUE(Write(w, dtype, path).ok());
+      const std::string bytes = ReadFile(path);
+      const size_t len = rank == 0 ? 9 : rank;
+      for (const SectionEntry& e : WeightSections(bytes)) {
+        const uint16_t inf = dtype == DType::kFloat16 ? 0x7C00 : 0x7F80;
+        const uint16_t nan = dtype == DType::kFloat16 ? 0xFE01 : 0xFFC1;
+        struct Edit {
+          size_t element;
+          uint16_t value;
+        };
+        // Row 4: a weight set to inf, to NaN; a padding half set non-zero.
+        for (const Edit edit : {Edit{4 * 32 + 3, inf}, Edit{4 * 32 + 0, nan},
+                                Edit{4 * 32 + len, 0x0001}}) {
+          std::string b = bytes;
+          std::memcpy(b.data() + e.offset + 2 * edit.element, &edit.value, 2);
+          Resign(b);
+          auto m = Model::FromBytes(b);
+          EXPECT_TRUE(absl::IsDataLoss(m.status())) << m.status();
+          EXPECT_THAT(m.status().message(), HasSubstr("row 4"));
+        }
+      }
+      // Truncation anywhere and a flipped bit in the weights are caught.
+      for (size_t keep = 0; keep < bytes.size(); keep += 7) {
+        EXPECT_FALSE(Model::FromBytes(bytes.substr(0, keep)).ok()) << keep;
+      }
+      for (const SectionEntry& e : WeightSections(bytes)) {
+        for (size_t at = e.offset; at < e.offset + e.size; at += 13) {
+          std::string b = bytes;
+          b[at] = static_cast<char>(b[at] ^ 0x04);
+          EXPECT_TRUE(absl::IsDataLoss(Model::FromBytes(b).status())) << at;
+        }
+      }
+    }
+  }
+}
+
+// A half model scores exactly like the float32 model holding its widened
+// weights: the kernels widen in registers and accumulate in float32 in the
+// same order. Recommend, candidates, ComputeScores, RecommendMany and the
+// offline batch scorers all agree bit for bit.
+TEST(HalfModelScoringTest, EqualsTheWidenedFloat32ModelBitForBit) {
+  testing::ScratchDir dir;
+  for (DType dtype : kHalves) {
+    for (const auto& [n, rank] :
+         {std::pair<size_t, size_t>{2100, 0}, {700, 37}, {2100, 64}}) {
+      SCOPED_TRACE(absl::StrCat(DTypeName(dtype), " n=", n, " rank=", rank));
+      const Weights w = RandomWeights(n, rank, 4);
+      ASSERT_TRUE(Write(w, dtype, dir.File("half")).ok());
+      std::shared_ptr<const Model> half = OpenOrDie(dir.File("half"));
+      ASSERT_TRUE(ConvertModel(*half, DType::kFloat32, dir.File("wide")).ok());
+      std::shared_ptr<const Model> wide = OpenOrDie(dir.File("wide"));
+      ASSERT_EQ(wide->dtype(), DType::kFloat32);
+
+      std::mt19937 rng(5);
+      std::vector<std::vector<HistoryEntry>> histories;
+      for (size_t len : {1u, 3u, 4u, 5u, 17u, 60u}) {
+        std::vector<HistoryEntry> h;
+        for (size_t k = 0; k < len; ++k) {
+          h.push_back({static_cast<uint32_t>(rng() % n),
+                       k % 3 == 2 ? 0.5f : 1.0f});
+        }
+        histories.push_back(std::move(h));
+      }
+      std::vector<uint32_t> candidates = {1, 5, 9, 100, 101, 699, 3, 3};
+      std::vector<uint32_t> exclude = {0, 2, 4, 6, 8};
+      std::vector<ScoringRequest> requests;
+      for (const auto& h : histories) {
+        for (bool use_candidates : {false, true}) {
+          RecommendOptions o;
+          o.top_n = 50;
+          o.exclude = exclude;
+          if (use_candidates) o.candidates = candidates;
+          auto got = Recommend(*half, h, o);
+          auto want = Recommend(*wide, h, o);
+          ASSERT_TRUE(got.ok() && want.ok());
+          ASSERT_EQ(got->items.size(), want->items.size());
+          for (size_t i = 0; i < want->items.size(); ++i) {
+            ASSERT_EQ(got->items[i].index, want->items[i].index) << i;
+            ASSERT_EQ(got->items[i].score, want->items[i].score) << i;
+          }
+          requests.push_back({h, o});
+        }
+        std::vector<float> a(n), b(n);
+        ComputeScores(*half, h, absl::MakeSpan(a));
+        ComputeScores(*wide, h, absl::MakeSpan(b));
+        ASSERT_EQ(a, b);
+      }
+      // Micro-batched low-rank scoring over half-precision V.
+      auto many = RecommendMany(*half, requests, /*max_batch=*/4);
+      for (size_t r = 0; r < requests.size(); ++r) {
+        auto one = Recommend(*half, requests[r].history, requests[r].options);
+        ASSERT_TRUE(many[r].ok() && one.ok());
+        ASSERT_EQ(many[r]->items.size(), one->items.size());
+        for (size_t i = 0; i < one->items.size(); ++i) {
+          ASSERT_EQ(many[r]->items[i].index, one->items[i].index);
+          ASSERT_EQ(many[r]->items[i].score, one->items[i].score);
+        }
+      }
+      // Offline evaluation's batch scorers.
+      std::vector<uint64_t> offsets = {0};
+      std::vector<uint32_t> items;
+      for (const auto& h : histories) {
+        for (const HistoryEntry& e : h) items.push_back(e.index);
+        offsets.push_back(items.size());
+      }
+      const SparseRows rows{offsets, items};
+      BatchOptions options;
+      options.top_k = 20;
+      options.block_users = 3;
+      auto batch_half = rank == 0 ? TopKBatch(half->dense_rows(),
+                                              half->popularity(), rows, options)
+                                  : TopKBatchLowRank(*half, rows, options);
+      auto batch_wide = rank == 0 ? TopKBatch(wide->dense_rows(),
+                                              wide->popularity(), rows, options)
+                                  : TopKBatchLowRank(*wide, rows, options);
+      ASSERT_TRUE(batch_half.ok() && batch_wide.ok());
+      EXPECT_EQ(*batch_half, *batch_wide);
+      if (rank == 0) {
+        options.method = BatchMethod::kGemm;  // widens B for sgemm
+        auto gemm_half =
+            TopKBatch(half->dense_rows(), half->popularity(), rows, options);
+        auto gemm_wide =
+            TopKBatch(wide->dense_rows(), wide->popularity(), rows, options);
+        ASSERT_TRUE(gemm_half.ok() && gemm_wide.ok());
+        EXPECT_EQ(*gemm_half, *gemm_wide);
+      }
+    }
+  }
+}
+
+TEST(ModelConvertTest, RoundTripsKeepIdsPopularityAndMetadata) {
+  testing::ScratchDir dir;
+  for (size_t rank : {0u, 9u}) {
+    const Weights w = RandomWeights(45, rank, 6);
+    ASSERT_TRUE(Write(w, DType::kFloat32, dir.File("f32")).ok());
+    std::shared_ptr<const Model> f32 = OpenOrDie(dir.File("f32"));
+    for (DType dtype : kHalves) {
+      SCOPED_TRACE(absl::StrCat(DTypeName(dtype), " rank=", rank));
+      ASSERT_TRUE(ConvertModel(*f32, dtype, dir.File("half")).ok());
+      std::shared_ptr<const Model> half = OpenOrDie(dir.File("half"));
+      EXPECT_EQ(half->dtype(), dtype);
+      EXPECT_EQ(half->kind(), f32->kind());
+      EXPECT_EQ(half->rank(), f32->rank());
+      for (size_t i = 0; i < 45; ++i) EXPECT_EQ(half->item_id(i), w.ids[i]);
+      EXPECT_TRUE(std::equal(half->popularity().begin(),
+                             half->popularity().end(), w.popularity.begin()));
+      EXPECT_EQ(half->GetMetadata("algorithm"), "edlae");
+      EXPECT_EQ(half->GetMetadata("converted_from_fingerprint"),
+                f32->fingerprint());
+      EXPECT_EQ(half->GetMetadata("converted_from_dtype"), "float32");
+      // Every weight is the source's, rounded to nearest even.
+      const WeightRows src = rank == 0 ? f32->dense_rows() : f32->v_rows();
+      const WeightRows dst = rank == 0 ? half->dense_rows() : half->v_rows();
+      for (size_t i = 0; i < 45; ++i) {
+        for (size_t c = 0; c < src.dim; ++c) {
+          ASSERT_EQ(WeightAt(dst, i, c),
+                    Widen(dtype, Narrow(dtype, WeightAt(src, i, c))));
+        }
+      }
+      // Back to float32 is exact, and converting again keeps one provenance
+      // entry naming the direct source.
+      ASSERT_TRUE(ConvertModel(*half, DType::kFloat32, dir.File("back")).ok());
+      std::shared_ptr<const Model> back = OpenOrDie(dir.File("back"));
+      EXPECT_EQ(back->GetMetadata("converted_from_fingerprint"),
+                half->fingerprint());
+      EXPECT_EQ(back->GetMetadata("converted_from_dtype"), DTypeName(dtype));
+      size_t provenance = 0;
+      for (const auto& [k, v] : back->metadata()) {
+        provenance += k == "converted_from_fingerprint";
+      }
+      EXPECT_EQ(provenance, 1u);
+      const WeightRows round = rank == 0 ? back->dense_rows() : back->v_rows();
+      for (size_t i = 0; i < 45; ++i) {
+        for (size_t c = 0; c < dst.dim; ++c) {
+          ASSERT_EQ(WeightAt(round, i, c), WeightAt(dst, i, c));
+        }
+      }
+    }
+  }
+}
+
+TEST(ModelConvertTest, ConvertsOverItsOwnFileAndFailsCleanly) {
+  testing::ScratchDir dir;
+  Weights w = RandomWeights(30, 0, 7);
+  const std::string path = dir.File("m.edlae");
+  ASSERT_TRUE(Write(w, DType::kFloat32, path).ok());
+  std::shared_ptr<const Model> mapped = OpenOrDie(path);
+  const float before = WeightAt(mapped->dense_rows(), 3, 4);
+  ASSERT_TRUE(ConvertModel(*mapped, DType::kBFloat16, path).ok());
+  EXPECT_EQ(OpenOrDie(path)->dtype(), DType::kBFloat16);
+  EXPECT_EQ(WeightAt(mapped->dense_rows(), 3, 4), before);  // old mapping intact
+
+  // A weight f16 cannot hold: InvalidArgument, and the destination is kept.
+  w.b[5] = 1e6f;
+  ASSERT_TRUE(Write(w, DType::kFloat32, dir.File("big")).ok());
+  const std::string kept = ReadFile(path);
+  absl::Status s =
+      ConvertModel(*OpenOrDie(dir.File("big")), DType::kFloat16, path);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(ReadFile(path), kept);
+}
+
+TEST(DTypeTest, NamesParseAndRoundTrip) {
+  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+    absl::StatusOr<DType> parsed = ParseDType(DTypeName(d));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, d);
+  }
+  EXPECT_EQ(*ParseDType("f16"), DType::kFloat16);
+  EXPECT_EQ(*ParseDType("bf16"), DType::kBFloat16);
+  EXPECT_EQ(*ParseDType("f32"), DType::kFloat32);
+  EXPECT_TRUE(absl::IsInvalidArgument(ParseDType("int8").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(ParseDType("").status()));
+  EXPECT_EQ(RowAlignmentElements(DType::kFloat32), 16u);
+  EXPECT_EQ(RowAlignmentElements(DType::kFloat16), 32u);
+  EXPECT_EQ(RowAlignmentElements(DType::kBFloat16), 32u);
+}
+
+}  // namespace
+}  // namespace edlae
