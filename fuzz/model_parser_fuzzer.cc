@@ -1,5 +1,7 @@
 // libFuzzer target: the model-file parser (Model::FromBytes) on arbitrary
-// bytes, then every accessor and the scorer on whatever it accepts.
+// bytes, then every accessor and the scorer (dense or low-rank, any dtype) on
+// whatever it accepts.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,6 +10,7 @@
 
 #include "core/model.h"
 #include "core/scorer.h"
+#include "core/weight_rows.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto model = edlae::Model::FromBytes(
@@ -26,7 +29,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (float p : m.popularity()) sum += p;
   if (m.items_by_popularity().size() != n) __builtin_trap();
   for (const auto& [key, value] : m.metadata()) sum += key.size() + value.size();
-  if (m.kind() == edlae::ModelKind::kDense && n > 0) {
+  // Weights of any dtype widen to finite floats (the reader checked them).
+  const edlae::WeightRows rows = m.kind() == edlae::ModelKind::kDense
+                                     ? m.dense_rows()
+                                     : m.v_rows();
+  std::vector<float> row(rows.dim);
+  edlae::ReadRow(rows, n - 1, rows.dim, row.data());
+  for (float w : row) {
+    if (!std::isfinite(w)) __builtin_trap();
+    sum += w;
+  }
+  {
     std::vector<edlae::HistoryEntry> history = {
         {0, 1.0f}, {static_cast<uint32_t>(n - 1), 0.5f}};
     edlae::RecommendOptions options;

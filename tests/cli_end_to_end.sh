@@ -87,12 +87,40 @@ expect_exit 1 "$TRAIN" train --input "$WORK/ratings.csv" --model ease --rank 5 -
 expect_exit 2 "$TRAIN" inspect
 expect_exit 1 "$TRAIN" inspect "$WORK/missing.edlae"
 
+# Reduced precision: train --dtype and convert; halves score within rounding of float32.
+"$TRAIN" train --input "$WORK/ratings.csv" --format movielens-csv --model edlae --lambda 10 \
+  --dropout 0.2 --dtype bf16 --out "$WORK/model-bf16.edlae" 2> /dev/null || fail "train --dtype bf16"
+"$TRAIN" inspect "$WORK/model-bf16.edlae" | grep -q "dtype: *bfloat16" || fail "inspect bf16 dtype"
+"$TRAIN" convert --model-file "$WORK/model.edlae" --dtype f16 --out "$WORK/model-f16.edlae" 2> "$WORK/convert.log" \
+  || { cat "$WORK/convert.log"; fail "convert"; }
+grep -q "float32.*float16" "$WORK/convert.log" || fail "convert log: $(cat "$WORK/convert.log")"
+"$TRAIN" inspect "$WORK/model-f16.edlae" > "$WORK/inspect.txt"
+grep -q "dtype: *float16" "$WORK/inspect.txt" || fail "inspect f16 dtype"
+grep -q "converted_from_dtype *float32" "$WORK/inspect.txt" || fail "convert provenance"
+[ "$(stat -c %s "$WORK/model-f16.edlae")" -lt "$(stat -c %s "$WORK/model.edlae")" ] || fail "f16 not smaller"
+"$TRAIN" convert --model-file "$WORK/best.edlae" --dtype f16 --out "$WORK/best-f16.edlae" 2> /dev/null
+"$TRAIN" convert --model-file "$WORK/lr-split.edlae" --dtype bf16 --out "$WORK/lr-split-bf16.edlae" 2> /dev/null
+for pair in "best best-f16" "lr-split lr-split-bf16"; do
+  set -- $pair
+  a=$("$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/$1.edlae" --json 2> /dev/null \
+      | sed 's/.*"ndcg@100":{"mean":\([0-9.]*\).*/\1/')
+  b=$("$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/$2.edlae" --json 2> /dev/null \
+      | sed 's/.*"ndcg@100":{"mean":\([0-9.]*\).*/\1/')
+  awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 0.01) }' \
+    || fail "nDCG@100 of $2 ($b) strays from $1 ($a)"
+done
+expect_exit 2 "$TRAIN" convert --model-file "$WORK/model.edlae" --dtype int8 --out "$WORK/x.edlae"
+expect_exit 2 "$TRAIN" convert --model-file "$WORK/model.edlae"
+expect_exit 1 "$TRAIN" convert --model-file "$WORK/missing.edlae" --dtype f16 --out "$WORK/x.edlae"
+expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --dtype f8 --out "$WORK/x.edlae"
+[ ! -e "$WORK/x.edlae" ] || fail "output written by a failed command"
+
 # A corrupt model never starts a server.
 head -c 1000 "$WORK/model.edlae" > "$WORK/truncated.edlae"
 expect_exit 1 "$SERVER" --model "$WORK/truncated.edlae" --host 127.0.0.1 --port 0 --metrics_address=
 
-# Serve and query.
-"$SERVER" --model "$WORK/model.edlae" --host 127.0.0.1 --port 0 --metrics_address 127.0.0.1:0 --port_file "$WORK/port" \
+# Serve (the f16 model: halves go through the same kernels) and query.
+"$SERVER" --model "$WORK/model-f16.edlae" --host 127.0.0.1 --port 0 --metrics_address 127.0.0.1:0 --port_file "$WORK/port" \
   2> "$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 200); do [ -s "$WORK/port" ] && break; sleep 0.05; done
@@ -109,7 +137,9 @@ for item in 1 2 3; do
   fi
 done
 "$CLIENT" recommend --target "$TARGET" --items 1,2,3 -n 5 --json | grep -q '"items"' || fail "json"
-"$CLIENT" info --target "$TARGET" | grep -q edlae || fail "info lacks the algorithm"
+"$CLIENT" info --target "$TARGET" > "$WORK/info.txt"
+grep -q edlae "$WORK/info.txt" || fail "info lacks the algorithm"
+grep -q "dtype: float16" "$WORK/info.txt" || fail "info dtype: $(cat "$WORK/info.txt")"
 # Load generator: bounded count, every call OK, percentiles reported.
 "$CLIENT" bench --target "$TARGET" --concurrency 3 --requests 300 --history_len 5 > "$WORK/bench.txt" \
   || { cat "$WORK/bench.txt"; fail "bench"; }

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "core/model.h"
 #include "core/model_writer.h"
+#include "core/weight_rows.h"
 #include "core/scorer.h"
 #include "edlae/v1/recommender.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -880,7 +881,11 @@ TEST(ServerStartupTest, PortInUseIsUnavailable) {
 // A low-rank model served over loopback: GetModelInfo reports the kind and
 // rank, and Recommend returns exactly (x·U)·Vᵀ (dyadic factors, so every
 // score is exact in float) with exclusions and candidate lists applied.
-TEST(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
+// Every storage dtype: the factors below are multiples of 1/8 in [-1, 1],
+// exact in f16 and bf16 too, so the reference is the same for all three.
+class LowRankServerTest : public ::testing::TestWithParam<DType> {};
+
+TEST_P(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
   constexpr size_t kItems = 40, kRank = 5;
   std::vector<float> u(kItems * kRank), v(kItems * kRank), popularity(kItems);
   std::vector<std::string> ids;
@@ -900,6 +905,7 @@ TEST(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
   data.item_ids = ids;
   data.popularity = popularity;
   data.metadata = {{"algorithm", "edlae"}, {"rank", "5"}, {"method", "closed-form"}};
+  data.dtype = GetParam();
   const std::string path = dir.File("lr.edlae");
   ASSERT_TRUE(WriteLowRankModel(path, data).ok());
   ServerOptions options;
@@ -919,6 +925,7 @@ TEST(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
     EXPECT_EQ(info.rank(), kRank);
     EXPECT_EQ(info.num_items(), kItems);
     EXPECT_EQ(info.metadata().at("method"), "closed-form");
+    EXPECT_EQ(info.dtype(), DTypeName(GetParam()));
   }
 
   // Reference: z = Σ U[h, :], then V·z, exact in double.
@@ -967,6 +974,13 @@ TEST(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
   EXPECT_EQ(got(r.response), expected({5, 8, 21, 33}, 3));
   (*server)->Shutdown(absl::Now() + absl::Seconds(1));
 }
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, LowRankServerTest,
+                         ::testing::Values(DType::kFloat32, DType::kFloat16,
+                                           DType::kBFloat16),
+                         [](const ::testing::TestParamInfo<DType>& info) {
+                           return std::string(DTypeName(info.param));
+                         });
 
 TEST(ServableModelTest, HandlesKeepTheirModelAcrossASwap) {
   testing::ScratchDir dir;
