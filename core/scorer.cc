@@ -118,19 +118,38 @@ absl::Status Validate(const Model& model, absl::Span<const HistoryEntry> history
   return absl::OkStatus();
 }
 
-// Bit i set ⇔ item i may not be returned.
-std::vector<bool> ExcludedItems(size_t n, absl::Span<const HistoryEntry> history,
-                                const RecommendOptions& options) {
-  std::vector<bool> excluded(n, false);
-  for (uint32_t i : options.exclude) excluded[i] = true;
-  if (options.exclude_history) {
-    for (const HistoryEntry& e : history) excluded[e.index] = true;
+// The items that may not be returned, sorted and unique: a list rather than
+// an n-bit map, so a short history on a large catalog costs O(history), not
+// O(n), to exclude.
+class Exclusions {
+ public:
+  Exclusions(absl::Span<const HistoryEntry> history,
+             const RecommendOptions& options) {
+    items_.assign(options.exclude.begin(), options.exclude.end());
+    if (options.exclude_history) {
+      for (const HistoryEntry& e : history) items_.push_back(e.index);
+    }
+    std::sort(items_.begin(), items_.end());
+    items_.erase(std::unique(items_.begin(), items_.end()), items_.end());
   }
-  return excluded;
-}
+  bool Contains(uint32_t item) const {
+    return std::binary_search(items_.begin(), items_.end(), item);
+  }
+  // Sets scores[i - begin] to `mark` for every excluded i in [begin, begin +
+  // len). Blocks must come in increasing order of `begin`.
+  void Mark(size_t begin, size_t len, float* scores, float mark) {
+    for (; next_ < items_.size() && items_[next_] < begin + len; ++next_) {
+      if (items_[next_] >= begin) scores[items_[next_] - begin] = mark;
+    }
+  }
+
+ private:
+  std::vector<uint32_t> items_;
+  size_t next_ = 0;  // Mark's cursor
+};
 
 Recommendation PopularityFallback(const Model& model,
-                                  const std::vector<bool>& excluded,
+                                  const Exclusions& excluded,
                                   const RecommendOptions& options) {
   Recommendation result;
   result.popularity_fallback = true;
@@ -138,7 +157,7 @@ Recommendation PopularityFallback(const Model& model,
   if (!options.candidates.empty()) {
     TopN top(options.top_n);
     for (uint32_t c : options.candidates) {
-      if (!excluded[c]) top.Push(c, popularity[c]);
+      if (!excluded.Contains(c)) top.Push(c, popularity[c]);
     }
     result.items = top.TakeSorted();
     // Duplicate candidates may have entered twice; keep the first of each.
@@ -151,7 +170,7 @@ Recommendation PopularityFallback(const Model& model,
   }
   for (uint32_t i : model.items_by_popularity()) {
     if (result.items.size() == options.top_n) break;
-    if (!excluded[i]) result.items.push_back({i, popularity[i]});
+    if (!excluded.Contains(i)) result.items.push_back({i, popularity[i]});
   }
   return result;
 }
@@ -162,8 +181,8 @@ Recommendation PopularityFallback(const Model& model,
 // before the next one is touched.
 template <typename Scorer>
 absl::StatusOr<std::vector<ScoredItem>> SelectTop(Scorer&& scorer, size_t n,
-                                  const std::vector<bool>& excluded,
-                                  const RecommendOptions& options) {
+                                                  Exclusions& excluded,
+                                                  const RecommendOptions& options) {
   TopN top(options.top_n);
   if (!options.candidates.empty()) {
     std::vector<uint32_t> candidates(options.candidates.begin(),
@@ -174,7 +193,7 @@ absl::StatusOr<std::vector<ScoredItem>> SelectTop(Scorer&& scorer, size_t n,
     for (size_t k = 0; k < candidates.size(); ++k) {
       if (k % kBlockItems == 0 && ShouldStop(options)) return StoppedError();
       const uint32_t c = candidates[k];
-      if (!excluded[c]) top.Push(c, scorer.ScoreOne(c));
+      if (!excluded.Contains(c)) top.Push(c, scorer.ScoreOne(c));
     }
     return top.TakeSorted();
   }
@@ -185,9 +204,7 @@ absl::StatusOr<std::vector<ScoredItem>> SelectTop(Scorer&& scorer, size_t n,
     if (ShouldStop(options)) return StoppedError();
     const size_t len = std::min(kBlockItems, n - begin);
     scorer.ScoreBlock(begin, len, acc);
-    for (size_t j = 0; j < len; ++j) {
-      if (excluded[begin + j]) acc[j] = kSkip;
-    }
+    excluded.Mark(begin, len, acc, kSkip);
     top.PushBlock(static_cast<uint32_t>(begin), acc, len);
   }
   return top.TakeSorted();
@@ -235,7 +252,7 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
   for (const HistoryEntry& e : raw) {
     if (e.weight != 0.0f) history.push_back(e);
   }
-  const std::vector<bool> excluded = ExcludedItems(n, raw, options);
+  Exclusions excluded(raw, options);
   if (history.empty()) return PopularityFallback(model, excluded, options);
 
   absl::StatusOr<std::vector<ScoredItem>> items =

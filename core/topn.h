@@ -54,6 +54,7 @@ class TopN {
   size_t n_;
   float threshold_;
   std::vector<ScoredItem> heap_;  // min-heap by RanksBefore (worst at front)
+  std::vector<ScoredItem> scratch_;  // PushBlock's first-block selection
 };
 
 }  // namespace edlae
