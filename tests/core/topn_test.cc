@@ -51,6 +51,37 @@ TEST(TopNTest, MatchesFullSortWithTies) {
   }
 }
 
+// Large blocks take PushBlock's linear-time first selection (a fresh selector
+// and a block of at least 2n); later blocks and reuse after TakeSorted must
+// continue from it exactly, NaN and ties included.
+TEST(TopNTest, LargeBlocksAndReuseMatchFullSort) {
+  std::mt19937 rng(11);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (size_t n : {1u, 7u, 100u}) {
+    TopN reused(n);
+    for (int round = 0; round < 3; ++round) {
+      for (size_t block : {2 * n, size_t{2048}, size_t{5000}}) {
+        std::vector<float> scores(6000);
+        for (float& s : scores) {
+          s = rng() % 9 == 0 ? nan : static_cast<float>(rng() % 23) - 11.0f;
+        }
+        for (size_t b = 0; b < scores.size(); b += block) {
+          reused.PushBlock(b, scores.data() + b,
+                           std::min(block, scores.size() - b));
+        }
+        ExpectSame(reused.TakeSorted(), FullSort(scores, n));
+      }
+    }
+    // A first block that is mostly NaN leaves the selector not yet full.
+    std::vector<float> sparse(4 * n + 8, nan);
+    sparse[3] = 1.0f;
+    sparse[sparse.size() - 1] = 2.0f;
+    reused.PushBlock(0, sparse.data(), sparse.size());
+    EXPECT_EQ(reused.size(), std::min<size_t>(n, 2));
+    ExpectSame(reused.TakeSorted(), FullSort(sparse, n));
+  }
+}
+
 TEST(TopNTest, BlocksInAnyOrderGiveTheSameResult) {
   std::vector<float> scores(300, 1.0f);  // all tied: lowest indices win
   scores[250] = 2.0f;
