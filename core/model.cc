@@ -62,18 +62,6 @@ uint32_t LoadU32(const uint8_t* p) {
 }
 
 
-// True when no element of the `len` halves at `p` is inf or NaN: an f16 with
-// exponent bits all ones (0x7C00), a bf16 with 0x7F80.
-bool AllFiniteHalves(const uint8_t* p, uint64_t len, uint16_t exponent_mask) {
-  uint16_t bad = 0;
-  for (uint64_t c = 0; c < len; ++c) {
-    uint16_t h;
-    std::memcpy(&h, p + 2 * c, sizeof(h));
-    bad |= static_cast<uint16_t>((h & exponent_mask) == exponent_mask);
-  }
-  return bad == 0;
-}
-
 // Hashes a weight matrix (B, U or V: `rows` rows of `stride` elements of
 // `dtype`, the first `len` of them weights) row by row and, while each row is
 // still in cache, checks that the weights are finite and the row padding is
@@ -98,10 +86,12 @@ bool HashAndCheckRows(const uint8_t* base, DType dtype, uint64_t rows,
         finite = AllFinite(reinterpret_cast<const float*>(row), len);
         break;
       case DType::kFloat16:
-        finite = AllFiniteHalves(row, len, 0x7C00);
+        finite = AllFiniteHalves(reinterpret_cast<const uint16_t*>(row), len,
+                                 0x7C00);
         break;
       case DType::kBFloat16:
-        finite = AllFiniteHalves(row, len, 0x7F80);
+        finite = AllFiniteHalves(reinterpret_cast<const uint16_t*>(row), len,
+                                 0x7F80);
         break;
     }
     if (!finite || padding != 0) {
