@@ -38,8 +38,9 @@ std::string WriteRandomModel(bool low_rank) {
   std::vector<std::string> ids(n);
   for (size_t i = 0; i < n; ++i) ids[i] = absl::StrCat(i + 1);
   std::vector<float> popularity(n, 1.0f);
-  const std::string path = TempPath(low_rank ? "edlae_service_bench_lr.edlae"
-                                             : "edlae_service_bench_dense.edlae");
+  const std::string path =
+      TempPath(low_rank ? "edlae_service_bench_lr.edlae"
+                        : "edlae_service_bench_dense.edlae");
   absl::Status status;
   if (low_rank) {
     std::vector<float> a(n * rank), b(n * rank);
@@ -102,7 +103,11 @@ void BM_WorkerPoolRoundTrip(benchmark::State& state) {
     done.get_future().wait();
   }
 }
-BENCHMARK(BM_WorkerPoolRoundTrip)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_WorkerPoolRoundTrip)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace edlae::server
@@ -131,8 +136,10 @@ int main(int argc, char** argv) {
     const std::string name =
         std::filesystem::path(path).filename().string();
     for (int history_len : {1, 10, 50}) {
+      const std::string bench_name =
+          absl::StrCat("BM_RecommendWithModel/", name, "/", history_len);
       benchmark::RegisterBenchmark(
-          absl::StrCat("BM_RecommendWithModel/", name, "/", history_len).c_str(),
+          bench_name.c_str(),
           edlae::server::BM_RecommendWithModel, *model, history_len)
           ->Unit(benchmark::kMicrosecond);
     }

@@ -61,10 +61,13 @@ struct ServiceOptions {
   // instead of being handed to a worker, saving the queue, the worker's
   // wake-up and a context switch (tens of µs; the default is about that much
   // scoring time on one core). At most inline_max_concurrent calls are scored
-  // inline at once; more go to the workers. On a low-rank model with micro-batching,
-  // a call is scored inline only when no call waits for a batch and
-  // batch_max_wait is 0 (it would be a batch of one), so concurrent calls
-  // still share passes over V; answers are identical either way.
+  // inline at once; more go to the workers. On a low-rank model with
+  // micro-batching, a call is scored inline only when no call waits for a
+  // batch and batch_max_wait is 0 (it would be a batch of one): calls that
+  // queue behind busy workers still share passes over V, and a model whose
+  // pass over V exceeds the threshold is always batched. Answers are
+  // identical either way. (A small low-rank model under load is then mostly
+  // scored inline: its V is cache-resident, so batching saves little there.)
   // Trade-off: gRPC's callback threads are a small shared pool that also
   // polls and reads and writes every connection (gRPC 1.51 on Linux: between
   // 2 and 16 "nexting" threads, half the cores), so while one scores, other
@@ -124,9 +127,9 @@ absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
 // The gRPC service. Recommend: authenticate, admit (or shed), then a worker
 // thread — or, for a small call, the gRPC thread itself (see
 // ServiceOptions::inline_max_work) — takes one ServableHandle and keeps it for
-// the whole call, so a call finishes on the model version it started with. A call whose deadline passes
-// or that the client cancels stops scoring and gets DEADLINE_EXCEEDED /
-// CANCELLED. GetModelInfo runs inline. Every status goes through
+// the whole call, so a call finishes on the model version it started with.
+// A call whose deadline passes or that the client cancels stops scoring and
+// gets DEADLINE_EXCEEDED / CANCELLED. GetModelInfo runs inline. Every status goes through
 // ToGrpcStatus and is counted in the metrics. Thread-safe.
 class RecommenderService final : public v1::Recommender::CallbackService {
  public:

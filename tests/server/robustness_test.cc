@@ -651,8 +651,9 @@ TEST(EstimatedScoringWorkTest, DenseAndLowRank) {
   std::vector<float> u(n * rank, 0.5f), v(n * rank, 0.25f), popularity(n, 1);
   std::vector<std::string> ids;
   for (size_t i = 0; i < n; ++i) ids.push_back(absl::StrCat("i", i));
-  ASSERT_TRUE(
-      WriteLowRankModel(dir.File("lr"), {rank, u, v, ids, popularity, {}}).ok());
+  ASSERT_TRUE(WriteLowRankModel(dir.File("lr"),
+                                {rank, u, v, ids, popularity, {}})
+                  .ok());
   auto low_rank = Model::Open(dir.File("lr"));
   ASSERT_TRUE(low_rank.ok());
   EXPECT_EQ(EstimatedScoringWork(**low_rank, Request(10, 5)),
@@ -783,7 +784,9 @@ TEST_F(InlineTest, ClientCancellationOfAnInlineCallIsAnsweredAndReleased) {
       Count(grpc::StatusCode::CANCELLED) + Count(grpc::StatusCode::OK);
   EXPECT_GE(answered, 3);
   EXPECT_LE(answered, 4);
-  if (status.ok()) EXPECT_EQ(Count(grpc::StatusCode::OK), 4);
+  if (status.ok()) {
+    EXPECT_EQ(Count(grpc::StatusCode::OK), 4);
+  }
   EXPECT_EQ(server_->metrics().InlineCount(), answered);
   EXPECT_EQ(server_->metrics().Inflight(), 0);
 }
