@@ -20,6 +20,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/flag_names.h"
@@ -58,6 +59,14 @@ ABSL_FLAG(uint32_t, batch_max_size, 64,
 ABSL_FLAG(int64_t, batch_max_wait_us, 0,
           "How long a free worker waits for more calls to fill a batch "
           "(0: take what is queued, no added latency).");
+ABSL_FLAG(uint64_t, inline_max_work, 200000,
+          "Recommend calls estimated at most this many multiply-adds "
+          "(history x items dense, (history + items) x rank low-rank) are "
+          "scored on the gRPC thread that received them, skipping the hand-off "
+          "to a worker (0: always hand off).");
+ABSL_FLAG(int32_t, inline_max_concurrent, 0,
+          "Most calls scored inline at once (0: one less than gRPC's callback "
+          "threads, cores / 2 clamped to [2, 16]).");
 ABSL_FLAG(uint32_t, max_batch_requests, 1024,
           "Most requests in one RecommendBatch call.");
 ABSL_FLAG(int32_t, worker_threads, 0,
@@ -157,6 +166,8 @@ int Run() {
   options.batch_max_size = absl::GetFlag(FLAGS_batch_max_size);
   options.batch_max_wait =
       std::chrono::microseconds(std::max<int64_t>(0, absl::GetFlag(FLAGS_batch_max_wait_us)));
+  options.inline_max_work = absl::GetFlag(FLAGS_inline_max_work);
+  options.inline_max_concurrent = absl::GetFlag(FLAGS_inline_max_concurrent);
   options.limits.max_batch_requests = absl::GetFlag(FLAGS_max_batch_requests);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
@@ -224,6 +235,11 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The distribution's abseil is built without NDEBUG, so absl::Mutex keeps a
+  // lock-order graph for deadlock detection on every Lock/Unlock; gRPC takes
+  // such mutexes several times per call (GraphCycles showed in profiles of
+  // a loaded server). Off in the served binary; the tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
       "Serves an edlae model over gRPC.\n"
       "Usage: edlae-server (--model PATH | --model_dir DIR) [--port 8500] "

@@ -110,6 +110,13 @@ ServerMetrics::ServerMetrics()
                      .Register(*registry_)
                      .Add({}, prometheus::Histogram::BucketBoundaries{
                                   1, 2, 4, 8, 16, 32, 64, 128, 256});
+  inline_requests_ = &prometheus::BuildCounter()
+                          .Name("edlae_inline_requests_total")
+                          .Help("Recommend calls scored on the gRPC thread "
+                                "that received them (--inline_max_work) "
+                                "instead of a worker.")
+                          .Register(*registry_)
+                          .Add({});
 }
 
 void ServerMetrics::RecordRequest(RpcMethod method, grpc::StatusCode code,
@@ -126,6 +133,10 @@ void ServerMetrics::RecordShed(RpcMethod method) {
 void ServerMetrics::RecordUnknownItems(uint64_t count) {
   if (count > 0) unknown_items_->Increment(static_cast<double>(count));
 }
+
+void ServerMetrics::RecordInline() { inline_requests_->Increment(); }
+
+double ServerMetrics::InlineCount() const { return inline_requests_->Value(); }
 
 void ServerMetrics::RecordBatchSize(size_t size) {
   batch_size_->Observe(static_cast<double>(size));

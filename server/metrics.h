@@ -38,6 +38,8 @@ const char* RpcMethodName(RpcMethod method);
 //   edlae_model_reloads_total{result}         counter, result = ok | failed
 //   edlae_unknown_items_total                 counter
 //   edlae_batch_size                          histogram (requests per batch)
+//   edlae_inline_requests_total               counter (Recommend calls scored
+//                                             on the gRPC thread)
 // Thread-safe: prometheus-cpp metrics are atomics; SetModel is serialized
 // internally. Label children are created up front, so recording a request
 // takes no lock.
@@ -58,6 +60,8 @@ class ServerMetrics {
   void AddInflight(double delta) { inflight_->Increment(delta); }
   void RecordUnknownItems(uint64_t count);
   void RecordBatchSize(size_t size);
+  // One Recommend call scored inline on the gRPC thread (no worker hand-off).
+  void RecordInline();
   // The model now being served.
   void SetModel(uint64_t version, const std::string& fingerprint,
                 const std::string& kind, double load_seconds);
@@ -69,6 +73,7 @@ class ServerMetrics {
   // Batches recorded in edlae_batch_size so far, and the requests in them.
   std::pair<uint64_t, double> BatchSizeTotals() const;
   double ReloadCount(bool ok) const;
+  double InlineCount() const;
   double UnknownItems() const { return unknown_items_->Value(); }
   double Inflight() const { return inflight_->Value(); }
   double ModelVersion() const { return model_version_->Value(); }
@@ -90,6 +95,7 @@ class ServerMetrics {
   prometheus::Counter* reloads_failed_ = nullptr;
   prometheus::Counter* unknown_items_ = nullptr;
   prometheus::Histogram* batch_size_ = nullptr;
+  prometheus::Counter* inline_requests_ = nullptr;
   std::mutex model_mu_;
 };
 

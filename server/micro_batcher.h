@@ -39,6 +39,12 @@ class MicroBatcher {
   MicroBatcher(const MicroBatcher&) = delete;
   MicroBatcher& operator=(const MicroBatcher&) = delete;
 
+  // True when calls wait for a worker (a call added now would join them).
+  bool HasPending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !pending_.empty();
+  }
+
   void Add(Call call) {
     bool schedule = false;
     {

@@ -264,6 +264,17 @@ std::vector<absl::Status> RecommendManyWithModel(
   return statuses;
 }
 
+uint64_t EstimatedScoringWork(const Model& model,
+                              const v1::RecommendRequest& request) {
+  const uint64_t items = model.num_items();
+  const uint64_t history =
+      static_cast<uint64_t>(request.history_item_ids_size());
+  if (model.kind() == ModelKind::kLowRank) {
+    return (history + items) * model.rank() + items;
+  }
+  return (history + 1) * items;
+}
+
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info) {
   if (!handle) return NoModelError();
   const Model& model = *handle.model;
@@ -341,6 +352,14 @@ RecommenderService::RecommenderService(
   if (options_.metrics == nullptr) {
     options_.metrics = std::make_shared<ServerMetrics>();
   }
+  if (options_.inline_max_concurrent > 0) {
+    inline_limit_ = options_.inline_max_concurrent;
+  } else {
+    // gRPC 1.51 runs callback handlers on Clamp(cores / 2, 2, 16) threads
+    // that also poll (CallbackAlternativeCQ); keep one of them free.
+    const int cores = static_cast<int>(std::thread::hardware_concurrency());
+    inline_limit_ = std::clamp(cores / 2, 2, 16) - 1;
+  }
 }
 
 RecommenderService::~RecommenderService() = default;
@@ -376,29 +395,70 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
     finish(admitted);
     return reactor;
   }
-  if (batcher_ != nullptr) {
-    const ServableHandle current = servable_->Get();
-    if (current && current.model->kind() == ModelKind::kLowRank) {
-      batcher_->Add(BatchedCall{context, request, response, finish});
-      return reactor;
-    }
+  const ServableHandle handle = servable_->Get();
+  const bool batching = batcher_ != nullptr && handle &&
+                        handle.model->kind() == ModelKind::kLowRank;
+  if (ReserveInline(handle, *request, batching)) {
+    // Small enough to score here: no hand-off to a worker (see
+    // ServiceOptions::inline_max_work for the trade-off).
+    const absl::Status status =
+        ShouldStop(*context) ? StopReason(*context)
+                             : ScoreRecommend(handle, *context, *request,
+                                              response);
+    inline_active_.fetch_sub(1, std::memory_order_relaxed);
+    options_.metrics->RecordInline();
+    Release();
+    finish(status);
+    return reactor;
+  }
+  if (batching) {
+    batcher_->Add(BatchedCall{context, request, response, finish});
+    return reactor;
   }
   RunAdmitted(context, finish, [this, context, request, response] {
-    const grpc::CallbackServerContext& ctx = *context;
-    auto should_stop = [&ctx] { return ShouldStop(ctx); };
     // The handle keeps this version alive until the response is built.
-    const ServableHandle handle = servable_->Get();
-    absl::Status status = RecommendWithModel(handle, *request, options_.limits,
-                                             response, should_stop);
-    if (absl::IsCancelled(status)) status = StopReason(ctx);
-    // Scored on its own (dense model, or micro-batching off): a batch of one.
-    options_.metrics->RecordBatchSize(1);
-    if (status.ok()) {
-      options_.metrics->RecordUnknownItems(response->unknown_item_count());
-    }
-    return status;
+    return ScoreRecommend(servable_->Get(), *context, *request, response);
   });
   return reactor;
+}
+
+bool RecommenderService::ReserveInline(const ServableHandle& handle,
+                                       const v1::RecommendRequest& request,
+                                       bool batching) {
+  if (options_.inline_max_work == 0) return false;
+  // No model: the answer (UNAVAILABLE) costs nothing to compute.
+  if (handle &&
+      EstimatedScoringWork(*handle.model, request) > options_.inline_max_work) {
+    return false;
+  }
+  // Calls waiting for a batch: join them, so they share one pass over V.
+  if (batching &&
+      (options_.batch_max_wait.count() > 0 || batcher_->HasPending())) {
+    return false;
+  }
+  // A burst of small calls must not occupy every gRPC thread.
+  if (inline_active_.fetch_add(1, std::memory_order_relaxed) >=
+      inline_limit_) {
+    inline_active_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+absl::Status RecommenderService::ScoreRecommend(
+    const ServableHandle& handle, const grpc::CallbackServerContext& context,
+    const v1::RecommendRequest& request, v1::RecommendResponse* response) {
+  auto should_stop = [&context] { return ShouldStop(context); };
+  absl::Status status = RecommendWithModel(handle, request, options_.limits,
+                                           response, should_stop);
+  if (absl::IsCancelled(status)) status = StopReason(context);
+  // Scored on its own (dense model, micro-batching off, or inline): a batch
+  // of one.
+  options_.metrics->RecordBatchSize(1);
+  if (status.ok()) {
+    options_.metrics->RecordUnknownItems(response->unknown_item_count());
+  }
+  return status;
 }
 
 void RecommenderService::RunAdmitted(

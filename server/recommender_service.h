@@ -56,6 +56,28 @@ struct ServiceOptions {
   // batch_max_size <= 1 disables it.
   size_t batch_max_size = 64;
   std::chrono::microseconds batch_max_wait{0};
+  // Inline scoring: a Recommend call whose EstimatedScoringWork is at most
+  // inline_max_work is scored on the gRPC callback thread that received it
+  // instead of being handed to a worker, saving the queue, the worker's
+  // wake-up and a context switch (tens of µs; the default is about that much
+  // scoring time on one core). At most inline_max_concurrent calls are scored
+  // inline at once; more go to the workers. On a low-rank model with
+  // micro-batching, a call is scored inline only when no call waits for a
+  // batch and batch_max_wait is 0 (it would be a batch of one): calls that
+  // queue behind busy workers still share passes over V, and a model whose
+  // pass over V exceeds the threshold is always batched. Answers are
+  // identical either way. (A small low-rank model under load is then mostly
+  // scored inline: its V is cache-resident, so batching saves little there.)
+  // Trade-off: gRPC's callback threads are a small shared pool that also
+  // polls and reads and writes every connection (gRPC 1.51 on Linux: between
+  // 2 and 16 "nexting" threads, half the cores), so while one scores, other
+  // calls' I/O and handlers may wait that long. The threshold keeps that wait
+  // about as short as the hand-off it saves, long calls never run there, and
+  // the concurrency bound leaves threads to poll. 0 disables inline scoring.
+  uint64_t inline_max_work = 200000;
+  // Most calls scored inline at once. 0: one less than gRPC's callback
+  // threads (cores / 2, clamped to [2, 16]), so at least one keeps polling.
+  int inline_max_concurrent = 0;
 };
 
 // True when `header` is exactly "Bearer <token>" (scheme case-insensitive).
@@ -92,14 +114,22 @@ std::vector<absl::Status> RecommendManyWithModel(
     absl::Span<v1::RecommendResponse* const> responses,
     absl::Span<const std::function<bool()>> should_stop, size_t max_batch);
 
+// About how many multiply-adds scoring `request` on `model` takes: history
+// rows × items for a dense model, (history + items) × rank for a low-rank one,
+// plus one per item for the top-N selection. An upper bound (candidate lists
+// are not looked at); cheap to compute.
+uint64_t EstimatedScoringWork(const Model& model,
+                              const v1::RecommendRequest& request);
+
 // Describes `handle`'s model in `info`. Unavailable when there is none.
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
 
 // The gRPC service. Recommend: authenticate, admit (or shed), then a worker
-// thread takes one ServableHandle and keeps it for the whole call, so a call
-// finishes on the model version it started with. A call whose deadline passes
-// or that the client cancels stops scoring and gets DEADLINE_EXCEEDED /
-// CANCELLED. GetModelInfo runs inline. Every status goes through
+// thread — or, for a small call, the gRPC thread itself (see
+// ServiceOptions::inline_max_work) — takes one ServableHandle and keeps it for
+// the whole call, so a call finishes on the model version it started with.
+// A call whose deadline passes or that the client cancels stops scoring and
+// gets DEADLINE_EXCEEDED / CANCELLED. GetModelInfo runs inline. Every status goes through
 // ToGrpcStatus and is counted in the metrics. Thread-safe.
 class RecommenderService final : public v1::Recommender::CallbackService {
  public:
@@ -148,12 +178,23 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   void RunAdmitted(grpc::CallbackServerContext* context,
                    std::function<void(const absl::Status&)> finish,
                    std::function<absl::Status()> score);
+  // Reserves one inline-scoring slot when `request` may be scored on the
+  // calling gRPC thread; the caller returns it with inline_active_.
+  bool ReserveInline(const ServableHandle& handle,
+                     const v1::RecommendRequest& request, bool batching);
+  // Scores one admitted Recommend call (not batched) on `handle`.
+  absl::Status ScoreRecommend(const ServableHandle& handle,
+                              const grpc::CallbackServerContext& context,
+                              const v1::RecommendRequest& request,
+                              v1::RecommendResponse* response);
   // Scores a micro-batch of Recommend calls and finishes each.
   void ProcessBatch(std::vector<BatchedCall>& calls);
 
   const std::shared_ptr<const ServableModel> servable_;
   ServiceOptions options_;
   std::atomic<uint32_t> admitted_{0};
+  int inline_limit_ = 1;               // resolved inline_max_concurrent
+  std::atomic<int> inline_active_{0};  // calls being scored inline
   // Outlives workers_: tasks the pool runs at shutdown may still drain it.
   std::unique_ptr<MicroBatcher<BatchedCall>> batcher_;
   WorkerPool workers_;  // declared last: joined first

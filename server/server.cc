@@ -145,6 +145,8 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   service_options.worker_threads = options.worker_threads;
   service_options.batch_max_size = options.batch_max_size;
   service_options.batch_max_wait = options.batch_max_wait;
+  service_options.inline_max_work = options.inline_max_work;
+  service_options.inline_max_concurrent = options.inline_max_concurrent;
   service_options.metrics = metrics;
   if (!options.auth_token_file.empty()) {
     ASSIGN_OR_RETURN(service_options.auth_token,

@@ -44,6 +44,12 @@ struct ServerOptions {
   // (ServiceOptions::batch_max_size / batch_max_wait).
   size_t batch_max_size = 64;
   std::chrono::microseconds batch_max_wait{0};
+  // Recommend calls of at most this estimated work are scored on the gRPC
+  // thread, without a worker hand-off (ServiceOptions::inline_max_work);
+  // 0: never.
+  uint64_t inline_max_work = 200000;
+  // Most calls scored inline at once (0: auto; see ServiceOptions).
+  int inline_max_concurrent = 0;
   // Largest request accepted, in bytes.
   int max_receive_message_bytes = 16 * 1024 * 1024;
   // HTTP/2 keepalive: ping idle clients every keepalive_time_ms, drop them when

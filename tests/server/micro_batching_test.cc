@@ -34,8 +34,10 @@ class MicroBatchingTest : public ::testing::Test {
     ASSERT_TRUE(WriteLowRankModel(path_, {rank, u, v, ids_, popularity, {}}).ok());
   }
 
-  void Start(size_t batch_max_size, std::chrono::microseconds wait) {
+  void Start(size_t batch_max_size, std::chrono::microseconds wait,
+             uint64_t inline_max_work = ServerOptions().inline_max_work) {
     ServerOptions options;
+    options.inline_max_work = inline_max_work;
     options.model_path = path_;
     options.host = "127.0.0.1";
     options.port = 0;
@@ -109,6 +111,51 @@ TEST_F(MicroBatchingTest, ConcurrentCallsAreBatchedAndAnswerExactlyAsAlone) {
   const auto [batches, requests] = server_->metrics().BatchSizeTotals();
   EXPECT_EQ(requests, kCalls);
   EXPECT_LT(batches, kCalls) << "no call was batched with another";
+  // batch_max_wait > 0 asks for batches: no call skips them to run inline.
+  EXPECT_EQ(server_->metrics().InlineCount(), 0);
+}
+
+TEST_F(MicroBatchingTest, LoneCallsAreScoredInlineExactlyAsAlone) {
+  // 3000 items × rank 48: ~150,000 units of work, under the default limit.
+  Start(/*batch_max_size=*/16, std::chrono::microseconds(0));
+  for (int c = 0; c < 5; ++c) {
+    v1::RecommendResponse response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Recommend(&context, Request(c), &response).ok());
+    SCOPED_TRACE(c);
+    ExpectSame(response, Unbatched(Request(c)));
+  }
+  EXPECT_EQ(server_->metrics().InlineCount(), 5);
+  const auto [batches, requests] = server_->metrics().BatchSizeTotals();
+  EXPECT_EQ(batches, 5u);
+  EXPECT_EQ(requests, 5);
+}
+
+TEST_F(MicroBatchingTest, ConcurrentCallsInlineOrBatchedAnswerExactlyAsAlone) {
+  // No wait: a call finding others queued joins their batch, a lone one may
+  // run inline; every answer is the unbatched one.
+  Start(/*batch_max_size=*/16, std::chrono::microseconds(0));
+  const int kCalls = 48;
+  std::vector<v1::RecommendResponse> responses(kCalls);
+  std::vector<grpc::Status> statuses(kCalls);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kCalls; ++c) {
+    clients.emplace_back([&, c] {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      statuses[c] = stub_->Recommend(&context, Request(c), &responses[c]);
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  for (int c = 0; c < kCalls; ++c) {
+    ASSERT_TRUE(statuses[c].ok()) << statuses[c].error_message();
+    SCOPED_TRACE(c);
+    ExpectSame(responses[c], Unbatched(Request(c)));
+  }
+  const auto [batches, requests] = server_->metrics().BatchSizeTotals();
+  EXPECT_EQ(requests, kCalls);  // inline calls are batches of one
+  EXPECT_LE(server_->metrics().InlineCount(), kCalls);
+  EXPECT_EQ(server_->metrics().Inflight(), 0);
 }
 
 TEST_F(MicroBatchingTest, RecommendBatchAnswersEachEntryWithItsOwnStatus) {

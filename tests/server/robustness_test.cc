@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/recommender_client.h"
+#include "core/model.h"
+#include "core/model_writer.h"
 #include "edlae/v1/recommender.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -588,12 +591,248 @@ TEST_F(OverloadTest, MetricsEndpointServesEveryFamily) {
   EXPECT_THAT(body, HasSubstr("edlae_model_reloads_total{result=\"failed\"} 0"));
   EXPECT_THAT(body, HasSubstr("edlae_unknown_items_total 1"));
   EXPECT_THAT(body, HasSubstr("edlae_batch_size_bucket"));
+  EXPECT_THAT(body, HasSubstr("edlae_inline_requests_total 2"));
+}
+
+// ---------------------------------------------------------------------------
+// Inline scoring: small Recommend calls scored on the gRPC thread.
+
+// A server on a 1500-item dense model: a 3-item history is ~6,000 units of
+// work (inline by default), a 600-item one ~900,000 (handed to a worker).
+class InlineTest : public ::testing::Test {
+ protected:
+  void Start(uint64_t inline_max_work, uint32_t max_concurrent = 256,
+             int workers = 2, size_t items = 1500) {
+    ServerOptions options = LoopbackOptions();
+    options.model_path = dir_.File("m.edlae");
+    ASSERT_TRUE(WriteVersionedModel(options.model_path, items, 1).ok());
+    options.inline_max_work = inline_max_work;
+    options.limits.max_concurrent_requests = max_concurrent;
+    options.worker_threads = workers;
+    auto server = RecommenderServer::BuildAndStart(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    stub_ = StubTo(server_->port());
+  }
+
+  // The answer of core scoring, in-process on the served model.
+  v1::RecommendResponse Direct(const v1::RecommendRequest& request) const {
+    v1::RecommendResponse response;
+    const absl::Status status = RecommendWithModel(
+        server_->servable().Get(), request, ServiceLimits(), &response);
+    EXPECT_TRUE(status.ok()) << status;
+    return response;
+  }
+
+  static std::vector<std::string> IdsOf(const v1::RecommendResponse& r) {
+    std::vector<std::string> ids;
+    for (const v1::ScoredItem& item : r.items()) ids.push_back(item.item_id());
+    return ids;
+  }
+
+  double Count(grpc::StatusCode code) const {
+    return server_->metrics().RequestCount(RpcMethod::kRecommend, code);
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<RecommenderServer> server_;
+  std::unique_ptr<v1::Recommender::Stub> stub_;
+};
+
+TEST(EstimatedScoringWorkTest, DenseAndLowRank) {
+  ScratchDir dir;
+  ASSERT_TRUE(WriteVersionedModel(dir.File("d"), 100, 1).ok());
+  auto dense = Model::Open(dir.File("d"));
+  ASSERT_TRUE(dense.ok());
+  EXPECT_EQ(EstimatedScoringWork(**dense, Request(3, 5)), 4u * 100);
+  EXPECT_EQ(EstimatedScoringWork(**dense, Request(0, 5)), 100u);
+
+  const size_t n = 50, rank = 4;
+  std::vector<float> u(n * rank, 0.5f), v(n * rank, 0.25f), popularity(n, 1);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < n; ++i) ids.push_back(absl::StrCat("i", i));
+  ASSERT_TRUE(WriteLowRankModel(dir.File("lr"),
+                                {rank, u, v, ids, popularity, {}})
+                  .ok());
+  auto low_rank = Model::Open(dir.File("lr"));
+  ASSERT_TRUE(low_rank.ok());
+  EXPECT_EQ(EstimatedScoringWork(**low_rank, Request(10, 5)),
+            (10u + n) * rank + n);
+}
+
+TEST_F(InlineTest, SmallCallsAreScoredInlineExactlyAsCoreRecommend) {
+  Start(/*inline_max_work=*/200000);
+  std::vector<v1::RecommendRequest> requests;
+  for (int k = 1; k <= 6; ++k) requests.push_back(Request(k, 3 + k));
+  requests[1].add_exclude_item_ids("i7");
+  requests[2].set_exclude_history(false);
+  for (const char* id : {"i3", "i9", "i11", "i12", "nope"}) {
+    requests[3].add_candidate_item_ids(id);
+  }
+  requests[4].add_history_item_ids("unknown-id");
+  for (int i = 0; i < requests[5].history_item_ids_size(); ++i) {
+    requests[5].add_history_weights(0.5f * static_cast<float>(i) - 1.0f);
+  }
+  for (size_t r = 0; r < requests.size(); ++r) {
+    SCOPED_TRACE(r);
+    v1::RecommendResponse got;
+    ASSERT_TRUE(Call(*stub_, requests[r], &got).ok());
+    const v1::RecommendResponse want = Direct(requests[r]);
+    ASSERT_EQ(got.items_size(), want.items_size());
+    for (int i = 0; i < want.items_size(); ++i) {
+      EXPECT_EQ(got.items(i).item_id(), want.items(i).item_id()) << i;
+      EXPECT_EQ(got.items(i).score(), want.items(i).score()) << i;
+    }
+    EXPECT_EQ(got.unknown_item_count(), want.unknown_item_count());
+    EXPECT_EQ(got.popularity_fallback(), want.popularity_fallback());
+    EXPECT_EQ(got.model_fingerprint(), want.model_fingerprint());
+  }
+  // Errors are answered inline too, and counted as before.
+  v1::RecommendResponse response;
+  EXPECT_EQ(Call(*stub_, Request(2, 0), &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  const double n = static_cast<double>(requests.size());
+  EXPECT_EQ(server_->metrics().InlineCount(), n + 1);
+  EXPECT_EQ(Count(grpc::StatusCode::OK), n);
+  EXPECT_EQ(Count(grpc::StatusCode::INVALID_ARGUMENT), 1);
+  const auto [batches, batched] = server_->metrics().BatchSizeTotals();
+  EXPECT_EQ(batches, requests.size() + 1);
+  EXPECT_EQ(batched, n + 1);
+  EXPECT_EQ(server_->metrics().UnknownItems(), 2);  // "nope", "unknown-id"
+  EXPECT_EQ(server_->metrics().Inflight(), 0);
+}
+
+TEST_F(InlineTest, LargeCallsAndDisabledInlineGoToTheWorkers) {
+  Start(/*inline_max_work=*/200000);
+  v1::RecommendResponse response;
+  ASSERT_TRUE(Call(*stub_, Request(600, 10), &response).ok());
+  EXPECT_EQ(IdsOf(response), IdsOf(Direct(Request(600, 10))));
+  EXPECT_EQ(server_->metrics().InlineCount(), 0);
+
+  server_.reset();
+  Start(/*inline_max_work=*/0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Call(*stub_, Request(2, 5), &response).ok());
+  }
+  EXPECT_EQ(server_->metrics().InlineCount(), 0);
+  EXPECT_EQ(Count(grpc::StatusCode::OK), 3);
+}
+
+TEST_F(InlineTest, DeadlineStopsAnInlineCall) {
+  // Everything inline, on a 4000-item model where a 4000-item history reads
+  // 64 MB: milliseconds even on a fast machine, far more than the deadline.
+  Start(/*inline_max_work=*/uint64_t{1} << 40, 256, 2, /*items=*/4000);
+  v1::RecommendResponse response;
+  ASSERT_TRUE(Call(*stub_, Request(3, 5), &response).ok());
+  auto stopped = [&] {
+    return Count(grpc::StatusCode::DEADLINE_EXCEEDED) +
+           Count(grpc::StatusCode::CANCELLED);
+  };
+  // A call may expire before it reaches the server (loaded machine); the
+  // first one that reaches it must be stopped there, not scored to the end.
+  for (int i = 0; i < 20 && stopped() < 1; ++i) {
+    EXPECT_EQ(Call(*stub_, Request(4000, 10), &response,
+                   absl::Milliseconds(1))
+                  .error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+    WaitFor([&] { return stopped() >= 1; }, absl::Milliseconds(200));
+  }
+  EXPECT_GE(stopped(), 1);
+  EXPECT_TRUE(WaitFor([&] { return server_->metrics().Inflight() == 0; }));
+  EXPECT_EQ(Count(grpc::StatusCode::OK), 1);  // the warm-up call only
+  // Each stopped call was inline, except one that arrived while the previous
+  // was still being stopped (one inline slot on a small machine).
+  EXPECT_GE(server_->metrics().InlineCount(), 1 + 1);
+  EXPECT_LE(server_->metrics().InlineCount(), 1 + stopped());
+}
+
+TEST_F(InlineTest, ClientCancellationOfAnInlineCallIsAnsweredAndReleased) {
+  Start(/*inline_max_work=*/uint64_t{1} << 40, 256, 2, /*items=*/3000);
+  v1::RecommendResponse response;
+  absl::Duration full = absl::InfiniteDuration();
+  for (int i = 0; i < 3; ++i) {
+    const absl::Time t0 = absl::Now();
+    ASSERT_TRUE(Call(*stub_, Request(3000, 10), &response).ok());
+    full = std::min(full, absl::Now() - t0);
+  }
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  std::promise<grpc::Status> done;
+  const v1::RecommendRequest request = Request(3000, 10);
+  stub_->async()->Recommend(&context, &request, &response,
+                            [&done](grpc::Status s) { done.set_value(s); });
+  absl::SleepFor(full / 10);
+  context.TryCancel();
+  const grpc::Status status = done.get_future().get();
+  // OK only when the call was answered before the cancellation.
+  EXPECT_TRUE(status.ok() ||
+              status.error_code() == grpc::StatusCode::CANCELLED)
+      << status.error_code();
+  // The server answers the call (when gRPC handed it over before the
+  // cancellation) — CANCELLED when IsCancelled() turned true in time; gRPC
+  // 1.51 often reports it only after a few ms, on the worker path too, so the
+  // call may be scored to the end — and always releases its admission.
+  EXPECT_TRUE(WaitFor([&] { return server_->metrics().Inflight() == 0; }));
+  absl::SleepFor(absl::Milliseconds(50));
+  const double answered =
+      Count(grpc::StatusCode::CANCELLED) + Count(grpc::StatusCode::OK);
+  EXPECT_GE(answered, 3);
+  EXPECT_LE(answered, 4);
+  if (status.ok()) {
+    EXPECT_EQ(Count(grpc::StatusCode::OK), 4);
+  }
+  EXPECT_EQ(server_->metrics().InlineCount(), answered);
+  EXPECT_EQ(server_->metrics().Inflight(), 0);
+}
+
+TEST_F(InlineTest, SheddingStillCountsWithInlineCalls) {
+  // Two admitted calls at most, one worker: large calls hold admissions on
+  // the worker while small ones are scored inline or shed.
+  Start(/*inline_max_work=*/200000, /*max_concurrent=*/2, /*workers=*/1);
+  constexpr int kClients = 8, kCalls = 40;
+  std::atomic<int> ok{0}, shed{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = StubTo(server_->port());
+      const v1::RecommendRequest request =
+          c % 2 == 0 ? Request(600, 10) : Request(3, 10);
+      for (int i = 0; i < kCalls; ++i) {
+        v1::RecommendResponse response;
+        const grpc::Status status = Call(*stub, request, &response);
+        if (status.ok()) {
+          ++ok;
+        } else if (status.error_code() ==
+                   grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          ++shed;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_GT(shed.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(server_->metrics().ShedCount(RpcMethod::kRecommend), shed.load());
+  EXPECT_EQ(Count(grpc::StatusCode::RESOURCE_EXHAUSTED), shed.load());
+  EXPECT_EQ(Count(grpc::StatusCode::OK), ok.load());
+  // Small admitted calls ran inline (unless the inline slots were taken);
+  // shed calls never reached scoring.
+  EXPECT_GT(server_->metrics().InlineCount(), 0);
+  EXPECT_LT(server_->metrics().InlineCount(), ok.load());
+  const auto [batches, batched] = server_->metrics().BatchSizeTotals();
+  EXPECT_EQ(batched, ok.load());
+  EXPECT_EQ(server_->metrics().Inflight(), 0);
 }
 
 // ---------------------------------------------------------------------------
 // SIGTERM while calls are in flight, against the real binary.
 
-TEST(SigtermTest, InFlightCallsCompleteAndTheServerExitsZero) {
+// Runs edlae-server with `inline_max_work`, sends slow calls from many
+// clients, SIGTERMs it and checks the drain.
+void ExpectSigtermDrainsInFlightCalls(const char* inline_max_work) {
   ScratchDir dir;
   const std::string model = dir.File("m.edlae");
   ASSERT_TRUE(WriteVersionedModel(model, 2500, 1).ok());
@@ -609,7 +848,7 @@ TEST(SigtermTest, InFlightCallsCompleteAndTheServerExitsZero) {
             "--host", "127.0.0.1", "--port", "0", "--port_file",
             port_file.c_str(), "--metrics_address=", "--worker_threads", "1",
             "--max_concurrent_requests", "0", "--shutdown_grace", "20s",
-            static_cast<char*>(nullptr));
+            "--inline_max_work", inline_max_work, static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int port = 0;
@@ -679,6 +918,16 @@ TEST(SigtermTest, InFlightCallsCompleteAndTheServerExitsZero) {
   const std::string log = ReadBytes(dir.File("server.log"));
   EXPECT_THAT(log, HasSubstr("event=shutdown signal=SIGTERM"));
   EXPECT_THAT(log, HasSubstr("event=stopped"));
+}
+
+TEST(SigtermTest, InFlightCallsCompleteAndTheServerExitsZero) {
+  ExpectSigtermDrainsInFlightCalls("0");  // every call on the worker
+}
+
+TEST(SigtermTest, InFlightInlineCallsCompleteToo) {
+  // Every call small enough to run inline: one at a time on a gRPC thread,
+  // the others on the worker.
+  ExpectSigtermDrainsInFlightCalls("1000000000000");
 }
 
 // SIGHUP makes the binary look for a new version at once (the poll interval
