@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "core/half.h"
 
@@ -80,21 +81,204 @@ void AccumulateRowsT(const T* const* rows, const float* weights,
 }
 
 // Every <v_j, z_b> below is accumulated in exactly the same order — one
-// vector accumulator over the k-chunks [0, full), a lane sum, then the scalar
-// tail — whether it is computed alone or inside a tile. A user's scores are
-// therefore bit-identical however many users share the pass (micro-batching
-// must not change results).
+// vector accumulator over the k-chunks [0, full), the lane sum, then the
+// scalar tail k in [full, dim) as multiply-adds — whether it is computed alone
+// or inside a tile. A user's scores are therefore bit-identical however many
+// users share the pass (micro-batching must not change results).
+//
+// The tail uses the target's MulAdd explicitly (fused where the target has
+// FMA, as the compiler contracts `t += v * z` there) so that the vectorised
+// tile finish below cannot differ from this scalar one by a rounding.
 template <typename T, class D>
 HWY_INLINE float FinishDot(D d, hn::Vec<D> acc, const T* v, const float* z,
                            size_t full, size_t dim) {
-  float t = hn::GetLane(hn::SumOfLanes(d, acc));
-  for (size_t k = full; k < dim; ++k) t += ToFloat(v[k]) * z[k];
-  return t;
+  const hn::CappedTag<float, 1> d1;
+  auto t = hn::Set(d1, hn::GetLane(hn::SumOfLanes(d, acc)));
+  for (size_t k = full; k < dim; ++k) {
+    t = hn::MulAdd(hn::Set(d1, ToFloat(v[k])), hn::Set(d1, z[k]), t);
+  }
+  return hn::GetLane(t);
 }
 
-// out[b·out_stride + j] = <v_j, z_b>. Register tiles of 4 users × 4 items:
-// 8 loads feed 16 multiply-adds, so the loop runs at FMA throughput while the
-// item block sits in L2 and the four z rows in L1.
+// One user (z) against up to four items at once, finished per dot. Used for
+// the users and items left over by the register tile (and for batch 1).
+template <size_t kItems, typename T, class D>
+HWY_INLINE void DotOneUser(D d, const T* v, size_t stride, const float* z,
+                           size_t full, size_t dim, float* out) {
+  static_assert(kItems >= 1 && kItems <= 4, "one to four items");
+  const size_t lanes = hn::Lanes(d);
+  const T* v0 = v;
+  const T* v1 = kItems > 1 ? v0 + stride : v0;
+  const T* v2 = kItems > 2 ? v0 + 2 * stride : v0;
+  const T* v3 = kItems > 3 ? v0 + 3 * stride : v0;
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  for (size_t k = 0; k < full; k += lanes) {
+    const auto y = hn::LoadU(d, z + k);
+    a0 = hn::MulAdd(LoadAsFloat(d, v0 + k), y, a0);
+    if (kItems > 1) a1 = hn::MulAdd(LoadAsFloat(d, v1 + k), y, a1);
+    if (kItems > 2) a2 = hn::MulAdd(LoadAsFloat(d, v2 + k), y, a2);
+    if (kItems > 3) a3 = hn::MulAdd(LoadAsFloat(d, v3 + k), y, a3);
+  }
+  out[0] = FinishDot(d, a0, v0, z, full, dim);
+  if (kItems > 1) out[1] = FinishDot(d, a1, v1, z, full, dim);
+  if (kItems > 2) out[2] = FinishDot(d, a2, v2, z, full, dim);
+  if (kItems > 3) out[3] = FinishDot(d, a3, v3, z, full, dim);
+}
+
+#if !HWY_HAVE_SCALABLE  // the tile keeps vectors in arrays
+
+// Register tile: kUsers × kItems accumulators. Per k-chunk, kItems rows of V
+// are loaded (and widened) once and each z chunk once, feeding kUsers·kItems
+// multiply-adds. The z rows of the kUsers (kUsers × 4 KiB at k = 1000) stay in
+// L1 while the item block streams from L2 once per user group, so the L2
+// traffic per multiply-add falls as 1/kUsers. AVX-512 has 32 registers: 8 × 3
+// uses 24 accumulators + 3 rows + 1 z; 16-register targets use 4 × 3.
+#if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
+constexpr size_t kTileUsers = 8, kTileItems = 3;
+#else
+constexpr size_t kTileUsers = 4, kTileItems = 3;
+#endif
+
+// z and V values at k in [full, dim), transposed (row t = k − full) so that a
+// tile can load the tail values of its users or items as one vector.
+struct TailTables {
+  const float* z = nullptr;  // z[t·z_ld + b]
+  size_t z_ld = 0;
+  const float* v = nullptr;  // v[t·v_ld + j]
+  size_t v_ld = 0;
+  size_t tail = 0;
+};
+
+#if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
+// 512-bit targets: the lane sums of 16 accumulators at once. Each step adds
+// the same lane pairs as SumOfLanes (_mm512_reduce_add_ps: 256-bit halves,
+// then 128-bit halves, then lanes {0,2},{1,3}, then the two sums), only for
+// several accumulators per instruction, so every sum is bit-identical to
+// SumOfLanes on its accumulator. Returns lane 4q+p = sum of acc[4p+q].
+HWY_INLINE __m512 SumOfLanes16(const __m512* acc) {
+  __m512 r[8], s[4];
+  for (int m = 0; m < 8; ++m) {  // lanes i and i+8 of two accumulators
+    r[m] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * m], acc[2 * m + 1], 0x44),
+                         _mm512_shuffle_f32x4(acc[2 * m], acc[2 * m + 1], 0xEE));
+  }
+  for (int n = 0; n < 4; ++n) {  // then lanes i and i+4
+    s[n] = _mm512_add_ps(_mm512_shuffle_f32x4(r[2 * n], r[2 * n + 1], 0x88),
+                         _mm512_shuffle_f32x4(r[2 * n], r[2 * n + 1], 0xDD));
+  }
+  // Then {0,2} and {1,3} within each 128-bit block, then the two halves.
+  const __m512 u0 = _mm512_add_ps(_mm512_shuffle_ps(s[0], s[1], 0x44),
+                                  _mm512_shuffle_ps(s[0], s[1], 0xEE));
+  const __m512 u1 = _mm512_add_ps(_mm512_shuffle_ps(s[2], s[3], 0x44),
+                                  _mm512_shuffle_ps(s[2], s[3], 0xEE));
+  return _mm512_add_ps(_mm512_shuffle_ps(u0, u1, 0x88),
+                       _mm512_shuffle_ps(u0, u1, 0xDD));
+}
+
+// Finishes the tile's dots 16 at a time: SumOfLanes16, then the scalar tail
+// as one vector MulAdd per k across the 16 dots (lane values gathered from the
+// transposed tail tables by permutes). Same arithmetic as FinishDot per dot.
+// `acc` holds the tile's accumulators, dot f = u·kItems + i at acc + 16·f.
+template <size_t kUsers, size_t kItems, class D>
+HWY_INLINE void FinishTile(D d, const float* acc, const TailTables& tails,
+                           size_t b0, size_t j0, float* out,
+                           size_t out_stride) {
+  constexpr size_t kDots = kUsers * kItems;
+  for (size_t g = 0; g < kDots; g += 16) {
+    // Dot f = u·kItems + i goes to lane f − g; SumOfLanes16 puts acc[4p+q]
+    // into lane 4q+p, so slot s takes the dot of lane (s%4)·4 + s/4.
+    __m512 in[16];
+    alignas(64) int32_t user_of[16], item_of[16];
+    for (size_t lane = 0; lane < 16; ++lane) {
+      const size_t f = g + lane;
+      user_of[lane] = static_cast<int32_t>(f < kDots ? f / kItems : 0);
+      item_of[lane] = static_cast<int32_t>(f < kDots ? f % kItems : 0);
+    }
+    for (size_t s = 0; s < 16; ++s) {
+      const size_t f = g + (s % 4) * 4 + s / 4;
+      in[s] = f < kDots ? _mm512_load_ps(acc + 16 * f) : _mm512_setzero_ps();
+    }
+    hn::Vec<D> sum{SumOfLanes16(in)};
+    if (tails.tail != 0) {
+      const auto user_idx = hn::SetTableIndices(d, user_of);
+      const auto item_idx = hn::SetTableIndices(d, item_of);
+      for (size_t t = 0; t < tails.tail; ++t) {
+        const auto zt = hn::TableLookupLanes(
+            hn::LoadU(d, tails.z + t * tails.z_ld + b0), user_idx);
+        const auto vt = hn::TableLookupLanes(
+            hn::LoadU(d, tails.v + t * tails.v_ld + j0), item_idx);
+        sum = hn::MulAdd(vt, zt, sum);
+      }
+    }
+    alignas(64) float sums[16];
+    hn::Store(sum, d, sums);
+    for (size_t lane = 0; lane < 16 && g + lane < kDots; ++lane) {
+      out[user_of[lane] * out_stride + item_of[lane]] = sums[lane];
+    }
+  }
+}
+constexpr bool kVectorFinish = true;
+#else
+constexpr bool kVectorFinish = false;
+#endif
+
+// Loads each z chunk once into a register: otherwise the compiler folds the
+// load into every multiply-add that uses it, and the tile becomes bound by
+// loads (kUsers·kItems + kItems per chunk) instead of multiply-adds.
+template <class V>
+HWY_INLINE void KeepInRegister(V& v) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2 && (HWY_COMPILER_GCC || HWY_COMPILER_CLANG)
+  asm("" : "+v"(v.raw));
+#else
+  (void)v;
+#endif
+}
+
+// out[u·out_stride + i] = <v_{i}, z_{u}> for the tile's users and items.
+template <size_t kUsers, size_t kItems, typename T, class D>
+HWY_INLINE void DotTile(D d, const T* v, size_t stride, const float* z,
+                        size_t z_stride, size_t full, size_t dim,
+                        const TailTables& tails, size_t b0, size_t j0,
+                        float* out, size_t out_stride) {
+  const size_t lanes = hn::Lanes(d);
+  hn::Vec<D> acc[kUsers][kItems];
+  for (size_t u = 0; u < kUsers; ++u) {
+    for (size_t i = 0; i < kItems; ++i) acc[u][i] = hn::Zero(d);
+  }
+  for (size_t k = 0; k < full; k += lanes) {
+    hn::Vec<D> x[kItems];
+    for (size_t i = 0; i < kItems; ++i) x[i] = LoadAsFloat(d, v + i * stride + k);
+    for (size_t u = 0; u < kUsers; ++u) {
+      auto y = hn::LoadU(d, z + u * z_stride + k);
+      KeepInRegister(y);
+      for (size_t i = 0; i < kItems; ++i) acc[u][i] = hn::MulAdd(x[i], y, acc[u][i]);
+    }
+  }
+#if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
+  if constexpr (kVectorFinish) {
+    // Through memory, so the accumulators' own array never has its address
+    // taken (which would make the compiler store them in the loop above).
+    alignas(64) float sums[kUsers * kItems * 16];
+    for (size_t u = 0; u < kUsers; ++u) {
+      for (size_t i = 0; i < kItems; ++i) {
+        hn::Store(acc[u][i], d, sums + 16 * (u * kItems + i));
+      }
+    }
+    FinishTile<kUsers, kItems>(d, sums, tails, b0, j0, out, out_stride);
+    return;
+  }
+#endif
+  for (size_t u = 0; u < kUsers; ++u) {
+    for (size_t i = 0; i < kItems; ++i) {
+      out[u * out_stride + i] = FinishDot(d, acc[u][i], v + i * stride,
+                                          z + u * z_stride, full, dim);
+    }
+  }
+}
+
+#endif  // !HWY_HAVE_SCALABLE
+
+// out[b·out_stride + j] = <v_j, z_b>: full register tiles (DotTile), then the
+// leftover items per user group and the leftover users one at a time.
 template <typename T>
 void DotRowsBatchT(const T* v, size_t stride, size_t count, const float* z,
                    size_t z_stride, size_t batch, size_t dim, float* out,
@@ -103,103 +287,51 @@ void DotRowsBatchT(const T* v, size_t stride, size_t count, const float* z,
   const size_t lanes = hn::Lanes(d);
   const size_t full = dim - dim % lanes;
   size_t b = 0;
-  for (; b + 4 <= batch; b += 4) {
-    const float* z0 = z + b * z_stride;
-    const float* z1 = z0 + z_stride;
-    const float* z2 = z1 + z_stride;
-    const float* z3 = z2 + z_stride;
-    float* o0 = out + b * out_stride;
-    float* o1 = o0 + out_stride;
-    float* o2 = o1 + out_stride;
-    float* o3 = o2 + out_stride;
-    size_t j = 0;
-    for (; j + 4 <= count; j += 4) {
-      const T* v0 = v + j * stride;
-      const T* v1 = v0 + stride;
-      const T* v2 = v1 + stride;
-      const T* v3 = v2 + stride;
-#define EDLAE_ZERO4(r) auto a##r##0 = hn::Zero(d), a##r##1 = hn::Zero(d), \
-                            a##r##2 = hn::Zero(d), a##r##3 = hn::Zero(d)
-      EDLAE_ZERO4(0);
-      EDLAE_ZERO4(1);
-      EDLAE_ZERO4(2);
-      EDLAE_ZERO4(3);
-#undef EDLAE_ZERO4
-      for (size_t k = 0; k < full; k += lanes) {
-        const auto x0 = LoadAsFloat(d, v0 + k), x1 = LoadAsFloat(d, v1 + k);
-        const auto x2 = LoadAsFloat(d, v2 + k), x3 = LoadAsFloat(d, v3 + k);
-#define EDLAE_FMA4(r)                          \
-  {                                            \
-    const auto y = hn::LoadU(d, z##r + k);     \
-    a##r##0 = hn::MulAdd(x0, y, a##r##0);      \
-    a##r##1 = hn::MulAdd(x1, y, a##r##1);      \
-    a##r##2 = hn::MulAdd(x2, y, a##r##2);      \
-    a##r##3 = hn::MulAdd(x3, y, a##r##3);      \
-  }
-        EDLAE_FMA4(0)
-        EDLAE_FMA4(1)
-        EDLAE_FMA4(2)
-        EDLAE_FMA4(3)
-#undef EDLAE_FMA4
+#if !HWY_HAVE_SCALABLE
+  if (batch >= kTileUsers && count >= kTileItems) {
+    // Transposed tails for the vector finish, padded so that a tile may load
+    // a whole vector starting at its first user or item.
+    TailTables tails;
+    std::vector<float> tail_storage;
+    if (kVectorFinish && full < dim) {
+      tails.tail = dim - full;
+      tails.z_ld = batch + lanes;
+      tails.v_ld = count + lanes;
+      tail_storage.assign(tails.tail * (tails.z_ld + tails.v_ld), 0.0f);
+      float* zt = tail_storage.data();
+      float* vt = zt + tails.tail * tails.z_ld;
+      for (size_t t = 0; t < tails.tail; ++t) {
+        for (size_t u = 0; u < batch; ++u) zt[t * tails.z_ld + u] = z[u * z_stride + full + t];
+        for (size_t j = 0; j < count; ++j) vt[t * tails.v_ld + j] = ToFloat(v[j * stride + full + t]);
       }
-#define EDLAE_FINISH4(r)                                          \
-  o##r[j] = FinishDot(d, a##r##0, v0, z##r, full, dim);           \
-  o##r[j + 1] = FinishDot(d, a##r##1, v1, z##r, full, dim);       \
-  o##r[j + 2] = FinishDot(d, a##r##2, v2, z##r, full, dim);       \
-  o##r[j + 3] = FinishDot(d, a##r##3, v3, z##r, full, dim)
-      EDLAE_FINISH4(0);
-      EDLAE_FINISH4(1);
-      EDLAE_FINISH4(2);
-      EDLAE_FINISH4(3);
-#undef EDLAE_FINISH4
+      tails.z = zt;
+      tails.v = vt;
     }
-    for (; j < count; ++j) {
-      const T* row = v + j * stride;
-      auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-      for (size_t k = 0; k < full; k += lanes) {
-        const auto x = LoadAsFloat(d, row + k);
-        a0 = hn::MulAdd(x, hn::LoadU(d, z0 + k), a0);
-        a1 = hn::MulAdd(x, hn::LoadU(d, z1 + k), a1);
-        a2 = hn::MulAdd(x, hn::LoadU(d, z2 + k), a2);
-        a3 = hn::MulAdd(x, hn::LoadU(d, z3 + k), a3);
+    for (; b + kTileUsers <= batch; b += kTileUsers) {
+      const float* zb = z + b * z_stride;
+      float* ob = out + b * out_stride;
+      size_t j = 0;
+      for (; j + kTileItems <= count; j += kTileItems) {
+        DotTile<kTileUsers, kTileItems>(d, v + j * stride, stride, zb, z_stride,
+                                        full, dim, tails, b, j, ob + j,
+                                        out_stride);
       }
-      o0[j] = FinishDot(d, a0, row, z0, full, dim);
-      o1[j] = FinishDot(d, a1, row, z1, full, dim);
-      o2[j] = FinishDot(d, a2, row, z2, full, dim);
-      o3[j] = FinishDot(d, a3, row, z3, full, dim);
+      for (; j < count; ++j) {
+        DotTile<kTileUsers, 1>(d, v + j * stride, stride, zb, z_stride, full,
+                               dim, tails, b, j, ob + j, out_stride);
+      }
     }
   }
+#endif
   // Remaining users one at a time, four items per pass sharing each z load.
   for (; b < batch; ++b) {
     const float* zb = z + b * z_stride;
     float* ob = out + b * out_stride;
     size_t j = 0;
     for (; j + 4 <= count; j += 4) {
-      const T* v0 = v + j * stride;
-      const T* v1 = v0 + stride;
-      const T* v2 = v1 + stride;
-      const T* v3 = v2 + stride;
-      auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-      for (size_t k = 0; k < full; k += lanes) {
-        const auto y = hn::LoadU(d, zb + k);
-        a0 = hn::MulAdd(LoadAsFloat(d, v0 + k), y, a0);
-        a1 = hn::MulAdd(LoadAsFloat(d, v1 + k), y, a1);
-        a2 = hn::MulAdd(LoadAsFloat(d, v2 + k), y, a2);
-        a3 = hn::MulAdd(LoadAsFloat(d, v3 + k), y, a3);
-      }
-      ob[j] = FinishDot(d, a0, v0, zb, full, dim);
-      ob[j + 1] = FinishDot(d, a1, v1, zb, full, dim);
-      ob[j + 2] = FinishDot(d, a2, v2, zb, full, dim);
-      ob[j + 3] = FinishDot(d, a3, v3, zb, full, dim);
+      DotOneUser<4>(d, v + j * stride, stride, zb, full, dim, ob + j);
     }
-    for (; j < count; ++j) {
-      const T* row = v + j * stride;
-      auto a = hn::Zero(d);
-      for (size_t k = 0; k < full; k += lanes) {
-        a = hn::MulAdd(LoadAsFloat(d, row + k), hn::LoadU(d, zb + k), a);
-      }
-      ob[j] = FinishDot(d, a, row, zb, full, dim);
-    }
+    for (; j < count; ++j) DotOneUser<1>(d, v + j * stride, stride, zb, full, dim, ob + j);
   }
 }
 
