@@ -2,6 +2,7 @@
 #include "core/factor_topn.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <thread>
 
@@ -47,6 +48,26 @@ std::vector<TopN> ScanRange(const FactorRows& v, const float* z, size_t z_stride
   return tops;
 }
 
+// Copies the batch's latent vectors to rows that start on 64-byte boundaries
+// (stride a multiple of 16 floats). The kernel reloads each z chunk once per
+// item tile; unaligned, every 64-byte load straddles two cache lines, which
+// on AVX-512 costs about a quarter of the tile's throughput. Returns the
+// aligned base; `storage` owns it.
+const float* AlignedCopy(const float* z, size_t z_stride, size_t batch,
+                         size_t dim, std::vector<float>& storage,
+                         size_t& aligned_stride) {
+  constexpr size_t kAlignFloats = 16;
+  aligned_stride = (dim + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+  storage.assign(batch * aligned_stride + kAlignFloats, 0.0f);
+  float* base = storage.data();
+  base += (kAlignFloats - reinterpret_cast<uintptr_t>(base) / sizeof(float) % kAlignFloats) %
+          kAlignFloats;
+  for (size_t b = 0; b < batch; ++b) {
+    std::copy_n(z + b * z_stride, dim, base + b * aligned_stride);
+  }
+  return base;
+}
+
 }  // namespace
 
 std::vector<std::vector<ScoredItem>> FactorTopN(const FactorRows& v,
@@ -55,6 +76,8 @@ std::vector<std::vector<ScoredItem>> FactorTopN(const FactorRows& v,
                                                 const FactorTopNOptions& options) {
   std::vector<std::vector<ScoredItem>> results(batch);
   if (batch == 0 || options.top_n == 0 || v.num_rows == 0) return results;
+  std::vector<float> z_storage;
+  z = AlignedCopy(z, z_stride, batch, v.dim, z_storage, z_stride);
   // Whole blocks per thread, so the threads' ranges never split a block.
   const size_t threads = std::clamp<size_t>(
       options.num_threads, 1, (v.num_rows + kItemBlock - 1) / kItemBlock);
