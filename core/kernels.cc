@@ -279,7 +279,7 @@ HWY_INLINE void PrefetchToL2(const void* p) {
 // With num_next > 0, also prefetches rows `next`, `next + stride`, ... (the
 // next tile's items) chunk by chunk: the first user group meets each item
 // block cold, and rows of 4 KiB restart the hardware prefetcher at every page.
-template <size_t kUsers, size_t kItems, typename T, class D>
+template <size_t kUsers, size_t kItems, bool kFirstGroup, typename T, class D>
 HWY_INLINE void DotTile(D d, const T* v, size_t stride, const float* z,
                         size_t z_stride, size_t full, size_t dim,
                         const TailTables& tails, size_t b0, size_t j0,
@@ -291,12 +291,14 @@ HWY_INLINE void DotTile(D d, const T* v, size_t stride, const float* z,
     for (size_t i = 0; i < kItems; ++i) acc[u][i] = hn::Zero(d);
   }
   for (size_t k = 0; k < full; k += lanes) {
-    for (size_t i = 0; i < kItems; ++i) {
-      if (i < num_next) PrefetchToL2(next + i * stride + k);
+    if constexpr (kFirstGroup) {
+      for (size_t i = 0; i < kItems; ++i) {
+        if (i < num_next) PrefetchToL2(next + i * stride + k);
+      }
     }
     hn::Vec<D> x[kItems];
     for (size_t i = 0; i < kItems; ++i) x[i] = LoadAsFloat(d, v + i * stride + k);
-    if (widened != nullptr) {
+    if (kFirstGroup && widened != nullptr) {
       for (size_t i = 0; i < kItems; ++i) hn::Store(x[i], d, widened + i * w_stride + k);
     }
     for (size_t u = 0; u < kUsers; ++u) {
@@ -329,26 +331,26 @@ HWY_INLINE void DotTile(D d, const T* v, size_t stride, const float* z,
 
 
 // One user group (kTileUsers rows of z from zb) against all `count` items:
-// full tiles, then the leftover items one per tile. With `prefetch`, each
-// tile prefetches the next tile's rows; with `widened`, it also stores the
-// rows it loads, as float32, to widened + j·w_stride.
-template <typename T, class D>
+// full tiles, then the leftover items one per tile. In the first group each
+// tile prefetches the next tile's rows and, with `widened`, also stores the
+// rows it loads, as float32, to widened + j·w_stride. (Template flag: the
+// later groups' loops carry neither.)
+template <bool kFirstGroup, typename T, class D>
 HWY_INLINE void UserGroup(D d, const T* v, size_t stride, size_t count,
                           const float* zb, size_t z_stride, size_t full,
                           size_t dim, const TailTables& tails, size_t b,
-                          float* ob, size_t out_stride, bool prefetch,
-                          float* widened, size_t w_stride) {
+                          float* ob, size_t out_stride, float* widened,
+                          size_t w_stride) {
   size_t j = 0;
   for (; j + kTileItems <= count; j += kTileItems) {
-    const size_t num_next =
-        prefetch ? std::min(kTileItems, count - (j + kTileItems)) : 0;
-    DotTile<kTileUsers, kTileItems>(
+    const size_t num_next = std::min(kTileItems, count - (j + kTileItems));
+    DotTile<kTileUsers, kTileItems, kFirstGroup>(
         d, v + j * stride, stride, zb, z_stride, full, dim, tails, b, j,
         ob + j, out_stride, v + (j + kTileItems) * stride, num_next,
         widened ? widened + j * w_stride : nullptr, w_stride);
   }
   for (; j < count; ++j) {
-    DotTile<kTileUsers, 1>(d, v + j * stride, stride, zb, z_stride, full, dim,
+    DotTile<kTileUsers, 1, kFirstGroup>(d, v + j * stride, stride, zb, z_stride, full, dim,
                            tails, b, j, ob + j, out_stride, v, 0,
                            widened ? widened + j * w_stride : nullptr,
                            w_stride);
@@ -428,17 +430,18 @@ void DotRowsBatchT(const T* v, size_t stride, size_t count, const float* z,
         for (size_t k = full; k < dim; ++k) widened[j * w_stride + k] = ToFloat(v[j * stride + k]);
       }
     }
-    UserGroup(d, v, stride, count, z, z_stride, full, dim, tails, 0, out,
-              out_stride, /*prefetch=*/true, widened, w_stride);
+    UserGroup<true>(d, v, stride, count, z, z_stride, full, dim, tails, 0, out,
+                    out_stride, widened, w_stride);
     size_t b = kTileUsers;
     for (; b + kTileUsers <= batch; b += kTileUsers) {
       if (widen) {
-        UserGroup(d, static_cast<const float*>(widened), w_stride, count,
-                  z + b * z_stride, z_stride, full, dim, tails, b,
-                  out + b * out_stride, out_stride, false, nullptr, 0);
+        UserGroup<false>(d, static_cast<const float*>(widened), w_stride,
+                         count, z + b * z_stride, z_stride, full, dim, tails,
+                         b, out + b * out_stride, out_stride, nullptr, 0);
       } else {
-        UserGroup(d, v, stride, count, z + b * z_stride, z_stride, full, dim,
-                  tails, b, out + b * out_stride, out_stride, false, nullptr, 0);
+        UserGroup<false>(d, v, stride, count, z + b * z_stride, z_stride, full,
+                         dim, tails, b, out + b * out_stride, out_stride,
+                         nullptr, 0);
       }
     }
     if (widen) {
