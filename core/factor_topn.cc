@@ -13,7 +13,10 @@ namespace {
 
 // Items per block: 256 rows of V (1 MiB at dim 1000 in float32) stay in L2
 // while every query of the batch is scored against them, so V is read from
-// memory once per batch, not once per query.
+// memory once per batch, not once per query. The kernel re-reads the block
+// from L2 once per group of users in its register tile (8 on AVX-512) and
+// keeps that group's z rows in L1. Blocks of 64, 128 and 512 measured no
+// better at batch 64, k = 1000.
 constexpr size_t kItemBlock = 256;
 
 // Scans items [begin, end) into one TopN per query.
@@ -60,7 +63,8 @@ const float* AlignedCopy(const float* z, size_t z_stride, size_t batch,
   aligned_stride = (dim + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
   storage.assign(batch * aligned_stride + kAlignFloats, 0.0f);
   float* base = storage.data();
-  base += (kAlignFloats - reinterpret_cast<uintptr_t>(base) / sizeof(float) % kAlignFloats) %
+  base += (kAlignFloats -
+           reinterpret_cast<uintptr_t>(base) / sizeof(float) % kAlignFloats) %
           kAlignFloats;
   for (size_t b = 0; b < batch; ++b) {
     std::copy_n(z + b * z_stride, dim, base + b * aligned_stride);
