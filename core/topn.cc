@@ -26,19 +26,10 @@ void TopN::PushUnfull(uint32_t index, float score) {
   if (heap_.size() == n_) threshold_ = heap_.front().score;
 }
 
-// Sifts the newcomer down from the root in one pass (pop_heap + push_heap
-// would sift twice). The heap's layout may differ, never its contents.
 void TopN::ReplaceRoot(uint32_t index, float score) {
-  const ScoredItem item{index, score};
-  const size_t n = heap_.size();
-  size_t i = 0;
-  for (size_t c = 1; c < n; c = 2 * i + 1) {
-    if (c + 1 < n && HeapLess(heap_[c], heap_[c + 1])) ++c;  // the worse child
-    if (!HeapLess(item, heap_[c])) break;
-    heap_[i] = heap_[c];
-    i = c;
-  }
-  heap_[i] = item;
+  std::pop_heap(heap_.begin(), heap_.end(), HeapLess);
+  heap_.back() = {index, score};
+  std::push_heap(heap_.begin(), heap_.end(), HeapLess);
   threshold_ = heap_.front().score;
 }
 
