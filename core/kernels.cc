@@ -440,9 +440,12 @@ void DotRowsBatchT(const T* v, size_t stride, size_t count, const float* z,
     // conversion is cheap next to the multiply-adds it feeds.
     const bool aligned = reinterpret_cast<uintptr_t>(v) % 64 == 0 &&
                          stride * sizeof(T) % 64 == 0;
-    const bool widen =
-        std::is_same_v<T, float> && !aligned && batch >= 2 * kTileUsers;
+    // (Only for blocks that fit L2 anyway: the scratch stays allocated.)
     const size_t w_stride = (dim + 15) / 16 * 16;
+    constexpr size_t kMaxScratchFloats = size_t{1} << 20;  // 4 MiB
+    const bool widen = std::is_same_v<T, float> && !aligned &&
+                       batch >= 2 * kTileUsers &&
+                       count * w_stride <= kMaxScratchFloats;
     float* widened = widen ? Scratch(count * w_stride) : nullptr;
     if (widen) {
       for (size_t j = 0; j < count; ++j) {
