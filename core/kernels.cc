@@ -102,11 +102,24 @@ HWY_INLINE float FinishDot(D d, hn::Vec<D> acc, const T* v, const float* z,
   return hn::GetLane(t);
 }
 
+// Hints that the cache line at p be brought into L2 (not L1, which holds the
+// tile's z rows).
+HWY_INLINE void PrefetchToL2(const void* p) {
+#if HWY_COMPILER_GCC  // includes clang
+  __builtin_prefetch(p, /*rw=*/0, /*locality=*/2);
+#else
+  (void)p;
+#endif
+}
+
 // One user (z) against up to four items at once, finished per dot. Used for
 // the users and items left over by the register tile (and for batch 1).
+// Prefetches num_next rows from `next` on, chunk by chunk, as DotTile does:
+// for a single user the scan is bound by reading V from memory.
 template <size_t kItems, typename T, class D>
 HWY_INLINE void DotOneUser(D d, const T* v, size_t stride, const float* z,
-                           size_t full, size_t dim, float* out) {
+                           size_t full, size_t dim, float* out,
+                           const T* next = nullptr, size_t num_next = 0) {
   static_assert(kItems >= 1 && kItems <= 4, "one to four items");
   const size_t lanes = hn::Lanes(d);
   const T* v0 = v;
@@ -115,6 +128,7 @@ HWY_INLINE void DotOneUser(D d, const T* v, size_t stride, const float* z,
   const T* v3 = kItems > 3 ? v0 + 3 * stride : v0;
   auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
   for (size_t k = 0; k < full; k += lanes) {
+    for (size_t i = 0; i < num_next; ++i) PrefetchToL2(next + i * stride + k);
     const auto y = hn::LoadU(d, z + k);
     a0 = hn::MulAdd(LoadAsFloat(d, v0 + k), y, a0);
     if (kItems > 1) a1 = hn::MulAdd(LoadAsFloat(d, v1 + k), y, a1);
@@ -274,16 +288,6 @@ HWY_INLINE void KeepInRegister(V& v) {
 #endif
 }
 
-// Hints that the cache line at p be brought into L2 (not L1, which holds the
-// tile's z rows).
-HWY_INLINE void PrefetchToL2(const void* p) {
-#if HWY_COMPILER_GCC  // includes clang
-  __builtin_prefetch(p, /*rw=*/0, /*locality=*/2);
-#else
-  (void)p;
-#endif
-}
-
 // out[u·out_stride + i] = <v_{i}, z_{u}> for the tile's users and items.
 // With num_next > 0, also prefetches rows `next`, `next + stride`, ... (the
 // next tile's items) chunk by chunk: the first user group meets each item
@@ -391,7 +395,8 @@ HWY_INLINE void OneUserAtATime(D d, const T* v, size_t stride, size_t count,
     float* ob = out + b * out_stride;
     size_t j = 0;
     for (; j + 4 <= count; j += 4) {
-      DotOneUser<4>(d, v + j * stride, stride, zb, full, dim, ob + j);
+      DotOneUser<4>(d, v + j * stride, stride, zb, full, dim, ob + j,
+                    v + (j + 4) * stride, std::min<size_t>(4, count - (j + 4)));
     }
     for (; j < count; ++j) {
       DotOneUser<1>(d, v + j * stride, stride, zb, full, dim, ob + j);
