@@ -364,7 +364,7 @@ HWY_INLINE void UserGroup(D d, const T* v, size_t stride, size_t count,
     const size_t num_next = std::min(kTileItems, count - (j + kTileItems));
     DotTile<kTileUsers, kTileItems, kFirstGroup>(
         d, v + j * stride, stride, zb, z_stride, full, dim, tails, b, j, ob + j,
-        out_stride, v + (j + kTileItems) * stride, num_next,
+        out_stride, num_next > 0 ? v + (j + kTileItems) * stride : v, num_next,
         widened ? widened + j * w_stride : nullptr, w_stride);
   }
   for (; j < count; ++j) {
@@ -395,8 +395,9 @@ HWY_INLINE void OneUserAtATime(D d, const T* v, size_t stride, size_t count,
     float* ob = out + b * out_stride;
     size_t j = 0;
     for (; j + 4 <= count; j += 4) {
+      const size_t num_next = std::min<size_t>(4, count - (j + 4));
       DotOneUser<4>(d, v + j * stride, stride, zb, full, dim, ob + j,
-                    v + (j + 4) * stride, std::min<size_t>(4, count - (j + 4)));
+                    num_next > 0 ? v + (j + 4) * stride : v, num_next);
     }
     for (; j < count; ++j) {
       DotOneUser<1>(d, v + j * stride, stride, zb, full, dim, ob + j);
