@@ -45,6 +45,9 @@ void DotRowsBF16(const uint16_t* v, size_t stride, size_t count,
 // (or DotRowsF16/BF16) on that user alone, whatever the batch size: batching
 // changes speed, never results. REQUIRES: dtype is kFloat32, kFloat16 or
 // kBFloat16 (halves as uint16_t bit patterns).
+// Fastest with z rows on 64-byte boundaries (FactorTopN copies them so) and
+// float32 rows of V too (model files lay them out so); unaligned float32 rows
+// are copied to aligned per-thread scratch when several users share a pass.
 void DotRowsBatch(DType dtype, const void* v, size_t stride, size_t count,
                   const float* z, size_t z_stride, size_t batch, size_t dim,
                   float* out, size_t out_stride);

@@ -3,10 +3,12 @@
 
 #include "core/half.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -195,6 +197,89 @@ TEST(KernelsTest, DotRowsBatchIsBitIdenticalToOneUserAtATime) {
             ASSERT_EQ(together[b * count + j], alone[j])
                 << "dim " << dim << " dtype " << static_cast<int>(dtype)
                 << " user " << b << " item " << j;
+          }
+        }
+      }
+    }
+  });
+}
+
+// Every batch size and item count from 1 to 17 against single-user DotRows,
+// so each (user, item) lands in full register tiles, in leftover items and in
+// leftover users depending on the shape; dims cover empty, short and long
+// scalar tails. Bit-identical with real-valued inputs; dyadic inputs also pin
+// every output to its (user, item) via the scalar reference.
+TEST(KernelsTest, DotRowsBatchEveryShapeMatchesOneUserAtATime) {
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> u(-1, 1);
+  ForEachTarget([&] {
+    for (size_t dim : {1u, 7u, 16u, 17u, 31u, 40u, 64u, 71u}) {
+      // Unaligned float rows take the kernel's aligned-copy path; rows on
+      // 64-byte boundaries do not.
+      for (bool aligned : {false, true}) {
+        const size_t stride = aligned ? (dim + 15) / 16 * 16 : dim + 3;
+        const size_t z_stride = dim + 1, max_n = 17;
+        std::vector<float> v_storage(max_n * stride + 16), z(max_n * z_stride);
+        float* v_base = v_storage.data();
+        while (reinterpret_cast<uintptr_t>(v_base) % 64 != 0) ++v_base;
+        if (!aligned) ++v_base;
+        std::span<float> v(v_base, max_n * stride);
+        for (bool dyadic : {false, true}) {
+          if (dyadic) {
+            const std::vector<float> dv = Dyadic(v.size(), rng);
+            std::copy(dv.begin(), dv.end(), v.begin());
+            z = Dyadic(z.size(), rng);
+          } else {
+            for (float& x : v) x = u(rng);
+            for (float& x : z) x = u(rng);
+          }
+          const std::vector<float> v_copy(v.begin(), v.end());
+          const std::vector<uint16_t> v16 = ToHalf(v_copy, false),
+                                      vbf = ToHalf(v_copy, true);
+          for (DType dtype :
+               {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+            const void* data = dtype == DType::kFloat32
+                                   ? static_cast<const void*>(v.data())
+                               : dtype == DType::kFloat16
+                                   ? static_cast<const void*>(v16.data())
+                                   : static_cast<const void*>(vbf.data());
+            for (size_t batch = 1; batch <= max_n; ++batch) {
+              for (size_t count = 1; count <= max_n; ++count) {
+                const size_t out_stride = count + 2;
+                std::vector<float> together(batch * out_stride, -7.0f);
+                DotRowsBatch(dtype, data, stride, count, z.data(), z_stride,
+                             batch, dim, together.data(), out_stride);
+                std::vector<float> alone(count), ref(count);
+                for (size_t b = 0; b < batch; ++b) {
+                  const float* zb = z.data() + b * z_stride;
+                  if (dtype == DType::kFloat32) {
+                    DotRows(v.data(), stride, count, zb, dim, alone.data());
+                    DotRowsScalar(v.data(), stride, count, zb, dim, ref.data());
+                  } else if (dtype == DType::kFloat16) {
+                    DotRowsF16(v16.data(), stride, count, zb, dim,
+                               alone.data());
+                    DotRowsF16Scalar(v16.data(), stride, count, zb, dim,
+                                     ref.data());
+                  } else {
+                    DotRowsBF16(vbf.data(), stride, count, zb, dim,
+                                alone.data());
+                    DotRowsBF16Scalar(vbf.data(), stride, count, zb, dim,
+                                      ref.data());
+                  }
+                  for (size_t j = 0; j < count; ++j) {
+                    ASSERT_EQ(together[b * out_stride + j], alone[j])
+                        << "dim " << dim << " dtype " << static_cast<int>(dtype)
+                        << " batch " << batch << " count " << count << " user "
+                        << b << " item " << j;
+                    if (dyadic) ASSERT_EQ(alone[j], ref[j]) << "dim " << dim;
+                  }
+                  for (size_t j = count; j < out_stride; ++j) {
+                    ASSERT_EQ(together[b * out_stride + j], -7.0f)
+                        << "wrote past count";
+                  }
+                }
+              }
+            }
           }
         }
       }
