@@ -8,10 +8,13 @@ namespace edlae {
 namespace {
 
 // Heap comparator: std::*_heap build a max-heap of this "less", so the item
-// that ranks last sits at the front.
-bool HeapLess(const ScoredItem& a, const ScoredItem& b) {
-  return RanksBefore(a, b);
-}
+// that ranks last sits at the front. A function object, not a function
+// pointer, so the std algorithms inline it.
+struct HeapLess {
+  bool operator()(const ScoredItem& a, const ScoredItem& b) const {
+    return RanksBefore(a, b);
+  }
+};
 
 }  // namespace
 
@@ -22,7 +25,7 @@ TopN::TopN(size_t n)
 
 void TopN::PushUnfull(uint32_t index, float score) {
   heap_.push_back({index, score});
-  std::push_heap(heap_.begin(), heap_.end(), HeapLess);
+  std::push_heap(heap_.begin(), heap_.end(), HeapLess());
   if (heap_.size() == n_) threshold_ = heap_.front().score;
 }
 
@@ -61,11 +64,11 @@ void TopN::PushBlock(uint32_t first_index, const float* scores, size_t count) {
     }
     if (scratch_.size() > n_) {
       std::nth_element(scratch_.begin(), scratch_.begin() + (n_ - 1),
-                       scratch_.end(), RanksBefore);
+                       scratch_.end(), HeapLess());
       scratch_.resize(n_);
     }
     heap_.assign(scratch_.begin(), scratch_.end());
-    std::make_heap(heap_.begin(), heap_.end(), HeapLess);
+    std::make_heap(heap_.begin(), heap_.end(), HeapLess());
     if (heap_.size() == n_) threshold_ = heap_.front().score;
     return;
   }
@@ -98,7 +101,7 @@ void TopN::PushBlock(uint32_t first_index, const float* scores, size_t count) {
 }
 
 std::vector<ScoredItem> TopN::TakeSorted() {
-  std::sort_heap(heap_.begin(), heap_.end(), HeapLess);
+  std::sort_heap(heap_.begin(), heap_.end(), HeapLess());
   std::vector<ScoredItem> out;
   out.swap(heap_);
   threshold_ = -std::numeric_limits<float>::infinity();
