@@ -34,9 +34,10 @@ void ParallelFor(size_t count, size_t chunk, int threads, Fn fn) {
   for (std::thread& th : pool) th.join();
 }
 
-// fn(i, j, a[i·n + j] (lower, j < i), a[j·n + i] (upper)) for every element
-// strictly below the diagonal of the n × n row-major matrix `a`, tile by tile
-// so both sides stay in cache; tiles run in parallel.
+// fn(i, j, a[i·n + j] (lower, j < i), a[j·n + i] (upper)), both as lvalues,
+// for every element strictly below the diagonal of the n × n row-major matrix
+// `a`, tile by tile so both sides stay in cache; tiles run in parallel, and
+// each (i, j) pair is visited by exactly one thread.
 template <typename T, typename Fn>
 void ForEachLowerWithUpper(T* a, size_t n, int threads, Fn fn) {
   constexpr size_t kTile = 64;

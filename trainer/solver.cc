@@ -23,27 +23,34 @@ absl::Status ValidateOptions(const SolverOptions& o) {
   return absl::OkStatus();
 }
 
-// Overwrites the symmetric inverse C (full, n × n) with B, row by row:
+// Writes B from the symmetric inverse C, of which only the upper triangle and
+// the diagonal are valid (as potri leaves them):
 //   zero_diagonal: B[i][j] = −C[i][j] / C[j][j], B[i][i] = 0 (EASE, EDLAE)
 //   otherwise:     B[i][j] = δ_ij − C[i][j] · Λ_j            (DLAE)
+// One tile walk writes B[i][j] and B[j][i] from the one stored C[i][j], so C
+// is never mirrored first. `b` may alias `c` (the float32 path inverts in
+// place): each pair's upper element is read before either is written.
 template <typename In>
-void BuildB(const In* c, size_t n, bool zero_diagonal,
+void BuildB(In* c, size_t n, bool zero_diagonal,
             const std::vector<double>& lambda_diag, float* b, int threads) {
   std::vector<double> column_scale(n);
   for (size_t j = 0; j < n; ++j) {
     column_scale[j] = zero_diagonal ? -1.0 / static_cast<double>(c[j * n + j])
                                     : -lambda_diag[j];
   }
-  ParallelFor(n, 16, threads, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      const In* c_row = c + i * n;
-      float* b_row = b + i * n;
-      for (size_t j = 0; j < n; ++j) {
-        b_row[j] = static_cast<float>(static_cast<double>(c_row[j]) * column_scale[j]);
-      }
-      b_row[i] = zero_diagonal ? 0.0f : b_row[i] + 1.0f;
-    }
+  ForEachLowerWithUpper(c, n, threads, [&](size_t i, size_t j, In&, In& upper) {
+    const double cij = static_cast<double>(upper);  // C[j][i] = C[i][j]
+    b[i * n + j] = static_cast<float>(cij * column_scale[j]);
+    b[j * n + i] = static_cast<float>(cij * column_scale[i]);
   });
+  for (size_t i = 0; i < n; ++i) {
+    b[i * n + i] =
+        zero_diagonal
+            ? 0.0f
+            : static_cast<float>(static_cast<double>(c[i * n + i]) *
+                                     column_scale[i] +
+                                 1.0);
+  }
 }
 
 // Near-singular systems can pass Cholesky yet overflow float; refuse them.
@@ -129,7 +136,6 @@ absl::StatusOr<std::vector<float>> InvertAndBuildInPlace(
     const std::vector<double>& lambda_diag) {
   const int threads = ResolveThreads(options.num_threads);
   if (absl::Status s = InvertSpdUpper(a.data(), n); !s.ok()) return s;
-  MirrorUpperToLower(a.data(), n, threads);
   BuildB(a.data(), n, options.algorithm != Algorithm::kDlae, lambda_diag,
          a.data(), threads);
   if (absl::Status s = CheckFinite(a); !s.ok()) return s;
@@ -148,7 +154,6 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
 
   if (options.precision == Precision::kFloat64) {
     if (absl::Status s = InvertSpdUpper(gram.data(), n); !s.ok()) return s;
-    MirrorUpperToLower(gram.data(), n, threads);
     std::vector<float> b(n * n);
     BuildB(gram.data(), n, options.algorithm != Algorithm::kDlae, lambda_diag,
            b.data(), threads);
