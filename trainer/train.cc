@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <optional>
@@ -46,7 +47,15 @@ std::string ToUtf8Lossy(const std::string& text) {
 }
 
 // Shortest text that reads back as the same double.
-std::string FormatDouble(double v) { return absl::StrFormat("%.17g", v); }
+// The shortest decimal that reads back as exactly `v` ("0.2", not
+// "0.20000000000000001"), so metadata shows the value the user typed.
+std::string FormatDouble(double v) {
+  for (int digits = 1; digits < 17; ++digits) {
+    std::string text = absl::StrFormat("%.*g", digits, v);
+    if (std::strtod(text.c_str(), nullptr) == v) return text;
+  }
+  return absl::StrFormat("%.17g", v);
+}
 
 }  // namespace
 
