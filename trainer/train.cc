@@ -47,17 +47,16 @@ std::string ToUtf8Lossy(const std::string& text) {
 }
 
 // Shortest text that reads back as the same double.
-// The shortest decimal that reads back as exactly `v` ("0.2", not
-// "0.20000000000000001"), so metadata shows the value the user typed.
-std::string FormatDouble(double v) {
+
+}  // namespace
+
+std::string MetadataNumber(double v) {
   for (int digits = 1; digits < 17; ++digits) {
     std::string text = absl::StrFormat("%.*g", digits, v);
     if (std::strtod(text.c_str(), nullptr) == v) return text;
   }
   return absl::StrFormat("%.17g", v);
 }
-
-}  // namespace
 
 size_t PeakRssBytes() {
   rusage usage{};
@@ -178,8 +177,8 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
       options.algorithm == Algorithm::kEase ? 0.0 : options.dropout;
   std::vector<std::pair<std::string, std::string>> metadata = {
       {"algorithm", AlgorithmName(options.algorithm)},
-      {"lambda", FormatDouble(options.lambda)},
-      {"dropout", FormatDouble(dropout)},
+      {"lambda", MetadataNumber(options.lambda)},
+      {"dropout", MetadataNumber(dropout)},
       {"precision", low_rank.rank > 0 ? "float64"
                                       : PrecisionName(options.precision)},
       {"num_users", absl::StrCat(x.num_users())},
@@ -224,10 +223,10 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
     } else {
       metadata.push_back({"epochs", absl::StrCat(low_rank.epochs)});
       if (low_rank.method == LowRankMethod::kAdmm) {
-        metadata.push_back({"omega", FormatDouble(low_rank.omega)});
+        metadata.push_back({"omega", MetadataNumber(low_rank.omega)});
       }
       if (!lr->objectives.empty()) {
-        metadata.push_back({"objective", FormatDouble(lr->objectives.back())});
+        metadata.push_back({"objective", MetadataNumber(lr->objectives.back())});
       }
     }
     finish_metadata();

@@ -52,6 +52,10 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
                                           std::ostream* log,
                                           DType storage = DType::kFloat32);
 
+// `v` as the shortest decimal that reads back as exactly `v` ("0.2", not
+// "0.20000000000000001"): how model metadata records λ, p and the like.
+std::string MetadataNumber(double v);
+
 // Peak resident memory of this process so far, in bytes (getrusage).
 size_t PeakRssBytes();
 

@@ -10,6 +10,7 @@
 #include "core/status_macros.h"
 #include "core/utf8.h"
 #include "trainer/gram.h"
+#include "trainer/train.h"
 
 namespace edlae {
 namespace {
@@ -67,10 +68,9 @@ absl::Status WriteTrainedModel(const Interactions& train,
   data.popularity = model.popularity;
   data.metadata = {
       {"algorithm", AlgorithmName(o.algorithm)},
-      {"lambda", absl::StrFormat("%.17g", o.lambda)},
+      {"lambda", MetadataNumber(o.lambda)},
       {"dropout",
-       absl::StrFormat("%.17g",
-                       o.algorithm == Algorithm::kEase ? 0.0 : o.dropout)},
+       MetadataNumber(o.algorithm == Algorithm::kEase ? 0.0 : o.dropout)},
       {"precision", PrecisionName(o.precision)},
       {"num_users", absl::StrCat(train.num_users())},
       {"num_items", absl::StrCat(train.num_items())},

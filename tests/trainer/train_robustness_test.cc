@@ -78,6 +78,16 @@ class TrainRobustnessTest : public ::testing::Test {
   std::string data_;
 };
 
+TEST(MetadataNumberTest, ShortestDecimalThatReadsBackExactly) {
+  EXPECT_EQ(MetadataNumber(0.2), "0.2");
+  EXPECT_EQ(MetadataNumber(500), "500");
+  EXPECT_EQ(MetadataNumber(0.33), "0.33");
+  EXPECT_EQ(MetadataNumber(0), "0");
+  for (double v : {1.0 / 3, 2.0 / 3, 1e-300, 123456.789e10, -0.1}) {
+    EXPECT_EQ(std::strtod(MetadataNumber(v).c_str(), nullptr), v) << v;
+  }
+}
+
 TEST(MemoryEstimateTest, TwelveBytesPerMatrixEntryPlusOverhead) {
   EXPECT_EQ(EstimateTrainingBytes(0, 0), size_t{64} << 20);
   EXPECT_EQ(EstimateTrainingBytes(1000, 5), 12000000 + (size_t{64} << 20) + 5);
