@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -51,11 +52,11 @@ std::string ToUtf8Lossy(const std::string& text) {
 }  // namespace
 
 std::string MetadataNumber(double v) {
-  for (int digits = 1; digits < 17; ++digits) {
-    std::string text = absl::StrFormat("%.*g", digits, v);
-    if (std::strtod(text.c_str(), nullptr) == v) return text;
-  }
-  return absl::StrFormat("%.17g", v);
+  // std::to_chars without a format: the shortest round-trip form, fixed or
+  // scientific, whichever is shorter ("500", "0.2", "1e-300").
+  char buf[64];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
 }
 
 size_t PeakRssBytes() {
