@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "core/exclusions.h"
 #include "core/factor_topn.h"
 #include "core/kernels.h"
 #include "core/scorer.h"
@@ -99,7 +100,6 @@ void ExactTopK(const WeightRows& b, absl::Span<const float> popularity,
   const size_t users = h.num_rows();
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    std::vector<char> excluded(n, 0);
     std::vector<const void*> rows;
     std::vector<float> ones;
     alignas(64) float acc[kBlockItems];
@@ -111,18 +111,17 @@ void ExactTopK(const WeightRows& b, absl::Span<const float> popularity,
           (*out)[u] = ByPopularity(popularity, options.top_k);
         continue;
       }
-      for (uint32_t i : items) excluded[i] = 1;
+      const std::vector<uint32_t> excluded =
+          SortedUnique(std::vector<uint32_t>(items.begin(), items.end()));
+      ExclusionCursor cursor(excluded);
       ones.assign(items.size(), 1.0f);
       for (size_t begin = 0; begin < n; begin += kBlockItems) {
         const size_t len = std::min(kBlockItems, n - begin);
         std::fill(acc, acc + len, 0.0f);
         AccumulateRows(b, items, begin, len, ones, &rows, acc);
-        for (size_t j = 0; j < len; ++j) {
-          if (excluded[begin + j]) acc[j] = kSkip;
-        }
+        cursor.Mark(begin, len, acc, kSkip);
         top.PushBlock(static_cast<uint32_t>(begin), acc, len);
       }
-      for (uint32_t i : items) excluded[i] = 0;
       (*out)[u] = Indices(top.TakeSorted());
     }
   };
@@ -251,10 +250,8 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
       for (uint32_t i : items) history.push_back({i, 1.0f});
       const std::vector<float> zu = LatentVector(model, history);
       z.insert(z.end(), zu.begin(), zu.end());
-      std::vector<uint32_t> ex(items.begin(), items.end());
-      std::sort(ex.begin(), ex.end());
-      ex.erase(std::unique(ex.begin(), ex.end()), ex.end());
-      exclude.push_back(std::move(ex));
+      exclude.push_back(
+          SortedUnique(std::vector<uint32_t>(items.begin(), items.end())));
       batch_users.push_back(u);
     }
     if (batch_users.empty()) continue;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <thread>
 
+#include "core/exclusions.h"
 #include "core/kernels.h"
 
 namespace edlae {
@@ -27,10 +28,10 @@ std::vector<TopN> ScanRange(const WeightRows& v, const float* z, size_t z_stride
   std::vector<float> tile(batch * kItemBlock);
   const size_t element_size = DTypeSize(v.dtype);
   // Per-query cursor into its sorted exclusion list.
-  std::vector<size_t> cursor(options.exclude.size());
-  for (size_t b = 0; b < options.exclude.size(); ++b) {
-    const std::vector<uint32_t>& ex = options.exclude[b];
-    cursor[b] = std::lower_bound(ex.begin(), ex.end(), begin) - ex.begin();
+  std::vector<ExclusionCursor> cursors;
+  cursors.reserve(options.exclude.size());
+  for (const std::vector<uint32_t>& ex : options.exclude) {
+    cursors.emplace_back(ex, begin);
   }
   const float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
   for (size_t j0 = begin; j0 < end; j0 += kItemBlock) {
@@ -40,11 +41,7 @@ std::vector<TopN> ScanRange(const WeightRows& v, const float* z, size_t z_stride
                  tile.data(), count);
     for (size_t b = 0; b < batch; ++b) {
       float* row = tile.data() + b * count;
-      if (b < options.exclude.size()) {
-        const std::vector<uint32_t>& ex = options.exclude[b];
-        size_t& c = cursor[b];
-        for (; c < ex.size() && ex[c] < j0 + count; ++c) row[ex[c] - j0] = kSkip;
-      }
+      if (b < cursors.size()) cursors[b].Mark(j0, count, row, kSkip);
       tops[b].PushBlock(static_cast<uint32_t>(j0), row, count);
     }
   }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "core/exclusions.h"
 #include "core/factor_topn.h"
 #include "core/kernels.h"
 #include "core/model_format.h"
@@ -118,38 +119,24 @@ absl::Status Validate(const Model& model, absl::Span<const HistoryEntry> history
   return absl::OkStatus();
 }
 
-// The items that may not be returned, sorted and unique: a list rather than
-// an n-bit map, so a short history on a large catalog costs O(history), not
-// O(n), to exclude.
-class Exclusions {
- public:
-  Exclusions(absl::Span<const HistoryEntry> history,
-             const RecommendOptions& options) {
-    items_.assign(options.exclude.begin(), options.exclude.end());
-    if (options.exclude_history) {
-      for (const HistoryEntry& e : history) items_.push_back(e.index);
-    }
-    std::sort(items_.begin(), items_.end());
-    items_.erase(std::unique(items_.begin(), items_.end()), items_.end());
+// The items that may not be returned, sorted and unique (core/exclusions.h):
+// a list rather than an n-bit map, so a short history on a large catalog
+// costs O(history), not O(n), to exclude.
+std::vector<uint32_t> ExcludedItems(absl::Span<const HistoryEntry> history,
+                                    const RecommendOptions& options) {
+  std::vector<uint32_t> items(options.exclude.begin(), options.exclude.end());
+  if (options.exclude_history) {
+    for (const HistoryEntry& e : history) items.push_back(e.index);
   }
-  bool Contains(uint32_t item) const {
-    return std::binary_search(items_.begin(), items_.end(), item);
-  }
-  // Sets scores[i - begin] to `mark` for every excluded i in [begin, begin +
-  // len). Blocks must come in increasing order of `begin`.
-  void Mark(size_t begin, size_t len, float* scores, float mark) {
-    for (; next_ < items_.size() && items_[next_] < begin + len; ++next_) {
-      if (items_[next_] >= begin) scores[items_[next_] - begin] = mark;
-    }
-  }
+  return SortedUnique(std::move(items));
+}
 
- private:
-  std::vector<uint32_t> items_;
-  size_t next_ = 0;  // Mark's cursor
-};
+bool Contains(const std::vector<uint32_t>& sorted, uint32_t item) {
+  return std::binary_search(sorted.begin(), sorted.end(), item);
+}
 
 Recommendation PopularityFallback(const Model& model,
-                                  const Exclusions& excluded,
+                                  const std::vector<uint32_t>& excluded,
                                   const RecommendOptions& options) {
   Recommendation result;
   result.popularity_fallback = true;
@@ -157,7 +144,7 @@ Recommendation PopularityFallback(const Model& model,
   if (!options.candidates.empty()) {
     TopN top(options.top_n);
     for (uint32_t c : options.candidates) {
-      if (!excluded.Contains(c)) top.Push(c, popularity[c]);
+      if (!Contains(excluded, c)) top.Push(c, popularity[c]);
     }
     result.items = top.TakeSorted();
     // Duplicate candidates may have entered twice; keep the first of each.
@@ -170,7 +157,7 @@ Recommendation PopularityFallback(const Model& model,
   }
   for (uint32_t i : model.items_by_popularity()) {
     if (result.items.size() == options.top_n) break;
-    if (!excluded.Contains(i)) result.items.push_back({i, popularity[i]});
+    if (!Contains(excluded, i)) result.items.push_back({i, popularity[i]});
   }
   return result;
 }
@@ -180,31 +167,29 @@ Recommendation PopularityFallback(const Model& model,
 // vector exists; each block is scored, masked and offered to the selector
 // before the next one is touched.
 template <typename Scorer>
-absl::StatusOr<std::vector<ScoredItem>> SelectTop(Scorer&& scorer, size_t n,
-                                                  Exclusions& excluded,
-                                                  const RecommendOptions& options) {
+absl::StatusOr<std::vector<ScoredItem>> SelectTop(
+    Scorer&& scorer, size_t n, const std::vector<uint32_t>& excluded,
+    const RecommendOptions& options) {
   TopN top(options.top_n);
   if (!options.candidates.empty()) {
-    std::vector<uint32_t> candidates(options.candidates.begin(),
-                                     options.candidates.end());
-    std::sort(candidates.begin(), candidates.end());
-    candidates.erase(std::unique(candidates.begin(), candidates.end()),
-                     candidates.end());
+    const std::vector<uint32_t> candidates = SortedUnique(
+        {options.candidates.begin(), options.candidates.end()});
     for (size_t k = 0; k < candidates.size(); ++k) {
       if (k % kBlockItems == 0 && ShouldStop(options)) return StoppedError();
       const uint32_t c = candidates[k];
-      if (!excluded.Contains(c)) top.Push(c, scorer.ScoreOne(c));
+      if (!Contains(excluded, c)) top.Push(c, scorer.ScoreOne(c));
     }
     return top.TakeSorted();
   }
 
+  ExclusionCursor cursor(excluded);
   alignas(64) float acc[kBlockItems];
   const float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
   for (size_t begin = 0; begin < n; begin += kBlockItems) {
     if (ShouldStop(options)) return StoppedError();
     const size_t len = std::min(kBlockItems, n - begin);
     scorer.ScoreBlock(begin, len, acc);
-    excluded.Mark(begin, len, acc, kSkip);
+    cursor.Mark(begin, len, acc, kSkip);
     top.PushBlock(static_cast<uint32_t>(begin), acc, len);
   }
   return top.TakeSorted();
@@ -252,7 +237,7 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
   for (const HistoryEntry& e : raw) {
     if (e.weight != 0.0f) history.push_back(e);
   }
-  Exclusions excluded(raw, options);
+  const std::vector<uint32_t> excluded = ExcludedItems(raw, options);
   if (history.empty()) return PopularityFallback(model, excluded, options);
 
   absl::StatusOr<std::vector<ScoredItem>> items =
@@ -298,13 +283,7 @@ std::vector<absl::StatusOr<Recommendation>> RecommendMany(
     }
     const std::vector<float> zr = LatentVector(model, history);
     z.insert(z.end(), zr.begin(), zr.end());
-    std::vector<uint32_t> ex(q.options.exclude.begin(), q.options.exclude.end());
-    if (q.options.exclude_history) {
-      for (const HistoryEntry& e : q.history) ex.push_back(e.index);
-    }
-    std::sort(ex.begin(), ex.end());
-    ex.erase(std::unique(ex.begin(), ex.end()), ex.end());
-    exclude.push_back(std::move(ex));
+    exclude.push_back(ExcludedItems(q.history, q.options));
     batched.push_back(r);
   }
   // Whole padded rows, as LowRankScorer scores them.
