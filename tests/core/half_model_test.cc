@@ -1,6 +1,4 @@
 // Reduced-precision (f16, bf16) model files: layout, rounding, validation, conversion, and scoring equal to the widened float32 model.
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -23,6 +21,7 @@
 #include "core/weight_rows.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/model_corpus.h"
 #include "tests/testing/test_util.h"
 
 namespace edlae {
@@ -122,26 +121,6 @@ std::vector<SectionEntry> WeightSections(const std::string& bytes) {
     }
   }
   return out;
-}
-
-// Recomputes every section checksum and the header checksum, so only the
-// reader's content checks can catch an edit.
-void Resign(std::string& bytes) {
-  FileHeader h;
-  std::memcpy(&h, bytes.data(), sizeof(h));
-  for (uint32_t i = 0; i < h.section_count; ++i) {
-    const size_t at = sizeof(FileHeader) + i * sizeof(SectionEntry);
-    SectionEntry e;
-    std::memcpy(&e, bytes.data() + at, sizeof(e));
-    e.checksum = XXH3_64bits(bytes.data() + e.offset, e.size);
-    std::memcpy(bytes.data() + at, &e, sizeof(e));
-  }
-  h.header_checksum = 0;
-  std::string signed_part(reinterpret_cast<const char*>(&h), sizeof(h));
-  signed_part.append(bytes.data() + sizeof(FileHeader),
-                     h.section_count * sizeof(SectionEntry));
-  h.header_checksum = XXH3_64bits(signed_part.data(), signed_part.size());
-  std::memcpy(bytes.data(), &h, sizeof(h));
 }
 
 TEST(HalfModelFileTest, StoresRoundedHalvesInRowsOf64Bytes) {
@@ -258,7 +237,7 @@ TEST(HalfModelFileTest, ReaderRejectsNonFiniteHalvesAndDirtyPadding) {
                                 Edit{4 * 32 + len, 0x0001}}) {
           std::string b = bytes;
           std::memcpy(b.data() + e.offset + 2 * edit.element, &edit.value, 2);
-          Resign(b);
+          testing::ResignAll(b);
           auto m = Model::FromBytes(b);
           EXPECT_TRUE(absl::IsDataLoss(m.status())) << m.status();
           EXPECT_THAT(m.status().message(), HasSubstr("row 4"));

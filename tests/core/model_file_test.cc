@@ -31,6 +31,7 @@
 #include "core/model_writer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/model_corpus.h"
 #include "tests/testing/test_util.h"
 
 namespace edlae {
@@ -677,24 +678,6 @@ TEST(ModelFileTest, SingleByteFlipsAreDetectedUnlessInPadding) {
   EXPECT_GT(accepted, 0);  // the tiny model does have padding
 }
 
-// Recomputes the checksum of every in-bounds section, then the header
-// checksum, so that mutated contents reach the content checks.
-void ResignAll(std::string& bytes) {
-  FileHeader h = GetHeader(bytes);
-  const uint64_t max_entries = (bytes.size() - 128) / sizeof(SectionEntry);
-  const uint64_t count = std::min<uint64_t>(h.section_count, max_entries);
-  for (uint64_t i = 0; i < count; ++i) {
-    const size_t at = 128 + i * sizeof(SectionEntry);
-    SectionEntry e;
-    std::memcpy(&e, bytes.data() + at, sizeof(e));
-    if (e.offset <= bytes.size() && e.size <= bytes.size() - e.offset) {
-      e.checksum = XXH3_64bits(bytes.data() + e.offset, e.size);
-      std::memcpy(bytes.data() + at, &e, sizeof(e));
-    }
-  }
-  PatchHeader(bytes, h);
-}
-
 TEST(ModelFileTest, RandomCorruptionNeverCrashes) {
   const std::string bytes = WriteBytes(RandomModel(6, 16));
   uint64_t b_offset = 0;
@@ -714,7 +697,7 @@ TEST(ModelFileTest, RandomCorruptionNeverCrashes) {
     }
     // Re-sign nothing, the header, or everything, so every check is reached.
     if (trial % 3 == 1) PatchHeader(mutated, GetHeader(mutated));
-    if (trial % 3 == 2) ResignAll(mutated);
+    if (trial % 3 == 2) testing::ResignAll(mutated);
     auto model = Model::FromBytes(mutated);
     if (!model.ok()) {
       ASSERT_TRUE(IsRejection(model.status())) << model.status();

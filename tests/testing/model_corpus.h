@@ -1,6 +1,7 @@
 // Test models for the server's robustness tests and fuzz seeds: a writer of
-// small dense models whose contents depend on a version number, and a corpus
-// of corrupt variants (truncations, bit flips, overflowing sizes).
+// small dense models whose contents depend on a version number, a corpus of
+// corrupt variants (truncations, bit flips, overflowing sizes), and
+// re-signing of edited files.
 #ifndef EDLAE_TESTS_TESTING_MODEL_CORPUS_H_
 #define EDLAE_TESTS_TESTING_MODEL_CORPUS_H_
 
@@ -61,11 +62,9 @@ inline void WriteBytesTo(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-// `bytes` with header field values patched and the header checksum
-// recomputed, so the reader's size checks (not the checksum) must catch them.
-inline std::string PatchHeaderField(std::string bytes, size_t offset,
-                                    uint64_t value, size_t width) {
-  std::memcpy(bytes.data() + offset, &value, width);
+// Recomputes the header checksum of `bytes` over the header and the table
+// entries that fit in the file (a file may claim more than it holds).
+inline void ResignHeader(std::string& bytes) {
   FileHeader h;
   std::memcpy(&h, bytes.data(), sizeof(h));
   h.header_checksum = 0;
@@ -76,6 +75,35 @@ inline std::string PatchHeaderField(std::string bytes, size_t offset,
   buf.append(bytes.data() + sizeof(FileHeader), table);
   h.header_checksum = XXH3_64bits(buf.data(), buf.size());
   std::memcpy(bytes.data(), &h, sizeof(h));
+}
+
+// Recomputes the checksum of every section that lies within the file, then
+// the header checksum, so that edited contents reach the reader's content
+// checks rather than its checksum checks. REQUIRES: bytes.size() >= 128.
+inline void ResignAll(std::string& bytes) {
+  FileHeader h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  const uint64_t max_entries =
+      (bytes.size() - sizeof(FileHeader)) / sizeof(SectionEntry);
+  const uint64_t count = std::min<uint64_t>(h.section_count, max_entries);
+  for (uint64_t i = 0; i < count; ++i) {
+    const size_t at = sizeof(FileHeader) + i * sizeof(SectionEntry);
+    SectionEntry e;
+    std::memcpy(&e, bytes.data() + at, sizeof(e));
+    if (e.offset <= bytes.size() && e.size <= bytes.size() - e.offset) {
+      e.checksum = XXH3_64bits(bytes.data() + e.offset, e.size);
+      std::memcpy(bytes.data() + at, &e, sizeof(e));
+    }
+  }
+  ResignHeader(bytes);
+}
+
+// `bytes` with header field values patched and the header checksum
+// recomputed, so the reader's size checks (not the checksum) must catch them.
+inline std::string PatchHeaderField(std::string bytes, size_t offset,
+                                    uint64_t value, size_t width) {
+  std::memcpy(bytes.data() + offset, &value, width);
+  ResignHeader(bytes);
   return bytes;
 }
 
