@@ -72,6 +72,28 @@ class MicroBatchingTest : public ::testing::Test {
     return response;
   }
 
+  // Calls Recommend(Request(c)) for c in [0, calls) from as many threads at
+  // once and expects every answer to equal the unbatched one.
+  void CallConcurrentlyAndExpectUnbatchedAnswers(int calls) {
+    std::vector<v1::RecommendResponse> responses(calls);
+    std::vector<grpc::Status> statuses(calls);
+    std::vector<std::thread> clients;
+    for (int c = 0; c < calls; ++c) {
+      clients.emplace_back([&, c] {
+        grpc::ClientContext context;
+        context.set_deadline(
+            absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+        statuses[c] = stub_->Recommend(&context, Request(c), &responses[c]);
+      });
+    }
+    for (std::thread& t : clients) t.join();
+    for (int c = 0; c < calls; ++c) {
+      ASSERT_TRUE(statuses[c].ok()) << statuses[c].error_message();
+      SCOPED_TRACE(c);
+      ExpectSame(responses[c], Unbatched(Request(c)));
+    }
+  }
+
   static void ExpectSame(const v1::RecommendResponse& got,
                          const v1::RecommendResponse& want) {
     ASSERT_EQ(got.items_size(), want.items_size());
@@ -92,22 +114,7 @@ class MicroBatchingTest : public ::testing::Test {
 TEST_F(MicroBatchingTest, ConcurrentCallsAreBatchedAndAnswerExactlyAsAlone) {
   Start(/*batch_max_size=*/16, std::chrono::milliseconds(20));
   const int kCalls = 48;
-  std::vector<v1::RecommendResponse> responses(kCalls);
-  std::vector<grpc::Status> statuses(kCalls);
-  std::vector<std::thread> clients;
-  for (int c = 0; c < kCalls; ++c) {
-    clients.emplace_back([&, c] {
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-      statuses[c] = stub_->Recommend(&context, Request(c), &responses[c]);
-    });
-  }
-  for (std::thread& t : clients) t.join();
-  for (int c = 0; c < kCalls; ++c) {
-    ASSERT_TRUE(statuses[c].ok()) << statuses[c].error_message();
-    SCOPED_TRACE(c);
-    ExpectSame(responses[c], Unbatched(Request(c)));
-  }
+  ASSERT_NO_FATAL_FAILURE(CallConcurrentlyAndExpectUnbatchedAnswers(kCalls));
   const auto [batches, requests] = server_->metrics().BatchSizeTotals();
   EXPECT_EQ(requests, kCalls);
   EXPECT_LT(batches, kCalls) << "no call was batched with another";
@@ -136,22 +143,7 @@ TEST_F(MicroBatchingTest, ConcurrentCallsInlineOrBatchedAnswerExactlyAsAlone) {
   // run inline; every answer is the unbatched one.
   Start(/*batch_max_size=*/16, std::chrono::microseconds(0));
   const int kCalls = 48;
-  std::vector<v1::RecommendResponse> responses(kCalls);
-  std::vector<grpc::Status> statuses(kCalls);
-  std::vector<std::thread> clients;
-  for (int c = 0; c < kCalls; ++c) {
-    clients.emplace_back([&, c] {
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-      statuses[c] = stub_->Recommend(&context, Request(c), &responses[c]);
-    });
-  }
-  for (std::thread& t : clients) t.join();
-  for (int c = 0; c < kCalls; ++c) {
-    ASSERT_TRUE(statuses[c].ok()) << statuses[c].error_message();
-    SCOPED_TRACE(c);
-    ExpectSame(responses[c], Unbatched(Request(c)));
-  }
+  ASSERT_NO_FATAL_FAILURE(CallConcurrentlyAndExpectUnbatchedAnswers(kCalls));
   const auto [batches, requests] = server_->metrics().BatchSizeTotals();
   EXPECT_EQ(requests, kCalls);  // inline calls are batches of one
   EXPECT_LE(server_->metrics().InlineCount(), kCalls);
