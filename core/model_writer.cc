@@ -32,7 +32,6 @@
 #include "core/model_format.h"
 #include "core/status_macros.h"
 #include "core/finite.h"
-#include "core/half.h"
 #include "core/utf8.h"
 #include "core/weight_rows.h"
 
@@ -48,14 +47,6 @@ constexpr size_t kWriteBufferSize = size_t{1} << 20;  // 1 MiB
 
 uint64_t RoundUp(uint64_t x, uint64_t multiple) {
   return (x + multiple - 1) / multiple * multiple;
-}
-
-// Rounds to the nearest half of `dtype` (f16 or bf16), ties to even.
-uint16_t NarrowToHalf(DType dtype, float v) {
-  return dtype == DType::kFloat16 ? FloatToF16(v) : FloatToBf16(v);
-}
-float WidenHalf(DType dtype, uint16_t h) {
-  return dtype == DType::kFloat16 ? F16ToFloat(h) : Bf16ToFloat(h);
 }
 
 absl::Status ErrnoError(int err, absl::string_view op, absl::string_view path) {

@@ -9,17 +9,18 @@
 
 namespace edlae {
 
+uint16_t NarrowToHalf(DType dtype, float v) {
+  return dtype == DType::kFloat16 ? FloatToF16(v) : FloatToBf16(v);
+}
+
+float WidenHalf(DType dtype, uint16_t h) {
+  return dtype == DType::kFloat16 ? F16ToFloat(h) : Bf16ToFloat(h);
+}
+
 float WeightAt(const WeightRows& rows, size_t i, size_t j) {
   const void* row = rows.row(i);
-  switch (rows.dtype) {
-    case DType::kFloat32:
-      return static_cast<const float*>(row)[j];
-    case DType::kFloat16:
-      return F16ToFloat(static_cast<const uint16_t*>(row)[j]);
-    case DType::kBFloat16:
-      return Bf16ToFloat(static_cast<const uint16_t*>(row)[j]);
-  }
-  return 0.0f;
+  if (rows.dtype == DType::kFloat32) return static_cast<const float*>(row)[j];
+  return WidenHalf(rows.dtype, static_cast<const uint16_t*>(row)[j]);
 }
 
 void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out) {

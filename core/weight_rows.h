@@ -29,6 +29,12 @@ struct WeightRows {
   }
 };
 
+// A float32 rounded to the nearest half of `dtype` (kFloat16 or kBFloat16),
+// ties to even, as the model writer stores it; and a half widened back
+// (exact). Bit patterns as core/half.h.
+uint16_t NarrowToHalf(DType dtype, float v);
+float WidenHalf(DType dtype, uint16_t h);
+
 // Element (i, j) widened to float32. REQUIRES: i < num_rows, j < stride.
 float WeightAt(const WeightRows& rows, size_t i, size_t j);
 

@@ -33,6 +33,7 @@ using ::testing::Contains;
 
 constexpr DType kHalves[] = {DType::kFloat16, DType::kBFloat16};
 
+// The writer's rounding, spelled out independently of core/weight_rows.cc.
 uint16_t Narrow(DType dtype, float v) {
   return dtype == DType::kFloat16 ? FloatToF16(v) : FloatToBf16(v);
 }
