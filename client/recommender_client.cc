@@ -2,29 +2,13 @@
 // conversion.
 #include "client/recommender_client.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/file_io.h"
 
 namespace edlae::client {
-namespace {
-
-absl::StatusOr<std::string> ReadPem(const std::string& path,
-                                    const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  if (!in || !(contents << in.rdbuf())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read ", what, " file '", path, "'"));
-  }
-  return contents.str();
-}
-
-}  // namespace
-
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
@@ -62,16 +46,16 @@ absl::StatusOr<std::unique_ptr<RecommenderClient>> RecommenderClient::Connect(
       !options.tls_cert_path.empty()) {
     grpc::SslCredentialsOptions ssl;
     if (!options.tls_ca_path.empty()) {
-      absl::StatusOr<std::string> ca = ReadPem(options.tls_ca_path, "--tls_ca");
+      absl::StatusOr<std::string> ca = ReadFileToString(options.tls_ca_path, "--tls_ca");
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *std::move(ca);
     }
     if (!options.tls_cert_path.empty()) {
       absl::StatusOr<std::string> cert =
-          ReadPem(options.tls_cert_path, "--tls_cert");
+          ReadFileToString(options.tls_cert_path, "--tls_cert");
       if (!cert.ok()) return cert.status();
       absl::StatusOr<std::string> key =
-          ReadPem(options.tls_key_path, "--tls_key");
+          ReadFileToString(options.tls_key_path, "--tls_key");
       if (!key.ok()) return key.status();
       ssl.pem_cert_chain = *std::move(cert);
       ssl.pem_private_key = *std::move(key);

@@ -19,7 +19,6 @@
 #include <cstring>
 #include <limits>
 #include <memory>
-#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_io.h"
 #include "core/model_format.h"
 #include "core/status_macros.h"
 #include "core/finite.h"
@@ -47,10 +47,6 @@ constexpr size_t kWriteBufferSize = size_t{1} << 20;  // 1 MiB
 
 uint64_t RoundUp(uint64_t x, uint64_t multiple) {
   return (x + multiple - 1) / multiple * multiple;
-}
-
-absl::Status ErrnoError(int err, absl::string_view op, absl::string_view path) {
-  return absl::ErrnoToStatus(err, absl::StrCat(op, " ", path));
 }
 
 
@@ -149,66 +145,6 @@ absl::Status PWriteAll(int fd, const void* data, size_t size, off_t offset,
   return absl::OkStatus();
 }
 
-absl::Status FsyncFd(int fd, const std::string& path) {
-  while (::fsync(fd) != 0) {
-    if (errno != EINTR) return ErrnoError(errno, "fsync", path);
-  }
-  return absl::OkStatus();
-}
-
-// Owns the temporary file: closes it and, unless committed, unlinks it, so no
-// error path leaves a partial file behind.
-class TempFile {
- public:
-  TempFile() = default;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!path_.empty() && !committed_) ::unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  absl::Status Create(const std::string& dir, const std::string& name) {
-    std::random_device rd;
-    for (int attempt = 0; attempt < 16; ++attempt) {
-      const uint64_t r = (uint64_t{rd()} << 32) | rd();
-      std::string candidate =
-          absl::StrCat(dir, "/.", name, ".tmp.", ::getpid(), ".", absl::Hex(r));
-      int fd;
-      do {
-        fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                    0644);
-      } while (fd < 0 && errno == EINTR);
-      if (fd >= 0) {
-        fd_ = fd;
-        path_ = std::move(candidate);
-        return absl::OkStatus();
-      }
-      if (errno != EEXIST) return ErrnoError(errno, "create", candidate);
-    }
-    return absl::AlreadyExistsError(
-        absl::StrCat("could not create a unique temporary file in ", dir));
-  }
-
-  // Closes the descriptor, reporting the error (some file systems report
-  // write-back failures only here).
-  absl::Status Close() {
-    const int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0 && errno != EINTR) {
-      return ErrnoError(errno, "close", path_);
-    }
-    return absl::OkStatus();
-  }
-
-  void Commit() { committed_ = true; }
-  int fd() const { return fd_; }
-  const std::string& path() const { return path_; }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-  bool committed_ = false;
-};
 
 // One weight matrix section (B, U or V): num_items rows of `cols` floats,
 // compact row-major in `values`; written as the payload's dtype with rows
@@ -438,19 +374,8 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
   const uint64_t row_stride =
       RoundUp(data.row_len, RowAlignmentElements(data.dtype));
 
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? std::string(".")
-                          : slash == 0               ? std::string("/")
-                                                     : path.substr(0, slash);
-  const std::string name =
-      slash == std::string::npos ? path : path.substr(slash + 1);
-  if (name.empty() || name == "." || name == "..") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model path must name a file: \"", path, "\""));
-  }
-
-  TempFile tmp;
-  RETURN_IF_ERROR(tmp.Create(dir == "/" ? "" : dir, name));
+  AtomicFile tmp;
+  RETURN_IF_ERROR(tmp.Create(path));
 
   const size_t kNumSections = 3 + data.weights.size();
   const uint64_t table_end =
@@ -466,13 +391,13 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
               : errno;
   } while (err == EINTR);
   if (err != 0 && err != EOPNOTSUPP && err != ENOSYS) {
-    return ErrnoError(err, "fallocate", tmp.path());
+    return ErrnoError(err, "fallocate", tmp.temp_path());
   }
 
   std::vector<SectionEntry> table;
   table.reserve(kNumSections);
   {
-    SectionStreamWriter out(tmp.fd(), tmp.path());
+    SectionStreamWriter out(tmp.fd(), tmp.temp_path());
     RETURN_IF_ERROR(out.AppendZeros(table_end, /*hashed=*/false));
     RETURN_IF_ERROR(WriteBody(data, n, row_stride, out, table));
   }
@@ -507,28 +432,11 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
     header.header_checksum = XXH3_64bits_digest(state);
     XXH3_freeState(state);
   }
-  RETURN_IF_ERROR(PWriteAll(tmp.fd(), &header, sizeof(header), 0, tmp.path()));
+  RETURN_IF_ERROR(PWriteAll(tmp.fd(), &header, sizeof(header), 0, tmp.temp_path()));
   RETURN_IF_ERROR(PWriteAll(tmp.fd(), table.data(),
                             table.size() * sizeof(SectionEntry),
-                            sizeof(FileHeader), tmp.path()));
-  RETURN_IF_ERROR(FsyncFd(tmp.fd(), tmp.path()));
-  RETURN_IF_ERROR(tmp.Close());
-
-  if (::rename(tmp.path().c_str(), path.c_str()) != 0) {
-    return ErrnoError(errno, absl::StrCat("rename ", tmp.path(), " to"), path);
-  }
-  tmp.Commit();
-
-  // Make the rename itself durable. The new file is already visible, so a
-  // failure here is reported but the destination is not rolled back.
-  int dfd;
-  do {
-    dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  } while (dfd < 0 && errno == EINTR);
-  if (dfd < 0) return ErrnoError(errno, "open directory", dir);
-  absl::Status status = FsyncFd(dfd, dir);
-  ::close(dfd);
-  return status;
+                            sizeof(FileHeader), tmp.temp_path()));
+  return tmp.Commit();
 }
 
 }  // namespace

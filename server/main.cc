@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/file_io.h"
 #include "core/flag_names.h"
 #include "core/kernels.h"
 #include "server/log.h"
@@ -100,21 +101,10 @@ namespace {
 using edlae::server::LogEvent;
 using edlae::server::LogLevel;
 
-// Writes "<port>\n" to a temporary file beside `path` and renames it over
-// `path`, so a reader polling for the file never sees it half written.
+// Writes "<port>\n" atomically, so a reader polling for the file never sees
+// it half written.
 absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) {
-    return absl::InternalError("cannot write --port_file " + tmp);
-  }
-  const bool written = std::fprintf(f, "%d\n", port) > 0;
-  if (std::fclose(f) != 0 || !written ||
-      std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::InternalError("cannot write --port_file " + path);
-  }
-  return absl::OkStatus();
+  return edlae::WriteFileAtomically(path, absl::StrCat(port, "\n"));
 }
 
 // Write end [1] is used by OnSignal, read end [0] by the signal thread.

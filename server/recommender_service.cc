@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "common/thread_count.h"
 #include "core/model.h"
 #include "core/scorer.h"
 #include "core/status_macros.h"
@@ -341,9 +342,7 @@ RecommenderService::RecommenderService(
     std::shared_ptr<const ServableModel> servable, ServiceOptions options)
     : servable_(std::move(servable)),
       options_(std::move(options)),
-      workers_(options_.worker_threads > 0
-                   ? options_.worker_threads
-                   : static_cast<int>(std::thread::hardware_concurrency())) {
+      workers_(ResolveThreadCount(options_.worker_threads)) {
   if (options_.batch_max_size > 1) {
     batcher_ = std::make_unique<MicroBatcher<BatchedCall>>(
         &workers_, options_.batch_max_size, options_.batch_max_wait,
@@ -357,7 +356,7 @@ RecommenderService::RecommenderService(
   } else {
     // gRPC 1.51 runs callback handlers on Clamp(cores / 2, 2, 16) threads
     // that also poll (CallbackAlternativeCQ); keep one of them free.
-    const int cores = static_cast<int>(std::thread::hardware_concurrency());
+    const int cores = HardwareThreads();
     inline_limit_ = std::clamp(cores / 2, 2, 16) - 1;
   }
 }

@@ -2,8 +2,6 @@
 // serves, shuts down.
 #include "server/server.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -13,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
+#include "common/file_io.h"
 #include "core/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -45,28 +44,17 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  if (!in || !(contents << in.rdbuf())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read ", what, " file '", path, "'"));
-  }
-  return contents.str();
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     const ServerOptions& options) {
   if (options.tls_cert_path.empty()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions ssl;
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(options.tls_cert_path, "--tls_cert"));
-  ASSIGN_OR_RETURN(pair.private_key, ReadFile(options.tls_key_path, "--tls_key"));
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadFileToString(options.tls_cert_path, "--tls_cert"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadFileToString(options.tls_key_path, "--tls_key"));
   ssl.pem_key_cert_pairs.push_back(std::move(pair));
   if (!options.tls_client_ca_path.empty()) {
     ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                     ReadFile(options.tls_client_ca_path, "--tls_client_ca"));
+                     ReadFileToString(options.tls_client_ca_path, "--tls_client_ca"));
     ssl.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   } else {
@@ -82,25 +70,6 @@ std::string JoinHostPort(const std::string& host, int port) {
     return absl::StrCat("[", host, "]:", port);
   }
   return absl::StrCat(host, ":", port);
-}
-
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string token, ReadFile(path, "--auth_token_file"));
-  const std::string trimmed(absl::StripAsciiWhitespace(token));
-  if (trimmed.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--auth_token_file '", path, "' holds no token"));
-  }
-  for (char c : trimmed) {
-    // gRPC metadata values are printable ASCII; anything else could never
-    // be sent by a client.
-    if (c < 0x20 || c > 0x7e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--auth_token_file '", path,
-          "' must hold one printable ASCII token"));
-    }
-  }
-  return trimmed;
 }
 
 absl::StatusOr<std::unique_ptr<RecommenderServer>>
@@ -150,7 +119,7 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   service_options.metrics = metrics;
   if (!options.auth_token_file.empty()) {
     ASSIGN_OR_RETURN(service_options.auth_token,
-                     ReadTokenFile(options.auth_token_file));
+                     ReadTokenFile(options.auth_token_file, "--auth_token_file"));
   }
   // Global gRPC switches; both must be set before the builder is created.
   grpc::EnableDefaultHealthCheckService(true);

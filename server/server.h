@@ -153,11 +153,6 @@ class RecommenderServer {
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
 
-// The contents of `path` with surrounding whitespace removed. InvalidArgument
-// when it cannot be read or is empty. The token itself never appears in a
-// message.
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
-
 // "host:port", with IPv6 literal hosts in brackets.
 std::string JoinHostPort(const std::string& host, int port);
 

@@ -13,7 +13,7 @@ template <typename T>
 std::vector<T> ComputeGramAs(const Interactions& x, int num_threads) {
   const size_t n = x.num_items();
   const size_t users = x.num_users();
-  const int threads = ResolveThreads(num_threads);
+  const int threads = ResolveThreadCount(num_threads);
 
   // Transpose X (CSR by user) into item → users lists.
   std::vector<uint64_t> col_offsets(n + 1, 0);

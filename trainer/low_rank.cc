@@ -596,7 +596,7 @@ absl::StatusOr<LowRankResult> SolveLowRank(std::vector<double> gram, size_t n,
     return absl::InvalidArgumentError(
         absl::StrCat("--omega must be > 0, got ", options.omega));
   }
-  const int threads = ResolveThreads(solver.num_threads);
+  const int threads = ResolveThreadCount(solver.num_threads);
   const double dropout_scale = solver.dropout / (1.0 - solver.dropout);
   std::vector<double> lambda_diag(n);
   for (size_t i = 0; i < n; ++i) {

@@ -8,13 +8,9 @@
 #include <thread>
 #include <vector>
 
-namespace edlae {
+#include "common/thread_count.h"
 
-// `requested` if positive, else the number of hardware threads.
-inline int ResolveThreads(int requested) {
-  if (requested > 0) return requested;
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
+namespace edlae {
 
 // Calls fn(begin, end) on chunks of [0, count) from `threads` threads, chunks
 // handed out dynamically so uneven work balances. Returns when all are done.

@@ -134,7 +134,7 @@ std::vector<double> LambdaDiagonal(const std::vector<T>& gram, size_t n,
 absl::StatusOr<std::vector<float>> InvertAndBuildInPlace(
     std::vector<float> a, size_t n, const SolverOptions& options,
     const std::vector<double>& lambda_diag) {
-  const int threads = ResolveThreads(options.num_threads);
+  const int threads = ResolveThreadCount(options.num_threads);
   if (absl::Status s = InvertSpdUpper(a.data(), n); !s.ok()) return s;
   BuildB(a.data(), n, options.algorithm != Algorithm::kDlae, lambda_diag,
          a.data(), threads);
@@ -148,7 +148,7 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
                                                  size_t n,
                                                  const SolverOptions& options) {
   if (absl::Status s = ValidateSolve(gram.size(), n, options); !s.ok()) return s;
-  const int threads = ResolveThreads(options.num_threads);
+  const int threads = ResolveThreadCount(options.num_threads);
   const std::vector<double> lambda_diag = LambdaDiagonal(gram, n, options);
   for (size_t j = 0; j < n; ++j) gram[j * n + j] += lambda_diag[j];
 

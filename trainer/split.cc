@@ -14,63 +14,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/file_io.h"
 #include "core/status_macros.h"
 
 namespace edlae {
 namespace {
 
 constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
-
-absl::Status ErrnoError(const std::string& what, const std::string& path) {
-  const int e = errno;
-  std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(e));
-  if (e == ENOENT) return absl::NotFoundError(message);
-  if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(message);
-  return absl::InternalError(message);
-}
-
-// Writes `contents` to `path` atomically: temporary file beside it, fsync,
-// rename, fsync of the directory. The temporary file is removed on error.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& contents) {
-  const std::filesystem::path target(path);
-  const std::string dir = target.parent_path().empty()
-                              ? std::string(".")
-                              : target.parent_path().string();
-  std::string tmp =
-      absl::StrCat(dir, "/.", target.filename().string(), ".tmp.XXXXXX");
-  const int fd = mkstemp(tmp.data());
-  if (fd < 0) return ErrnoError("cannot create a temporary file for", path);
-  absl::Status status;
-  size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t w =
-        ::write(fd, contents.data() + written, contents.size() - written);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      status = ErrnoError("cannot write", tmp);
-      break;
-    }
-    written += static_cast<size_t>(w);
-  }
-  if (status.ok() && ::fchmod(fd, 0644) != 0)
-    status = ErrnoError("cannot chmod", tmp);
-  if (status.ok() && ::fsync(fd) != 0) status = ErrnoError("cannot fsync", tmp);
-  if (::close(fd) != 0 && status.ok()) status = ErrnoError("cannot close", tmp);
-  if (status.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    status = ErrnoError("cannot rename onto", path);
-  }
-  if (!status.ok()) {
-    ::unlink(tmp.c_str());
-    return status;
-  }
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return absl::OkStatus();
-}
 
 std::string PairsCsv(const std::vector<UidSid>& rows) {
   std::string out = "uid,sid\n";
@@ -291,7 +241,7 @@ Interactions MergeInteractions(const std::vector<Interactions>& parts) {
 
 absl::StatusOr<Interactions> ReadSplitFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return ErrnoError("cannot open", path);
+  if (!in) return ErrnoError(errno, "cannot open", path);
   absl::flat_hash_map<std::string, uint32_t> user_index, item_index;
   Interactions x;
   std::vector<uint32_t> pair_users, pair_items;
@@ -316,7 +266,7 @@ absl::StatusOr<Interactions> ReadSplitFile(const std::string& path) {
     pair_users.push_back(u->second);
     pair_items.push_back(i->second);
   }
-  if (in.bad()) return ErrnoError("cannot read", path);
+  if (in.bad()) return ErrnoError(errno, "cannot read", path);
   if (line_number == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": empty file (no header)"));

@@ -20,6 +20,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_io.h"
+#include "core/status_macros.h"
 
 namespace edlae {
 namespace {
@@ -204,7 +206,9 @@ std::vector<uint32_t> DrawActivity(Rng& rng, const SynthOptions& o) {
 // Buffered writer to a file descriptor.
 class FdWriter {
  public:
-  explicit FdWriter(int fd) : fd_(fd) { buffer_.reserve(kFlushAt + 256); }
+  FdWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {
+    buffer_.reserve(kFlushAt + 256);
+  }
 
   void Append(std::string_view s) { buffer_.append(s); }
   void AppendInt(int64_t v) {
@@ -216,17 +220,7 @@ class FdWriter {
     return buffer_.size() >= kFlushAt ? Flush() : absl::OkStatus();
   }
   absl::Status Flush() {
-    const char* p = buffer_.data();
-    size_t left = buffer_.size();
-    while (left > 0) {
-      const ssize_t n = write(fd_, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return absl::ErrnoToStatus(errno, "write failed");
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
+    RETURN_IF_ERROR(WriteAll(fd_, buffer_.data(), buffer_.size(), path_));
     buffer_.clear();
     return absl::OkStatus();
   }
@@ -234,6 +228,7 @@ class FdWriter {
  private:
   static constexpr size_t kFlushAt = size_t{4} << 20;
   int fd_;
+  std::string path_;  // names the file in errors
   std::string buffer_;
 };
 
@@ -384,13 +379,6 @@ absl::Status Generate(const SynthOptions& o, FdWriter* out) {
   return out->Flush();
 }
 
-std::string DirName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 }  // namespace
 
 absl::Status WriteSyntheticInteractions(const std::string& path,
@@ -398,47 +386,13 @@ absl::Status WriteSyntheticInteractions(const std::string& path,
   if (path.empty()) return absl::InvalidArgumentError("empty output path");
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
 
-  // Write to a temporary file beside the target and rename it into place, so
-  // readers never see a partial file.
-  std::string tmp = path + ".tmp.XXXXXX";
-  const int fd = mkstemp(tmp.data());
-  if (fd < 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", tmp));
-  }
-  auto fail = [&](absl::Status s) {
-    close(fd);
-    unlink(tmp.c_str());
-    return s;
-  };
-  if (fchmod(fd, 0644) != 0) {
-    return fail(absl::ErrnoToStatus(errno, absl::StrCat("cannot chmod ", tmp)));
-  }
-  FdWriter writer(fd);
-  if (absl::Status s = Generate(options, &writer); !s.ok()) {
-    return fail(absl::Status(s.code(), absl::StrCat(tmp, ": ", s.message())));
-  }
-  if (fsync(fd) != 0) {
-    return fail(absl::ErrnoToStatus(errno, absl::StrCat("cannot fsync ", tmp)));
-  }
-  if (close(fd) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return absl::ErrnoToStatus(err, absl::StrCat("cannot close ", tmp));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return absl::ErrnoToStatus(
-        err, absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  // Make the rename itself durable; failure here leaves a complete file.
-  const int dir =
-      open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    fsync(dir);
-    close(dir);
-  }
-  return absl::OkStatus();
+  // A temporary file beside the target, renamed into place: readers never see
+  // a partial file, and a failed run leaves the previous one.
+  AtomicFile file;
+  RETURN_IF_ERROR(file.Create(path));
+  FdWriter writer(file.fd(), file.temp_path());
+  RETURN_IF_ERROR(Generate(options, &writer));
+  return file.Commit();
 }
 
 }  // namespace edlae
