@@ -1,100 +1,31 @@
 // edlae-server: serves a model file or a folder of model versions over gRPC
 // until SIGTERM/SIGINT; SIGHUP looks for a new version.
-#include <pthread.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/cli.h"
 #include "common/file_io.h"
-#include "core/flag_names.h"
 #include "core/kernels.h"
 #include "server/log.h"
 #include "server/server.h"
-
-ABSL_FLAG(std::string, model, "",
-          "Model file to serve as version 0 (or use --model_dir); reloaded "
-          "when the file is replaced.");
-ABSL_FLAG(std::string, model_dir, "",
-          "Folder of numbered versions DIR/<version>/model.edlae; the highest "
-          "one that loads is served and new ones are picked up while running.");
-ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(5),
-          "How often to look for a new model version (SIGHUP: now); 0 never.");
-ABSL_FLAG(bool, warmup, true,
-          "Populate the mapping and run a few requests before a version "
-          "takes traffic.");
-ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on.");
-ABSL_FLAG(int32_t, port, 8500, "Port to listen on (0: pick a free port).");
-ABSL_FLAG(std::string, port_file, "",
-          "After the server listens, write its port to this file (atomically); "
-          "useful with --port 0.");
-ABSL_FLAG(uint32_t, max_top_n, 1000, "Largest top_n a request may ask for.");
-ABSL_FLAG(uint32_t, max_history, 10000,
-          "Most history items a request may carry.");
-ABSL_FLAG(uint32_t, max_item_list, 100000,
-          "Most exclude or candidate ids a request may carry.");
-ABSL_FLAG(uint32_t, max_concurrent_requests, 256,
-          "Recommend calls admitted at once (queued or scoring); beyond it, "
-          "calls fail at once with RESOURCE_EXHAUSTED (0: no limit).");
-ABSL_FLAG(uint32_t, batch_max_size, 64,
-          "Most concurrent Recommend calls on a low-rank model scored in one "
-          "pass over V (answers are identical to unbatched scoring); 1 "
-          "disables micro-batching.");
-ABSL_FLAG(int64_t, batch_max_wait_us, 0,
-          "How long a free worker waits for more calls to fill a batch "
-          "(0: take what is queued, no added latency).");
-ABSL_FLAG(uint64_t, inline_max_work, 200000,
-          "Recommend calls estimated at most this many multiply-adds "
-          "(history x items dense, (history + items) x rank low-rank) are "
-          "scored on the gRPC thread that received them, skipping the hand-off "
-          "to a worker (0: always hand off).");
-ABSL_FLAG(int32_t, inline_max_concurrent, 0,
-          "Most calls scored inline at once (0: one less than gRPC's callback "
-          "threads, cores / 2 clamped to [2, 16]).");
-ABSL_FLAG(uint32_t, max_batch_requests, 1024,
-          "Most requests in one RecommendBatch call.");
-ABSL_FLAG(int32_t, worker_threads, 0,
-          "Threads scoring Recommend calls (0: one per core).");
-ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464",
-          "Serve Prometheus metrics at http://ADDRESS/metrics (empty: off).");
-ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain of the server (TLS; with --tls_key).");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
-ABSL_FLAG(std::string, tls_client_ca, "",
-          "PEM CA certificates; clients must present a certificate they "
-          "sign (mutual TLS).");
-ABSL_FLAG(std::string, auth_token_file, "",
-          "File with the bearer token Recommend/GetModelInfo require "
-          "(metadata 'authorization: Bearer TOKEN'); health is exempt.");
-ABSL_FLAG(int32_t, max_receive_message_bytes, 16 * 1024 * 1024,
-          "Largest request accepted, in bytes.");
-ABSL_FLAG(int32_t, keepalive_time_ms, 60 * 1000,
-          "Send an HTTP/2 keepalive ping after this long without activity.");
-ABSL_FLAG(
-    int32_t, keepalive_timeout_ms, 20 * 1000,
-    "Close a connection whose keepalive ping is not answered in this time.");
-ABSL_FLAG(bool, reflection, true,
-          "Register the gRPC server reflection service.");
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
-          "On SIGTERM/SIGINT, how long in-flight calls may take before they "
-          "are cancelled.");
 
 namespace {
 
@@ -118,17 +49,107 @@ extern "C" void OnSignal(int signal_number) {
   errno = saved_errno;
 }
 
-int Run() {
-  const std::string model = absl::GetFlag(FLAGS_model);
-  const std::string model_dir = absl::GetFlag(FLAGS_model_dir);
-  if (model.empty() == model_dir.empty()) {
-    std::fprintf(stderr,
-                 "edlae-server: exactly one of --model and --model_dir is "
-                 "required\n%s\n",
-                 absl::ProgramUsageMessage().data());
-    return 2;
-  }
+// The server's flags, bound to `options` (whose values are the defaults) and
+// to the three that are not server options.
+void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
+                    std::string& port_file, int64_t& batch_max_wait_us,
+                    absl::Duration& shutdown_grace) {
+  using edlae::cli::AddDuration;
+  using edlae::cli::AddFlag;
+  using edlae::cli::AddOption;
+  using edlae::cli::AtLeast;
+  AddOption(app, "model", options.model_path,
+            "Model file to serve as version 0 (or use --model_dir); reloaded "
+            "when the file is replaced.");
+  AddOption(
+      app, "model_dir", options.model_dir,
+      "Folder of numbered versions DIR/<version>/model.edlae; the highest "
+      "one that loads is served and new ones are picked up while "
+      "running.");
+  AddDuration(app, "poll_interval", options.poll_interval,
+              "How often to look for a new model version (SIGHUP: now); 0 "
+              "never.");
+  AddFlag(app, "warmup", options.warmup,
+          "Populate the mapping and run a few requests before a version takes "
+          "traffic.");
+  AddOption(app, "host", options.host, "Address to listen on.");
+  AddOption(app, "port", options.port,
+            "Port to listen on (0: pick a free port).")
+      ->check(edlae::cli::Between(0, 65535));
+  AddOption(app, "port_file", port_file,
+            "After the server listens, write its port to this file "
+            "(atomically); useful with --port 0.");
+  AddOption(app, "max_top_n", options.limits.max_top_n,
+            "Largest top_n a request may ask for.")
+      ->check(AtLeast(1));
+  AddOption(app, "max_history", options.limits.max_history,
+            "Most history items a request may carry.")
+      ->check(AtLeast(1));
+  AddOption(app, "max_item_list", options.limits.max_item_list,
+            "Most exclude or candidate ids a request may carry.")
+      ->check(AtLeast(0));
+  AddOption(app, "max_concurrent_requests",
+            options.limits.max_concurrent_requests,
+            "Recommend calls admitted at once (queued or scoring); beyond it, "
+            "calls fail at once with RESOURCE_EXHAUSTED (0: no limit).")
+      ->check(AtLeast(0));
+  AddOption(app, "batch_max_size", options.batch_max_size,
+            "Most concurrent Recommend calls on a low-rank model scored in one "
+            "pass over V (answers are identical to unbatched scoring); 1 "
+            "disables micro-batching.")
+      ->check(AtLeast(1));
+  AddOption(app, "batch_max_wait_us", batch_max_wait_us,
+            "How long a free worker waits for more calls to fill a batch (0: "
+            "take what is queued, no added latency).")
+      ->check(AtLeast(0));
+  AddOption(app, "inline_max_work", options.inline_max_work,
+            "Recommend calls estimated at most this many multiply-adds "
+            "(history x items dense, (history + items) x rank low-rank) are "
+            "scored on the gRPC thread that received them, skipping the "
+            "hand-off to a worker (0: always hand off).")
+      ->check(AtLeast(0));
+  AddOption(app, "inline_max_concurrent", options.inline_max_concurrent,
+            "Most calls scored inline at once (0: one less than gRPC's "
+            "callback threads, cores / 2 clamped to [2, 16]).")
+      ->check(AtLeast(0));
+  AddOption(app, "max_batch_requests", options.limits.max_batch_requests,
+            "Most requests in one RecommendBatch call.")
+      ->check(AtLeast(1));
+  AddOption(app, "worker_threads", options.worker_threads,
+            "Threads scoring Recommend calls (0: one per core).")
+      ->check(AtLeast(0));
+  AddOption(app, "metrics_address", options.metrics_address,
+            "Serve Prometheus metrics at http://ADDRESS/metrics (empty: off).");
+  AddOption(app, "tls_cert", options.tls_cert_path,
+            "PEM certificate chain of the server (TLS; with --tls_key).");
+  AddOption(app, "tls_key", options.tls_key_path,
+            "PEM private key of --tls_cert.");
+  AddOption(app, "tls_client_ca", options.tls_client_ca_path,
+            "PEM CA certificates; clients must present a certificate they "
+            "sign (mutual TLS).");
+  AddOption(app, "auth_token_file", options.auth_token_file,
+            "File with the bearer token Recommend/GetModelInfo require "
+            "(metadata 'authorization: Bearer TOKEN'); health is exempt.");
+  AddOption(app, "max_receive_message_bytes", options.max_receive_message_bytes,
+            "Largest request accepted, in bytes.")
+      ->check(AtLeast(1));
+  AddOption(app, "keepalive_time_ms", options.keepalive_time_ms,
+            "Send an HTTP/2 keepalive ping after this long without activity.")
+      ->check(AtLeast(1));
+  AddOption(app, "keepalive_timeout_ms", options.keepalive_timeout_ms,
+            "Close a connection whose keepalive ping is not answered in this "
+            "time.")
+      ->check(AtLeast(1));
+  AddFlag(app, "reflection", options.enable_reflection,
+          "Register the gRPC server reflection service.");
+  AddDuration(app, "shutdown_grace", shutdown_grace,
+              "On SIGTERM/SIGINT, how long in-flight calls may take before "
+              "they are cancelled.");
+}
 
+// Serves with `options` until SIGTERM/SIGINT; `grace` as --shutdown_grace.
+int Run(const edlae::server::ServerOptions& options,
+        const std::string& port_file, absl::Duration grace) {
   // SIGTERM/SIGINT/SIGHUP become bytes on a pipe that one thread below reads.
   // A handler works whichever thread the kernel picks — also threads the
   // process had before main (sanitizer runtimes start some), which a blocked
@@ -145,57 +166,27 @@ int Run() {
     sigaction(signal_number, &action, nullptr);
   }
 
-  edlae::server::ServerOptions options;
-  options.model_path = model;
-  options.model_dir = model_dir;
-  options.poll_interval = absl::GetFlag(FLAGS_poll_interval);
-  options.warmup = absl::GetFlag(FLAGS_warmup);
-  options.limits.max_concurrent_requests =
-      absl::GetFlag(FLAGS_max_concurrent_requests);
-  options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
-  options.batch_max_size = absl::GetFlag(FLAGS_batch_max_size);
-  options.batch_max_wait =
-      std::chrono::microseconds(std::max<int64_t>(0, absl::GetFlag(FLAGS_batch_max_wait_us)));
-  options.inline_max_work = absl::GetFlag(FLAGS_inline_max_work);
-  options.inline_max_concurrent = absl::GetFlag(FLAGS_inline_max_concurrent);
-  options.limits.max_batch_requests = absl::GetFlag(FLAGS_max_batch_requests);
-  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  options.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
-  options.tls_key_path = absl::GetFlag(FLAGS_tls_key);
-  options.tls_client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);
-  options.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
-  options.host = absl::GetFlag(FLAGS_host);
-  options.port = absl::GetFlag(FLAGS_port);
-  options.limits.max_top_n = absl::GetFlag(FLAGS_max_top_n);
-  options.limits.max_history = absl::GetFlag(FLAGS_max_history);
-  options.limits.max_item_list = absl::GetFlag(FLAGS_max_item_list);
-  options.max_receive_message_bytes =
-      absl::GetFlag(FLAGS_max_receive_message_bytes);
-  options.keepalive_time_ms = absl::GetFlag(FLAGS_keepalive_time_ms);
-  options.keepalive_timeout_ms = absl::GetFlag(FLAGS_keepalive_timeout_ms);
-  options.enable_reflection = absl::GetFlag(FLAGS_reflection);
-
   absl::StatusOr<std::unique_ptr<edlae::server::RecommenderServer>> server =
       edlae::server::RecommenderServer::BuildAndStart(options);
   if (!server.ok()) {
     LogEvent(LogLevel::kError, "startup_failed",
-             {{"model", model.empty() ? model_dir : model},
+             {{"model", options.model_path.empty() ? options.model_dir
+                                                   : options.model_path},
               {"error", server.status().ToString()}});
     std::fprintf(stderr, "edlae-server: %s\n",
                  std::string(server.status().message()).c_str());
     return 1;
   }
   edlae::server::RecommenderServer* running = server->get();
-  if (const std::string port_file = absl::GetFlag(FLAGS_port_file);
-      !port_file.empty()) {
+  if (!port_file.empty()) {
     if (absl::Status s = WritePortFile(port_file, running->port()); !s.ok()) {
-      std::fprintf(stderr, "edlae-server: %s\n", std::string(s.message()).c_str());
+      std::fprintf(stderr, "edlae-server: %s\n",
+                   std::string(s.message()).c_str());
       running->Shutdown(absl::Now());
       return 1;
     }
   }
 
-  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
   std::thread signal_thread([running, grace] {
     int signal_number = 0;
     for (;;) {
@@ -205,7 +196,8 @@ int Run() {
       if (got != 1) return;
       signal_number = byte;
       if (signal_number != SIGHUP) break;
-      LogEvent(LogLevel::kInfo, "model_check_requested", {{"signal", "SIGHUP"}});
+      LogEvent(LogLevel::kInfo, "model_check_requested",
+               {{"signal", "SIGHUP"}});
       running->TriggerModelCheck();
     }
     LogEvent(LogLevel::kInfo, "shutdown",
@@ -230,22 +222,32 @@ int main(int argc, char** argv) {
   // such mutexes several times per call (GraphCycles showed in profiles of
   // a loaded server). Off in the served binary; the tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  absl::SetProgramUsageMessage(
-      "Serves an edlae model over gRPC.\n"
-      "Usage: edlae-server (--model PATH | --model_dir DIR) [--port 8500] "
-      "[--host 0.0.0.0] [--poll_interval 5s] [--metrics_address "
-      "0.0.0.0:9464] [--tls_cert F --tls_key F [--tls_client_ca F]] "
-      "[--auth_token_file F] [--max_concurrent_requests 256] [--max_top_n "
-      "1000] [--max_history 10000] [--max_item_list 100000] "
-      "[--shutdown_grace 10s] [--port_file FILE]");
-  std::vector<std::string> args = edlae::NormalizeFlagNames(argc, argv);
-  std::vector<char*> view = edlae::FlagArgv(args);
-  absl::ParseCommandLine(static_cast<int>(args.size()), view.data());
-  // EDLAE_SIMD_TARGET pins the scoring kernels' SIMD target (before any scoring).
+  CLI::App app(
+      "Serves an edlae model over gRPC until SIGTERM/SIGINT; SIGHUP "
+      "looks for a new version.",
+      "edlae-server");
+  edlae::cli::Configure(app);
+  edlae::server::ServerOptions options;  // holds the flags' defaults
+  options.metrics_address = "0.0.0.0:9464";
+  std::string port_file;
+  int64_t batch_max_wait_us = options.batch_max_wait.count();
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  AddServerFlags(app, options, port_file, batch_max_wait_us, shutdown_grace);
+  if (std::optional<int> exit = edlae::cli::Parse(app, argc, argv)) {
+    return *exit;
+  }
+  if (options.model_path.empty() == options.model_dir.empty()) {
+    return edlae::cli::UsageError(
+        app, "exactly one of --model and --model_dir is required");
+  }
+  options.batch_max_wait = std::chrono::microseconds(batch_max_wait_us);
+  // EDLAE_SIMD_TARGET pins the scoring kernels' SIMD target (before any
+  // scoring).
   if (absl::Status s = edlae::ApplySimdTargetFromEnv(); !s.ok()) {
-    std::fprintf(stderr, "edlae-server: %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "edlae-server: %s\n",
+                 std::string(s.message()).c_str());
     return 2;
   }
   LogEvent(LogLevel::kInfo, "simd", {{"target", edlae::ActiveSimdTarget()}});
-  return Run();
+  return Run(options, port_file, shutdown_grace);
 }
