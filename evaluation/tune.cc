@@ -1,5 +1,5 @@
 // Grid search: one Gram matrix, a copy per point into SolveFullRank, validation nDCG@100 picks, test reported.
-#include "trainer/tune.h"
+#include "evaluation/tune.h"
 
 #include <chrono>
 #include <ctime>

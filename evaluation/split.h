@@ -1,6 +1,6 @@
 // Strong-generalization split of Liang et al. 2018 (held-out users, 80/20 fold-in/targets) and its standard files.
-#ifndef EDLAE_TRAINER_SPLIT_H_
-#define EDLAE_TRAINER_SPLIT_H_
+#ifndef EDLAE_EVALUATION_SPLIT_H_
+#define EDLAE_EVALUATION_SPLIT_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -106,4 +106,4 @@ absl::StatusOr<Interactions> ReadSplitFile(const std::string& path);
 
 }  // namespace edlae
 
-#endif  // EDLAE_TRAINER_SPLIT_H_
+#endif  // EDLAE_EVALUATION_SPLIT_H_

@@ -1,6 +1,6 @@
 // Scoring a split's held-out users (fold-in → top-100, fold-in excluded) into Recall@20/50 and nDCG@100.
-#ifndef EDLAE_TRAINER_EVALUATE_H_
-#define EDLAE_TRAINER_EVALUATE_H_
+#ifndef EDLAE_EVALUATION_EVALUATE_H_
+#define EDLAE_EVALUATION_EVALUATE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -12,10 +12,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "core/batch_scorer.h"
+#include "evaluation/batch_scorer.h"
 #include "core/model.h"
 #include "trainer/interactions.h"
-#include "trainer/metrics.h"
+#include "evaluation/ranking_metrics.h"
 
 namespace edlae {
 
@@ -75,7 +75,7 @@ struct EvalResult {
   double seconds = 0;             // scoring + metrics
 };
 
-// Scores every held-out user with B (server ranking: core/batch_scorer.h),
+// Scores every held-out user with B (server ranking: evaluation/batch_scorer.h),
 // excluding the fold-in items, and averages Recall@20, Recall@50 and nDCG@100
 // over the users with at least one target. `popularity` (may be empty) serves
 // users whose fold-in is empty, as the server's fallback does.
@@ -86,7 +86,7 @@ absl::StatusOr<EvalResult> EvaluateHeldOut(const WeightRows& b,
                                            const EvalOptions& options);
 
 // The same for a low-rank model (B = U·Vᵀ, never formed), scored as the
-// server does (core/batch_scorer.h's TopKBatchLowRank: z = Σ U rows of the
+// server does (evaluation/batch_scorer.h's TopKBatchLowRank: z = Σ U rows of the
 // fold-in, then V·z top-100 with the fold-in excluded); users with an empty
 // fold-in get model.popularity()'s fallback. `options.method` and
 // `block_users` are ignored. Errors: those of TopKBatchLowRank.
@@ -96,4 +96,4 @@ absl::StatusOr<EvalResult> EvaluateHeldOutLowRank(const Model& model,
 
 }  // namespace edlae
 
-#endif  // EDLAE_TRAINER_EVALUATE_H_
+#endif  // EDLAE_EVALUATION_EVALUATE_H_

@@ -1,7 +1,7 @@
 // Rank sweep of the low-rank EDLAE family (nDCG@100 against k per method) and
 // its SVG figures, after Steck 2020 Fig. 1.
-#ifndef EDLAE_TRAINER_SWEEP_H_
-#define EDLAE_TRAINER_SWEEP_H_
+#ifndef EDLAE_EVALUATION_SWEEP_H_
+#define EDLAE_EVALUATION_SWEEP_H_
 
 #include <cstddef>
 #include <ostream>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "trainer/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
 
@@ -26,6 +26,8 @@ enum class SweepMethod {
 // "closed-form" | "admm" | "als" | "dlae" (and back).
 absl::StatusOr<SweepMethod> ParseSweepMethod(const std::string& name);
 const char* SweepMethodName(SweepMethod method);
+// The method as figures and tables label it ("EDLAE closed form (Alg. 1)").
+const char* SweepMethodLabel(SweepMethod method);
 
 struct SweepOptions {
   std::vector<size_t> ranks;  // each ≥ 1; ranks above the catalog are skipped
@@ -98,13 +100,6 @@ absl::StatusOr<SweepResult> RunSweep(const Interactions& train,
 std::string SweepTable(const SweepResult& result);
 // One JSON object with every point and the cosine medians' summaries.
 std::string SweepJson(const SweepResult& result);
-// Fig. 1 (left): validation nDCG@100 against k on a log axis, one polyline
-// per method (in method order), full-rank points as dashed lines, a legend.
-std::string NdcgRankSvg(const SweepResult& result);
-// Fig. 1 (centre/right): histogram over items of the cosine medians of U
-// (`of_v` false) or V, one step polyline per model.
-std::string CosineHistogramSvg(const SweepResult& result, bool of_v);
-
 }  // namespace edlae
 
-#endif  // EDLAE_TRAINER_SWEEP_H_
+#endif  // EDLAE_EVALUATION_SWEEP_H_

@@ -1,5 +1,5 @@
 // Recall@k, nDCG@k and mean ± standard error, as in the published VAE-CF evaluation code.
-#include "trainer/metrics.h"
+#include "evaluation/ranking_metrics.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,7 @@
 // Low-rank offline evaluation equals the server's per-user Recommend; the rank
 // sweep's table, JSON and SVGs on a tiny split.
-#include "trainer/sweep.h"
+#include "evaluation/sweep.h"
+#include "evaluation/sweep_plots.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,17 +14,17 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "core/batch_scorer.h"
+#include "evaluation/batch_scorer.h"
 #include "core/model.h"
 #include "core/model_writer.h"
 #include "core/scorer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
-#include "trainer/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "trainer/gram.h"
 #include "trainer/low_rank.h"
-#include "trainer/split.h"
-#include "trainer/synth.h"
+#include "evaluation/split.h"
+#include "evaluation/synth.h"
 
 namespace edlae {
 namespace {

@@ -1,6 +1,6 @@
 // Rank sweep: one Gram matrix, every (method, rank) solved and scored through a
-// mapped model file; tables, JSON, SVGs.
-#include "trainer/sweep.h"
+// mapped model file; tables, JSON.
+#include "evaluation/sweep.h"
 
 #include <unistd.h>
 
@@ -16,8 +16,8 @@
 #include "core/model_writer.h"
 #include "core/status_macros.h"
 #include "core/topn.h"
+#include "trainer/full_rank_solver.h"
 #include "trainer/gram.h"
-#include "trainer/solver.h"
 
 namespace edlae {
 namespace {
@@ -28,34 +28,6 @@ constexpr int kNeighbours = 10;
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-const char* Label(SweepMethod m) {
-  switch (m) {
-    case SweepMethod::kClosedForm:
-      return "EDLAE closed form (Alg. 1)";
-    case SweepMethod::kAdmm:
-      return "EDLAE ADMM";
-    case SweepMethod::kAls:
-      return "zero-diag ALS";
-    case SweepMethod::kDlae:
-      return "DLAE";
-  }
-  return "?";
-}
-
-const char* Color(SweepMethod m) {
-  switch (m) {
-    case SweepMethod::kClosedForm:
-      return "#1f77b4";
-    case SweepMethod::kAdmm:
-      return "#ff7f0e";
-    case SweepMethod::kAls:
-      return "#2ca02c";
-    case SweepMethod::kDlae:
-      return "#d62728";
-  }
-  return "#000000";
 }
 
 // Per item: median over its kNeighbours most similar items (largest entries
@@ -165,93 +137,21 @@ std::string Num(double x, int digits = 4) {
   return std::isfinite(x) ? absl::StrFormat("%.*f", digits, x) : "null";
 }
 
-// "nice" tick step for a span: 1, 2 or 5 × 10^e, about `ticks` ticks.
-double TickStep(double span, int ticks) {
-  const double raw = span / ticks;
-  const double e = std::pow(10.0, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 5.0}) {
-    if (m * e >= raw) return m * e;
-  }
-  return 10 * e;
-}
-
-struct Frame {
-  double width = 700, height = 420;
-  double left = 70, right = 230, top = 40, bottom = 55;
-  double x0, x1, y0, y1;  // data ranges
-  bool log_x = false;
-  double X(double x) const {
-    const double t = log_x ? (std::log10(x) - std::log10(x0)) /
-                                 (std::log10(x1) - std::log10(x0))
-                           : (x - x0) / (x1 - x0);
-    return left + t * (width - left - right);
-  }
-  double Y(double y) const {
-    return height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom);
-  }
-};
-
-std::string SvgOpen(const Frame& f, const std::string& title) {
-  return absl::StrFormat(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-      "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      "<text x=\"%g\" y=\"22\" text-anchor=\"middle\" "
-      "font-size=\"14\">%s</text>\n",
-      f.width, f.height, f.width, f.height, (f.left + f.width - f.right) / 2,
-      title);
-}
-
-// Axes, grid lines, ticks and axis labels.
-std::string Axes(const Frame& f, const std::vector<double>& xticks,
-                 const std::string& xlabel, const std::string& ylabel,
-                 int ydigits) {
-  std::string s;
-  const double step = TickStep(f.y1 - f.y0, 6);
-  for (double y = std::ceil(f.y0 / step) * step; y <= f.y1 + 1e-12; y += step) {
-    absl::StrAppend(
-        &s, absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                            "y2=\"%.1f\" stroke=\"#dddddd\"/>\n"
-                            "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">"
-                            "%.*f</text>\n",
-                            f.left, f.Y(y), f.width - f.right, f.Y(y),
-                            f.left - 6, f.Y(y) + 4, ydigits, y));
-  }
-  for (double x : xticks) {
-    absl::StrAppend(
-        &s, absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                            "y2=\"%.1f\" stroke=\"#dddddd\"/>\n"
-                            "<text x=\"%.1f\" y=\"%.1f\" "
-                            "text-anchor=\"middle\">%g</text>\n",
-                            f.X(x), f.top, f.X(x), f.height - f.bottom, f.X(x),
-                            f.height - f.bottom + 16, x));
-  }
-  absl::StrAppend(
-      &s, absl::StrFormat(
-              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-              "fill=\"none\" stroke=\"black\"/>\n"
-              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n"
-              "<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" "
-              "transform=\"rotate(-90 16 %.1f)\">%s</text>\n",
-              f.left, f.top, f.width - f.left - f.right,
-              f.height - f.top - f.bottom, (f.left + f.width - f.right) / 2,
-              f.height - 14, xlabel, (f.top + f.height - f.bottom) / 2,
-              (f.top + f.height - f.bottom) / 2, ylabel));
-  return s;
-}
-
-std::string LegendEntry(const Frame& f, int row, const std::string& color,
-                        const std::string& label, bool dashed) {
-  const double y = f.top + 14 + row * 20;
-  const double x = f.width - f.right + 12;
-  return absl::StrFormat(
-      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-      "stroke-width=\"2\"%s/>\n<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-      x, y, x + 24, y, color, dashed ? " stroke-dasharray=\"6 4\"" : "", x + 30,
-      y + 4, label);
-}
-
 }  // namespace
+
+const char* SweepMethodLabel(SweepMethod m) {
+  switch (m) {
+    case SweepMethod::kClosedForm:
+      return "EDLAE closed form (Alg. 1)";
+    case SweepMethod::kAdmm:
+      return "EDLAE ADMM";
+    case SweepMethod::kAls:
+      return "zero-diag ALS";
+    case SweepMethod::kDlae:
+      return "DLAE";
+  }
+  return "?";
+}
 
 absl::StatusOr<SweepMethod> ParseSweepMethod(const std::string& name) {
   for (SweepMethod m : {SweepMethod::kClosedForm, SweepMethod::kAdmm,
@@ -435,7 +335,7 @@ std::string SweepTable(const SweepResult& r) {
       r.num_items, r.num_users, r.lambda, r.dropout, r.gram_seconds);
   std::string rule = "|---|";
   for (SweepMethod m : methods) {
-    absl::StrAppend(&s, " ", Label(m), " |");
+    absl::StrAppend(&s, " ", SweepMethodLabel(m), " |");
     absl::StrAppend(&rule, "---|");
   }
   absl::StrAppend(&s, "\n", rule, "\n");
@@ -463,7 +363,8 @@ std::string SweepTable(const SweepResult& r) {
     absl::StrAppend(&s, "\n");
   }
   absl::StrAppend(&s, "\nTraining seconds (solve only):\n\n| k |");
-  for (SweepMethod m : methods) absl::StrAppend(&s, " ", Label(m), " |");
+  for (SweepMethod m : methods)
+    absl::StrAppend(&s, " ", SweepMethodLabel(m), " |");
   absl::StrAppend(&s, "\n", rule, "\n");
   auto seconds = [](const SweepPoint* p) -> std::string {
     return p && p->error.empty() ? absl::StrFormat("%.2f", p->train_seconds)
@@ -490,7 +391,7 @@ std::string SweepTable(const SweepResult& r) {
   std::string rule3 = "|---|";
   for (SweepMethod m : methods) {
     if (m == SweepMethod::kDlae) continue;
-    absl::StrAppend(&s, " ", Label(m), " |");
+    absl::StrAppend(&s, " ", SweepMethodLabel(m), " |");
     absl::StrAppend(&rule3, "---|");
   }
   absl::StrAppend(&s, "\n", rule3, "\n");
@@ -574,134 +475,6 @@ std::string SweepJson(const SweepResult& r) {
                     ",\"median_v\":", Num(median(r.cosines[c].v)), "}");
   }
   absl::StrAppend(&s, "]}\n");
-  return s;
-}
-
-std::string NdcgRankSvg(const SweepResult& r) {
-  Frame f;
-  f.log_x = true;
-  size_t kmin = std::numeric_limits<size_t>::max(), kmax = 0;
-  double ymin = std::numeric_limits<double>::infinity(), ymax = -ymin;
-  std::vector<SweepMethod> methods;
-  for (const SweepPoint& p : r.points) {
-    if (!p.error.empty()) continue;
-    if (p.rank > 0) {
-      kmin = std::min(kmin, p.rank);
-      kmax = std::max(kmax, p.rank);
-      if (std::find(methods.begin(), methods.end(), p.method) == methods.end())
-        methods.push_back(p.method);
-    }
-    ymin = std::min(ymin, p.validation.ndcg100.mean);
-    ymax = std::max(ymax, p.validation.ndcg100.mean);
-  }
-  if (kmax == 0) kmin = kmax = std::max<size_t>(r.num_items, 1);
-  if (!std::isfinite(ymin)) ymin = 0, ymax = 1;
-  const double pad = std::max(0.01, (ymax - ymin) * 0.08);
-  f.x0 = kmin / 1.5;
-  f.x1 = std::max<double>(kmax, r.num_items) * 1.5;
-  f.y0 = std::max(0.0, ymin - pad);
-  f.y1 = ymax + pad;
-  std::vector<double> xticks;
-  for (double t = 1; t <= f.x1; t *= 10) {
-    if (t >= f.x0) xticks.push_back(t);
-  }
-  std::string s = SvgOpen(
-      f, absl::StrFormat("nDCG@100 (validation) vs rank, %d items, λ=%g p=%g",
-                         r.num_items, r.lambda, r.dropout));
-  absl::StrAppend(
-      &s, Axes(f, xticks, "rank k (log scale)", "nDCG@100 (validation)", 3));
-  int row = 0;
-  for (SweepMethod m : methods) {
-    std::string pts;
-    std::string marks;
-    for (const SweepPoint& p : r.points) {
-      if (p.method != m || p.rank == 0 || !p.error.empty()) continue;
-      const double x = f.X(p.rank), y = f.Y(p.validation.ndcg100.mean);
-      absl::StrAppend(&pts, pts.empty() ? "" : " ",
-                      absl::StrFormat("%.1f,%.1f", x, y));
-      absl::StrAppend(&marks,
-                      absl::StrFormat("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
-                                      "fill=\"%s\"/>\n",
-                                      x, y, Color(m)));
-    }
-    absl::StrAppend(&s, "<polyline fill=\"none\" stroke=\"", Color(m),
-                    "\" stroke-width=\"2\" points=\"", pts, "\"/>\n", marks);
-    absl::StrAppend(&s, LegendEntry(f, row++, Color(m), Label(m), false));
-  }
-  for (const SweepPoint& p : r.points) {
-    if (p.rank != 0 || !p.error.empty()) continue;
-    const bool dlae = p.method == SweepMethod::kDlae;
-    const char* color = dlae ? "#d62728" : "#1f77b4";
-    const double y = f.Y(p.validation.ndcg100.mean);
-    absl::StrAppend(
-        &s,
-        absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                        "stroke=\"%s\" stroke-width=\"1.5\" "
-                        "stroke-dasharray=\"6 4\"/>\n"
-                        "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" "
-                        "fill=\"%s\"/>\n",
-                        f.left, y, f.width - f.right, y, color,
-                        f.X(r.num_items) - 3.5, y - 3.5, color));
-    absl::StrAppend(
-        &s, LegendEntry(f, row++, color,
-                        dlae ? "DLAE full rank" : "EDLAE full rank", true));
-  }
-  absl::StrAppend(&s, "</svg>\n");
-  return s;
-}
-
-std::string CosineHistogramSvg(const SweepResult& r, bool of_v) {
-  constexpr int kBins = 50;
-  constexpr double kLo = -0.25, kHi = 1;  // values below land in bin 0
-  std::vector<std::vector<double>> fractions;
-  double ymax = 0;
-  for (const CosineMedians& c : r.cosines) {
-    const std::vector<double>& x = of_v ? c.v : c.u;
-    std::vector<double> h(kBins, 0);
-    size_t count = 0;
-    for (double v : x) {
-      if (std::isnan(v)) continue;
-      int b = static_cast<int>((v - kLo) / (kHi - kLo) * kBins);
-      h[std::clamp(b, 0, kBins - 1)] += 1;
-      ++count;
-    }
-    for (double& v : h) {
-      v = count ? v / count : 0;
-      ymax = std::max(ymax, v);
-    }
-    fractions.push_back(std::move(h));
-  }
-  Frame f;
-  f.x0 = kLo;
-  f.x1 = kHi;
-  f.y0 = 0;
-  f.y1 = ymax > 0 ? ymax * 1.1 : 1;
-  const char* which = of_v ? "V" : "U";
-  std::string s = SvgOpen(
-      f, absl::StrFormat("median cosine of the 10 most similar items in %s "
-                         "(rank %d)",
-                         which, r.histogram_rank));
-  absl::StrAppend(&s, Axes(f, {-0.25, 0, 0.25, 0.5, 0.75, 1},
-                           absl::StrCat("median cos(", which, "_i, ", which,
-                                        "_j) over the 10 neighbours j of i"),
-                           "fraction of items", 2));
-  for (size_t c = 0; c < fractions.size(); ++c) {
-    const char* color = r.cosines[c].label == "DLAE" ? "#d62728" : "#1f77b4";
-    std::string pts = absl::StrFormat("%.1f,%.1f", f.X(kLo), f.Y(0));
-    for (int b = 0; b < kBins; ++b) {
-      const double x0 = kLo + (kHi - kLo) * b / kBins;
-      const double x1 = kLo + (kHi - kLo) * (b + 1) / kBins;
-      absl::StrAppend(&pts, absl::StrFormat(" %.1f,%.1f %.1f,%.1f", f.X(x0),
-                                            f.Y(fractions[c][b]), f.X(x1),
-                                            f.Y(fractions[c][b])));
-    }
-    absl::StrAppend(&pts, absl::StrFormat(" %.1f,%.1f", f.X(kHi), f.Y(0)));
-    absl::StrAppend(&s, "<polyline fill=\"none\" stroke=\"", color,
-                    "\" stroke-width=\"2\" points=\"", pts, "\"/>\n");
-    absl::StrAppend(&s, LegendEntry(f, static_cast<int>(c), color,
-                                    r.cosines[c].label, false));
-  }
-  absl::StrAppend(&s, "</svg>\n");
   return s;
 }
 

@@ -1,5 +1,5 @@
 // Recall@k, nDCG@k and the standard error against hand-computed values.
-#include "trainer/metrics.h"
+#include "evaluation/ranking_metrics.h"
 
 #include <cmath>
 #include <vector>

@@ -1,5 +1,5 @@
 // Strong-generalization split: portable RNG, user permutation, 80/20 held-out split, atomic standard files.
-#include "trainer/split.h"
+#include "evaluation/split.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,5 +1,5 @@
 // Strong-generalization split: determinism, disjoint users, training-only items, 80/20 rule, files round trip.
-#include "trainer/split.h"
+#include "evaluation/split.h"
 
 #include <algorithm>
 #include <filesystem>

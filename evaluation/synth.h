@@ -1,6 +1,6 @@
 // Synthetic interaction data with power-law popularity and latent user tastes (demo and benchmark input).
-#ifndef EDLAE_TRAINER_SYNTH_H_
-#define EDLAE_TRAINER_SYNTH_H_
+#ifndef EDLAE_EVALUATION_SYNTH_H_
+#define EDLAE_EVALUATION_SYNTH_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -29,4 +29,4 @@ absl::Status WriteSyntheticInteractions(const std::string& path,
 
 }  // namespace edlae
 
-#endif  // EDLAE_TRAINER_SYNTH_H_
+#endif  // EDLAE_EVALUATION_SYNTH_H_

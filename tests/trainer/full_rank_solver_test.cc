@@ -1,5 +1,5 @@
 // Closed-form solvers checked against their optimality conditions on random and real data.
-#include "trainer/solver.h"
+#include "trainer/full_rank_solver.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // Held-out evaluation: batched == per-user server scoring, foreign splits, tune's choice, and sane numbers on ML-100K.
-#include "trainer/evaluate.h"
+#include "evaluation/evaluate.h"
 
 #include <algorithm>
 #include <memory>
@@ -14,9 +14,9 @@
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
 #include "trainer/interactions.h"
-#include "trainer/split.h"
-#include "trainer/synth.h"
-#include "trainer/tune.h"
+#include "evaluation/split.h"
+#include "evaluation/synth.h"
+#include "evaluation/tune.h"
 
 namespace edlae {
 namespace {

@@ -1,5 +1,5 @@
 // Synthetic ratings.csv: Zipf popularity, topic tastes, heavy-tailed users.
-#include "trainer/synth.h"
+#include "evaluation/synth.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

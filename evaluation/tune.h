@@ -1,6 +1,6 @@
 // Grid search over (model, λ, p) on a split's validation users, with one Gram matrix reused for every point.
-#ifndef EDLAE_TRAINER_TUNE_H_
-#define EDLAE_TRAINER_TUNE_H_
+#ifndef EDLAE_EVALUATION_TUNE_H_
+#define EDLAE_EVALUATION_TUNE_H_
 
 #include <cstddef>
 #include <ostream>
@@ -9,9 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "trainer/evaluate.h"
+#include "evaluation/evaluate.h"
 #include "trainer/interactions.h"
-#include "trainer/solver.h"
+#include "trainer/full_rank_solver.h"
 
 namespace edlae {
 
@@ -88,4 +88,4 @@ absl::StatusOr<TuneResult> Tune(const Interactions& train,
 
 }  // namespace edlae
 
-#endif  // EDLAE_TRAINER_TUNE_H_
+#endif  // EDLAE_EVALUATION_TUNE_H_

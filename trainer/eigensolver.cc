@@ -1,5 +1,5 @@
 // Block Krylov (GEMM + LQ + Rayleigh–Ritz) and dsyevr/dsyevd bindings for leading symmetric eigenpairs.
-#include "trainer/eigen.h"
+#include "trainer/eigensolver.h"
 
 #include <cblas.h>
 

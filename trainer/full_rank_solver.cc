@@ -1,5 +1,5 @@
 // Full-rank closed forms: Λ from G's diagonal, Cholesky inverse C = (G + Λ)⁻¹, then B from C's columns.
-#include "trainer/solver.h"
+#include "trainer/full_rank_solver.h"
 
 #include <cmath>
 #include <utility>

@@ -1,5 +1,5 @@
 // Batched top-k: exact row accumulation (the server's kernel, bit-identical) or dense-block GEMM through OpenBLAS.
-#include "core/batch_scorer.h"
+#include "evaluation/batch_scorer.h"
 
 #include <cblas.h>
 

@@ -1,5 +1,5 @@
 // Held-out evaluation: read a split part, map ids to the model, batched top-100, per-user metrics, mean ± s.e.
-#include "trainer/evaluate.h"
+#include "evaluation/evaluate.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,7 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
-#include "trainer/split.h"
+#include "evaluation/split.h"
 
 namespace edlae {
 namespace {

@@ -1,6 +1,6 @@
 // Closed-form full-rank solvers of Steck 2020: EASE, DLAE (Eq. 5) and EDLAE with full emphasis (Eqs. 8–9).
-#ifndef EDLAE_TRAINER_SOLVER_H_
-#define EDLAE_TRAINER_SOLVER_H_
+#ifndef EDLAE_TRAINER_FULL_RANK_SOLVER_H_
+#define EDLAE_TRAINER_FULL_RANK_SOLVER_H_
 
 #include <string>
 #include <vector>
@@ -49,4 +49,4 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<float> gram,
 
 }  // namespace edlae
 
-#endif  // EDLAE_TRAINER_SOLVER_H_
+#endif  // EDLAE_TRAINER_FULL_RANK_SOLVER_H_

@@ -1,5 +1,5 @@
 // Synthetic data: determinism, validation, shape, heavy tails, structure.
-#include "trainer/synth.h"
+#include "evaluation/synth.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 // Leading eigenpairs of a symmetric matrix: restarted block Krylov on GEMM for k ≪ n, LAPACK syevr for large k.
-#ifndef EDLAE_TRAINER_EIGEN_H_
-#define EDLAE_TRAINER_EIGEN_H_
+#ifndef EDLAE_TRAINER_EIGENSOLVER_H_
+#define EDLAE_TRAINER_EIGENSOLVER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -86,4 +86,4 @@ double MaxResidual(const SymmetricOperator& op, const EigenResult& result);
 
 }  // namespace edlae
 
-#endif  // EDLAE_TRAINER_EIGEN_H_
+#endif  // EDLAE_TRAINER_EIGENSOLVER_H_

@@ -1,5 +1,5 @@
 // Batched top-k against the server's per-user Recommend: identical rankings (exact and GEMM paths), fallback, errors.
-#include "core/batch_scorer.h"
+#include "evaluation/batch_scorer.h"
 
 #include <memory>
 #include <random>

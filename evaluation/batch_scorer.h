@@ -1,6 +1,6 @@
 // Batched top-k for many users at once (offline evaluation): X_block · B, fold-in items excluded, server ranking.
-#ifndef EDLAE_CORE_BATCH_SCORER_H_
-#define EDLAE_CORE_BATCH_SCORER_H_
+#ifndef EDLAE_EVALUATION_BATCH_SCORER_H_
+#define EDLAE_EVALUATION_BATCH_SCORER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -78,4 +78,4 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
 
 }  // namespace edlae
 
-#endif  // EDLAE_CORE_BATCH_SCORER_H_
+#endif  // EDLAE_EVALUATION_BATCH_SCORER_H_

@@ -1,6 +1,6 @@
 // Ranking metrics of Liang et al. 2018 (Recall@k, nDCG@k, binary relevance) and their mean ± standard error.
-#ifndef EDLAE_TRAINER_METRICS_H_
-#define EDLAE_TRAINER_METRICS_H_
+#ifndef EDLAE_EVALUATION_RANKING_METRICS_H_
+#define EDLAE_EVALUATION_RANKING_METRICS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -39,4 +39,4 @@ MetricSummary Summarize(absl::Span<const double> values);
 
 }  // namespace edlae
 
-#endif  // EDLAE_TRAINER_METRICS_H_
+#endif  // EDLAE_EVALUATION_RANKING_METRICS_H_
