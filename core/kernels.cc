@@ -573,6 +573,7 @@ HWY_AFTER_NAMESPACE();
 #include "absl/strings/str_cat.h"
 #include "core/half.h"
 #include "core/kernels.h"
+#include "core/kernels_testing.h"
 
 namespace edlae {
 
