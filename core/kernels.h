@@ -3,8 +3,9 @@
 #define EDLAE_CORE_KERNELS_H_
 
 // The production surface. Typed entry points, scalar references and target
-// forcing, used by tests and benchmarks, are in core/kernels_testing.h. Every
-// entry point is safe to call from many threads.
+// forcing, used by tests and benchmarks, are in core/kernels_testing.h. The
+// bodies are in core/kernels_{accumulate,dot,widen,dispatch}.cc, one Highway
+// family per file. The kernels are safe to call from many threads at once.
 
 #include <cstddef>
 #include <cstdint>
