@@ -11,7 +11,7 @@
 #include "trainer/gram.h"
 #include "trainer/interactions.h"
 #include "trainer/lapack.h"
-#include "trainer/solver.h"
+#include "trainer/full_rank_solver.h"
 #include "trainer/train.h"
 
 ABSL_FLAG(std::string, input, "", "interaction file (e.g. from edlae-train synth)");

@@ -21,11 +21,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "core/status_macros.h"
+#include "absl/types/span.h"
 #include "core/finite.h"
+#include "core/status_macros.h"
 #include "core/utf8.h"
 
 namespace edlae {
@@ -54,13 +57,17 @@ const char* SectionName(uint32_t id) {
   return "unknown";
 }
 
-
 uint32_t LoadU32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
 
+// Bytes of the num_items + 1 uint64 offsets that open the item ids section
+// (no overflow: num_items < 2^32).
+constexpr uint64_t ItemIdOffsetsBytes(uint64_t num_items) {
+  return (num_items + 1) * sizeof(uint64_t);
+}
 
 // Hashes a weight matrix (B, U or V: `rows` rows of `stride` elements of
 // `dtype`, the first `len` of them weights) row by row and, while each row is
@@ -77,7 +84,7 @@ bool HashAndCheckRows(const uint8_t* base, DType dtype, uint64_t rows,
   for (uint64_t r = 0; r < rows; ++r) {
     const uint8_t* row = base + r * row_bytes;
     XXH3_64bits_update(state, row, row_bytes);
-    if (!ok) continue;  // keep hashing: a checksum mismatch is reported first
+    if (!ok) continue;    // keep hashing: a checksum mismatch is reported first
     uint8_t padding = 0;  // bit patterns, so -0.0 is caught too
     for (uint64_t c = len * element; c < row_bytes; ++c) padding |= row[c];
     bool finite = false;
@@ -102,6 +109,451 @@ bool HashAndCheckRows(const uint8_t* base, DType dtype, uint64_t rows,
   *checksum = XXH3_64bits_digest(state);
   XXH3_freeState(state);
   return ok;
+}
+
+// The errors Parse returns, each prefixed with the model's path ("<memory>"
+// for FromBytes).
+class ParseErrors {
+ public:
+  explicit ParseErrors(std::string where) : where_(std::move(where)) {}
+
+  // DataLoss: the bytes are damaged, truncated or inconsistent.
+  template <typename... Parts>
+  absl::Status Corrupt(const Parts&... parts) const {
+    return absl::DataLossError(absl::StrCat(where_, ": ", parts...));
+  }
+  // InvalidArgument: a version, flag, kind or dtype this build does not read.
+  template <typename... Parts>
+  absl::Status Unsupported(const Parts&... parts) const {
+    return absl::InvalidArgumentError(absl::StrCat(where_, ": ", parts...));
+  }
+
+ private:
+  std::string where_;
+};
+
+// What the header says about the weight matrices, once validated.
+struct WeightLayout {
+  bool low_rank = false;
+  DType dtype = DType::kFloat32;
+  uint64_t num_items = 0;
+  uint64_t rank = 0;  // 0 for dense models
+  // Stored row length: num_items weights per row of B, rank per row of U, V.
+  uint64_t row_len = 0;
+  uint64_t stride = 0;
+  uint64_t matrix_bytes = 0;  // bytes of B, or of U and of V each
+};
+
+// The known sections of the model's kind, pointing into the section table.
+struct KnownSections {
+  const SectionEntry* b = nullptr;
+  const SectionEntry* u = nullptr;
+  const SectionEntry* v = nullptr;
+  const SectionEntry* ids = nullptr;
+  const SectionEntry* pop = nullptr;
+  const SectionEntry* meta = nullptr;
+};
+
+// Copies the header out of `data` and checks what needs neither the checksum
+// nor the rest of the header: size, magic, version, header size, section
+// count, and that the section table (ending at *table_end) fits the file.
+// The order gives the most useful error.
+absl::Status ReadHeader(const uint8_t* data, uint64_t size,
+                        const ParseErrors& err, FileHeader* h,
+                        uint64_t* table_end) {
+  if (size < sizeof(FileHeader)) {
+    return err.Corrupt("truncated: file is ", size,
+                       " bytes, smaller than the 128-byte header");
+  }
+  std::memcpy(h, data, sizeof(*h));
+  if (std::memcmp(h->magic, kModelMagic, sizeof(h->magic)) != 0) {
+    return err.Corrupt("bad magic: not an edlae model file");
+  }
+  // Checked before the checksum: another version may define it differently.
+  if (h->format_version != kFormatVersion) {
+    return err.Unsupported("unsupported format version ", h->format_version,
+                           " (this build reads version ", kFormatVersion, ")");
+  }
+  if (h->header_size != sizeof(FileHeader)) {
+    return err.Corrupt("header_size is ", h->header_size, ", want ",
+                       sizeof(FileHeader));
+  }
+  if (h->section_count > kMaxSections) {
+    return err.Corrupt("section_count ", h->section_count,
+                       " exceeds the limit of ", kMaxSections);
+  }
+  *table_end =
+      sizeof(FileHeader) + uint64_t{h->section_count} * sizeof(SectionEntry);
+  if (*table_end > size) {
+    return err.Corrupt("truncated: section table ends at byte ", *table_end,
+                       " but the file is ", size, " bytes");
+  }
+  return absl::OkStatus();
+}
+
+// Checks the header checksum: XXH3-64 of the header with `header_checksum`
+// zeroed, then of the section table (bytes [128, table_end) of `data`).
+absl::Status VerifyHeaderChecksum(const FileHeader& h, const uint8_t* data,
+                                  uint64_t table_end, const ParseErrors& err) {
+  FileHeader zeroed = h;
+  zeroed.header_checksum = 0;
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  XXH3_64bits_update(state, &zeroed, sizeof(zeroed));
+  XXH3_64bits_update(state, data + sizeof(FileHeader),
+                     table_end - sizeof(FileHeader));
+  const uint64_t sum = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  if (sum != h.header_checksum) return err.Corrupt("header checksum mismatch");
+  return absl::OkStatus();
+}
+
+// Checks the rest of a checksummed header against the file size and this
+// build: file size, flags, kind, dtype, item count, rank and row stride, and
+// that the weight sections' size does not overflow.
+absl::StatusOr<WeightLayout> ValidateHeader(const FileHeader& h, uint64_t size,
+                                            const ParseErrors& err) {
+  // After the checksum, so a mismatch means truncation or appended bytes
+  // rather than a damaged header.
+  if (h.file_size > size) {
+    return err.Corrupt("truncated: header says ", h.file_size,
+                       " bytes, file has ", size);
+  }
+  if (h.file_size < size) {
+    return err.Corrupt("trailing bytes: header says ", h.file_size,
+                       " bytes, file has ", size);
+  }
+  if (h.flags != 0) {
+    return err.Unsupported("unsupported header flags 0x", absl::Hex(h.flags));
+  }
+  if (h.kind != static_cast<uint32_t>(ModelKind::kDense) &&
+      h.kind != static_cast<uint32_t>(ModelKind::kLowRank)) {
+    return err.Unsupported("unknown model kind ", h.kind);
+  }
+  WeightLayout w;
+  w.low_rank = h.kind == static_cast<uint32_t>(ModelKind::kLowRank);
+  w.dtype = static_cast<DType>(h.dtype);
+  const uint64_t element = DTypeSize(w.dtype);
+  if (element == 0) {
+    return err.Unsupported("unsupported dtype ", h.dtype,
+                           " (this build reads float32, float16 and bfloat16)");
+  }
+  const uint64_t n = h.num_items;
+  const uint64_t stride = h.row_stride;
+  if (n == 0) return err.Corrupt("model has no items");
+  // Item indices are uint32 throughout the library.
+  if (n > UINT32_MAX) return err.Corrupt("num_items ", n, " exceeds 2^32-1");
+  if (!w.low_rank && h.rank != 0) {
+    return err.Corrupt("dense model with rank ", h.rank);
+  }
+  if (w.low_rank && h.rank == 0) {
+    return err.Corrupt("low-rank model with rank 0");
+  }
+  const uint64_t row_len = w.low_rank ? h.rank : n;
+  if (stride < row_len || stride % RowAlignmentElements(w.dtype) != 0) {
+    return err.Corrupt("row_stride ", stride, " is not a multiple of ",
+                       RowAlignmentElements(w.dtype),
+                       " that is >= ", w.low_rank ? "rank " : "num_items ",
+                       row_len);
+  }
+  // Bytes of each weight section (B, or U and V): n rows of `stride` elements.
+  uint64_t matrix_bytes;
+  if (__builtin_mul_overflow(n, stride, &matrix_bytes) ||
+      __builtin_mul_overflow(matrix_bytes, element, &matrix_bytes)) {
+    return err.Corrupt(w.low_rank ? "U/V" : "B", " size overflows: num_items ",
+                       n, ", row_stride ", stride);
+  }
+  w.num_items = n;
+  w.rank = w.low_rank ? h.rank : 0;
+  w.row_len = row_len;
+  w.stride = stride;
+  w.matrix_bytes = matrix_bytes;
+  return w;
+}
+
+// The section table (`count` entries after the header), copied out of `data`.
+// REQUIRES: ReadHeader checked that it fits.
+std::vector<SectionEntry> ReadSectionTable(const uint8_t* data,
+                                           uint32_t count) {
+  std::vector<SectionEntry> table(count);
+  if (!table.empty()) {
+    std::memcpy(table.data(), data + sizeof(FileHeader),
+                table.size() * sizeof(SectionEntry));
+  }
+  return table;
+}
+
+// Checks every entry of the section table — alignment, bounds within
+// [table_end, size), unique ids, no overlap, zero flags on the sections this
+// kind uses — and finds the known sections of the kind. Entries of the other
+// kind and unknown ones are only checked for placement (their checksums are
+// verified later; their content is ignored).
+absl::StatusOr<KnownSections> IndexSections(
+    absl::Span<const SectionEntry> table, uint64_t table_end, uint64_t size,
+    bool low_rank, const ParseErrors& err) {
+  KnownSections known;
+  absl::flat_hash_set<uint32_t> seen_ids;
+  std::vector<std::pair<uint64_t, uint64_t>> extents;  // [offset, end)
+  for (const SectionEntry& e : table) {
+    const char* name = SectionName(e.id);
+    if (e.offset % kSectionAlignment != 0) {
+      return err.Corrupt("section ", e.id, " (", name, ") offset ", e.offset,
+                         " is not a multiple of ", kSectionAlignment);
+    }
+    uint64_t end;
+    if (__builtin_add_overflow(e.offset, e.size, &end) ||
+        e.offset < table_end || end > size) {
+      return err.Corrupt("section ", e.id, " (", name, ") at offset ", e.offset,
+                         " with size ", e.size, " lies outside bytes [",
+                         table_end, ", ", size, ")");
+    }
+    if (!seen_ids.insert(e.id).second) {
+      return err.Corrupt("duplicate section ", e.id, " (", name, ")");
+    }
+    extents.emplace_back(e.offset, end);
+    switch (static_cast<SectionId>(e.id)) {
+      case SectionId::kDenseB:
+        if (low_rank) continue;  // not this kind's: checksummed, then ignored
+        known.b = &e;
+        break;
+      case SectionId::kFactorU:
+        if (!low_rank) continue;
+        known.u = &e;
+        break;
+      case SectionId::kFactorV:
+        if (!low_rank) continue;
+        known.v = &e;
+        break;
+      case SectionId::kItemIds:
+        known.ids = &e;
+        break;
+      case SectionId::kPopularity:
+        known.pop = &e;
+        break;
+      case SectionId::kMetadata:
+        known.meta = &e;
+        break;
+      default:
+        continue;  // unknown or unused here: checksummed, then ignored
+    }
+    if (e.flags != 0) {
+      return err.Unsupported("unsupported flags 0x", absl::Hex(e.flags),
+                             " on section ", e.id, " (", name, ")");
+    }
+  }
+  std::sort(extents.begin(), extents.end());
+  for (size_t i = 1; i < extents.size(); ++i) {
+    if (extents[i].first < extents[i - 1].second) {
+      return err.Corrupt("sections overlap at byte ", extents[i].first);
+    }
+  }
+  return known;
+}
+
+// Checks that every section the kind needs is present and has the size the
+// header implies (item ids: at least its offsets). Returns the weight
+// sections of the kind (B, or U and V), each num_items × row_stride elements.
+absl::StatusOr<std::vector<const SectionEntry*>> RequireSections(
+    const KnownSections& known, const WeightLayout& w, const ParseErrors& err) {
+  std::vector<const SectionEntry*> weights;
+  if (w.low_rank) {
+    if (known.u == nullptr) return err.Corrupt("missing section 2 (U)");
+    if (known.v == nullptr) return err.Corrupt("missing section 3 (V)");
+    weights = {known.u, known.v};
+  } else {
+    if (known.b == nullptr) return err.Corrupt("missing section 1 (B)");
+    weights = {known.b};
+  }
+  if (known.ids == nullptr) return err.Corrupt("missing section 4 (item ids)");
+  if (known.pop == nullptr) {
+    return err.Corrupt("missing section 5 (popularity)");
+  }
+  if (known.meta == nullptr) {
+    return err.Corrupt("missing section 6 (metadata)");
+  }
+  for (const SectionEntry* e : weights) {
+    if (e->size != w.matrix_bytes) {
+      return err.Corrupt("section ", e->id, " (", SectionName(e->id), ") is ",
+                         e->size, " bytes, want ", w.matrix_bytes);
+    }
+  }
+  const uint64_t n = w.num_items;
+  if (known.pop->size != n * sizeof(float)) {
+    return err.Corrupt("section 5 (popularity) is ", known.pop->size,
+                       " bytes, want ", n * sizeof(float));
+  }
+  if (known.ids->size < ItemIdOffsetsBytes(n)) {
+    return err.Corrupt("section 4 (item ids) is ", known.ids->size,
+                       " bytes, too small for ", n + 1, " offsets");
+  }
+  return weights;
+}
+
+// Verifies the checksum of every section in `table`, unknown ones included.
+// The weight sections are hashed row by row while their weights are checked
+// (finite, zero padding) in the same pass; a checksum mismatch is reported
+// before a bad row.
+absl::Status VerifySectionChecksums(
+    const uint8_t* data, absl::Span<const SectionEntry> table,
+    absl::Span<const SectionEntry* const> weights, const WeightLayout& w,
+    const ParseErrors& err) {
+  for (const SectionEntry& e : table) {
+    uint64_t sum;
+    if (std::find(weights.begin(), weights.end(), &e) != weights.end()) {
+      uint64_t bad_row = 0;
+      const bool ok = HashAndCheckRows(data + e.offset, w.dtype, w.num_items,
+                                       w.row_len, w.stride, &sum, &bad_row);
+      if (sum == e.checksum && !ok) {
+        return err.Corrupt(SectionName(e.id), " row ", bad_row,
+                           " holds a non-finite weight or non-zero padding");
+      }
+    } else {
+      sum = XXH3_64bits(data + e.offset, e.size);
+    }
+    if (sum != e.checksum) {
+      return err.Corrupt("section ", e.id, " (", SectionName(e.id),
+                         ") checksum mismatch");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Checks that each of the n popularity counts is finite and >= 0.
+absl::Status CheckPopularity(const float* popularity, uint64_t n,
+                             const ParseErrors& err) {
+  for (uint64_t i = 0; i < n; ++i) {
+    const float p = popularity[i];
+    if (!std::isfinite(p) || p < 0) {
+      return err.Corrupt("popularity of item ", i, " is ", p,
+                         ", want finite and >= 0");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Validates the item ids section at `data` (`size` bytes: n + 1 offsets, then
+// the UTF-8 id bytes) and indexes it: *offsets and *id_bytes point into the
+// section, *index_by_id maps each id (a view of the section) to its index.
+// Ids are non-empty, valid UTF-8 and unique. REQUIRES: RequireSections checked
+// that the offsets fit.
+absl::Status IndexItemIds(
+    const uint8_t* data, uint64_t size, uint64_t n, const ParseErrors& err,
+    const uint64_t** offsets_out, const char** id_bytes_out,
+    absl::flat_hash_map<std::string_view, uint32_t>* index_by_id) {
+  const uint64_t offsets_bytes = ItemIdOffsetsBytes(n);
+  const auto* offsets = reinterpret_cast<const uint64_t*>(data);
+  const uint64_t id_bytes_size = size - offsets_bytes;
+  const char* id_bytes = reinterpret_cast<const char*>(data + offsets_bytes);
+  if (offsets[0] != 0) return err.Corrupt("item id offsets[0] is not 0");
+  if (offsets[n] != id_bytes_size) {
+    return err.Corrupt("item id offsets end at ", offsets[n], " but ",
+                       id_bytes_size, " id bytes are stored");
+  }
+  *offsets_out = offsets;
+  *id_bytes_out = id_bytes;
+  index_by_id->reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    // Offsets must rise strictly (ids are non-empty) and stay within the id
+    // bytes; checked before the string_view below is formed.
+    if (offsets[i + 1] > id_bytes_size) {
+      return err.Corrupt("item id offset ", i + 1, " is ", offsets[i + 1],
+                         ", past the ", id_bytes_size, " id bytes");
+    }
+    if (offsets[i + 1] <= offsets[i]) {
+      return err.Corrupt("item ", i, " has an empty id or a decreasing offset");
+    }
+    const std::string_view id(id_bytes + offsets[i],
+                              offsets[i + 1] - offsets[i]);
+    if (!IsValidUtf8(id)) {
+      return err.Corrupt("item ", i, " id is not valid UTF-8");
+    }
+    if (!index_by_id->emplace(id, static_cast<uint32_t>(i)).second) {
+      return err.Corrupt("duplicate item id \"",
+                         absl::string_view(id.data(), id.size()),
+                         "\" at index ", i);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Parses the metadata section at `data` (`size` bytes: uint32 count, then
+// count × (uint32 klen, key, uint32 vlen, value)) into *metadata, in file
+// order. Keys are non-empty and unique, keys and values valid UTF-8, and no
+// bytes may follow the last entry.
+absl::Status ParseMetadata(
+    const uint8_t* data, uint64_t size, const ParseErrors& err,
+    std::vector<std::pair<std::string, std::string>>* metadata) {
+  const uint8_t* p = data;
+  uint64_t left = size;
+  auto read_u32 = [&](uint32_t* v) {
+    if (left < 4) return false;
+    *v = LoadU32(p);
+    p += 4;
+    left -= 4;
+    return true;
+  };
+  auto read_bytes = [&](uint32_t len, std::string* out) {
+    if (left < len) return false;
+    out->assign(reinterpret_cast<const char*>(p), len);
+    p += len;
+    left -= len;
+    return true;
+  };
+  uint32_t count;
+  if (!read_u32(&count)) return err.Corrupt("metadata section is too small");
+  // Every entry takes at least 8 bytes; bounds the reserve below.
+  if (count > left / 8) {
+    return err.Corrupt("metadata count ", count, " does not fit in ", size,
+                       " bytes");
+  }
+  metadata->reserve(count);
+  absl::flat_hash_set<std::string> keys;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t klen, vlen;
+    std::string key, value;
+    if (!read_u32(&klen) || !read_bytes(klen, &key) || !read_u32(&vlen) ||
+        !read_bytes(vlen, &value)) {
+      return err.Corrupt("metadata entry ", i, " runs past the section end");
+    }
+    if (key.empty()) {
+      return err.Corrupt("metadata entry ", i, " has an empty key");
+    }
+    if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
+      return err.Corrupt("metadata entry ", i, " is not valid UTF-8");
+    }
+    if (!keys.insert(key).second) {
+      return err.Corrupt("duplicate metadata key \"", key, "\"");
+    }
+    metadata->emplace_back(std::move(key), std::move(value));
+  }
+  if (left != 0) {
+    return err.Corrupt(left, " trailing bytes in the metadata section");
+  }
+  return absl::OkStatus();
+}
+
+// Item indices [0, n) sorted by descending popularity, ties by index.
+std::vector<uint32_t> SortByPopularity(const float* pop, uint64_t n) {
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), uint32_t{0});
+  std::sort(order.begin(), order.end(), [pop](uint32_t a, uint32_t b) {
+    return pop[a] > pop[b] || (pop[a] == pop[b] && a < b);
+  });
+  return order;
+}
+
+// 16 hex digits: XXH3-64 of (id uint32 LE, checksum uint64 LE) per section,
+// in table order.
+std::string Fingerprint(absl::Span<const SectionEntry> table) {
+  std::vector<uint8_t> pairs(table.size() * 12);
+  for (size_t i = 0; i < table.size(); ++i) {
+    std::memcpy(&pairs[i * 12], &table[i].id, 4);
+    std::memcpy(&pairs[i * 12 + 4], &table[i].checksum, 8);
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016" PRIx64,
+                static_cast<uint64_t>(XXH3_64bits(pairs.data(), pairs.size())));
+  return hex;
 }
 
 }  // namespace
@@ -146,352 +598,45 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
     std::unique_ptr<Model> m) {
   const uint8_t* const data = m->data_;
   const uint64_t size = m->size_;
-  const std::string where = m->path_.empty() ? "<memory>" : m->path_;
-  auto corrupt = [&where](auto&&... parts) {
-    return absl::DataLossError(absl::StrCat(where, ": ", parts...));
-  };
-  auto unsupported = [&where](auto&&... parts) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": ", parts...));
-  };
+  const ParseErrors err(m->path_.empty() ? "<memory>" : m->path_);
 
-  // --- Header, in the order that gives the most useful error. ---
-  if (size < sizeof(FileHeader)) {
-    return corrupt("truncated: file is ", size,
-                   " bytes, smaller than the 128-byte header");
-  }
   FileHeader h;
-  std::memcpy(&h, data, sizeof(h));
-  if (std::memcmp(h.magic, kModelMagic, sizeof(h.magic)) != 0) {
-    return corrupt("bad magic: not an edlae model file");
-  }
-  // Checked before the checksum: another version may define it differently.
-  if (h.format_version != kFormatVersion) {
-    return unsupported("unsupported format version ", h.format_version,
-                       " (this build reads version ", kFormatVersion, ")");
-  }
-  if (h.header_size != sizeof(FileHeader)) {
-    return corrupt("header_size is ", h.header_size, ", want ",
-                   sizeof(FileHeader));
-  }
-  if (h.section_count > kMaxSections) {
-    return corrupt("section_count ", h.section_count, " exceeds the limit of ",
-                   kMaxSections);
-  }
-  const uint64_t table_end =
-      sizeof(FileHeader) + uint64_t{h.section_count} * sizeof(SectionEntry);
-  if (table_end > size) {
-    return corrupt("truncated: section table ends at byte ", table_end,
-                   " but the file is ", size, " bytes");
-  }
-  std::vector<SectionEntry> table(h.section_count);
-  if (!table.empty()) {
-    std::memcpy(table.data(), data + sizeof(FileHeader),
-                table.size() * sizeof(SectionEntry));
-  }
-  {
-    FileHeader zeroed = h;
-    zeroed.header_checksum = 0;
-    XXH3_state_t* state = XXH3_createState();
-    XXH3_64bits_reset(state);
-    XXH3_64bits_update(state, &zeroed, sizeof(zeroed));
-    XXH3_64bits_update(state, data + sizeof(FileHeader),
-                       table_end - sizeof(FileHeader));
-    const uint64_t sum = XXH3_64bits_digest(state);
-    XXH3_freeState(state);
-    if (sum != h.header_checksum) {
-      return corrupt("header checksum mismatch");
-    }
-  }
-  // After the checksum, so a mismatch means truncation or appended bytes
-  // rather than a damaged header.
-  if (h.file_size > size) {
-    return corrupt("truncated: header says ", h.file_size, " bytes, file has ",
-                   size);
-  }
-  if (h.file_size < size) {
-    return corrupt("trailing bytes: header says ", h.file_size,
-                   " bytes, file has ", size);
-  }
-  if (h.flags != 0) {
-    return unsupported("unsupported header flags 0x", absl::Hex(h.flags));
-  }
-  if (h.kind != static_cast<uint32_t>(ModelKind::kDense) &&
-      h.kind != static_cast<uint32_t>(ModelKind::kLowRank)) {
-    return unsupported("unknown model kind ", h.kind);
-  }
-  const bool low_rank = h.kind == static_cast<uint32_t>(ModelKind::kLowRank);
-  const auto dtype = static_cast<DType>(h.dtype);
-  const uint64_t element = DTypeSize(dtype);
-  if (element == 0) {
-    return unsupported("unsupported dtype ", h.dtype,
-                       " (this build reads float32, float16 and bfloat16)");
-  }
-  const uint64_t n = h.num_items;
-  const uint64_t stride = h.row_stride;
-  if (n == 0) return corrupt("model has no items");
-  // Item indices are uint32 throughout the library.
-  if (n > UINT32_MAX) return corrupt("num_items ", n, " exceeds 2^32-1");
-  if (!low_rank && h.rank != 0) {
-    return corrupt("dense model with rank ", h.rank);
-  }
-  if (low_rank && h.rank == 0) return corrupt("low-rank model with rank 0");
-  // Stored row length: n weights per row of B, rank per row of U and V.
-  const uint64_t row_len = low_rank ? h.rank : n;
-  if (stride < row_len || stride % RowAlignmentElements(dtype) != 0) {
-    return corrupt("row_stride ", stride, " is not a multiple of ",
-                   RowAlignmentElements(dtype), " that is >= ",
-                   low_rank ? "rank " : "num_items ", row_len);
-  }
-  // Bytes of each weight section (B, or U and V): n rows of `stride` elements.
-  uint64_t matrix_bytes;
-  if (__builtin_mul_overflow(n, stride, &matrix_bytes) ||
-      __builtin_mul_overflow(matrix_bytes, element, &matrix_bytes)) {
-    return corrupt(low_rank ? "U/V" : "B", " size overflows: num_items ", n,
-                   ", row_stride ", stride);
-  }
+  uint64_t table_end = 0;
+  RETURN_IF_ERROR(ReadHeader(data, size, err, &h, &table_end));
+  const std::vector<SectionEntry> table =
+      ReadSectionTable(data, h.section_count);
+  RETURN_IF_ERROR(VerifyHeaderChecksum(h, data, table_end, err));
+  ASSIGN_OR_RETURN(const WeightLayout w, ValidateHeader(h, size, err));
+  ASSIGN_OR_RETURN(const KnownSections known,
+                   IndexSections(table, table_end, size, w.low_rank, err));
+  ASSIGN_OR_RETURN(const std::vector<const SectionEntry*> weights,
+                   RequireSections(known, w, err));
+  RETURN_IF_ERROR(VerifySectionChecksums(data, table, weights, w, err));
 
-  // --- Section table: bounds, alignment, uniqueness, no overlap. ---
-  const SectionEntry* b_entry = nullptr;
-  const SectionEntry* u_entry = nullptr;
-  const SectionEntry* v_entry = nullptr;
-  const SectionEntry* ids_entry = nullptr;
-  const SectionEntry* pop_entry = nullptr;
-  const SectionEntry* meta_entry = nullptr;
-  absl::flat_hash_set<uint32_t> seen_ids;
-  std::vector<std::pair<uint64_t, uint64_t>> extents;  // [offset, end)
-  for (const SectionEntry& e : table) {
-    const char* name = SectionName(e.id);
-    if (e.offset % kSectionAlignment != 0) {
-      return corrupt("section ", e.id, " (", name, ") offset ", e.offset,
-                     " is not a multiple of ", kSectionAlignment);
-    }
-    uint64_t end;
-    if (__builtin_add_overflow(e.offset, e.size, &end) ||
-        e.offset < table_end || end > size) {
-      return corrupt("section ", e.id, " (", name, ") at offset ", e.offset,
-                     " with size ", e.size, " lies outside bytes [", table_end,
-                     ", ", size, ")");
-    }
-    if (!seen_ids.insert(e.id).second) {
-      return corrupt("duplicate section ", e.id, " (", name, ")");
-    }
-    extents.emplace_back(e.offset, end);
-    switch (static_cast<SectionId>(e.id)) {
-      case SectionId::kDenseB:
-        if (low_rank) continue;  // not this kind's: checksummed, then ignored
-        b_entry = &e;
-        break;
-      case SectionId::kFactorU:
-        if (!low_rank) continue;
-        u_entry = &e;
-        break;
-      case SectionId::kFactorV:
-        if (!low_rank) continue;
-        v_entry = &e;
-        break;
-      case SectionId::kItemIds:
-        ids_entry = &e;
-        break;
-      case SectionId::kPopularity:
-        pop_entry = &e;
-        break;
-      case SectionId::kMetadata:
-        meta_entry = &e;
-        break;
-      default:
-        continue;  // unknown or unused here: checksummed, then ignored
-    }
-    if (e.flags != 0) {
-      return unsupported("unsupported flags 0x", absl::Hex(e.flags),
-                         " on section ", e.id, " (", name, ")");
-    }
-  }
-  std::sort(extents.begin(), extents.end());
-  for (size_t i = 1; i < extents.size(); ++i) {
-    if (extents[i].first < extents[i - 1].second) {
-      return corrupt("sections overlap at byte ", extents[i].first);
-    }
-  }
-  // The weight sections of this kind, each n × row_stride elements.
-  std::vector<const SectionEntry*> weights;
-  if (low_rank) {
-    if (u_entry == nullptr) return corrupt("missing section 2 (U)");
-    if (v_entry == nullptr) return corrupt("missing section 3 (V)");
-    weights = {u_entry, v_entry};
-  } else {
-    if (b_entry == nullptr) return corrupt("missing section 1 (B)");
-    weights = {b_entry};
-  }
-  if (ids_entry == nullptr) return corrupt("missing section 4 (item ids)");
-  if (pop_entry == nullptr) return corrupt("missing section 5 (popularity)");
-  if (meta_entry == nullptr) return corrupt("missing section 6 (metadata)");
-  for (const SectionEntry* e : weights) {
-    if (e->size != matrix_bytes) {
-      return corrupt("section ", e->id, " (", SectionName(e->id), ") is ",
-                     e->size, " bytes, want ", matrix_bytes);
-    }
-  }
-  if (pop_entry->size != n * sizeof(float)) {
-    return corrupt("section 5 (popularity) is ", pop_entry->size,
-                   " bytes, want ", n * sizeof(float));
-  }
-  const uint64_t offsets_bytes = (n + 1) * sizeof(uint64_t);  // n < 2^32
-  if (ids_entry->size < offsets_bytes) {
-    return corrupt("section 4 (item ids) is ", ids_entry->size,
-                   " bytes, too small for ", n + 1, " offsets");
-  }
-
-  // --- Checksums of every section, unknown ones included. ---
-  for (const SectionEntry& e : table) {
-    uint64_t sum;
-    if (std::find(weights.begin(), weights.end(), &e) != weights.end()) {
-      uint64_t bad_row = 0;
-      const bool ok = HashAndCheckRows(data + e.offset, dtype, n, row_len,
-                                       stride, &sum, &bad_row);
-      if (sum == e.checksum && !ok) {
-        return corrupt(SectionName(e.id), " row ", bad_row,
-                       " holds a non-finite weight or non-zero padding");
-      }
-    } else {
-      sum = XXH3_64bits(data + e.offset, e.size);
-    }
-    if (sum != e.checksum) {
-      return corrupt("section ", e.id, " (", SectionName(e.id),
-                     ") checksum mismatch");
-    }
-  }
-
-  // --- Content of the known sections. ---
+  // Every byte checked: bind the known sections.
   m->format_version_ = h.format_version;
-  m->kind_ = low_rank ? ModelKind::kLowRank : ModelKind::kDense;
-  m->dtype_ = dtype;
-  m->num_items_ = n;
-  m->rank_ = low_rank ? h.rank : 0;
-  m->row_stride_ = stride;
+  m->kind_ = w.low_rank ? ModelKind::kLowRank : ModelKind::kDense;
+  m->dtype_ = w.dtype;
+  m->num_items_ = w.num_items;
+  m->rank_ = w.rank;
+  m->row_stride_ = w.stride;
   // Sections are 64-byte aligned in a 64-byte-aligned buffer (page-aligned
   // mapping or owned_), so these typed pointers are aligned.
-  if (low_rank) {
-    m->u_ = data + u_entry->offset;
-    m->v_ = data + v_entry->offset;
+  if (w.low_rank) {
+    m->u_ = data + known.u->offset;
+    m->v_ = data + known.v->offset;
   } else {
-    m->dense_ = data + b_entry->offset;
+    m->dense_ = data + known.b->offset;
   }
-  m->popularity_ = reinterpret_cast<const float*>(data + pop_entry->offset);
-
-  for (uint64_t i = 0; i < n; ++i) {
-    const float p = m->popularity_[i];
-    if (!std::isfinite(p) || p < 0) {
-      return corrupt("popularity of item ", i, " is ", p,
-                     ", want finite and >= 0");
-    }
-  }
-
-  const auto* offsets =
-      reinterpret_cast<const uint64_t*>(data + ids_entry->offset);
-  const uint64_t id_bytes_size = ids_entry->size - offsets_bytes;
-  const char* id_bytes =
-      reinterpret_cast<const char*>(data + ids_entry->offset + offsets_bytes);
-  if (offsets[0] != 0) return corrupt("item id offsets[0] is not 0");
-  if (offsets[n] != id_bytes_size) {
-    return corrupt("item id offsets end at ", offsets[n], " but ",
-                   id_bytes_size, " id bytes are stored");
-  }
-  m->id_offsets_ = offsets;
-  m->id_bytes_ = id_bytes;
-  m->index_by_id_.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) {
-    // Offsets must rise strictly (ids are non-empty) and stay within the id
-    // bytes; checked before the string_view below is formed.
-    if (offsets[i + 1] > id_bytes_size) {
-      return corrupt("item id offset ", i + 1, " is ", offsets[i + 1],
-                     ", past the ", id_bytes_size, " id bytes");
-    }
-    if (offsets[i + 1] <= offsets[i]) {
-      return corrupt("item ", i, " has an empty id or a decreasing offset");
-    }
-    const std::string_view id(id_bytes + offsets[i],
-                              offsets[i + 1] - offsets[i]);
-    if (!IsValidUtf8(id)) {
-      return corrupt("item ", i, " id is not valid UTF-8");
-    }
-    if (!m->index_by_id_.emplace(id, static_cast<uint32_t>(i)).second) {
-      return corrupt("duplicate item id \"",
-                     absl::string_view(id.data(), id.size()), "\" at index ",
-                     i);
-    }
-  }
-
-  {
-    const uint8_t* p = data + meta_entry->offset;
-    uint64_t left = meta_entry->size;
-    auto read_u32 = [&](uint32_t* v) {
-      if (left < 4) return false;
-      *v = LoadU32(p);
-      p += 4;
-      left -= 4;
-      return true;
-    };
-    auto read_bytes = [&](uint32_t len, std::string* out) {
-      if (left < len) return false;
-      out->assign(reinterpret_cast<const char*>(p), len);
-      p += len;
-      left -= len;
-      return true;
-    };
-    uint32_t count;
-    if (!read_u32(&count)) return corrupt("metadata section is too small");
-    // Every entry takes at least 8 bytes; bounds the reserve below.
-    if (count > left / 8) {
-      return corrupt("metadata count ", count, " does not fit in ",
-                     meta_entry->size, " bytes");
-    }
-    m->metadata_.reserve(count);
-    absl::flat_hash_set<std::string> keys;
-    for (uint32_t i = 0; i < count; ++i) {
-      uint32_t klen, vlen;
-      std::string key, value;
-      if (!read_u32(&klen) || !read_bytes(klen, &key) || !read_u32(&vlen) ||
-          !read_bytes(vlen, &value)) {
-        return corrupt("metadata entry ", i, " runs past the section end");
-      }
-      if (key.empty()) {
-        return corrupt("metadata entry ", i, " has an empty key");
-      }
-      if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
-        return corrupt("metadata entry ", i, " is not valid UTF-8");
-      }
-      if (!keys.insert(key).second) {
-        return corrupt("duplicate metadata key \"", key, "\"");
-      }
-      m->metadata_.emplace_back(std::move(key), std::move(value));
-    }
-    if (left != 0) {
-      return corrupt(left, " trailing bytes in the metadata section");
-    }
-  }
-
-  m->by_popularity_.resize(n);
-  std::iota(m->by_popularity_.begin(), m->by_popularity_.end(), uint32_t{0});
-  const float* pop = m->popularity_;
-  std::sort(m->by_popularity_.begin(), m->by_popularity_.end(),
-            [pop](uint32_t a, uint32_t b) {
-              return pop[a] > pop[b] || (pop[a] == pop[b] && a < b);
-            });
-
-  {
-    // (id uint32 LE, checksum uint64 LE) per section, in table order.
-    std::vector<uint8_t> pairs(table.size() * 12);
-    for (size_t i = 0; i < table.size(); ++i) {
-      std::memcpy(&pairs[i * 12], &table[i].id, 4);
-      std::memcpy(&pairs[i * 12 + 4], &table[i].checksum, 8);
-    }
-    char hex[17];
-    std::snprintf(
-        hex, sizeof(hex), "%016" PRIx64,
-        static_cast<uint64_t>(XXH3_64bits(pairs.data(), pairs.size())));
-    m->fingerprint_ = hex;
-  }
-
+  m->popularity_ = reinterpret_cast<const float*>(data + known.pop->offset);
+  RETURN_IF_ERROR(CheckPopularity(m->popularity_, w.num_items, err));
+  RETURN_IF_ERROR(IndexItemIds(data + known.ids->offset, known.ids->size,
+                               w.num_items, err, &m->id_offsets_, &m->id_bytes_,
+                               &m->index_by_id_));
+  RETURN_IF_ERROR(ParseMetadata(data + known.meta->offset, known.meta->size,
+                                err, &m->metadata_));
+  m->by_popularity_ = SortByPopularity(m->popularity_, w.num_items);
+  m->fingerprint_ = Fingerprint(table);
   return std::shared_ptr<const Model>(std::move(m));
 }
 

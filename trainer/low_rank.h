@@ -11,8 +11,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "trainer/eigen.h"
-#include "trainer/solver.h"
+#include "trainer/eigensolver.h"
+#include "trainer/full_rank_solver.h"
 
 namespace edlae {
 

@@ -9,7 +9,7 @@
 #include "core/model_format.h"
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
-#include "trainer/solver.h"
+#include "trainer/full_rank_solver.h"
 
 namespace edlae {
 

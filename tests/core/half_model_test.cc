@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/batch_scorer.h"
+#include "evaluation/batch_scorer.h"
 #include "core/half.h"
 #include "core/model.h"
 #include "core/model_convert.h"

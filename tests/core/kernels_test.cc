@@ -2,6 +2,7 @@
 #include "core/kernels.h"
 
 #include "core/half.h"
+#include "core/kernels_testing.h"
 
 #include <algorithm>
 #include <bit>

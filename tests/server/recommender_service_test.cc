@@ -39,7 +39,7 @@
 #include "server/server.h"
 #include "tests/testing/test_util.h"
 #include "trainer/interactions.h"
-#include "trainer/solver.h"
+#include "trainer/full_rank_solver.h"
 #include "trainer/train.h"
 
 namespace edlae::server {

@@ -12,7 +12,7 @@
 #include "core/scorer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
-#include "trainer/eigen.h"
+#include "trainer/eigensolver.h"
 #include "trainer/gram.h"
 #include "trainer/interactions.h"
 #include "trainer/lapack.h"

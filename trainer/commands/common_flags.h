@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
-#include "trainer/solver.h"
+#include "trainer/full_rank_solver.h"
 
 ABSL_DECLARE_FLAG(std::string, input);
 ABSL_DECLARE_FLAG(std::string, format);

@@ -6,8 +6,8 @@
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
-#include "core/batch_scorer.h"
-#include "trainer/evaluate.h"
+#include "evaluation/batch_scorer.h"
+#include "evaluation/evaluate.h"
 
 // Flags of evaluate and tune (defined in eval_output.cc).
 ABSL_DECLARE_FLAG(std::string, split);

@@ -8,14 +8,14 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/batch_scorer.h"
+#include "evaluation/batch_scorer.h"
 #include "core/model.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 #include "trainer/commands/eval_output.h"
-#include "trainer/evaluate.h"
-#include "trainer/split.h"
-#include "trainer/tune.h"
+#include "evaluation/evaluate.h"
+#include "evaluation/split.h"
+#include "evaluation/tune.h"
 
 ABSL_FLAG(std::string, on, "test",
           "evaluate: held-out part, validation | test");

@@ -11,7 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
-#include "trainer/split.h"
+#include "evaluation/split.h"
 
 ABSL_FLAG(std::string, heldout_users, "",
           "split: users in each of validation and test: a count N or a share "

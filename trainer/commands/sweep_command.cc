@@ -14,8 +14,9 @@
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 #include "trainer/commands/eval_output.h"
-#include "trainer/split.h"
-#include "trainer/sweep.h"
+#include "evaluation/split.h"
+#include "evaluation/sweep.h"
+#include "evaluation/sweep_plots.h"
 
 ABSL_FLAG(std::string, ranks, "10,50,100,200,500,1000,full",
           "sweep: ranks k, comma-separated; 'full' adds the full-rank models");

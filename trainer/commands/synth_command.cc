@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
-#include "trainer/synth.h"
+#include "evaluation/synth.h"
 
 ABSL_FLAG(int64_t, users, 2000, "synth: number of users");
 ABSL_FLAG(int64_t, items, 1000, "synth: number of items");

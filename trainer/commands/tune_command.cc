@@ -12,8 +12,8 @@
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 #include "trainer/commands/eval_output.h"
-#include "trainer/split.h"
-#include "trainer/tune.h"
+#include "evaluation/split.h"
+#include "evaluation/tune.h"
 
 namespace edlae::cli {
 namespace {

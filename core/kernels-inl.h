@@ -1,0 +1,54 @@
+// Per-target Highway helpers shared by the core/kernels_*.cc families.
+// Included by core/kernels_*.cc after hwy/highway.h, once per target
+// (foreach_target.h re-includes those files), so the include guard below is
+// the per-target one that HWY_TARGET_TOGGLE flips, as in hwy/highway.h.
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "core/half.h"
+
+#if defined(EDLAE_CORE_KERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDLAE_CORE_KERNELS_INL_H_
+#undef EDLAE_CORE_KERNELS_INL_H_
+#else
+#define EDLAE_CORE_KERNELS_INL_H_
+#endif
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace edlae {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Loads Lanes(d) weights stored as T and widens them to float32.
+template <typename T, class D>
+HWY_INLINE hn::Vec<D> LoadAsFloat(D d, const T* p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return hn::LoadU(d, p);
+  } else {
+    const hn::Rebind<T, D> dt;
+    return hn::PromoteTo(d, hn::LoadU(dt, p));
+  }
+}
+
+// Scalar tails: the same conversions as core/half.h.
+HWY_INLINE float ToFloat(float v) { return v; }
+HWY_INLINE float ToFloat(hwy::float16_t v) {
+  uint16_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  return F16ToFloat(bits);
+}
+HWY_INLINE float ToFloat(hwy::bfloat16_t v) {
+  uint16_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  return Bf16ToFloat(bits);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace edlae
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
