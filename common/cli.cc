@@ -179,6 +179,11 @@ CLI::Validator AtLeast(double min) {
                     absl::StrCat(">= ", FormatNumber(min)));
 }
 
+CLI::Validator GreaterThan(double min) {
+  return NumberRule([min](double x) { return x > min; },
+                    absl::StrCat("> ", FormatNumber(min)));
+}
+
 CLI::Validator Between(double min, double max) {
   return NumberRule(
       [min, max](double x) { return x >= min && x <= max; },
@@ -219,6 +224,23 @@ std::optional<int> Parse(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::CallForAllHelp&) {
     std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
     return kExitOk;
+  } catch (const CLI::ExtrasError& e) {
+    // Name the first flag the command does not take (or the stray argument).
+    const CLI::App& command = Selected(app);
+    std::vector<std::string> extras = command.remaining();
+    if (extras.empty()) extras = app.remaining(true);
+    const auto flag = std::find_if(
+        extras.begin(), extras.end(),
+        [](const std::string& a) { return a.size() > 1 && a[0] == '-'; });
+    if (flag != extras.end()) {
+      return UsageError(command,
+                        absl::StrCat("unknown flag ", *flag, " (not one of ",
+                                     CommandPath(command), "'s flags below)"));
+    }
+    return UsageError(command, extras.empty()
+                                   ? std::string(e.what())
+                                   : absl::StrCat("unexpected argument '",
+                                                  extras.front(), "'"));
   } catch (const CLI::ParseError& e) {
     return UsageError(Selected(app), e.what());
   }

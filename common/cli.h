@@ -48,6 +48,7 @@ CLI::Option* AddDuration(CLI::App& app, std::string_view name,
 
 // Validators whose messages read "--flag: must be >= 0, got -3".
 CLI::Validator AtLeast(double min);
+CLI::Validator GreaterThan(double min);
 CLI::Validator Between(double min, double max);         // [min, max]
 CLI::Validator AtLeastBelow(double min, double bound);  // [min, bound)
 

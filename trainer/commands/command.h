@@ -1,34 +1,38 @@
-// The edlae-train subcommands: one Run function per command file, plus shared exit-status helpers.
+// The edlae-train subcommands: each adds itself to the program (its flags bound
+// to its own state) and returns how to run it; plus the exit statuses and
+// failure helper they share.
 #ifndef EDLAE_TRAINER_COMMANDS_COMMAND_H_
 #define EDLAE_TRAINER_COMMANDS_COMMAND_H_
 
-#include <string>
-#include <vector>
+#include <functional>
 
 #include "absl/status/status.h"
+#include "common/cli.h"
 
 namespace edlae::cli {
 
-// Exit statuses of edlae-train.
-inline constexpr int kExitOk = 0;
+// Exit statuses of edlae-train: kExitOk, kExitUsage (common/cli.h) and
 inline constexpr int kExitFailure = 1;  // bad data, I/O, numerical failure
-inline constexpr int kExitUsage = 2;    // bad command line
 
 // Prints "edlae-train: <message>" to stderr and returns kExitFailure.
 int Fail(const absl::Status& status);
-// Prints the message and the usage text to stderr and returns kExitUsage.
-int UsageError(const std::string& message);
 
-// Each reads its flags (already parsed) and returns an exit status.
-int RunTrain();  // commands/train_command.cc
-int RunSynth();  // commands/synth_command.cc
-int RunSplit();     // commands/split_command.cc
-int RunEvaluate();  // commands/evaluate_command.cc
-int RunTune();      // commands/tune_command.cc
-int RunSweep();     // commands/sweep_command.cc
-int RunConvert();   // commands/convert_command.cc
-// Commands that take positional arguments get those after the command name.
-int RunInspect(const std::vector<std::string>& args);  // commands/inspect_command.cc
+// A subcommand added to the program: `run` reads the flags parsed into
+// `app` and returns the exit status.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// One per command file; add a command here and in trainer/main.cc.
+Command AddTrainCommand(CLI::App& program);     // commands/train_command.cc
+Command AddSynthCommand(CLI::App& program);     // commands/synth_command.cc
+Command AddSplitCommand(CLI::App& program);     // commands/split_command.cc
+Command AddEvaluateCommand(CLI::App& program);  // commands/evaluate_command.cc
+Command AddTuneCommand(CLI::App& program);      // commands/tune_command.cc
+Command AddSweepCommand(CLI::App& program);     // commands/sweep_command.cc
+Command AddConvertCommand(CLI::App& program);   // commands/convert_command.cc
+Command AddInspectCommand(CLI::App& program);   // commands/inspect_command.cc
 
 }  // namespace edlae::cli
 

@@ -1,164 +1,221 @@
-// Definitions of the data-loading and model flags, and their conversion to options structs.
+// The shared edlae-train flags: their definitions (names, defaults, checks) and
+// conversion to options structs.
 #include "trainer/commands/common_flags.h"
 
-#include "absl/flags/flag.h"
+#include <cmath>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/string_view.h"
-
-ABSL_FLAG(std::string, input, "", "interaction file to read");
-ABSL_FLAG(std::string, format, "auto",
-          "auto | movielens-csv | movielens-dat | csv | tsv | lines | count-lines");
-ABSL_FLAG(int, user_col, 0, "csv/tsv: zero-based user id column");
-ABSL_FLAG(int, item_col, 1, "csv/tsv: zero-based item id column");
-ABSL_FLAG(int, rating_col, -1, "csv/tsv: zero-based rating column (-1: none)");
-ABSL_FLAG(bool, header, false, "csv/tsv: the first line is a header");
-ABSL_FLAG(std::string, min_rating, "",
-          "keep only interactions with rating > this value (e.g. 3.5)");
-ABSL_FLAG(int, min_user_count, 0, "drop users with fewer distinct items");
-ABSL_FLAG(int, min_item_count, 0, "drop items with fewer distinct users");
-ABSL_FLAG(std::string, model, "edlae",
-          "ease | dlae | edlae | zero-diag; tune: a comma-separated list");
-ABSL_FLAG(std::string, lambda, "0",
-          "L2 regularization λ (>= 0); tune: a comma-separated grid");
-ABSL_FLAG(std::string, dropout, "0",
-          "dropout probability p in [0, 1) (dlae, edlae); tune: a comma-separated grid");
-ABSL_FLAG(std::string, precision, "float64",
-          "factorization precision: float64 | float32");
-ABSL_FLAG(int, threads, 0, "worker threads (0: all cores)");
-ABSL_FLAG(std::string, seed, "",
-          "random seed (default: synth 42, split 98765 as in Liang et al.)");
-ABSL_FLAG(std::string, out, "", "file to write (atomically)");
-ABSL_FLAG(std::string, model_file, "",
-          "evaluate: a trained model file to evaluate; inspect, convert: the "
-          "model file");
-ABSL_FLAG(std::string, dtype, "f32",
-          "storage type of the model file's weights: f32 | f16 | bf16 "
-          "(train, convert; computation stays float32/float64)");
-ABSL_FLAG(int, rank, 0,
-          "low-rank model of rank K (U, V: items x K); 0 = full rank");
-ABSL_FLAG(std::string, method, "closed-form",
-          "low-rank training: closed-form (edlae, dlae) | admm (edlae) | "
-          "als (zero-diag)");
-ABSL_FLAG(int, epochs, 10, "admm/als: passes over (U, V)");
-ABSL_FLAG(double, omega, 0.0,
-          "admm: penalty Ω = Λ + ω·I (0: ω = λ, or 1 when λ = 0)");
-ABSL_FLAG(std::string, eigensolver, "auto",
-          "closed-form: auto | krylov | syevr (auto: krylov when rank <= "
-          "items/20)");
+#include "trainer/eigensolver.h"
 
 namespace edlae::cli {
+namespace {
 
-absl::StatusOr<double> ParseNumberFlag(const std::string& name,
-                                       const std::string& text) {
-  double value;
-  if (!absl::SimpleAtod(text, &value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", name, " must be a number, got '", text, "'"));
-  }
-  return value;
+// The status's message as CLI11 wants a validator's answer ("" = fine).
+std::string Problem(const absl::Status& status) {
+  return status.ok() ? std::string() : std::string(status.message());
 }
 
-absl::StatusOr<uint64_t> SeedFromFlag(uint64_t default_seed) {
-  const std::string text = absl::GetFlag(FLAGS_seed);
-  if (text.empty()) return default_seed;
-  uint64_t seed;
-  if (!absl::SimpleAtoi(text, &seed)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--seed must be a non-negative integer, got '", text, "'"));
-  }
-  return seed;
+template <typename T>
+std::function<absl::Status(const std::string&)> Checker(
+    absl::StatusOr<T> (*parse)(const std::string&)) {
+  return [parse](const std::string& text) { return parse(text).status(); };
 }
 
-absl::StatusOr<std::vector<double>> ParseNumberListFlag(const std::string& name,
-                                                        const std::string& text) {
+}  // namespace
+
+CLI::Validator ParsedBy(std::function<absl::Status(const std::string&)> check,
+                        bool list) {
+  return CLI::Validator(
+      [check = std::move(check), list](std::string& text) {
+        if (!list) return Problem(check(text));
+        for (const std::string& part : SplitList(text)) {
+          if (std::string problem = Problem(check(part)); !problem.empty()) {
+            return problem;
+          }
+        }
+        return std::string();
+      },
+      "");
+}
+
+CLI::Validator NumberListIn(double min, double bound) {
+  return CLI::Validator(
+      [min, bound](std::string& text) -> std::string {
+        for (const std::string& part : SplitList(text)) {
+          double value;
+          if (!absl::SimpleAtod(part, &value) || !std::isfinite(value) ||
+              value < min || value >= bound) {
+            return absl::StrCat("every entry must be a number in [", min, ", ",
+                                bound, "), got '", part, "'");
+          }
+        }
+        return std::string();
+      },
+      "");
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  return absl::StrSplit(text, ',');
+}
+
+std::vector<double> NumberList(const std::string& text) {
   std::vector<double> values;
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    absl::StatusOr<double> v = ParseNumberFlag(name, std::string(part));
-    if (!v.ok()) return v.status();
-    values.push_back(*v);
+  for (const std::string& part : SplitList(text)) {
+    double value = 0;
+    (void)absl::SimpleAtod(part, &value);  // checked by NumberListIn
+    values.push_back(value);
   }
   return values;
 }
 
-absl::StatusOr<LoadOptions> LoadOptionsFromFlags() {
+void AddDataFlags(CLI::App& command, DataFlags& flags,
+                  const std::string& input_help) {
+  AddOption(command, "input", flags.input, input_help)->required();
+  AddOption(command, "format", flags.format,
+            "auto | movielens-csv | movielens-dat | csv | tsv | lines | "
+            "count-lines")
+      ->check(ParsedBy([](const std::string& name) {
+        return ParseInputFormat(name, nullptr).status();
+      }));
+  AddOption(command, "user-col", flags.user_col,
+            "csv/tsv: zero-based user id column")
+      ->check(AtLeast(0));
+  AddOption(command, "item-col", flags.item_col,
+            "csv/tsv: zero-based item id column")
+      ->check(AtLeast(0));
+  AddOption(command, "rating-col", flags.rating_col,
+            "csv/tsv: zero-based rating column (-1: none)")
+      ->check(AtLeast(-1));
+  AddFlag(command, "header", flags.header,
+          "csv/tsv: the first line is a header");
+  AddOption(command, "min-rating", flags.min_rating,
+            "keep only interactions with rating > this value (e.g. 3.5; "
+            "empty or none: all)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            double value;
+            if (text.empty() || text == "none" ||
+                (absl::SimpleAtod(text, &value) && std::isfinite(value))) {
+              return "";
+            }
+            return absl::StrCat("must be a number, got '", text, "'");
+          },
+          ""));
+  AddOption(command, "min-user-count", flags.min_user_count,
+            "drop users with fewer distinct items")
+      ->check(AtLeast(0));
+  AddOption(command, "min-item-count", flags.min_item_count,
+            "drop items with fewer distinct users")
+      ->check(AtLeast(0));
+}
+
+LoadOptions ToLoadOptions(const DataFlags& flags) {
   LoadOptions load;
-  absl::StatusOr<InputFormat> format =
-      ParseInputFormat(absl::GetFlag(FLAGS_format), &load.delimiter);
-  if (!format.ok()) return format.status();
-  load.format = *format;
-  load.user_column = absl::GetFlag(FLAGS_user_col);
-  load.item_column = absl::GetFlag(FLAGS_item_col);
-  load.rating_column = absl::GetFlag(FLAGS_rating_col);
-  load.has_header = absl::GetFlag(FLAGS_header);
-  if (const std::string r = absl::GetFlag(FLAGS_min_rating); !r.empty()) {
-    double value;
-    if (!absl::SimpleAtod(r, &value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--min-rating must be a number, got '", r, "'"));
-    }
-    load.min_rating = value;
+  load.format = *ParseInputFormat(flags.format, &load.delimiter);
+  load.user_column = flags.user_col;
+  load.item_column = flags.item_col;
+  load.rating_column = flags.rating_col;
+  load.has_header = flags.header;
+  double min_rating;
+  if (absl::SimpleAtod(flags.min_rating, &min_rating)) {
+    load.min_rating = min_rating;
   }
-  const int min_users = absl::GetFlag(FLAGS_min_user_count);
-  const int min_items = absl::GetFlag(FLAGS_min_item_count);
-  if (min_users < 0 || min_items < 0) {
-    return absl::InvalidArgumentError(
-        "--min-user-count and --min-item-count must be >= 0");
-  }
-  load.min_user_count = min_users;
-  load.min_item_count = min_items;
+  load.min_user_count = static_cast<size_t>(flags.min_user_count);
+  load.min_item_count = static_cast<size_t>(flags.min_item_count);
   return load;
 }
 
-absl::StatusOr<SolverOptions> SolverOptionsFromFlags() {
+CLI::Option* AddThreadsFlag(CLI::App& command, int& threads) {
+  return AddOption(command, "threads", threads, "worker threads (0: all cores)")
+      ->check(AtLeast(0));
+}
+
+SolverFlagOptions AddSolverFlags(CLI::App& command, SolverFlags& flags) {
+  SolverFlagOptions options;
+  options.model = AddOption(command, "model", flags.model,
+                            "ease | dlae | edlae | zero-diag")
+                      ->check(ParsedBy(Checker(ParseAlgorithm)));
+  options.lambda =
+      AddOption(command, "lambda", flags.lambda, "L2 regularization λ")
+          ->check(AtLeast(0));
+  options.dropout =
+      AddOption(command, "dropout", flags.dropout,
+                "dropout probability p (dlae, edlae; ease ignores it)")
+          ->check(AtLeastBelow(0, 1));
+  options.precision = AddOption(command, "precision", flags.precision,
+                                "factorization precision: float64 | float32")
+                          ->check(ParsedBy(Checker(ParsePrecision)));
+  AddThreadsFlag(command, flags.threads);
+  return options;
+}
+
+SolverOptions ToSolverOptions(const SolverFlags& flags) {
   SolverOptions solver;
-  absl::StatusOr<Algorithm> algorithm = ParseAlgorithm(absl::GetFlag(FLAGS_model));
-  if (!algorithm.ok()) return algorithm.status();
-  solver.algorithm = *algorithm;
-  absl::StatusOr<Precision> precision =
-      ParsePrecision(absl::GetFlag(FLAGS_precision));
-  if (!precision.ok()) return precision.status();
-  solver.precision = *precision;
-  absl::StatusOr<double> lambda = ParseNumberFlag("lambda", absl::GetFlag(FLAGS_lambda));
-  if (!lambda.ok()) return lambda.status();
-  absl::StatusOr<double> dropout = ParseNumberFlag("dropout", absl::GetFlag(FLAGS_dropout));
-  if (!dropout.ok()) return dropout.status();
-  solver.lambda = *lambda;
-  solver.dropout = *dropout;
-  solver.num_threads = absl::GetFlag(FLAGS_threads);
+  solver.algorithm = *ParseAlgorithm(flags.model);
+  solver.precision = *ParsePrecision(flags.precision);
+  solver.lambda = flags.lambda;
+  solver.dropout = flags.dropout;
+  solver.num_threads = flags.threads;
   return solver;
 }
 
-absl::StatusOr<LowRankOptions> LowRankOptionsFromFlags() {
-  LowRankOptions o;
-  const int rank = absl::GetFlag(FLAGS_rank);
-  if (rank < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--rank must be >= 0, got ", rank));
-  }
-  o.rank = static_cast<size_t>(rank);
-  absl::StatusOr<LowRankMethod> method =
-      ParseLowRankMethod(absl::GetFlag(FLAGS_method));
-  if (!method.ok()) return method.status();
-  o.method = *method;
-  absl::StatusOr<EigenMethod> eig =
-      ParseEigenMethod(absl::GetFlag(FLAGS_eigensolver));
-  if (!eig.ok()) return eig.status();
-  o.eigensolver = *eig;
-  o.epochs = absl::GetFlag(FLAGS_epochs);
-  if (o.epochs < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--epochs must be >= 1, got ", o.epochs));
-  }
-  o.omega = absl::GetFlag(FLAGS_omega);
-  if (o.omega == 0) {
-    absl::StatusOr<double> lambda =
-        ParseNumberFlag("lambda", absl::GetFlag(FLAGS_lambda));
-    if (!lambda.ok()) return lambda.status();
-    o.omega = *lambda > 0 ? *lambda : 1.0;
-  }
+CLI::Option* AddRankFlag(CLI::App& command, LowRankFlags& flags) {
+  return AddOption(command, "rank", flags.rank,
+                   "low-rank model of rank K (U, V: items x K); 0 = full rank")
+      ->check(AtLeast(0));
+}
+
+CLI::Option* AddMethodFlag(CLI::App& command, LowRankFlags& flags) {
+  return AddOption(command, "method", flags.method,
+                   "low-rank training: closed-form (edlae, dlae) | admm "
+                   "(edlae) | als (zero-diag)")
+      ->check(ParsedBy(Checker(ParseLowRankMethod)));
+}
+
+std::vector<CLI::Option*> AddLowRankSolverFlags(CLI::App& command,
+                                                LowRankFlags& flags) {
+  return {
+      AddOption(command, "epochs", flags.options.epochs,
+                "admm/als: passes over (U, V)")
+          ->check(AtLeast(1)),
+      AddOption(command, "omega", flags.options.omega,
+                "admm: penalty Ω = Λ + ω·I (0: ω = λ, or 1 when λ = 0)")
+          ->check(AtLeast(0)),
+      AddOption(command, "eigensolver", flags.eigensolver,
+                "closed-form: auto | krylov | syevr (auto: krylov when rank "
+                "<= items/20)")
+          ->check(ParsedBy(Checker(ParseEigenMethod))),
+      AddSeedFlag(command, flags.options.seed,
+                  "admm/als: seed of the initial (U, V)"),
+  };
+}
+
+LowRankOptions ToLowRankOptions(const LowRankFlags& flags, double lambda) {
+  LowRankOptions o = flags.options;
+  o.rank = static_cast<size_t>(flags.rank);
+  o.method = *ParseLowRankMethod(flags.method);
+  o.eigensolver = *ParseEigenMethod(flags.eigensolver);
+  if (o.omega == 0) o.omega = lambda > 0 ? lambda : 1.0;
   return o;
+}
+
+CLI::Option* AddSplitDirFlag(CLI::App& command, std::string& dir) {
+  return AddOption(command, "split", dir,
+                   "directory with train.csv, validation_{tr,te}.csv, "
+                   "test_{tr,te}.csv (edlae-train split or the VAE-CF "
+                   "notebook)")
+      ->required();
+}
+
+CLI::Option* AddJsonFlag(CLI::App& command, bool& json) {
+  return AddFlag(command, "json", json, "print one JSON object on stdout");
+}
+
+CLI::Option* AddSeedFlag(CLI::App& command, uint64_t& seed,
+                         const std::string& what) {
+  return AddOption(command, "seed", seed, what);
 }
 
 }  // namespace edlae::cli

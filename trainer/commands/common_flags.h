@@ -1,65 +1,98 @@
-// Flags shared by the commands that read interaction data and train models (train, evaluate, tune).
+// Flags several edlae-train subcommands share (data loading, model, low-rank
+// training, split folder, --json), each defined once with its default, and
+// their conversion to options structs.
 #ifndef EDLAE_TRAINER_COMMANDS_COMMON_FLAGS_H_
 #define EDLAE_TRAINER_COMMANDS_COMMON_FLAGS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "absl/flags/declare.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/cli.h"
+#include "trainer/full_rank_solver.h"
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
-#include "trainer/full_rank_solver.h"
-
-ABSL_DECLARE_FLAG(std::string, input);
-ABSL_DECLARE_FLAG(std::string, format);
-ABSL_DECLARE_FLAG(int, user_col);
-ABSL_DECLARE_FLAG(int, item_col);
-ABSL_DECLARE_FLAG(int, rating_col);
-ABSL_DECLARE_FLAG(bool, header);
-ABSL_DECLARE_FLAG(std::string, min_rating);
-ABSL_DECLARE_FLAG(int, min_user_count);
-ABSL_DECLARE_FLAG(int, min_item_count);
-ABSL_DECLARE_FLAG(std::string, model);
-ABSL_DECLARE_FLAG(std::string, lambda);  // a number; tune: a list
-ABSL_DECLARE_FLAG(std::string, dropout);  // a number; tune: a list
-ABSL_DECLARE_FLAG(std::string, precision);
-ABSL_DECLARE_FLAG(int, threads);
-ABSL_DECLARE_FLAG(std::string, seed);  // "" = the command's default
-ABSL_DECLARE_FLAG(std::string, out);
-ABSL_DECLARE_FLAG(std::string, model_file);
-ABSL_DECLARE_FLAG(std::string, dtype);
-ABSL_DECLARE_FLAG(int, rank);
-ABSL_DECLARE_FLAG(std::string, method);
-ABSL_DECLARE_FLAG(int, epochs);
-ABSL_DECLARE_FLAG(double, omega);
-ABSL_DECLARE_FLAG(std::string, eigensolver);
 
 namespace edlae::cli {
 
-// LoadOptions from --format, --user-col, --item-col, --rating-col, --header,
-// --min-rating, --min-user-count, --min-item-count. InvalidArgument on bad values.
-absl::StatusOr<LoadOptions> LoadOptionsFromFlags();
+// --input and how to read it (train, split). The values are the defaults.
+struct DataFlags {
+  std::string input;
+  std::string format = "auto";
+  int user_col = 0;
+  int item_col = 1;
+  int rating_col = -1;
+  bool header = false;
+  std::string min_rating;  // a number, or "" (split: also "none"): keep all
+  int min_user_count = 0;
+  int min_item_count = 0;
+};
+// `input_help` says what --input takes (a file, or split's list of files).
+void AddDataFlags(CLI::App& command, DataFlags& flags,
+                  const std::string& input_help);
+// LoadOptions from the flags (checked when they were parsed).
+LoadOptions ToLoadOptions(const DataFlags& flags);
 
-// `text` as one number; InvalidArgument naming --`name` otherwise.
-absl::StatusOr<double> ParseNumberFlag(const std::string& name,
-                                       const std::string& text);
-// --seed as an unsigned integer, or `default_seed` when it is not given.
-absl::StatusOr<uint64_t> SeedFromFlag(uint64_t default_seed);
-// `text` as comma-separated numbers ("1,10,100"); InvalidArgument otherwise.
-absl::StatusOr<std::vector<double>> ParseNumberListFlag(const std::string& name,
-                                                        const std::string& text);
+// --model, --lambda, --dropout, --precision, --threads (train, evaluate).
+struct SolverFlags {
+  std::string model = "edlae";
+  double lambda = 0;
+  double dropout = 0;
+  std::string precision = "float64";
+  int threads = 0;
+};
+// The options, for `->excludes` (evaluate --model-file) and `count()`.
+struct SolverFlagOptions {
+  CLI::Option* model;
+  CLI::Option* lambda;
+  CLI::Option* dropout;
+  CLI::Option* precision;
+};
+SolverFlagOptions AddSolverFlags(CLI::App& command, SolverFlags& flags);
+SolverOptions ToSolverOptions(const SolverFlags& flags);
 
-// SolverOptions from --model, --lambda, --dropout, --precision, --threads.
-// InvalidArgument on bad names; numeric ranges are checked by the solver.
-absl::StatusOr<SolverOptions> SolverOptionsFromFlags();
+// --threads (>= 0; 0: all cores).
+CLI::Option* AddThreadsFlag(CLI::App& command, int& threads);
 
-// LowRankOptions from --rank (0: full rank, the default), --method, --epochs,
-// --omega (0: ω = λ, or 1 when λ = 0) and --eigensolver. InvalidArgument on
-// bad names or ranges; rank vs. items and model vs. method are checked by
-// SolveLowRank.
-absl::StatusOr<LowRankOptions> LowRankOptionsFromFlags();
+// Low-rank training (train: all of them; sweep: all but --rank, --method).
+struct LowRankFlags {
+  int rank = 0;  // 0: full rank
+  std::string method = "closed-form";
+  LowRankOptions options;  // epochs, omega, eigensolver's default, seed
+  std::string eigensolver = EigenMethodName(options.eigensolver);
+};
+// --epochs, --omega, --eigensolver, --seed; returns them (for `->needs`).
+std::vector<CLI::Option*> AddLowRankSolverFlags(CLI::App& command,
+                                                LowRankFlags& flags);
+// --rank and --method.
+CLI::Option* AddRankFlag(CLI::App& command, LowRankFlags& flags);
+CLI::Option* AddMethodFlag(CLI::App& command, LowRankFlags& flags);
+// LowRankOptions of the flags; ω = 0 becomes λ (or 1 when λ = 0).
+LowRankOptions ToLowRankOptions(const LowRankFlags& flags, double lambda);
+
+// --split DIR (evaluate, tune, sweep), required.
+CLI::Option* AddSplitDirFlag(CLI::App& command, std::string& dir);
+// --json: one JSON object on stdout.
+CLI::Option* AddJsonFlag(CLI::App& command, bool& json);
+// --seed with `seed` (its current value) as the default.
+CLI::Option* AddSeedFlag(CLI::App& command, uint64_t& seed,
+                         const std::string& what);
+
+// Accepts what `check` accepts (a library Parse… function returning its
+// status), saying what it says otherwise; `list`: every comma-separated
+// entry.
+CLI::Validator ParsedBy(std::function<absl::Status(const std::string&)> check,
+                        bool list = false);
+// A comma-separated list of numbers in [min, bound).
+CLI::Validator NumberListIn(double min, double bound);
+
+// `text` split at commas.
+std::vector<std::string> SplitList(const std::string& text);
+// `text` (checked by NumberListIn) as numbers.
+std::vector<double> NumberList(const std::string& text);
 
 }  // namespace edlae::cli
 

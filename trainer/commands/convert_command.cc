@@ -1,10 +1,10 @@
-// edlae-train convert: rewrite a model file with its weights stored as f32, f16 or bf16.
+// edlae-train convert: rewrite a model file with its weights stored as f32, f16
+// or bf16.
 #include <chrono>
 #include <iostream>
 #include <memory>
 #include <string>
 
-#include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -15,16 +15,19 @@
 #include "trainer/commands/common_flags.h"
 
 namespace edlae::cli {
+namespace {
 
-int RunConvert() {
-  const std::string in = absl::GetFlag(FLAGS_model_file);
-  const std::string out = absl::GetFlag(FLAGS_out);
-  if (in.empty()) return UsageError("convert needs --model-file");
-  if (out.empty()) return UsageError("convert needs --out");
-  absl::StatusOr<DType> dtype = ParseDType(absl::GetFlag(FLAGS_dtype));
-  if (!dtype.ok()) {
-    return UsageError(absl::StrCat("--dtype: ", dtype.status().message()));
-  }
+// convert's flags, all required.
+struct ConvertFlags {
+  std::string model_file;
+  std::string dtype;
+  std::string out;
+};
+
+int RunConvert(const ConvertFlags& flags) {
+  const std::string& in = flags.model_file;
+  const std::string& out = flags.out;
+  const absl::StatusOr<DType> dtype = ParseDType(flags.dtype);
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Open(in);
   if (!model.ok()) return Fail(model.status());
@@ -43,6 +46,25 @@ int RunConvert() {
       DTypeName((*written)->dtype()), (*written)->file_size(),
       (*written)->fingerprint(), seconds);
   return kExitOk;
+}
+
+}  // namespace
+
+Command AddConvertCommand(CLI::App& program) {
+  auto flags = std::make_shared<ConvertFlags>();
+  CLI::App* command = program.add_subcommand(
+      "convert",
+      "Rewrite a model file with its weights stored as f32, f16 or bf16.");
+  AddOption(*command, "model-file", flags->model_file, "model file to read")
+      ->required();
+  AddOption(*command, "dtype", flags->dtype,
+            "storage type of the written weights: f32 | f16 | bf16")
+      ->required()
+      ->check(ParsedBy(
+          [](const std::string& name) { return ParseDType(name).status(); }));
+  AddOption(*command, "out", flags->out, "model file to write (atomically)")
+      ->required();
+  return {command, [flags] { return RunConvert(*flags); }};
 }
 
 }  // namespace edlae::cli

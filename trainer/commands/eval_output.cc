@@ -1,17 +1,8 @@
 // Formatting of held-out metrics for people (fixed-width) and machines (JSON).
 #include "trainer/commands/eval_output.h"
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-
-ABSL_FLAG(std::string, split, "",
-          "evaluate/tune: directory with train.csv, validation_{tr,te}.csv, "
-          "test_{tr,te}.csv (edlae-train split or the VAE-CF notebook)");
-ABSL_FLAG(bool, json, false, "evaluate/tune: print one JSON object on stdout");
-ABSL_FLAG(std::string, scorer, "exact",
-          "evaluate/tune: exact (bit-identical to the server) | gemm (OpenBLAS "
-          "sgemm on dense user blocks)");
 
 namespace edlae::cli {
 namespace {
@@ -27,6 +18,19 @@ absl::StatusOr<BatchMethod> ParseScorer(const std::string& name) {
   if (name == "gemm") return BatchMethod::kGemm;
   return absl::InvalidArgumentError(
       absl::StrCat("unknown --scorer '", name, "' (exact or gemm)"));
+}
+
+CLI::Option* AddScorerFlag(CLI::App& command, std::string& scorer) {
+  return AddOption(command, "scorer", scorer,
+                   "exact (bit-identical to the server) | gemm (OpenBLAS "
+                   "sgemm on dense user blocks)")
+      ->check(CLI::Validator(
+          [](std::string& name) {
+            absl::StatusOr<BatchMethod> method = ParseScorer(name);
+            return method.ok() ? std::string()
+                               : std::string(method.status().message());
+          },
+          ""));
 }
 
 std::string MetricLines(const EvalResult& r) {

@@ -1,23 +1,21 @@
-// Shared by evaluate and tune: their common flags, --scorer parsing, and metrics as table rows or JSON.
+// Shared by evaluate and tune: the --scorer flag, and metrics as table rows or
+// JSON.
 #ifndef EDLAE_TRAINER_COMMANDS_EVAL_OUTPUT_H_
 #define EDLAE_TRAINER_COMMANDS_EVAL_OUTPUT_H_
 
 #include <string>
 
-#include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
+#include "common/cli.h"
 #include "evaluation/batch_scorer.h"
 #include "evaluation/evaluate.h"
-
-// Flags of evaluate and tune (defined in eval_output.cc).
-ABSL_DECLARE_FLAG(std::string, split);
-ABSL_DECLARE_FLAG(bool, json);
-ABSL_DECLARE_FLAG(std::string, scorer);
 
 namespace edlae::cli {
 
 // "exact" | "gemm".
 absl::StatusOr<BatchMethod> ParseScorer(const std::string& name);
+// --scorer (evaluate, tune), bound to `scorer` (its default).
+CLI::Option* AddScorerFlag(CLI::App& command, std::string& scorer);
 
 // "Recall@20  0.3512 ± 0.0041" lines, one per metric, each ending in "\n".
 std::string MetricLines(const EvalResult& r);

@@ -1,24 +1,21 @@
-// edlae-train evaluate: held-out Recall@20/50 and nDCG@100 (± s.e.) of a model file, or of a model trained on the split.
+// edlae-train evaluate: held-out Recall@20/50 and nDCG@100 (± s.e.) of a model
+// file, or of a model trained on the split.
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "evaluation/batch_scorer.h"
 #include "core/model.h"
-#include "trainer/commands/command.h"
-#include "trainer/commands/common_flags.h"
-#include "trainer/commands/eval_output.h"
+#include "evaluation/batch_scorer.h"
 #include "evaluation/evaluate.h"
 #include "evaluation/split.h"
 #include "evaluation/tune.h"
-
-ABSL_FLAG(std::string, on, "test",
-          "evaluate: held-out part, validation | test");
+#include "trainer/commands/command.h"
+#include "trainer/commands/common_flags.h"
+#include "trainer/commands/eval_output.h"
 
 namespace edlae::cli {
 namespace {
@@ -68,21 +65,23 @@ void WarnIfNotTrainedOnSplit(const Model& model, const std::string& dir) {
   }
 }
 
-}  // namespace
+// evaluate's flags; their values are the defaults.
+struct EvaluateFlags {
+  std::string split;
+  std::string model_file;
+  SolverFlags solver;  // without --model-file: what to train on the split
+  std::string on = "test";
+  bool json = false;
+  std::string scorer = "exact";
+};
 
-int RunEvaluate() {
-  const std::string dir = absl::GetFlag(FLAGS_split);
-  const std::string model_file = absl::GetFlag(FLAGS_model_file);
-  const std::string part = absl::GetFlag(FLAGS_on);
-  if (dir.empty()) return UsageError("evaluate needs --split DIR");
-  if (part != "validation" && part != "test") {
-    return UsageError("--on must be validation or test");
-  }
-  absl::StatusOr<BatchMethod> method = ParseScorer(absl::GetFlag(FLAGS_scorer));
-  if (!method.ok()) return UsageError(std::string(method.status().message()));
+int RunEvaluate(const EvaluateFlags& flags) {
+  const std::string& dir = flags.split;
+  const std::string& model_file = flags.model_file;
+  const std::string& part = flags.on;
   EvalOptions eval;
-  eval.method = *method;
-  eval.num_threads = absl::GetFlag(FLAGS_threads);
+  eval.method = *ParseScorer(flags.scorer);
+  eval.num_threads = flags.solver.threads;
 
   std::shared_ptr<const Model> file_model;
   TrainedModel trained;
@@ -110,19 +109,18 @@ int RunEvaluate() {
       }
     }
   } else {
-    absl::StatusOr<SolverOptions> solver = SolverOptionsFromFlags();
-    if (!solver.ok()) return UsageError(std::string(solver.status().message()));
+    const SolverOptions solver = ToSolverOptions(flags.solver);
     absl::StatusOr<Interactions> x = ReadSplitFile(dir + "/train.csv");
     if (!x.ok()) return Fail(x.status());
     train = *std::move(x);
-    absl::StatusOr<TrainedModel> t = TrainInMemory(train, *solver);
+    absl::StatusOr<TrainedModel> t = TrainInMemory(train, solver);
     if (!t.ok()) return Fail(t.status());
     trained = *std::move(t);
     train_seconds = trained.gram_seconds + trained.solve_seconds;
     std::cerr << absl::StrFormat(
         "[evaluate] trained %s on %s/train.csv (%d users × %d items): gram "
         "%.2f s, solve %.2f s\n",
-        AlgorithmName(solver->algorithm), dir, train.num_users(),
+        AlgorithmName(solver.algorithm), dir, train.num_users(),
         train.num_items(), trained.gram_seconds, trained.solve_seconds);
     view = trained.view();
     popularity = trained.popularity;
@@ -137,9 +135,9 @@ int RunEvaluate() {
     };
     description = absl::StrFormat(
         "%s λ=%g p=%g (%s, trained on the split)",
-        AlgorithmName(solver->algorithm), solver->lambda,
-        solver->algorithm == Algorithm::kEase ? 0.0 : solver->dropout,
-        PrecisionName(solver->precision));
+        AlgorithmName(solver.algorithm), solver.lambda,
+        solver.algorithm == Algorithm::kEase ? 0.0 : solver.dropout,
+        PrecisionName(solver.precision));
   }
 
   absl::StatusOr<HeldOutUsers> users = ReadHeldOutUsers(dir, part, lookup);
@@ -152,11 +150,11 @@ int RunEvaluate() {
           : EvaluateHeldOut(view, popularity, *users, eval);
   if (!result.ok()) return Fail(result.status());
 
-  if (absl::GetFlag(FLAGS_json)) {
+  if (flags.json) {
     std::cout << absl::StrCat(
         "{\"split\":", JsonString(dir), ",\"on\":", JsonString(part),
         ",\"model\":", JsonString(description),
-        ",\"scorer\":", JsonString(absl::GetFlag(FLAGS_scorer)),
+        ",\"scorer\":", JsonString(flags.scorer),
         absl::StrFormat(",\"train_seconds\":%.3f", train_seconds),
         ",\"unknown_fold_in\":", users->unknown_fold_in,
         ",\"unknown_targets\":", users->unknown_targets,
@@ -165,8 +163,8 @@ int RunEvaluate() {
     std::cout << absl::StrFormat(
         "%s users of %s: %d scored, %d with targets (%s scorer, %.3f s)\n"
         "model: %s\n",
-        part, dir, result->num_users, result->users_with_targets,
-        absl::GetFlag(FLAGS_scorer), result->seconds, description);
+        part, dir, result->num_users, result->users_with_targets, flags.scorer,
+        result->seconds, description);
     if (users->unknown_fold_in + users->unknown_targets > 0) {
       std::cout << absl::StrFormat(
           "note: %d fold-in and %d target interactions name items the model "
@@ -178,6 +176,31 @@ int RunEvaluate() {
         << MetricLines(*result);
   }
   return kExitOk;
+}
+
+}  // namespace
+
+Command AddEvaluateCommand(CLI::App& program) {
+  auto flags = std::make_shared<EvaluateFlags>();
+  CLI::App* command = program.add_subcommand(
+      "evaluate",
+      "Held-out Recall@20/50 and nDCG@100 (± s.e.) of a model file, or of a "
+      "full-rank model trained on the split's train.csv.");
+  AddSplitDirFlag(*command, flags->split);
+  CLI::Option* model_file =
+      AddOption(*command, "model-file", flags->model_file,
+                "trained model file to evaluate (its item ids must be the "
+                "split's sids)");
+  const SolverFlagOptions solver = AddSolverFlags(*command, flags->solver);
+  for (CLI::Option* training :
+       {solver.model, solver.lambda, solver.dropout, solver.precision}) {
+    model_file->excludes(training);
+  }
+  AddOption(*command, "on", flags->on, "held-out part: validation | test")
+      ->check(CLI::IsMember({"validation", "test"}));
+  AddJsonFlag(*command, flags->json);
+  AddScorerFlag(*command, flags->scorer);
+  return {command, [flags] { return RunEvaluate(*flags); }};
 }
 
 }  // namespace edlae::cli

@@ -1,17 +1,17 @@
-// edlae-train inspect MODEL: kind, sizes, metadata, and for low-rank models the distributions of diag(UVᵀ) and cos(Uᵢ, Vᵢ).
+// edlae-train inspect MODEL: kind, sizes, metadata, and for low-rank models the
+// distributions of diag(UVᵀ) and cos(Uᵢ, Vᵢ).
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
 #include "core/model.h"
 #include "core/weight_rows.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
-
 
 namespace edlae::cli {
 namespace {
@@ -38,14 +38,19 @@ double Dot(const float* a, const float* b, size_t k) {
   return s;
 }
 
-}  // namespace
+// inspect's model file: the argument, or --model-file.
+struct InspectFlags {
+  std::string model;
+  std::string model_file;
+};
 
-int RunInspect(const std::vector<std::string>& args) {
-  std::string path = absl::GetFlag(FLAGS_model_file);
-  if (path.empty() && args.size() == 1) path = args[0];
-  if (path.empty() || args.size() > 1) {
-    return UsageError("inspect needs one model file: edlae-train inspect MODEL");
+int RunInspect(const CLI::App& command, const InspectFlags& flags) {
+  if (flags.model.empty() == flags.model_file.empty()) {
+    return UsageError(
+        command, "inspect needs one model file: edlae-train inspect MODEL");
   }
+  const std::string& path =
+      flags.model.empty() ? flags.model_file : flags.model;
   absl::StatusOr<std::shared_ptr<const Model>> opened = Model::Open(path);
   if (!opened.ok()) return Fail(opened.status());
   const Model& m = **opened;
@@ -56,14 +61,15 @@ int RunInspect(const std::vector<std::string>& args) {
                                low_rank ? "low_rank" : "dense");
   std::cout << absl::StrFormat("items:        %d\n", n);
   if (low_rank) {
-    std::cout << absl::StrFormat("rank:         %d (rows padded to %d elements)\n",
-                                 m.rank(), m.row_stride());
+    std::cout << absl::StrFormat(
+        "rank:         %d (rows padded to %d elements)\n", m.rank(),
+        m.row_stride());
   }
   std::cout << absl::StrFormat("dtype:        %s\n", DTypeName(m.dtype()));
-  std::cout << absl::StrFormat("file:         %d bytes, format version %d, "
-                               "fingerprint %s\n",
-                               m.file_size(), m.format_version(),
-                               m.fingerprint());
+  std::cout << absl::StrFormat(
+      "file:         %d bytes, format version %d, "
+      "fingerprint %s\n",
+      m.file_size(), m.format_version(), m.fingerprint());
   std::cout << "metadata:\n";
   for (const auto& [key, value] : m.metadata()) {
     std::cout << absl::StrFormat("  %-18s %s\n", key, value);
@@ -96,9 +102,10 @@ int RunInspect(const std::vector<std::string>& args) {
                                    Summary(cosine));
     }
     if (cosine.size() < n) {
-      std::cout << absl::StrFormat("  (%d items with a zero embedding have no "
-                                   "cosine)\n",
-                                   n - cosine.size());
+      std::cout << absl::StrFormat(
+          "  (%d items with a zero embedding have no "
+          "cosine)\n",
+          n - cosine.size());
     }
   } else {
     std::vector<double> diag(n);
@@ -106,6 +113,21 @@ int RunInspect(const std::vector<std::string>& args) {
     std::cout << absl::StrFormat("  %-16s %s\n", "diag(B)", Summary(diag));
   }
   return kExitOk;
+}
+
+}  // namespace
+
+Command AddInspectCommand(CLI::App& program) {
+  auto flags = std::make_shared<InspectFlags>();
+  CLI::App* command = program.add_subcommand(
+      "inspect",
+      "A model file's kind, sizes, metadata, and the distributions of "
+      "popularity and diag(B) (dense) or diag(UVᵀ) and cos(Uᵢ, Vᵢ) "
+      "(low-rank).");
+  command->add_option("MODEL", flags->model, "model file to inspect");
+  AddOption(*command, "model-file", flags->model_file,
+            "the model file (instead of MODEL)");
+  return {command, [command, flags] { return RunInspect(*command, *flags); }};
 }
 
 }  // namespace edlae::cli

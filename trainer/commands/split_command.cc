@@ -1,21 +1,18 @@
-// edlae-train split: the strong-generalization split of Liang et al. 2018, written as the standard split files.
+// edlae-train split: the strong-generalization split of Liang et al. 2018,
+// written as the standard split files.
 #include <chrono>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "evaluation/split.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
-#include "evaluation/split.h"
-
-ABSL_FLAG(std::string, heldout_users, "",
-          "split: users in each of validation and test: a count N or a share "
-          "of the eligible users such as 10%");
 
 namespace edlae::cli {
 namespace {
@@ -40,37 +37,42 @@ absl::StatusOr<size_t> HeldOutCount(const std::string& text, size_t eligible) {
   return count;
 }
 
-}  // namespace
+// The protocol's defaults: ratings > 3.5 are positives ("--min-rating none"
+// keeps every rated row), users need 5 items.
+DataFlags ProtocolDataFlags() {
+  DataFlags flags;
+  flags.min_rating = "3.5";
+  flags.min_user_count = 5;
+  return flags;
+}
 
-int RunSplit() {
+// split's flags; their values are the defaults.
+struct SplitFlags {
+  DataFlags data = ProtocolDataFlags();
+  std::string heldout_users;
+  std::string out;
+  uint64_t seed = 98765;  // as in Liang et al.
+};
+
+int RunSplit(const CLI::App& command, const SplitFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string input = absl::GetFlag(FLAGS_input);
-  const std::string out = absl::GetFlag(FLAGS_out);
-  const std::string heldout_text = absl::GetFlag(FLAGS_heldout_users);
-  if (input.empty()) return UsageError("split needs --input");
-  if (out.empty()) return UsageError("split needs --out (a directory)");
-  if (heldout_text.empty()) return UsageError("split needs --heldout-users");
-  // The protocol's defaults: ratings > 3.5 are positives, users need 5 items.
-  // "--min-rating none" keeps every rated row.
-  const std::string min_rating = absl::GetFlag(FLAGS_min_rating);
-  if (min_rating.empty()) absl::SetFlag(&FLAGS_min_rating, "3.5");
-  if (min_rating == "none") absl::SetFlag(&FLAGS_min_rating, "");
-  absl::StatusOr<LoadOptions> load = LoadOptionsFromFlags();
-  if (!load.ok()) return UsageError(std::string(load.status().message()));
-  absl::StatusOr<uint64_t> seed = SeedFromFlag(98765);
-  if (!seed.ok()) return UsageError(std::string(seed.status().message()));
+  const std::string& input = flags.data.input;
+  const std::string& out = flags.out;
+  const std::string& heldout_text = flags.heldout_users;
+  LoadOptions load = ToLoadOptions(flags.data);  // "none": no rating filter
   SplitOptions options;
-  options.seed = *seed;
-  options.min_user_items = load->min_user_count > 0 ? load->min_user_count : 5;
-  load->min_user_count = 0;  // applied to the merged data by MakeStrongSplit
+  options.seed = flags.seed;
+  options.min_user_items = load.min_user_count;
+  load.min_user_count = 0;  // applied to the merged data by MakeStrongSplit
 
   const std::vector<std::string> paths = absl::StrSplit(input, ',');
-  if (paths.size() > 1 && load->min_item_count > 0) {
-    return UsageError("--min-item-count applies to a single --input only");
+  if (paths.size() > 1 && load.min_item_count > 0) {
+    return UsageError(command,
+                      "--min-item-count applies to a single --input only");
   }
   std::vector<Interactions> parts;
   for (const std::string& path : paths) {
-    absl::StatusOr<Interactions> x = LoadInteractions(path, *load);
+    absl::StatusOr<Interactions> x = LoadInteractions(path, load);
     if (!x.ok()) return Fail(x.status());
     std::cerr << absl::StrFormat(
         "[split] read %s: %d users, %d items, %d interactions\n", path,
@@ -87,7 +89,7 @@ int RunSplit() {
         x.row_offsets[u + 1] - x.row_offsets[u] >= options.min_user_items;
   }
   absl::StatusOr<size_t> heldout = HeldOutCount(heldout_text, eligible);
-  if (!heldout.ok()) return UsageError(std::string(heldout.status().message()));
+  if (!heldout.ok()) return UsageError(command, heldout.status().message());
   options.heldout_users = *heldout;
 
   absl::StatusOr<StrongSplit> split = MakeStrongSplit(x, options);
@@ -113,6 +115,34 @@ int RunSplit() {
       split->validation_te.size(), split->num_test_users, split->test_tr.size(),
       split->test_te.size(), split->dropped_heldout_interactions, out);
   return kExitOk;
+}
+
+}  // namespace
+
+Command AddSplitCommand(CLI::App& program) {
+  auto flags = std::make_shared<SplitFlags>();
+  CLI::App* command = program.add_subcommand(
+      "split",
+      "The strong-generalization split of Liang et al. 2018, written as "
+      "DIR/{train,validation_tr,validation_te,test_tr,test_te}.csv and "
+      "unique_sid.txt.");
+  AddDataFlags(*command, flags->data,
+               "interaction file(s) to read, comma-separated (merged)");
+  AddOption(*command, "heldout-users", flags->heldout_users,
+            "users in each of validation and test: a count N or a share of "
+            "the eligible users such as 10%")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            absl::StatusOr<size_t> count = HeldOutCount(text, 1);
+            return count.ok() ? std::string()
+                              : std::string(count.status().message());
+          },
+          ""));
+  AddOption(*command, "out", flags->out, "directory to write the split to")
+      ->required();
+  AddSeedFlag(*command, flags->seed, "seed of the held-out users' draw");
+  return {command, [command, flags] { return RunSplit(*command, *flags); }};
 }
 
 }  // namespace edlae::cli

@@ -3,27 +3,20 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "trainer/commands/command.h"
-#include "trainer/commands/common_flags.h"
-#include "trainer/commands/eval_output.h"
 #include "evaluation/split.h"
 #include "evaluation/sweep.h"
 #include "evaluation/sweep_plots.h"
-
-ABSL_FLAG(std::string, ranks, "10,50,100,200,500,1000,full",
-          "sweep: ranks k, comma-separated; 'full' adds the full-rank models");
-ABSL_FLAG(std::string, methods, "closed-form,admm,als,dlae",
-          "sweep: low-rank methods (closed-form, admm, als, dlae)");
-ABSL_FLAG(std::string, out_dir, "",
-          "sweep: directory for sweep.json, sweep.md and the SVG figures");
+#include "trainer/commands/command.h"
+#include "trainer/commands/common_flags.h"
+#include "trainer/commands/eval_output.h"
 
 namespace edlae::cli {
 namespace {
@@ -36,51 +29,51 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-}  // namespace
+// "4,16,full": positive ranks and "full".
+absl::Status CheckRank(const std::string& part) {
+  size_t k = 0;
+  if (part == "full" || (absl::SimpleAtoi(part, &k) && k > 0)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", part, "' is neither a rank >= 1 nor 'full'"));
+}
 
-int RunSweep() {
-  const std::string dir = absl::GetFlag(FLAGS_split);
-  if (dir.empty()) return UsageError("sweep needs --split DIR");
+// sweep's flags; their values are the defaults.
+struct SweepFlags {
+  std::string split;
+  std::string ranks = "10,50,100,200,500,1000,full";
+  std::string methods = "closed-form,admm,als,dlae";
+  double lambda = 0;
+  double dropout = 0;
+  LowRankFlags low_rank;  // epochs, omega, eigensolver, seed
+  int threads = 0;
+  std::string out_dir;
+  bool json = false;
+};
+
+int RunSweep(const SweepFlags& flags) {
+  const std::string& dir = flags.split;
   SweepOptions options;
-  for (absl::string_view part :
-       absl::StrSplit(absl::GetFlag(FLAGS_ranks), ',', absl::SkipEmpty())) {
+  options.full_rank = false;
+  for (const std::string& part : SplitList(flags.ranks)) {
     size_t k = 0;
     if (part == "full") {
-      continue;
-    } else if (!absl::SimpleAtoi(part, &k) || k == 0) {
-      return UsageError(absl::StrCat("--ranks: '", std::string(part),
-                                     "' is neither a rank >= 1 nor 'full'"));
+      options.full_rank = true;
+    } else if (absl::SimpleAtoi(part, &k)) {
+      options.ranks.push_back(k);
     }
-    options.ranks.push_back(k);
   }
-  options.full_rank = false;
-  for (absl::string_view part :
-       absl::StrSplit(absl::GetFlag(FLAGS_ranks), ',', absl::SkipEmpty())) {
-    if (part == "full") options.full_rank = true;
+  for (const std::string& part : SplitList(flags.methods)) {
+    options.methods.push_back(*ParseSweepMethod(part));
   }
-  for (absl::string_view part :
-       absl::StrSplit(absl::GetFlag(FLAGS_methods), ',', absl::SkipEmpty())) {
-    absl::StatusOr<SweepMethod> m = ParseSweepMethod(std::string(part));
-    if (!m.ok()) return UsageError(std::string(m.status().message()));
-    options.methods.push_back(*m);
-  }
-  if (options.methods.empty() ||
-      (options.ranks.empty() && !options.full_rank)) {
-    return UsageError("sweep needs --ranks and --methods");
-  }
-  absl::StatusOr<SolverOptions> solver = SolverOptionsFromFlags();
-  if (!solver.ok()) return UsageError(std::string(solver.status().message()));
-  absl::StatusOr<LowRankOptions> low_rank = LowRankOptionsFromFlags();
-  if (!low_rank.ok()) {
-    return UsageError(std::string(low_rank.status().message()));
-  }
-  options.lambda = solver->lambda;
-  options.dropout = solver->dropout;
-  options.low_rank = *low_rank;
-  options.num_threads = solver->num_threads;
+  options.lambda = flags.lambda;
+  options.dropout = flags.dropout;
+  options.low_rank = ToLowRankOptions(flags.low_rank, flags.lambda);
+  options.num_threads = flags.threads;
   options.progress = &std::cerr;
 
-  const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
+  const std::string& out_dir = flags.out_dir;
   std::error_code ec;
   if (!out_dir.empty()) {
     std::filesystem::create_directories(out_dir, ec);
@@ -103,7 +96,7 @@ int RunSweep() {
 
   const std::string table = SweepTable(*result);
   const std::string json = SweepJson(*result);
-  std::cout << (absl::GetFlag(FLAGS_json) ? json : table);
+  std::cout << (flags.json ? json : table);
   if (!out_dir.empty()) {
     const std::pair<std::string, std::string> files[] = {
         {"sweep.md", table},
@@ -122,6 +115,37 @@ int RunSweep() {
                  "cosine_v.svg}\n";
   }
   return kExitOk;
+}
+
+}  // namespace
+
+Command AddSweepCommand(CLI::App& program) {
+  auto flags = std::make_shared<SweepFlags>();
+  CLI::App* command = program.add_subcommand(
+      "sweep",
+      "nDCG@100 against rank for the low-rank EDLAE family on a split, with "
+      "Fig. 1-style SVGs.");
+  AddSplitDirFlag(*command, flags->split);
+  AddOption(*command, "ranks", flags->ranks,
+            "ranks k, comma-separated; 'full' adds the full-rank models")
+      ->check(ParsedBy(CheckRank, /*list=*/true));
+  AddOption(*command, "methods", flags->methods,
+            "low-rank methods, comma-separated: closed-form, admm, als, dlae")
+      ->check(ParsedBy(
+          [](const std::string& name) {
+            return ParseSweepMethod(name).status();
+          },
+          /*list=*/true));
+  AddOption(*command, "lambda", flags->lambda, "L2 regularization λ")
+      ->check(AtLeast(0));
+  AddOption(*command, "dropout", flags->dropout, "dropout probability p")
+      ->check(AtLeastBelow(0, 1));
+  AddLowRankSolverFlags(*command, flags->low_rank);
+  AddThreadsFlag(*command, flags->threads);
+  AddOption(*command, "out-dir", flags->out_dir,
+            "directory for sweep.json, sweep.md and the SVG figures");
+  AddJsonFlag(*command, flags->json);
+  return {command, [flags] { return RunSweep(*flags); }};
 }
 
 }  // namespace edlae::cli

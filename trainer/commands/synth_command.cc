@@ -1,37 +1,28 @@
-// edlae-train synth: write a synthetic interaction file (the demo's data, and benchmarks at scale).
+// edlae-train synth: write a synthetic interaction file (the demo's data, and
+// benchmarks at scale).
 #include <chrono>
 #include <cstdint>
 #include <iostream>
+#include <memory>
 #include <string>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
+#include "evaluation/synth.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
-#include "evaluation/synth.h"
-
-ABSL_FLAG(int64_t, users, 2000, "synth: number of users");
-ABSL_FLAG(int64_t, items, 1000, "synth: number of items");
-ABSL_FLAG(double, mean_items, 40, "synth: mean distinct items per user");
-ABSL_FLAG(int64_t, topics, 20, "synth: latent tastes");
 
 namespace edlae::cli {
+namespace {
 
-int RunSynth() {
-  const std::string out = absl::GetFlag(FLAGS_out);
-  if (out.empty()) return UsageError("synth needs --out");
-  if (absl::GetFlag(FLAGS_users) < 1 || absl::GetFlag(FLAGS_items) < 2 ||
-      absl::GetFlag(FLAGS_topics) < 1) {
-    return UsageError("synth needs --users >= 1, --items >= 2, --topics >= 1");
-  }
+// synth's flags, bound to the generator's options (which hold the defaults).
+struct SynthFlags {
+  std::string out;
   SynthOptions options;
-  options.num_users = absl::GetFlag(FLAGS_users);
-  options.num_items = absl::GetFlag(FLAGS_items);
-  options.mean_items_per_user = absl::GetFlag(FLAGS_mean_items);
-  options.num_topics = absl::GetFlag(FLAGS_topics);
-  absl::StatusOr<uint64_t> seed = SeedFromFlag(42);
-  if (!seed.ok()) return UsageError(std::string(seed.status().message()));
-  options.seed = *seed;
+};
+
+int RunSynth(const SynthFlags& flags) {
+  const std::string& out = flags.out;
+  const SynthOptions& options = flags.options;
   const auto start = std::chrono::steady_clock::now();
   if (absl::Status s = WriteSyntheticInteractions(out, options); !s.ok()) {
     return Fail(s);
@@ -42,6 +33,30 @@ int RunSynth() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count());
   return kExitOk;
+}
+
+}  // namespace
+
+Command AddSynthCommand(CLI::App& program) {
+  auto flags = std::make_shared<SynthFlags>();
+  SynthOptions& o = flags->options;
+  CLI::App* command = program.add_subcommand(
+      "synth",
+      "Write a synthetic interaction file (MovieLens ratings.csv layout): the "
+      "demo's data, and benchmarks at scale.");
+  AddOption(*command, "users", o.num_users, "number of users")
+      ->check(AtLeast(1));
+  AddOption(*command, "items", o.num_items, "number of items")
+      ->check(AtLeast(2));
+  AddOption(*command, "mean-items", o.mean_items_per_user,
+            "mean distinct items per user")
+      ->check(GreaterThan(0));
+  AddOption(*command, "topics", o.num_topics, "latent tastes")
+      ->check(AtLeast(1));
+  AddSeedFlag(*command, o.seed, "random seed");
+  AddOption(*command, "out", flags->out, "file to write (atomically)")
+      ->required();
+  return {command, [flags] { return RunSynth(*flags); }};
 }
 
 }  // namespace edlae::cli

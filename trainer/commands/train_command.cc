@@ -1,24 +1,19 @@
-// edlae-train train: load interactions, solve the closed form, write the model file.
+// edlae-train train: load interactions, solve the closed form, write the model
+// file.
 #include <chrono>
 #include <cstdint>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/weight_rows.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 #include "trainer/train.h"
-
-ABSL_FLAG(bool, skip_memory_check, false,
-          "train: go ahead even when the memory estimate exceeds the "
-          "available memory");
-ABSL_FLAG(int64_t, memory_limit_mb, 0,
-          "train: refuse when the memory estimate exceeds this many MiB "
-          "(0: the available memory, MemAvailable capped by the cgroup)");
 
 namespace edlae::cli {
 namespace {
@@ -28,39 +23,74 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-}  // namespace
+// train's flags; their values are the defaults.
+struct TrainFlags {
+  DataFlags data;
+  SolverFlags solver;
+  LowRankFlags low_rank;
+  std::string out;
+  std::string dtype = "f32";
+  bool skip_memory_check = false;
+  int64_t memory_limit_mb = 0;
+  // Given on the command line: the low-rank-only flags need --rank.
+  CLI::Option* method_option = nullptr;
+  std::vector<CLI::Option*> low_rank_options;
+};
 
-int RunTrain() {
+// The model/method pairs SolveLowRank trains (ease is left to it: it refuses
+// every method after loading, exit 1).
+bool SupportedPair(Algorithm a, LowRankMethod m) {
+  return a == Algorithm::kEase ||
+         (a == Algorithm::kEdlae &&
+          (m == LowRankMethod::kClosedForm || m == LowRankMethod::kAdmm)) ||
+         (a == Algorithm::kDlae && m == LowRankMethod::kClosedForm) ||
+         (a == Algorithm::kZeroDiag && m == LowRankMethod::kAls);
+}
+
+int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
-  const std::string input = absl::GetFlag(FLAGS_input);
-  const std::string out = absl::GetFlag(FLAGS_out);
-  if (input.empty()) return UsageError("train needs --input");
-  if (out.empty()) return UsageError("train needs --out");
-  absl::StatusOr<LoadOptions> load = LoadOptionsFromFlags();
-  if (!load.ok()) return UsageError(std::string(load.status().message()));
-  absl::StatusOr<SolverOptions> solver = SolverOptionsFromFlags();
-  if (!solver.ok()) return UsageError(std::string(solver.status().message()));
-  absl::StatusOr<LowRankOptions> low_rank = LowRankOptionsFromFlags();
-  if (!low_rank.ok()) {
-    return UsageError(std::string(low_rank.status().message()));
+  const std::string& input = flags.data.input;
+  const std::string& out = flags.out;
+  const LoadOptions load = ToLoadOptions(flags.data);
+  const SolverOptions solver = ToSolverOptions(flags.solver);
+  LowRankOptions low_rank =
+      ToLowRankOptions(flags.low_rank, flags.solver.lambda);
+  if (low_rank.rank == 0) {
+    for (const CLI::Option* option : flags.low_rank_options) {
+      if (option->count() > 0) {
+        return UsageError(command,
+                          absl::StrCat("--", option->get_lnames().front(),
+                                       " is for low-rank training: give "
+                                       "--rank K too"));
+      }
+    }
+    if (solver.algorithm == Algorithm::kZeroDiag) {
+      return UsageError(
+          command, "--model zero-diag is low-rank: give --rank K --method als");
+    }
+  } else {
+    if (flags.method_option->count() == 0 &&
+        solver.algorithm == Algorithm::kZeroDiag) {
+      low_rank.method = LowRankMethod::kAls;  // its only method
+    }
+    if (!SupportedPair(solver.algorithm, low_rank.method)) {
+      return UsageError(
+          command,
+          absl::StrCat("--model ", AlgorithmName(solver.algorithm),
+                       " --method ", LowRankMethodName(low_rank.method),
+                       " is not available; low-rank models are edlae "
+                       "(closed-form, admm), dlae (closed-form) and zero-diag "
+                       "(als)"));
+    }
   }
-  if (solver->algorithm == Algorithm::kZeroDiag && low_rank->rank == 0) {
-    return UsageError("--model zero-diag is low-rank: give --rank K --method als");
-  }
-  if (low_rank->rank > 0 && absl::GetFlag(FLAGS_method) == "closed-form" &&
-      solver->algorithm == Algorithm::kZeroDiag) {
-    low_rank->method = LowRankMethod::kAls;  // its only method
-  }
-  absl::StatusOr<DType> storage = ParseDType(absl::GetFlag(FLAGS_dtype));
-  if (!storage.ok()) {
-    return UsageError(absl::StrCat("--dtype: ", storage.status().message()));
-  }
-  if (solver->algorithm == Algorithm::kEase && solver->dropout != 0) {
-    std::cerr << "[train] note: ease ignores --dropout (it is edlae with p = 0)\n";
+  const DType storage = *ParseDType(flags.dtype);
+  if (solver.algorithm == Algorithm::kEase && solver.dropout != 0) {
+    std::cerr
+        << "[train] note: ease ignores --dropout (it is edlae with p = 0)\n";
   }
 
   const auto load_start = std::chrono::steady_clock::now();
-  absl::StatusOr<Interactions> x = LoadInteractions(input, *load);
+  absl::StatusOr<Interactions> x = LoadInteractions(input, load);
   if (!x.ok()) return Fail(x.status());
   std::cerr << absl::StrFormat(
       "[train] load: %.3f s (%d users, %d items, %d interactions from %s)\n",
@@ -68,14 +98,13 @@ int RunTrain() {
       x->num_interactions(), input);
 
   // Refuse before the big allocations rather than be OOM-killed half way.
-  const size_t interaction_bytes =
-      x->num_interactions() * 2 * sizeof(uint32_t);
+  const size_t interaction_bytes = x->num_interactions() * 2 * sizeof(uint32_t);
   const size_t need = EstimateTrainingBytes(
       x->num_items(), interaction_bytes,
-      UsesFloatGram(x->num_users(), *solver, low_rank->rank));
+      UsesFloatGram(x->num_users(), solver, low_rank.rank));
   std::optional<size_t> limit;
   std::string limit_source;
-  if (const int64_t mb = absl::GetFlag(FLAGS_memory_limit_mb); mb > 0) {
+  if (const int64_t mb = flags.memory_limit_mb; mb > 0) {
     limit = static_cast<size_t>(mb) << 20;
     limit_source = "--memory_limit_mb";
   } else if (absl::StatusOr<size_t> available = AvailableMemoryBytes();
@@ -90,7 +119,7 @@ int RunTrain() {
       limit.has_value() ? absl::StrFormat("%.2f GiB", *limit / kGiB)
                         : std::string("unknown"));
   if (limit.has_value() && need > *limit) {
-    if (!absl::GetFlag(FLAGS_skip_memory_check)) {
+    if (!flags.skip_memory_check) {
       std::cerr << absl::StrFormat(
           "edlae-train: training %d items needs about %.2f GiB but only %.2f "
           "GiB is %s; drop rare items (--min-item-count), use a machine with "
@@ -102,14 +131,47 @@ int RunTrain() {
     std::cerr << "[train] warning: --skip-memory-check given; continuing\n";
   }
 
-  absl::StatusOr<TrainReport> report = TrainAndWrite(
-      *x, *solver, *low_rank, input, solver->num_threads, out, &std::cerr,
-      *storage);
+  absl::StatusOr<TrainReport> report =
+      TrainAndWrite(*x, solver, low_rank, input, solver.num_threads, out,
+                    &std::cerr, storage);
   if (!report.ok()) return Fail(report.status());
   std::cerr << absl::StrFormat("[train] total: %.3f s; peak memory: %.1f MiB\n",
                                SecondsSince(start),
                                PeakRssBytes() / (1024.0 * 1024.0));
   return kExitOk;
+}
+
+}  // namespace
+
+Command AddTrainCommand(CLI::App& program) {
+  auto flags = std::make_shared<TrainFlags>();
+  CLI::App* command = program.add_subcommand(
+      "train",
+      "Load interactions, solve the closed form (or train a low-rank model), "
+      "write the model file.");
+  AddDataFlags(*command, flags->data,
+               "interaction file to read (see --format)");
+  AddSolverFlags(*command, flags->solver);
+  AddOption(*command, "out", flags->out, "model file to write (atomically)")
+      ->required();
+  AddOption(*command, "dtype", flags->dtype,
+            "storage type of the weights: f32 | f16 | bf16 (computation "
+            "stays float32/float64)")
+      ->check(ParsedBy(
+          [](const std::string& name) { return ParseDType(name).status(); }));
+  AddRankFlag(*command, flags->low_rank);
+  flags->method_option = AddMethodFlag(*command, flags->low_rank);
+  flags->low_rank_options = AddLowRankSolverFlags(*command, flags->low_rank);
+  flags->low_rank_options.insert(flags->low_rank_options.begin(),
+                                 flags->method_option);
+  AddFlag(*command, "skip-memory-check", flags->skip_memory_check,
+          "go ahead even when the memory estimate exceeds the available "
+          "memory");
+  AddOption(*command, "memory-limit-mb", flags->memory_limit_mb,
+            "refuse when the memory estimate exceeds this many MiB (0: the "
+            "available memory, MemAvailable capped by the cgroup)")
+      ->check(AtLeast(0));
+  return {command, [command, flags] { return RunTrain(*command, *flags); }};
 }
 
 }  // namespace edlae::cli

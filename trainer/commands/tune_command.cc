@@ -1,19 +1,21 @@
-// edlae-train tune: grid search over (model, λ, p) on validation users, then the chosen points' test metrics.
+// edlae-train tune: grid search over (model, λ, p) on validation users, then
+// the chosen points' test metrics.
 #include <algorithm>
+#include <cmath>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "evaluation/split.h"
+#include "evaluation/tune.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 #include "trainer/commands/eval_output.h"
-#include "evaluation/split.h"
-#include "evaluation/tune.h"
 
 namespace edlae::cli {
 namespace {
@@ -36,70 +38,59 @@ std::string PointJson(const TunePoint& p) {
   return out;
 }
 
-}  // namespace
+// tune's flags: the grid as comma-separated lists.
+struct TuneFlags {
+  std::string split;
+  std::string models = "edlae";
+  std::string lambdas = "0";
+  std::string dropouts = "0";
+  std::string precision = "float64";
+  int threads = 0;
+  std::string scorer = "exact";
+  std::string out;
+  bool json = false;
+};
 
-int RunTune() {
-  const std::string dir = absl::GetFlag(FLAGS_split);
-  if (dir.empty()) return UsageError("tune needs --split DIR");
+int RunTune(const TuneFlags& flags) {
+  const std::string& dir = flags.split;
   TuneOptions options;
-  for (absl::string_view name :
-       absl::StrSplit(absl::GetFlag(FLAGS_model), ',')) {
-    absl::StatusOr<Algorithm> a = ParseAlgorithm(std::string(name));
-    if (!a.ok()) return UsageError(std::string(a.status().message()));
-    if (std::find(options.models.begin(), options.models.end(), *a) ==
+  for (const std::string& name : SplitList(flags.models)) {
+    const Algorithm a = *ParseAlgorithm(name);
+    if (std::find(options.models.begin(), options.models.end(), a) ==
         options.models.end()) {
-      options.models.push_back(*a);
+      options.models.push_back(a);
     }
   }
-  absl::StatusOr<std::vector<double>> lambdas =
-      ParseNumberListFlag("lambda", absl::GetFlag(FLAGS_lambda));
-  if (!lambdas.ok()) return UsageError(std::string(lambdas.status().message()));
-  absl::StatusOr<std::vector<double>> dropouts =
-      ParseNumberListFlag("dropout", absl::GetFlag(FLAGS_dropout));
-  if (!dropouts.ok())
-    return UsageError(std::string(dropouts.status().message()));
-  for (double l : *lambdas) {
-    if (!(l >= 0)) return UsageError("every --lambda must be >= 0");
-  }
-  for (double p : *dropouts) {
-    if (!(p >= 0 && p < 1))
-      return UsageError("every --dropout must be in [0, 1)");
-  }
-  options.lambdas = *lambdas;
-  options.dropouts = *dropouts;
-  absl::StatusOr<Precision> precision =
-      ParsePrecision(absl::GetFlag(FLAGS_precision));
-  if (!precision.ok())
-    return UsageError(std::string(precision.status().message()));
-  options.precision = *precision;
-  options.num_threads = absl::GetFlag(FLAGS_threads);
-  absl::StatusOr<BatchMethod> method = ParseScorer(absl::GetFlag(FLAGS_scorer));
-  if (!method.ok()) return UsageError(std::string(method.status().message()));
-  options.eval.method = *method;
+  options.lambdas = NumberList(flags.lambdas);
+  options.dropouts = NumberList(flags.dropouts);
+  options.precision = *ParsePrecision(flags.precision);
+  options.num_threads = flags.threads;
+  options.eval.method = *ParseScorer(flags.scorer);
   options.eval.num_threads = options.num_threads;
-  const std::string out = absl::GetFlag(FLAGS_out);
+  const std::string& out = flags.out;
   options.keep_best_model = !out.empty();
   options.progress = &std::cerr;
 
   absl::StatusOr<LoadedSplit> split = ReadSplit(dir);
   if (!split.ok()) return Fail(split.status());
 
-  absl::StatusOr<TuneResult> result = Tune(split->train, split->validation, split->test, options);
+  absl::StatusOr<TuneResult> result =
+      Tune(split->train, split->validation, split->test, options);
   if (!result.ok()) return Fail(result.status());
   const TunePoint& best = result->points[result->best_point];
   if (!out.empty()) {
-    absl::Status s =
-        WriteTrainedModel(split->train, result->best_model, dir + "/train.csv", out);
+    absl::Status s = WriteTrainedModel(split->train, result->best_model,
+                                       dir + "/train.csv", out);
     if (!s.ok()) return Fail(s);
     std::cerr << "[tune] wrote the best model (" << PointName(best) << ") to "
               << out << "\n";
   }
 
-  if (absl::GetFlag(FLAGS_json)) {
+  if (flags.json) {
     std::string json = absl::StrCat(
         "{\"split\":", JsonString(dir), ",\"precision\":\"",
         PrecisionName(options.precision), "\"",
-        ",\"scorer\":", JsonString(absl::GetFlag(FLAGS_scorer)),
+        ",\"scorer\":", JsonString(flags.scorer),
         absl::StrFormat(",\"gram_seconds\":%.3f,\"total_seconds\":%.3f",
                         result->gram_seconds, result->total_seconds),
         ",\"train_users\":", split->train.num_users(),
@@ -124,9 +115,10 @@ int RunTune() {
   std::cout << absl::StrFormat(
       "tune on %s: %d train users × %d items, %d validation / %d test users; "
       "gram %.2f s, total %.1f s (%s, %s scorer)\n\n",
-      dir, split->train.num_users(), split->train.num_items(), split->validation.num_users(),
-      split->test.num_users(), result->gram_seconds, result->total_seconds,
-      PrecisionName(options.precision), absl::GetFlag(FLAGS_scorer));
+      dir, split->train.num_users(), split->train.num_items(),
+      split->validation.num_users(), split->test.num_users(),
+      result->gram_seconds, result->total_seconds,
+      PrecisionName(options.precision), flags.scorer);
   std::cout << "validation (mean±s.e.)\n"
             << absl::StrFormat("%-6s %10s %6s  %-13s  %-13s  %-13s  %8s\n",
                                "model", "lambda", "p", "Recall@20", "Recall@50",
@@ -154,6 +146,46 @@ int RunTune() {
   }
   std::cout << "\nbest overall: " << PointName(best) << "\n";
   return kExitOk;
+}
+
+}  // namespace
+
+Command AddTuneCommand(CLI::App& program) {
+  auto flags = std::make_shared<TuneFlags>();
+  CLI::App* command = program.add_subcommand(
+      "tune",
+      "Grid search over (model, λ, p) on the split's validation users, then "
+      "the chosen points' test metrics.");
+  AddSplitDirFlag(*command, flags->split);
+  AddOption(*command, "model", flags->models,
+            "comma-separated models: ease | dlae | edlae (full rank)")
+      ->check(ParsedBy(
+          [](const std::string& name) -> absl::Status {
+            absl::StatusOr<Algorithm> a = ParseAlgorithm(name);
+            if (a.ok() && *a == Algorithm::kZeroDiag) {
+              return absl::InvalidArgumentError(
+                  "zero-diag is low-rank; tune grids full-rank models");
+            }
+            return a.status();
+          },
+          /*list=*/true));
+  AddOption(*command, "lambda", flags->lambdas,
+            "comma-separated grid of L2 regularization λ")
+      ->check(NumberListIn(0, HUGE_VAL));
+  AddOption(*command, "dropout", flags->dropouts,
+            "comma-separated grid of dropout probabilities p")
+      ->check(NumberListIn(0, 1));
+  AddOption(*command, "precision", flags->precision,
+            "factorization precision: float64 | float32")
+      ->check(ParsedBy([](const std::string& name) {
+        return ParsePrecision(name).status();
+      }));
+  AddThreadsFlag(*command, flags->threads);
+  AddScorerFlag(*command, flags->scorer);
+  AddOption(*command, "out", flags->out,
+            "write the best model to this file (atomically)");
+  AddJsonFlag(*command, flags->json);
+  return {command, [flags] { return RunTune(*flags); }};
 }
 
 }  // namespace edlae::cli
