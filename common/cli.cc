@@ -3,6 +3,7 @@
 #include "common/cli.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -224,25 +225,29 @@ std::optional<int> Parse(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::CallForAllHelp&) {
     std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
     return kExitOk;
-  } catch (const CLI::ExtrasError& e) {
-    // Name the first flag the command does not take (or the stray argument).
+  } catch (const CLI::ParseError& e) {
+    // An argument the command does not take is named first, even when a
+    // required flag is missing too.
     const CLI::App& command = Selected(app);
     std::vector<std::string> extras = command.remaining();
     if (extras.empty()) extras = app.remaining(true);
-    const auto flag = std::find_if(
-        extras.begin(), extras.end(),
-        [](const std::string& a) { return a.size() > 1 && a[0] == '-'; });
-    if (flag != extras.end()) {
-      return UsageError(command,
-                        absl::StrCat("unknown flag ", *flag, " (not one of ",
-                                     CommandPath(command), "'s flags below)"));
+    std::vector<std::string> flags;  // "--name" and "-x", not "-3"
+    for (const std::string& a : extras) {
+      if (a.size() > 1 && a[0] == '-' && !std::isdigit(a[1]) && a[1] != '.') {
+        flags.push_back(a);
+      }
     }
-    return UsageError(command, extras.empty()
-                                   ? std::string(e.what())
-                                   : absl::StrCat("unexpected argument '",
-                                                  extras.front(), "'"));
-  } catch (const CLI::ParseError& e) {
-    return UsageError(Selected(app), e.what());
+    if (!flags.empty()) {
+      return UsageError(
+          command, absl::StrCat("unknown flag", flags.size() > 1 ? "s " : " ",
+                                absl::StrJoin(flags, ", "), " (not one of ",
+                                CommandPath(command), "'s flags below)"));
+    }
+    if (!extras.empty()) {
+      return UsageError(
+          command, absl::StrCat("unexpected argument '", extras.front(), "'"));
+    }
+    return UsageError(command, e.what());
   }
 }
 

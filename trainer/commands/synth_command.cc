@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "evaluation/synth.h"
 #include "trainer/commands/command.h"
@@ -20,9 +21,14 @@ struct SynthFlags {
   SynthOptions options;
 };
 
-int RunSynth(const SynthFlags& flags) {
+int RunSynth(const CLI::App& command, const SynthFlags& flags) {
   const std::string& out = flags.out;
   const SynthOptions& options = flags.options;
+  if (options.num_topics > options.num_items) {
+    return UsageError(command, absl::StrCat("--topics (", options.num_topics,
+                                            ") must not exceed --items (",
+                                            options.num_items, ")"));
+  }
   const auto start = std::chrono::steady_clock::now();
   if (absl::Status s = WriteSyntheticInteractions(out, options); !s.ok()) {
     return Fail(s);
@@ -56,7 +62,7 @@ Command AddSynthCommand(CLI::App& program) {
   AddSeedFlag(*command, o.seed, "random seed");
   AddOption(*command, "out", flags->out, "file to write (atomically)")
       ->required();
-  return {command, [flags] { return RunSynth(*flags); }};
+  return {command, [command, flags] { return RunSynth(*command, *flags); }};
 }
 
 }  // namespace edlae::cli

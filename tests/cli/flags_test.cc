@@ -1,0 +1,372 @@
+// The flag layer of edlae-train, edlae-server and edlae-client, through the
+// built binaries: every (sub)command refuses unknown and inapplicable flags
+// (exit 2, naming them and listing its own), --help lists its flags with
+// defaults, and value checks win before any file is read.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_util.h"
+
+namespace edlae {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kTrain =
+    absl::StrCat(EDLAE_BINARY_DIR, "/trainer/edlae-train");
+const std::string kServer =
+    absl::StrCat(EDLAE_BINARY_DIR, "/server/edlae-server");
+const std::string kClient =
+    absl::StrCat(EDLAE_BINARY_DIR, "/client/edlae-client");
+
+struct Result {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string ReadAll(const std::string& path) {
+  std::string text;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0) {
+      text.append(buffer, n);
+    }
+    std::fclose(f);
+  }
+  return text;
+}
+
+// Runs `binary args...` (no shell) and collects its exit status and output.
+Result RunBinary(const std::string& binary,
+                 const std::vector<std::string>& args) {
+  testing::ScratchDir dir;
+  const std::string out = dir.File("stdout"), err = dir.File("stderr");
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    std::vector<char*> argv{const_cast<char*>(binary.c_str())};
+    for (const std::string& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  Result result;
+  result.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = ReadAll(out);
+  result.err = ReadAll(err);
+  return result;
+}
+
+std::vector<std::string> Concat(std::vector<std::string> a,
+                                const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+struct CommandCase {
+  std::string binary;
+  std::vector<std::string> command;  // the subcommand ({} for the server)
+  // Enough to pass the command's required flags: the flag under test is
+  // then the only thing wrong.
+  std::vector<std::string> required;
+  std::string inapplicable;      // a flag of another command of the family
+  std::vector<std::string> own;  // flags its --help and its errors list
+};
+
+std::string Name(const CommandCase& c) {
+  return absl::StrCat(std::filesystem::path(c.binary).filename().string(),
+                      c.command.empty() ? "" : " " + c.command[0]);
+}
+
+std::vector<CommandCase> Cases() {
+  const std::string none = "/nonexistent/edlae";
+  return {
+      {kTrain,
+       {"train"},
+       {"--input", none, "--out", none},
+       "--split",
+       {"--input", "--out", "--lambda", "--rank", "--method", "--seed",
+        "--dtype"}},
+      {kTrain,
+       {"synth"},
+       {"--out", none},
+       "--input",
+       {"--users", "--items", "--seed", "--out"}},
+      {kTrain,
+       {"split"},
+       {"--input", none, "--out", none, "--heldout-users", "10"},
+       "--lambda",
+       {"--input", "--heldout-users", "--seed", "--min-rating"}},
+      {kTrain,
+       {"evaluate"},
+       {"--split", none},
+       "--rank",
+       {"--split", "--model-file", "--on", "--scorer", "--lambda"}},
+      {kTrain,
+       {"tune"},
+       {"--split", none},
+       "--dtype",
+       {"--split", "--model", "--lambda", "--out"}},
+      {kTrain,
+       {"sweep"},
+       {"--split", none},
+       "--precision",
+       {"--ranks", "--methods", "--out-dir"}},
+      {kTrain,
+       {"convert"},
+       {"--model-file", none, "--dtype", "f16", "--out", none},
+       "--lambda",
+       {"--model-file", "--dtype", "--out"}},
+      {kTrain, {"inspect"}, {none}, "--json", {"--model-file"}},
+      {kClient,
+       {"recommend"},
+       {"--target", "127.0.0.1:1", "--items", "a"},
+       "--concurrency",
+       {"--target", "--items", "--top_n", "--exclude"}},
+      {kClient,
+       {"info"},
+       {"--target", "127.0.0.1:1"},
+       "--items",
+       {"--target", "--timeout_ms"}},
+      {kClient,
+       {"health"},
+       {"--target", "127.0.0.1:1"},
+       "--top_n",
+       {"--service", "--target"}},
+      {kClient,
+       {"bench"},
+       {"--target", "127.0.0.1:1"},
+       "--service",
+       {"--concurrency", "--requests", "--history_len"}},
+      {kServer,
+       {},
+       {"--model", none},
+       "--items",
+       {"--model", "--model_dir", "--max_history", "--shutdown_grace",
+        "--port"}},
+  };
+}
+
+TEST(FlagLayerTest, EveryCommandRefusesUnknownAndInapplicableFlagsAndHasHelp) {
+  for (const CommandCase& c : Cases()) {
+    SCOPED_TRACE(Name(c));
+    for (const std::string& bad :
+         {std::string("--frobnicate"), c.inapplicable}) {
+      const Result r = RunBinary(
+          c.binary, Concat(Concat(c.command, c.required), {bad, "1"}));
+      EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+      EXPECT_THAT(r.err, HasSubstr("unknown flag " + bad)) << bad;
+      for (const std::string& own : c.own)
+        EXPECT_THAT(r.err, HasSubstr(own)) << bad;
+      EXPECT_EQ(r.out, "") << bad;
+    }
+    // The other spelling of the same flag is refused too.
+    const Result underscore = RunBinary(
+        c.binary, Concat(Concat(c.command, c.required), {"--frob_nicate"}));
+    EXPECT_EQ(underscore.exit_code, 2) << underscore.err;
+
+    const Result help = RunBinary(c.binary, Concat(c.command, {"--help"}));
+    EXPECT_EQ(help.exit_code, 0) << help.err;
+    EXPECT_THAT(help.out, HasSubstr("Usage: " + Name(c)));
+    for (const std::string& own : c.own) EXPECT_THAT(help.out, HasSubstr(own));
+    if (c.command.empty() ||
+        (c.command[0] != "convert" && c.command[0] != "inspect")) {
+      EXPECT_THAT(help.out, HasSubstr("[default: "));  // (those two have none)
+    }
+    EXPECT_THAT(help.out, Not(HasSubstr(c.inapplicable + " ")));
+    EXPECT_THAT(help.out, Not(HasSubstr("No flags matched")));
+  }
+}
+
+TEST(FlagLayerTest, HelpShowsDefaults) {
+  EXPECT_THAT(RunBinary(kTrain, {"train", "--help"}).out,
+              HasSubstr("--dtype TEXT [default: f32]"));
+  EXPECT_THAT(RunBinary(kTrain, {"split", "--help"}).out,
+              HasSubstr("[default: 98765]"));
+  EXPECT_THAT(RunBinary(kTrain, {"synth", "--help"}).out,
+              HasSubstr("[default: 42]"));
+  const Result server = RunBinary(kServer, {"--help"});
+  EXPECT_THAT(server.out, HasSubstr("[default: 10s]"));    // --shutdown_grace
+  EXPECT_THAT(server.out, HasSubstr("[default: 10000]"));  // --max_history
+  EXPECT_THAT(server.out, HasSubstr("--reflection [default: true]"));
+  EXPECT_THAT(RunBinary(kClient, {"recommend", "--help"}).out,
+              HasSubstr("-n,--top_n UINT [default: 10]"));
+  // The program's own help lists its commands.
+  const Result train = RunBinary(kTrain, {"--help"});
+  EXPECT_EQ(train.exit_code, 0);
+  for (const char* command : {"train", "synth", "split", "evaluate", "tune",
+                              "sweep", "convert", "inspect"}) {
+    EXPECT_THAT(train.out, HasSubstr(absl::StrCat("  ", command, " ")));
+  }
+}
+
+struct ValueCase {
+  std::string binary;
+  std::vector<std::string> args;
+  std::string named;  // what stderr must name
+};
+
+// Bad values exit 2 before any work: every case names an input that does
+// not exist, whose reading would fail with exit 1, and an output that must
+// not appear.
+TEST(FlagLayerTest, ValueChecksComeBeforeAnyWork) {
+  testing::ScratchDir dir;
+  const std::string none = dir.File("missing.csv");
+  const std::string out = dir.File("out");
+  const std::vector<ValueCase> cases = {
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--threads", "-3"},
+       "--threads"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--lambda", "-1"},
+       "--lambda"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--lambda", "nan"},
+       "--lambda"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--dropout", "1"},
+       "--dropout"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--rank", "-2"},
+       "--rank"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--method", "admm"},
+       "--rank"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--epochs", "3"},
+       "--rank"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--rank", "5", "--model",
+        "dlae", "--method", "admm"},
+       "--method admm"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--model", "zero-diag"},
+       "--rank"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--min-rating", "high"},
+       "--min-rating"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--min_user_count", "-1"},
+       "--min-user-count"},
+      {kTrain,
+       {"train", "--input", none, "--out", out, "--format", "parquet"},
+       "--format"},
+      {kTrain, {"synth", "--users", "-5", "--out", out}, "--users"},
+      {kTrain, {"synth", "--items", "1", "--out", out}, "--items"},
+      {kTrain, {"synth", "--mean-items", "0", "--out", out}, "--mean-items"},
+      {kTrain,
+       {"synth", "--items", "10", "--topics", "20", "--out", out},
+       "--topics"},
+      {kTrain, {"convert", "--model-file", none, "--out", out}, "--dtype"},
+      {kTrain,
+       {"evaluate", "--split", none, "--model", "edlae", "--rank", "200"},
+       "--rank"},
+      {kTrain,
+       {"evaluate", "--split", none, "--dtype", "f16", "--out", out,
+        "--min-rating", "4.5"},
+       "--dtype"},
+      {kTrain,
+       {"evaluate", "--split", none, "--model-file", none, "--lambda", "3"},
+       "--lambda"},
+      {kTrain, {"evaluate", "--split", none, "--threads", "-1"}, "--threads"},
+      {kTrain, {"tune", "--split", none, "--lambda", "1,-1"}, "--lambda"},
+      {kTrain, {"tune", "--split", none, "--dropout", "0.5,1"}, "--dropout"},
+      {kTrain,
+       {"tune", "--split", none, "--model", "ease,zero-diag"},
+       "--model"},
+      {kTrain,
+       {"tune", "--split", none, "--rank", "10", "--method", "admm"},
+       "--rank"},
+      {kTrain, {"sweep", "--split", none, "--ranks", "0,10"}, "--ranks"},
+      {kTrain,
+       {"sweep", "--split", none, "--precision", "float32", "--scorer", "gemm"},
+       "--precision"},
+      {kTrain, {"sweep", "--split", none, "--omega", "-1"}, "--omega"},
+      {kTrain,
+       {"split", "--input", none, "--out", out, "--heldout-users", "60%"},
+       "--heldout-users"},
+      {kTrain,
+       {"split", "--input", none, "--out", out, "--heldout-users", "10",
+        "--lambda", "1"},
+       "--lambda"},
+      {kTrain, {"inspect", "--json", none}, "--json"},
+      {kTrain, {"inspect", none, none}, "unexpected argument"},
+      {kServer,
+       {"--model", none, "--shutdown_grace", "-1s"},
+       "--shutdown_grace"},
+      {kServer,
+       {"--model", none, "--poll_interval", "soon"},
+       "--poll_interval"},
+      {kServer,
+       {"--model", none, "--worker_threads", "-3"},
+       "--worker_threads"},
+      {kServer, {"--model", none, "--max_history", "0"}, "--max_history"},
+      {kServer, {"--model", none, "--max_top_n", "-1"}, "--max_top_n"},
+      {kServer, {"--model", none, "--port", "70000"}, "--port"},
+      {kServer,
+       {"--model", none, "--batch_max_wait_us", "-5"},
+       "--batch_max_wait_us"},
+      {kServer, {"--model", none, "serve"}, "unexpected argument 'serve'"},
+      {kServer,
+       {"--model", none, "--model_dir", dir.path().string()},
+       "--model_dir"},
+      {kClient,
+       {"recommend", "--target", "127.0.0.1:1", "--items", "a", "--timeout_ms",
+        "0"},
+       "--timeout_ms"},
+      {kClient,
+       {"bench", "--target", "127.0.0.1:1", "--concurrency", "0"},
+       "--concurrency"},
+      {kClient,
+       {"health", "--target", "127.0.0.1:1", "extra"},
+       "unexpected argument 'extra'"},
+  };
+  for (const ValueCase& c : cases) {
+    std::string line;
+    for (const std::string& a : c.args) absl::StrAppend(&line, " ", a);
+    SCOPED_TRACE(line);
+    const Result r = RunBinary(c.binary, c.args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(c.named));
+    EXPECT_THAT(r.err, HasSubstr("Usage: "));  // and the command's flags
+    EXPECT_FALSE(std::filesystem::exists(out));
+  }
+}
+
+// --a-b and --a_b are one flag; --name=value, --name value and --noflag work.
+TEST(FlagLayerTest, BothSpellingsAndValueForms) {
+  testing::ScratchDir dir;
+  for (const std::vector<std::string>& spelling :
+       std::vector<std::vector<std::string>>{{"--mean-items", "5"},
+                                             {"--mean_items=5"}}) {
+    const std::string out = dir.File("synth.csv");
+    std::filesystem::remove(out);
+    const Result r = RunBinary(kTrain, Concat({"synth", "--users", "20",
+                                               "--items", "30", "--out", out},
+                                              spelling));
+    EXPECT_EQ(r.exit_code, 0) << spelling[0] << ": " << r.err;
+    EXPECT_TRUE(std::filesystem::exists(out)) << spelling[0];
+  }
+}
+
+}  // namespace
+}  // namespace edlae
