@@ -150,15 +150,17 @@ int Run() {
   options.model_dir = model_dir;
   options.poll_interval = absl::GetFlag(FLAGS_poll_interval);
   options.warmup = absl::GetFlag(FLAGS_warmup);
-  options.limits.max_concurrent_requests =
+  options.service.limits.max_concurrent_requests =
       absl::GetFlag(FLAGS_max_concurrent_requests);
-  options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
-  options.batch_max_size = absl::GetFlag(FLAGS_batch_max_size);
-  options.batch_max_wait =
-      std::chrono::microseconds(std::max<int64_t>(0, absl::GetFlag(FLAGS_batch_max_wait_us)));
-  options.inline_max_work = absl::GetFlag(FLAGS_inline_max_work);
-  options.inline_max_concurrent = absl::GetFlag(FLAGS_inline_max_concurrent);
-  options.limits.max_batch_requests = absl::GetFlag(FLAGS_max_batch_requests);
+  options.service.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  options.service.batch_max_size = absl::GetFlag(FLAGS_batch_max_size);
+  options.service.batch_max_wait = std::chrono::microseconds(
+      std::max<int64_t>(0, absl::GetFlag(FLAGS_batch_max_wait_us)));
+  options.service.inline_max_work = absl::GetFlag(FLAGS_inline_max_work);
+  options.service.inline_max_concurrent =
+      absl::GetFlag(FLAGS_inline_max_concurrent);
+  options.service.limits.max_batch_requests =
+      absl::GetFlag(FLAGS_max_batch_requests);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   options.tls_cert_path = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_path = absl::GetFlag(FLAGS_tls_key);
@@ -166,9 +168,9 @@ int Run() {
   options.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   options.host = absl::GetFlag(FLAGS_host);
   options.port = absl::GetFlag(FLAGS_port);
-  options.limits.max_top_n = absl::GetFlag(FLAGS_max_top_n);
-  options.limits.max_history = absl::GetFlag(FLAGS_max_history);
-  options.limits.max_item_list = absl::GetFlag(FLAGS_max_item_list);
+  options.service.limits.max_top_n = absl::GetFlag(FLAGS_max_top_n);
+  options.service.limits.max_history = absl::GetFlag(FLAGS_max_history);
+  options.service.limits.max_item_list = absl::GetFlag(FLAGS_max_item_list);
   options.max_receive_message_bytes =
       absl::GetFlag(FLAGS_max_receive_message_bytes);
   options.keepalive_time_ms = absl::GetFlag(FLAGS_keepalive_time_ms);
