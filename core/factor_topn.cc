@@ -1,13 +1,13 @@
-// FactorTopN: item blocks scored for the whole batch by the DotRowsBatch kernel, top-N fused per block.
+// FactorTopN: a batch of latent vectors aligned, then one ranking-engine scan
+// over V for the whole batch.
 #include "core/factor_topn.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
-#include <thread>
 
-#include "core/exclusions.h"
-#include "core/kernels.h"
+#include "core/item_scorers.h"
+#include "core/ranking_engine.h"
 
 namespace edlae {
 namespace {
@@ -19,34 +19,6 @@ namespace {
 // keeps that group's z rows in L1. Blocks of 64, 128 and 512 measured no
 // better at batch 64, k = 1000.
 constexpr size_t kItemBlock = 256;
-
-// Scans items [begin, end) into one TopN per query.
-std::vector<TopN> ScanRange(const WeightRows& v, const float* z, size_t z_stride,
-                            size_t batch, const FactorTopNOptions& options,
-                            size_t begin, size_t end) {
-  std::vector<TopN> tops(batch, TopN(options.top_n));
-  std::vector<float> tile(batch * kItemBlock);
-  const size_t element_size = DTypeSize(v.dtype);
-  // Per-query cursor into its sorted exclusion list.
-  std::vector<ExclusionCursor> cursors;
-  cursors.reserve(options.exclude.size());
-  for (const std::vector<uint32_t>& ex : options.exclude) {
-    cursors.emplace_back(ex, begin);
-  }
-  const float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
-  for (size_t j0 = begin; j0 < end; j0 += kItemBlock) {
-    const size_t count = std::min(kItemBlock, end - j0);
-    const void* block = static_cast<const uint8_t*>(v.data) + j0 * v.stride * element_size;
-    DotRowsBatch(v.dtype, block, v.stride, count, z, z_stride, batch, v.dim,
-                 tile.data(), count);
-    for (size_t b = 0; b < batch; ++b) {
-      float* row = tile.data() + b * count;
-      if (b < cursors.size()) cursors[b].Mark(j0, count, row, kSkip);
-      tops[b].PushBlock(static_cast<uint32_t>(j0), row, count);
-    }
-  }
-  return tops;
-}
 
 // Copies the batch's latent vectors to rows that start on 64-byte boundaries
 // (stride a multiple of 16 floats). The kernel reloads each z chunk once per
@@ -71,41 +43,19 @@ const float* AlignedCopy(const float* z, size_t z_stride, size_t batch,
 
 }  // namespace
 
-std::vector<std::vector<ScoredItem>> FactorTopN(const WeightRows& v,
-                                                const float* z, size_t z_stride,
-                                                size_t batch,
-                                                const FactorTopNOptions& options) {
+std::vector<std::vector<ScoredItem>> FactorTopN(
+    const WeightRows& v, const float* z, size_t z_stride, size_t batch,
+    const FactorTopNOptions& options) {
   std::vector<std::vector<ScoredItem>> results(batch);
   if (batch == 0 || options.top_n == 0 || v.num_rows == 0) return results;
   std::vector<float> z_storage;
   z = AlignedCopy(z, z_stride, batch, v.dim, z_storage, z_stride);
-  // Whole blocks per thread, so the threads' ranges never split a block.
-  const size_t threads = std::clamp<size_t>(
-      options.num_threads, 1, (v.num_rows + kItemBlock - 1) / kItemBlock);
-  if (threads == 1) {
-    std::vector<TopN> tops = ScanRange(v, z, z_stride, batch, options, 0, v.num_rows);
-    for (size_t b = 0; b < batch; ++b) results[b] = tops[b].TakeSorted();
-    return results;
-  }
-  const size_t blocks = (v.num_rows + kItemBlock - 1) / kItemBlock;
-  std::vector<std::vector<TopN>> partial(threads);
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) {
-    const size_t begin = std::min(v.num_rows, blocks * t / threads * kItemBlock);
-    const size_t end = std::min(v.num_rows, blocks * (t + 1) / threads * kItemBlock);
-    pool.emplace_back([&, t, begin, end] {
-      partial[t] = ScanRange(v, z, z_stride, batch, options, begin, end);
-    });
-  }
-  for (std::thread& th : pool) th.join();
-  // Merge: RanksBefore is a total order, so the union's top-N is exact.
-  for (size_t b = 0; b < batch; ++b) {
-    TopN merged(options.top_n);
-    for (size_t t = 0; t < threads; ++t) {
-      for (const ScoredItem& s : partial[t][b].TakeSorted()) merged.Push(s.index, s.score);
-    }
-    results[b] = merged.TakeSorted();
-  }
+  const LowRankBlockScorer scorer(v, z, z_stride, batch, kItemBlock);
+  ScanOptions scan;
+  scan.num_threads = options.num_threads;
+  // No should_stop, so the scan cannot fail.
+  ScanTopN(scorer, v.num_rows, options.top_n, options.exclude, scan, &results)
+      .IgnoreError();
   return results;
 }
 

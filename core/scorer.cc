@@ -1,4 +1,5 @@
-// Scoring: dense (history rows of B summed per item block) and low-rank (z = x·U, then V·z per item block), top-N fused in.
+// Recommend and RecommendMany: validation, exclusions, candidates and
+// popularity fallback around the ranking engine.
 #include "core/scorer.h"
 
 #include <algorithm>
@@ -8,91 +9,22 @@
 #include "absl/strings/str_cat.h"
 #include "core/exclusions.h"
 #include "core/factor_topn.h"
-#include "core/kernels.h"
 #include "core/model_format.h"
+#include "core/ranking_engine.h"
 #include "core/weight_rows.h"
 
 namespace edlae {
 namespace {
 
-// Items per column block: 2048 floats = 8 KiB of accumulator, so it stays in
-// L1 while the history rows stream through it.
-constexpr size_t kBlockItems = 2048;
-
-// Scores of a dense model: Σ_h weight_h · B[h, item], for B stored in any
-// dtype (halves widened in registers, float32 accumulation).
-class DenseScorer {
- public:
-  DenseScorer(const Model& model, absl::Span<const HistoryEntry> history)
-      : b_(model.dense_rows()), history_(history) {
-    rows_.reserve(history.size());
-    weights_.reserve(history.size());
-    for (const HistoryEntry& e : history) {
-      rows_.push_back(static_cast<const uint8_t*>(b_.row(e.index)));
-      weights_.push_back(e.weight);
-    }
-    shifted_.resize(rows_.size());
-  }
-  // out[0..len) = scores of items begin .. begin+len-1, by the dispatched
-  // AccumulateRows kernel over the history's rows of B.
-  void ScoreBlock(size_t begin, size_t len, float* out) {
-    std::fill(out, out + len, 0.0f);
-    const size_t offset = begin * DTypeSize(b_.dtype);
-    for (size_t h = 0; h < rows_.size(); ++h) shifted_[h] = rows_[h] + offset;
-    AccumulateRows(b_.dtype, shifted_.data(), weights_.data(), rows_.size(),
-                   len, out);
-  }
-  float ScoreOne(uint32_t item) const {
-    float score = 0;
-    for (const HistoryEntry& e : history_) {
-      score += e.weight * WeightAt(b_, e.index, item);
-    }
-    return score;
-  }
-
- private:
-  const WeightRows b_;
-  absl::Span<const HistoryEntry> history_;
-  std::vector<const uint8_t*> rows_;
-  std::vector<float> weights_;
-  std::vector<const void*> shifted_;  // rows_ offset to the current block
-};
-
-// Scores of a low-rank model: V[item, :] · z with z = Σ_h weight_h · U[h, :]
-// computed once per request (row_stride floats).
-class LowRankScorer {
- public:
-  LowRankScorer(const Model& model, absl::Span<const HistoryEntry> history)
-      : v_(model.v_rows()), z_(LatentVector(model, history)) {}
-  // The DotRowsBatch kernel (a batch of one) over whole padded rows: the same
-  // per-item arithmetic as FactorTopN, so batched and single requests score
-  // identically.
-  void ScoreBlock(size_t begin, size_t len, float* out) const {
-    DotRowsBatch(v_.dtype, v_.row(begin), v_.stride, len, z_.data(),
-                 v_.stride, /*batch=*/1, v_.stride, out, len);
-  }
-  float ScoreOne(uint32_t item) const {
-    float score;
-    ScoreBlock(item, 1, &score);
-    return score;
-  }
-
- private:
-  const WeightRows v_;
-  std::vector<float> z_;
-};
-
 bool ShouldStop(const RecommendOptions& options) {
   return options.should_stop && options.should_stop();
 }
 
-absl::Status StoppedError() {
-  return absl::CancelledError("scoring stopped (deadline or cancellation)");
-}
-
-absl::Status Validate(const Model& model, absl::Span<const HistoryEntry> history,
+absl::Status Validate(const Model& model,
+                      absl::Span<const HistoryEntry> history,
                       const RecommendOptions& options) {
-  if (model.kind() != ModelKind::kDense && model.kind() != ModelKind::kLowRank) {
+  if (model.kind() != ModelKind::kDense &&
+      model.kind() != ModelKind::kLowRank) {
     return absl::UnimplementedError("unsupported model kind");
   }
   if (options.top_n == 0) {
@@ -108,7 +40,8 @@ absl::Status Validate(const Model& model, absl::Span<const HistoryEntry> history
       return absl::InvalidArgumentError("history weights must be finite");
     }
   }
-  for (absl::Span<const uint32_t> list : {options.exclude, options.candidates}) {
+  for (absl::Span<const uint32_t> list :
+       {options.exclude, options.candidates}) {
     for (uint32_t i : list) {
       if (i >= n) {
         return absl::InvalidArgumentError(
@@ -131,69 +64,76 @@ std::vector<uint32_t> ExcludedItems(absl::Span<const HistoryEntry> history,
   return SortedUnique(std::move(items));
 }
 
-bool Contains(const std::vector<uint32_t>& sorted, uint32_t item) {
-  return std::binary_search(sorted.begin(), sorted.end(), item);
-}
-
 Recommendation PopularityFallback(const Model& model,
                                   const std::vector<uint32_t>& excluded,
                                   const RecommendOptions& options) {
   Recommendation result;
   result.popularity_fallback = true;
-  absl::Span<const float> popularity = model.popularity();
-  if (!options.candidates.empty()) {
-    TopN top(options.top_n);
-    for (uint32_t c : options.candidates) {
-      if (!Contains(excluded, c)) top.Push(c, popularity[c]);
-    }
-    result.items = top.TakeSorted();
-    // Duplicate candidates may have entered twice; keep the first of each.
-    result.items.erase(std::unique(result.items.begin(), result.items.end(),
-                                   [](const ScoredItem& a, const ScoredItem& b) {
-                                     return a.index == b.index;
-                                   }),
-                       result.items.end());
-    return result;
-  }
-  for (uint32_t i : model.items_by_popularity()) {
-    if (result.items.size() == options.top_n) break;
-    if (!Contains(excluded, i)) result.items.push_back({i, popularity[i]});
-  }
+  result.items = PopularTopN(model.popularity(), model.items_by_popularity(),
+                             excluded, options.candidates, options.top_n);
   return result;
 }
 
-// The best `top_n` allowed items under `scorer`: only the candidates when
-// there are any, otherwise every item, block by block so that no full score
-// vector exists; each block is scored, masked and offered to the selector
-// before the next one is touched.
+// The best `top_n` of a candidate list: each scored alone (a handful of
+// items; a block scan would gather every history row per candidate).
 template <typename Scorer>
-absl::StatusOr<std::vector<ScoredItem>> SelectTop(
-    Scorer&& scorer, size_t n, const std::vector<uint32_t>& excluded,
+absl::StatusOr<std::vector<ScoredItem>> TopCandidates(
+    const Scorer& scorer, const std::vector<uint32_t>& excluded,
     const RecommendOptions& options) {
-  TopN top(options.top_n);
-  if (!options.candidates.empty()) {
-    const std::vector<uint32_t> candidates = SortedUnique(
-        {options.candidates.begin(), options.candidates.end()});
-    for (size_t k = 0; k < candidates.size(); ++k) {
-      if (k % kBlockItems == 0 && ShouldStop(options)) return StoppedError();
-      const uint32_t c = candidates[k];
-      if (!Contains(excluded, c)) top.Push(c, scorer.ScoreOne(c));
+  const std::vector<uint32_t> candidates =
+      SortedUnique({options.candidates.begin(), options.candidates.end()});
+  TopN top(ClampTopN(options.top_n, candidates.size()));
+  for (size_t k = 0; k < candidates.size(); ++k) {
+    if (k % DenseBlockScorer::kBlockItems == 0 && ShouldStop(options)) {
+      return ScanStoppedError();
     }
-    return top.TakeSorted();
-  }
-
-  ExclusionCursor cursor(excluded);
-  alignas(64) float acc[kBlockItems];
-  const float kSkip = std::numeric_limits<float>::quiet_NaN();  // TopN drops NaN
-  for (size_t begin = 0; begin < n; begin += kBlockItems) {
-    if (ShouldStop(options)) return StoppedError();
-    const size_t len = std::min(kBlockItems, n - begin);
-    scorer.ScoreBlock(begin, len, acc);
-    cursor.Mark(begin, len, acc, kSkip);
-    top.PushBlock(static_cast<uint32_t>(begin), acc, len);
+    const uint32_t c = candidates[k];
+    if (!std::binary_search(excluded.begin(), excluded.end(), c)) {
+      top.Push(c, scorer.ScoreOne(c));
+    }
   }
   return top.TakeSorted();
 }
+
+// A single query's scan over the whole catalog by the ranking engine.
+template <typename Scorer>
+absl::StatusOr<std::vector<ScoredItem>> TopOfCatalog(
+    const Scorer& scorer, size_t n, std::vector<uint32_t> excluded,
+    const RecommendOptions& options) {
+  ScanOptions scan;
+  scan.should_stop = options.should_stop;
+  std::vector<std::vector<uint32_t>> exclude;
+  exclude.push_back(std::move(excluded));
+  std::vector<std::vector<ScoredItem>> results;
+  if (absl::Status s =
+          ScanTopN(scorer, n, options.top_n, exclude, scan, &results);
+      !s.ok()) {
+    return s;
+  }
+  return std::move(results[0]);
+}
+
+// Low-rank single-query scorer state: z (row_stride floats) and the scorer
+// over whole padded rows of V, so every dot product runs over whole 16-float
+// groups, exactly as a batch in FactorTopN scores it.
+struct LowRankQuery {
+  LowRankQuery(const Model& model, absl::Span<const HistoryEntry> history)
+      : z(LatentVector(model, history)),
+        scorer(PaddedV(model), z.data(), z.size(), 1,
+               DenseBlockScorer::kBlockItems) {}
+  float ScoreOne(uint32_t item) const {
+    auto scratch = scorer.NewScratch();
+    scorer.ScoreBlock(item, 1, scratch);
+    return scratch.tile()[0];
+  }
+  static WeightRows PaddedV(const Model& model) {
+    WeightRows v = model.v_rows();
+    v.dim = v.stride;
+    return v;
+  }
+  std::vector<float> z;
+  LowRankBlockScorer scorer;
+};
 
 }  // namespace
 
@@ -219,10 +159,18 @@ std::vector<float> LatentVector(const Model& model,
 void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
                    absl::Span<float> scores) {
   if (model.kind() == ModelKind::kLowRank) {
-    LowRankScorer(model, history).ScoreBlock(0, scores.size(), scores.data());
+    const LowRankQuery q(model, history);
+    auto scratch = q.scorer.NewScratch();
+    for (size_t begin = 0; begin < scores.size();
+         begin += DenseBlockScorer::kBlockItems) {
+      const size_t len =
+          std::min(DenseBlockScorer::kBlockItems, scores.size() - begin);
+      q.scorer.ScoreBlock(begin, len, scratch);
+      std::copy_n(scratch.tile(), len, scores.data() + begin);
+    }
     return;
   }
-  DenseScorer(model, history).ScoreBlock(0, scores.size(), scores.data());
+  DenseBlockScorer(model.dense_rows(), history).ScoreAll(scores);
 }
 
 absl::StatusOr<Recommendation> Recommend(const Model& model,
@@ -240,10 +188,18 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
   const std::vector<uint32_t> excluded = ExcludedItems(raw, options);
   if (history.empty()) return PopularityFallback(model, excluded, options);
 
-  absl::StatusOr<std::vector<ScoredItem>> items =
-      model.kind() == ModelKind::kLowRank
-          ? SelectTop(LowRankScorer(model, history), n, excluded, options)
-          : SelectTop(DenseScorer(model, history), n, excluded, options);
+  absl::StatusOr<std::vector<ScoredItem>> items;
+  if (model.kind() == ModelKind::kLowRank) {
+    const LowRankQuery q(model, history);
+    items = options.candidates.empty()
+                ? TopOfCatalog(q.scorer, n, excluded, options)
+                : TopCandidates(q, excluded, options);
+  } else {
+    const DenseBlockScorer scorer(model.dense_rows(), history);
+    items = options.candidates.empty()
+                ? TopOfCatalog(scorer, n, excluded, options)
+                : TopCandidates(scorer, excluded, options);
+  }
   if (!items.ok()) return items.status();
   Recommendation result;
   result.items = *std::move(items);
@@ -252,19 +208,20 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
 
 std::vector<absl::StatusOr<Recommendation>> RecommendMany(
     const Model& model, absl::Span<const ScoringRequest> requests,
-    size_t max_batch) {
+    const RecommendManyOptions& many) {
+  const size_t max_batch = std::max<size_t>(many.max_batch, 1);
   std::vector<absl::StatusOr<Recommendation>> results(
       requests.size(), absl::UnknownError("not scored"));
   // Requests that share a pass over V: their latent vectors (row_stride floats
-  // each, as LowRankScorer builds them) and sorted exclusion lists.
+  // each, as LowRankQuery builds them) and sorted exclusion lists.
   std::vector<size_t> batched;
   std::vector<float> z;
   std::vector<std::vector<uint32_t>> exclude;
   const size_t stride = model.row_stride();
   for (size_t r = 0; r < requests.size(); ++r) {
     const ScoringRequest& q = requests[r];
-    const bool whole_catalog = model.kind() == ModelKind::kLowRank &&
-                               q.options.candidates.empty();
+    const bool whole_catalog =
+        model.kind() == ModelKind::kLowRank && q.options.candidates.empty();
     const bool has_signal =
         std::any_of(q.history.begin(), q.history.end(),
                     [](const HistoryEntry& e) { return e.weight != 0.0f; });
@@ -274,7 +231,7 @@ std::vector<absl::StatusOr<Recommendation>> RecommendMany(
       continue;
     }
     if (ShouldStop(q.options)) {
-      results[r] = StoppedError();
+      results[r] = ScanStoppedError();
       continue;
     }
     std::vector<HistoryEntry> history;
@@ -286,15 +243,17 @@ std::vector<absl::StatusOr<Recommendation>> RecommendMany(
     exclude.push_back(ExcludedItems(q.history, q.options));
     batched.push_back(r);
   }
-  // Whole padded rows, as LowRankScorer scores them.
-  WeightRows v = model.v_rows();
-  v.dim = stride;
-  for (size_t b0 = 0; b0 < batched.size(); b0 += std::max<size_t>(max_batch, 1)) {
-    const size_t count = std::min(std::max<size_t>(max_batch, 1), batched.size() - b0);
+  if (batched.empty()) return results;
+  // Whole padded rows, as a single query scores them.
+  const WeightRows v = LowRankQuery::PaddedV(model);
+  for (size_t b0 = 0; b0 < batched.size(); b0 += max_batch) {
+    const size_t count = std::min(max_batch, batched.size() - b0);
     FactorTopNOptions options;
+    options.num_threads = many.num_threads;
     options.top_n = 0;
     for (size_t i = 0; i < count; ++i) {
-      options.top_n = std::max(options.top_n, requests[batched[b0 + i]].options.top_n);
+      options.top_n =
+          std::max(options.top_n, requests[batched[b0 + i]].options.top_n);
     }
     options.exclude = absl::MakeConstSpan(exclude).subspan(b0, count);
     std::vector<std::vector<ScoredItem>> top =

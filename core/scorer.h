@@ -1,4 +1,5 @@
-// Top-N recommendation from a user's history against a loaded model (dense x·B or low-rank (x·U)·Vᵀ, blocked, top-N fused).
+// Top-N recommendation from a user's history against a loaded model (dense x·B
+// or low-rank (x·U)·Vᵀ, blocked, top-N fused).
 #ifndef EDLAE_CORE_SCORER_H_
 #define EDLAE_CORE_SCORER_H_
 
@@ -9,15 +10,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/item_scorers.h"
 #include "core/model.h"
 #include "core/topn.h"
 
 namespace edlae {
-
-struct HistoryEntry {
-  uint32_t index;  // item index in the model
-  float weight;    // typically 1 (binary interactions); must be finite
-};
 
 struct RecommendOptions {
   size_t top_n = 10;
@@ -43,10 +40,12 @@ struct Recommendation {
 // Scores every allowed item and returns the best `top_n`, ties broken by lower
 // item index. Dense models: Σ weight_h · B[h, item]. Low-rank models:
 // V[item, :] · z with z = Σ weight_h · U[h, :] (computed once, rank floats).
-// Items are scored in blocks of 2048 with the selection fused in, so no
-// full score vector is materialized. Duplicate history entries add up.
-// Indices out of range or non-finite weights → InvalidArgument; top_n == 0 →
-// InvalidArgument; options.should_stop returning true → Cancelled. Thread-safe: the model is read-only; scratch is per call.
+// Items are scored block by block by the ranking engine (core/ranking_engine.h)
+// with the selection fused in, so no full score vector is materialized.
+// Duplicate history entries add up. Indices out of range or non-finite weights
+// → InvalidArgument; top_n == 0 → InvalidArgument; options.should_stop
+// returning true → Cancelled. Thread-safe: the model is read-only; scratch is
+// per call.
 absl::StatusOr<Recommendation> Recommend(const Model& model,
                                          absl::Span<const HistoryEntry> history,
                                          const RecommendOptions& options);
@@ -55,6 +54,13 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
 struct ScoringRequest {
   absl::Span<const HistoryEntry> history;
   RecommendOptions options;
+};
+
+struct RecommendManyOptions {
+  // Low-rank requests scored together in one pass over V (>= 1).
+  size_t max_batch = 64;
+  // Threads splitting the items of each pass (ScanOptions::num_threads).
+  int num_threads = 1;
 };
 
 // Answers several requests against one model, each exactly as Recommend
@@ -66,7 +72,12 @@ struct ScoringRequest {
 // before scoring starts. Thread-safe like Recommend.
 std::vector<absl::StatusOr<Recommendation>> RecommendMany(
     const Model& model, absl::Span<const ScoringRequest> requests,
-    size_t max_batch = 64);
+    const RecommendManyOptions& options);
+inline std::vector<absl::StatusOr<Recommendation>> RecommendMany(
+    const Model& model, absl::Span<const ScoringRequest> requests,
+    size_t max_batch = 64) {
+  return RecommendMany(model, requests, RecommendManyOptions{max_batch, 1});
+}
 
 // Writes the full score vector (num_items floats) for `history` into `scores`,
 // without exclusions, for either kind (the same arithmetic as Recommend, so the

@@ -79,21 +79,21 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
   AddOption(app, "port_file", port_file,
             "After the server listens, write its port to this file "
             "(atomically); useful with --port 0.");
-  AddOption(app, "max_top_n", options.limits.max_top_n,
+  AddOption(app, "max_top_n", options.service.limits.max_top_n,
             "Largest top_n a request may ask for.")
       ->check(AtLeast(1));
-  AddOption(app, "max_history", options.limits.max_history,
+  AddOption(app, "max_history", options.service.limits.max_history,
             "Most history items a request may carry.")
       ->check(AtLeast(1));
-  AddOption(app, "max_item_list", options.limits.max_item_list,
+  AddOption(app, "max_item_list", options.service.limits.max_item_list,
             "Most exclude or candidate ids a request may carry.")
       ->check(AtLeast(0));
   AddOption(app, "max_concurrent_requests",
-            options.limits.max_concurrent_requests,
+            options.service.limits.max_concurrent_requests,
             "Recommend calls admitted at once (queued or scoring); beyond it, "
             "calls fail at once with RESOURCE_EXHAUSTED (0: no limit).")
       ->check(AtLeast(0));
-  AddOption(app, "batch_max_size", options.batch_max_size,
+  AddOption(app, "batch_max_size", options.service.batch_max_size,
             "Most concurrent Recommend calls on a low-rank model scored in one "
             "pass over V (answers are identical to unbatched scoring); 1 "
             "disables micro-batching.")
@@ -102,20 +102,21 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "How long a free worker waits for more calls to fill a batch (0: "
             "take what is queued, no added latency).")
       ->check(AtLeast(0));
-  AddOption(app, "inline_max_work", options.inline_max_work,
+  AddOption(app, "inline_max_work", options.service.inline_max_work,
             "Recommend calls estimated at most this many multiply-adds "
             "(history x items dense, (history + items) x rank low-rank) are "
             "scored on the gRPC thread that received them, skipping the "
             "hand-off to a worker (0: always hand off).")
       ->check(AtLeast(0));
-  AddOption(app, "inline_max_concurrent", options.inline_max_concurrent,
+  AddOption(app, "inline_max_concurrent", options.service.inline_max_concurrent,
             "Most calls scored inline at once (0: one less than gRPC's "
             "callback threads, cores / 2 clamped to [2, 16]).")
       ->check(AtLeast(0));
-  AddOption(app, "max_batch_requests", options.limits.max_batch_requests,
+  AddOption(app, "max_batch_requests",
+            options.service.limits.max_batch_requests,
             "Most requests in one RecommendBatch call.")
       ->check(AtLeast(1));
-  AddOption(app, "worker_threads", options.worker_threads,
+  AddOption(app, "worker_threads", options.service.worker_threads,
             "Threads scoring Recommend calls (0: one per core).")
       ->check(AtLeast(0));
   AddOption(app, "metrics_address", options.metrics_address,
@@ -230,7 +231,7 @@ int main(int argc, char** argv) {
   edlae::server::ServerOptions options;  // holds the flags' defaults
   options.metrics_address = "0.0.0.0:9464";
   std::string port_file;
-  int64_t batch_max_wait_us = options.batch_max_wait.count();
+  int64_t batch_max_wait_us = options.service.batch_max_wait.count();
   absl::Duration shutdown_grace = absl::Seconds(10);
   AddServerFlags(app, options, port_file, batch_max_wait_us, shutdown_grace);
   if (std::optional<int> exit = edlae::cli::Parse(app, argc, argv)) {
@@ -240,7 +241,7 @@ int main(int argc, char** argv) {
     return edlae::cli::UsageError(
         app, "exactly one of --model and --model_dir is required");
   }
-  options.batch_max_wait = std::chrono::microseconds(batch_max_wait_us);
+  options.service.batch_max_wait = std::chrono::microseconds(batch_max_wait_us);
   // EDLAE_SIMD_TARGET pins the scoring kernels' SIMD target (before any
   // scoring).
   if (absl::Status s = edlae::ApplySimdTargetFromEnv(); !s.ok()) {

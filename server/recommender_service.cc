@@ -1,12 +1,9 @@
-// Recommender RPC handlers: validate, map external ids to model indices, score
-// with edlae::Recommend.
+// Recommender RPC machinery: authentication, admission and load shedding,
+// inline scoring, hand-off to workers, micro-batching, deadlines, metrics.
 #include "server/recommender_service.h"
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <thread>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,85 +15,22 @@
 #include "core/model.h"
 #include "core/scorer.h"
 #include "core/status_macros.h"
-#include "core/weight_rows.h"
 #include "server/grpc_status_util.h"
+#include "server/request_translation.h"
 
 namespace edlae::server {
 namespace {
 
-absl::Status CheckListSize(const char* field, int size, uint32_t limit,
-                           const char* flag) {
-  if (static_cast<int64_t>(size) > static_cast<int64_t>(limit)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " has ", size, " entries; at most ", limit,
-                     " are allowed (server flag --", flag, ")"));
-  }
-  return absl::OkStatus();
-}
-
-// Checks everything that does not depend on the model.
-absl::Status ValidateRequest(const v1::RecommendRequest& request,
-                             const ServiceLimits& limits) {
-  if (request.top_n() < 1 || request.top_n() > limits.max_top_n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "top_n must be in [1, ", limits.max_top_n, "], got ", request.top_n()));
-  }
-  RETURN_IF_ERROR(CheckListSize("history_item_ids",
-                                request.history_item_ids_size(),
-                                limits.max_history, "max_history"));
-  RETURN_IF_ERROR(CheckListSize("exclude_item_ids",
-                                request.exclude_item_ids_size(),
-                                limits.max_item_list, "max_item_list"));
-  RETURN_IF_ERROR(CheckListSize("candidate_item_ids",
-                                request.candidate_item_ids_size(),
-                                limits.max_item_list, "max_item_list"));
-  const int num_weights = request.history_weights_size();
-  if (num_weights != 0 && num_weights != request.history_item_ids_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "history_weights has ", num_weights,
-        " entries but history_item_ids has ", request.history_item_ids_size(),
-        "; send one weight per history item or none"));
-  }
-  for (int i = 0; i < num_weights; ++i) {
-    if (!std::isfinite(request.history_weights(i))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("history_weights[", i, "] is not finite (",
-                       request.history_weights(i), ")"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// Appends the indices of the known ids in `ids` to `indices`; returns how many
-// ids were unknown.
-uint32_t MapIds(const Model& model,
-                const google::protobuf::RepeatedPtrField<std::string>& ids,
-                std::vector<uint32_t>* indices) {
-  uint32_t unknown = 0;
-  indices->reserve(indices->size() + ids.size());
-  for (const std::string& id : ids) {
-    std::optional<uint32_t> index = model.FindItem(id);
-    if (index.has_value()) {
-      indices->push_back(*index);
-    } else {
-      ++unknown;
-    }
-  }
-  return unknown;
-}
-
-const char* KindName(ModelKind kind) {
-  switch (kind) {
-    case ModelKind::kDense:
-      return "dense";
-    case ModelKind::kLowRank:
-      return "low_rank";
-  }
-  return "unknown";
-}
-
 absl::Status NoModelError() {
   return absl::UnavailableError("no model is loaded");
+}
+
+// The answer to `request` while no model is loaded: its validation error
+// (validation comes before the model is looked at), else Unavailable.
+absl::Status StatusWithoutModel(const v1::RecommendRequest& request,
+                                const ServiceLimits& limits) {
+  RETURN_IF_ERROR(ValidateRecommendRequest(request, limits));
+  return NoModelError();
 }
 
 }  // namespace
@@ -118,134 +52,54 @@ bool BearerTokenMatches(std::string_view header, std::string_view token) {
   return diff == 0;
 }
 
-namespace {
-
-// A Recommend request mapped onto one model: indices instead of ids, and the
-// scorer's options pointing into this struct (so it must not move after
-// Options() is taken).
-struct PreparedRequest {
-  std::vector<HistoryEntry> history;
-  std::vector<uint32_t> exclude;
-  std::vector<uint32_t> candidates;
-  uint32_t unknown = 0;
-  bool any_weight = false;
-  // Candidates were asked for but none is known: the answer is empty.
-  bool no_known_candidate = false;
-  uint32_t top_n = 0;
-  bool exclude_history = true;
-
-  RecommendOptions Options(const std::function<bool()>& should_stop) const {
-    RecommendOptions options;
-    options.top_n = top_n;
-    options.exclude_history = exclude_history;
-    options.exclude = absl::MakeConstSpan(exclude);
-    options.candidates = absl::MakeConstSpan(candidates);
-    options.should_stop = should_stop;
-    return options;
-  }
-};
-
-// Validates `request` (before the model is looked at), then maps its ids.
-absl::Status PrepareRecommend(const ServableHandle& handle,
-                              const v1::RecommendRequest& request,
-                              const ServiceLimits& limits,
-                              PreparedRequest* out) {
-  RETURN_IF_ERROR(ValidateRequest(request, limits));
-  if (!handle) return NoModelError();
-  const Model& model = *handle.model;
-  out->history.reserve(request.history_item_ids_size());
-  const bool weighted = request.history_weights_size() != 0;
-  for (int i = 0; i < request.history_item_ids_size(); ++i) {
-    std::optional<uint32_t> index = model.FindItem(request.history_item_ids(i));
-    if (!index.has_value()) {
-      ++out->unknown;
-      continue;
-    }
-    const float weight = weighted ? request.history_weights(i) : 1.0f;
-    out->any_weight = out->any_weight || weight != 0.0f;
-    out->history.push_back(HistoryEntry{*index, weight});
-  }
-  out->unknown += MapIds(model, request.exclude_item_ids(), &out->exclude);
-  out->unknown += MapIds(model, request.candidate_item_ids(), &out->candidates);
-  // Duplicate candidates would otherwise be scored (and returned) twice.
-  std::sort(out->candidates.begin(), out->candidates.end());
-  out->candidates.erase(
-      std::unique(out->candidates.begin(), out->candidates.end()),
-      out->candidates.end());
-  // An empty candidate span would mean "every item", not what was asked.
-  out->no_known_candidate =
-      request.candidate_item_ids_size() > 0 && out->candidates.empty();
-  out->top_n = request.top_n();
-  out->exclude_history =
-      request.has_exclude_history() ? request.exclude_history() : true;
-  return absl::OkStatus();
-}
-
-// Fills `response` from the scorer's answer to `prepared`.
-absl::Status CompleteRecommend(const ServableHandle& handle,
-                               const PreparedRequest& prepared,
-                               absl::StatusOr<Recommendation> result,
-                               v1::RecommendResponse* response) {
-  const Model& model = *handle.model;
-  response->Clear();
-  if (!result.ok()) return result.status();
-  for (const ScoredItem& item : result->items) {
-    // Finite weights can still overflow float when multiplied and summed
-    // (found by fuzz/recommend_fuzzer); never answer with inf scores.
-    if (!std::isfinite(item.score)) {
-      return absl::InvalidArgumentError(
-          "history_weights are too large: the scores overflow float");
-    }
-  }
-  response->set_model_fingerprint(model.fingerprint());
-  response->set_model_version(handle.version);
-  response->set_unknown_item_count(prepared.unknown);
-  response->set_popularity_fallback(prepared.no_known_candidate
-                                        ? !prepared.any_weight
-                                        : result->popularity_fallback);
-  response->mutable_items()->Reserve(static_cast<int>(result->items.size()));
-  for (const ScoredItem& item : result->items) {
-    v1::ScoredItem* out = response->add_items();
-    const std::string_view id = model.item_id(item.index);
-    out->set_item_id(id.data(), id.size());
-    out->set_score(item.score);
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::Status RecommendWithModel(const ServableHandle& handle,
                                 const v1::RecommendRequest& request,
                                 const ServiceLimits& limits,
                                 v1::RecommendResponse* response,
                                 const std::function<bool()>& should_stop) {
-  PreparedRequest prepared;
-  RETURN_IF_ERROR(PrepareRecommend(handle, request, limits, &prepared));
+  if (!handle) return StatusWithoutModel(request, limits);
+  const Model& model = *handle.model;
+  ASSIGN_OR_RETURN(const PreparedRequest prepared,
+                   PrepareRecommend(model, request, limits));
   if (prepared.no_known_candidate) {
-    return CompleteRecommend(handle, prepared, Recommendation{}, response);
+    return FillRecommendResponse(model, handle.version, prepared,
+                                 Recommendation{}, response);
   }
-  return CompleteRecommend(
-      handle, prepared,
-      Recommend(*handle.model, prepared.history, prepared.Options(should_stop)),
+  return FillRecommendResponse(
+      model, handle.version, prepared,
+      Recommend(model, prepared.history, prepared.Options(should_stop)),
       response);
 }
 
 std::vector<absl::Status> RecommendManyWithModel(
     const ServableHandle& handle,
     absl::Span<const v1::RecommendRequest* const> requests,
-    const ServiceLimits& limits, absl::Span<v1::RecommendResponse* const> responses,
+    const ServiceLimits& limits,
+    absl::Span<v1::RecommendResponse* const> responses,
     absl::Span<const std::function<bool()>> should_stop, size_t max_batch) {
   std::vector<absl::Status> statuses(requests.size());
-  std::vector<PreparedRequest> prepared(requests.size());  // never resized below
+  if (!handle) {
+    for (size_t r = 0; r < requests.size(); ++r) {
+      statuses[r] = StatusWithoutModel(*requests[r], limits);
+    }
+    return statuses;
+  }
+  const Model& model = *handle.model;
+  // Never resized below: the scoring options point into its entries.
+  std::vector<PreparedRequest> prepared(requests.size());
   std::vector<ScoringRequest> scoring;
   std::vector<size_t> scored;  // request index of each scoring entry
   for (size_t r = 0; r < requests.size(); ++r) {
-    statuses[r] = PrepareRecommend(handle, *requests[r], limits, &prepared[r]);
-    if (!statuses[r].ok()) continue;
+    absl::StatusOr<PreparedRequest> got =
+        PrepareRecommend(model, *requests[r], limits);
+    if (!got.ok()) {
+      statuses[r] = got.status();
+      continue;
+    }
+    prepared[r] = *std::move(got);
     if (prepared[r].no_known_candidate) {
-      statuses[r] = CompleteRecommend(handle, prepared[r], Recommendation{},
-                                      responses[r]);
+      statuses[r] = FillRecommendResponse(model, handle.version, prepared[r],
+                                          Recommendation{}, responses[r]);
       continue;
     }
     scoring.push_back({prepared[r].history,
@@ -256,40 +110,18 @@ std::vector<absl::Status> RecommendManyWithModel(
   }
   if (scoring.empty()) return statuses;
   std::vector<absl::StatusOr<Recommendation>> results =
-      RecommendMany(*handle.model, scoring, max_batch);
+      RecommendMany(model, scoring, max_batch);
   for (size_t i = 0; i < scored.size(); ++i) {
     const size_t r = scored[i];
-    statuses[r] = CompleteRecommend(handle, prepared[r], std::move(results[i]),
-                                    responses[r]);
+    statuses[r] = FillRecommendResponse(model, handle.version, prepared[r],
+                                        std::move(results[i]), responses[r]);
   }
   return statuses;
 }
 
-uint64_t EstimatedScoringWork(const Model& model,
-                              const v1::RecommendRequest& request) {
-  const uint64_t items = model.num_items();
-  const uint64_t history =
-      static_cast<uint64_t>(request.history_item_ids_size());
-  if (model.kind() == ModelKind::kLowRank) {
-    return (history + items) * model.rank() + items;
-  }
-  return (history + 1) * items;
-}
-
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info) {
   if (!handle) return NoModelError();
-  const Model& model = *handle.model;
-  info->Clear();
-  info->set_kind(KindName(model.kind()));
-  info->set_dtype(DTypeName(model.dtype()));
-  info->set_num_items(model.num_items());
-  info->set_rank(model.rank());
-  info->set_fingerprint(model.fingerprint());
-  info->set_format_version(model.format_version());
-  info->set_file_size_bytes(model.file_size());
-  info->set_model_version(handle.version);
-  auto& metadata = *info->mutable_metadata();
-  for (const auto& [key, value] : model.metadata()) metadata[key] = value;
+  FillModelInfo(*handle.model, handle.version, info);
   return absl::OkStatus();
 }
 
@@ -371,8 +203,9 @@ absl::Status RecommenderService::Authenticate(
   // The header's value is never logged or echoed: it may be a near-miss of
   // the real token.
   if (it == metadata.end() ||
-      !BearerTokenMatches(std::string_view(it->second.data(), it->second.size()),
-                          options_.auth_token)) {
+      !BearerTokenMatches(
+          std::string_view(it->second.data(), it->second.size()),
+          options_.auth_token)) {
     return absl::UnauthenticatedError(
         "missing or wrong bearer token (metadata 'authorization: Bearer "
         "<token>')");
@@ -401,9 +234,9 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
     // Small enough to score here: no hand-off to a worker (see
     // ServiceOptions::inline_max_work for the trade-off).
     const absl::Status status =
-        ShouldStop(*context) ? StopReason(*context)
-                             : ScoreRecommend(handle, *context, *request,
-                                              response);
+        ShouldStop(*context)
+            ? StopReason(*context)
+            : ScoreRecommend(handle, *context, *request, response);
     inline_active_.fetch_sub(1, std::memory_order_relaxed);
     options_.metrics->RecordInline();
     Release();
@@ -436,8 +269,7 @@ bool RecommenderService::ReserveInline(const ServableHandle& handle,
     return false;
   }
   // A burst of small calls must not occupy every gRPC thread.
-  if (inline_active_.fetch_add(1, std::memory_order_relaxed) >=
-      inline_limit_) {
+  if (inline_active_.fetch_add(1, std::memory_order_relaxed) >= inline_limit_) {
     inline_active_.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }
@@ -523,10 +355,11 @@ void RecommenderService::ProcessBatch(std::vector<BatchedCall>& calls) {
                                should_stop, options_.batch_max_size);
     for (size_t k = 0; k < live.size(); ++k) {
       const size_t i = live[k];
-      statuses[i] = absl::IsCancelled(got[k]) ? StopReason(*calls[i].context)
-                                              : got[k];
+      statuses[i] =
+          absl::IsCancelled(got[k]) ? StopReason(*calls[i].context) : got[k];
       if (statuses[i].ok()) {
-        options_.metrics->RecordUnknownItems(calls[i].response->unknown_item_count());
+        options_.metrics->RecordUnknownItems(
+            calls[i].response->unknown_item_count());
       }
     }
     options_.metrics->RecordBatchSize(live.size());
@@ -548,14 +381,13 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
     finish(auth);
     return reactor;
   }
-  const uint32_t limit = options_.limits.max_batch_requests;
-  if (static_cast<uint32_t>(request->requests_size()) > limit) {
-    finish(absl::InvalidArgumentError(absl::StrCat(
-        "requests has ", request->requests_size(), " entries; at most ", limit,
-        " are allowed (server flag --max_batch_requests)")));
+  if (absl::Status size = ValidateBatchRequest(*request, options_.limits);
+      !size.ok()) {
+    finish(size);
     return reactor;
   }
-  if (absl::Status admitted = Admit(RpcMethod::kRecommendBatch); !admitted.ok()) {
+  if (absl::Status admitted = Admit(RpcMethod::kRecommendBatch);
+      !admitted.ok()) {
     finish(admitted);
     return reactor;
   }

@@ -1,5 +1,6 @@
-// edlae.v1.Recommender over gRPC's callback API: request validation, id
-// mapping, scoring, model info.
+// edlae.v1.Recommender over gRPC's callback API (auth, admission, inline
+// scoring, workers, micro-batching, deadlines, metrics) and its scoring entry
+// points over one model version.
 #ifndef EDLAE_SERVER_RECOMMENDER_SERVICE_H_
 #define EDLAE_SERVER_RECOMMENDER_SERVICE_H_
 
@@ -19,25 +20,11 @@
 #include "grpcpp/grpcpp.h"
 #include "server/metrics.h"
 #include "server/micro_batcher.h"
+#include "server/request_translation.h"
 #include "server/servable_model.h"
 #include "server/worker_pool.h"
 
 namespace edlae::server {
-
-// Request limits (server flags --max_top_n, --max_history, --max_item_list,
-// --max_concurrent_requests).
-struct ServiceLimits {
-  uint32_t max_top_n = 1000;        // top_n must be in [1, max_top_n]
-  uint32_t max_history = 10000;     // most history_item_ids per request
-  uint32_t max_item_list = 100000;  // most exclude / candidate ids per request
-  // Recommend calls admitted at once (queued for a worker or scoring); one
-  // more is refused at once with RESOURCE_EXHAUSTED (load shedding), so the
-  // admitted ones keep a latency of about max_concurrent_requests /
-  // worker_threads service times. 0: no limit.
-  uint32_t max_concurrent_requests = 256;
-  // Most requests in one RecommendBatch call.
-  uint32_t max_batch_requests = 1024;
-};
 
 // Everything the service is configured with besides the model.
 struct ServiceOptions {
@@ -84,7 +71,8 @@ struct ServiceOptions {
 // The time taken depends only on the lengths, never on where the bytes differ.
 bool BearerTokenMatches(std::string_view header, std::string_view token);
 
-// Answers one Recommend request against `handle`'s model, filling `response`.
+// Answers one Recommend request against `handle`'s model, filling `response`
+// (PrepareRecommend, core Recommend, FillRecommendResponse).
 // Validation happens before the model is looked at:
 //   InvalidArgument: top_n outside [1, max_top_n], a list over its limit,
 //     history_weights neither empty nor one per history id, a non-finite
@@ -114,13 +102,6 @@ std::vector<absl::Status> RecommendManyWithModel(
     absl::Span<v1::RecommendResponse* const> responses,
     absl::Span<const std::function<bool()>> should_stop, size_t max_batch);
 
-// About how many multiply-adds scoring `request` on `model` takes: history
-// rows × items for a dense model, (history + items) × rank for a low-rank one,
-// plus one per item for the top-N selection. An upper bound (candidate lists
-// are not looked at); cheap to compute.
-uint64_t EstimatedScoringWork(const Model& model,
-                              const v1::RecommendRequest& request);
-
 // Describes `handle`'s model in `info`. Unavailable when there is none.
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
 
@@ -129,8 +110,8 @@ absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
 // ServiceOptions::inline_max_work) — takes one ServableHandle and keeps it for
 // the whole call, so a call finishes on the model version it started with.
 // A call whose deadline passes or that the client cancels stops scoring and
-// gets DEADLINE_EXCEEDED / CANCELLED. GetModelInfo runs inline. Every status goes through
-// ToGrpcStatus and is counted in the metrics. Thread-safe.
+// gets DEADLINE_EXCEEDED / CANCELLED. GetModelInfo runs inline. Every status
+// goes through ToGrpcStatus and is counted in the metrics. Thread-safe.
 class RecommenderService final : public v1::Recommender::CallbackService {
  public:
   // `servable` is shared with whoever swaps models (the server); must be

@@ -26,7 +26,7 @@ absl::Status ValidateOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("port must be in [0, 65535], got ", options.port));
   }
-  if (options.limits.max_top_n == 0) {
+  if (options.service.limits.max_top_n == 0) {
     return absl::InvalidArgumentError("max_top_n must be at least 1");
   }
   if (options.max_receive_message_bytes <= 0) {
@@ -109,18 +109,14 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   RETURN_IF_ERROR(ValidateOptions(options));
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    MakeCredentials(options));
-  ServiceOptions service_options;
-  service_options.limits = options.limits;
-  service_options.worker_threads = options.worker_threads;
-  service_options.batch_max_size = options.batch_max_size;
-  service_options.batch_max_wait = options.batch_max_wait;
-  service_options.inline_max_work = options.inline_max_work;
-  service_options.inline_max_concurrent = options.inline_max_concurrent;
+  ServiceOptions service_options = options.service;
   service_options.metrics = metrics;
   if (!options.auth_token_file.empty()) {
     ASSIGN_OR_RETURN(service_options.auth_token,
                      ReadTokenFile(options.auth_token_file, "--auth_token_file"));
   }
+  const bool auth_token = !service_options.auth_token.empty();
+  const ServiceLimits& limits = options.service.limits;
   // Global gRPC switches; both must be set before the builder is created.
   grpc::EnableDefaultHealthCheckService(true);
   if (options.enable_reflection) {
@@ -172,8 +168,8 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
       LogLevel::kInfo, "server_started",
       {{"address", server->address_},
        {"port", absl::StrCat(server->port_)},
-       {"model", options.model_path.empty() ? options.model_dir
-                                             : options.model_path},
+       {"model",
+        options.model_path.empty() ? options.model_dir : options.model_path},
        {"version", handle ? absl::StrCat(handle.version) : ""},
        {"model_loaded", handle ? "true" : "false"},
        {"items", handle ? absl::StrCat(handle.model->num_items()) : "0"},
@@ -182,14 +178,14 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
        {"tls", options.tls_cert_path.empty()
                    ? "off"
                    : (options.tls_client_ca_path.empty() ? "on" : "mutual")},
-       {"auth_token", options.auth_token_file.empty() ? "off" : "on"},
+       {"auth_token", auth_token ? "on" : "off"},
        {"metrics_port", absl::StrCat(server->metrics_port_)},
        {"max_concurrent_requests",
-        absl::StrCat(options.limits.max_concurrent_requests)},
-       {"max_top_n", absl::StrCat(options.limits.max_top_n)},
-       {"max_history", absl::StrCat(options.limits.max_history)},
-       {"max_item_list", absl::StrCat(options.limits.max_item_list)}});
-  if (!options.auth_token_file.empty() && options.tls_cert_path.empty()) {
+        absl::StrCat(limits.max_concurrent_requests)},
+       {"max_top_n", absl::StrCat(limits.max_top_n)},
+       {"max_history", absl::StrCat(limits.max_history)},
+       {"max_item_list", absl::StrCat(limits.max_item_list)}});
+  if (auth_token && options.tls_cert_path.empty()) {
     LogEvent(LogLevel::kWarning, "auth_token_without_tls",
              {{"detail",
                "the bearer token travels in plaintext; use --tls_cert"}});

@@ -3,7 +3,6 @@
 #ifndef EDLAE_SERVER_SERVER_H_
 #define EDLAE_SERVER_SERVER_H_
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,20 +35,11 @@ struct ServerOptions {
   // RecommenderServer::port).
   std::string host = "0.0.0.0";
   int port = 8500;
-  // Request limits enforced by the Recommender service.
-  ServiceLimits limits;
-  // Threads scoring Recommend calls (0: one per core).
-  int worker_threads = 0;
-  // Micro-batching of concurrent Recommend calls on low-rank models
-  // (ServiceOptions::batch_max_size / batch_max_wait).
-  size_t batch_max_size = 64;
-  std::chrono::microseconds batch_max_wait{0};
-  // Recommend calls of at most this estimated work are scored on the gRPC
-  // thread, without a worker hand-off (ServiceOptions::inline_max_work);
-  // 0: never.
-  uint64_t inline_max_work = 200000;
-  // Most calls scored inline at once (0: auto; see ServiceOptions).
-  int inline_max_concurrent = 0;
+  // The Recommender service's limits, workers, micro-batching and inline
+  // scoring (each default lives in ServiceOptions). service.metrics is
+  // ignored: the service counts into the server's metrics(). When
+  // auth_token_file is set, its token replaces service.auth_token.
+  ServiceOptions service;
   // Largest request accepted, in bytes.
   int max_receive_message_bytes = 16 * 1024 * 1024;
   // HTTP/2 keepalive: ping idle clients every keepalive_time_ms, drop them when

@@ -35,15 +35,16 @@ class MicroBatchingTest : public ::testing::Test {
   }
 
   void Start(size_t batch_max_size, std::chrono::microseconds wait,
-             uint64_t inline_max_work = ServerOptions().inline_max_work) {
+             uint64_t inline_max_work = ServiceOptions().inline_max_work) {
     ServerOptions options;
-    options.inline_max_work = inline_max_work;
+    options.service.inline_max_work = inline_max_work;
     options.model_path = path_;
     options.host = "127.0.0.1";
     options.port = 0;
-    options.worker_threads = 1;  // calls queue behind one worker: batches form
-    options.batch_max_size = batch_max_size;
-    options.batch_max_wait = wait;
+    // Calls queue behind one worker: batches form.
+    options.service.worker_threads = 1;
+    options.service.batch_max_size = batch_max_size;
+    options.service.batch_max_wait = wait;
     auto server = RecommenderServer::BuildAndStart(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);

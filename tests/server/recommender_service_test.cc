@@ -292,9 +292,9 @@ class TinyModelTest : public ::testing::Test {
     options.model_path = *model_path_;
     options.host = "127.0.0.1";
     options.port = 0;
-    options.limits.max_top_n = kTinyMaxTopN;
-    options.limits.max_history = kTinyMaxHistory;
-    options.limits.max_item_list = kTinyMaxItemList;
+    options.service.limits.max_top_n = kTinyMaxTopN;
+    options.service.limits.max_history = kTinyMaxHistory;
+    options.service.limits.max_item_list = kTinyMaxItemList;
     auto server = RecommenderServer::BuildAndStart(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();

@@ -281,7 +281,7 @@ TEST(ReloadUnderLoadTest, NoRequestFailsWhileVersionsValidCorruptValidArrive) {
   ServerOptions options = LoopbackOptions();
   options.model_dir = models.string();
   options.poll_interval = absl::Milliseconds(20);
-  options.worker_threads = 2;
+  options.service.worker_threads = 2;
   auto server = RecommenderServer::BuildAndStart(options);
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->port();
@@ -369,8 +369,8 @@ class OverloadTest : public ::testing::Test {
     ServerOptions options = LoopbackOptions();
     options.model_path = dir_.File("m.edlae");
     ASSERT_TRUE(WriteVersionedModel(options.model_path, 1500, 1).ok());
-    options.limits.max_concurrent_requests = max_concurrent;
-    options.worker_threads = workers;
+    options.service.limits.max_concurrent_requests = max_concurrent;
+    options.service.worker_threads = workers;
     options.metrics_address = "127.0.0.1:0";
     auto server = RecommenderServer::BuildAndStart(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -606,9 +606,9 @@ class InlineTest : public ::testing::Test {
     ServerOptions options = LoopbackOptions();
     options.model_path = dir_.File("m.edlae");
     ASSERT_TRUE(WriteVersionedModel(options.model_path, items, 1).ok());
-    options.inline_max_work = inline_max_work;
-    options.limits.max_concurrent_requests = max_concurrent;
-    options.worker_threads = workers;
+    options.service.inline_max_work = inline_max_work;
+    options.service.limits.max_concurrent_requests = max_concurrent;
+    options.service.worker_threads = workers;
     auto server = RecommenderServer::BuildAndStart(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);

@@ -1,0 +1,78 @@
+// Dense and low-rank block scorers: the dispatched AccumulateRows and
+// DotRowsBatch kernels over one item block.
+#include "core/item_scorers.h"
+
+#include <algorithm>
+
+#include "core/kernels.h"
+#include "core/model_format.h"
+
+namespace edlae {
+
+DenseBlockScorer::DenseBlockScorer(const WeightRows& b,
+                                   absl::Span<const HistoryEntry> history)
+    : b_(b), history_(history) {
+  rows_.reserve(history.size());
+  weights_.reserve(history.size());
+  for (const HistoryEntry& e : history) {
+    rows_.push_back(static_cast<const uint8_t*>(b_.row(e.index)));
+    weights_.push_back(e.weight);
+  }
+}
+
+DenseBlockScorer::Scratch DenseBlockScorer::NewScratch() const {
+  Scratch scratch;
+  scratch.rows_.resize(rows_.size());
+  return scratch;
+}
+
+void DenseBlockScorer::ScoreBlock(size_t begin, size_t len,
+                                  Scratch& scratch) const {
+  float* out = scratch.tile_;
+  std::fill(out, out + len, 0.0f);
+  const size_t offset = begin * DTypeSize(b_.dtype);
+  for (size_t h = 0; h < rows_.size(); ++h)
+    scratch.rows_[h] = rows_[h] + offset;
+  AccumulateRows(b_.dtype, scratch.rows_.data(), weights_.data(), rows_.size(),
+                 len, out);
+}
+
+float DenseBlockScorer::ScoreOne(uint32_t item) const {
+  float score = 0;
+  for (const HistoryEntry& e : history_) {
+    score += e.weight * WeightAt(b_, e.index, item);
+  }
+  return score;
+}
+
+void DenseBlockScorer::ScoreAll(absl::Span<float> out) const {
+  Scratch scratch = NewScratch();
+  for (size_t begin = 0; begin < out.size(); begin += kBlockItems) {
+    const size_t len = std::min(kBlockItems, out.size() - begin);
+    ScoreBlock(begin, len, scratch);
+    std::copy_n(scratch.tile(), len, out.data() + begin);
+  }
+}
+
+LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
+                                       size_t z_stride, size_t batch,
+                                       size_t block_items)
+    : v_(v),
+      z_(z),
+      z_stride_(z_stride),
+      batch_(batch),
+      block_items_(std::max<size_t>(block_items, 1)) {}
+
+LowRankBlockScorer::Scratch LowRankBlockScorer::NewScratch() const {
+  Scratch scratch;
+  scratch.tile_.resize(batch_ * block_items_);
+  return scratch;
+}
+
+void LowRankBlockScorer::ScoreBlock(size_t begin, size_t len,
+                                    Scratch& scratch) const {
+  DotRowsBatch(v_.dtype, v_.row(begin), v_.stride, len, z_, z_stride_, batch_,
+               v_.dim, scratch.tile_.data(), len);
+}
+
+}  // namespace edlae

@@ -1,0 +1,98 @@
+// Block scorers per model kind for the ranking engine: dense (history rows of B
+// summed) and low-rank (V·z per query).
+#ifndef EDLAE_CORE_ITEM_SCORERS_H_
+#define EDLAE_CORE_ITEM_SCORERS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "core/weight_rows.h"
+
+namespace edlae {
+
+// One history item and its weight (typically 1; finite).
+struct HistoryEntry {
+  uint32_t index;  // item index in the model
+  float weight;
+};
+
+// Scores of one query on a dense model: score(j) = Σ_h weight_h · B[h, j],
+// B in any dtype (halves widened in registers, float32 accumulation), by the
+// dispatched AccumulateRows kernel over the history's rows. Blocks of 2048
+// items: 8 KiB of accumulator stays in L1 while the rows stream through it.
+// Borrows `b`'s data and `history`. Thread-safe (const; scratch per thread).
+// REQUIRES: history indices < b.num_rows.
+class DenseBlockScorer {
+ public:
+  static constexpr size_t kBlockItems = 2048;
+
+  DenseBlockScorer(const WeightRows& b, absl::Span<const HistoryEntry> history);
+
+  class Scratch {
+   public:
+    float* tile() { return tile_; }
+
+   private:
+    friend class DenseBlockScorer;
+    std::vector<const void*> rows_;  // history rows offset to the block
+    alignas(64) float tile_[kBlockItems];
+  };
+
+  size_t batch() const { return 1; }
+  size_t block_items() const { return kBlockItems; }
+  Scratch NewScratch() const;
+  // tile[0..len) = scores of items begin .. begin+len-1; len <= kBlockItems.
+  void ScoreBlock(size_t begin, size_t len, Scratch& scratch) const;
+  // The score of one item (a scalar sum over the history), for candidate
+  // lists, where gathering a block of every row would cost more.
+  float ScoreOne(uint32_t item) const;
+  // The whole score vector (b.dim floats) by ScoreBlock's arithmetic.
+  void ScoreAll(absl::Span<float> out) const;
+
+ private:
+  WeightRows b_;
+  absl::Span<const HistoryEntry> history_;
+  std::vector<const uint8_t*> rows_;
+  std::vector<float> weights_;
+};
+
+// Scores of a batch of queries on a low-rank model: score_q(j) = <V_j, z_q>,
+// z_q the `v.dim` floats at z + q·z_stride, by the DotRowsBatch kernel
+// (float32 accumulation for every dtype): each query's scores are
+// bit-identical whatever the batch it is in. One pass over V serves the
+// whole batch. Borrows v's data and z. Thread-safe (const).
+class LowRankBlockScorer {
+ public:
+  // `block_items`: 256 rows of V (1 MiB at dim 1000 in float32) stay in L2
+  // while the whole batch is scored against them; a single query streams
+  // larger blocks.
+  LowRankBlockScorer(const WeightRows& v, const float* z, size_t z_stride,
+                     size_t batch, size_t block_items);
+
+  class Scratch {
+   public:
+    float* tile() { return tile_.data(); }
+
+   private:
+    friend class LowRankBlockScorer;
+    std::vector<float> tile_;
+  };
+
+  size_t batch() const { return batch_; }
+  size_t block_items() const { return block_items_; }
+  Scratch NewScratch() const;
+  void ScoreBlock(size_t begin, size_t len, Scratch& scratch) const;
+
+ private:
+  WeightRows v_;
+  const float* z_;
+  size_t z_stride_;
+  size_t batch_;
+  size_t block_items_;
+};
+
+}  // namespace edlae
+
+#endif  // EDLAE_CORE_ITEM_SCORERS_H_
