@@ -19,8 +19,8 @@
 namespace edlae::cli {
 namespace {
 
-// Lists a flag by its first spelling (the other one is the footer's rule),
-// shows the default of boolean flags too, and ends with the spelling rule.
+// Lists a flag by its first spelling (the footer gives the rule for the
+// other), with its type, check and default, and ends with the spelling rule.
 class Formatter : public CLI::Formatter {
  public:
   std::string make_option_name(const CLI::Option* opt,

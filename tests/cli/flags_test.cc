@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
@@ -288,6 +289,9 @@ TEST(FlagLayerTest, ValueChecksComeBeforeAnyWork) {
        {"evaluate", "--split", none, "--model-file", none, "--lambda", "3"},
        "--lambda"},
       {kTrain, {"evaluate", "--split", none, "--threads", "-1"}, "--threads"},
+      {kTrain,
+       {"evaluate", "--split", none, "--model", "zero-diag"},
+       "zero-diag"},
       {kTrain, {"tune", "--split", none, "--lambda", "1,-1"}, "--lambda"},
       {kTrain, {"tune", "--split", none, "--dropout", "0.5,1"}, "--dropout"},
       {kTrain,
@@ -365,6 +369,39 @@ TEST(FlagLayerTest, BothSpellingsAndValueForms) {
                                               spelling));
     EXPECT_EQ(r.exit_code, 0) << spelling[0] << ": " << r.err;
     EXPECT_TRUE(std::filesystem::exists(out)) << spelling[0];
+  }
+}
+
+// train --seed is the ADMM/ALS start (it was fixed): the same seed trains the
+// same factors, another seed other ones.
+TEST(FlagLayerTest, SeedReachesTheIterativeLowRankMethods) {
+  testing::ScratchDir dir;
+  const std::string data = dir.File("data.csv");
+  ASSERT_EQ(RunBinary(kTrain, {"synth", "--users", "300", "--items", "60",
+                               "--out", data})
+                .exit_code,
+            0);
+  for (const char* spec : {"edlae admm", "zero-diag als"}) {
+    const std::vector<std::string> words = absl::StrSplit(spec, ' ');
+    SCOPED_TRACE(spec);
+    // diag(UVᵀ) and cos(Uᵢ, Vᵢ) summaries of the model trained with `seed`.
+    auto factors = [&](const std::string& seed, const std::string& name) {
+      const std::string model = dir.File(name);
+      const Result train = RunBinary(
+          kTrain,
+          {"train",     "--input",  data,       "--format", "movielens-csv",
+           "--model",   words[0],   "--method", words[1],   "--rank",
+           "4",         "--epochs", "2",        "--lambda", "5",
+           "--threads", "1",        "--seed",   seed,       "--out",
+           model});
+      EXPECT_EQ(train.exit_code, 0) << train.err;
+      const Result inspect = RunBinary(kTrain, {"inspect", model});
+      EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+      return inspect.out.substr(inspect.out.find("diag(UV"));
+    };
+    const std::string a = factors("7", "a.edlae");
+    EXPECT_EQ(factors("7", "b.edlae"), a);
+    EXPECT_NE(factors("8", "c.edlae"), a);
   }
 }
 

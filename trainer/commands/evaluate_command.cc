@@ -75,7 +75,7 @@ struct EvaluateFlags {
   std::string scorer = "exact";
 };
 
-int RunEvaluate(const EvaluateFlags& flags) {
+int RunEvaluate(const CLI::App& command, const EvaluateFlags& flags) {
   const std::string& dir = flags.split;
   const std::string& model_file = flags.model_file;
   const std::string& part = flags.on;
@@ -110,6 +110,11 @@ int RunEvaluate(const EvaluateFlags& flags) {
     }
   } else {
     const SolverOptions solver = ToSolverOptions(flags.solver);
+    if (solver.algorithm == Algorithm::kZeroDiag) {
+      return UsageError(command,
+                        "zero-diag is low-rank: train it (train --rank K "
+                        "--method als) and evaluate --model-file");
+    }
     absl::StatusOr<Interactions> x = ReadSplitFile(dir + "/train.csv");
     if (!x.ok()) return Fail(x.status());
     train = *std::move(x);
@@ -200,7 +205,7 @@ Command AddEvaluateCommand(CLI::App& program) {
       ->check(CLI::IsMember({"validation", "test"}));
   AddJsonFlag(*command, flags->json);
   AddScorerFlag(*command, flags->scorer);
-  return {command, [flags] { return RunEvaluate(*flags); }};
+  return {command, [command, flags] { return RunEvaluate(*command, *flags); }};
 }
 
 }  // namespace edlae::cli
