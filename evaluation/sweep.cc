@@ -208,11 +208,10 @@ absl::StatusOr<SweepResult> RunSweep(const Interactions& train,
   auto start = std::chrono::steady_clock::now();
   const std::vector<double> gram = ComputeGram(train, options.num_threads);
   result.gram_seconds = SecondsSince(start);
-  std::vector<float> popularity(n);
+  const std::vector<float> popularity = PopularityFromGram(gram, n);
   std::vector<double> lambda_diag(n);
   const double ratio = options.dropout / (1 - options.dropout);
   for (size_t i = 0; i < n; ++i) {
-    popularity[i] = static_cast<float>(gram[i * n + i]);
     lambda_diag[i] = options.lambda + ratio * gram[i * n + i];
   }
 

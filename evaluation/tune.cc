@@ -20,12 +20,6 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-std::vector<float> Popularity(const std::vector<double>& gram, size_t n) {
-  std::vector<float> p(n);
-  for (size_t i = 0; i < n; ++i) p[i] = static_cast<float>(gram[i * n + i]);
-  return p;
-}
-
 std::string FormatDuration(double seconds) {
   if (seconds < 90) return absl::StrFormat("%.0fs", seconds);
   return absl::StrFormat("%dm%02ds", static_cast<int>(seconds) / 60,
@@ -42,7 +36,7 @@ absl::StatusOr<TrainedModel> TrainInMemory(const Interactions& train,
   model.options = options;
   auto start = std::chrono::steady_clock::now();
   std::vector<double> gram = ComputeGram(train, options.num_threads);
-  model.popularity = Popularity(gram, n);
+  model.popularity = PopularityFromGram(gram, n);
   model.gram_seconds = SecondsSince(start);
   start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(model.b, SolveFullRank(std::move(gram), n, options));
@@ -113,7 +107,7 @@ absl::StatusOr<TuneResult> Tune(const Interactions& train,
 
   auto gram_start = std::chrono::steady_clock::now();
   const std::vector<double> gram = ComputeGram(train, options.num_threads);
-  const std::vector<float> popularity = Popularity(gram, n);
+  const std::vector<float> popularity = PopularityFromGram(gram, n);
   result.gram_seconds = SecondsSince(gram_start);
   if (options.progress) {
     *options.progress << absl::StrFormat(

@@ -160,13 +160,13 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
   auto start = std::chrono::steady_clock::now();
   std::vector<double> gram;
   std::vector<float> gram_f;
-  std::vector<float> popularity(n);
+  std::vector<float> popularity;
   if (float_gram) {
     gram_f = ComputeGramFloat(x, num_threads);
-    for (size_t i = 0; i < n; ++i) popularity[i] = gram_f[i * n + i];
+    popularity = PopularityFromGram(gram_f, n);
   } else {
     gram = ComputeGram(x, num_threads);
-    for (size_t i = 0; i < n; ++i) popularity[i] = static_cast<float>(gram[i * n + i]);
+    popularity = PopularityFromGram(gram, n);
   }
   report.gram_seconds = SecondsSince(start);
   if (log) *log << absl::StrFormat("[train] gram: %.3f s\n", report.gram_seconds);
