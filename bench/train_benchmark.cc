@@ -66,8 +66,12 @@ int Run() {
                              ? TimeInverse<double>(*x, options.lambda)
                              : TimeInverse<float>(*x, options.lambda);
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<TrainReport> report = TrainAndWrite(
-      *x, options, "benchmark", 0, absl::GetFlag(FLAGS_out), &std::cerr);
+  TrainOptions train;
+  train.spec = ModelSpecOf(options, LowRankOptions{});
+  train.source = "benchmark";
+  train.out_path = absl::GetFlag(FLAGS_out);
+  train.log = &std::cerr;
+  absl::StatusOr<TrainReport> report = TrainAndWrite(*x, train);
   if (!report.ok()) return std::cerr << report.status() << "\n", 1;
   const double train = Seconds(start);
   std::remove(absl::GetFlag(FLAGS_out).c_str());

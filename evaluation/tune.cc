@@ -2,7 +2,6 @@
 #include "evaluation/tune.h"
 
 #include <chrono>
-#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -10,7 +9,8 @@
 #include "core/status_macros.h"
 #include "core/utf8.h"
 #include "trainer/gram.h"
-#include "trainer/train.h"
+#include "trainer/low_rank.h"
+#include "trainer/model_metadata.h"
 
 namespace edlae {
 namespace {
@@ -48,33 +48,19 @@ absl::Status WriteTrainedModel(const Interactions& train,
                                const TrainedModel& model,
                                const std::string& source,
                                const std::string& path) {
-  const SolverOptions& o = model.options;
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char created[32];
-  std::strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string src = source;
-  if (!IsValidUtf8(src)) src = "(source path is not UTF-8)";
+  TrainingFacts facts;
+  facts.num_users = train.num_users();
+  facts.num_items = train.num_items();
+  facts.num_interactions = train.num_interactions();
+  facts.train_seconds = model.gram_seconds + model.solve_seconds;
+  // Tune records a source that is not UTF-8 by this note, not by its bytes.
+  facts.source = IsValidUtf8(source) ? source : "(source path is not UTF-8)";
   DenseModelData data;
   data.b = model.b;
   data.item_ids = train.item_ids;
   data.popularity = model.popularity;
-  data.metadata = {
-      {"algorithm", AlgorithmName(o.algorithm)},
-      {"lambda", MetadataNumber(o.lambda)},
-      {"dropout",
-       MetadataNumber(o.algorithm == Algorithm::kEase ? 0.0 : o.dropout)},
-      {"precision", PrecisionName(o.precision)},
-      {"num_users", absl::StrCat(train.num_users())},
-      {"num_items", absl::StrCat(train.num_items())},
-      {"num_interactions", absl::StrCat(train.num_interactions())},
-      {"created_at", created},
-      {"train_seconds",
-       absl::StrFormat("%.3f", model.gram_seconds + model.solve_seconds)},
-      {"source", src},
-      {"edlae_version", EDLAE_VERSION},
-  };
+  data.metadata =
+      BuildModelMetadata(ModelSpecOf(model.options, LowRankOptions{}), facts);
   return WriteDenseModel(path, data);
 }
 
