@@ -156,7 +156,7 @@ absl::StatusOr<LowRankOptions> LowRankOptionsFromFlags() {
     absl::StatusOr<double> lambda =
         ParseNumberFlag("lambda", absl::GetFlag(FLAGS_lambda));
     if (!lambda.ok()) return lambda.status();
-    o.omega = *lambda > 0 ? *lambda : 1.0;
+    o.omega = DefaultOmega(*lambda);
   }
   return o;
 }

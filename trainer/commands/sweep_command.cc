@@ -60,7 +60,7 @@ int RunSweep() {
   }
   for (absl::string_view part :
        absl::StrSplit(absl::GetFlag(FLAGS_methods), ',', absl::SkipEmpty())) {
-    absl::StatusOr<SweepMethod> m = ParseSweepMethod(std::string(part));
+    absl::StatusOr<ModelSpec> m = ParseSweepMethod(std::string(part));
     if (!m.ok()) return UsageError(std::string(m.status().message()));
     options.methods.push_back(*m);
   }

@@ -102,9 +102,14 @@ int RunTrain() {
     std::cerr << "[train] warning: --skip-memory-check given; continuing\n";
   }
 
-  absl::StatusOr<TrainReport> report = TrainAndWrite(
-      *x, *solver, *low_rank, input, solver->num_threads, out, &std::cerr,
-      *storage);
+  TrainOptions train;
+  train.spec = ModelSpecOf(*solver, *low_rank);
+  train.storage = *storage;
+  train.num_threads = solver->num_threads;
+  train.source = input;
+  train.out_path = out;
+  train.log = &std::cerr;
+  absl::StatusOr<TrainReport> report = TrainAndWrite(*x, train);
   if (!report.ok()) return Fail(report.status());
   std::cerr << absl::StrFormat("[train] total: %.3f s; peak memory: %.1f MiB\n",
                                SecondsSince(start),
