@@ -66,8 +66,12 @@ int Run() {
                              ? TimeInverse<double>(*x, options.lambda)
                              : TimeInverse<float>(*x, options.lambda);
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<TrainReport> report = TrainAndWrite(
-      *x, options, "benchmark", 0, absl::GetFlag(FLAGS_out), &std::cerr);
+  TrainOptions train_options;
+  train_options.spec = ModelSpecOf(options, LowRankOptions{});
+  train_options.source = "benchmark";
+  train_options.out_path = absl::GetFlag(FLAGS_out);
+  train_options.log = &std::cerr;
+  absl::StatusOr<TrainReport> report = TrainAndWrite(*x, train_options);
   if (!report.ok()) return std::cerr << report.status() << "\n", 1;
   const double train = Seconds(start);
   std::remove(absl::GetFlag(FLAGS_out).c_str());

@@ -54,6 +54,75 @@ void DenseBlockScorer::ScoreAll(absl::Span<float> out) const {
   }
 }
 
+SparseBlockScorer::SparseBlockScorer(const CsrWeights& b,
+                                     absl::Span<const HistoryEntry> history)
+    : b_(b), history_(history) {
+  for (const HistoryEntry& e : history) {
+    work_ += b.offsets[e.index + 1] - b.offsets[e.index];
+  }
+}
+
+SparseBlockScorer::Scratch SparseBlockScorer::NewScratch() const {
+  Scratch scratch;
+  scratch.cursor_.resize(history_.size());
+  for (size_t h = 0; h < history_.size(); ++h) {
+    scratch.cursor_[h] = b_.offsets[history_[h].index];
+  }
+  scratch.next_begin_ = 0;
+  return scratch;
+}
+
+void SparseBlockScorer::ScoreBlock(size_t begin, size_t len,
+                                   Scratch& scratch) const {
+  float* out = scratch.tile_;
+  std::fill(out, out + len, 0.0f);
+  if (begin != scratch.next_begin_) {
+    // Not the continuation of the last block (a thread's first block, or a
+    // jump): position every row's cursor by binary search.
+    for (size_t h = 0; h < history_.size(); ++h) {
+      const uint32_t row = history_[h].index;
+      const uint32_t* first = b_.indices + b_.offsets[row];
+      const uint32_t* last = b_.indices + b_.offsets[row + 1];
+      scratch.cursor_[h] = static_cast<uint64_t>(
+          std::lower_bound(first, last, static_cast<uint32_t>(begin)) -
+          b_.indices);
+    }
+  }
+  const size_t end = begin + len;
+  for (size_t h = 0; h < history_.size(); ++h) {
+    const uint64_t row_end = b_.offsets[history_[h].index + 1];
+    const float w = history_[h].weight;
+    uint64_t e = scratch.cursor_[h];
+    for (; e < row_end && b_.indices[e] < end; ++e) {
+      out[b_.indices[e] - begin] += w * b_.weight(e);
+    }
+    scratch.cursor_[h] = e;
+  }
+  scratch.next_begin_ = end;
+}
+
+float SparseBlockScorer::ScoreOne(uint32_t item) const {
+  float score = 0;
+  for (const HistoryEntry& h : history_) {
+    const uint32_t* first = b_.indices + b_.offsets[h.index];
+    const uint32_t* last = b_.indices + b_.offsets[h.index + 1];
+    const uint32_t* it = std::lower_bound(first, last, item);
+    if (it != last && *it == item) {
+      score += h.weight * b_.weight(static_cast<size_t>(it - b_.indices));
+    }
+  }
+  return score;
+}
+
+void SparseBlockScorer::ScoreAll(absl::Span<float> out) const {
+  Scratch scratch = NewScratch();
+  for (size_t begin = 0; begin < out.size(); begin += kBlockItems) {
+    const size_t len = std::min(kBlockItems, out.size() - begin);
+    ScoreBlock(begin, len, scratch);
+    std::copy_n(scratch.tile(), len, out.data() + begin);
+  }
+}
+
 LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
                                        size_t z_stride, size_t batch,
                                        size_t block_items)

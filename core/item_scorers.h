@@ -58,6 +58,47 @@ class DenseBlockScorer {
   std::vector<float> weights_;
 };
 
+// Scores of one query on a sparse model: score(j) = Σ_h weight_h · B[h, j]
+// over the stored entries of the history's CSR rows (others are 0), rows
+// added in history order. Each block is zeroed, then every row scatters its
+// entries that fall in the block (a per-row cursor in the scratch walks the
+// row alongside the scan, so a whole scan costs O(n + Σ row nnz)). Borrows
+// `b`'s data and `history`. Thread-safe (const; scratch per thread).
+// REQUIRES: history indices < b.num_rows.
+class SparseBlockScorer {
+ public:
+  static constexpr size_t kBlockItems = 2048;
+
+  SparseBlockScorer(const CsrWeights& b, absl::Span<const HistoryEntry> history);
+
+  class Scratch {
+   public:
+    float* tile() { return tile_; }
+
+   private:
+    friend class SparseBlockScorer;
+    std::vector<uint64_t> cursor_;  // per history row: next entry to add
+    size_t next_begin_ = 0;         // the block the cursors are positioned for
+    alignas(64) float tile_[kBlockItems];
+  };
+
+  size_t batch() const { return 1; }
+  size_t block_items() const { return kBlockItems; }
+  Scratch NewScratch() const;
+  void ScoreBlock(size_t begin, size_t len, Scratch& scratch) const;
+  // One item's score (a binary search per history row), for candidate lists.
+  float ScoreOne(uint32_t item) const;
+  // The whole score vector (b.num_rows floats) by ScoreBlock's arithmetic.
+  void ScoreAll(absl::Span<float> out) const;
+  // Stored entries the history's rows hold: the scan's scatter work.
+  uint64_t work() const { return work_; }
+
+ private:
+  CsrWeights b_;
+  absl::Span<const HistoryEntry> history_;
+  uint64_t work_ = 0;
+};
+
 // Scores of a batch of queries on a low-rank model: score_q(j) = <V_j, z_q>,
 // z_q the `v.dim` floats at z + q·z_stride, by the DotRowsBatch kernel
 // (float32 accumulation for every dtype): each query's scores are

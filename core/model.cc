@@ -53,6 +53,12 @@ const char* SectionName(uint32_t id) {
       return "popularity";
     case SectionId::kMetadata:
       return "metadata";
+    case SectionId::kSparseOffsets:
+      return "sparse offsets";
+    case SectionId::kSparseIndices:
+      return "sparse indices";
+    case SectionId::kSparseWeights:
+      return "sparse weights";
   }
   return "unknown";
 }
@@ -134,6 +140,7 @@ class ParseErrors {
 
 // What the header says about the weight matrices, once validated.
 struct WeightLayout {
+  ModelKind kind = ModelKind::kDense;
   bool low_rank = false;
   DType dtype = DType::kFloat32;
   uint64_t num_items = 0;
@@ -141,7 +148,7 @@ struct WeightLayout {
   // Stored row length: num_items weights per row of B, rank per row of U, V.
   uint64_t row_len = 0;
   uint64_t stride = 0;
-  uint64_t matrix_bytes = 0;  // bytes of B, or of U and of V each
+  uint64_t matrix_bytes = 0;  // bytes of B, or of U and of V each (not sparse)
 };
 
 // The known sections of the model's kind, pointing into the section table.
@@ -152,6 +159,9 @@ struct KnownSections {
   const SectionEntry* ids = nullptr;
   const SectionEntry* pop = nullptr;
   const SectionEntry* meta = nullptr;
+  const SectionEntry* sparse_offsets = nullptr;
+  const SectionEntry* sparse_indices = nullptr;
+  const SectionEntry* sparse_weights = nullptr;
 };
 
 // Copies the header out of `data` and checks what needs neither the checksum
@@ -227,11 +237,13 @@ absl::StatusOr<WeightLayout> ValidateHeader(const FileHeader& h, uint64_t size,
     return err.Unsupported("unsupported header flags 0x", absl::Hex(h.flags));
   }
   if (h.kind != static_cast<uint32_t>(ModelKind::kDense) &&
-      h.kind != static_cast<uint32_t>(ModelKind::kLowRank)) {
+      h.kind != static_cast<uint32_t>(ModelKind::kLowRank) &&
+      h.kind != static_cast<uint32_t>(ModelKind::kSparse)) {
     return err.Unsupported("unknown model kind ", h.kind);
   }
   WeightLayout w;
-  w.low_rank = h.kind == static_cast<uint32_t>(ModelKind::kLowRank);
+  w.kind = static_cast<ModelKind>(h.kind);
+  w.low_rank = w.kind == ModelKind::kLowRank;
   w.dtype = static_cast<DType>(h.dtype);
   const uint64_t element = DTypeSize(w.dtype);
   if (element == 0) {
@@ -243,6 +255,15 @@ absl::StatusOr<WeightLayout> ValidateHeader(const FileHeader& h, uint64_t size,
   if (n == 0) return err.Corrupt("model has no items");
   // Item indices are uint32 throughout the library.
   if (n > UINT32_MAX) return err.Corrupt("num_items ", n, " exceeds 2^32-1");
+  if (w.kind == ModelKind::kSparse) {
+    // CSR rows have no stride; their sizes come from the offsets section.
+    if (h.rank != 0) return err.Corrupt("sparse model with rank ", h.rank);
+    if (stride != 0) {
+      return err.Corrupt("sparse model with row_stride ", stride, ", want 0");
+    }
+    w.num_items = n;
+    return w;
+  }
   if (!w.low_rank && h.rank != 0) {
     return err.Corrupt("dense model with rank ", h.rank);
   }
@@ -290,7 +311,9 @@ std::vector<SectionEntry> ReadSectionTable(const uint8_t* data,
 // verified later; their content is ignored).
 absl::StatusOr<KnownSections> IndexSections(
     absl::Span<const SectionEntry> table, uint64_t table_end, uint64_t size,
-    bool low_rank, const ParseErrors& err) {
+    ModelKind kind, const ParseErrors& err) {
+  const bool low_rank = kind == ModelKind::kLowRank;
+  const bool sparse = kind == ModelKind::kSparse;
   KnownSections known;
   absl::flat_hash_set<uint32_t> seen_ids;
   std::vector<std::pair<uint64_t, uint64_t>> extents;  // [offset, end)
@@ -313,8 +336,20 @@ absl::StatusOr<KnownSections> IndexSections(
     extents.emplace_back(e.offset, end);
     switch (static_cast<SectionId>(e.id)) {
       case SectionId::kDenseB:
-        if (low_rank) continue;  // not this kind's: checksummed, then ignored
+        if (kind != ModelKind::kDense) continue;  // checksummed, then ignored
         known.b = &e;
+        break;
+      case SectionId::kSparseOffsets:
+        if (!sparse) continue;
+        known.sparse_offsets = &e;
+        break;
+      case SectionId::kSparseIndices:
+        if (!sparse) continue;
+        known.sparse_indices = &e;
+        break;
+      case SectionId::kSparseWeights:
+        if (!sparse) continue;
+        known.sparse_weights = &e;
         break;
       case SectionId::kFactorU:
         if (!low_rank) continue;
@@ -356,7 +391,22 @@ absl::StatusOr<KnownSections> IndexSections(
 absl::StatusOr<std::vector<const SectionEntry*>> RequireSections(
     const KnownSections& known, const WeightLayout& w, const ParseErrors& err) {
   std::vector<const SectionEntry*> weights;
-  if (w.low_rank) {
+  if (w.kind == ModelKind::kSparse) {
+    if (known.sparse_offsets == nullptr) {
+      return err.Corrupt("missing section 7 (sparse offsets)");
+    }
+    if (known.sparse_indices == nullptr) {
+      return err.Corrupt("missing section 8 (sparse indices)");
+    }
+    if (known.sparse_weights == nullptr) {
+      return err.Corrupt("missing section 9 (sparse weights)");
+    }
+    if (known.sparse_offsets->size != (w.num_items + 1) * sizeof(uint64_t)) {
+      return err.Corrupt("section 7 (sparse offsets) is ",
+                         known.sparse_offsets->size, " bytes, want ",
+                         (w.num_items + 1) * sizeof(uint64_t));
+    }
+  } else if (w.low_rank) {
     if (known.u == nullptr) return err.Corrupt("missing section 2 (U)");
     if (known.v == nullptr) return err.Corrupt("missing section 3 (V)");
     weights = {known.u, known.v};
@@ -556,7 +606,72 @@ std::string Fingerprint(absl::Span<const SectionEntry> table) {
   return hex;
 }
 
+// Validates the CSR sections of a sparse model (their checksums already
+// verified) and returns the view over them: offsets start at 0, never decrease and end at
+// nnz; the indices and weights sections hold exactly nnz entries; each row's
+// indices rise strictly and stay below num_items; every weight is finite.
+absl::StatusOr<CsrWeights> ValidateSparse(const uint8_t* data,
+                                          const KnownSections& known,
+                                          const WeightLayout& w,
+                                          const ParseErrors& err) {
+  const uint64_t n = w.num_items;
+  const auto* offsets =
+      reinterpret_cast<const uint64_t*>(data + known.sparse_offsets->offset);
+  if (offsets[0] != 0) return err.Corrupt("sparse offsets[0] is not 0");
+  for (uint64_t i = 0; i < n; ++i) {
+    if (offsets[i + 1] < offsets[i]) {
+      return err.Corrupt("sparse offsets decrease at row ", i);
+    }
+  }
+  const uint64_t nnz = offsets[n];
+  const uint64_t element = DTypeSize(w.dtype);
+  if (nnz > UINT64_MAX / 4 || known.sparse_indices->size != nnz * 4) {
+    return err.Corrupt("section 8 (sparse indices) is ",
+                       known.sparse_indices->size, " bytes, want ", nnz,
+                       " entries of 4");
+  }
+  if (known.sparse_weights->size != nnz * element) {
+    return err.Corrupt("section 9 (sparse weights) is ",
+                       known.sparse_weights->size, " bytes, want ", nnz,
+                       " entries of ", element);
+  }
+  const auto* indices =
+      reinterpret_cast<const uint32_t*>(data + known.sparse_indices->offset);
+  for (uint64_t i = 0; i < n; ++i) {
+    for (uint64_t e = offsets[i]; e < offsets[i + 1]; ++e) {
+      if (indices[e] >= n) {
+        return err.Corrupt("sparse row ", i, " holds item index ", indices[e],
+                           " >= num_items ", n);
+      }
+      if (e > offsets[i] && indices[e] <= indices[e - 1]) {
+        return err.Corrupt("sparse row ", i,
+                           " indices are not strictly ascending");
+      }
+    }
+  }
+  const uint8_t* weights = data + known.sparse_weights->offset;
+  const bool finite =
+      w.dtype == DType::kFloat32
+          ? AllFinite(reinterpret_cast<const float*>(weights), nnz)
+          : AllFiniteHalves(reinterpret_cast<const uint16_t*>(weights), nnz,
+                            w.dtype == DType::kFloat16 ? 0x7C00 : 0x7F80);
+  if (!finite) return err.Corrupt("sparse weights hold a non-finite value");
+  return CsrWeights{offsets, indices, weights, w.dtype, n, nnz};
+}
+
 }  // namespace
+
+size_t Model::nnz() const {
+  switch (kind_) {
+    case ModelKind::kSparse:
+      return nnz_;
+    case ModelKind::kLowRank:
+      return 2 * num_items_ * rank_;
+    case ModelKind::kDense:
+      break;
+  }
+  return num_items_ * num_items_;
+}
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Open(
     const std::string& path, const ModelOpenOptions& options) {
@@ -608,14 +723,22 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
   RETURN_IF_ERROR(VerifyHeaderChecksum(h, data, table_end, err));
   ASSIGN_OR_RETURN(const WeightLayout w, ValidateHeader(h, size, err));
   ASSIGN_OR_RETURN(const KnownSections known,
-                   IndexSections(table, table_end, size, w.low_rank, err));
+                   IndexSections(table, table_end, size, w.kind, err));
   ASSIGN_OR_RETURN(const std::vector<const SectionEntry*> weights,
                    RequireSections(known, w, err));
   RETURN_IF_ERROR(VerifySectionChecksums(data, table, weights, w, err));
 
+  if (w.kind == ModelKind::kSparse) {
+    ASSIGN_OR_RETURN(const CsrWeights csr, ValidateSparse(data, known, w, err));
+    m->sparse_offsets_ = csr.offsets;
+    m->sparse_indices_ = csr.indices;
+    m->sparse_weights_ = csr.weights;
+    m->nnz_ = csr.nnz;
+  }
+
   // Every byte checked: bind the known sections.
   m->format_version_ = h.format_version;
-  m->kind_ = w.low_rank ? ModelKind::kLowRank : ModelKind::kDense;
+  m->kind_ = w.kind;
   m->dtype_ = w.dtype;
   m->num_items_ = w.num_items;
   m->rank_ = w.rank;
@@ -625,7 +748,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
   if (w.low_rank) {
     m->u_ = data + known.u->offset;
     m->v_ = data + known.v->offset;
-  } else {
+  } else if (w.kind == ModelKind::kDense) {
     m->dense_ = data + known.b->offset;
   }
   m->popularity_ = reinterpret_cast<const float*>(data + known.pop->offset);

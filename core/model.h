@@ -1,4 +1,4 @@
-// A validated, read-only, memory-mapped model: dense B or low-rank U, V, plus item ids.
+// A validated, read-only, memory-mapped model: dense B, low-rank U, V or sparse CSR B, plus item ids.
 #ifndef EDLAE_CORE_MODEL_H_
 #define EDLAE_CORE_MODEL_H_
 
@@ -37,6 +37,8 @@ struct ModelOpenOptions {
 // decoder (V):
 //   z = Σ_{i ∈ history} weight_i · U[i, :]   (rank floats),
 //   score of item j = V[j, :] · z.
+// For a sparse model, B is stored in CSR rows (sparse_rows()) and scores are
+// Σ_{i ∈ history} weight_i · B[i, :] over the stored entries (others are 0).
 //
 // A Model is immutable after Open/FromBytes and safe to share between threads;
 // hold it through std::shared_ptr<const Model> so a request keeps the mapping
@@ -75,6 +77,16 @@ class Model {
   }
   WeightRows u_rows() const { return {u_, dtype_, num_items_, rank_, row_stride_}; }
   WeightRows v_rows() const { return {v_, dtype_, num_items_, rank_, row_stride_}; }
+  // B of a sparse model in CSR form (num_items rows; indices ascending and in
+  // range, weights finite: all validated at Open). REQUIRES: kind() ==
+  // kSparse.
+  CsrWeights sparse_rows() const {
+    return {sparse_offsets_, sparse_indices_, sparse_weights_,
+            dtype_,          num_items_,      nnz_};
+  }
+  // Stored weights: nnz of B for sparse models; num_items² for dense ones,
+  // 2·num_items·rank for low-rank ones.
+  size_t nnz() const;
 
   // Row i as float32, for float32 models. REQUIRES: dtype() == kFloat32, the
   // kind that has the matrix, i < num_items(). Returns the row's valid floats
@@ -135,6 +147,10 @@ class Model {
   const uint8_t* dense_ = nullptr;  // section starts, 64-byte aligned
   const uint8_t* u_ = nullptr;
   const uint8_t* v_ = nullptr;
+  const uint64_t* sparse_offsets_ = nullptr;  // kSparse only
+  const uint32_t* sparse_indices_ = nullptr;
+  const void* sparse_weights_ = nullptr;
+  size_t nnz_ = 0;
   const float* popularity_ = nullptr;
   const uint64_t* id_offsets_ = nullptr;
   const char* id_bytes_ = nullptr;

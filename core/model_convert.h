@@ -1,4 +1,4 @@
-// ConvertModel: rewrites a model file with its weights in another storage dtype (f32 ⇄ f16/bf16).
+// Model conversions: another storage dtype (f32 ⇄ f16/bf16), and pruning a dense model to a sparse one.
 #ifndef EDLAE_CORE_MODEL_CONVERT_H_
 #define EDLAE_CORE_MODEL_CONVERT_H_
 
@@ -22,6 +22,21 @@ namespace edlae {
 // not fit `dtype` (|w| > 65504 for f16), and the I/O errors of the write.
 absl::Status ConvertModel(const Model& model, DType dtype,
                           const std::string& out_path);
+
+// Writes a sparse model (kind kSparse) holding, for every row i of the dense
+// model's B, its `keep_per_row` entries of largest |B[i, j]| (ties by lower
+// j; exact zeros are never stored), as `dtype`. Scores of the result are
+// those of B with every other entry set to 0. Item ids, popularity and
+// metadata are kept, plus `pruned_from_fingerprint` and `prune_topk`.
+// Memory: one widened row plus the kept entries (num_items × keep_per_row).
+// Errors: InvalidArgument (not a dense model, keep_per_row == 0, a weight
+// `dtype` cannot hold), and the I/O errors of the write.
+absl::Status PruneToSparse(const Model& model, size_t keep_per_row, DType dtype,
+                           const std::string& out_path);
+
+// keep_per_row for a target density D (the fraction of num_items² weights
+// kept): max(1, round(D · num_items)), at most num_items.
+size_t KeepPerRowForDensity(double density, size_t num_items);
 
 }  // namespace edlae
 

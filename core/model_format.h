@@ -28,6 +28,8 @@ inline constexpr uint32_t kMaxSections = 64;
 enum class ModelKind : uint32_t {
   kDense = 1,    // B: num_items × num_items.
   kLowRank = 2,  // U, V: num_items × rank each; scores = (x·U)·Vᵀ.
+  kSparse = 3,   // B in CSR rows (offsets, indices, weights); rank = 0 and
+                 // row_stride = 0; scores = x·B over the stored entries.
 };
 
 enum class DType : uint32_t {
@@ -60,6 +62,10 @@ enum class SectionId : uint32_t {
   kItemIds = 4,     // uint64 offsets[num_items + 1], then UTF-8 bytes.
   kPopularity = 5,  // float32[num_items]: training interaction count per item.
   kMetadata = 6,    // uint32 count, then count × (uint32 klen, key, uint32 vlen, value).
+  // Sparse B in CSR form (kind kSparse); nnz = offsets[num_items].
+  kSparseOffsets = 7,  // uint64[num_items + 1]: row i = entries offsets[i] .. offsets[i+1).
+  kSparseIndices = 8,  // uint32[nnz]: column (item) of each entry, ascending within a row.
+  kSparseWeights = 9,  // header.dtype[nnz]: the entries' weights (finite).
 };
 
 struct FileHeader {

@@ -167,7 +167,55 @@ struct Payload {
   absl::Span<const std::string> item_ids;
   absl::Span<const float> popularity;
   const std::vector<std::pair<std::string, std::string>>* metadata;
+  const SparseModelData* sparse = nullptr;  // kSparse: the CSR sections
 };
+
+// Checks a sparse payload's CSR structure and weights.
+absl::Status ValidateCsr(const SparseModelData& s, uint64_t n, DType dtype) {
+  if (s.offsets.size() != n + 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sparse offsets have ", s.offsets.size(), " entries, want ", n + 1));
+  }
+  if (s.offsets[0] != 0 || s.offsets[n] != s.indices.size()) {
+    return absl::InvalidArgumentError(
+        "sparse offsets must start at 0 and end at the number of entries");
+  }
+  if (s.weights.size() != s.indices.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sparse weights have ", s.weights.size(),
+                     " entries, indices ", s.indices.size()));
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    if (s.offsets[i + 1] < s.offsets[i]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sparse offsets decrease at row ", i));
+    }
+    for (uint64_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e) {
+      if (s.indices[e] >= n ||
+          (e > s.offsets[i] && s.indices[e] <= s.indices[e - 1])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "sparse row ", i,
+            " must hold strictly ascending item indices below ", n));
+      }
+    }
+  }
+  float largest = 0.0f;
+  for (size_t e = 0; e < s.weights.size(); ++e) {
+    if (!std::isfinite(s.weights[e])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sparse weight ", e, " is not finite: ", s.weights[e]));
+    }
+    largest = std::max(largest, std::fabs(s.weights[e]));
+  }
+  if (dtype != DType::kFloat32 &&
+      !std::isfinite(WidenHalf(dtype, NarrowToHalf(dtype, largest)))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sparse weights hold a magnitude ", largest, " that ", DTypeName(dtype),
+        " cannot represent; store them as float32",
+        dtype == DType::kFloat16 ? " or bfloat16" : ""));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
   const uint64_t n = data.item_ids.size();
@@ -262,6 +310,9 @@ absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
   if (data.metadata->size() > UINT32_MAX) {
     return absl::InvalidArgumentError("too many metadata entries");
   }
+  if (data.sparse != nullptr) {
+    RETURN_IF_ERROR(ValidateCsr(*data.sparse, n, data.dtype));
+  }
   *n_out = n;
   return absl::OkStatus();
 }
@@ -282,6 +333,12 @@ uint64_t PlannedFileSize(const Payload& data, uint64_t n, uint64_t row_stride,
   for (size_t w = 0; w < data.weights.size(); ++w) {
     pos = RoundUp(pos, kSectionAlignment) +
           n * row_stride * DTypeSize(data.dtype);
+  }
+  if (data.sparse != nullptr) {
+    const uint64_t nnz = data.sparse->indices.size();
+    pos = RoundUp(pos, kSectionAlignment) + (n + 1) * sizeof(uint64_t);
+    pos = RoundUp(pos, kSectionAlignment) + nnz * sizeof(uint32_t);
+    pos = RoundUp(pos, kSectionAlignment) + nnz * DTypeSize(data.dtype);
   }
   return pos;
 }
@@ -360,6 +417,33 @@ absl::Status WriteBody(const Payload& data, uint64_t n,
     }
     end();
   }
+  if (data.sparse != nullptr) {
+    const SparseModelData& csr = *data.sparse;
+    RETURN_IF_ERROR(begin(SectionId::kSparseOffsets));
+    RETURN_IF_ERROR(
+        out.Append(csr.offsets.data(), csr.offsets.size() * sizeof(uint64_t)));
+    end();
+    RETURN_IF_ERROR(begin(SectionId::kSparseIndices));
+    RETURN_IF_ERROR(
+        out.Append(csr.indices.data(), csr.indices.size() * sizeof(uint32_t)));
+    end();
+    RETURN_IF_ERROR(begin(SectionId::kSparseWeights));
+    if (data.dtype == DType::kFloat32) {
+      RETURN_IF_ERROR(
+          out.Append(csr.weights.data(), csr.weights.size() * sizeof(float)));
+    } else {
+      constexpr size_t kChunk = 4096;
+      uint16_t halves[kChunk];
+      for (size_t e0 = 0; e0 < csr.weights.size(); e0 += kChunk) {
+        const size_t count = std::min(kChunk, csr.weights.size() - e0);
+        for (size_t e = 0; e < count; ++e) {
+          halves[e] = NarrowToHalf(data.dtype, csr.weights[e0 + e]);
+        }
+        RETURN_IF_ERROR(out.Append(halves, count * sizeof(uint16_t)));
+      }
+    }
+    end();
+  }
   return out.Flush();
 }
 
@@ -377,7 +461,8 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
   AtomicFile tmp;
   RETURN_IF_ERROR(tmp.Create(path));
 
-  const size_t kNumSections = 3 + data.weights.size();
+  const size_t kNumSections =
+      3 + data.weights.size() + (data.sparse != nullptr ? 3 : 0);
   const uint64_t table_end =
       sizeof(FileHeader) + kNumSections * sizeof(SectionEntry);
   const uint64_t planned_size = PlannedFileSize(data, n, row_stride, table_end);
@@ -463,6 +548,14 @@ absl::Status WriteLowRankModel(const std::string& path,
                   data.item_ids,
                   data.popularity,
                   &data.metadata};
+  return WriteModel(path, payload);
+}
+
+absl::Status WriteSparseModel(const std::string& path,
+                              const SparseModelData& data) {
+  Payload payload{ModelKind::kSparse, 0,           0,
+                  data.dtype,         {},          data.item_ids,
+                  data.popularity,    &data.metadata, &data};
   return WriteModel(path, payload);
 }
 

@@ -43,6 +43,23 @@ struct LowRankModelData {
   DType dtype = DType::kFloat32;
 };
 
+// What to write for a sparse model: B in CSR rows. Nothing is owned; all
+// spans must stay valid for the duration of WriteSparseModel.
+struct SparseModelData {
+  // Row i's entries are [offsets[i], offsets[i + 1]): num_items + 1 offsets,
+  // starting at 0, never decreasing, ending at indices.size().
+  absl::Span<const uint64_t> offsets;
+  // Column (item) of each entry: strictly ascending within a row, < num_items.
+  absl::Span<const uint32_t> indices;
+  // Weight of each entry (finite), stored as `dtype`.
+  absl::Span<const float> weights;
+  // As in DenseModelData.
+  absl::Span<const std::string> item_ids;
+  absl::Span<const float> popularity;
+  std::vector<std::pair<std::string, std::string>> metadata;
+  DType dtype = DType::kFloat32;
+};
+
 // Writes `data` to `path` atomically: a temporary file in the same directory,
 // fsync, rename over `path`, fsync of the directory. On any error the temporary
 // file is removed and `path` is untouched. Errors: InvalidArgument (inconsistent
@@ -57,6 +74,13 @@ absl::Status WriteDenseModel(const std::string& path,
 // sections with rows padded to a multiple of 64 bytes (docs/model-format.md).
 absl::Status WriteLowRankModel(const std::string& path,
                                const LowRankModelData& data);
+
+// The same for a sparse model: header kind kSparse (rank 0, row_stride 0),
+// sections sparse offsets, indices and weights (docs/model-format.md).
+// InvalidArgument also for malformed CSR (offsets, unsorted or out-of-range
+// indices, sizes).
+absl::Status WriteSparseModel(const std::string& path,
+                              const SparseModelData& data);
 
 }  // namespace edlae
 

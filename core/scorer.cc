@@ -24,7 +24,8 @@ absl::Status Validate(const Model& model,
                       absl::Span<const HistoryEntry> history,
                       const RecommendOptions& options) {
   if (model.kind() != ModelKind::kDense &&
-      model.kind() != ModelKind::kLowRank) {
+      model.kind() != ModelKind::kLowRank &&
+      model.kind() != ModelKind::kSparse) {
     return absl::UnimplementedError("unsupported model kind");
   }
   if (options.top_n == 0) {
@@ -170,6 +171,10 @@ void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
     }
     return;
   }
+  if (model.kind() == ModelKind::kSparse) {
+    SparseBlockScorer(model.sparse_rows(), history).ScoreAll(scores);
+    return;
+  }
   DenseBlockScorer(model.dense_rows(), history).ScoreAll(scores);
 }
 
@@ -194,6 +199,11 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
     items = options.candidates.empty()
                 ? TopOfCatalog(q.scorer, n, excluded, options)
                 : TopCandidates(q, excluded, options);
+  } else if (model.kind() == ModelKind::kSparse) {
+    const SparseBlockScorer scorer(model.sparse_rows(), history);
+    items = options.candidates.empty()
+                ? TopOfCatalog(scorer, n, excluded, options)
+                : TopCandidates(scorer, excluded, options);
   } else {
     const DenseBlockScorer scorer(model.dense_rows(), history);
     items = options.candidates.empty()

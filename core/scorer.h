@@ -38,7 +38,8 @@ struct Recommendation {
 };
 
 // Scores every allowed item and returns the best `top_n`, ties broken by lower
-// item index. Dense models: Σ weight_h · B[h, item]. Low-rank models:
+// item index. Dense models: Σ weight_h · B[h, item]; sparse models the same
+// over B's stored entries (the rest count 0). Low-rank models:
 // V[item, :] · z with z = Σ weight_h · U[h, :] (computed once, rank floats).
 // Items are scored block by block by the ranking engine (core/ranking_engine.h)
 // with the selection fused in, so no full score vector is materialized.

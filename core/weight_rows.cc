@@ -23,6 +23,11 @@ float WeightAt(const WeightRows& rows, size_t i, size_t j) {
   return WidenHalf(rows.dtype, static_cast<const uint16_t*>(row)[j]);
 }
 
+float CsrWeights::weight(size_t e) const {
+  if (dtype == DType::kFloat32) return static_cast<const float*>(weights)[e];
+  return WidenHalf(dtype, static_cast<const uint16_t*>(weights)[e]);
+}
+
 void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out) {
   const void* row = rows.row(i);
   switch (rows.dtype) {

@@ -29,6 +29,22 @@ struct WeightRows {
   }
 };
 
+// A sparse matrix in CSR form as stored in a kSparse model file: row i's
+// entries are [offsets[i], offsets[i + 1]), each with a column index
+// (ascending within the row, < num_rows) and a weight of `dtype` (float32, or
+// f16/bf16 bit patterns). Borrowed; the model owns the memory.
+struct CsrWeights {
+  const uint64_t* offsets = nullptr;  // num_rows + 1
+  const uint32_t* indices = nullptr;  // nnz
+  const void* weights = nullptr;      // nnz elements of dtype
+  DType dtype = DType::kFloat32;
+  size_t num_rows = 0;
+  size_t nnz = 0;
+
+  // Weight of entry e widened to float32. REQUIRES: e < nnz.
+  float weight(size_t e) const;
+};
+
 // A float32 rounded to the nearest half of `dtype` (kFloat16 or kBFloat16),
 // ties to even, as the model writer stores it; and a half widened back
 // (exact). Bit patterns as core/half.h.

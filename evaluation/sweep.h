@@ -12,31 +12,33 @@
 #include "evaluation/evaluate.h"
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
+#include "trainer/model_spec.h"
 
 namespace edlae {
 
-// The low-rank models a sweep trains at every rank.
-enum class SweepMethod {
-  kClosedForm,  // EDLAE, Algorithm 1 of Steck & Garcia Garcia 2021
-  kAdmm,        // EDLAE, Eq. 10 by the ADMM of Steck 2020's supplement §3
-  kAls,         // zero-diagonal Eq. 11 by the ALS of the supplement §4
-  kDlae,        // DLAE, exact low-rank closed form
-};
-
-// "closed-form" | "admm" | "als" | "dlae" (and back).
-absl::StatusOr<SweepMethod> ParseSweepMethod(const std::string& name);
-const char* SweepMethodName(SweepMethod method);
+// A sweep method is a ModelSpec with its algorithm and method set (the rest
+// comes from SweepOptions and the rank):
+//   "closed-form"  EDLAE, Algorithm 1 of Steck & Garcia Garcia 2021
+//   "admm"         EDLAE, Eq. 10 by the ADMM of Steck 2020's supplement §3
+//   "als"          zero-diagonal Eq. 11 by the ALS of the supplement §4
+//   "dlae"         DLAE, exact low-rank closed form
+// Parses one of these names; InvalidArgument otherwise.
+absl::StatusOr<ModelSpec> ParseSweepMethod(const std::string& name);
+// The name above of `model`'s (algorithm, method); "?" for others.
+const char* SweepMethodName(const ModelSpec& model);
 // The method as figures and tables label it ("EDLAE closed form (Alg. 1)").
-const char* SweepMethodLabel(SweepMethod method);
+const char* SweepMethodLabel(const ModelSpec& model);
+// Whether `a` and `b` are the same sweep method (algorithm and method).
+bool SameSweepMethod(const ModelSpec& a, const ModelSpec& b);
 
 struct SweepOptions {
   std::vector<size_t> ranks;  // each ≥ 1; ranks above the catalog are skipped
   bool full_rank = true;      // also the full-rank EDLAE and DLAE points
-  std::vector<SweepMethod> methods;
+  std::vector<ModelSpec> methods;  // see ParseSweepMethod
   double lambda = 0;
   double dropout = 0;
-  // Epochs, ω, eigensolver and seed of the low-rank solvers; rank and method
-  // are set per point.
+  // Epochs, ω (0 or below: DefaultOmega(λ)), eigensolver, Krylov options and
+  // seed of the low-rank solvers; rank and method are set per point.
   LowRankOptions low_rank;
   int num_threads = 0;  // solvers and scoring; 0 = all cores
   // The cosine histograms use the closed-form EDLAE and DLAE models of this
@@ -49,11 +51,12 @@ struct SweepOptions {
 };
 
 struct SweepPoint {
-  SweepMethod method = SweepMethod::kClosedForm;
-  // 0 for a full-rank point: method kClosedForm stands for full-rank EDLAE
-  // (the k → n limit of the three EDLAE-family methods), kDlae for full-rank
-  // DLAE.
-  size_t rank = 0;
+  // The model as trained: its sweep method, rank, λ, p and solver options.
+  // At rank 0 (a full-rank point) "closed-form" stands for full-rank EDLAE
+  // (the k → n limit of the three EDLAE-family methods), "dlae" for
+  // full-rank DLAE.
+  ModelSpec model;
+  size_t rank = 0;           // model.rank
   double train_seconds = 0;  // the solve (the shared Gram matrix excluded)
   // Eq. 10 of Steck 2020 at the trained (U, V) (EDLAE family; NaN for DLAE
   // and full-rank points): lower is a better solution of the same problem.

@@ -15,16 +15,16 @@
 namespace edlae {
 namespace {
 
-const char* Color(SweepMethod m) {
-  switch (m) {
-    case SweepMethod::kClosedForm:
-      return "#1f77b4";
-    case SweepMethod::kAdmm:
-      return "#ff7f0e";
-    case SweepMethod::kAls:
+const char* Color(const ModelSpec& m) {
+  switch (m.algorithm) {
+    case Algorithm::kEdlae:
+      return m.method == LowRankMethod::kAdmm ? "#ff7f0e" : "#1f77b4";
+    case Algorithm::kZeroDiag:
       return "#2ca02c";
-    case SweepMethod::kDlae:
+    case Algorithm::kDlae:
       return "#d62728";
+    case Algorithm::kEase:
+      break;
   }
   return "#000000";
 }
@@ -36,14 +36,17 @@ std::string NdcgRankSvg(const SweepResult& r) {
   f.log_x = true;
   size_t kmin = std::numeric_limits<size_t>::max(), kmax = 0;
   double ymin = std::numeric_limits<double>::infinity(), ymax = -ymin;
-  std::vector<SweepMethod> methods;
+  std::vector<ModelSpec> methods;
   for (const SweepPoint& p : r.points) {
     if (!p.error.empty()) continue;
     if (p.rank > 0) {
       kmin = std::min(kmin, p.rank);
       kmax = std::max(kmax, p.rank);
-      if (std::find(methods.begin(), methods.end(), p.method) == methods.end())
-        methods.push_back(p.method);
+      if (std::none_of(methods.begin(), methods.end(), [&](const ModelSpec& m) {
+            return SameSweepMethod(m, p.model);
+          })) {
+        methods.push_back(p.model);
+      }
     }
     ymin = std::min(ymin, p.validation.ndcg100.mean);
     ymax = std::max(ymax, p.validation.ndcg100.mean);
@@ -65,11 +68,12 @@ std::string NdcgRankSvg(const SweepResult& r) {
   absl::StrAppend(
       &s, SvgAxes(f, xticks, "rank k (log scale)", "nDCG@100 (validation)", 3));
   int row = 0;
-  for (SweepMethod m : methods) {
+  for (const ModelSpec& m : methods) {
     std::string pts;
     std::string marks;
     for (const SweepPoint& p : r.points) {
-      if (p.method != m || p.rank == 0 || !p.error.empty()) continue;
+      if (!SameSweepMethod(p.model, m) || p.rank == 0 || !p.error.empty())
+        continue;
       const double x = f.X(p.rank), y = f.Y(p.validation.ndcg100.mean);
       absl::StrAppend(&pts, pts.empty() ? "" : " ",
                       absl::StrFormat("%.1f,%.1f", x, y));
@@ -85,7 +89,7 @@ std::string NdcgRankSvg(const SweepResult& r) {
   }
   for (const SweepPoint& p : r.points) {
     if (p.rank != 0 || !p.error.empty()) continue;
-    const bool dlae = p.method == SweepMethod::kDlae;
+    const bool dlae = p.model.algorithm == Algorithm::kDlae;
     const char* color = dlae ? "#d62728" : "#1f77b4";
     const double y = f.Y(p.validation.ndcg100.mean);
     absl::StrAppend(

@@ -91,6 +91,7 @@ class Rng {
 // Walker/Vose alias table: O(1) weighted draws of an index in [0, n).
 class AliasTable {
  public:
+  AliasTable() = default;
   explicit AliasTable(const std::vector<double>& weights)
       : prob_(weights.size()), alias_(weights.size()) {
     const size_t n = weights.size();
@@ -233,18 +234,28 @@ class FdWriter {
 };
 
 // Generates all rows into `out`.
-absl::Status Generate(const SynthOptions& o, FdWriter* out) {
-  Rng rng(o.seed);
+// The catalog: Zipf popularity and equal-size topics, with samplers.
+struct Catalog {
+  std::vector<double> popularity;                  // unnormalised, per item
+  std::vector<uint32_t> topic_of;                  // per item
+  std::vector<std::vector<uint32_t>> topic_items;  // sorted item ids
+  double global_total = 0;
+  std::vector<double> topic_total;
+  AliasTable global;
+  std::vector<AliasTable> topic_tables;
+};
+
+Catalog BuildCatalog(Rng& rng, const SynthOptions& o) {
   const size_t num_items = o.num_items;
   const size_t num_topics = o.num_topics;
-
+  Catalog c;
   // Popularity ranks are shuffled so ids do not reveal popularity.
   std::vector<uint32_t> rank(num_items);
   for (size_t i = 0; i < num_items; ++i) rank[i] = static_cast<uint32_t>(i);
   rng.Shuffle(&rank);
-  std::vector<double> popularity(num_items);
+  c.popularity.resize(num_items);
   for (size_t i = 0; i < num_items; ++i) {
-    popularity[i] =
+    c.popularity[i] =
         std::pow(static_cast<double>(rank[i]) + 1.0, -o.popularity_exponent);
   }
 
@@ -252,128 +263,171 @@ absl::Status Generate(const SynthOptions& o, FdWriter* out) {
   std::vector<uint32_t> order(num_items);
   for (size_t i = 0; i < num_items; ++i) order[i] = static_cast<uint32_t>(i);
   rng.Shuffle(&order);
-  std::vector<uint32_t> topic_of(num_items);
-  std::vector<std::vector<uint32_t>> topic_items(num_topics);
+  c.topic_of.resize(num_items);
+  c.topic_items.resize(num_topics);
   for (size_t k = 0; k < num_items; ++k) {
     const uint32_t t = static_cast<uint32_t>(k % num_topics);
-    topic_of[order[k]] = t;
-    topic_items[t].push_back(order[k]);
+    c.topic_of[order[k]] = t;
+    c.topic_items[t].push_back(order[k]);
   }
-  for (auto& items : topic_items) std::sort(items.begin(), items.end());
+  for (auto& items : c.topic_items) std::sort(items.begin(), items.end());
 
-  double global_total = 0;
-  for (double p : popularity) global_total += p;
-  const AliasTable global(popularity);
-  std::vector<AliasTable> topic_tables;
-  std::vector<double> topic_total(num_topics, 0);
-  topic_tables.reserve(num_topics);
+  for (double p : c.popularity) c.global_total += p;
+  c.global = AliasTable(c.popularity);
+  c.topic_total.assign(num_topics, 0);
+  c.topic_tables.reserve(num_topics);
   for (size_t t = 0; t < num_topics; ++t) {
     std::vector<double> w;
-    w.reserve(topic_items[t].size());
-    for (uint32_t i : topic_items[t]) {
-      w.push_back(popularity[i]);
-      topic_total[t] += popularity[i];
+    w.reserve(c.topic_items[t].size());
+    for (uint32_t i : c.topic_items[t]) {
+      w.push_back(c.popularity[i]);
+      c.topic_total[t] += c.popularity[i];
     }
-    topic_tables.emplace_back(w);
+    c.topic_tables.emplace_back(w);
+  }
+  return c;
+}
+
+// One user's tastes: one to three distinct topics with flat-Dirichlet
+// mixing weights, written into `topic_mix` (indexed by topic).
+struct Tastes {
+  std::vector<uint32_t> topics;
+  std::array<double, kMaxTopicsPerUser> cumulative{};  // over `topics`
+};
+
+void DrawTastes(Rng& rng, size_t num_topics, Tastes* tastes,
+                std::vector<double>* topic_mix) {
+  const size_t k = 1 + rng.Below(std::min(kMaxTopicsPerUser, num_topics));
+  std::vector<uint32_t>& topics = tastes->topics;
+  topics.clear();
+  while (topics.size() < k) {
+    const uint32_t t = static_cast<uint32_t>(rng.Below(num_topics));
+    if (std::find(topics.begin(), topics.end(), t) == topics.end()) {
+      topics.push_back(t);
+    }
+  }
+  std::array<double, kMaxTopicsPerUser>& cumulative = tastes->cumulative;
+  cumulative = {};
+  double sum = 0;
+  for (size_t j = 0; j < k; ++j) sum += (cumulative[j] = rng.Exponential());
+  double running = 0;
+  for (size_t j = 0; j < k; ++j) {
+    (*topic_mix)[topics[j]] = cumulative[j] / sum;
+    running += cumulative[j] / sum;
+    cumulative[j] = running;
+  }
+  cumulative[k - 1] = 1.0;
+}
+
+// The items a user rates, as (item, from its own topics); `taken_by` marks
+// the items already picked with `stamp`.
+class ItemPicker {
+ public:
+  explicit ItemPicker(const Catalog& catalog)
+      : c_(catalog), taken_by_(catalog.popularity.size(), 0) {}
+
+  // Rejection sampling of distinct items; a user that has nearly exhausted
+  // what its tastes offer (rare, very active users) falls back to
+  // FillByWeight.
+  const std::vector<std::pair<uint32_t, bool>>& Pick(
+      Rng& rng, uint32_t stamp, size_t want, const Tastes& tastes,
+      const std::vector<double>& topic_mix) {
+    picks_.clear();
+    size_t rejections = 0;
+    const size_t max_rejections = 4 * want + 64;
+    const size_t k = tastes.topics.size();
+    while (picks_.size() < want && rejections < max_rejections) {
+      uint32_t item;
+      if (rng.Uniform() < kOnTasteShare) {
+        const double v = rng.Uniform();
+        size_t j = 0;
+        while (j + 1 < k && v >= tastes.cumulative[j]) ++j;
+        const uint32_t t = tastes.topics[j];
+        item = c_.topic_items[t][c_.topic_tables[t].Sample(rng)];
+      } else {
+        item = c_.global.Sample(rng);
+      }
+      if (taken_by_[item] == stamp) {
+        ++rejections;
+        continue;
+      }
+      taken_by_[item] = stamp;
+      picks_.emplace_back(item, topic_mix[c_.topic_of[item]] > 0);
+    }
+    if (picks_.size() < want) FillByWeight(rng, stamp, want, topic_mix);
+    return picks_;
   }
 
-  const std::vector<uint32_t> activity = DrawActivity(rng, o);
+ private:
+  // Weighted sampling without replacement of the rest under the user's
+  // mixture (Efraimidis–Spirakis: keep the largest log(U) / weight).
+  void FillByWeight(Rng& rng, uint32_t stamp, size_t want,
+                    const std::vector<double>& topic_mix) {
+    keys_.clear();
+    const size_t num_items = c_.popularity.size();
+    for (size_t i = 0; i < num_items; ++i) {
+      if (taken_by_[i] == stamp) continue;
+      const uint32_t t = c_.topic_of[i];
+      const double w =
+          kOnTasteShare * topic_mix[t] * c_.popularity[i] / c_.topic_total[t] +
+          (1.0 - kOnTasteShare) * c_.popularity[i] / c_.global_total;
+      keys_.emplace_back(std::log(1.0 - rng.Uniform()) / w,
+                         static_cast<uint32_t>(i));
+    }
+    const size_t rest = want - picks_.size();
+    std::partial_sort(
+        keys_.begin(), keys_.begin() + rest, keys_.end(),
+        [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t r = 0; r < rest; ++r) {
+      const uint32_t i = keys_[r].second;
+      taken_by_[i] = stamp;
+      picks_.emplace_back(i, topic_mix[c_.topic_of[i]] > 0);
+    }
+  }
 
-  std::vector<uint32_t> taken_by(num_items, 0);  // user + 1 that holds item
-  std::vector<double> topic_mix(num_topics, 0);  // current user's weights
-  std::vector<uint32_t> user_topics;
-  std::vector<std::pair<uint32_t, bool>> picks;  // (item, from own topics)
-  std::vector<std::pair<double, uint32_t>> keys;
+  const Catalog& c_;
+  std::vector<uint32_t> taken_by_;  // user + 1 that holds item
+  std::vector<std::pair<uint32_t, bool>> picks_;
+  std::vector<std::pair<double, uint32_t>> keys_;
+};
+
+// One CSV row per pick, with ratings and increasing timestamps.
+void WriteUserRows(Rng& rng, size_t user,
+                   const std::vector<std::pair<uint32_t, bool>>& picks,
+                   int64_t* timestamp, FdWriter* out) {
+  *timestamp += static_cast<int64_t>(rng.Below(600));  // Gap between users.
+  for (const auto& [item, on_taste] : picks) {
+    const int rating =
+        SampleRating(rng, on_taste ? kOnTasteRatings : kOffTasteRatings);
+    *timestamp += 1 + static_cast<int64_t>(rng.Below(30));
+    out->AppendInt(static_cast<int64_t>(user + 1));
+    out->Append(",");
+    out->AppendInt(static_cast<int64_t>(item) + 1);
+    out->Append(",");
+    out->AppendInt(rating);
+    out->Append(".0,");
+    out->AppendInt(*timestamp);
+    out->Append("\n");
+  }
+}
+
+absl::Status Generate(const SynthOptions& o, FdWriter* out) {
+  Rng rng(o.seed);
+  const Catalog catalog = BuildCatalog(rng, o);
+  const std::vector<uint32_t> activity = DrawActivity(rng, o);
+  ItemPicker picker(catalog);
+  Tastes tastes;
+  std::vector<double> topic_mix(o.num_topics, 0);  // current user's weights
   int64_t timestamp = kFirstTimestamp;
 
   out->Append("userId,movieId,rating,timestamp\n");
   for (size_t u = 0; u < o.num_users; ++u) {
     const uint32_t stamp = static_cast<uint32_t>(u + 1);
-    const size_t want = activity[u];
-
-    // One to three distinct topics with flat-Dirichlet mixing weights.
-    const size_t k = 1 + rng.Below(std::min(kMaxTopicsPerUser, num_topics));
-    user_topics.clear();
-    while (user_topics.size() < k) {
-      const uint32_t t = static_cast<uint32_t>(rng.Below(num_topics));
-      if (std::find(user_topics.begin(), user_topics.end(), t) ==
-          user_topics.end()) {
-        user_topics.push_back(t);
-      }
-    }
-    std::array<double, kMaxTopicsPerUser> cumulative{};
-    double sum = 0;
-    for (size_t j = 0; j < k; ++j) sum += (cumulative[j] = rng.Exponential());
-    double running = 0;
-    for (size_t j = 0; j < k; ++j) {
-      topic_mix[user_topics[j]] = cumulative[j] / sum;
-      running += cumulative[j] / sum;
-      cumulative[j] = running;
-    }
-    cumulative[k - 1] = 1.0;
-
-    // Rejection sampling of distinct items; a user that has nearly exhausted
-    // what its tastes offer (rare, very active users) falls back below.
-    picks.clear();
-    size_t rejections = 0;
-    const size_t max_rejections = 4 * want + 64;
-    while (picks.size() < want && rejections < max_rejections) {
-      uint32_t item;
-      if (rng.Uniform() < kOnTasteShare) {
-        const double v = rng.Uniform();
-        size_t j = 0;
-        while (j + 1 < k && v >= cumulative[j]) ++j;
-        const uint32_t t = user_topics[j];
-        item = topic_items[t][topic_tables[t].Sample(rng)];
-      } else {
-        item = global.Sample(rng);
-      }
-      if (taken_by[item] == stamp) {
-        ++rejections;
-        continue;
-      }
-      taken_by[item] = stamp;
-      picks.emplace_back(item, topic_mix[topic_of[item]] > 0);
-    }
-    if (picks.size() < want) {
-      // Weighted sampling without replacement of the rest under the user's
-      // mixture (Efraimidis–Spirakis: keep the largest log(U) / weight).
-      keys.clear();
-      for (size_t i = 0; i < num_items; ++i) {
-        if (taken_by[i] == stamp) continue;
-        const double mix = topic_mix[topic_of[i]];
-        const double w =
-            kOnTasteShare * mix * popularity[i] / topic_total[topic_of[i]] +
-            (1.0 - kOnTasteShare) * popularity[i] / global_total;
-        keys.emplace_back(std::log(1.0 - rng.Uniform()) / w,
-                          static_cast<uint32_t>(i));
-      }
-      const size_t rest = want - picks.size();
-      std::partial_sort(
-          keys.begin(), keys.begin() + rest, keys.end(),
-          [](const auto& a, const auto& b) { return a.first > b.first; });
-      for (size_t r = 0; r < rest; ++r) {
-        const uint32_t i = keys[r].second;
-        taken_by[i] = stamp;
-        picks.emplace_back(i, topic_mix[topic_of[i]] > 0);
-      }
-    }
-
-    timestamp += static_cast<int64_t>(rng.Below(600));  // Gap between users.
-    for (const auto& [item, on_taste] : picks) {
-      const int rating =
-          SampleRating(rng, on_taste ? kOnTasteRatings : kOffTasteRatings);
-      timestamp += 1 + static_cast<int64_t>(rng.Below(30));
-      out->AppendInt(static_cast<int64_t>(u + 1));
-      out->Append(",");
-      out->AppendInt(static_cast<int64_t>(item) + 1);
-      out->Append(",");
-      out->AppendInt(rating);
-      out->Append(".0,");
-      out->AppendInt(timestamp);
-      out->Append("\n");
-    }
-    for (uint32_t t : user_topics) topic_mix[t] = 0;
+    DrawTastes(rng, o.num_topics, &tastes, &topic_mix);
+    WriteUserRows(rng, u,
+                  picker.Pick(rng, stamp, activity[u], tastes, topic_mix),
+                  &timestamp, out);
+    for (uint32_t t : tastes.topics) topic_mix[t] = 0;
     if (absl::Status s = out->MaybeFlush(); !s.ok()) return s;
   }
   return out->Flush();

@@ -2,7 +2,6 @@
 #include "evaluation/tune.h"
 
 #include <chrono>
-#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -10,7 +9,8 @@
 #include "core/status_macros.h"
 #include "core/utf8.h"
 #include "trainer/gram.h"
-#include "trainer/train.h"
+#include "trainer/low_rank.h"
+#include "trainer/model_metadata.h"
 
 namespace edlae {
 namespace {
@@ -18,12 +18,6 @@ namespace {
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-std::vector<float> Popularity(const std::vector<double>& gram, size_t n) {
-  std::vector<float> p(n);
-  for (size_t i = 0; i < n; ++i) p[i] = static_cast<float>(gram[i * n + i]);
-  return p;
 }
 
 std::string FormatDuration(double seconds) {
@@ -42,7 +36,7 @@ absl::StatusOr<TrainedModel> TrainInMemory(const Interactions& train,
   model.options = options;
   auto start = std::chrono::steady_clock::now();
   std::vector<double> gram = ComputeGram(train, options.num_threads);
-  model.popularity = Popularity(gram, n);
+  model.popularity = PopularityFromGram(gram, n);
   model.gram_seconds = SecondsSince(start);
   start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(model.b, SolveFullRank(std::move(gram), n, options));
@@ -54,33 +48,19 @@ absl::Status WriteTrainedModel(const Interactions& train,
                                const TrainedModel& model,
                                const std::string& source,
                                const std::string& path) {
-  const SolverOptions& o = model.options;
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char created[32];
-  std::strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string src = source;
-  if (!IsValidUtf8(src)) src = "(source path is not UTF-8)";
+  TrainingFacts facts;
+  facts.num_users = train.num_users();
+  facts.num_items = train.num_items();
+  facts.num_interactions = train.num_interactions();
+  facts.train_seconds = model.gram_seconds + model.solve_seconds;
+  // Tune records a source that is not UTF-8 by this note, not by its bytes.
+  facts.source = IsValidUtf8(source) ? source : "(source path is not UTF-8)";
   DenseModelData data;
   data.b = model.b;
   data.item_ids = train.item_ids;
   data.popularity = model.popularity;
-  data.metadata = {
-      {"algorithm", AlgorithmName(o.algorithm)},
-      {"lambda", MetadataNumber(o.lambda)},
-      {"dropout",
-       MetadataNumber(o.algorithm == Algorithm::kEase ? 0.0 : o.dropout)},
-      {"precision", PrecisionName(o.precision)},
-      {"num_users", absl::StrCat(train.num_users())},
-      {"num_items", absl::StrCat(train.num_items())},
-      {"num_interactions", absl::StrCat(train.num_interactions())},
-      {"created_at", created},
-      {"train_seconds",
-       absl::StrFormat("%.3f", model.gram_seconds + model.solve_seconds)},
-      {"source", src},
-      {"edlae_version", EDLAE_VERSION},
-  };
+  data.metadata =
+      BuildModelMetadata(ModelSpecOf(model.options, LowRankOptions{}), facts);
   return WriteDenseModel(path, data);
 }
 
@@ -113,7 +93,7 @@ absl::StatusOr<TuneResult> Tune(const Interactions& train,
 
   auto gram_start = std::chrono::steady_clock::now();
   const std::vector<double> gram = ComputeGram(train, options.num_threads);
-  const std::vector<float> popularity = Popularity(gram, n);
+  const std::vector<float> popularity = PopularityFromGram(gram, n);
   result.gram_seconds = SecondsSince(gram_start);
   if (options.progress) {
     *options.progress << absl::StrFormat(

@@ -67,34 +67,14 @@ absl::Status CheckFinite(const std::vector<float>& b) {
 
 }  // namespace
 
-absl::StatusOr<Algorithm> ParseAlgorithm(const std::string& name) {
-  if (name == "ease") return Algorithm::kEase;
-  if (name == "dlae") return Algorithm::kDlae;
-  if (name == "edlae") return Algorithm::kEdlae;
-  if (name == "zero-diag") return Algorithm::kZeroDiag;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown model '", name, "' (expected ease, dlae, edlae or zero-diag)"));
-}
-
-const char* AlgorithmName(Algorithm algorithm) {
-  switch (algorithm) {
-    case Algorithm::kEase: return "ease";
-    case Algorithm::kDlae: return "dlae";
-    case Algorithm::kEdlae: return "edlae";
-    case Algorithm::kZeroDiag: return "zero-diag";
-  }
-  return "unknown";
-}
-
-absl::StatusOr<Precision> ParsePrecision(const std::string& name) {
-  if (name == "float64" || name == "double") return Precision::kFloat64;
-  if (name == "float32" || name == "float") return Precision::kFloat32;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown precision '", name, "' (expected float64 or float32)"));
-}
-
-const char* PrecisionName(Precision precision) {
-  return precision == Precision::kFloat64 ? "float64" : "float32";
+SolverOptions SolverOptionsFor(const ModelSpec& spec, int num_threads) {
+  SolverOptions o;
+  o.algorithm = spec.algorithm;
+  o.lambda = spec.lambda;
+  o.dropout = spec.dropout;
+  o.precision = spec.precision;
+  o.num_threads = num_threads;
+  return o;
 }
 
 namespace {

@@ -6,19 +6,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "trainer/model_spec.h"
 
 namespace edlae {
-
-// kZeroDiag: Eq. 11 of Steck 2020 (low-rank only, see trainer/low_rank.h).
-enum class Algorithm { kEase, kDlae, kEdlae, kZeroDiag };
-enum class Precision { kFloat64, kFloat32 };
-
-// "ease" | "dlae" | "edlae" | "zero-diag" (and back).
-absl::StatusOr<Algorithm> ParseAlgorithm(const std::string& name);
-const char* AlgorithmName(Algorithm algorithm);
-// "float64"/"double" | "float32"/"float".
-absl::StatusOr<Precision> ParsePrecision(const std::string& name);
-const char* PrecisionName(Precision precision);
 
 struct SolverOptions {
   Algorithm algorithm = Algorithm::kEdlae;
@@ -27,6 +17,9 @@ struct SolverOptions {
   Precision precision = Precision::kFloat64;
   int num_threads = 0;  // for the dense loops around LAPACK; 0 = all cores
 };
+
+// The full-rank solve of `spec` (its rank and low-rank fields unused).
+SolverOptions SolverOptionsFor(const ModelSpec& spec, int num_threads);
 
 // With Λ = λ·I + p/(1−p)·dMat(diag G) (p = 0 for EASE) and C = (G + Λ)⁻¹,
 // computed by Cholesky (potrf + potri) of the symmetric positive-definite G + Λ:

@@ -61,4 +61,27 @@ std::vector<float> ComputeGramFloat(const Interactions& x, int num_threads) {
   return ComputeGramAs<float>(x, num_threads);
 }
 
+namespace {
+
+template <typename T>
+std::vector<float> DiagonalAsFloat(const std::vector<T>& gram, size_t n) {
+  std::vector<float> popularity(n);
+  for (size_t i = 0; i < n; ++i) {
+    popularity[i] = static_cast<float>(gram[i * n + i]);
+  }
+  return popularity;
+}
+
+}  // namespace
+
+std::vector<float> PopularityFromGram(const std::vector<double>& gram,
+                                      size_t n) {
+  return DiagonalAsFloat(gram, n);
+}
+
+std::vector<float> PopularityFromGram(const std::vector<float>& gram,
+                                      size_t n) {
+  return DiagonalAsFloat(gram, n);
+}
+
 }  // namespace edlae

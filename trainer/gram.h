@@ -2,6 +2,7 @@
 #ifndef EDLAE_TRAINER_GRAM_H_
 #define EDLAE_TRAINER_GRAM_H_
 
+#include <cstddef>
 #include <vector>
 
 #include "trainer/interactions.h"
@@ -17,6 +18,12 @@ std::vector<double> ComputeGram(const Interactions& x, int num_threads);
 // The same in float32: exact while every count is below 2²⁴ (i.e. fewer than
 // 16.7 M users), half the memory. For the float32 solver.
 std::vector<float> ComputeGramFloat(const Interactions& x, int num_threads);
+
+// The training count per item, diag G, as the popularity vector a model file
+// records: `gram` is n × n compact row-major (either precision).
+std::vector<float> PopularityFromGram(const std::vector<double>& gram,
+                                      size_t n);
+std::vector<float> PopularityFromGram(const std::vector<float>& gram, size_t n);
 
 }  // namespace edlae
 

@@ -522,21 +522,31 @@ absl::StatusOr<LowRankResult> Als(std::vector<double>& g, size_t n,
 
 }  // namespace
 
-absl::StatusOr<LowRankMethod> ParseLowRankMethod(const std::string& name) {
-  if (name == "closed-form") return LowRankMethod::kClosedForm;
-  if (name == "admm") return LowRankMethod::kAdmm;
-  if (name == "als") return LowRankMethod::kAls;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown method '", name, "' (expected closed-form, admm or als)"));
+LowRankOptions LowRankOptionsFor(const ModelSpec& spec) {
+  LowRankOptions o;
+  o.rank = spec.rank;
+  o.method = spec.method;
+  o.eigensolver = spec.eigensolver;
+  o.epochs = spec.epochs;
+  o.omega = Omega(spec);
+  o.seed = spec.seed;
+  return o;
 }
 
-const char* LowRankMethodName(LowRankMethod method) {
-  switch (method) {
-    case LowRankMethod::kClosedForm: return "closed-form";
-    case LowRankMethod::kAdmm: return "admm";
-    case LowRankMethod::kAls: return "als";
-  }
-  return "unknown";
+ModelSpec ModelSpecOf(const SolverOptions& solver,
+                      const LowRankOptions& low_rank) {
+  ModelSpec spec;
+  spec.algorithm = solver.algorithm;
+  spec.lambda = solver.lambda;
+  spec.dropout = solver.dropout;
+  spec.precision = solver.precision;
+  spec.rank = low_rank.rank;
+  spec.method = low_rank.method;
+  spec.eigensolver = low_rank.eigensolver;
+  spec.epochs = low_rank.epochs;
+  spec.omega = low_rank.omega;
+  spec.seed = low_rank.seed;
+  return spec;
 }
 
 double LowRankObjective(const std::vector<double>& gram,
@@ -576,17 +586,7 @@ absl::StatusOr<LowRankResult> SolveLowRank(std::vector<double> gram, size_t n,
   }
   const Algorithm a = solver.algorithm;
   const LowRankMethod m = options.method;
-  const bool supported =
-      (a == Algorithm::kEdlae &&
-       (m == LowRankMethod::kClosedForm || m == LowRankMethod::kAdmm)) ||
-      (a == Algorithm::kDlae && m == LowRankMethod::kClosedForm) ||
-      (a == Algorithm::kZeroDiag && m == LowRankMethod::kAls);
-  if (!supported) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--model ", AlgorithmName(a), " --method ", LowRankMethodName(m),
-        " is not available; low-rank models are edlae (closed-form, admm), "
-        "dlae (closed-form) and zero-diag (als)"));
-  }
+  if (absl::Status s = ValidateLowRankMethod(a, m); !s.ok()) return s;
   if (m != LowRankMethod::kClosedForm && options.epochs < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--epochs must be >= 1, got ", options.epochs));

@@ -13,14 +13,9 @@
 #include "absl/types/span.h"
 #include "trainer/eigensolver.h"
 #include "trainer/full_rank_solver.h"
+#include "trainer/model_spec.h"
 
 namespace edlae {
-
-enum class LowRankMethod { kClosedForm, kAdmm, kAls };
-
-// "closed-form" | "admm" | "als" (and back).
-absl::StatusOr<LowRankMethod> ParseLowRankMethod(const std::string& name);
-const char* LowRankMethodName(LowRankMethod method);
 
 // One update of an iterative method, handed to LowRankOptions::observer.
 struct LowRankStep {
@@ -49,6 +44,13 @@ struct LowRankOptions {
   // Called after every U and V update of ADMM and ALS (tests, progress).
   std::function<void(const LowRankStep&)> observer;
 };
+
+// The low-rank solve of `spec`, ω resolved by Omega(spec) (krylov defaults).
+LowRankOptions LowRankOptionsFor(const ModelSpec& spec);
+// The ModelSpec that `solver` and `low_rank` together describe (num_threads,
+// krylov and observer are not part of it).
+ModelSpec ModelSpecOf(const SolverOptions& solver,
+                      const LowRankOptions& low_rank);
 
 struct LowRankResult {
   size_t n = 0, k = 0;

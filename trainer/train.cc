@@ -4,19 +4,17 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <ctime>
 #include <fstream>
 #include <optional>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "core/model_writer.h"
-#include "core/utf8.h"
+#include "core/status_macros.h"
 #include "core/weight_rows.h"
 #include "trainer/gram.h"
 
@@ -28,35 +26,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-std::string NowRfc3339() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-// `text` with every byte that breaks UTF-8 replaced by '?', so a file name in
-// another encoding cannot make the metadata unwritable.
-std::string ToUtf8Lossy(const std::string& text) {
-  if (IsValidUtf8(text)) return text;
-  std::string out;
-  for (char c : text) out.push_back(static_cast<unsigned char>(c) < 0x80 ? c : '?');
-  return out;
-}
-
-// Shortest text that reads back as the same double.
-
 }  // namespace
-
-std::string MetadataNumber(double v) {
-  // std::to_chars without a format: the shortest round-trip form, fixed or
-  // scientific, whichever is shorter ("500", "0.2", "1e-300").
-  char buf[64];
-  const std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
-}
 
 size_t PeakRssBytes() {
   rusage usage{};
@@ -122,158 +92,165 @@ absl::StatusOr<size_t> AvailableMemoryBytes() {
   return static_cast<size_t>(*available);
 }
 
-absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
-                                          const SolverOptions& options,
-                                          const std::string& source,
-                                          int num_threads,
-                                          const std::string& out_path,
-                                          std::ostream* log) {
-  return TrainAndWrite(x, options, LowRankOptions{}, source, num_threads,
-                       out_path, log);
+namespace {
+
+// The Gram matrix in the precision the solve needs, and diag G.
+struct GramData {
+  std::vector<double> gram;   // float64 solves
+  std::vector<float> gram_f;  // full rank in float32 (UsesFloatGram)
+  std::vector<float> popularity;
+};
+
+GramData ComputeGramData(const Interactions& x, bool float_gram,
+                         int num_threads) {
+  GramData g;
+  const size_t n = x.num_items();
+  if (float_gram) {
+    g.gram_f = ComputeGramFloat(x, num_threads);
+    g.popularity = PopularityFromGram(g.gram_f, n);
+  } else {
+    g.gram = ComputeGram(x, num_threads);
+    g.popularity = PopularityFromGram(g.gram, n);
+  }
+  return g;
 }
 
+void LogPlan(const Interactions& x, const ModelSpec& spec, bool float_gram,
+             std::ostream* log) {
+  if (!log) return;
+  const size_t n = x.num_items();
+  const double matrix_gib =
+      static_cast<double>(n) * n * (float_gram ? 4 : 8) / (1 << 30);
+  *log << absl::StrFormat(
+      "[train] %s on %d users × %d items (%d interactions); dense %d² matrix "
+      "needs %.2f GiB in %s\n",
+      AlgorithmName(spec.algorithm), x.num_users(), n, x.num_interactions(), n,
+      matrix_gib, float_gram ? "float32" : "float64");
+}
+
+TrainingFacts FactsOf(const Interactions& x, const TrainReport& report,
+                      const std::string& source) {
+  TrainingFacts facts;
+  facts.num_users = x.num_users();
+  facts.num_items = x.num_items();
+  facts.num_interactions = x.num_interactions();
+  facts.train_seconds = report.gram_seconds + report.solve_seconds;
+  facts.source = source;
+  return facts;
+}
+
+void LogWrite(const TrainOptions& options, double seconds) {
+  if (!options.log) return;
+  *options.log << absl::StrFormat("[train] write (%s): %.3f s → %s\n",
+                                  DTypeName(options.storage), seconds,
+                                  options.out_path);
+}
+
+// SolveLowRank on the float64 Gram matrix, then the low-rank file.
+absl::Status SolveAndWriteLowRank(const Interactions& x,
+                                  const TrainOptions& options, GramData g,
+                                  TrainReport* report) {
+  const ModelSpec& spec = options.spec;
+  const size_t n = x.num_items();
+  std::ostream* log = options.log;
+  if (log && spec.precision != Precision::kFloat64) {
+    *log << "[train] note: low-rank solvers compute in float64\n";
+  }
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<LowRankResult> lr = SolveLowRank(
+      std::move(g.gram), n, SolverOptionsFor(spec, options.num_threads),
+      LowRankOptionsFor(spec), log);
+  if (!lr.ok()) return lr.status();
+  report->solve_seconds = SecondsSince(start);
+  report->rank = lr->k;
+  report->eigen_relative_residual = lr->eigen_relative_residual;
+  report->objectives = lr->objectives;
+  report->dense_buffers = lr->dense_buffers;
+  if (log) {
+    *log << absl::StrFormat(
+        "[train] low-rank %s (rank %d): %.3f s, %d dense %d² buffer(s) of "
+        "float64\n",
+        LowRankMethodName(spec.method), lr->k, report->solve_seconds,
+        lr->dense_buffers, n);
+  }
+  start = std::chrono::steady_clock::now();
+  LowRankModelData data;
+  data.rank = lr->k;
+  data.u = lr->u;
+  data.v = lr->v;
+  data.item_ids = x.item_ids;
+  data.popularity = std::move(g.popularity);
+  data.metadata =
+      BuildModelMetadata(spec, FactsOf(x, *report, options.source), &*lr);
+  data.dtype = options.storage;
+  if (absl::Status s = WriteLowRankModel(options.out_path, data); !s.ok()) {
+    return s;
+  }
+  report->write_seconds = SecondsSince(start);
+  LogWrite(options, report->write_seconds);
+  return absl::OkStatus();
+}
+
+// SolveFullRank (float64, or float32 in place), then the dense file.
+absl::Status SolveAndWriteFullRank(const Interactions& x,
+                                   const TrainOptions& options, GramData g,
+                                   TrainReport* report) {
+  const ModelSpec& spec = options.spec;
+  const size_t n = x.num_items();
+  const SolverOptions solver = SolverOptionsFor(spec, options.num_threads);
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::vector<float>> b =
+      g.gram.empty() ? SolveFullRank(std::move(g.gram_f), n, solver)
+                     : SolveFullRank(std::move(g.gram), n, solver);
+  if (!b.ok()) return b.status();
+  report->solve_seconds = SecondsSince(start);
+  if (options.log) {
+    *options.log << absl::StrFormat(
+        "[train] factorize (potrf+potri, %s) and B: %.3f s\n",
+        PrecisionName(spec.precision), report->solve_seconds);
+  }
+  start = std::chrono::steady_clock::now();
+  DenseModelData data;
+  data.b = *std::move(b);
+  data.item_ids = x.item_ids;
+  data.popularity = std::move(g.popularity);
+  data.metadata = BuildModelMetadata(spec, FactsOf(x, *report, options.source));
+  data.dtype = options.storage;
+  if (absl::Status s = WriteDenseModel(options.out_path, data); !s.ok()) {
+    return s;
+  }
+  report->write_seconds = SecondsSince(start);
+  LogWrite(options, report->write_seconds);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
-                                          const SolverOptions& options,
-                                          const LowRankOptions& low_rank,
-                                          const std::string& source,
-                                          int num_threads,
-                                          const std::string& out_path,
-                                          std::ostream* log, DType storage) {
+                                          const TrainOptions& options) {
   TrainReport report;
   report.num_users = x.num_users();
   report.num_items = x.num_items();
   report.num_interactions = x.num_interactions();
-  const size_t n = x.num_items();
-  if (n == 0) return absl::InvalidArgumentError("no items to train on");
+  if (x.num_items() == 0) {
+    return absl::InvalidArgumentError("no items to train on");
+  }
+  const ModelSpec& spec = options.spec;
   // Full rank in float32: G straight in float, no n² doubles at all.
-  const bool float_gram = UsesFloatGram(x.num_users(), options, low_rank.rank);
-  const double matrix_gib =
-      static_cast<double>(n) * n * (float_gram ? 4 : 8) / (1 << 30);
-  if (log) {
-    *log << absl::StrFormat(
-        "[train] %s on %d users × %d items (%d interactions); dense %d² matrix "
-        "needs %.2f GiB in %s\n",
-        AlgorithmName(options.algorithm), x.num_users(), n,
-        x.num_interactions(), n, matrix_gib, float_gram ? "float32" : "float64");
-  }
+  const bool float_gram = UsesFloatGram(
+      x.num_users(), SolverOptionsFor(spec, options.num_threads), spec.rank);
+  LogPlan(x, spec, float_gram, options.log);
 
-  auto start = std::chrono::steady_clock::now();
-  std::vector<double> gram;
-  std::vector<float> gram_f;
-  std::vector<float> popularity(n);
-  if (float_gram) {
-    gram_f = ComputeGramFloat(x, num_threads);
-    for (size_t i = 0; i < n; ++i) popularity[i] = gram_f[i * n + i];
-  } else {
-    gram = ComputeGram(x, num_threads);
-    for (size_t i = 0; i < n; ++i) popularity[i] = static_cast<float>(gram[i * n + i]);
-  }
+  const auto start = std::chrono::steady_clock::now();
+  GramData g = ComputeGramData(x, float_gram, options.num_threads);
   report.gram_seconds = SecondsSince(start);
-  if (log) *log << absl::StrFormat("[train] gram: %.3f s\n", report.gram_seconds);
-
-  SolverOptions solver = options;
-  solver.num_threads = num_threads;
-  const double dropout =
-      options.algorithm == Algorithm::kEase ? 0.0 : options.dropout;
-  std::vector<std::pair<std::string, std::string>> metadata = {
-      {"algorithm", AlgorithmName(options.algorithm)},
-      {"lambda", MetadataNumber(options.lambda)},
-      {"dropout", MetadataNumber(dropout)},
-      {"precision", low_rank.rank > 0 ? "float64"
-                                      : PrecisionName(options.precision)},
-      {"num_users", absl::StrCat(x.num_users())},
-      {"num_items", absl::StrCat(n)},
-      {"num_interactions", absl::StrCat(x.num_interactions())},
-      {"created_at", NowRfc3339()},
-  };
-  auto finish_metadata = [&] {
-    metadata.push_back(
-        {"train_seconds",
-         absl::StrFormat("%.3f", report.gram_seconds + report.solve_seconds)});
-    metadata.push_back({"source", ToUtf8Lossy(source)});
-    metadata.push_back({"edlae_version", EDLAE_VERSION});
-  };
-
-  start = std::chrono::steady_clock::now();
-  if (low_rank.rank > 0) {
-    if (log && options.precision != Precision::kFloat64) {
-      *log << "[train] note: low-rank solvers compute in float64\n";
-    }
-    absl::StatusOr<LowRankResult> lr =
-        SolveLowRank(std::move(gram), n, solver, low_rank, log);
-    if (!lr.ok()) return lr.status();
-    report.solve_seconds = SecondsSince(start);
-    report.rank = lr->k;
-    report.eigen_relative_residual = lr->eigen_relative_residual;
-    report.objectives = lr->objectives;
-    report.dense_buffers = lr->dense_buffers;
-    if (log) {
-      *log << absl::StrFormat(
-          "[train] low-rank %s (rank %d): %.3f s, %d dense %d² buffer(s) of "
-          "float64\n",
-          LowRankMethodName(low_rank.method), lr->k, report.solve_seconds,
-          lr->dense_buffers, n);
-    }
-    metadata.push_back({"rank", absl::StrCat(lr->k)});
-    metadata.push_back({"method", LowRankMethodName(low_rank.method)});
-    if (low_rank.method == LowRankMethod::kClosedForm) {
-      metadata.push_back({"eigensolver", EigenMethodName(lr->eigensolver)});
-      metadata.push_back(
-          {"eigen_residual", absl::StrFormat("%.6g", lr->eigen_relative_residual)});
-    } else {
-      metadata.push_back({"epochs", absl::StrCat(low_rank.epochs)});
-      if (low_rank.method == LowRankMethod::kAdmm) {
-        metadata.push_back({"omega", MetadataNumber(low_rank.omega)});
-      }
-      if (!lr->objectives.empty()) {
-        metadata.push_back({"objective", MetadataNumber(lr->objectives.back())});
-      }
-    }
-    finish_metadata();
-    start = std::chrono::steady_clock::now();
-    LowRankModelData data;
-    data.rank = lr->k;
-    data.u = lr->u;
-    data.v = lr->v;
-    data.item_ids = x.item_ids;
-    data.popularity = popularity;
-    data.metadata = std::move(metadata);
-    data.dtype = storage;
-    if (absl::Status s = WriteLowRankModel(out_path, data); !s.ok()) return s;
-    report.write_seconds = SecondsSince(start);
-    if (log) {
-      *log << absl::StrFormat("[train] write (%s): %.3f s → %s\n",
-                              DTypeName(storage), report.write_seconds,
-                              out_path);
-    }
-    return report;
+  if (options.log) {
+    *options.log << absl::StrFormat("[train] gram: %.3f s\n",
+                                    report.gram_seconds);
   }
-
-  absl::StatusOr<std::vector<float>> b =
-      float_gram ? SolveFullRank(std::move(gram_f), n, solver)
-                 : SolveFullRank(std::move(gram), n, solver);
-  if (!b.ok()) return b.status();
-  report.solve_seconds = SecondsSince(start);
-  if (log) {
-    *log << absl::StrFormat("[train] factorize (potrf+potri, %s) and B: %.3f s\n",
-                            PrecisionName(options.precision),
-                            report.solve_seconds);
-  }
-
-  start = std::chrono::steady_clock::now();
-  DenseModelData data;
-  data.b = *b;
-  data.item_ids = x.item_ids;
-  data.popularity = popularity;
-  finish_metadata();
-  data.metadata = std::move(metadata);
-  data.dtype = storage;
-  if (absl::Status s = WriteDenseModel(out_path, data); !s.ok()) return s;
-  report.write_seconds = SecondsSince(start);
-  if (log) {
-    *log << absl::StrFormat("[train] write (%s): %.3f s → %s\n",
-                            DTypeName(storage), report.write_seconds, out_path);
-  }
+  RETURN_IF_ERROR(
+      spec.rank > 0 ? SolveAndWriteLowRank(x, options, std::move(g), &report)
+                    : SolveAndWriteFullRank(x, options, std::move(g), &report));
   return report;
 }
 

@@ -4,12 +4,15 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/model_format.h"
+#include "trainer/full_rank_solver.h"
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
-#include "trainer/full_rank_solver.h"
+#include "trainer/model_metadata.h"
+#include "trainer/model_spec.h"
 
 namespace edlae {
 
@@ -27,34 +30,22 @@ struct TrainReport {
   int dense_buffers = 0;
 };
 
-// Trains a full-rank model on `x` and writes it atomically to `out_path`, with
-// the standard metadata keys (docs/model-format.md) plus `source`. Progress
-// lines go to `log` when it is not null. `num_threads` = 0 uses all cores.
-absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
-                                          const SolverOptions& options,
-                                          const std::string& source,
-                                          int num_threads,
-                                          const std::string& out_path,
-                                          std::ostream* log);
+struct TrainOptions {
+  ModelSpec spec;  // rank 0: full rank (B); otherwise U, V by spec.method
+  // The dtype of the file's weights (B, or U and V): the solve is unchanged
+  // and its float32 result is rounded to halves on the way out.
+  DType storage = DType::kFloat32;
+  int num_threads = 0;  // Gram matrix and solvers; 0 = all cores
+  std::string source;   // recorded as the `source` metadata key
+  std::string out_path;
+  std::ostream* log = nullptr;  // progress lines, when not null
+};
 
-// The same with a choice of rank: low_rank.rank == 0 trains the full-rank
-// model above; otherwise SolveLowRank runs and a low-rank file (U, V) is
-// written, with the metadata keys `rank` and `method` (plus `eigensolver`,
-// `eigen_residual`, `epochs`, `omega` and `objective` where they apply).
-// `storage` is the dtype of the file's weights (B, or U and V): the solve is
-// unchanged and its float32 result is rounded to halves on the way out.
+// Trains `options.spec` on `x` and writes it atomically to `out_path` with
+// the metadata of BuildModelMetadata (trainer/model_metadata.h): a dense file
+// at full rank, else SolveLowRank and a low-rank file (U, V).
 absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
-                                          const SolverOptions& options,
-                                          const LowRankOptions& low_rank,
-                                          const std::string& source,
-                                          int num_threads,
-                                          const std::string& out_path,
-                                          std::ostream* log,
-                                          DType storage = DType::kFloat32);
-
-// `v` as the shortest decimal that reads back as exactly `v` ("0.2", not
-// "0.20000000000000001"): how model metadata records λ, p and the like.
-std::string MetadataNumber(double v);
+                                          const TrainOptions& options);
 
 // Peak resident memory of this process so far, in bytes (getrusage).
 size_t PeakRssBytes();

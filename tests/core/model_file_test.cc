@@ -759,7 +759,7 @@ TEST(ModelFileTest, UnsupportedVersionKindAndDtypeAreInvalidArgument) {
     EXPECT_TRUE(absl::IsDataLoss(model.status())) << model.status();
     EXPECT_THAT(model.status().message(), HasSubstr("missing section 2 (U)"));
   }
-  for (uint32_t kind : {0u, 3u}) {
+  for (uint32_t kind : {0u, 4u}) {  // 3 is kSparse
     std::string b = bytes;
     FileHeader h = GetHeader(b);
     h.kind = kind;

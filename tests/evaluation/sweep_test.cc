@@ -233,8 +233,9 @@ TEST_F(SweepTest, LowRankEvaluationEqualsPerUserServerScoring) {
 TEST_F(SweepTest, SweepProducesTableJsonAndWellFormedSvgs) {
   SweepOptions options;
   options.ranks = {16, 4, 5000};  // 5000 > items: skipped
-  options.methods = {SweepMethod::kClosedForm, SweepMethod::kAdmm,
-                     SweepMethod::kAls, SweepMethod::kDlae};
+  options.methods = {*ParseSweepMethod("closed-form"),
+                     *ParseSweepMethod("admm"), *ParseSweepMethod("als"),
+                     *ParseSweepMethod("dlae")};
   options.lambda = 10;
   options.dropout = 0.3;
   options.low_rank.epochs = 2;
@@ -253,8 +254,8 @@ TEST_F(SweepTest, SweepProducesTableJsonAndWellFormedSvgs) {
   EXPECT_EQ(r->points.front().rank, 4u);  // ranks sorted
   // Eq. 10 objectives for the EDLAE family, none for DLAE.
   for (const SweepPoint& p : r->points) {
-    if (p.rank > 0 && p.method != SweepMethod::kDlae) {
-      EXPECT_GT(p.eq10_objective, 0) << SweepMethodName(p.method);
+    if (p.rank > 0 && p.model.algorithm != Algorithm::kDlae) {
+      EXPECT_GT(p.eq10_objective, 0) << SweepMethodName(p.model);
     } else {
       EXPECT_TRUE(std::isnan(p.eq10_objective));
     }
@@ -306,7 +307,7 @@ TEST_F(SweepTest, SweepRejectsBadOptions) {
   options.scratch_dir = dir_.path().string();
   EXPECT_EQ(RunSweep(train_, validation_, test_, options).status().code(),
             absl::StatusCode::kInvalidArgument);  // no method
-  options.methods = {SweepMethod::kDlae};
+  options.methods = {*ParseSweepMethod("dlae")};
   options.dropout = 1;
   EXPECT_EQ(RunSweep(train_, validation_, test_, options).status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -1021,12 +1021,14 @@ class Ml100kTest : public ::testing::Test {
 
     dir_ = new testing::ScratchDir();
     const std::string model_path = dir_->File("ml100k.edlae");
-    SolverOptions solver;
-    solver.algorithm = Algorithm::kEdlae;
-    solver.lambda = 100;
-    solver.dropout = 0.25;
-    auto report = TrainAndWrite(*x_, solver, data_path, /*num_threads=*/0,
-                                model_path, /*log=*/nullptr);
+    TrainOptions train;
+    train.spec.algorithm = Algorithm::kEdlae;
+    train.spec.lambda = 100;
+    train.spec.dropout = 0.25;
+    train.source = data_path;
+    train.num_threads = 0;
+    train.out_path = model_path;
+    auto report = TrainAndWrite(*x_, train);
     ASSERT_TRUE(report.ok()) << report.status();
     auto model = Model::Open(model_path);
     ASSERT_TRUE(model.ok()) << model.status();

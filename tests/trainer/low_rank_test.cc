@@ -477,8 +477,12 @@ TEST_F(LowRankTest, TrainAndWriteServesXUVt) {
   const std::string path = dir.File("lr.edlae");
   LowRankOptions o;
   o.rank = 6;
-  absl::StatusOr<TrainReport> report =
-      TrainAndWrite(x_, Solver(Algorithm::kEdlae), o, "unit", 2, path, nullptr);
+  TrainOptions train;
+  train.spec = ModelSpecOf(Solver(Algorithm::kEdlae), o);
+  train.source = "unit";
+  train.num_threads = 2;
+  train.out_path = path;
+  absl::StatusOr<TrainReport> report = TrainAndWrite(x_, train);
   ASSERT_TRUE(report.ok()) << report.status();
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Open(path);
   ASSERT_TRUE(model.ok()) << model.status();

@@ -177,28 +177,28 @@ CLI::Option* AddMethodFlag(CLI::App& command, LowRankFlags& flags) {
 std::vector<CLI::Option*> AddLowRankSolverFlags(CLI::App& command,
                                                 LowRankFlags& flags) {
   return {
-      AddOption(command, "epochs", flags.options.epochs,
+      AddOption(command, "epochs", flags.spec.epochs,
                 "admm/als: passes over (U, V)")
           ->check(AtLeast(1)),
-      AddOption(command, "omega", flags.options.omega,
+      AddOption(command, "omega", flags.spec.omega,
                 "admm: penalty Ω = Λ + ω·I (0: ω = λ, or 1 when λ = 0)")
           ->check(AtLeast(0)),
       AddOption(command, "eigensolver", flags.eigensolver,
                 "closed-form: auto | krylov | syevr (auto: krylov when rank "
                 "<= items/20)")
           ->check(ParsedBy(Checker(ParseEigenMethod))),
-      AddSeedFlag(command, flags.options.seed,
+      AddSeedFlag(command, flags.spec.seed,
                   "admm/als: seed of the initial (U, V)"),
   };
 }
 
 LowRankOptions ToLowRankOptions(const LowRankFlags& flags, double lambda) {
-  LowRankOptions o = flags.options;
-  o.rank = static_cast<size_t>(flags.rank);
-  o.method = *ParseLowRankMethod(flags.method);
-  o.eigensolver = *ParseEigenMethod(flags.eigensolver);
-  if (o.omega == 0) o.omega = lambda > 0 ? lambda : 1.0;
-  return o;
+  ModelSpec spec = flags.spec;
+  spec.rank = static_cast<size_t>(flags.rank);
+  spec.method = *ParseLowRankMethod(flags.method);
+  spec.eigensolver = *ParseEigenMethod(flags.eigensolver);
+  spec.lambda = lambda;  // ω = 0 becomes DefaultOmega(λ)
+  return LowRankOptionsFor(spec);
 }
 
 CLI::Option* AddSplitDirFlag(CLI::App& command, std::string& dir) {

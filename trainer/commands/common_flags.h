@@ -15,6 +15,7 @@
 #include "trainer/full_rank_solver.h"
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
+#include "trainer/model_spec.h"
 
 namespace edlae::cli {
 
@@ -37,11 +38,12 @@ void AddDataFlags(CLI::App& command, DataFlags& flags,
 LoadOptions ToLoadOptions(const DataFlags& flags);
 
 // --model, --lambda, --dropout, --precision, --threads (train, evaluate).
+// The defaults are ModelSpec's (trainer/model_spec.h).
 struct SolverFlags {
-  std::string model = "edlae";
-  double lambda = 0;
-  double dropout = 0;
-  std::string precision = "float64";
+  std::string model = AlgorithmName(ModelSpec().algorithm);
+  double lambda = ModelSpec().lambda;
+  double dropout = ModelSpec().dropout;
+  std::string precision = PrecisionName(ModelSpec().precision);
   int threads = 0;
 };
 // The options, for `->excludes` (evaluate --model-file) and `count()`.
@@ -58,11 +60,12 @@ SolverOptions ToSolverOptions(const SolverFlags& flags);
 CLI::Option* AddThreadsFlag(CLI::App& command, int& threads);
 
 // Low-rank training (train: all of them; sweep: all but --rank, --method).
+// --epochs, --omega and --seed bind to `spec`; the defaults are ModelSpec's.
 struct LowRankFlags {
-  int rank = 0;  // 0: full rank
-  std::string method = "closed-form";
-  LowRankOptions options;  // epochs, omega, eigensolver's default, seed
-  std::string eigensolver = EigenMethodName(options.eigensolver);
+  ModelSpec spec;
+  int rank = static_cast<int>(spec.rank);  // 0: full rank
+  std::string method = LowRankMethodName(spec.method);
+  std::string eigensolver = EigenMethodName(spec.eigensolver);
 };
 // --epochs, --omega, --eigensolver, --seed; returns them (for `->needs`).
 std::vector<CLI::Option*> AddLowRankSolverFlags(CLI::App& command,

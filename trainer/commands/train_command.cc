@@ -13,6 +13,7 @@
 #include "core/weight_rows.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
+#include "trainer/model_spec.h"
 #include "trainer/train.h"
 
 namespace edlae::cli {
@@ -36,16 +37,6 @@ struct TrainFlags {
   CLI::Option* method_option = nullptr;
   std::vector<CLI::Option*> low_rank_options;
 };
-
-// The model/method pairs SolveLowRank trains (ease is left to it: it refuses
-// every method after loading, exit 1).
-bool SupportedPair(Algorithm a, LowRankMethod m) {
-  return a == Algorithm::kEase ||
-         (a == Algorithm::kEdlae &&
-          (m == LowRankMethod::kClosedForm || m == LowRankMethod::kAdmm)) ||
-         (a == Algorithm::kDlae && m == LowRankMethod::kClosedForm) ||
-         (a == Algorithm::kZeroDiag && m == LowRankMethod::kAls);
-}
 
 int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
@@ -73,14 +64,11 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
         solver.algorithm == Algorithm::kZeroDiag) {
       low_rank.method = LowRankMethod::kAls;  // its only method
     }
-    if (!SupportedPair(solver.algorithm, low_rank.method)) {
-      return UsageError(
-          command,
-          absl::StrCat("--model ", AlgorithmName(solver.algorithm),
-                       " --method ", LowRankMethodName(low_rank.method),
-                       " is not available; low-rank models are edlae "
-                       "(closed-form, admm), dlae (closed-form) and zero-diag "
-                       "(als)"));
+    // (ease is left to the solver, which refuses it after loading: exit 1)
+    if (absl::Status s =
+            ValidateLowRankMethod(solver.algorithm, low_rank.method);
+        !s.ok() && solver.algorithm != Algorithm::kEase) {
+      return UsageError(command, s.message());
     }
   }
   const DType storage = *ParseDType(flags.dtype);
@@ -131,9 +119,14 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
     std::cerr << "[train] warning: --skip-memory-check given; continuing\n";
   }
 
-  absl::StatusOr<TrainReport> report =
-      TrainAndWrite(*x, solver, low_rank, input, solver.num_threads, out,
-                    &std::cerr, storage);
+  TrainOptions train;
+  train.spec = ModelSpecOf(solver, low_rank);
+  train.storage = storage;
+  train.num_threads = solver.num_threads;
+  train.source = input;
+  train.out_path = out;
+  train.log = &std::cerr;
+  absl::StatusOr<TrainReport> report = TrainAndWrite(*x, train);
   if (!report.ok()) return Fail(report.status());
   std::cerr << absl::StrFormat("[train] total: %.3f s; peak memory: %.1f MiB\n",
                                SecondsSince(start),
