@@ -120,8 +120,8 @@ std::vector<CommandCase> Cases() {
       {kTrain,
        {"evaluate"},
        {"--split", none},
-       "--rank",
-       {"--split", "--model-file", "--on", "--scorer", "--lambda"}},
+       "--dtype",
+       {"--split", "--model-file", "--on", "--scorer", "--lambda", "--rank"}},
       {kTrain,
        {"tune"},
        {"--split", none},
@@ -279,8 +279,13 @@ TEST(FlagLayerTest, ValueChecksComeBeforeAnyWork) {
        "--topics"},
       {kTrain, {"convert", "--model-file", none, "--out", out}, "--dtype"},
       {kTrain,
-       {"evaluate", "--split", none, "--model", "edlae", "--rank", "200"},
+       {"evaluate", "--split", none, "--model-file", none, "--rank", "5"},
        "--rank"},
+      {kTrain, {"evaluate", "--split", none, "--method", "admm"}, "--rank"},
+      {kTrain,
+       {"evaluate", "--split", none, "--rank", "5", "--model", "dlae",
+        "--method", "als"},
+       "--method als"},
       {kTrain,
        {"evaluate", "--split", none, "--dtype", "f16", "--out", out,
         "--min-rating", "4.5"},
@@ -403,6 +408,43 @@ TEST(FlagLayerTest, SeedReachesTheIterativeLowRankMethods) {
     EXPECT_EQ(factors("7", "b.edlae"), a);
     EXPECT_NE(factors("8", "c.edlae"), a);
   }
+}
+
+// evaluate --rank K trains the low-rank model on the split and scores it as
+// evaluate --model-file scores the same model trained by train.
+TEST(FlagLayerTest, EvaluateWithRankEvaluatesTheLowRankModel) {
+  testing::ScratchDir dir;
+  const std::string data = dir.File("data.csv"), split = dir.File("split");
+  ASSERT_EQ(RunBinary(kTrain, {"synth", "--users", "600", "--items", "120",
+                               "--out", data})
+                .exit_code,
+            0);
+  ASSERT_EQ(RunBinary(kTrain, {"split", "--input", data, "--heldout-users",
+                               "60", "--out", split})
+                .exit_code,
+            0);
+  const std::vector<std::string> model = {
+      "--model", "edlae",     "--rank", "6",         "--lambda",
+      "10",      "--dropout", "0.2",    "--threads", "1"};
+  const std::string file = dir.File("lr.edlae");
+  const Result train =
+      RunBinary(kTrain, Concat({"train", "--input", split + "/train.csv",
+                                "--format", "csv", "--header", "--out", file},
+                               model));
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const Result from_file = RunBinary(
+      kTrain, {"evaluate", "--split", split, "--model-file", file, "--json"});
+  const Result trained = RunBinary(
+      kTrain, Concat({"evaluate", "--split", split, "--json"}, model));
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_THAT(trained.out, HasSubstr("rank=6"));
+  // The metrics up to their timing are the same.
+  auto metrics = [](const std::string& json) {
+    const size_t begin = json.find("\"metrics\"");
+    return json.substr(begin, json.find("\"seconds\"", begin) - begin);
+  };
+  EXPECT_EQ(metrics(trained.out), metrics(from_file.out)) << trained.out;
 }
 
 }  // namespace

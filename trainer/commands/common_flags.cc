@@ -201,6 +201,42 @@ LowRankOptions ToLowRankOptions(const LowRankFlags& flags, double lambda) {
   return LowRankOptionsFor(spec);
 }
 
+void AddLowRankFlags(CLI::App& command, LowRankFlags& flags) {
+  AddRankFlag(command, flags);
+  flags.method_option = AddMethodFlag(command, flags);
+  flags.needs_rank = AddLowRankSolverFlags(command, flags);
+  flags.needs_rank.insert(flags.needs_rank.begin(), flags.method_option);
+}
+
+absl::StatusOr<LowRankOptions> CheckedLowRankOptions(
+    const LowRankFlags& flags, const SolverOptions& solver) {
+  LowRankOptions low_rank = ToLowRankOptions(flags, solver.lambda);
+  if (low_rank.rank == 0) {
+    for (const CLI::Option* option : flags.needs_rank) {
+      if (option->count() > 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", option->get_lnames().front(),
+                         " is for low-rank training: give --rank K too"));
+      }
+    }
+    if (solver.algorithm == Algorithm::kZeroDiag) {
+      return absl::InvalidArgumentError(
+          "--model zero-diag is low-rank: give --rank K --method als");
+    }
+    return low_rank;
+  }
+  if (flags.method_option->count() == 0 &&
+      solver.algorithm == Algorithm::kZeroDiag) {
+    low_rank.method = LowRankMethod::kAls;  // its only method
+  }
+  // (ease is left to the solver, which refuses it after loading: exit 1)
+  if (absl::Status s = ValidateLowRankMethod(solver.algorithm, low_rank.method);
+      !s.ok() && solver.algorithm != Algorithm::kEase) {
+    return s;
+  }
+  return low_rank;
+}
+
 CLI::Option* AddSplitDirFlag(CLI::App& command, std::string& dir) {
   return AddOption(command, "split", dir,
                    "directory with train.csv, validation_{tr,te}.csv, "

@@ -66,6 +66,9 @@ struct LowRankFlags {
   int rank = static_cast<int>(spec.rank);  // 0: full rank
   std::string method = LowRankMethodName(spec.method);
   std::string eigensolver = EigenMethodName(spec.eigensolver);
+  // Set by AddLowRankFlags: --method, and every flag that needs --rank.
+  CLI::Option* method_option = nullptr;
+  std::vector<CLI::Option*> needs_rank;
 };
 // --epochs, --omega, --eigensolver, --seed; returns them (for `->needs`).
 std::vector<CLI::Option*> AddLowRankSolverFlags(CLI::App& command,
@@ -73,8 +76,17 @@ std::vector<CLI::Option*> AddLowRankSolverFlags(CLI::App& command,
 // --rank and --method.
 CLI::Option* AddRankFlag(CLI::App& command, LowRankFlags& flags);
 CLI::Option* AddMethodFlag(CLI::App& command, LowRankFlags& flags);
+// --rank, --method and the solver flags above (train, evaluate).
+void AddLowRankFlags(CLI::App& command, LowRankFlags& flags);
 // LowRankOptions of the flags; ω = 0 becomes λ (or 1 when λ = 0).
 LowRankOptions ToLowRankOptions(const LowRankFlags& flags, double lambda);
+// The same after the checks train and evaluate make before any work (flags
+// added by AddLowRankFlags): a flag of low-rank training needs --rank,
+// zero-diag needs --rank (and its method defaults to als), and the
+// model/method pair must exist (ease is left to the solver).
+// InvalidArgument saying what is wrong.
+absl::StatusOr<LowRankOptions> CheckedLowRankOptions(
+    const LowRankFlags& flags, const SolverOptions& solver);
 
 // --split DIR (evaluate, tune, sweep), required.
 CLI::Option* AddSplitDirFlag(CLI::App& command, std::string& dir);

@@ -1,5 +1,9 @@
 // edlae-train evaluate: held-out Recall@20/50 and nDCG@100 (± s.e.) of a model
 // file, or of a model trained on the split.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -16,6 +20,7 @@
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 #include "trainer/commands/eval_output.h"
+#include "trainer/train.h"
 
 namespace edlae::cli {
 namespace {
@@ -65,11 +70,41 @@ void WarnIfNotTrainedOnSplit(const Model& model, const std::string& dir) {
   }
 }
 
+// Trains the low-rank model on DIR/train.csv and opens it (from a temporary
+// file, removed at once: the mapping stays valid).
+absl::StatusOr<std::shared_ptr<const Model>> TrainLowRankOnSplit(
+    const std::string& dir, const SolverOptions& solver,
+    const LowRankOptions& low_rank, double* train_seconds) {
+  absl::StatusOr<Interactions> x = ReadSplitFile(dir + "/train.csv");
+  if (!x.ok()) return x.status();
+  std::error_code ec;
+  const std::filesystem::path temp =
+      std::filesystem::temp_directory_path(ec) /
+      absl::StrCat("edlae-evaluate-", ::getpid(), ".edlae");
+  TrainOptions train;
+  train.spec = ModelSpecOf(solver, low_rank);
+  train.num_threads = solver.num_threads;
+  train.source = dir + "/train.csv";
+  train.out_path = temp.string();
+  train.log = &std::cerr;
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<TrainReport> report = TrainAndWrite(*x, train);
+  if (!report.ok()) return report.status();
+  *train_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      Model::Open(train.out_path);
+  std::filesystem::remove(temp, ec);
+  return model;
+}
+
 // evaluate's flags; their values are the defaults.
 struct EvaluateFlags {
   std::string split;
   std::string model_file;
-  SolverFlags solver;  // without --model-file: what to train on the split
+  SolverFlags solver;     // without --model-file: what to train on the split
+  LowRankFlags low_rank;  // … and at which rank (0: full rank)
   std::string on = "test";
   bool json = false;
   std::string scorer = "exact";
@@ -91,30 +126,38 @@ int RunEvaluate(const CLI::App& command, const EvaluateFlags& flags) {
   ItemLookup lookup;
   std::string description;
   double train_seconds = 0;
-  if (!model_file.empty()) {
-    absl::StatusOr<std::shared_ptr<const Model>> m = Model::Open(model_file);
-    if (!m.ok()) return Fail(m.status());
-    file_model = *m;
-    WarnIfNotTrainedOnSplit(*file_model, dir);
+  // Scores through a model file: the one given, or a low-rank model trained
+  // on the split (written to a temporary file, as train would).
+  auto use_file = [&](std::shared_ptr<const Model> m, const std::string& name) {
+    file_model = std::move(m);
     if (file_model->kind() == ModelKind::kDense) {
       view = file_model->dense_rows();
     }
     popularity = file_model->popularity();
     lookup = [&](std::string_view id) { return file_model->FindItem(id); };
-    description = model_file;
+    description = name;
     for (const char* key :
          {"algorithm", "rank", "method", "lambda", "dropout"}) {
       if (auto v = file_model->GetMetadata(key)) {
         absl::StrAppend(&description, " ", key, "=", std::string(*v));
       }
     }
+  };
+  const SolverOptions solver = ToSolverOptions(flags.solver);
+  absl::StatusOr<LowRankOptions> low_rank =
+      CheckedLowRankOptions(flags.low_rank, solver);
+  if (!low_rank.ok()) return UsageError(command, low_rank.status().message());
+  if (!model_file.empty()) {
+    absl::StatusOr<std::shared_ptr<const Model>> m = Model::Open(model_file);
+    if (!m.ok()) return Fail(m.status());
+    WarnIfNotTrainedOnSplit(**m, dir);
+    use_file(*std::move(m), model_file);
+  } else if (low_rank->rank > 0) {
+    absl::StatusOr<std::shared_ptr<const Model>> m =
+        TrainLowRankOnSplit(dir, solver, *low_rank, &train_seconds);
+    if (!m.ok()) return Fail(m.status());
+    use_file(*std::move(m), "trained on the split:");
   } else {
-    const SolverOptions solver = ToSolverOptions(flags.solver);
-    if (solver.algorithm == Algorithm::kZeroDiag) {
-      return UsageError(command,
-                        "zero-diag is low-rank: train it (train --rank K "
-                        "--method als) and evaluate --model-file");
-    }
     absl::StatusOr<Interactions> x = ReadSplitFile(dir + "/train.csv");
     if (!x.ok()) return Fail(x.status());
     train = *std::move(x);
@@ -190,17 +233,20 @@ Command AddEvaluateCommand(CLI::App& program) {
   CLI::App* command = program.add_subcommand(
       "evaluate",
       "Held-out Recall@20/50 and nDCG@100 (± s.e.) of a model file, or of a "
-      "full-rank model trained on the split's train.csv.");
+      "model trained on the split's train.csv (full rank, or --rank K).");
   AddSplitDirFlag(*command, flags->split);
   CLI::Option* model_file =
       AddOption(*command, "model-file", flags->model_file,
                 "trained model file to evaluate (its item ids must be the "
                 "split's sids)");
   const SolverFlagOptions solver = AddSolverFlags(*command, flags->solver);
-  for (CLI::Option* training :
-       {solver.model, solver.lambda, solver.dropout, solver.precision}) {
-    model_file->excludes(training);
-  }
+  AddLowRankFlags(*command, flags->low_rank);
+  std::vector<CLI::Option*> training = {solver.model, solver.lambda,
+                                        solver.dropout, solver.precision,
+                                        command->get_option("--rank")};
+  training.insert(training.end(), flags->low_rank.needs_rank.begin(),
+                  flags->low_rank.needs_rank.end());
+  for (CLI::Option* option : training) model_file->excludes(option);
   AddOption(*command, "on", flags->on, "held-out part: validation | test")
       ->check(CLI::IsMember({"validation", "test"}));
   AddJsonFlag(*command, flags->json);

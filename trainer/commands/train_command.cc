@@ -33,9 +33,6 @@ struct TrainFlags {
   std::string dtype = "f32";
   bool skip_memory_check = false;
   int64_t memory_limit_mb = 0;
-  // Given on the command line: the low-rank-only flags need --rank.
-  CLI::Option* method_option = nullptr;
-  std::vector<CLI::Option*> low_rank_options;
 };
 
 int RunTrain(const CLI::App& command, const TrainFlags& flags) {
@@ -44,33 +41,10 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   const std::string& out = flags.out;
   const LoadOptions load = ToLoadOptions(flags.data);
   const SolverOptions solver = ToSolverOptions(flags.solver);
-  LowRankOptions low_rank =
-      ToLowRankOptions(flags.low_rank, flags.solver.lambda);
-  if (low_rank.rank == 0) {
-    for (const CLI::Option* option : flags.low_rank_options) {
-      if (option->count() > 0) {
-        return UsageError(command,
-                          absl::StrCat("--", option->get_lnames().front(),
-                                       " is for low-rank training: give "
-                                       "--rank K too"));
-      }
-    }
-    if (solver.algorithm == Algorithm::kZeroDiag) {
-      return UsageError(
-          command, "--model zero-diag is low-rank: give --rank K --method als");
-    }
-  } else {
-    if (flags.method_option->count() == 0 &&
-        solver.algorithm == Algorithm::kZeroDiag) {
-      low_rank.method = LowRankMethod::kAls;  // its only method
-    }
-    // (ease is left to the solver, which refuses it after loading: exit 1)
-    if (absl::Status s =
-            ValidateLowRankMethod(solver.algorithm, low_rank.method);
-        !s.ok() && solver.algorithm != Algorithm::kEase) {
-      return UsageError(command, s.message());
-    }
-  }
+  absl::StatusOr<LowRankOptions> checked =
+      CheckedLowRankOptions(flags.low_rank, solver);
+  if (!checked.ok()) return UsageError(command, checked.status().message());
+  const LowRankOptions& low_rank = *checked;
   const DType storage = *ParseDType(flags.dtype);
   if (solver.algorithm == Algorithm::kEase && solver.dropout != 0) {
     std::cerr
@@ -152,11 +126,7 @@ Command AddTrainCommand(CLI::App& program) {
             "stays float32/float64)")
       ->check(ParsedBy(
           [](const std::string& name) { return ParseDType(name).status(); }));
-  AddRankFlag(*command, flags->low_rank);
-  flags->method_option = AddMethodFlag(*command, flags->low_rank);
-  flags->low_rank_options = AddLowRankSolverFlags(*command, flags->low_rank);
-  flags->low_rank_options.insert(flags->low_rank_options.begin(),
-                                 flags->method_option);
+  AddLowRankFlags(*command, flags->low_rank);
   AddFlag(*command, "skip-memory-check", flags->skip_memory_check,
           "go ahead even when the memory estimate exceeds the available "
           "memory");
