@@ -204,41 +204,6 @@ absl::Status WriteStrongSplit(const StrongSplit& split,
   return WriteFileAtomically(absl::StrCat(dir, "/unique_sid.txt"), sids);
 }
 
-Interactions MergeInteractions(const std::vector<Interactions>& parts) {
-  absl::flat_hash_map<std::string, uint32_t> user_index, item_index;
-  Interactions out;
-  std::vector<std::vector<uint32_t>> rows;
-  for (const Interactions& x : parts) {
-    std::vector<uint32_t> item_map(x.num_items());
-    for (size_t i = 0; i < x.num_items(); ++i) {
-      auto [it, added] =
-          item_index.try_emplace(x.item_ids[i], out.item_ids.size());
-      if (added) out.item_ids.push_back(x.item_ids[i]);
-      item_map[i] = it->second;
-    }
-    for (size_t u = 0; u < x.num_users(); ++u) {
-      auto [it, added] =
-          user_index.try_emplace(x.user_ids[u], out.user_ids.size());
-      if (added) {
-        out.user_ids.push_back(x.user_ids[u]);
-        rows.emplace_back();
-      }
-      std::vector<uint32_t>& row = rows[it->second];
-      for (uint64_t p = x.row_offsets[u]; p < x.row_offsets[u + 1]; ++p) {
-        row.push_back(item_map[x.item_indices[p]]);
-      }
-    }
-  }
-  out.row_offsets.assign(1, 0);
-  for (std::vector<uint32_t>& row : rows) {
-    std::sort(row.begin(), row.end());
-    row.erase(std::unique(row.begin(), row.end()), row.end());
-    out.item_indices.insert(out.item_indices.end(), row.begin(), row.end());
-    out.row_offsets.push_back(out.item_indices.size());
-  }
-  return out;
-}
-
 absl::StatusOr<Interactions> ReadSplitFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return ErrnoError(errno, "cannot open", path);

@@ -92,11 +92,7 @@ absl::StatusOr<StrongSplit> MakeStrongSplit(const Interactions& x,
 // are rejected (InvalidArgument): unique_sid.txt could not be read back.
 absl::Status WriteStrongSplit(const StrongSplit& split, const std::string& dir);
 
-// The union of several inputs' interactions (e.g. the train/valid/test files of
-// an interaction-level split, re-split here by users): users and items are
-// matched by id string and numbered in order of first appearance across the
-// inputs in the order given; each row is the union of that user's rows.
-Interactions MergeInteractions(const std::vector<Interactions>& parts);
+// MergeInteractions (the union of several inputs) is in trainer/interactions.h.
 
 // One of the split's .csv files read back: X with user ids = uid strings and
 // item ids = sid strings, exactly as in the file (so splits made by other
