@@ -178,8 +178,13 @@ const char* const kSplitFileNames[6] = {
     "train.csv",   "validation_tr.csv", "validation_te.csv",
     "test_tr.csv", "test_te.csv",       "unique_sid.txt"};
 
-absl::Status CheckSplitOutputDir(const std::string& dir, bool overwrite) {
+absl::Status CheckSplitOutputDir(const std::string& dir, bool overwrite,
+                                 const std::vector<std::string>& inputs) {
   RETURN_IF_ERROR(CheckWritableOutputDir(dir, "--out"));
+  for (const char* name : kSplitFileNames) {
+    RETURN_IF_ERROR(
+        CheckOutputIsNotInput(absl::StrCat(dir, "/", name), "--out", inputs));
+  }
   if (overwrite) return absl::OkStatus();
   std::string found;
   for (const char* name : kSplitFileNames) {

@@ -95,10 +95,13 @@ struct SplitWriteOptions {
 };
 
 // Preflight for split's --out, to run before loading any data: `dir` can be
-// created or written (CheckWritableOutputDir) and, unless `overwrite`, holds
-// none of the standard files (AlreadyExists "--out 'DIR' already holds a
-// split (train.csv, …); pass --overwrite to replace it").
-absl::Status CheckSplitOutputDir(const std::string& dir, bool overwrite);
+// created or written (CheckWritableOutputDir); none of the standard files in
+// it is one of `inputs` (InvalidArgument, even with `overwrite`: re-splitting
+// DIR/train.csv into DIR would destroy the input); and, unless `overwrite`,
+// it holds none of the standard files (AlreadyExists "--out 'DIR' already
+// holds a split (train.csv, …); pass --overwrite to replace it").
+absl::Status CheckSplitOutputDir(const std::string& dir, bool overwrite,
+                                 const std::vector<std::string>& inputs = {});
 
 // Writes train.csv, validation_tr.csv, validation_te.csv, test_tr.csv,
 // test_te.csv (header "uid,sid", one "uid,sid" row per interaction) and

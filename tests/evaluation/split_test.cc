@@ -343,6 +343,13 @@ TEST(SplitTest, AnExistingSplitIsRefusedUnlessOverwriteIsAllowed) {
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->num_interactions(), other->train.size());
 
+  // An input inside the folder is never overwritten, not even with
+  // --overwrite; inputs elsewhere are fine.
+  s = CheckSplitOutputDir(out, true, {dir.File("elsewhere.csv"), train_before});
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("is the input file"));
+  EXPECT_TRUE(CheckSplitOutputDir(out, true, {dir.File("elsewhere.csv")}).ok());
+
   // A file where the folder should be.
   const std::string file = dir.Write("plain", "x");
   EXPECT_TRUE(absl::IsInvalidArgument(CheckSplitOutputDir(file, true)));
