@@ -120,7 +120,9 @@ std::string ModelInfoToJson(const v1::ModelInfo& info) {
       ",\"fingerprint\":", JsonQuote(info.fingerprint()),
       ",\"format_version\":", info.format_version(),
       ",\"file_size_bytes\":", info.file_size_bytes(),
-      ",\"model_version\":", info.model_version(), ",\"metadata\":{");
+      ",\"model_version\":", info.model_version(), ",\"nnz\":", info.nnz(),
+      ",\"density\":", absl::StrFormat("%.6g", info.density()),
+      ",\"metadata\":{");
   bool first = true;
   for (const auto& [key, value] : SortedMetadata(info)) {
     absl::StrAppend(&out, first ? "" : ",", JsonQuote(key), ":",
@@ -138,7 +140,9 @@ std::string ModelInfoToTable(const v1::ModelInfo& info) {
                    "\n", "fingerprint: ", info.fingerprint(), "\n",
                    "format_version: ", info.format_version(), "\n",
                    "file_size_bytes: ", info.file_size_bytes(), "\n",
-                   "model_version: ", info.model_version(), "\n");
+                   "model_version: ", info.model_version(), "\n", "nnz: ",
+                   info.nnz(), "\n", "density: ",
+                   absl::StrFormat("%.6g", info.density()), "\n");
   for (const auto& [key, value] : SortedMetadata(info)) {
     absl::StrAppend(&out, "metadata.", key, ": ", value, "\n");
   }

@@ -69,7 +69,8 @@ class SparseBlockScorer {
  public:
   static constexpr size_t kBlockItems = 2048;
 
-  SparseBlockScorer(const CsrWeights& b, absl::Span<const HistoryEntry> history);
+  SparseBlockScorer(const CsrWeights& b,
+                    absl::Span<const HistoryEntry> history);
 
   class Scratch {
    public:

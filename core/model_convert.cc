@@ -1,4 +1,5 @@
-// Conversions: widen every weight to float32 and write it back in the new dtype; top-K magnitude pruning to CSR.
+// Conversions: widen every weight to float32 and write it back in the new
+// dtype; top-K magnitude pruning to CSR.
 #include "core/model_convert.h"
 
 #include <algorithm>
@@ -148,8 +149,8 @@ absl::Status PruneToSparse(const Model& model, size_t keep_per_row, DType dtype,
     offsets.push_back(indices.size());
   }
   const std::vector<std::string> ids = ItemIds(model);
-  std::vector<std::pair<std::string, std::string>> metadata = MetadataWithout(
-      model, {"pruned_from_fingerprint", "prune_topk"});
+  std::vector<std::pair<std::string, std::string>> metadata =
+      MetadataWithout(model, {"pruned_from_fingerprint", "prune_topk"});
   metadata.emplace_back("pruned_from_fingerprint", model.fingerprint());
   metadata.emplace_back("prune_topk", std::to_string(keep));
   SparseModelData data;

@@ -1,4 +1,5 @@
-// Model conversions: another storage dtype (f32 ⇄ f16/bf16), and pruning a dense model to a sparse one.
+// Model conversions: another storage dtype (f32 ⇄ f16/bf16), and pruning a
+// dense model to a sparse one.
 #ifndef EDLAE_CORE_MODEL_CONVERT_H_
 #define EDLAE_CORE_MODEL_CONVERT_H_
 

@@ -32,6 +32,17 @@ enum class ModelKind : uint32_t {
                  // row_stride = 0; scores = x·B over the stored entries.
 };
 
+// "dense", "low_rank" or "sparse": the names GetModelInfo, metrics and
+// `edlae-train inspect` use ("unknown" otherwise).
+inline constexpr const char* ModelKindName(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kDense: return "dense";
+    case ModelKind::kLowRank: return "low_rank";
+    case ModelKind::kSparse: return "sparse";
+  }
+  return "unknown";
+}
+
 enum class DType : uint32_t {
   kFloat32 = 1,
   kFloat16 = 2,   // IEEE binary16 (core/half.h)

@@ -29,9 +29,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
+#include "core/finite.h"
 #include "core/model_format.h"
 #include "core/status_macros.h"
-#include "core/finite.h"
 #include "core/utf8.h"
 #include "core/weight_rows.h"
 
@@ -48,7 +48,6 @@ constexpr size_t kWriteBufferSize = size_t{1} << 20;  // 1 MiB
 uint64_t RoundUp(uint64_t x, uint64_t multiple) {
   return (x + multiple - 1) / multiple * multiple;
 }
-
 
 // Writes sequentially through a 1 MiB buffer, feeding every byte of the
 // current section into an XXH3 streaming state so B is never copied or
@@ -97,7 +96,7 @@ class SectionStreamWriter {
       const ssize_t n = ::write(fd_, buffer_.get() + done, used_ - done);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return ErrnoError(errno, "write", path_);
+        return ErrnoError(errno, "cannot write", path_);
       }
       done += static_cast<size_t>(n);
     }
@@ -136,7 +135,7 @@ absl::Status PWriteAll(int fd, const void* data, size_t size, off_t offset,
     const ssize_t n = ::pwrite(fd, p, size, offset);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError(errno, "pwrite", path);
+      return ErrnoError(errno, "cannot write", path);
     }
     p += n;
     size -= static_cast<size_t>(n);
@@ -144,7 +143,6 @@ absl::Status PWriteAll(int fd, const void* data, size_t size, off_t offset,
   }
   return absl::OkStatus();
 }
-
 
 // One weight matrix section (B, U or V): num_items rows of `cols` floats,
 // compact row-major in `values`; written as the payload's dtype with rows
@@ -221,8 +219,8 @@ absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
   const uint64_t n = data.item_ids.size();
   if (n == 0) return absl::InvalidArgumentError("model has no items");
   if (DTypeSize(data.dtype) == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported dtype ", static_cast<uint32_t>(data.dtype)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported dtype ", static_cast<uint32_t>(data.dtype)));
   }
   // Item indices are uint32 throughout the library.
   if (n > UINT32_MAX) {
@@ -233,8 +231,9 @@ absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
     uint64_t size;
     if (w.cols == 0 || __builtin_mul_overflow(n, w.cols, &size) ||
         w.values.size() != size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          w.name, " has ", w.values.size(), " floats, want ", n, " x ", w.cols));
+      return absl::InvalidArgumentError(
+          absl::StrCat(w.name, " has ", w.values.size(), " floats, want ", n,
+                       " x ", w.cols));
     }
   }
   if (data.popularity.size() != n) {
@@ -283,7 +282,8 @@ absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
     for (const WeightMatrix& w : data.weights) {
       float largest = 0.0f;
       for (float v : w.values) largest = std::max(largest, std::fabs(v));
-      if (!std::isfinite(WidenHalf(data.dtype, NarrowToHalf(data.dtype, largest)))) {
+      if (!std::isfinite(
+              WidenHalf(data.dtype, NarrowToHalf(data.dtype, largest)))) {
         return absl::InvalidArgumentError(absl::StrCat(
             w.name, " holds a weight of magnitude ", largest, " that ",
             DTypeName(data.dtype), " cannot represent; store it as float32",
@@ -344,8 +344,8 @@ uint64_t PlannedFileSize(const Payload& data, uint64_t n, uint64_t row_stride,
 }
 
 // Streams header placeholder, sections and padding into `out`; fills `table`.
-absl::Status WriteBody(const Payload& data, uint64_t n,
-                       uint64_t row_stride, SectionStreamWriter& out,
+absl::Status WriteBody(const Payload& data, uint64_t n, uint64_t row_stride,
+                       SectionStreamWriter& out,
                        std::vector<SectionEntry>& table) {
   // Each section starts on the next kSectionAlignment boundary; the file ends
   // right after the last section.
@@ -412,7 +412,8 @@ absl::Status WriteBody(const Payload& data, uint64_t n,
         for (uint64_t c = 0; c < w.cols; ++c) {
           halves[c] = NarrowToHalf(data.dtype, row[c]);
         }
-        RETURN_IF_ERROR(out.Append(halves.data(), row_stride * sizeof(uint16_t)));
+        RETURN_IF_ERROR(
+            out.Append(halves.data(), row_stride * sizeof(uint16_t)));
       }
     }
     end();
@@ -476,13 +477,13 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
               : errno;
   } while (err == EINTR);
   if (err != 0 && err != EOPNOTSUPP && err != ENOSYS) {
-    return ErrnoError(err, "fallocate", tmp.temp_path());
+    return ErrnoError(err, "cannot write", tmp.path());
   }
 
   std::vector<SectionEntry> table;
   table.reserve(kNumSections);
   {
-    SectionStreamWriter out(tmp.fd(), tmp.temp_path());
+    SectionStreamWriter out(tmp.fd(), tmp.path());
     RETURN_IF_ERROR(out.AppendZeros(table_end, /*hashed=*/false));
     RETURN_IF_ERROR(WriteBody(data, n, row_stride, out, table));
   }
@@ -517,10 +518,10 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
     header.header_checksum = XXH3_64bits_digest(state);
     XXH3_freeState(state);
   }
-  RETURN_IF_ERROR(PWriteAll(tmp.fd(), &header, sizeof(header), 0, tmp.temp_path()));
+  RETURN_IF_ERROR(PWriteAll(tmp.fd(), &header, sizeof(header), 0, tmp.path()));
   RETURN_IF_ERROR(PWriteAll(tmp.fd(), table.data(),
                             table.size() * sizeof(SectionEntry),
-                            sizeof(FileHeader), tmp.temp_path()));
+                            sizeof(FileHeader), tmp.path()));
   return tmp.Commit();
 }
 
@@ -528,9 +529,14 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
 
 absl::Status WriteDenseModel(const std::string& path,
                              const DenseModelData& data) {
-  Payload payload{ModelKind::kDense, 0, data.item_ids.size(), data.dtype,
+  Payload payload{ModelKind::kDense,
+                  0,
+                  data.item_ids.size(),
+                  data.dtype,
                   {{SectionId::kDenseB, "B", data.b, data.item_ids.size()}},
-                  data.item_ids, data.popularity, &data.metadata};
+                  data.item_ids,
+                  data.popularity,
+                  &data.metadata};
   return WriteModel(path, payload);
 }
 

@@ -62,10 +62,10 @@ struct SparseModelData {
 
 // Writes `data` to `path` atomically: a temporary file in the same directory,
 // fsync, rename over `path`, fsync of the directory. On any error the temporary
-// file is removed and `path` is untouched. Errors: InvalidArgument (inconsistent
-// sizes, non-finite weights, duplicate or empty ids), and the I/O status of the
-// failing call. Weights are given as float32 and stored as data.dtype; a
-// weight that dtype cannot represent (beyond ±65504 for f16) is
+// file is removed and `path` is untouched. Errors: InvalidArgument
+// (inconsistent sizes, non-finite weights, duplicate or empty ids), and the I/O
+// status of the failing call. Weights are given as float32 and stored as
+// data.dtype; a weight that dtype cannot represent (beyond ±65504 for f16) is
 // InvalidArgument, never a silent infinity.
 absl::Status WriteDenseModel(const std::string& path,
                              const DenseModelData& data);

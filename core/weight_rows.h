@@ -1,4 +1,5 @@
-// WeightRows: a typed, non-owning view of row-major weight rows (B, U or V) stored as float32, f16 or bf16.
+// WeightRows: a typed, non-owning view of row-major weight rows (B, U or V)
+// stored as float32, f16 or bf16.
 #ifndef EDLAE_CORE_WEIGHT_ROWS_H_
 #define EDLAE_CORE_WEIGHT_ROWS_H_
 

@@ -174,8 +174,33 @@ absl::StatusOr<StrongSplit> MakeStrongSplit(const Interactions& x,
   return split;
 }
 
-absl::Status WriteStrongSplit(const StrongSplit& split,
-                              const std::string& dir) {
+const char* const kSplitFileNames[6] = {
+    "train.csv",   "validation_tr.csv", "validation_te.csv",
+    "test_tr.csv", "test_te.csv",       "unique_sid.txt"};
+
+absl::Status CheckSplitOutputDir(const std::string& dir, bool overwrite,
+                                 const std::vector<std::string>& inputs) {
+  RETURN_IF_ERROR(CheckWritableOutputDir(dir, "--out"));
+  for (const char* name : kSplitFileNames) {
+    RETURN_IF_ERROR(
+        CheckOutputIsNotInput(absl::StrCat(dir, "/", name), "--out", inputs));
+  }
+  if (overwrite) return absl::OkStatus();
+  std::string found;
+  for (const char* name : kSplitFileNames) {
+    struct stat st;
+    if (::lstat(absl::StrCat(dir, "/", name).c_str(), &st) == 0) {
+      absl::StrAppend(&found, found.empty() ? "" : ", ", name);
+    }
+  }
+  if (found.empty()) return absl::OkStatus();
+  return absl::AlreadyExistsError(
+      absl::StrCat("--out '", dir, "' already holds a split (", found,
+                   "); pass --overwrite to replace it"));
+}
+
+absl::Status WriteStrongSplit(const StrongSplit& split, const std::string& dir,
+                              const SplitWriteOptions& options) {
   std::string sids;
   for (const std::string& id : split.unique_sid) {
     if (id.find_first_of("\n\r") != std::string::npos) {
@@ -184,59 +209,21 @@ absl::Status WriteStrongSplit(const StrongSplit& split,
     }
     absl::StrAppend(&sids, id, "\n");
   }
+  RETURN_IF_ERROR(CheckSplitOutputDir(dir, options.overwrite));
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     return absl::PermissionDeniedError(
         absl::StrCat("cannot create directory ", dir, ": ", ec.message()));
   }
-  const std::pair<const char*, const std::vector<UidSid>*> files[] = {
-      {"train.csv", &split.train},
-      {"validation_tr.csv", &split.validation_tr},
-      {"validation_te.csv", &split.validation_te},
-      {"test_tr.csv", &split.test_tr},
-      {"test_te.csv", &split.test_te},
-  };
-  for (const auto& [name, rows] : files) {
-    RETURN_IF_ERROR(
-        WriteFileAtomically(absl::StrCat(dir, "/", name), PairsCsv(*rows)));
+  const std::vector<UidSid>* rows[5] = {&split.train, &split.validation_tr,
+                                        &split.validation_te, &split.test_tr,
+                                        &split.test_te};
+  for (int k = 0; k < 5; ++k) {
+    RETURN_IF_ERROR(WriteFileAtomically(
+        absl::StrCat(dir, "/", kSplitFileNames[k]), PairsCsv(*rows[k])));
   }
-  return WriteFileAtomically(absl::StrCat(dir, "/unique_sid.txt"), sids);
-}
-
-Interactions MergeInteractions(const std::vector<Interactions>& parts) {
-  absl::flat_hash_map<std::string, uint32_t> user_index, item_index;
-  Interactions out;
-  std::vector<std::vector<uint32_t>> rows;
-  for (const Interactions& x : parts) {
-    std::vector<uint32_t> item_map(x.num_items());
-    for (size_t i = 0; i < x.num_items(); ++i) {
-      auto [it, added] =
-          item_index.try_emplace(x.item_ids[i], out.item_ids.size());
-      if (added) out.item_ids.push_back(x.item_ids[i]);
-      item_map[i] = it->second;
-    }
-    for (size_t u = 0; u < x.num_users(); ++u) {
-      auto [it, added] =
-          user_index.try_emplace(x.user_ids[u], out.user_ids.size());
-      if (added) {
-        out.user_ids.push_back(x.user_ids[u]);
-        rows.emplace_back();
-      }
-      std::vector<uint32_t>& row = rows[it->second];
-      for (uint64_t p = x.row_offsets[u]; p < x.row_offsets[u + 1]; ++p) {
-        row.push_back(item_map[x.item_indices[p]]);
-      }
-    }
-  }
-  out.row_offsets.assign(1, 0);
-  for (std::vector<uint32_t>& row : rows) {
-    std::sort(row.begin(), row.end());
-    row.erase(std::unique(row.begin(), row.end()), row.end());
-    out.item_indices.insert(out.item_indices.end(), row.begin(), row.end());
-    out.row_offsets.push_back(out.item_indices.size());
-  }
-  return out;
+  return WriteFileAtomically(absl::StrCat(dir, "/", kSplitFileNames[5]), sids);
 }
 
 absl::StatusOr<Interactions> ReadSplitFile(const std::string& path) {

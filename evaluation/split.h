@@ -83,6 +83,26 @@ struct StrongSplit {
 absl::StatusOr<StrongSplit> MakeStrongSplit(const Interactions& x,
                                             const SplitOptions& options);
 
+// The six standard files of a split, in the order WriteStrongSplit writes
+// them: train.csv, validation_tr.csv, validation_te.csv, test_tr.csv,
+// test_te.csv, unique_sid.txt.
+extern const char* const kSplitFileNames[6];
+
+struct SplitWriteOptions {
+  // Replace a split already in the folder. When false, a folder holding any
+  // of the standard files is refused (AlreadyExists) and nothing is written.
+  bool overwrite = false;
+};
+
+// Preflight for split's --out, to run before loading any data: `dir` can be
+// created or written (CheckWritableOutputDir); none of the standard files in
+// it is one of `inputs` (InvalidArgument, even with `overwrite`: re-splitting
+// DIR/train.csv into DIR would destroy the input); and, unless `overwrite`,
+// it holds none of the standard files (AlreadyExists "--out 'DIR' already
+// holds a split (train.csv, …); pass --overwrite to replace it").
+absl::Status CheckSplitOutputDir(const std::string& dir, bool overwrite,
+                                 const std::vector<std::string>& inputs = {});
+
 // Writes train.csv, validation_tr.csv, validation_te.csv, test_tr.csv,
 // test_te.csv (header "uid,sid", one "uid,sid" row per interaction) and
 // unique_sid.txt (one external item id per line, sid order) into `dir`,
@@ -90,13 +110,12 @@ absl::StatusOr<StrongSplit> MakeStrongSplit(const Interactions& x,
 // fsync, rename, fsync of the directory): a reader never sees a partial file,
 // and on error the previous contents stay. Item ids containing a line break
 // are rejected (InvalidArgument): unique_sid.txt could not be read back.
-absl::Status WriteStrongSplit(const StrongSplit& split, const std::string& dir);
+// A folder that already holds a split is refused as CheckSplitOutputDir says
+// unless options.overwrite.
+absl::Status WriteStrongSplit(const StrongSplit& split, const std::string& dir,
+                              const SplitWriteOptions& options = {});
 
-// The union of several inputs' interactions (e.g. the train/valid/test files of
-// an interaction-level split, re-split here by users): users and items are
-// matched by id string and numbered in order of first appearance across the
-// inputs in the order given; each row is the union of that user's rows.
-Interactions MergeInteractions(const std::vector<Interactions>& parts);
+// MergeInteractions (the union of several inputs) is in trainer/interactions.h.
 
 // One of the split's .csv files read back: X with user ids = uid strings and
 // item ids = sid strings, exactly as in the file (so splits made by other

@@ -444,7 +444,7 @@ absl::Status WriteSyntheticInteractions(const std::string& path,
   // a partial file, and a failed run leaves the previous one.
   AtomicFile file;
   RETURN_IF_ERROR(file.Create(path));
-  FdWriter writer(file.fd(), file.temp_path());
+  FdWriter writer(file.fd(), file.path());
   RETURN_IF_ERROR(Generate(options, &writer));
   return file.Commit();
 }

@@ -30,14 +30,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (m.items_by_popularity().size() != n) __builtin_trap();
   for (const auto& [key, value] : m.metadata()) sum += key.size() + value.size();
   // Weights of any dtype widen to finite floats (the reader checked them).
-  const edlae::WeightRows rows = m.kind() == edlae::ModelKind::kDense
-                                     ? m.dense_rows()
-                                     : m.v_rows();
-  std::vector<float> row(rows.dim);
-  edlae::ReadRow(rows, n - 1, rows.dim, row.data());
-  for (float w : row) {
-    if (!std::isfinite(w)) __builtin_trap();
-    sum += w;
+  if (m.kind() == edlae::ModelKind::kSparse) {
+    const edlae::CsrWeights b = m.sparse_rows();
+    if (b.offsets[0] != 0 || b.offsets[n] != b.nnz) __builtin_trap();
+    for (size_t i = 0; i < n; ++i) {
+      for (uint64_t e = b.offsets[i]; e < b.offsets[i + 1]; ++e) {
+        if (b.indices[e] >= n || !std::isfinite(b.weight(e))) __builtin_trap();
+        if (e > b.offsets[i] && b.indices[e] <= b.indices[e - 1]) {
+          __builtin_trap();
+        }
+        sum += b.weight(e);
+      }
+    }
+  } else {
+    const edlae::WeightRows rows = m.kind() == edlae::ModelKind::kDense
+                                       ? m.dense_rows()
+                                       : m.v_rows();
+    std::vector<float> row(rows.dim);
+    edlae::ReadRow(rows, n - 1, rows.dim, row.data());
+    for (float w : row) {
+      if (!std::isfinite(w)) __builtin_trap();
+      sum += w;
+    }
   }
   {
     std::vector<edlae::HistoryEntry> history = {

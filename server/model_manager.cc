@@ -53,10 +53,6 @@ std::optional<uint64_t> ParseVersion(const char* name) {
   return version;
 }
 
-const char* KindLabel(ModelKind kind) {
-  return kind == ModelKind::kDense ? "dense" : "low_rank";
-}
-
 absl::Status Warmup(const Model& model) {
   // The most popular items as a history: rows that real traffic reads first.
   const absl::Span<const uint32_t> popular = model.items_by_popularity();
@@ -171,7 +167,7 @@ absl::Status ModelManager::LoadInitial() {
   ++reloads_ok_;
   if (metrics_) {
     metrics_->RecordReload(true);
-    metrics_->SetModel(0, (*model)->fingerprint(), KindLabel((*model)->kind()),
+    metrics_->SetModel(0, (*model)->fingerprint(), ModelKindName((*model)->kind()),
                        seconds);
   }
   LogEvent(LogLevel::kInfo, "model_loaded",
@@ -239,7 +235,7 @@ bool ModelManager::CheckLocked() {
     if (metrics_) {
       metrics_->RecordReload(true);
       metrics_->SetModel(c.version, (*model)->fingerprint(),
-                         KindLabel((*model)->kind()), seconds);
+                         ModelKindName((*model)->kind()), seconds);
     }
     LogEvent(LogLevel::kInfo, "model_loaded",
              {{"version", absl::StrCat(c.version)},

@@ -45,16 +45,6 @@ uint32_t MapIds(const Model& model,
   return unknown;
 }
 
-const char* KindName(ModelKind kind) {
-  switch (kind) {
-    case ModelKind::kDense:
-      return "dense";
-    case ModelKind::kLowRank:
-      return "low_rank";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
@@ -182,13 +172,19 @@ uint64_t EstimatedScoringWork(const Model& model,
   if (model.kind() == ModelKind::kLowRank) {
     return (history + items) * model.rank() + items;
   }
+  if (model.kind() == ModelKind::kSparse) {
+    // The scan over every item plus the history rows' stored entries, at the
+    // model's mean row length.
+    const uint64_t mean_row = model.nnz() / std::max<uint64_t>(items, 1);
+    return items + history * mean_row;
+  }
   return (history + 1) * items;
 }
 
 void FillModelInfo(const Model& model, uint64_t model_version,
                    v1::ModelInfo* info) {
   info->Clear();
-  info->set_kind(KindName(model.kind()));
+  info->set_kind(ModelKindName(model.kind()));
   info->set_dtype(DTypeName(model.dtype()));
   info->set_num_items(model.num_items());
   info->set_rank(model.rank());
@@ -196,6 +192,9 @@ void FillModelInfo(const Model& model, uint64_t model_version,
   info->set_format_version(model.format_version());
   info->set_file_size_bytes(model.file_size());
   info->set_model_version(model_version);
+  info->set_nnz(model.nnz());
+  const double n = static_cast<double>(model.num_items());
+  info->set_density(static_cast<double>(model.nnz()) / (n * n));
   auto& metadata = *info->mutable_metadata();
   for (const auto& [key, value] : model.metadata()) metadata[key] = value;
 }

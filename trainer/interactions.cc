@@ -19,6 +19,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "core/status_macros.h"
 #include "core/utf8.h"
@@ -150,7 +152,8 @@ enum class InternResult { kOk, kTooMany, kNotUtf8 };
 // Maps id strings to dense indices in order of first appearance.
 class Interner {
  public:
-  // `require_utf8`: new ids must be UTF-8 (item ids travel in protobuf strings).
+  // `require_utf8`: new ids must be UTF-8 (item ids travel in protobuf
+  // strings).
   explicit Interner(bool require_utf8) : require_utf8_(require_utf8) {}
 
   InternResult Intern(absl::string_view id, uint32_t* index) {
@@ -187,6 +190,9 @@ struct Layout {
   int item_column = 1;
   int rating_column = -1;
   bool skip_first_line = false;  // The first non-blank line is a header.
+  // RFC 4180 quoting on a single-character delimiter: a field that starts
+  // with '"' ends at the next lone '"', and "" inside it is one '"'.
+  bool quoted = false;
 };
 
 bool IsBlank(absl::string_view line) {
@@ -266,6 +272,78 @@ int SplitFields(absl::string_view line, absl::string_view delimiter, int want,
   return found;
 }
 
+// SplitFields for a line holding a '"', with RFC 4180 quoting: a field whose
+// first non-blank character is '"' runs to the next '"' not doubled, "" in
+// it stands for '"', blanks around it are dropped and the delimiter (or the
+// end of the line) must follow. Quoted text is kept as it is (not stripped);
+// a field with a doubled quote is unescaped into (*unescaped)[k], which must
+// hold `want` strings. Unquoted fields are as in SplitFields (a '"' inside
+// one is an ordinary character). Returns -1 with *error set for a quoted
+// field that does not end on the line (fields never span lines) or is
+// followed by other text.
+int SplitQuotedFields(absl::string_view line, char delimiter, int want,
+                      absl::string_view* out,
+                      std::vector<std::string>* unescaped, const char** error) {
+  const size_t n = line.size();
+  const char* data = line.data();
+  auto blank = [&](char c) {
+    return c != delimiter && absl::ascii_isspace(static_cast<unsigned char>(c));
+  };
+  int found = 0;
+  size_t pos = 0;
+  while (found < want) {
+    size_t i = pos;
+    while (i < n && blank(data[i])) ++i;
+    if (i < n && data[i] == '"') {
+      size_t segment = i + 1;  // start of the text not yet copied
+      size_t j = segment;
+      bool escaped = false;
+      std::string& buffer = (*unescaped)[found];
+      for (;;) {
+        const void* q = std::memchr(data + j, '"', n - j);
+        if (q == nullptr) {
+          *error =
+              "unterminated quoted field (quoted fields cannot span lines)";
+          return -1;
+        }
+        const size_t k = static_cast<const char*>(q) - data;
+        if (k + 1 < n && data[k + 1] == '"') {  // "" → "
+          if (!escaped) buffer.clear();
+          escaped = true;
+          buffer.append(data + segment, k + 1 - segment);
+          j = segment = k + 2;
+          continue;
+        }
+        if (escaped) {
+          buffer.append(data + segment, k - segment);
+          out[found++] = buffer;
+        } else {
+          out[found++] = line.substr(i + 1, k - i - 1);
+        }
+        j = k + 1;
+        break;
+      }
+      while (j < n && blank(data[j])) ++j;
+      if (j == n) return found;
+      if (data[j] != delimiter) {
+        *error = "unexpected text after a closing quote";
+        return -1;
+      }
+      pos = j + 1;
+      continue;
+    }
+    const void* hit = std::memchr(data + pos, delimiter, n - pos);
+    if (hit == nullptr) {
+      out[found++] = absl::StripAsciiWhitespace(line.substr(pos));
+      break;
+    }
+    const size_t next = static_cast<const char*>(hit) - data;
+    out[found++] = absl::StripAsciiWhitespace(line.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return found;
+}
+
 // Next whitespace-separated token at or after *pos; empty at end of line.
 absl::string_view NextToken(absl::string_view line, size_t* pos) {
   size_t i = *pos;
@@ -281,16 +359,78 @@ absl::string_view BaseName(absl::string_view path) {
   return slash == absl::string_view::npos ? path : path.substr(slash + 1);
 }
 
+// Whether the base name ends in `suffix`, ignoring ASCII case.
+bool HasSuffix(absl::string_view base, absl::string_view suffix) {
+  return absl::EndsWithIgnoreCase(base, suffix);
+}
+
+// The first `want` fields of `line` as ParseFieldsLine would split them
+// (quotes understood when layout.quoted); fewer on a short line, and none
+// when the quoting is malformed. The views may point into `unescaped`.
+int SplitHeaderFields(absl::string_view line, const Layout& layout, int want,
+                      absl::string_view* out,
+                      std::vector<std::string>* unescaped) {
+  if (layout.quoted && line.find('"') != absl::string_view::npos) {
+    unescaped->resize(want);
+    const char* error = nullptr;
+    return std::max(0, SplitQuotedFields(line, layout.delimiter[0], want, out,
+                                         unescaped, &error));
+  }
+  return SplitFields(line, layout.delimiter, want, out);
+}
+
+// Whether `field` is a usual name for a user or item column ("userId",
+// "user_id", "Item", "sid", "movieId", ...): letters and digits only,
+// compared without case.
+bool IsColumnName(absl::string_view field) {
+  std::string key;
+  for (char c : field) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c))) {
+      key.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  static constexpr absl::string_view kNames[] = {
+      "user",       "userid",   "uid",      "users",   "username",  "customer",
+      "customerid", "client",   "clientid", "visitor", "visitorid", "session",
+      "sessionid",  "member",   "memberid", "item",    "itemid",    "iid",
+      "sid",        "items",    "movie",    "movieid", "product",   "productid",
+      "artist",     "artistid", "track",    "trackid", "song",      "songid",
+      "book",       "bookid",   "isbn",     "asin",    "article",   "articleid",
+      "video",      "videoid",  "doc",      "docid"};
+  for (absl::string_view name : kNames) {
+    if (key == name) return true;
+  }
+  return false;
+}
+
 Layout MovieLensCsvLayout(absl::string_view first_line) {
   Layout layout;
   layout.delimiter.assign(1, ',');
   layout.rating_column = 2;
+  layout.quoted = true;
   // The official file starts with "userId,movieId,rating,timestamp"; a first
   // line whose rating field is not a number is taken as that header, which
   // also accepts header-less exports.
   absl::string_view fields[3];
+  std::vector<std::string> unescaped;
   layout.skip_first_line =
-      SplitFields(first_line, ",", 3, fields) < 3 || !IsNumber(fields[2]);
+      SplitHeaderFields(first_line, layout, 3, fields, &unescaped) < 3 ||
+      !IsNumber(fields[2]);
+  return layout;
+}
+
+// Any *.csv / *.tsv: user column 0, item column 1, no rating column, RFC 4180
+// quoting. The first line is a header when its user or item field is a
+// usual column name (IsColumnName).
+Layout GenericDelimitedLayout(char delimiter, absl::string_view first_line) {
+  Layout layout;
+  layout.delimiter.assign(1, delimiter);
+  layout.quoted = true;
+  absl::string_view fields[2];
+  std::vector<std::string> unescaped;
+  const int got = SplitHeaderFields(first_line, layout, 2, fields, &unescaped);
+  layout.skip_first_line =
+      got == 2 && (IsColumnName(fields[0]) || IsColumnName(fields[1]));
   return layout;
 }
 
@@ -310,7 +450,8 @@ Layout TsvWithHeaderLayout() {
 }
 
 // kAuto: picks a layout from the file name and its first non-blank line.
-// Rules, in order; anything else is ambiguous and asks for --format:
+// Names are compared without ASCII case. Rules, in order; anything else is
+// ambiguous and asks for --format:
 //   1. File named ratings.csv, or first line starting "userId,movieId"
 //      → movielens-csv.
 //   2. File named *.dat or *.data (ratings.dat, u.data):
@@ -320,15 +461,21 @@ Layout TsvWithHeaderLayout() {
 //      c. first line has tabs otherwise: it is a header (e.g. Last.fm
 //         user_artists.dat "userID\tartistID\tweight") → TSV with header,
 //         user column 0, item column 1, no rating column.
+//   3. File named *.csv (*.tsv) whose first line holds a comma (a tab)
+//      → csv (tsv): user column 0, item column 1, no rating column, quoting;
+//      the first line is a header when its user or item field is a usual
+//      column name (user, userId, user_id, uid, item, itemId, sid, movieId,
+//      ...; see IsColumnName).
 // One-line-per-user files (LightGCN train.txt, CiteULike users.dat) cannot be
 // told apart reliably, so they always need an explicit format.
 absl::StatusOr<Layout> DetectFormat(const std::string& path,
                                     absl::string_view first_line) {
   const absl::string_view base = BaseName(path);
-  if (base == "ratings.csv" || absl::StartsWith(first_line, "userId,movieId")) {
+  if (absl::EqualsIgnoreCase(base, "ratings.csv") ||
+      absl::StartsWith(first_line, "userId,movieId")) {
     return MovieLensCsvLayout(first_line);
   }
-  if (absl::EndsWith(base, ".dat") || absl::EndsWith(base, ".data")) {
+  if (HasSuffix(base, ".dat") || HasSuffix(base, ".data")) {
     if (absl::StrContains(first_line, "::")) return MovieLensDatLayout("::");
     if (absl::StrContains(first_line, '\t')) {
       absl::string_view first_field;
@@ -336,6 +483,12 @@ absl::StatusOr<Layout> DetectFormat(const std::string& path,
       if (IsNumber(first_field)) return MovieLensDatLayout("\t");
       return TsvWithHeaderLayout();
     }
+  }
+  if (HasSuffix(base, ".csv") && absl::StrContains(first_line, ',')) {
+    return GenericDelimitedLayout(',', first_line);
+  }
+  if (HasSuffix(base, ".tsv") && absl::StrContains(first_line, '\t')) {
+    return GenericDelimitedLayout('\t', first_line);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("cannot detect the format of ", path,
@@ -387,6 +540,7 @@ absl::StatusOr<Layout> ResolveLayout(const std::string& path,
       layout.item_column = options.item_column;
       layout.rating_column = options.rating_column;
       layout.skip_first_line = options.has_header;
+      layout.quoted = options.delimiter != '"';
       return layout;
     }
     case InputFormat::kUserLines: {
@@ -473,18 +627,36 @@ absl::Status IdError(InternResult result, const std::string& path,
   return absl::InternalError("unreachable");
 }
 
+// Per-line buffers reused across lines.
+struct FieldScratch {
+  std::vector<absl::string_view> fields;
+  std::vector<std::string> unescaped;  // quoted fields holding ""
+};
+
 // Parses one non-blank line of a field-per-column file.
 absl::Status ParseFieldsLine(const std::string& path, size_t line_number,
                              absl::string_view line, const Layout& layout,
-                             const LoadOptions& options,
-                             std::vector<absl::string_view>* scratch,
+                             const LoadOptions& options, FieldScratch* scratch,
                              PairCollector* out) {
   const int want =
       std::max({layout.user_column, layout.item_column, layout.rating_column}) +
       1;
-  if (scratch->size() < static_cast<size_t>(want)) scratch->resize(want);
-  absl::string_view* f = scratch->data();
-  const int got = SplitFields(line, layout.delimiter, want, f);
+  if (scratch->fields.size() < static_cast<size_t>(want)) {
+    scratch->fields.resize(want);
+    scratch->unescaped.resize(want);
+  }
+  absl::string_view* f = scratch->fields.data();
+  // Quotes are parsed only on lines that hold one (one memchr), so plain
+  // files keep the fast split.
+  int got;
+  if (layout.quoted && std::memchr(line.data(), '"', line.size()) != nullptr) {
+    const char* error = nullptr;
+    got = SplitQuotedFields(line, layout.delimiter[0], want, f,
+                            &scratch->unescaped, &error);
+    if (got < 0) return LineError(path, line_number, error);
+  } else {
+    got = SplitFields(line, layout.delimiter, want, f);
+  }
   if (got < want) {
     return LineError(
         path, line_number,
@@ -526,8 +698,8 @@ absl::Status ParseUserLine(const std::string& path, size_t line_number,
                        absl::StrCat("invalid item count '", head, "'"));
     }
     const size_t first_item = out->pair_items().size();
-    RETURN_IF_ERROR(
-        IdError(out->User(absl::StrCat(line_number - 1), &u), path, line_number));
+    RETURN_IF_ERROR(IdError(out->User(absl::StrCat(line_number - 1), &u), path,
+                            line_number));
     for (absl::string_view item = NextToken(line, &pos); !item.empty();
          item = NextToken(line, &pos)) {
       uint32_t i;
@@ -680,8 +852,11 @@ absl::StatusOr<InputFormat> ParseInputFormat(const std::string& name,
       "unknown input format '", name, "'; valid formats: ", kValidFormats));
 }
 
-absl::StatusOr<Interactions> LoadInteractions(const std::string& path,
-                                              const LoadOptions& options) {
+namespace {
+
+// LoadInteractions without the final "no interactions left" check.
+absl::StatusOr<Interactions> LoadFile(const std::string& path,
+                                      const LoadOptions& options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
   LineReader reader;
   if (absl::Status s = reader.Open(path); !s.ok()) return s;
@@ -695,10 +870,14 @@ absl::StatusOr<Interactions> LoadInteractions(const std::string& path,
 
   Layout layout;
   bool have_layout = false;
-  std::vector<absl::string_view> fields;  // Reused across lines.
+  FieldScratch fields;  // Reused across lines.
   absl::string_view line;
   while (reader.Next(&line)) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // A UTF-8 byte order mark (spreadsheet exports) is not part of the data.
+    if (reader.line_number() == 1 && absl::StartsWith(line, "\xEF\xBB\xBF")) {
+      line.remove_prefix(3);
+    }
     if (IsBlank(line)) continue;
     const size_t line_number = reader.line_number();
     if (!have_layout) {
@@ -724,11 +903,116 @@ absl::StatusOr<Interactions> LoadInteractions(const std::string& path,
   x.user_ids = pairs.user_ids().TakeIds();
   x.item_ids = pairs.item_ids().TakeIds();
   FilterAndCompact(options, &x);
-  if (x.num_interactions() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": no interactions left after parsing and filtering"));
-  }
   return x;
+}
+
+absl::Status NothingLeft(absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, ": no interactions left after parsing and filtering"));
+}
+
+}  // namespace
+
+absl::StatusOr<Interactions> LoadInteractions(const std::string& path,
+                                              const LoadOptions& options) {
+  absl::StatusOr<Interactions> x = LoadFile(path, options);
+  if (x.ok() && x->num_interactions() == 0) return NothingLeft(path);
+  return x;
+}
+
+absl::StatusOr<std::vector<std::string>> SplitInputList(
+    const std::string& input) {
+  if (input.empty()) return absl::InvalidArgumentError("--input is empty");
+  struct stat st;
+  if (input.find(',') == std::string::npos || ::stat(input.c_str(), &st) == 0) {
+    return std::vector<std::string>{input};
+  }
+  std::vector<std::string> paths = absl::StrSplit(input, ',');
+  for (const std::string& p : paths) {
+    if (p.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--input '", input, "' has an empty file name in its list"));
+    }
+  }
+  return paths;
+}
+
+absl::StatusOr<Interactions> LoadInteractionFiles(
+    const std::vector<std::string>& paths, const LoadOptions& options,
+    std::vector<InputFileSummary>* summaries) {
+  if (paths.empty()) return absl::InvalidArgumentError("no input file");
+  if (paths.size() == 1) {
+    absl::StatusOr<Interactions> x = LoadInteractions(paths[0], options);
+    if (x.ok() && summaries != nullptr) {
+      summaries->push_back(
+          {paths[0], x->num_users(), x->num_items(), x->num_interactions()});
+    }
+    return x;
+  }
+  // Each file with the rating filter only; the count filters see the union.
+  LoadOptions per_file = options;
+  per_file.min_item_count = 0;
+  per_file.min_user_count = 0;
+  std::vector<Interactions> parts;
+  parts.reserve(paths.size());
+  for (const std::string& path : paths) {
+    absl::StatusOr<Interactions> x = LoadFile(path, per_file);
+    if (!x.ok()) return x.status();
+    if (summaries != nullptr) {
+      summaries->push_back(
+          {path, x->num_users(), x->num_items(), x->num_interactions()});
+    }
+    parts.push_back(*std::move(x));
+  }
+  Interactions merged = MergeInteractions(parts);
+  parts.clear();
+  FilterAndCompact(options, &merged);
+  if (merged.num_interactions() == 0) {
+    return NothingLeft(absl::StrJoin(paths, ","));
+  }
+  return merged;
+}
+
+absl::StatusOr<Interactions> LoadInteractionList(const std::string& input,
+                                                 const LoadOptions& options) {
+  absl::StatusOr<std::vector<std::string>> paths = SplitInputList(input);
+  if (!paths.ok()) return paths.status();
+  return LoadInteractionFiles(*paths, options);
+}
+
+Interactions MergeInteractions(const std::vector<Interactions>& parts) {
+  absl::flat_hash_map<std::string, uint32_t> user_index, item_index;
+  Interactions out;
+  std::vector<std::vector<uint32_t>> rows;
+  for (const Interactions& x : parts) {
+    std::vector<uint32_t> item_map(x.num_items());
+    for (size_t i = 0; i < x.num_items(); ++i) {
+      auto [it, added] =
+          item_index.try_emplace(x.item_ids[i], out.item_ids.size());
+      if (added) out.item_ids.push_back(x.item_ids[i]);
+      item_map[i] = it->second;
+    }
+    for (size_t u = 0; u < x.num_users(); ++u) {
+      auto [it, added] =
+          user_index.try_emplace(x.user_ids[u], out.user_ids.size());
+      if (added) {
+        out.user_ids.push_back(x.user_ids[u]);
+        rows.emplace_back();
+      }
+      std::vector<uint32_t>& row = rows[it->second];
+      for (uint64_t p = x.row_offsets[u]; p < x.row_offsets[u + 1]; ++p) {
+        row.push_back(item_map[x.item_indices[p]]);
+      }
+    }
+  }
+  out.row_offsets.assign(1, 0);
+  for (std::vector<uint32_t>& row : rows) {
+    std::sort(row.begin(), row.end());
+    row.erase(std::unique(row.begin(), row.end()), row.end());
+    out.item_indices.insert(out.item_indices.end(), row.begin(), row.end());
+    out.row_offsets.push_back(out.item_indices.size());
+  }
+  return out;
 }
 
 }  // namespace edlae

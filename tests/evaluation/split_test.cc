@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
 
@@ -293,7 +294,66 @@ TEST(SplitTest, FilesRoundTrip) {
     EXPECT_EQ(got, want) << name;
   }
   // Rewriting replaces the files in place.
+  ASSERT_TRUE(WriteStrongSplit(*split, out, {.overwrite = true}).ok());
+}
+
+TEST(SplitTest, AnExistingSplitIsRefusedUnlessOverwriteIsAllowed) {
+  testing::ScratchDir dir;
+  const Interactions x = RandomX(4);
+  SplitOptions options;
+  options.heldout_users = 30;
+  auto split = MakeStrongSplit(x, options);
+  ASSERT_TRUE(split.ok());
+  const std::string out = dir.File("split");
+  EXPECT_TRUE(CheckSplitOutputDir(out, /*overwrite=*/false).ok());  // new dir
   ASSERT_TRUE(WriteStrongSplit(*split, out).ok());
+  const std::string train_before = dir.File("split/train.csv");
+  std::ifstream in(train_before);
+  std::stringstream before;
+  before << in.rdbuf();
+
+  // Another split into the same folder: refused, nothing touched.
+  options.seed = 1;
+  auto other = MakeStrongSplit(x, options);
+  ASSERT_TRUE(other.ok());
+  absl::Status s = WriteStrongSplit(*other, out);
+  EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("--out '" + out +
+                                                "' already holds a split"));
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("--overwrite"));
+  EXPECT_TRUE(absl::IsAlreadyExists(CheckSplitOutputDir(out, false)));
+  std::ifstream again(train_before);
+  std::stringstream after;
+  after << again.rdbuf();
+  EXPECT_EQ(after.str(), before.str());
+
+  // One leftover standard file is enough to refuse; other files are not.
+  testing::ScratchDir other_dir;
+  other_dir.Write("notes.txt", "mine");
+  EXPECT_TRUE(CheckSplitOutputDir(other_dir.path().string(), false).ok());
+  other_dir.Write("unique_sid.txt", "a\n");
+  s = CheckSplitOutputDir(other_dir.path().string(), false);
+  EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("unique_sid.txt"));
+
+  // With overwrite the new split replaces the old one.
+  EXPECT_TRUE(CheckSplitOutputDir(out, true).ok());
+  ASSERT_TRUE(WriteStrongSplit(*other, out, {.overwrite = true}).ok());
+  auto read = ReadSplitFile(dir.File("split/train.csv"));
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->num_interactions(), other->train.size());
+
+  // An input inside the folder is never overwritten, not even with
+  // --overwrite; inputs elsewhere are fine.
+  s = CheckSplitOutputDir(out, true, {dir.File("elsewhere.csv"), train_before});
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("is the input file"));
+  EXPECT_TRUE(CheckSplitOutputDir(out, true, {dir.File("elsewhere.csv")}).ok());
+
+  // A file where the folder should be.
+  const std::string file = dir.Write("plain", "x");
+  EXPECT_TRUE(absl::IsInvalidArgument(CheckSplitOutputDir(file, true)));
+  EXPECT_FALSE(WriteStrongSplit(*split, file, {.overwrite = true}).ok());
 }
 
 TEST(SplitFileTest, ReadsForeignIdsAndRejectsMalformedRows) {

@@ -1,4 +1,4 @@
-// LoadInteractions: formats, ordering, filters, errors, auto, real datasets.
+// LoadInteractions: formats, ordering, filters, errors, auto, quoting, lists, real datasets.
 #include "trainer/interactions.h"
 
 #include <sys/stat.h>
@@ -646,6 +646,226 @@ TEST(InteractionsRealDataTest, LastFmUserArtistsTsvWithHeader) {
   ASSERT_TRUE(autodetected.ok()) << autodetected.status();
   EXPECT_EQ(autodetected->item_ids, x->item_ids);
   EXPECT_EQ(autodetected->item_indices, x->item_indices);
+}
+
+// ---- Quoting, BOM, name detection, lists -----------------------------------
+
+TEST(InteractionsQuotingTest, QuotedFieldsFollowRfc4180) {
+  testing::ScratchDir dir;
+  const std::string path = dir.Write(
+      "plays.csv",
+      "u1,\"a,b\"\n"
+      "u1,\"say \"\"hi\"\"\"\n"
+      "\"u 2\" , \"c\"\n"   // blanks around quotes dropped, kept inside
+      "u 2,plain\"quote\n"  // a quote inside an unquoted field is literal
+      "u3,\"\"\"\"\n"       // just one quote
+      "u3,\"x\",\"extra,col\"\n");
+  absl::StatusOr<Interactions> x =
+      LoadInteractions(path, Format(InputFormat::kDelimited));
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->user_ids, ElementsAre("u1", "u 2", "u3"));
+  EXPECT_THAT(x->item_ids,
+              ElementsAre("a,b", "say \"hi\"", "c", "plain\"quote", "\"", "x"));
+  EXPECT_THAT(RowIds(*x, 0), ElementsAre("a,b", "say \"hi\""));
+  EXPECT_THAT(RowIds(*x, 1), ElementsAre("c", "plain\"quote"));
+}
+
+TEST(InteractionsQuotingTest, QuotedRatingsHeadersAndTsv) {
+  testing::ScratchDir dir;
+  // MovieLens CSV with a quoted header and ratings; min_rating applies.
+  std::string path = dir.Write(
+      "ratings.csv",
+      "\"userId\",\"movieId\",\"rating\"\n1,\"10,5\",\"4.5\"\n1,11,\"2\"\n");
+  LoadOptions options;
+  options.min_rating = 3;
+  absl::StatusOr<Interactions> x = LoadInteractions(path, options);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->item_ids, ElementsAre("10,5"));
+
+  // TSV: a quoted field may hold a tab.
+  path = dir.Write("t.tsv", "u1\t\"a\tb\"\nu1\tc\n");
+  options = Format(InputFormat::kDelimited);
+  options.delimiter = '\t';
+  x = LoadInteractions(path, options);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->item_ids, ElementsAre("a\tb", "c"));
+
+  // Columns after a quoted field holding the delimiter are counted right.
+  path = dir.Write("cols.csv", "\"x,y\",u1,i1,5\n\"z\",u1,i2,1\n");
+  options = Format(InputFormat::kDelimited);
+  options.user_column = 1;
+  options.item_column = 2;
+  options.rating_column = 3;
+  options.min_rating = 2;
+  x = LoadInteractions(path, options);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->item_ids, ElementsAre("i1"));
+
+  // "::" (movielens-dat) takes quotes literally.
+  path = dir.Write("ratings.dat", "1::\"a b\"::5::0\n");
+  x = LoadInteractions(path, LoadOptions());
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->item_ids, ElementsAre("\"a b\""));
+}
+
+TEST(InteractionsQuotingTest, MalformedQuotesNameFileAndLine) {
+  testing::ScratchDir dir;
+  const struct {
+    const char* contents;
+    const char* expected;
+  } cases[] = {
+      {"u1,a\nu1,\"b,c\n", "bad.csv:2: unterminated quoted field"},
+      {"u1,\"multi\nline\"\n", "bad.csv:1: unterminated quoted field"},
+      {"u1,\"a\"b\n", "bad.csv:1: unexpected text after a closing quote"},
+      {"\"u1\"x,a\n", "bad.csv:1: unexpected text after a closing quote"},
+      {"\"\",a\n", "bad.csv:1: empty user id"},
+  };
+  for (const auto& c : cases) {
+    const std::string path = dir.Write("bad.csv", c.contents);
+    absl::Status s =
+        LoadInteractions(path, Format(InputFormat::kDelimited)).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.contents;
+    EXPECT_THAT(s.message(), HasSubstr(c.expected)) << c.contents;
+  }
+}
+
+TEST(InteractionsQuotingTest, Utf8ByteOrderMarkIsSkipped) {
+  testing::ScratchDir dir;
+  std::string path =
+      dir.Write("ratings.csv",
+                "\xEF\xBB\xBFuserId,movieId,rating,timestamp\r\n1,5,4,0\r\n");
+  absl::StatusOr<Interactions> x = LoadInteractions(path, LoadOptions());
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->user_ids, ElementsAre("1"));  // header recognized
+  path = dir.Write("p.csv", "\xEF\xBB\xBFu1,a\nu2,b\n");
+  x = LoadInteractions(path, Format(InputFormat::kDelimited));
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->user_ids, ElementsAre("u1", "u2"));
+  path = dir.Write("q.csv", "\xEF\xBB\xBF\"user\",\"item\"\n\"u1\",\"a,b\"\n");
+  x = LoadInteractions(path, LoadOptions());
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->user_ids, ElementsAre("u1"));
+  EXPECT_THAT(x->item_ids, ElementsAre("a,b"));
+  // Only at the start of the file.
+  path = dir.Write("r.csv", "u1,a\n\xEF\xBB\xBFu2,b\n");
+  x = LoadInteractions(path, Format(InputFormat::kDelimited));
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_EQ(x->user_ids[1], "\xEF\xBB\xBFu2");
+}
+
+TEST(InteractionsAutoTest, AnyCsvOrTsvNameIsDetected) {
+  testing::ScratchDir dir;
+  LoadOptions options;  // kAuto
+  // No header: every line is data; the third column is not a rating.
+  std::string path = dir.Write("plays.csv", "u1,\"a,b\",7\nu2,c,x\n");
+  absl::StatusOr<Interactions> x = LoadInteractions(path, options);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->user_ids, ElementsAre("u1", "u2"));
+  EXPECT_THAT(x->item_ids, ElementsAre("a,b", "c"));
+
+  // A header of usual column names is skipped; the case of the name is not
+  // significant.
+  for (const char* header :
+       {"user,item", "userId,itemId", "user_id,track_id", "UID,SID",
+        "customer,product", "visitor,\"Item ID\""}) {
+    path = dir.Write("PLAYS.CSV", absl::StrCat(header, "\r\nu1,a\r\n"));
+    x = LoadInteractions(path, options);
+    ASSERT_TRUE(x.ok()) << header << ": " << x.status();
+    EXPECT_THAT(x->user_ids, ElementsAre("u1")) << header;
+  }
+  // The split's own train.csv ("uid,sid") reads back with auto.
+  path = dir.Write("train.csv", "uid,sid\n0,3\n0,4\n1,3\n");
+  x = LoadInteractions(path, options);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->user_ids, ElementsAre("0", "1"));
+
+  path = dir.Write("events.tsv", "user\titem\tts\nu1\t\"a\tb\"\t1\nu1\tc\t2\n");
+  x = LoadInteractions(path, options);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->item_ids, ElementsAre("a\tb", "c"));
+  path = dir.Write("U.DATA", "196\t242\t3\t881250949\n");
+  x = LoadInteractions(path, options);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->item_ids, ElementsAre("242"));
+
+  // A .csv without a comma on its first line (or .tsv without a tab) is not
+  // guessed at.
+  for (const char* name : {"spaces.csv", "spaces.tsv"}) {
+    path = dir.Write(name, "u1 a b\n");
+    absl::Status s = LoadInteractions(path, options).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_THAT(s.message(), HasSubstr("--format")) << name;
+  }
+}
+
+TEST(InteractionsListTest, SplitInputList) {
+  testing::ScratchDir dir;
+  EXPECT_THAT(*SplitInputList("a.csv"), ElementsAre("a.csv"));
+  EXPECT_THAT(*SplitInputList("a.csv,b.csv,c.dat"),
+              ElementsAre("a.csv", "b.csv", "c.dat"));
+  // An existing file whose name holds a comma is one file.
+  const std::string odd = dir.Write("x,y.csv", "u1,a\n");
+  EXPECT_THAT(*SplitInputList(odd), ElementsAre(odd));
+  EXPECT_EQ(SplitInputList("").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::Status s = SplitInputList("a.csv,,b.csv").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("empty file name"));
+  EXPECT_FALSE(SplitInputList("a.csv,").ok());
+}
+
+TEST(InteractionsListTest, ListsAreUnitedPerUserBeforeTheCountFilters) {
+  testing::ScratchDir dir;
+  const std::string a = dir.Write("a.csv", "user,item\nu1,i1\nu2,i2\nu1,i3\n");
+  const std::string b = dir.Write("b.tsv", "u1\ti1\nu3\ti2\nu1\ti4\n");
+  const std::string c =
+      dir.Write("ratings.csv", "userId,movieId,rating\nu3,i5,5\nu3,i6,1\n");
+  LoadOptions options;     // kAuto, resolved per file
+  options.min_rating = 3;  // applies where there is a rating column
+  std::vector<InputFileSummary> summaries;
+  absl::StatusOr<Interactions> x =
+      LoadInteractionFiles({a, b, c}, options, &summaries);
+  ASSERT_TRUE(x.ok()) << x.status();
+  ExpectWellFormed(*x);
+  EXPECT_THAT(x->user_ids, ElementsAre("u1", "u2", "u3"));
+  EXPECT_THAT(x->item_ids, ElementsAre("i1", "i2", "i3", "i4", "i5"));
+  EXPECT_THAT(RowIds(*x, 0), ElementsAre("i1", "i3", "i4"));
+  EXPECT_THAT(RowIds(*x, 2), ElementsAre("i2", "i5"));
+  ASSERT_EQ(summaries.size(), 3u);
+  EXPECT_EQ(summaries[1].path, b);
+  EXPECT_EQ(summaries[1].interactions, 3u);
+  EXPECT_EQ(summaries[2].interactions, 1u);
+
+  // Counts see the union of distinct pairs: i2 has 2 users only across
+  // files (i1 is u1's in two files: one user), u1 has 3 items only across
+  // files.
+  options.min_item_count = 2;
+  x = LoadInteractionList(absl::StrCat(a, ",", b, ",", c), options);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->item_ids, ElementsAre("i2"));
+  EXPECT_THAT(x->user_ids, ElementsAre("u2", "u3"));
+  options.min_item_count = 0;
+  options.min_user_count = 3;
+  x = LoadInteractionList(absl::StrCat(a, ",", b), options);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_THAT(x->user_ids, ElementsAre("u1"));
+
+  // One file is LoadInteractions exactly; errors name the failing file.
+  options = LoadOptions();
+  x = LoadInteractionList(a, options);
+  ASSERT_TRUE(x.ok());
+  EXPECT_EQ(x->item_ids, LoadInteractions(a, options)->item_ids);
+  absl::Status s =
+      LoadInteractionList(absl::StrCat(a, ",", dir.File("none.csv")), options)
+          .status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(s.message(), HasSubstr("none.csv"));
+  options.min_user_count = 100;
+  s = LoadInteractionList(absl::StrCat(a, ",", b), options).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(),
+              HasSubstr(absl::StrCat(a, ",", b, ": no interactions")));
+  EXPECT_FALSE(LoadInteractionFiles({}, options).ok());
 }
 
 }  // namespace
