@@ -447,5 +447,24 @@ TEST(FlagLayerTest, EvaluateWithRankEvaluatesTheLowRankModel) {
   EXPECT_EQ(metrics(trained.out), metrics(from_file.out)) << trained.out;
 }
 
+// split --out refuses an existing split before reading the input, unless
+// --overwrite.
+TEST(FlagLayerTest, SplitOverwriteFlag) {
+  testing::ScratchDir dir;
+  const std::string data = dir.File("data.csv"), split = dir.File("split");
+  ASSERT_EQ(RunBinary(kTrain, {"synth", "--users", "300", "--items", "60",
+                               "--out", data})
+                .exit_code,
+            0);
+  const std::vector<std::string> args = {
+      "split", "--input", data, "--heldout-users", "30", "--out", split};
+  ASSERT_EQ(RunBinary(kTrain, args).exit_code, 0);
+  const Result again = RunBinary(kTrain, args);
+  EXPECT_EQ(again.exit_code, 1) << again.err;
+  EXPECT_THAT(again.err, HasSubstr("--overwrite"));
+  EXPECT_THAT(again.err, Not(HasSubstr("[split] read")));  // nothing read
+  EXPECT_EQ(RunBinary(kTrain, Concat(args, {"--overwrite"})).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace edlae

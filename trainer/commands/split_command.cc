@@ -52,6 +52,7 @@ struct SplitFlags {
   std::string heldout_users;
   std::string out;
   uint64_t seed = 98765;  // as in Liang et al.
+  bool overwrite = false;
 };
 
 int RunSplit(const CLI::App& command, const SplitFlags& flags) {
@@ -65,23 +66,23 @@ int RunSplit(const CLI::App& command, const SplitFlags& flags) {
   options.min_user_items = load.min_user_count;
   load.min_user_count = 0;  // applied to the merged data by MakeStrongSplit
 
-  const std::vector<std::string> paths = absl::StrSplit(input, ',');
-  if (paths.size() > 1 && load.min_item_count > 0) {
-    return UsageError(command,
-                      "--min-item-count applies to a single --input only");
+  absl::StatusOr<std::vector<std::string>> paths = SplitInputList(input);
+  if (!paths.ok()) return UsageError(command, paths.status().message());
+  // Refuse an existing split (or an input as output) before reading anything.
+  if (absl::Status s = CheckSplitOutputDir(out, flags.overwrite, *paths);
+      !s.ok()) {
+    return Fail(s);
   }
-  std::vector<Interactions> parts;
-  for (const std::string& path : paths) {
-    absl::StatusOr<Interactions> x = LoadInteractions(path, load);
-    if (!x.ok()) return Fail(x.status());
+  std::vector<InputFileSummary> summaries;
+  absl::StatusOr<Interactions> loaded =
+      LoadInteractionFiles(*paths, load, &summaries);
+  if (!loaded.ok()) return Fail(loaded.status());
+  for (const InputFileSummary& f : summaries) {
     std::cerr << absl::StrFormat(
-        "[split] read %s: %d users, %d items, %d interactions\n", path,
-        x->num_users(), x->num_items(), x->num_interactions());
-    parts.push_back(*std::move(x));
+        "[split] read %s: %d users, %d items, %d interactions\n", f.path,
+        f.users, f.items, f.interactions);
   }
-  Interactions x =
-      parts.size() == 1 ? std::move(parts[0]) : MergeInteractions(parts);
-  parts.clear();
+  const Interactions x = *std::move(loaded);
 
   size_t eligible = 0;
   for (size_t u = 0; u < x.num_users(); ++u) {
@@ -94,7 +95,11 @@ int RunSplit(const CLI::App& command, const SplitFlags& flags) {
 
   absl::StatusOr<StrongSplit> split = MakeStrongSplit(x, options);
   if (!split.ok()) return Fail(split.status());
-  if (absl::Status s = WriteStrongSplit(*split, out); !s.ok()) return Fail(s);
+  SplitWriteOptions write;
+  write.overwrite = flags.overwrite;
+  if (absl::Status s = WriteStrongSplit(*split, out, write); !s.ok()) {
+    return Fail(s);
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -126,8 +131,9 @@ Command AddSplitCommand(CLI::App& program) {
       "The strong-generalization split of Liang et al. 2018, written as "
       "DIR/{train,validation_tr,validation_te,test_tr,test_te}.csv and "
       "unique_sid.txt.");
-  AddDataFlags(*command, flags->data,
-               "interaction file(s) to read, comma-separated (merged)");
+  AddDataFlags(
+      *command, flags->data,
+      "interaction file(s) to read, comma-separated (united per user)");
   AddOption(*command, "heldout-users", flags->heldout_users,
             "users in each of validation and test: a count N or a share of "
             "the eligible users such as 10%")
@@ -142,6 +148,9 @@ Command AddSplitCommand(CLI::App& program) {
   AddOption(*command, "out", flags->out, "directory to write the split to")
       ->required();
   AddSeedFlag(*command, flags->seed, "seed of the held-out users' draw");
+  AddFlag(*command, "overwrite", flags->overwrite,
+          "replace a split already in --out (otherwise refused before any "
+          "data is read)");
   return {command, [command, flags] { return RunSplit(*command, *flags); }};
 }
 

@@ -52,7 +52,7 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   }
 
   const auto load_start = std::chrono::steady_clock::now();
-  absl::StatusOr<Interactions> x = LoadInteractions(input, load);
+  absl::StatusOr<Interactions> x = LoadInteractionList(input, load);
   if (!x.ok()) return Fail(x.status());
   std::cerr << absl::StrFormat(
       "[train] load: %.3f s (%d users, %d items, %d interactions from %s)\n",
@@ -117,7 +117,7 @@ Command AddTrainCommand(CLI::App& program) {
       "Load interactions, solve the closed form (or train a low-rank model), "
       "write the model file.");
   AddDataFlags(*command, flags->data,
-               "interaction file to read (see --format)");
+               "interaction file(s) to read, comma-separated (see --format)");
   AddSolverFlags(*command, flags->solver);
   AddOption(*command, "out", flags->out, "model file to write (atomically)")
       ->required();
