@@ -31,6 +31,10 @@ struct ServerOptions {
   absl::Duration poll_interval = absl::Seconds(5);
   // Populate the mapping and answer a few requests before a version serves.
   bool warmup = true;
+  // Load each version into private memory rather than mapping the file, so
+  // a model file rewritten or truncated in place cannot crash the server
+  // (see ModelSourceOptions::snapshot; flag --model_snapshot).
+  bool model_snapshot = true;
   // Address to listen on; port 0 picks a free port (see
   // RecommenderServer::port).
   std::string host = "0.0.0.0";
