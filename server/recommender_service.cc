@@ -16,6 +16,7 @@
 #include "core/scorer.h"
 #include "core/status_macros.h"
 #include "server/grpc_status_util.h"
+#include "server/request_parsing.h"
 #include "server/request_translation.h"
 
 namespace edlae::server {
@@ -139,15 +140,44 @@ bool ShouldStop(const grpc::CallbackServerContext& context) {
          std::chrono::system_clock::now() >= context.deadline();
 }
 
-// Ends a call: maps the status, counts it under `method` with the time since
-// `start`, and replies.
+// A raw call's request and response messages, owned by the call until it
+// is finished.
+template <typename Request, typename Response>
+struct CallMessages {
+  Request request;
+  Response response;
+};
+
+// `status`, or INTERNAL when it is OK but `response` cannot be serialized
+// into `out`.
+grpc::Status SerializeOnSuccess(const absl::Status& status,
+                                const google::protobuf::MessageLite& response,
+                                grpc::ByteBuffer* out) {
+  grpc::Status result = ToGrpcStatus(status);
+  if (!result.ok()) return result;
+  bool own_buffer = false;
+  if (!grpc::GenericSerialize<grpc::ProtoBufferWriter,
+                              google::protobuf::MessageLite>(response, out,
+                                                             &own_buffer)
+           .ok()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "cannot serialize the response");
+  }
+  return result;
+}
+
+// Ends a call: maps the status, writes `response` into `out` when it is OK,
+// counts the call under `method` with the time since `start`, and replies.
+// `call` (which owns `response`) lives as long as the returned function.
 std::function<void(const absl::Status&)> Finisher(
     grpc::ServerUnaryReactor* reactor, ServerMetrics* metrics, RpcMethod method,
-    Clock::time_point start) {
-  return [reactor, metrics, method, start](const absl::Status& status) {
-    const grpc::Status out = ToGrpcStatus(status);
-    metrics->RecordRequest(method, out.error_code(), SecondsSince(start));
-    reactor->Finish(out);
+    Clock::time_point start, std::shared_ptr<const void> call,
+    const google::protobuf::MessageLite* response, grpc::ByteBuffer* out) {
+  return [reactor, metrics, method, start, call = std::move(call), response,
+          out](const absl::Status& status) {
+    const grpc::Status reply = SerializeOnSuccess(status, *response, out);
+    metrics->RecordRequest(method, reply.error_code(), SecondsSince(start));
+    reactor->Finish(reply);
   };
 }
 
@@ -214,13 +244,23 @@ absl::Status RecommenderService::Authenticate(
 }
 
 grpc::ServerUnaryReactor* RecommenderService::Recommend(
-    grpc::CallbackServerContext* context, const v1::RecommendRequest* request,
-    v1::RecommendResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const auto finish = Finisher(reactor, options_.metrics.get(),
-                               RpcMethod::kRecommend, Clock::now());
+  auto call = std::make_shared<
+      CallMessages<v1::RecommendRequest, v1::RecommendResponse>>();
+  const v1::RecommendRequest* request = &call->request;
+  v1::RecommendResponse* response = &call->response;
+  const auto finish =
+      Finisher(reactor, options_.metrics.get(), RpcMethod::kRecommend,
+               Clock::now(), call, response, response_bytes);
   if (absl::Status auth = Authenticate(*context); !auth.ok()) {
     finish(auth);
+    return reactor;
+  }
+  if (absl::Status parsed = ParseRequest(*request_bytes, &call->request);
+      !parsed.ok()) {
+    finish(parsed);
     return reactor;
   }
   if (absl::Status admitted = Admit(RpcMethod::kRecommend); !admitted.ok()) {
@@ -371,14 +411,23 @@ void RecommenderService::ProcessBatch(std::vector<BatchedCall>& calls) {
 }
 
 grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
-    grpc::CallbackServerContext* context,
-    const v1::RecommendBatchRequest* request,
-    v1::RecommendBatchResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const auto finish = Finisher(reactor, options_.metrics.get(),
-                               RpcMethod::kRecommendBatch, Clock::now());
+  auto call = std::make_shared<
+      CallMessages<v1::RecommendBatchRequest, v1::RecommendBatchResponse>>();
+  const v1::RecommendBatchRequest* request = &call->request;
+  v1::RecommendBatchResponse* response = &call->response;
+  const auto finish =
+      Finisher(reactor, options_.metrics.get(), RpcMethod::kRecommendBatch,
+               Clock::now(), call, response, response_bytes);
   if (absl::Status auth = Authenticate(*context); !auth.ok()) {
     finish(auth);
+    return reactor;
+  }
+  if (absl::Status parsed = ParseRequest(*request_bytes, &call->request);
+      !parsed.ok()) {
+    finish(parsed);
     return reactor;
   }
   if (absl::Status size = ValidateBatchRequest(*request, options_.limits);
@@ -430,13 +479,16 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
 }
 
 grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
-    grpc::CallbackServerContext* context,
-    const v1::GetModelInfoRequest* /*request*/, v1::ModelInfo* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   const Clock::time_point start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::GetModelInfoRequest request;
+  v1::ModelInfo info;
   absl::Status status = Authenticate(*context);
-  if (status.ok()) status = DescribeModel(servable_->Get(), response);
-  const grpc::Status out = ToGrpcStatus(status);
+  if (status.ok()) status = ParseRequest(*request_bytes, &request);
+  if (status.ok()) status = DescribeModel(servable_->Get(), &info);
+  const grpc::Status out = SerializeOnSuccess(status, info, response_bytes);
   options_.metrics->RecordRequest(RpcMethod::kGetModelInfo, out.error_code(),
                                   SecondsSince(start));
   reactor->Finish(out);

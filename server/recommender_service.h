@@ -105,14 +105,23 @@ std::vector<absl::Status> RecommendManyWithModel(
 // Describes `handle`'s model in `info`. Unavailable when there is none.
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
 
-// The gRPC service. Recommend: authenticate, admit (or shed), then a worker
-// thread — or, for a small call, the gRPC thread itself (see
-// ServiceOptions::inline_max_work) — takes one ServableHandle and keeps it for
-// the whole call, so a call finishes on the model version it started with.
-// A call whose deadline passes or that the client cancels stops scoring and
-// gets DEADLINE_EXCEEDED / CANCELLED. GetModelInfo runs inline. Every status
-// goes through ToGrpcStatus and is counted in the metrics. Thread-safe.
-class RecommenderService final : public v1::Recommender::CallbackService {
+// The gRPC service. Every method is registered raw (its request arrives as
+// bytes): a call is authenticated first, then its request is parsed by
+// ParseRequest, so a request that does not parse gets INVALID_ARGUMENT with a
+// message saying why (UNAUTHENTICATED first when the token is missing) and
+// nothing is logged per call. Recommend: authenticate, parse, admit (or
+// shed), then a worker thread — or, for a small call, the gRPC thread itself
+// (see ServiceOptions::inline_max_work) — takes one ServableHandle and keeps
+// it for the whole call, so a call finishes on the model version it started
+// with. A call whose deadline passes or that the client cancels stops
+// scoring and gets DEADLINE_EXCEEDED / CANCELLED. GetModelInfo runs inline.
+// Every status goes through ToGrpcStatus and is counted in the metrics.
+// Thread-safe.
+class RecommenderService final
+    : public v1::Recommender::WithRawCallbackMethod_Recommend<
+          v1::Recommender::WithRawCallbackMethod_RecommendBatch<
+              v1::Recommender::WithRawCallbackMethod_GetModelInfo<
+                  v1::Recommender::Service>>> {
  public:
   // `servable` is shared with whoever swaps models (the server); must be
   // non-null.
@@ -124,17 +133,17 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   // after the grpc::Server has shut down.
   ~RecommenderService() override;
 
+  // Raw methods: `request` holds a serialized v1 request message; the
+  // serialized response is written to `response` when the call succeeds.
   grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* context,
-                                      const v1::RecommendRequest* request,
-                                      v1::RecommendResponse* response) override;
-
-  grpc::ServerUnaryReactor* RecommendBatch(
-      grpc::CallbackServerContext* context,
-      const v1::RecommendBatchRequest* request,
-      v1::RecommendBatchResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* RecommendBatch(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
-                                         const v1::GetModelInfoRequest* request,
-                                         v1::ModelInfo* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
   const ServiceLimits& limits() const { return options_.limits; }
   ServerMetrics& metrics() const { return *options_.metrics; }
