@@ -225,6 +225,22 @@ RecommenderService::RecommenderService(
 
 RecommenderService::~RecommenderService() = default;
 
+absl::Status RecommenderService::AcceptCall(
+    const grpc::CallbackServerContext& context) const {
+  if (options_.max_metadata_bytes > 0) {
+    size_t bytes = 0;
+    for (const auto& [key, value] : context.client_metadata()) {
+      bytes += key.size() + value.size() + 32;  // HPACK's entry size
+    }
+    if (bytes > options_.max_metadata_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "request metadata is ", bytes, " bytes, over this server's limit of ",
+          options_.max_metadata_bytes, " bytes (--max_metadata_bytes)"));
+    }
+  }
+  return Authenticate(context);
+}
+
 absl::Status RecommenderService::Authenticate(
     const grpc::CallbackServerContext& context) const {
   if (options_.auth_token.empty()) return absl::OkStatus();
@@ -254,7 +270,7 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
   const auto finish =
       Finisher(reactor, options_.metrics.get(), RpcMethod::kRecommend,
                Clock::now(), call, response, response_bytes);
-  if (absl::Status auth = Authenticate(*context); !auth.ok()) {
+  if (absl::Status auth = AcceptCall(*context); !auth.ok()) {
     finish(auth);
     return reactor;
   }
@@ -421,7 +437,7 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
   const auto finish =
       Finisher(reactor, options_.metrics.get(), RpcMethod::kRecommendBatch,
                Clock::now(), call, response, response_bytes);
-  if (absl::Status auth = Authenticate(*context); !auth.ok()) {
+  if (absl::Status auth = AcceptCall(*context); !auth.ok()) {
     finish(auth);
     return reactor;
   }
@@ -485,7 +501,7 @@ grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::GetModelInfoRequest request;
   v1::ModelInfo info;
-  absl::Status status = Authenticate(*context);
+  absl::Status status = AcceptCall(*context);
   if (status.ok()) status = ParseRequest(*request_bytes, &request);
   if (status.ok()) status = DescribeModel(servable_->Get(), &info);
   const grpc::Status out = SerializeOnSuccess(status, info, response_bytes);

@@ -35,6 +35,13 @@ struct ServiceOptions {
   // "authorization: Bearer <auth_token>" (compared in constant time) and
   // answer UNAUTHENTICATED otherwise. The health service is not affected.
   std::string auth_token;
+  // Largest request metadata a Recommender call may carry, in bytes, counted
+  // as HPACK does (name + value + 32 per entry, over the metadata the
+  // application sees); a call over it gets RESOURCE_EXHAUSTED, and only that
+  // call (other calls on its connection are unaffected; the transport's own
+  // limit, ServerOptions::max_header_list_bytes, must stay above this one).
+  // 0: no limit beyond the transport's.
+  size_t max_metadata_bytes = 8 * 1024;
   // Where calls are counted; null: a private ServerMetrics.
   std::shared_ptr<ServerMetrics> metrics;
   // Micro-batching of concurrent Recommend calls on a low-rank model: up to
@@ -106,7 +113,8 @@ std::vector<absl::Status> RecommendManyWithModel(
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
 
 // The gRPC service. Every method is registered raw (its request arrives as
-// bytes): a call is authenticated first, then its request is parsed by
+// bytes): a call's metadata size is checked and the call authenticated
+// first (AcceptCall), then its request is parsed by
 // ParseRequest, so a request that does not parse gets INVALID_ARGUMENT with a
 // message saying why (UNAUTHENTICATED first when the token is missing) and
 // nothing is logged per call. Recommend: authenticate, parse, admit (or
@@ -157,6 +165,10 @@ class RecommenderService final
     std::function<void(const absl::Status&)> finish;  // called exactly once
   };
 
+  // What every call passes before its request is parsed: RESOURCE_EXHAUSTED
+  // when its metadata is over max_metadata_bytes, then UNAUTHENTICATED unless
+  // it carries the configured token.
+  absl::Status AcceptCall(const grpc::CallbackServerContext& context) const;
   // UNAUTHENTICATED unless the call carries the configured token.
   absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
   // Admits one more call, or returns RESOURCE_EXHAUSTED (and counts the shed).

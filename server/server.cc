@@ -2,6 +2,8 @@
 // serves, shuts down.
 #include "server/server.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -146,6 +148,14 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   builder.AddListeningPort(listen, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // Far above the service's per-call metadata limit: past this one, gRPC 1.51
+  // fails the whole connection, not just the call (see ServerOptions).
+  const int64_t header_list_bytes = std::max<int64_t>(
+      options.max_header_list_bytes,
+      static_cast<int64_t>(options.service.max_metadata_bytes) + 64 * 1024);
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_METADATA_SIZE,
+      static_cast<int>(std::min<int64_t>(header_list_bytes, INT32_MAX)));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
                              options.keepalive_time_ms);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <memory>
 #include <random>
@@ -538,6 +539,82 @@ TEST_F(MalformedRequestTest, ClientRefusesNonUtf8IdsItself) {
             0)
       << "the client must refuse before calling";
   EXPECT_EQ(logs.count(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Item 4: oversized metadata fails its own call only.
+
+TEST(MetadataLimitTest, OversizedMetadataFailsOnlyItsOwnCall) {
+  ScratchDir dir;
+  const std::string path = dir.File("m.edlae");
+  constexpr size_t kItems = 1500;
+  ASSERT_TRUE(WriteVersionedModel(path, kItems, 1).ok());
+  ServerOptions options = LoopbackOptions();
+  options.model_path = path;
+  absl::StatusOr<std::unique_ptr<RecommenderServer>> server =
+      RecommenderServer::BuildAndStart(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = ChannelTo((*server)->port());
+  auto stub = v1::Recommender::NewStub(channel);
+  v1::RecommendRequest small;
+  small.add_history_item_ids("i1");
+  small.set_top_n(3);
+  auto call = [&](const std::string& header_value) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    if (!header_value.empty()) context.AddMetadata("x-padding", header_value);
+    v1::RecommendResponse response;
+    return stub->Recommend(&context, small, &response);
+  };
+  ASSERT_TRUE(call("").ok());  // connected, settings exchanged
+
+  // A batch that takes a while to score, in flight on the same channel.
+  v1::RecommendBatchRequest batch;
+  for (int r = 0; r < 100; ++r) {
+    v1::RecommendRequest* request = batch.add_requests();
+    for (size_t i = 0; i < 500; ++i) {
+      request->add_history_item_ids(absl::StrCat("i", (i * 3 + r) % kItems));
+    }
+    request->set_top_n(10);
+  }
+  for (int round = 0; round < 3; ++round) {
+    grpc::ClientContext batch_context;
+    batch_context.set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::RecommendBatchResponse batch_response;
+    std::promise<grpc::Status> batch_done;
+    stub->async()->RecommendBatch(
+        &batch_context, &batch, &batch_response,
+        [&batch_done](grpc::Status s) { batch_done.set_value(std::move(s)); });
+
+    // 20 KiB: over the service's limit, refused by the server for this call.
+    // The last round: 2 MiB, still refused for this call alone.
+    const size_t size = round < 2 ? 20 * 1024 : 2 * 1024 * 1024;
+    const grpc::Status oversized = call(std::string(size, 'a'));
+    EXPECT_EQ(oversized.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << oversized.error_message();
+    EXPECT_THAT(oversized.error_message(), HasSubstr("metadata"));
+    if (round < 2) {
+      EXPECT_THAT(oversized.error_message(),
+                  HasSubstr("over this server's limit of 8192 bytes"));
+    }
+
+    const grpc::Status batch_status = batch_done.get_future().get();
+    ASSERT_TRUE(batch_status.ok()) << round << ": " << batch_status.error_code()
+                                   << " " << batch_status.error_message();
+    ASSERT_EQ(batch_response.results_size(), 100);
+    for (const v1::RecommendBatchResult& result : batch_response.results()) {
+      EXPECT_EQ(result.code(), 0) << result.message();
+    }
+    // The next call on the same channel works, and so does one with
+    // metadata just under the limit.
+    const grpc::Status next = call("");
+    EXPECT_TRUE(next.ok()) << next.error_code() << " " << next.error_message();
+    const grpc::Status under = call(std::string(4 * 1024, 'b'));
+    EXPECT_TRUE(under.ok())
+        << under.error_code() << " " << under.error_message();
+  }
+  (*server)->Shutdown(absl::Now() + absl::Seconds(5));
 }
 
 }  // namespace
