@@ -28,7 +28,7 @@ class MappedFile {
                                          bool populate = false);
 
   // Reads the whole file into private anonymous memory (read-only after the
-  // read, transparent huge pages where the kernel allows), so later writes,
+  // read), so later writes,
   // truncation or deletion of the file never change or fault data(). Costs
   // the file's size in anonymous (unreclaimable) memory and one sequential
   // read. The file's size and mtime are checked before and after the read:
