@@ -186,8 +186,11 @@ absl::Status ParseRequest(std::string_view bytes, pb::Message* message) {
 
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
                           pb::Message* message) {
+  if (!buffer.Valid()) {
+    return absl::InvalidArgumentError("the call carried no request message");
+  }
   std::vector<grpc::Slice> slices;
-  if (buffer.Valid() && !buffer.Dump(&slices).ok()) {
+  if (!buffer.Dump(&slices).ok()) {
     return absl::InvalidArgumentError("cannot read the request's bytes");
   }
   if (slices.empty()) return ParseRequest(std::string_view(), message);

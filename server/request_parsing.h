@@ -24,7 +24,7 @@ absl::Status ParseRequest(std::string_view bytes,
                           google::protobuf::Message* message);
 
 // ParseRequest over a received gRPC message (flattened when it spans
-// several slices).
+// several slices); InvalidArgument also when the call carried no message.
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer,
                           google::protobuf::Message* message);
 

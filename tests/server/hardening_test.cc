@@ -32,6 +32,7 @@
 #include "gtest/gtest.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
+#include "server/request_parsing.h"
 #include "server/server.h"
 #include "tests/testing/model_corpus.h"
 #include "tests/testing/test_util.h"
@@ -422,6 +423,59 @@ std::vector<HostileCase> HostileTable() {
        "GetModelInfoRequest"},
   };
   return cases;
+}
+
+// ParseRequest accepts exactly what protobuf's parser accepts, on random
+// bytes and on single-byte mutations of valid requests.
+TEST(RequestParsingTest, AgreesWithProtobufOnRandomAndMutatedBytes) {
+  google::protobuf::LogHandler* previous =
+      google::protobuf::SetLogHandler(nullptr);  // protobuf's UTF-8 lines
+  v1::RecommendBatchRequest valid_batch;
+  v1::RecommendRequest* valid = valid_batch.add_requests();
+  valid->add_history_item_ids("i1");
+  valid->add_history_item_ids("\xc3\xa9t\xc3\xa9");
+  valid->add_history_weights(1.5f);
+  valid->add_history_weights(-2.0f);
+  valid->set_top_n(7);
+  valid->set_exclude_history(true);
+  valid->add_exclude_item_ids("x");
+  valid->add_candidate_item_ids("y");
+  *valid_batch.add_requests() = *valid;
+  const std::string seeds[] = {valid->SerializeAsString(),
+                               valid_batch.SerializeAsString()};
+  std::mt19937 rng(7);
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes;
+    if (i % 2 == 0) {
+      bytes = seeds[(i / 2) % 2];
+      const int mutations = 1 + static_cast<int>(rng() % 3);
+      for (int m = 0; m < mutations; ++m) {
+        bytes[rng() % bytes.size()] = static_cast<char>(rng());
+      }
+      if (rng() % 4 == 0) bytes.resize(rng() % bytes.size());
+    } else {
+      bytes.resize(rng() % 48);
+      for (char& b : bytes) b = static_cast<char>(rng());
+    }
+    v1::RecommendRequest ours, theirs;
+    v1::RecommendBatchRequest ours_batch, theirs_batch;
+    const absl::Status single = ParseRequest(bytes, &ours);
+    EXPECT_EQ(single.ok(), theirs.ParseFromString(bytes)) << single;
+    const absl::Status batch = ParseRequest(bytes, &ours_batch);
+    EXPECT_EQ(batch.ok(), theirs_batch.ParseFromString(bytes)) << batch;
+    if (single.ok()) {
+      EXPECT_EQ(ours.SerializeAsString(), theirs.SerializeAsString());
+      ++accepted;
+    } else {
+      EXPECT_FALSE(single.message().empty());
+      ++refused;
+    }
+    if (::testing::Test::HasFailure()) break;
+  }
+  EXPECT_GT(accepted, 1000);
+  EXPECT_GT(refused, 1000);
+  google::protobuf::SetLogHandler(previous);
 }
 
 class MalformedRequestTest : public ::testing::Test {
