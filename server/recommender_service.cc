@@ -1,5 +1,6 @@
-// Recommender RPC machinery: authentication, admission and load shedding,
-// inline scoring, hand-off to workers, micro-batching, deadlines, metrics.
+// Recommender RPC machinery (raw methods): metadata limit, authentication,
+// request parsing, admission and load shedding, inline scoring, hand-off to
+// workers, micro-batching, deadlines, metrics.
 #include "server/recommender_service.h"
 
 #include <algorithm>
