@@ -7,8 +7,27 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/file_io.h"
+#include "core/utf8.h"
 
 namespace edlae::client {
+namespace {
+
+// InvalidArgument naming the first id of `field` that is not UTF-8: protobuf
+// string fields must be, and the server refuses a request that is not.
+absl::Status CheckUtf8Ids(
+    const google::protobuf::RepeatedPtrField<std::string>& ids,
+    const char* field) {
+  for (int i = 0; i < ids.size(); ++i) {
+    if (!IsValidUtf8(ids[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, "[", i, "] is not valid UTF-8: item ids must be UTF-8 text"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
@@ -46,7 +65,8 @@ absl::StatusOr<std::unique_ptr<RecommenderClient>> RecommenderClient::Connect(
       !options.tls_cert_path.empty()) {
     grpc::SslCredentialsOptions ssl;
     if (!options.tls_ca_path.empty()) {
-      absl::StatusOr<std::string> ca = ReadFileToString(options.tls_ca_path, "--tls_ca");
+      absl::StatusOr<std::string> ca =
+          ReadFileToString(options.tls_ca_path, "--tls_ca");
       if (!ca.ok()) return ca.status();
       ssl.pem_root_certs = *std::move(ca);
     }
@@ -65,8 +85,7 @@ absl::StatusOr<std::unique_ptr<RecommenderClient>> RecommenderClient::Connect(
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);  // responses are bounded by the server
   return std::make_unique<RecommenderClient>(
-      grpc::CreateCustomChannel(target, credentials, args),
-      options.auth_token);
+      grpc::CreateCustomChannel(target, credentials, args), options.auth_token);
 }
 
 void RecommenderClient::Prepare(absl::Duration timeout,
@@ -79,6 +98,12 @@ void RecommenderClient::Prepare(absl::Duration timeout,
 
 absl::StatusOr<v1::RecommendResponse> RecommenderClient::Recommend(
     const v1::RecommendRequest& request, absl::Duration timeout) const {
+  for (absl::Status s :
+       {CheckUtf8Ids(request.history_item_ids(), "history_item_ids"),
+        CheckUtf8Ids(request.exclude_item_ids(), "exclude_item_ids"),
+        CheckUtf8Ids(request.candidate_item_ids(), "candidate_item_ids")}) {
+    if (!s.ok()) return s;
+  }
   grpc::ClientContext context;
   Prepare(timeout, &context);
   v1::RecommendResponse response;

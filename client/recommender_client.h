@@ -58,6 +58,8 @@ class RecommenderClient {
   static absl::StatusOr<std::unique_ptr<RecommenderClient>> Connect(
       const std::string& target, const ClientOptions& options);
 
+  // InvalidArgument, without calling the server, when an id in any list is
+  // not valid UTF-8 (protobuf string fields must be).
   absl::StatusOr<v1::RecommendResponse> Recommend(
       const v1::RecommendRequest& request, absl::Duration timeout) const;
 

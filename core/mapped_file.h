@@ -1,4 +1,5 @@
-// Read-only memory mapping of a whole file, owned RAII-style.
+// Read-only memory image of a whole file (a mapping of it, or a private
+// snapshot), owned RAII-style.
 #ifndef EDLAE_CORE_MAPPED_FILE_H_
 #define EDLAE_CORE_MAPPED_FILE_H_
 
@@ -10,17 +11,31 @@
 
 namespace edlae {
 
-// Maps exactly the file's size read-only (PROT_READ, MAP_PRIVATE) and unmaps on
-// destruction. Move-only. An empty file maps to data() == nullptr, size() == 0.
-// Thread-safety: immutable after Open; concurrent reads are safe.
+// Exactly the file's bytes, read-only, released on destruction: either a
+// mapping of the file itself (Open) or a private snapshot of them (Snapshot).
+// Move-only. An empty file gives data() == nullptr, size() == 0.
+// Thread-safety: immutable after Open/Snapshot; concurrent reads are safe.
 class MappedFile {
  public:
   // Opens and maps `path`. With `populate`, the kernel reads the whole file
   // into the page cache and maps it before Open returns (MAP_POPULATE), so the
   // first reads never fault. Errors: NotFound, PermissionDenied, Internal
   // (mmap).
+  // A mapping of the file shares the page cache with the file: when someone
+  // truncates or rewrites the file in place while it is mapped, reads see the
+  // new bytes or fault with SIGBUS. Use Snapshot for files that may change.
   static absl::StatusOr<MappedFile> Open(const std::string& path,
                                          bool populate = false);
+
+  // Reads the whole file into private anonymous memory (read-only after the
+  // read), so later writes,
+  // truncation or deletion of the file never change or fault data(). Costs
+  // the file's size in anonymous (unreclaimable) memory and one sequential
+  // read. The file's size and mtime are checked before and after the read:
+  // a file that changes meanwhile is refused (Unavailable, "changed while
+  // reading"), so a half-written file is never returned. Other errors as
+  // for Open, plus DataLoss when the file shrinks during the read.
+  static absl::StatusOr<MappedFile> Snapshot(const std::string& path);
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;

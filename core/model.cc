@@ -675,9 +675,11 @@ size_t Model::nnz() const {
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Open(
     const std::string& path, const ModelOpenOptions& options) {
-  ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path, options.populate));
+  ASSIGN_OR_RETURN(MappedFile file,
+                   options.snapshot ? MappedFile::Snapshot(path)
+                                    : MappedFile::Open(path, options.populate));
   // Validation reads every byte anyway; start readahead for all of it.
-  file.AdviseWillNeed();
+  if (!options.snapshot) file.AdviseWillNeed();
   std::unique_ptr<Model> model(new Model());
   model->file_ = std::move(file);
   model->data_ = model->file_.data();

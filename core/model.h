@@ -1,4 +1,5 @@
-// A validated, read-only, memory-mapped model: dense B, low-rank U, V or sparse CSR B, plus item ids.
+// A validated, read-only model (mapped or snapshot): dense B, low-rank U, V or
+// sparse CSR B, plus item ids.
 #ifndef EDLAE_CORE_MODEL_H_
 #define EDLAE_CORE_MODEL_H_
 
@@ -24,13 +25,20 @@ struct ModelOpenOptions {
   // Map with MAP_POPULATE: every page is resident before Open returns, so the
   // first requests on a new version pay no page faults (serving warm-up).
   bool populate = false;
+  // Read the file into private memory instead of mapping it
+  // (MappedFile::Snapshot): the model then never changes or faults (SIGBUS)
+  // when the file is rewritten or truncated in place after Open, at the cost
+  // of file_size() bytes of anonymous memory that are not shared with the
+  // page cache or other processes. `populate` is implied.
+  bool snapshot = false;
 };
 
 // Matrix convention for the whole library: matrices are row-major with rows
 // padded to `row_stride()` elements of `dtype()` (float32, or f16/bf16 halves
 // widened to float32 when scored; a row is a multiple of 64 bytes, so every
-// row starts on a cache line). For a dense model, B is num_items × num_items and row i of
-// B holds the contribution of history item i to every item's score:
+// row starts on a cache line). For a dense model, B is num_items × num_items
+// and row i of B holds the contribution of history item i to every item's
+// score:
 //   scores = Σ_{i ∈ history} weight_i · B[i, :].
 // For a low-rank model, U and V are num_items × rank each (B = U·Vᵀ, never
 // formed) and row i of each is item i's embedding in the encoder (U) and the
@@ -61,7 +69,7 @@ class Model {
   ModelKind kind() const { return kind_; }
   DType dtype() const { return dtype_; }
   size_t num_items() const { return num_items_; }
-  size_t rank() const { return rank_; }        // 0 for dense models
+  size_t rank() const { return rank_; }  // 0 for dense models
   // Elements per stored row of B (>= num_items) or of U and V (>= rank): a
   // multiple of 16 for float32, of 32 for halves.
   size_t row_stride() const { return row_stride_; }
@@ -75,8 +83,12 @@ class Model {
   WeightRows dense_rows() const {
     return {dense_, dtype_, num_items_, num_items_, row_stride_};
   }
-  WeightRows u_rows() const { return {u_, dtype_, num_items_, rank_, row_stride_}; }
-  WeightRows v_rows() const { return {v_, dtype_, num_items_, rank_, row_stride_}; }
+  WeightRows u_rows() const {
+    return {u_, dtype_, num_items_, rank_, row_stride_};
+  }
+  WeightRows v_rows() const {
+    return {v_, dtype_, num_items_, rank_, row_stride_};
+  }
   // B of a sparse model in CSR form (num_items rows; indices ascending and in
   // range, weights finite: all validated at Open). REQUIRES: kind() ==
   // kSparse.
@@ -110,8 +122,9 @@ class Model {
     return by_popularity_;
   }
 
-  // Training metadata as key/value pairs, in file order (see docs/model-format.md
-  // for the standard keys: algorithm, lambda, dropout, num_users, ...).
+  // Training metadata as key/value pairs, in file order (see
+  // docs/model-format.md for the standard keys: algorithm, lambda, dropout,
+  // num_users, ...).
   const std::vector<std::pair<std::string, std::string>>& metadata() const {
     return metadata_;
   }
@@ -132,9 +145,9 @@ class Model {
     return reinterpret_cast<const float*>(matrix) + i * row_stride_;
   }
 
-  MappedFile file_;                        // owns the mapping (Open)
+  MappedFile file_;  // owns the mapping (Open)
   std::unique_ptr<uint8_t[], void (*)(uint8_t*)> owned_{nullptr, nullptr};
-  const uint8_t* data_ = nullptr;          // file bytes (mapping or owned_)
+  const uint8_t* data_ = nullptr;  // file bytes (mapping or owned_)
   size_t size_ = 0;
   std::string path_;
 

@@ -1,5 +1,6 @@
-// libFuzzer target: the Recommend request handler (RecommendWithModel) on a
-// tiny 10-item model, with arbitrary bytes parsed as a RecommendRequest.
+// libFuzzer target: the server's request parser (ParseRequest, checked
+// against protobuf's own parser) and the Recommend request handler
+// (RecommendWithModel) on a tiny 10-item model, on arbitrary bytes.
 #include <unistd.h>
 
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "edlae/v1/recommender.pb.h"
 #include "google/protobuf/stubs/logging.h"
 #include "server/recommender_service.h"
+#include "server/request_parsing.h"
 
 namespace {
 
@@ -29,7 +31,8 @@ const edlae::server::ServableHandle& TinyModel() {
     std::vector<float> popularity;
     for (size_t i = 0; i < kN; ++i) {
       for (size_t j = 0; j < kN; ++j) {
-        b[i * kN + j] = static_cast<float>(static_cast<int>((i * 3 + j * 5) % 7) - 3);
+        b[i * kN + j] =
+            static_cast<float>(static_cast<int>((i * 3 + j * 5) % 7) - 3);
       }
       ids.push_back(absl::StrCat("i", i));
       popularity.push_back(static_cast<float>(kN - i));
@@ -61,7 +64,21 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   edlae::v1::RecommendRequest request;
-  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
+  const absl::Status parsed = edlae::server::ParseRequest(
+      std::string_view(reinterpret_cast<const char*>(data), size), &request);
+  // The server's parser accepts exactly what protobuf accepts, and says why
+  // it refuses.
+  edlae::v1::RecommendRequest by_protobuf;
+  if (parsed.ok() != by_protobuf.ParseFromArray(data, static_cast<int>(size))) {
+    __builtin_trap();
+  }
+  if (!parsed.ok()) {
+    if (parsed.code() != absl::StatusCode::kInvalidArgument ||
+        parsed.message().empty()) {
+      __builtin_trap();
+    }
+    return 0;
+  }
   edlae::server::ServiceLimits limits;
   limits.max_top_n = 64;
   limits.max_history = 256;
@@ -74,9 +91,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (status.code() != absl::StatusCode::kInvalidArgument) __builtin_trap();
     return 0;
   }
-  if (response.items_size() > static_cast<int>(request.top_n())) __builtin_trap();
+  if (response.items_size() > static_cast<int>(request.top_n()))
+    __builtin_trap();
   for (const edlae::v1::ScoredItem& item : response.items()) {
-    if (!TinyModel().model->FindItem(item.item_id()).has_value()) __builtin_trap();
+    if (!TinyModel().model->FindItem(item.item_id()).has_value())
+      __builtin_trap();
     if (!std::isfinite(item.score())) __builtin_trap();
   }
   edlae::v1::ModelInfo info;

@@ -31,8 +31,8 @@ std::optional<FileIdentity> StatRegularFile(const std::string& path) {
   id.device = st.st_dev;
   id.inode = st.st_ino;
   id.size = st.st_size;
-  id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-                st.st_mtim.tv_nsec;
+  id.mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   return id;
 }
 
@@ -75,9 +75,8 @@ absl::StatusOr<std::vector<VersionCandidate>> ListVersions(
     const std::string& model_dir) {
   DIR* dir = ::opendir(model_dir.c_str());
   if (dir == nullptr) {
-    return absl::ErrnoToStatus(errno,
-                               absl::StrCat("cannot list --model_dir ",
-                                            model_dir));
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("cannot list --model_dir ", model_dir));
   }
   std::vector<VersionCandidate> out;
   while (const dirent* entry = ::readdir(dir)) {
@@ -85,7 +84,8 @@ absl::StatusOr<std::vector<VersionCandidate>> ListVersions(
     if (!version.has_value()) continue;
     VersionCandidate c;
     c.version = *version;
-    c.path = absl::StrCat(model_dir, "/", entry->d_name, "/", kVersionModelFile);
+    c.path =
+        absl::StrCat(model_dir, "/", entry->d_name, "/", kVersionModelFile);
     const std::optional<FileIdentity> id = StatRegularFile(c.path);
     if (!id.has_value()) continue;  // folder still being filled
     c.identity = *id;
@@ -100,9 +100,10 @@ absl::StatusOr<std::vector<VersionCandidate>> ListVersions(
 }
 
 absl::StatusOr<std::shared_ptr<const Model>> LoadServableModel(
-    const std::string& path, bool warmup) {
+    const std::string& path, bool warmup, bool snapshot) {
   ModelOpenOptions open;
   open.populate = warmup;
+  open.snapshot = snapshot;
   ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, Model::Open(path, open));
   if (warmup) {
     if (absl::Status s = Warmup(*model); !s.ok()) {
@@ -127,8 +128,7 @@ void ModelManager::SetOnServing(std::function<void(bool)> on_serving) {
 
 ModelManager::~ModelManager() { StopPolling(); }
 
-absl::StatusOr<std::vector<VersionCandidate>> ModelManager::Candidates()
-    const {
+absl::StatusOr<std::vector<VersionCandidate>> ModelManager::Candidates() const {
   if (!options_.model_dir.empty()) return ListVersions(options_.model_dir);
   std::vector<VersionCandidate> out;
   if (std::optional<FileIdentity> id = StatRegularFile(options_.model_path)) {
@@ -149,9 +149,15 @@ absl::Status ModelManager::LoadInitial() {
     return absl::OkStatus();
   }
   // --model: the one file must load, with its own error when it does not.
+  // Its identity is taken before the load: a file rewritten during the load
+  // then differs from it and is loaded again by the next Check.
+  VersionCandidate c{0, options_.model_path, {}};
+  if (std::optional<FileIdentity> id = StatRegularFile(c.path)) {
+    c.identity = *id;
+  }
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::shared_ptr<const Model>> model =
-      LoadServableModel(options_.model_path, options_.warmup);
+  absl::StatusOr<std::shared_ptr<const Model>> model = LoadServableModel(
+      options_.model_path, options_.warmup, options_.snapshot);
   if (!model.ok()) {
     ++reloads_failed_;
     if (metrics_) metrics_->RecordReload(false);
@@ -160,10 +166,6 @@ absl::Status ModelManager::LoadInitial() {
                                      "': ", model.status().message()));
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  VersionCandidate c{0, options_.model_path, {}};
-  if (std::optional<FileIdentity> id = StatRegularFile(c.path)) {
-    c.identity = *id;
-  }
   ++reloads_ok_;
   if (metrics_) {
     metrics_->RecordReload(true);
@@ -209,19 +211,19 @@ bool ModelManager::CheckLocked() {
 
     const absl::Time start = absl::Now();
     absl::StatusOr<std::shared_ptr<const Model>> model =
-        LoadServableModel(c.path, options_.warmup);
+        LoadServableModel(c.path, options_.warmup, options_.snapshot);
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
     if (!model.ok()) {
       failed_[c.version] = c.identity;
       ++reloads_failed_;
       if (metrics_) metrics_->RecordReload(false);
-      LogEvent(LogLevel::kError, "model_load_failed",
-               {{"version", absl::StrCat(c.version)},
-                {"path", c.path},
-                {"error", model.status().ToString()},
-                {"serving_version",
-                 current_.has_value() ? absl::StrCat(current_->version)
-                                      : "none"}});
+      LogEvent(
+          LogLevel::kError, "model_load_failed",
+          {{"version", absl::StrCat(c.version)},
+           {"path", c.path},
+           {"error", model.status().ToString()},
+           {"serving_version",
+            current_.has_value() ? absl::StrCat(current_->version) : "none"}});
       // The served model keeps serving. A failed rewrite of the served
       // version never rolls back to an older one; a failed newer version
       // falls through to the next best (at worst, the served one).

@@ -39,6 +39,14 @@ struct ModelSourceOptions {
   // Map with MAP_POPULATE and answer a few recommendations before the version
   // takes traffic.
   bool warmup = true;
+  // Load each version into private memory (ModelOpenOptions::snapshot)
+  // instead of mapping the file: a file rewritten or truncated in place
+  // (cp, truncate) while it is served cannot crash the server (SIGBUS) or
+  // change its answers; the rewritten file is loaded once it is complete and
+  // valid. Costs the model's size in anonymous memory per loaded version and
+  // one read of the file at load (docs/operations.md). false: map the file
+  // (shared page cache), safe only when files are replaced by rename.
+  bool snapshot = true;
 };
 
 // Identity of a file on disk; a different identity means new contents.
@@ -63,11 +71,12 @@ struct VersionCandidate {
 absl::StatusOr<std::vector<VersionCandidate>> ListVersions(
     const std::string& model_dir);
 
-// Opens and validates `path` and, with `warmup`, maps it populated and runs a
-// few recommendations (popular-item history, cold history) on it, so that a
+// Opens and validates `path` (a private snapshot with `snapshot`, else a
+// mapping, populated with `warmup`) and, with `warmup`, runs a few
+// recommendations (popular-item history, cold history) on it, so that a
 // model that cannot answer never takes traffic.
 absl::StatusOr<std::shared_ptr<const Model>> LoadServableModel(
-    const std::string& path, bool warmup);
+    const std::string& path, bool warmup, bool snapshot = true);
 
 // Drives one ServableModel. Check() decides and swaps; StartPolling() runs it
 // every `poll_interval` and whenever Trigger() is called (SIGHUP). A version

@@ -1,5 +1,6 @@
-// Recommender RPC machinery: authentication, admission and load shedding,
-// inline scoring, hand-off to workers, micro-batching, deadlines, metrics.
+// Recommender RPC machinery (raw methods): metadata limit, authentication,
+// request parsing, admission and load shedding, inline scoring, hand-off to
+// workers, micro-batching, deadlines, metrics.
 #include "server/recommender_service.h"
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "core/scorer.h"
 #include "core/status_macros.h"
 #include "server/grpc_status_util.h"
+#include "server/request_parsing.h"
 #include "server/request_translation.h"
 
 namespace edlae::server {
@@ -139,15 +141,44 @@ bool ShouldStop(const grpc::CallbackServerContext& context) {
          std::chrono::system_clock::now() >= context.deadline();
 }
 
-// Ends a call: maps the status, counts it under `method` with the time since
-// `start`, and replies.
+// A raw call's request and response messages, owned by the call until it
+// is finished.
+template <typename Request, typename Response>
+struct CallMessages {
+  Request request;
+  Response response;
+};
+
+// `status`, or INTERNAL when it is OK but `response` cannot be serialized
+// into `out`.
+grpc::Status SerializeOnSuccess(const absl::Status& status,
+                                const google::protobuf::MessageLite& response,
+                                grpc::ByteBuffer* out) {
+  grpc::Status result = ToGrpcStatus(status);
+  if (!result.ok()) return result;
+  bool own_buffer = false;
+  if (!grpc::GenericSerialize<grpc::ProtoBufferWriter,
+                              google::protobuf::MessageLite>(response, out,
+                                                             &own_buffer)
+           .ok()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "cannot serialize the response");
+  }
+  return result;
+}
+
+// Ends a call: maps the status, writes `response` into `out` when it is OK,
+// counts the call under `method` with the time since `start`, and replies.
+// `call` (which owns `response`) lives as long as the returned function.
 std::function<void(const absl::Status&)> Finisher(
     grpc::ServerUnaryReactor* reactor, ServerMetrics* metrics, RpcMethod method,
-    Clock::time_point start) {
-  return [reactor, metrics, method, start](const absl::Status& status) {
-    const grpc::Status out = ToGrpcStatus(status);
-    metrics->RecordRequest(method, out.error_code(), SecondsSince(start));
-    reactor->Finish(out);
+    Clock::time_point start, std::shared_ptr<const void> call,
+    const google::protobuf::MessageLite* response, grpc::ByteBuffer* out) {
+  return [reactor, metrics, method, start, call = std::move(call), response,
+          out](const absl::Status& status) {
+    const grpc::Status reply = SerializeOnSuccess(status, *response, out);
+    metrics->RecordRequest(method, reply.error_code(), SecondsSince(start));
+    reactor->Finish(reply);
   };
 }
 
@@ -195,6 +226,22 @@ RecommenderService::RecommenderService(
 
 RecommenderService::~RecommenderService() = default;
 
+absl::Status RecommenderService::AcceptCall(
+    const grpc::CallbackServerContext& context) const {
+  if (options_.max_metadata_bytes > 0) {
+    size_t bytes = 0;
+    for (const auto& [key, value] : context.client_metadata()) {
+      bytes += key.size() + value.size() + 32;  // HPACK's entry size
+    }
+    if (bytes > options_.max_metadata_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "request metadata is ", bytes, " bytes, over this server's limit of ",
+          options_.max_metadata_bytes, " bytes (--max_metadata_bytes)"));
+    }
+  }
+  return Authenticate(context);
+}
+
 absl::Status RecommenderService::Authenticate(
     const grpc::CallbackServerContext& context) const {
   if (options_.auth_token.empty()) return absl::OkStatus();
@@ -214,13 +261,23 @@ absl::Status RecommenderService::Authenticate(
 }
 
 grpc::ServerUnaryReactor* RecommenderService::Recommend(
-    grpc::CallbackServerContext* context, const v1::RecommendRequest* request,
-    v1::RecommendResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const auto finish = Finisher(reactor, options_.metrics.get(),
-                               RpcMethod::kRecommend, Clock::now());
-  if (absl::Status auth = Authenticate(*context); !auth.ok()) {
+  auto call = std::make_shared<
+      CallMessages<v1::RecommendRequest, v1::RecommendResponse>>();
+  const v1::RecommendRequest* request = &call->request;
+  v1::RecommendResponse* response = &call->response;
+  const auto finish =
+      Finisher(reactor, options_.metrics.get(), RpcMethod::kRecommend,
+               Clock::now(), call, response, response_bytes);
+  if (absl::Status auth = AcceptCall(*context); !auth.ok()) {
     finish(auth);
+    return reactor;
+  }
+  if (absl::Status parsed = ParseRequest(*request_bytes, &call->request);
+      !parsed.ok()) {
+    finish(parsed);
     return reactor;
   }
   if (absl::Status admitted = Admit(RpcMethod::kRecommend); !admitted.ok()) {
@@ -371,14 +428,23 @@ void RecommenderService::ProcessBatch(std::vector<BatchedCall>& calls) {
 }
 
 grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
-    grpc::CallbackServerContext* context,
-    const v1::RecommendBatchRequest* request,
-    v1::RecommendBatchResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const auto finish = Finisher(reactor, options_.metrics.get(),
-                               RpcMethod::kRecommendBatch, Clock::now());
-  if (absl::Status auth = Authenticate(*context); !auth.ok()) {
+  auto call = std::make_shared<
+      CallMessages<v1::RecommendBatchRequest, v1::RecommendBatchResponse>>();
+  const v1::RecommendBatchRequest* request = &call->request;
+  v1::RecommendBatchResponse* response = &call->response;
+  const auto finish =
+      Finisher(reactor, options_.metrics.get(), RpcMethod::kRecommendBatch,
+               Clock::now(), call, response, response_bytes);
+  if (absl::Status auth = AcceptCall(*context); !auth.ok()) {
     finish(auth);
+    return reactor;
+  }
+  if (absl::Status parsed = ParseRequest(*request_bytes, &call->request);
+      !parsed.ok()) {
+    finish(parsed);
     return reactor;
   }
   if (absl::Status size = ValidateBatchRequest(*request, options_.limits);
@@ -430,13 +496,16 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
 }
 
 grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
-    grpc::CallbackServerContext* context,
-    const v1::GetModelInfoRequest* /*request*/, v1::ModelInfo* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   const Clock::time_point start = Clock::now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = Authenticate(*context);
-  if (status.ok()) status = DescribeModel(servable_->Get(), response);
-  const grpc::Status out = ToGrpcStatus(status);
+  v1::GetModelInfoRequest request;
+  v1::ModelInfo info;
+  absl::Status status = AcceptCall(*context);
+  if (status.ok()) status = ParseRequest(*request_bytes, &request);
+  if (status.ok()) status = DescribeModel(servable_->Get(), &info);
+  const grpc::Status out = SerializeOnSuccess(status, info, response_bytes);
   options_.metrics->RecordRequest(RpcMethod::kGetModelInfo, out.error_code(),
                                   SecondsSince(start));
   reactor->Finish(out);

@@ -35,6 +35,13 @@ struct ServiceOptions {
   // "authorization: Bearer <auth_token>" (compared in constant time) and
   // answer UNAUTHENTICATED otherwise. The health service is not affected.
   std::string auth_token;
+  // Largest request metadata a Recommender call may carry, in bytes, counted
+  // as HPACK does (name + value + 32 per entry, over the metadata the
+  // application sees); a call over it gets RESOURCE_EXHAUSTED, and only that
+  // call (other calls on its connection are unaffected; the transport's own
+  // limit, ServerOptions::max_header_list_bytes, must stay above this one).
+  // 0: no limit beyond the transport's.
+  size_t max_metadata_bytes = 8 * 1024;
   // Where calls are counted; null: a private ServerMetrics.
   std::shared_ptr<ServerMetrics> metrics;
   // Micro-batching of concurrent Recommend calls on a low-rank model: up to
@@ -105,14 +112,24 @@ std::vector<absl::Status> RecommendManyWithModel(
 // Describes `handle`'s model in `info`. Unavailable when there is none.
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
 
-// The gRPC service. Recommend: authenticate, admit (or shed), then a worker
-// thread — or, for a small call, the gRPC thread itself (see
-// ServiceOptions::inline_max_work) — takes one ServableHandle and keeps it for
-// the whole call, so a call finishes on the model version it started with.
-// A call whose deadline passes or that the client cancels stops scoring and
-// gets DEADLINE_EXCEEDED / CANCELLED. GetModelInfo runs inline. Every status
-// goes through ToGrpcStatus and is counted in the metrics. Thread-safe.
-class RecommenderService final : public v1::Recommender::CallbackService {
+// The gRPC service. Every method is registered raw (its request arrives as
+// bytes): a call's metadata size is checked and the call authenticated
+// first (AcceptCall), then its request is parsed by
+// ParseRequest, so a request that does not parse gets INVALID_ARGUMENT with a
+// message saying why (UNAUTHENTICATED first when the token is missing) and
+// nothing is logged per call. Recommend: authenticate, parse, admit (or
+// shed), then a worker thread — or, for a small call, the gRPC thread itself
+// (see ServiceOptions::inline_max_work) — takes one ServableHandle and keeps
+// it for the whole call, so a call finishes on the model version it started
+// with. A call whose deadline passes or that the client cancels stops
+// scoring and gets DEADLINE_EXCEEDED / CANCELLED. GetModelInfo runs inline.
+// Every status goes through ToGrpcStatus and is counted in the metrics.
+// Thread-safe.
+class RecommenderService final
+    : public v1::Recommender::WithRawCallbackMethod_Recommend<
+          v1::Recommender::WithRawCallbackMethod_RecommendBatch<
+              v1::Recommender::WithRawCallbackMethod_GetModelInfo<
+                  v1::Recommender::Service>>> {
  public:
   // `servable` is shared with whoever swaps models (the server); must be
   // non-null.
@@ -124,17 +141,17 @@ class RecommenderService final : public v1::Recommender::CallbackService {
   // after the grpc::Server has shut down.
   ~RecommenderService() override;
 
+  // Raw methods: `request` holds a serialized v1 request message; the
+  // serialized response is written to `response` when the call succeeds.
   grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* context,
-                                      const v1::RecommendRequest* request,
-                                      v1::RecommendResponse* response) override;
-
-  grpc::ServerUnaryReactor* RecommendBatch(
-      grpc::CallbackServerContext* context,
-      const v1::RecommendBatchRequest* request,
-      v1::RecommendBatchResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* RecommendBatch(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
-                                         const v1::GetModelInfoRequest* request,
-                                         v1::ModelInfo* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
   const ServiceLimits& limits() const { return options_.limits; }
   ServerMetrics& metrics() const { return *options_.metrics; }
@@ -148,6 +165,10 @@ class RecommenderService final : public v1::Recommender::CallbackService {
     std::function<void(const absl::Status&)> finish;  // called exactly once
   };
 
+  // What every call passes before its request is parsed: RESOURCE_EXHAUSTED
+  // when its metadata is over max_metadata_bytes, then UNAUTHENTICATED unless
+  // it carries the configured token.
+  absl::Status AcceptCall(const grpc::CallbackServerContext& context) const;
   // UNAUTHENTICATED unless the call carries the configured token.
   absl::Status Authenticate(const grpc::CallbackServerContext& context) const;
   // Admits one more call, or returns RESOURCE_EXHAUSTED (and counts the shed).

@@ -2,14 +2,16 @@
 // serves, shuts down.
 #include "server/server.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "common/file_io.h"
 #include "core/status_macros.h"
@@ -49,12 +51,15 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   if (options.tls_cert_path.empty()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions ssl;
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadFileToString(options.tls_cert_path, "--tls_cert"));
-  ASSIGN_OR_RETURN(pair.private_key, ReadFileToString(options.tls_key_path, "--tls_key"));
+  ASSIGN_OR_RETURN(pair.cert_chain,
+                   ReadFileToString(options.tls_cert_path, "--tls_cert"));
+  ASSIGN_OR_RETURN(pair.private_key,
+                   ReadFileToString(options.tls_key_path, "--tls_key"));
   ssl.pem_key_cert_pairs.push_back(std::move(pair));
   if (!options.tls_client_ca_path.empty()) {
-    ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                     ReadFileToString(options.tls_client_ca_path, "--tls_client_ca"));
+    ASSIGN_OR_RETURN(
+        ssl.pem_root_certs,
+        ReadFileToString(options.tls_client_ca_path, "--tls_client_ca"));
     ssl.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   } else {
@@ -85,6 +90,7 @@ RecommenderServer::BuildAndStart(const ServerOptions& options) {
   source.model_path = options.model_path;
   source.model_dir = options.model_dir;
   source.warmup = options.warmup;
+  source.snapshot = options.model_snapshot;
   // The health callback is attached in Start, once the server exists.
   auto manager = std::make_unique<ModelManager>(source, servable, metrics);
   RETURN_IF_ERROR(manager->LoadInitial());
@@ -112,8 +118,9 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   ServiceOptions service_options = options.service;
   service_options.metrics = metrics;
   if (!options.auth_token_file.empty()) {
-    ASSIGN_OR_RETURN(service_options.auth_token,
-                     ReadTokenFile(options.auth_token_file, "--auth_token_file"));
+    ASSIGN_OR_RETURN(
+        service_options.auth_token,
+        ReadTokenFile(options.auth_token_file, "--auth_token_file"));
   }
   const bool auth_token = !service_options.auth_token.empty();
   const ServiceLimits& limits = options.service.limits;
@@ -141,6 +148,14 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   builder.AddListeningPort(listen, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // Far above the service's per-call metadata limit: past this one, gRPC 1.51
+  // fails the whole connection, not just the call (see ServerOptions).
+  const int64_t header_list_bytes = std::max<int64_t>(
+      options.max_header_list_bytes,
+      static_cast<int64_t>(options.service.max_metadata_bytes) + 64 * 1024);
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_METADATA_SIZE,
+      static_cast<int>(std::min<int64_t>(header_list_bytes, INT32_MAX)));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
                              options.keepalive_time_ms);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
@@ -186,15 +201,14 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
        {"max_history", absl::StrCat(limits.max_history)},
        {"max_item_list", absl::StrCat(limits.max_item_list)}});
   if (auth_token && options.tls_cert_path.empty()) {
-    LogEvent(LogLevel::kWarning, "auth_token_without_tls",
-             {{"detail",
-               "the bearer token travels in plaintext; use --tls_cert"}});
+    LogEvent(
+        LogLevel::kWarning, "auth_token_without_tls",
+        {{"detail", "the bearer token travels in plaintext; use --tls_cert"}});
   }
   if (server->manager_ != nullptr) {
     RecommenderServer* raw = server.get();
-    server->manager_->SetOnServing([raw](bool serving) {
-      raw->SetServing(serving);
-    });
+    server->manager_->SetOnServing(
+        [raw](bool serving) { raw->SetServing(serving); });
     if (options.poll_interval > absl::ZeroDuration()) {
       server->manager_->StartPolling(options.poll_interval);
     }

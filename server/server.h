@@ -31,6 +31,10 @@ struct ServerOptions {
   absl::Duration poll_interval = absl::Seconds(5);
   // Populate the mapping and answer a few requests before a version serves.
   bool warmup = true;
+  // Load each version into private memory rather than mapping the file, so
+  // a model file rewritten or truncated in place cannot crash the server
+  // (see ModelSourceOptions::snapshot; flag --model_snapshot).
+  bool model_snapshot = true;
   // Address to listen on; port 0 picks a free port (see
   // RecommenderServer::port).
   std::string host = "0.0.0.0";
@@ -42,6 +46,15 @@ struct ServerOptions {
   ServiceOptions service;
   // Largest request accepted, in bytes.
   int max_receive_message_bytes = 16 * 1024 * 1024;
+  // The transport's limit on a call's header list, in bytes
+  // (GRPC_ARG_MAX_METADATA_SIZE, advertised to clients as HTTP/2
+  // SETTINGS_MAX_HEADER_LIST_SIZE). gRPC 1.51 fails every call on the
+  // connection when one header block exceeds it (and its C++ client sends
+  // such a block anyway), so it is set far above service.max_metadata_bytes,
+  // which refuses an oversized call alone (RESOURCE_EXHAUSTED): as large as
+  // the largest request message, so headers cost no more memory than a
+  // body may. Raised to service.max_metadata_bytes + 64 KiB when smaller.
+  int max_header_list_bytes = 16 * 1024 * 1024;
   // HTTP/2 keepalive: ping idle clients every keepalive_time_ms, drop them when
   // a ping is not answered within keepalive_timeout_ms; accept client pings no
   // more often than every min_client_ping_interval_ms.
