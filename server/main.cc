@@ -72,6 +72,10 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
   AddFlag(app, "warmup", options.warmup,
           "Populate the mapping and run a few requests before a version takes "
           "traffic.");
+  AddFlag(app, "model_snapshot", options.model_snapshot,
+          "Load each model version into private memory instead of mapping "
+          "the file, so a file rewritten or truncated in place cannot crash "
+          "the server (--nomodel_snapshot: map it).");
   AddOption(app, "host", options.host, "Address to listen on.");
   AddOption(app, "port", options.port,
             "Port to listen on (0: pick a free port).")
@@ -133,6 +137,15 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "(metadata 'authorization: Bearer TOKEN'); health is exempt.");
   AddOption(app, "max_receive_message_bytes", options.max_receive_message_bytes,
             "Largest request accepted, in bytes.")
+      ->check(AtLeast(1));
+  AddOption(app, "max_metadata_bytes", options.service.max_metadata_bytes,
+            "Largest request metadata (HPACK size) a Recommender call may "
+            "carry; a larger one fails alone with RESOURCE_EXHAUSTED (0: no "
+            "limit beyond the transport's).")
+      ->check(AtLeast(0));
+  AddOption(app, "max_header_list_bytes", options.max_header_list_bytes,
+            "The transport's limit on a call's header list (kept above "
+            "--max_metadata_bytes + 64 KiB).")
       ->check(AtLeast(1));
   AddOption(app, "keepalive_time_ms", options.keepalive_time_ms,
             "Send an HTTP/2 keepalive ping after this long without activity.")
