@@ -17,23 +17,37 @@
 namespace edlae::cli {
 namespace {
 
-// convert's flags, all required.
+// convert's flags: the files, and --dtype and/or one pruning flag.
 struct ConvertFlags {
   std::string model_file;
-  std::string dtype;
+  std::string dtype;  // "": the source's (pruning only)
+  size_t prune_topk = 0;
+  double density = 0;
   std::string out;
 };
 
-int RunConvert(const ConvertFlags& flags) {
+int RunConvert(const CLI::App& command, const ConvertFlags& flags) {
   const std::string& in = flags.model_file;
   const std::string& out = flags.out;
-  const absl::StatusOr<DType> dtype = ParseDType(flags.dtype);
+  const bool prune = flags.prune_topk > 0 || flags.density > 0;
+  if (flags.dtype.empty() && !prune) {
+    return UsageError(command,
+                      "convert needs --dtype, --prune-topk or --density");
+  }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Open(in);
   if (!model.ok()) return Fail(model.status());
-  if (absl::Status s = ConvertModel(**model, *dtype, out); !s.ok()) {
-    return Fail(s);
-  }
+  const DType dtype =
+      flags.dtype.empty() ? (*model)->dtype() : *ParseDType(flags.dtype);
+  const absl::Status s =
+      !prune ? ConvertModel(**model, dtype, out)
+             : PruneToSparse(**model,
+                             flags.prune_topk > 0
+                                 ? flags.prune_topk
+                                 : KeepPerRowForDensity(flags.density,
+                                                        (*model)->num_items()),
+                             dtype, out);
+  if (!s.ok()) return Fail(s);
   absl::StatusOr<std::shared_ptr<const Model>> written = Model::Open(out);
   if (!written.ok()) return Fail(written.status());  // should not happen
   const double seconds =
@@ -54,17 +68,28 @@ Command AddConvertCommand(CLI::App& program) {
   auto flags = std::make_shared<ConvertFlags>();
   CLI::App* command = program.add_subcommand(
       "convert",
-      "Rewrite a model file with its weights stored as f32, f16 or bf16.");
+      "Rewrite a model file with its weights stored as f32, f16 or bf16, "
+      "or pruned to a sparse model.");
   AddOption(*command, "model-file", flags->model_file, "model file to read")
       ->required();
   AddOption(*command, "dtype", flags->dtype,
-            "storage type of the written weights: f32 | f16 | bf16")
-      ->required()
+            "storage type of the written weights: f32 | f16 | bf16 (with "
+            "pruning, default: the source's)")
       ->check(ParsedBy(
           [](const std::string& name) { return ParseDType(name).status(); }));
+  CLI::Option* topk =
+      AddOption(*command, "prune-topk", flags->prune_topk,
+                "write a sparse model keeping each row's K largest |weights| "
+                "(dense models)")
+          ->check(AtLeast(1));
+  AddOption(*command, "density", flags->density,
+            "the same with K = D · items (D: the fraction of weights kept)")
+      ->check(GreaterThan(0))
+      ->check(Between(0, 1))
+      ->excludes(topk);
   AddOption(*command, "out", flags->out, "model file to write (atomically)")
       ->required();
-  return {command, [flags] { return RunConvert(*flags); }};
+  return {command, [command, flags] { return RunConvert(*command, *flags); }};
 }
 
 }  // namespace edlae::cli

@@ -57,8 +57,7 @@ int RunInspect(const CLI::App& command, const InspectFlags& flags) {
   const bool low_rank = m.kind() == ModelKind::kLowRank;
   const size_t n = m.num_items();
   std::cout << absl::StrFormat("model:        %s\n", path);
-  std::cout << absl::StrFormat("kind:         %s\n",
-                               low_rank ? "low_rank" : "dense");
+  std::cout << absl::StrFormat("kind:         %s\n", ModelKindName(m.kind()));
   std::cout << absl::StrFormat("items:        %d\n", n);
   if (low_rank) {
     std::cout << absl::StrFormat(
@@ -107,7 +106,7 @@ int RunInspect(const CLI::App& command, const InspectFlags& flags) {
           "cosine)\n",
           n - cosine.size());
     }
-  } else {
+  } else if (m.kind() == ModelKind::kDense) {
     std::vector<double> diag(n);
     for (size_t i = 0; i < n; ++i) diag[i] = WeightAt(m.dense_rows(), i, i);
     std::cout << absl::StrFormat("  %-16s %s\n", "diag(B)", Summary(diag));
