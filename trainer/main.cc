@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/cli.h"
+#include "common/file_io.h"
 #include "trainer/commands/command.h"
 
 namespace edlae::cli {
@@ -11,6 +12,17 @@ namespace edlae::cli {
 int Fail(const absl::Status& status) {
   std::cerr << "edlae-train: " << status.message() << "\n";
   return kExitFailure;
+}
+
+std::optional<int> PreflightOutput(const CLI::App& command,
+                                   const std::string& path,
+                                   absl::string_view flag,
+                                   const std::vector<std::string>& inputs) {
+  if (path.empty()) return std::nullopt;
+  absl::Status s = CheckWritableOutput(path, flag);
+  if (s.ok()) s = CheckOutputIsNotInput(path, flag, inputs);
+  if (s.ok()) return std::nullopt;
+  return UsageError(command, s.message());
 }
 
 }  // namespace edlae::cli

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -464,6 +465,57 @@ TEST(FlagLayerTest, SplitOverwriteFlag) {
   EXPECT_THAT(again.err, HasSubstr("--overwrite"));
   EXPECT_THAT(again.err, Not(HasSubstr("[split] read")));  // nothing read
   EXPECT_EQ(RunBinary(kTrain, Concat(args, {"--overwrite"})).exit_code, 0);
+}
+
+// Output paths are checked before any work: a missing folder, a folder given
+// as the file, or the training data itself as --out exit 2 naming --out,
+// and the input is left as it was.
+TEST(FlagLayerTest, OutputPathsAreCheckedBeforeAnyWork) {
+  testing::ScratchDir dir;
+  const std::string data = dir.File("data.csv"), split = dir.File("split");
+  ASSERT_EQ(RunBinary(kTrain, {"synth", "--users", "300", "--items", "60",
+                               "--out", data})
+                .exit_code,
+            0);
+  const std::string before = ReadAll(data);
+  const std::string missing = dir.File("no/such/dir/m.edlae");
+  struct Case {
+    std::vector<std::string> args;
+  };
+  const std::vector<Case> cases = {
+      {{"train", "--input", data, "--model", "ease", "--out", missing}},
+      {{"train", "--input", data, "--model", "ease", "--out", data}},
+      {{"train", "--input", data, "--model", "ease", "--out", dir.path()}},
+      {{"synth", "--users", "10", "--items", "20", "--out", missing}},
+      {{"convert", "--model-file", data, "--dtype", "f16", "--out", missing}},
+  };
+  for (const Case& c : cases) {
+    const Result r = RunBinary(kTrain, c.args);
+    EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(c.args, " ") << "\n" << r.err;
+    EXPECT_THAT(r.err, HasSubstr("--out")) << absl::StrJoin(c.args, " ");
+    EXPECT_THAT(r.err, Not(HasSubstr("[train] load")));
+  }
+  EXPECT_EQ(ReadAll(data), before);
+
+  // tune: refused before the grid runs; with a good --out the results are
+  // printed before the model is written.
+  ASSERT_EQ(RunBinary(kTrain, {"split", "--input", data, "--heldout-users",
+                               "30", "--out", split})
+                .exit_code,
+            0);
+  const std::vector<std::string> tune = {"tune",     "--split",  split,
+                                         "--model",  "ease",     "--lambda",
+                                         "10",       "--out"};
+  Result r = RunBinary(kTrain, Concat(tune, {missing}));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--out"));
+  EXPECT_EQ(r.out, "");  // no grid ran
+  r = RunBinary(kTrain, Concat(tune, {split + "/train.csv"}));
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // a split file is an input
+  r = RunBinary(kTrain, Concat(tune, {dir.File("best.edlae")}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("best overall"));
+  EXPECT_TRUE(std::filesystem::exists(dir.File("best.edlae")));
 }
 
 }  // namespace

@@ -5,8 +5,12 @@
 #define EDLAE_TRAINER_COMMANDS_COMMAND_H_
 
 #include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/cli.h"
 
 namespace edlae::cli {
@@ -16,6 +20,16 @@ inline constexpr int kExitFailure = 1;  // bad data, I/O, numerical failure
 
 // Prints "edlae-train: <message>" to stderr and returns kExitFailure.
 int Fail(const absl::Status& status);
+
+// Before any work: the output `path` of flag `flag` can be written (its
+// folder exists and is writable, it is not a folder) and is none of
+// `inputs` (same file, links followed). nullopt when fine; otherwise the
+// usage error has been printed and this is the exit status (kExitUsage). An
+// empty `path` (no output asked for) is fine.
+std::optional<int> PreflightOutput(const CLI::App& command,
+                                   const std::string& path,
+                                   absl::string_view flag,
+                                   const std::vector<std::string>& inputs);
 
 // A subcommand added to the program: `run` reads the flags parsed into
 // `app` and returns the exit status.

@@ -34,6 +34,11 @@ int RunConvert(const CLI::App& command, const ConvertFlags& flags) {
     return UsageError(command,
                       "convert needs --dtype, --prune-topk or --density");
   }
+  // The model's own file is a valid --out (the write replaces it
+  // atomically; the open model keeps the old contents).
+  if (std::optional<int> bad = PreflightOutput(command, out, "--out", {})) {
+    return *bad;
+  }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Open(in);
   if (!model.ok()) return Fail(model.status());

@@ -29,6 +29,9 @@ int RunSynth(const CLI::App& command, const SynthFlags& flags) {
                                             ") must not exceed --items (",
                                             options.num_items, ")"));
   }
+  if (std::optional<int> bad = PreflightOutput(command, out, "--out", {})) {
+    return *bad;
+  }
   const auto start = std::chrono::steady_clock::now();
   if (absl::Status s = WriteSyntheticInteractions(out, options); !s.ok()) {
     return Fail(s);

@@ -51,6 +51,14 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
         << "[train] note: ease ignores --dropout (it is edlae with p = 0)\n";
   }
 
+  // The output is checked before the data is read: a bad --out, or one that
+  // would replace the training data, fails in a second, not after the solve.
+  absl::StatusOr<std::vector<std::string>> inputs = SplitInputList(input);
+  if (!inputs.ok()) return UsageError(command, inputs.status().message());
+  if (std::optional<int> bad = PreflightOutput(command, out, "--out", *inputs)) {
+    return *bad;
+  }
+
   const auto load_start = std::chrono::steady_clock::now();
   absl::StatusOr<Interactions> x = LoadInteractionList(input, load);
   if (!x.ok()) return Fail(x.status());

@@ -51,7 +51,21 @@ struct TuneFlags {
   bool json = false;
 };
 
-int RunTune(const TuneFlags& flags) {
+// Writes the best model after the results are printed, so a failed write
+// never loses the table.
+int WriteBest(const TuneFlags& flags, const LoadedSplit& split,
+              const TuneResult& result) {
+  if (flags.out.empty()) return kExitOk;
+  absl::Status s = WriteTrainedModel(split.train, result.best_model,
+                                     flags.split + "/train.csv", flags.out);
+  if (!s.ok()) return Fail(s);
+  std::cerr << "[tune] wrote the best model ("
+            << PointName(result.points[result.best_point]) << ") to "
+            << flags.out << "\n";
+  return kExitOk;
+}
+
+int RunTune(const CLI::App& command, const TuneFlags& flags) {
   const std::string& dir = flags.split;
   TuneOptions options;
   for (const std::string& name : SplitList(flags.models)) {
@@ -70,6 +84,16 @@ int RunTune(const TuneFlags& flags) {
   const std::string& out = flags.out;
   options.keep_best_model = !out.empty();
   options.progress = &std::cerr;
+  // The best model's path is checked before the grid runs (minutes to hours),
+  // and may not be one of the split's files.
+  std::vector<std::string> split_files;
+  for (const char* name : kSplitFileNames) {
+    split_files.push_back(absl::StrCat(dir, "/", name));
+  }
+  if (std::optional<int> bad =
+          PreflightOutput(command, out, "--out", split_files)) {
+    return *bad;
+  }
 
   absl::StatusOr<LoadedSplit> split = ReadSplit(dir);
   if (!split.ok()) return Fail(split.status());
@@ -78,14 +102,6 @@ int RunTune(const TuneFlags& flags) {
       Tune(split->train, split->validation, split->test, options);
   if (!result.ok()) return Fail(result.status());
   const TunePoint& best = result->points[result->best_point];
-  if (!out.empty()) {
-    absl::Status s = WriteTrainedModel(split->train, result->best_model,
-                                       dir + "/train.csv", out);
-    if (!s.ok()) return Fail(s);
-    std::cerr << "[tune] wrote the best model (" << PointName(best) << ") to "
-              << out << "\n";
-  }
-
   if (flags.json) {
     std::string json = absl::StrCat(
         "{\"split\":", JsonString(dir), ",\"precision\":\"",
@@ -108,8 +124,8 @@ int RunTune(const TuneFlags& flags) {
                       ",\"test\":", MetricJson(b.test), "}");
     }
     absl::StrAppend(&json, "],\"best_overall\":", result->best_point, "}\n");
-    std::cout << json;
-    return kExitOk;
+    std::cout << json << std::flush;
+    return WriteBest(flags, *split, *result);
   }
 
   std::cout << absl::StrFormat(
@@ -144,8 +160,8 @@ int RunTune(const TuneFlags& flags) {
               << absl::StrFormat("  %8.2f\n",
                                  result->gram_seconds + p.solve_seconds);
   }
-  std::cout << "\nbest overall: " << PointName(best) << "\n";
-  return kExitOk;
+  std::cout << "\nbest overall: " << PointName(best) << "\n" << std::flush;
+  return WriteBest(flags, *split, *result);
 }
 
 }  // namespace
@@ -185,7 +201,7 @@ Command AddTuneCommand(CLI::App& program) {
   AddOption(*command, "out", flags->out,
             "write the best model to this file (atomically)");
   AddJsonFlag(*command, flags->json);
-  return {command, [flags] { return RunTune(*flags); }};
+  return {command, [command, flags] { return RunTune(*command, *flags); }};
 }
 
 }  // namespace edlae::cli
