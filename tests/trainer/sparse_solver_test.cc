@@ -1,0 +1,235 @@
+// Sparse Gram and sparse solver: exact dense references at density 1, ranking kept and no n × n buffer below it.
+#include "trainer/sparse_solver.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/model_convert.h"
+#include "gtest/gtest.h"
+#include "trainer/full_rank_solver.h"
+#include "trainer/gram.h"
+#include "trainer/interactions.h"
+#include "trainer/sparse_gram.h"
+
+namespace edlae {
+namespace {
+
+// Users with a taste cluster (one of 10 item blocks) plus power-law noise, a
+// few with long histories: structured like real data, so B is meaningful.
+Interactions ClusteredInteractions(size_t users, size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Interactions x;
+  for (size_t i = 0; i < n; ++i) x.item_ids.push_back(absl::StrCat("i", i));
+  x.row_offsets.push_back(0);
+  std::uniform_real_distribution<double> unit(0, 1);
+  for (size_t u = 0; u < users; ++u) {
+    x.user_ids.push_back(absl::StrCat("u", u));
+    const size_t cluster = rng() % 10;
+    const double scale = u % 50 == 0 ? 8.0 : 1.0;  // long histories
+    for (size_t i = 0; i < n; ++i) {
+      const bool own = i * 10 / n == cluster;
+      const double prob = scale * ((own ? 0.25 : 0.0) + 2.0 / (8.0 + i));
+      if (unit(rng) < prob) x.item_indices.push_back(static_cast<uint32_t>(i));
+    }
+    x.row_offsets.push_back(x.item_indices.size());
+  }
+  return x;
+}
+
+std::vector<double> Dense(const SparseModel& m) {
+  const size_t n = m.num_items;
+  std::vector<double> b(n * n, 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    for (uint64_t q = m.offsets[i]; q < m.offsets[i + 1]; ++q) {
+      b[i * n + m.indices[q]] = m.weights[q];
+    }
+  }
+  return b;
+}
+
+TEST(SparseGramTest, EqualsDenseGramAndDropsOnlyOffDiagonalCounts) {
+  const size_t n = 150;
+  const Interactions x = ClusteredInteractions(300, n, 3);
+  const std::vector<double> dense = ComputeGram(x, 1);
+  for (uint32_t min_count : {0u, 3u}) {
+    SparseGramOptions o;
+    o.min_cooccurrence = min_count;
+    o.num_threads = 2;
+    const SparseGram g = ComputeSparseGram(x, o);
+    ASSERT_EQ(g.n, n);
+    ASSERT_EQ(g.offsets.size(), n + 1);
+    size_t expected_nnz = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(g.indices[g.offsets[i]], i) << "diagonal first in row " << i;
+      EXPECT_EQ(g.diagonal(i), dense[i * n + i]);
+      std::vector<double> row(n, 0.0);
+      for (uint64_t q = g.offsets[i]; q < g.offsets[i + 1]; ++q) {
+        if (q > g.offsets[i]) {
+          ASSERT_LT(g.indices[q - 1], g.indices[q]);
+        }
+        row[g.indices[q]] = g.values[q];
+      }
+      for (size_t j = i; j < n; ++j) {
+        const double want = dense[i * n + j];
+        const bool kept = j == i || want >= std::max(min_count, 1u);
+        EXPECT_EQ(row[j], kept ? want : 0.0) << i << "," << j;
+        expected_nnz += kept ? 1 : 0;
+      }
+    }
+    EXPECT_EQ(g.nnz_upper(), expected_nnz);
+  }
+}
+
+struct ExactCase {
+  Algorithm algorithm;
+  double lambda;
+  double dropout;
+};
+
+class SparseSolverExactTest : public ::testing::TestWithParam<ExactCase> {};
+
+// Density 1 with nothing dropped is the closed form: the same B as the dense
+// Cholesky inverse of full_rank_solver, entry by entry.
+TEST_P(SparseSolverExactTest, DensityOneReproducesDenseClosedForm) {
+  const size_t n = 200;
+  const Interactions x = ClusteredInteractions(500, n, 7);
+  ModelSpec spec;
+  spec.algorithm = GetParam().algorithm;
+  spec.lambda = GetParam().lambda;
+  spec.dropout = GetParam().dropout;
+  absl::StatusOr<std::vector<float>> dense =
+      SolveFullRank(ComputeGram(x, 2), n, SolverOptionsFor(spec, 2));
+  ASSERT_TRUE(dense.ok()) << dense.status();
+  SparseTrainOptions o;
+  o.density = 1.0;
+  o.num_threads = 2;
+  absl::StatusOr<SparseModel> sparse = TrainSparse(x, spec, o);
+  ASSERT_TRUE(sparse.ok()) << sparse.status();
+  const std::vector<double> b = Dense(*sparse);
+  double worst = 0, largest = 0;
+  for (size_t k = 0; k < n * n; ++k) {
+    worst = std::max(worst, std::abs(b[k] - (*dense)[k]));
+    largest = std::max(largest, std::abs(static_cast<double>((*dense)[k])));
+  }
+  EXPECT_GT(largest, 1e-2);  // a real model, not all zeros
+  EXPECT_LT(worst, 1e-5) << "largest |B| " << largest;
+  if (spec.algorithm != Algorithm::kDlae) {
+    for (size_t i = 0; i < n; ++i) EXPECT_EQ(b[i * n + i], 0.0);
+  }
+  EXPECT_EQ(sparse->popularity.size(), n);
+  EXPECT_EQ(sparse->report.nnz_b, sparse->indices.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Algorithms, SparseSolverExactTest,
+    ::testing::Values(ExactCase{Algorithm::kEase, 20, 0},
+                      ExactCase{Algorithm::kEdlae, 5, 0.25},
+                      ExactCase{Algorithm::kDlae, 5, 0.25}));
+
+// The top-10 items of a history's scores Σ_h B[h,:] (history excluded).
+std::vector<uint32_t> TopTen(const std::vector<double>& b, size_t n,
+                             const uint32_t* first, const uint32_t* last) {
+  std::vector<double> score(n, 0.0);
+  for (const uint32_t* h = first; h != last; ++h) {
+    for (size_t j = 0; j < n; ++j) score[j] += b[*h * n + j];
+  }
+  for (const uint32_t* h = first; h != last; ++h) score[*h] = -1e300;
+  std::vector<uint32_t> order(n);
+  for (size_t j = 0; j < n; ++j) order[j] = static_cast<uint32_t>(j);
+  std::partial_sort(order.begin(), order.begin() + 10, order.end(),
+                    [&](uint32_t a, uint32_t c) { return score[a] > score[c]; });
+  order.resize(10);
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+double MeanTopTenOverlap(const Interactions& x, const std::vector<double>& a,
+                         const std::vector<double>& b, size_t n) {
+  double overlap = 0;
+  for (size_t u = 0; u < x.num_users(); ++u) {
+    const uint32_t* first = x.item_indices.data() + x.row_offsets[u];
+    const uint32_t* last = x.item_indices.data() + x.row_offsets[u + 1];
+    const std::vector<uint32_t> ta = TopTen(a, n, first, last);
+    const std::vector<uint32_t> tb = TopTen(b, n, first, last);
+    std::vector<uint32_t> common;
+    std::set_intersection(ta.begin(), ta.end(), tb.begin(), tb.end(),
+                          std::back_inserter(common));
+    overlap += common.size() / 10.0;
+  }
+  return overlap / x.num_users();
+}
+
+// At density 0.1 every row keeps at most 0.1·n weights, the rankings stay
+// close to the exact model's (as close as pruning the exact B itself), and no
+// phase allocates anything of n² elements.
+TEST(SparseSolverTest, LowDensityKeepsRankingWithoutDenseBuffers) {
+  const size_t n = 400;
+  const Interactions x = ClusteredInteractions(1200, n, 11);
+  ModelSpec spec;
+  spec.algorithm = Algorithm::kEase;
+  spec.lambda = 30;
+  absl::StatusOr<std::vector<float>> exact =
+      SolveFullRank(ComputeGram(x, 2), n, SolverOptionsFor(spec, 2));
+  ASSERT_TRUE(exact.ok()) << exact.status();
+  std::vector<double> exact_b(exact->begin(), exact->end());
+  SparseTrainOptions o;
+  o.density = 0.1;
+  o.num_threads = 2;
+  absl::StatusOr<SparseModel> sparse = TrainSparse(x, spec, o);
+  ASSERT_TRUE(sparse.ok()) << sparse.status();
+  const size_t keep = 40;
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_LE(sparse->offsets[i + 1] - sparse->offsets[i], keep);
+  }
+  // The exact B pruned to the same 40 per row: the best a sparse B can do.
+  std::vector<double> pruned(n * n, 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<uint32_t> order(n);
+    for (size_t j = 0; j < n; ++j) order[j] = static_cast<uint32_t>(j);
+    std::nth_element(order.begin(), order.begin() + keep, order.end(),
+                     [&](uint32_t a, uint32_t c) {
+                       return std::abs(exact_b[i * n + a]) > std::abs(exact_b[i * n + c]);
+                     });
+    for (size_t r = 0; r < keep; ++r) pruned[i * n + order[r]] = exact_b[i * n + order[r]];
+  }
+  const double trained = MeanTopTenOverlap(x, exact_b, Dense(*sparse), n);
+  const double best = MeanTopTenOverlap(x, exact_b, pruned, n);
+  EXPECT_GT(trained, 0.8);
+  EXPECT_GT(trained, best - 0.05) << "pruned exact model: " << best;
+  const SparseTrainReport& r = sparse->report;
+  EXPECT_LT(r.largest_buffer_elements, n * n / 2);
+  EXPECT_LE(r.nnz_inverse, KeepPerRowForDensity(0.1, n) * n);
+  EXPECT_EQ(r.nnz_b, sparse->indices.size());
+}
+
+TEST(SparseSolverTest, RefusesBadOptionsAndSingularSystems) {
+  const Interactions x = ClusteredInteractions(50, 30, 5);
+  ModelSpec spec;
+  spec.algorithm = Algorithm::kEase;
+  spec.lambda = 1;
+  SparseTrainOptions o;
+  o.density = 0;
+  EXPECT_EQ(TrainSparse(x, spec, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o.density = 1.5;
+  EXPECT_EQ(TrainSparse(x, spec, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o.density = 0.5;
+  spec.algorithm = Algorithm::kZeroDiag;
+  EXPECT_EQ(TrainSparse(x, spec, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // An item nobody used with λ = 0: G + Λ is singular.
+  Interactions y = x;
+  y.item_ids.push_back("unused");
+  spec.algorithm = Algorithm::kEase;
+  spec.lambda = 0;
+  EXPECT_EQ(TrainSparse(y, spec, o).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace edlae

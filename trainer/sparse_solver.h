@@ -1,0 +1,104 @@
+// Sparse EASE/EDLAE/DLAE: CHOLMOD factor of G + Λ, a pruned inverse factor W ≈ L⁻¹, C ≈ WᵀW, and B in CSR rows.
+#ifndef EDLAE_TRAINER_SPARSE_SOLVER_H_
+#define EDLAE_TRAINER_SPARSE_SOLVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/model_writer.h"
+#include "trainer/full_rank_solver.h"
+#include "trainer/interactions.h"
+#include "trainer/model_spec.h"
+#include "trainer/sparse_gram.h"
+
+namespace edlae {
+
+struct SparseTrainOptions {
+  // Fraction of the n² weights of B kept, in (0, 1]: each row keeps its
+  // KeepPerRowForDensity(density, n) (core/model_convert.h: max(1,
+  // round(density · n))) largest |B[i][j]|. 1 keeps every weight (exact B).
+  double density = 0.01;
+  // Off-diagonal co-occurrence counts below this are dropped from G before
+  // the factorization (0 or 1: none); the diagonal is always kept.
+  uint32_t min_cooccurrence = 0;
+  int num_threads = 0;  // 0: all cores
+  // Entries kept per column of W ≈ L⁻¹: KeepPerRowForDensity(inverse_density, n);
+  // 0: the same as `density`.
+  double inverse_density = 0;
+  // In the triangular solves for W's columns, an entry with
+  // |w_kj| < drop_tolerance · |w_jj| is not propagated (set to zero).
+  // Negative: 0 (exact) when density == 1, else kDefaultDropTolerance.
+  double drop_tolerance = -1;
+};
+inline constexpr double kDefaultDropTolerance = 1e-4;
+
+// What each phase cost; sizes in entries (not bytes).
+struct SparseTrainReport {
+  double gram_seconds = 0;
+  double factor_seconds = 0;   // analyze (ordering) + factorize
+  double inverse_seconds = 0;  // W ≈ L⁻¹
+  double b_seconds = 0;        // C ≈ WᵀW, diag C, B rows, pruning
+  size_t peak_rss_bytes = 0;   // getrusage after the last phase
+  size_t nnz_gram = 0;         // full symmetric G (both triangles)
+  size_t nnz_factor = 0;       // L (lower triangle incl. diagonal)
+  size_t nnz_inverse = 0;      // W (lower triangle incl. diagonal)
+  size_t nnz_b = 0;
+  std::string ordering;  // CHOLMOD's chosen fill-reducing ordering
+  // The largest single buffer any phase allocated, in elements: by
+  // construction max(nnz(L), nnz(W), nnz(B), nnz(G), threads · n, ...);
+  // never n² unless the factor or the model itself is that dense.
+  size_t largest_buffer_elements = 0;
+};
+
+// B = I − C·dMat(1 ⊘ diag C) (kEase, kEdlae) or I − C·Λ (kDlae), sparse.
+// Owns its arrays; View() lends them to WriteSparseModel.
+struct SparseModel {
+  size_t num_items = 0;
+  std::vector<uint64_t> offsets;  // num_items + 1
+  std::vector<uint32_t> indices;  // nnz, ascending within each row
+  std::vector<float> weights;     // nnz, finite
+  std::vector<float> popularity;  // diag G
+  SparseTrainReport report;
+
+  // The model as WriteSparseModel takes it (metadata empty, dtype float32):
+  // valid while this object and `item_ids` live.
+  SparseModelData View(absl::Span<const std::string> item_ids) const;
+};
+
+// Solves the model of `options` (algorithm, λ, p) on the sparse Gram matrix
+// `g`, consumed (its memory is released once the factor holds it):
+//  1. A = G + Λ, Λ = λ·I + p/(1−p)·dMat(diag G) (p = 0 for kEase);
+//  2. P·A·Pᵀ = L·Lᵀ by CHOLMOD (AMD, or METIS when AMD fills badly;
+//     supernodal factorization, then converted to a simplicial CSC L);
+//  3. W ≈ L⁻¹ column by column: the exact sparse triangular solve L·w = e_j
+//     along j's elimination-tree path (with `drop_tolerance`), then the
+//     column pruned to its largest entries (`inverse_density`), diagonal kept;
+//  4. C ≈ Wᵀ·W (so C = (P·A·Pᵀ)⁻¹ exactly when nothing is dropped), diag C
+//     from the same W, row by row with a length-n accumulator per thread;
+//     B from C as above; each row pruned to KeepPerRowForDensity(density, n) entries and
+//     mapped back through P.
+// At density 1 with nothing dropped this is the exact closed form of
+// SolveFullRank (to rounding). Memory: G, then L, W and B, plus O(threads·n);
+// no n × n buffer. Errors: InvalidArgument (hyperparameters, density outside
+// (0, 1], kZeroDiag), FailedPrecondition (G + Λ not positive definite, or a
+// non-finite B), ResourceExhausted (CHOLMOD out of memory).
+absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
+                                        const SolverOptions& solver,
+                                        const SparseTrainOptions& options,
+                                        std::ostream* log = nullptr);
+
+// ComputeSparseGram (with options.min_cooccurrence) then SolveSparse, with
+// time and peak memory per phase in the report and on `log` when not null.
+absl::StatusOr<SparseModel> TrainSparse(const Interactions& x,
+                                        const ModelSpec& spec,
+                                        const SparseTrainOptions& options,
+                                        std::ostream* log = nullptr);
+
+}  // namespace edlae
+
+#endif  // EDLAE_TRAINER_SPARSE_SOLVER_H_
