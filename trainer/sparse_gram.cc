@@ -1,4 +1,5 @@
-// Sparse G = XᵀX: per-thread dense counters over the users of each item, rows emitted sorted, chunks concatenated.
+// Sparse G = XᵀX: per-thread dense counters over the users of each item, rows
+// emitted sorted, chunks concatenated.
 #include "trainer/sparse_gram.h"
 
 #include <algorithm>
@@ -40,7 +41,8 @@ SparseGram ComputeSparseGram(const Interactions& x,
   }
 
   // Chunks small enough to balance the skewed rows (popular items are slow).
-  const size_t chunk = std::max<size_t>(1, std::min<size_t>(256, n / (64 * threads) + 1));
+  const size_t chunk =
+      std::max<size_t>(1, std::min<size_t>(256, n / (64 * threads) + 1));
   const size_t num_chunks = (n + chunk - 1) / chunk;
   std::vector<RowChunk> chunks(num_chunks);
   std::atomic<size_t> next{0};
@@ -59,8 +61,10 @@ SparseGram ComputeSparseGram(const Interactions& x,
           const uint32_t u = col_users[k];
           const uint32_t* first = x.item_indices.data() + x.row_offsets[u];
           const uint32_t* last = x.item_indices.data() + x.row_offsets[u + 1];
-          // A user's items are sorted: only those >= i belong to row i's upper part.
-          for (const uint32_t* p = std::lower_bound(first, last, static_cast<uint32_t>(i));
+          // A user's items are sorted: only those >= i belong to row i's upper
+          // part.
+          for (const uint32_t* p =
+                   std::lower_bound(first, last, static_cast<uint32_t>(i));
                p != last; ++p) {
             if (count[*p]++ == 0) touched.push_back(*p);
           }
@@ -115,8 +119,10 @@ SparseGram ComputeSparseGram(const Interactions& x,
   ParallelFor(num_chunks, 1, threads, [&](size_t begin, size_t end) {
     for (size_t c = begin; c < end; ++c) {
       RowChunk& ch = chunks[c];
-      std::copy(ch.indices.begin(), ch.indices.end(), g.indices.begin() + chunk_start[c]);
-      std::copy(ch.values.begin(), ch.values.end(), g.values.begin() + chunk_start[c]);
+      std::copy(ch.indices.begin(), ch.indices.end(),
+                g.indices.begin() + chunk_start[c]);
+      std::copy(ch.values.begin(), ch.values.end(),
+                g.values.begin() + chunk_start[c]);
       ch = RowChunk();  // release as we go
     }
   });

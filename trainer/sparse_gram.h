@@ -1,4 +1,5 @@
-// Gram matrix G = XᵀX of a binary interaction matrix as a sparse symmetric matrix (upper triangle, CSR), in parallel.
+// Gram matrix G = XᵀX of a binary interaction matrix as a sparse symmetric
+// matrix (upper triangle, CSR), in parallel.
 #ifndef EDLAE_TRAINER_SPARSE_GRAM_H_
 #define EDLAE_TRAINER_SPARSE_GRAM_H_
 

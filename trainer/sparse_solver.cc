@@ -1,4 +1,5 @@
-// Sparse closed forms: CHOLMOD LLᵀ of P(G + Λ)Pᵀ, pruned W ≈ L⁻¹ by etree-path solves, C ≈ WᵀW, pruned B rows.
+// Sparse closed forms: CHOLMOD LLᵀ of P(G + Λ)Pᵀ, pruned W ≈ L⁻¹ by etree-path
+// solves, C ≈ WᵀW, pruned B rows.
 #include "trainer/sparse_solver.h"
 
 #include <algorithm>
@@ -62,8 +63,8 @@ class Cholmod {
           absl::StrCat("CHOLMOD ran out of memory in ", what));
     }
     if (common_.status < CHOLMOD_OK) {
-      return absl::InternalError(
-          absl::StrCat("CHOLMOD ", what, " failed with status ", common_.status));
+      return absl::InternalError(absl::StrCat(
+          "CHOLMOD ", what, " failed with status ", common_.status));
     }
     return absl::OkStatus();
   }
@@ -76,14 +77,22 @@ class Cholmod {
 
 const char* OrderingName(int ordering) {
   switch (ordering) {
-    case CHOLMOD_NATURAL: return "natural";
-    case CHOLMOD_GIVEN: return "given";
-    case CHOLMOD_AMD: return "amd";
-    case CHOLMOD_METIS: return "metis";
-    case CHOLMOD_NESDIS: return "nesdis";
-    case CHOLMOD_COLAMD: return "colamd";
-    case CHOLMOD_POSTORDERED: return "postordered";
-    default: return "unknown";
+    case CHOLMOD_NATURAL:
+      return "natural";
+    case CHOLMOD_GIVEN:
+      return "given";
+    case CHOLMOD_AMD:
+      return "amd";
+    case CHOLMOD_METIS:
+      return "metis";
+    case CHOLMOD_NESDIS:
+      return "nesdis";
+    case CHOLMOD_COLAMD:
+      return "colamd";
+    case CHOLMOD_POSTORDERED:
+      return "postordered";
+    default:
+      return "unknown";
   }
 }
 
@@ -102,6 +111,9 @@ struct InverseFactor {
   std::vector<uint64_t> offsets;
   std::vector<uint32_t> rows;
   std::vector<double> values;
+  // ‖column j of L⁻¹‖² = C[j][j] (in P·A·Pᵀ order), summed before pruning:
+  // exact up to the drop tolerance.
+  std::vector<double> squared_norms;
 };
 
 // Column j of L⁻¹ is nonzero only on j's path to the root of the elimination
@@ -125,6 +137,8 @@ InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
     std::vector<double> values;
   };
   std::vector<Chunk> chunks(num_chunks);
+  InverseFactor w;
+  w.squared_norms.assign(n, 0.0);
   std::atomic<size_t> next{0};
   RunThreads(threads, [&] {
     std::vector<double> work(n, 0.0);
@@ -136,16 +150,19 @@ InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
       const size_t begin = c * kChunk, end = std::min(n, begin + kChunk);
       for (size_t j = begin; j < end; ++j) {
         column.clear();
+        double squared_norm = 0;
         work[j] = 1.0;
         const double diag = 1.0 / f.x[f.p[j]];
         const double drop = drop_tolerance * std::abs(diag);
         for (int64_t k = static_cast<int64_t>(j); k >= 0; k = parent[k]) {
           const double v = work[k] / f.x[f.p[k]];
           work[k] = 0.0;
-          if (v == 0.0 || (std::abs(v) < drop && k != static_cast<int64_t>(j))) {
+          if (v == 0.0 ||
+              (std::abs(v) < drop && k != static_cast<int64_t>(j))) {
             continue;
           }
           column.emplace_back(static_cast<uint32_t>(k), v);
+          squared_norm += v * v;
           for (int64_t q = f.p[k] + 1; q < f.p[k + 1]; ++q) {
             work[f.i[q]] -= f.x[q] * v;
           }
@@ -158,6 +175,7 @@ InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
           column.resize(keep);
           std::sort(column.begin(), column.end());
         }
+        w.squared_norms[j] = squared_norm;
         out.col_nnz.push_back(static_cast<uint32_t>(column.size()));
         for (const auto& [row, v] : column) {
           out.rows.push_back(row);
@@ -166,7 +184,6 @@ InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
       }
     }
   });
-  InverseFactor w;
   w.offsets.assign(n + 1, 0);
   for (size_t c = 0; c < num_chunks; ++c) {
     for (size_t r = 0; r < chunks[c].col_nnz.size(); ++r) {
@@ -179,8 +196,10 @@ InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
   ParallelFor(num_chunks, 1, threads, [&](size_t begin, size_t end) {
     for (size_t c = begin; c < end; ++c) {
       const uint64_t at = w.offsets[c * kChunk];
-      std::copy(chunks[c].rows.begin(), chunks[c].rows.end(), w.rows.begin() + at);
-      std::copy(chunks[c].values.begin(), chunks[c].values.end(), w.values.begin() + at);
+      std::copy(chunks[c].rows.begin(), chunks[c].rows.end(),
+                w.rows.begin() + at);
+      std::copy(chunks[c].values.begin(), chunks[c].values.end(),
+                w.values.begin() + at);
       chunks[c] = Chunk();
     }
   });
@@ -209,13 +228,15 @@ InverseFactor Transpose(const InverseFactor& w, size_t n) {
 absl::Status Validate(const SolverOptions& solver,
                       const SparseTrainOptions& options) {
   if (solver.algorithm == Algorithm::kZeroDiag) {
-    return absl::InvalidArgumentError("zero-diag has no sparse solver (low-rank only)");
+    return absl::InvalidArgumentError(
+        "zero-diag has no sparse solver (low-rank only)");
   }
   if (!std::isfinite(solver.lambda) || solver.lambda < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("lambda must be finite and >= 0, got ", solver.lambda));
   }
-  if (!std::isfinite(solver.dropout) || solver.dropout < 0 || solver.dropout >= 1) {
+  if (!std::isfinite(solver.dropout) || solver.dropout < 0 ||
+      solver.dropout >= 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("dropout must be in [0, 1), got ", solver.dropout));
   }
@@ -235,13 +256,14 @@ absl::Status Validate(const SolverOptions& solver,
 
 void LogPhase(std::ostream* log, const std::string& what, double seconds) {
   if (!log) return;
-  *log << absl::StrFormat("[train] sparse %s: %.3f s, peak RSS %.1f MiB\n", what,
-                          seconds, PeakRssBytes() / 1048576.0);
+  *log << absl::StrFormat("[train] sparse %s: %.3f s, peak RSS %.1f MiB\n",
+                          what, seconds, PeakRssBytes() / 1048576.0);
 }
 
 }  // namespace
 
-SparseModelData SparseModel::View(absl::Span<const std::string> item_ids) const {
+SparseModelData SparseModel::View(
+    absl::Span<const std::string> item_ids) const {
   SparseModelData data;
   data.offsets = offsets;
   data.indices = indices;
@@ -251,7 +273,8 @@ SparseModelData SparseModel::View(absl::Span<const std::string> item_ids) const 
   return data;
 }
 
-absl::StatusOr<SparseModel> SolveSparse(SparseGram g, const SolverOptions& solver,
+absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
+                                        const SolverOptions& solver,
                                         const SparseTrainOptions& options,
                                         std::ostream* log) {
   if (absl::Status s = Validate(solver, options); !s.ok()) return s;
@@ -274,8 +297,9 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g, const SolverOptions& solve
   auto start = Clock::now();
   Cholmod chol;
   cholmod_common* cc = chol.common();
-  chol.a() = cholmod_l_allocate_sparse(n, n, g.nnz_upper(), /*sorted=*/1,
-                                       /*packed=*/1, /*stype=*/-1, CHOLMOD_REAL, cc);
+  chol.a() =
+      cholmod_l_allocate_sparse(n, n, g.nnz_upper(), /*sorted=*/1,
+                                /*packed=*/1, /*stype=*/-1, CHOLMOD_REAL, cc);
   if (chol.a() == nullptr) return chol.StatusOf("allocate");
   {
     auto* ap = static_cast<int64_t*>(chol.a()->p);
@@ -304,7 +328,8 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g, const SolverOptions& solve
   if (absl::Status s = chol.StatusOf("factorize"); !s.ok()) return s;
   cholmod_l_free_sparse(&chol.a(), cc);
   if (!cholmod_l_change_factor(CHOLMOD_REAL, /*to_ll=*/1, /*to_super=*/0,
-                               /*to_packed=*/1, /*to_monotonic=*/1, chol.l(), cc)) {
+                               /*to_packed=*/1, /*to_monotonic=*/1, chol.l(),
+                               cc)) {
     return chol.StatusOf("change_factor");
   }
   Factor f;
@@ -317,10 +342,13 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g, const SolverOptions& solve
   report.largest_buffer_elements =
       std::max(report.largest_buffer_elements, report.nnz_factor);
   report.factor_seconds = SecondsSince(start);
-  LogPhase(log, absl::StrFormat("factor (%s ordering, nnz(L) = %d, fill %.2f× G's lower triangle)",
-                                report.ordering, report.nnz_factor,
-                                2.0 * report.nnz_factor / (report.nnz_gram + n)),
-           report.factor_seconds);
+  LogPhase(
+      log,
+      absl::StrFormat(
+          "factor (%s ordering, nnz(L) = %d, fill %.2f× G's lower triangle)",
+          report.ordering, report.nnz_factor,
+          2.0 * report.nnz_factor / (report.nnz_gram + n)),
+      report.factor_seconds);
 
   // 3. W ≈ L⁻¹.
   start = Clock::now();
@@ -329,7 +357,8 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g, const SolverOptions& solve
                           ? options.drop_tolerance
                           : (exact ? 0.0 : kDefaultDropTolerance);
   const size_t keep_w = KeepPerRowForDensity(
-      options.inverse_density > 0 ? options.inverse_density : options.density, n);
+      options.inverse_density > 0 ? options.inverse_density : options.density,
+      n);
   InverseFactor w = InvertFactor(f, keep_w, drop, threads);
   std::vector<int64_t> perm(f.perm, f.perm + n);
   cholmod_l_free_factor(&chol.l(), cc);
@@ -337,18 +366,17 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g, const SolverOptions& solve
   report.largest_buffer_elements =
       std::max(report.largest_buffer_elements, report.nnz_inverse);
   report.inverse_seconds = SecondsSince(start);
-  LogPhase(log, absl::StrFormat("inverse factor (nnz(W) = %d, ≤ %d per column, drop tolerance %g)",
-                                report.nnz_inverse, keep_w, drop),
-           report.inverse_seconds);
+  LogPhase(
+      log,
+      absl::StrFormat(
+          "inverse factor (nnz(W) = %d, ≤ %d per column, drop tolerance %g)",
+          report.nnz_inverse, keep_w, drop),
+      report.inverse_seconds);
 
-  // 4. C ≈ WᵀW: C[i][l] = Σ_k W[k][i]·W[k][l]; diag C first, then B rows.
+  // 4. C ≈ WᵀW: C[i][l] = Σ_k W[k][i]·W[k][l], diag C from the unpruned
+  // columns (exact up to the drop tolerance); then B rows.
   start = Clock::now();
-  std::vector<double> diag_c(n, 0.0);
-  for (size_t i = 0; i < n; ++i) {
-    double s = 0;
-    for (uint64_t q = w.offsets[i]; q < w.offsets[i + 1]; ++q) s += w.values[q] * w.values[q];
-    diag_c[i] = s;
-  }
+  const std::vector<double> diag_c = std::move(w.squared_norms);
   const InverseFactor wt = Transpose(w, n);  // rows of W
   std::vector<double> lambda_perm(n);
   for (size_t l = 0; l < n; ++l) lambda_perm[l] = lambda[perm[l]];
@@ -405,8 +433,9 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g, const SolverOptions& solve
                            });
           row.resize(keep_b);
         }
-        std::sort(row.begin(), row.end(),
-                  [](const auto& a, const auto& b) { return a.second < b.second; });
+        std::sort(row.begin(), row.end(), [](const auto& a, const auto& b) {
+          return a.second < b.second;
+        });
         std::vector<Entry>& out = rows[perm[i]];
         out.reserve(row.size());
         for (const auto& [b, item] : row) {
@@ -419,10 +448,12 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g, const SolverOptions& solve
   });
   if (!finite) {
     return absl::FailedPreconditionError(
-        "B has non-finite entries: G + Λ is too ill-conditioned; increase lambda");
+        "B has non-finite entries: G + Λ is too ill-conditioned; increase "
+        "lambda");
   }
   model.offsets.assign(n + 1, 0);
-  for (size_t i = 0; i < n; ++i) model.offsets[i + 1] = model.offsets[i] + rows[i].size();
+  for (size_t i = 0; i < n; ++i)
+    model.offsets[i + 1] = model.offsets[i] + rows[i].size();
   model.indices.resize(model.offsets[n]);
   model.weights.resize(model.offsets[n]);
   for (size_t i = 0; i < n; ++i) {
@@ -438,17 +469,20 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g, const SolverOptions& solve
       std::max(report.largest_buffer_elements, report.nnz_b);
   report.b_seconds = SecondsSince(start);
   report.peak_rss_bytes = PeakRssBytes();
-  LogPhase(log, absl::StrFormat("B (nnz(B) = %d, ≤ %d per row, density %.4g)",
-                                report.nnz_b, keep_b,
-                                static_cast<double>(report.nnz_b) / n / n),
+  LogPhase(log,
+           absl::StrFormat("B (nnz(B) = %d, ≤ %d per row, density %.4g)",
+                           report.nnz_b, keep_b,
+                           static_cast<double>(report.nnz_b) / n / n),
            report.b_seconds);
   return model;
 }
 
-absl::StatusOr<SparseModel> TrainSparse(const Interactions& x, const ModelSpec& spec,
+absl::StatusOr<SparseModel> TrainSparse(const Interactions& x,
+                                        const ModelSpec& spec,
                                         const SparseTrainOptions& options,
                                         std::ostream* log) {
-  if (x.num_items() == 0) return absl::InvalidArgumentError("no items to train on");
+  if (x.num_items() == 0)
+    return absl::InvalidArgumentError("no items to train on");
   const auto start = Clock::now();
   SparseGramOptions gram_options;
   gram_options.min_cooccurrence = options.min_cooccurrence;
@@ -456,10 +490,12 @@ absl::StatusOr<SparseModel> TrainSparse(const Interactions& x, const ModelSpec& 
   SparseGram g = ComputeSparseGram(x, gram_options);
   const double gram_seconds = SecondsSince(start);
   const size_t n = x.num_items();
-  LogPhase(log, absl::StrFormat("gram (nnz(G) = %d, density %.4g, min co-occurrence %d)",
-                                g.nnz_full(), static_cast<double>(g.nnz_full()) / n / n,
-                                options.min_cooccurrence),
-           gram_seconds);
+  LogPhase(
+      log,
+      absl::StrFormat("gram (nnz(G) = %d, density %.4g, min co-occurrence %d)",
+                      g.nnz_full(), static_cast<double>(g.nnz_full()) / n / n,
+                      options.min_cooccurrence),
+      gram_seconds);
   absl::StatusOr<SparseModel> model = SolveSparse(
       std::move(g), SolverOptionsFor(spec, options.num_threads), options, log);
   if (model.ok()) model->report.gram_seconds = gram_seconds;

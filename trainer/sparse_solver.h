@@ -1,4 +1,5 @@
-// Sparse EASE/EDLAE/DLAE: CHOLMOD factor of G + Λ, a pruned inverse factor W ≈ L⁻¹, C ≈ WᵀW, and B in CSR rows.
+// Sparse EASE/EDLAE/DLAE: CHOLMOD factor of G + Λ, a pruned inverse factor W ≈
+// L⁻¹, C ≈ WᵀW, and B in CSR rows.
 #ifndef EDLAE_TRAINER_SPARSE_SOLVER_H_
 #define EDLAE_TRAINER_SPARSE_SOLVER_H_
 
@@ -27,15 +28,15 @@ struct SparseTrainOptions {
   // the factorization (0 or 1: none); the diagonal is always kept.
   uint32_t min_cooccurrence = 0;
   int num_threads = 0;  // 0: all cores
-  // Entries kept per column of W ≈ L⁻¹: KeepPerRowForDensity(inverse_density, n);
-  // 0: the same as `density`.
+  // Entries kept per column of W ≈ L⁻¹: KeepPerRowForDensity(inverse_density,
+  // n); 0: the same as `density`.
   double inverse_density = 0;
   // In the triangular solves for W's columns, an entry with
   // |w_kj| < drop_tolerance · |w_jj| is not propagated (set to zero).
   // Negative: 0 (exact) when density == 1, else kDefaultDropTolerance.
   double drop_tolerance = -1;
 };
-inline constexpr double kDefaultDropTolerance = 1e-4;
+inline constexpr double kDefaultDropTolerance = 1e-2;
 
 // What each phase cost; sizes in entries (not bytes).
 struct SparseTrainReport {
@@ -78,10 +79,11 @@ struct SparseModel {
 //  3. W ≈ L⁻¹ column by column: the exact sparse triangular solve L·w = e_j
 //     along j's elimination-tree path (with `drop_tolerance`), then the
 //     column pruned to its largest entries (`inverse_density`), diagonal kept;
-//  4. C ≈ Wᵀ·W (so C = (P·A·Pᵀ)⁻¹ exactly when nothing is dropped), diag C
-//     from the same W, row by row with a length-n accumulator per thread;
-//     B from C as above; each row pruned to KeepPerRowForDensity(density, n) entries and
-//     mapped back through P.
+//  4. C ≈ Wᵀ·W (so C = (P·A·Pᵀ)⁻¹ exactly when nothing is dropped), row by
+//     row with a length-n accumulator per thread; diag C = the squared norms
+//     of W's columns before pruning (exact up to the drop tolerance);
+//     B from C as above; each row pruned to KeepPerRowForDensity(density, n)
+//     entries and mapped back through P.
 // At density 1 with nothing dropped this is the exact closed form of
 // SolveFullRank (to rounding). Memory: G, then L, W and B, plus O(threads·n);
 // no n × n buffer. Errors: InvalidArgument (hyperparameters, density outside
