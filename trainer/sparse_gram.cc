@@ -46,9 +46,14 @@ SparseGram ComputeSparseGram(const Interactions& x,
   const size_t num_chunks = (n + chunk - 1) / chunk;
   std::vector<RowChunk> chunks(num_chunks);
   std::atomic<size_t> next{0};
+  // Per thread: Σ of the counts dropped from each row (both triangles).
+  std::vector<std::vector<double>> dropped(threads);
+  std::atomic<int> next_thread{0};
   auto worker = [&] {
     std::vector<uint32_t> count(n, 0);  // this thread's row accumulator
     std::vector<uint32_t> touched;
+    std::vector<double>& my_dropped = dropped[next_thread.fetch_add(1)];
+    if (min_count > 1) my_dropped.assign(n, 0.0);
     for (;;) {
       const size_t c = next.fetch_add(1);
       if (c >= num_chunks) return;
@@ -78,6 +83,9 @@ SparseGram ComputeSparseGram(const Interactions& x,
           if (j == i || v >= min_count) {
             out.indices.push_back(j);
             out.values.push_back(static_cast<double>(v));
+          } else {
+            my_dropped[i] += v;
+            my_dropped[j] += v;
           }
         };
         if (count[i] == 0) {  // an item without users still has its diagonal
@@ -105,6 +113,12 @@ SparseGram ComputeSparseGram(const Interactions& x,
 
   SparseGram g;
   g.n = n;
+  if (min_count > 1) {
+    g.dropped_row_sums.assign(n, 0.0);
+    for (const std::vector<double>& d : dropped) {
+      for (size_t i = 0; i < d.size(); ++i) g.dropped_row_sums[i] += d[i];
+    }
+  }
   g.offsets.assign(n + 1, 0);
   std::vector<uint64_t> chunk_start(num_chunks + 1, 0);
   for (size_t c = 0; c < num_chunks; ++c) {

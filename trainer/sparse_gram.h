@@ -21,6 +21,11 @@ struct SparseGram {
   std::vector<uint64_t> offsets;  // n + 1, offsets[0] = 0
   std::vector<uint32_t> indices;  // nnz (upper triangle incl. diagonal)
   std::vector<double> values;     // nnz: co-occurrence counts
+  // With a min_cooccurrence: Σ_j of the off-diagonal counts dropped from row
+  // (= column) i of the full G, n entries; empty when nothing can be dropped.
+  // Adding them to the diagonal keeps the thresholded matrix ⪰ G ⪰ 0 (the
+  // dropped part E satisfies dMat(Σ_j |E_ij|) − E ⪰ 0, diagonally dominant).
+  std::vector<double> dropped_row_sums;
 
   size_t nnz_upper() const { return indices.size(); }
   // Stored entries of the full symmetric matrix: 2·nnz_upper − n.
@@ -30,8 +35,9 @@ struct SparseGram {
 };
 
 struct SparseGramOptions {
-  // Off-diagonal counts below this are dropped (0 or 1: keep everything).
-  // The diagonal is always kept exactly.
+  // Off-diagonal counts below this are dropped (0 or 1: keep everything);
+  // their row sums go to SparseGram::dropped_row_sums. The diagonal is always
+  // kept exactly.
   uint32_t min_cooccurrence = 0;
   int num_threads = 0;  // 0: all cores
 };

@@ -262,6 +262,10 @@ void LogPhase(std::ostream* log, const std::string& what, double seconds) {
 
 }  // namespace
 
+double DefaultInverseDensity(double density) {
+  return std::min(1.0, 4 * density);
+}
+
 SparseModelData SparseModel::View(
     absl::Span<const std::string> item_ids) const {
   SparseModelData data;
@@ -311,6 +315,11 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
       ax[q] = g.values[q];
     }
     for (size_t i = 0; i < n; ++i) ax[g.offsets[i]] += lambda[i];
+    // Dropped co-occurrences move to the diagonal, so A stays positive
+    // definite whenever G + Λ is (see SparseGram::dropped_row_sums).
+    for (size_t i = 0; i < g.dropped_row_sums.size(); ++i) {
+      ax[g.offsets[i]] += g.dropped_row_sums[i];
+    }
   }
   g = SparseGram();  // A holds it now
 
@@ -357,7 +366,8 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
                           ? options.drop_tolerance
                           : (exact ? 0.0 : kDefaultDropTolerance);
   const size_t keep_w = KeepPerRowForDensity(
-      options.inverse_density > 0 ? options.inverse_density : options.density,
+      options.inverse_density > 0 ? options.inverse_density
+                                  : DefaultInverseDensity(options.density),
       n);
   InverseFactor w = InvertFactor(f, keep_w, drop, threads);
   std::vector<int64_t> perm(f.perm, f.perm + n);

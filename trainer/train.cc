@@ -255,8 +255,9 @@ absl::Status TrainAndWriteSparse(const Interactions& x,
   const double drop = sparse.drop_tolerance >= 0
                           ? sparse.drop_tolerance
                           : (sparse.density >= 1 ? 0.0 : kDefaultDropTolerance);
-  const double inverse_density =
-      sparse.inverse_density > 0 ? sparse.inverse_density : sparse.density;
+  const double inverse_density = sparse.inverse_density > 0
+                                     ? sparse.inverse_density
+                                     : DefaultInverseDensity(sparse.density);
   for (auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"sparse_method", "cholmod-llt-pruned-inverse"},
            {"density", MetadataNumber(sparse.density)},

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <random>
@@ -86,6 +87,18 @@ TEST(SparseGramTest, EqualsDenseGramAndDropsOnlyOffDiagonalCounts) {
       }
     }
     EXPECT_EQ(g.nnz_upper(), expected_nnz);
+    if (min_count <= 1) {
+      EXPECT_TRUE(g.dropped_row_sums.empty());
+      continue;
+    }
+    ASSERT_EQ(g.dropped_row_sums.size(), n);
+    for (size_t i = 0; i < n; ++i) {
+      double dropped = 0;
+      for (size_t j = 0; j < n; ++j) {
+        if (j != i && dense[i * n + j] < min_count) dropped += dense[i * n + j];
+      }
+      EXPECT_EQ(g.dropped_row_sums[i], dropped) << i;
+    }
   }
 }
 
@@ -206,11 +219,14 @@ TEST(SparseSolverTest, LowDensityKeepsRankingWithoutDenseBuffers) {
   }
   const double trained = MeanTopTenOverlap(x, exact_b, Dense(*sparse), n);
   const double best = MeanTopTenOverlap(x, exact_b, pruned, n);
-  // Measured: 0.69 trained, 0.73 for the pruned exact B (a random B: ~0.03).
-  EXPECT_GT(trained, 0.6);
-  EXPECT_GT(trained, best - 0.08) << "pruned exact model: " << best;
+  // Measured: 0.729 trained, 0.735 for the pruned exact B (random: ~0.03).
+  EXPECT_GT(trained, 0.65);
+  EXPECT_GT(trained, best - 0.03) << "pruned exact model: " << best;
+  std::cout << "top-10 overlap with the exact model: trained " << trained
+            << ", exact pruned " << best << "\n";
   const SparseTrainReport& r = sparse->report;
-  EXPECT_LE(r.nnz_inverse, KeepPerRowForDensity(0.1, n) * n);
+  EXPECT_LE(r.nnz_inverse,
+            KeepPerRowForDensity(DefaultInverseDensity(0.1), n) * n);
   EXPECT_EQ(r.nnz_b, sparse->indices.size());
 }
 
@@ -246,7 +262,8 @@ TEST(SparseSolverTest, NoBufferOfNSquaredOnSparseCatalog) {
   const SparseTrainReport& r = sparse->report;
   const size_t keep = KeepPerRowForDensity(0.01, n);
   EXPECT_LE(r.nnz_b, keep * n);
-  EXPECT_LE(r.nnz_inverse, keep * n);
+  EXPECT_LE(r.nnz_inverse,
+            KeepPerRowForDensity(DefaultInverseDensity(0.01), n) * n);
   EXPECT_GE(r.largest_buffer_elements,
             std::max({r.nnz_factor, r.nnz_inverse, r.nnz_b, 2 * n}));
   EXPECT_LT(r.largest_buffer_elements, n * n / 20);
