@@ -157,12 +157,12 @@ InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
         for (int64_t k = static_cast<int64_t>(j); k >= 0; k = parent[k]) {
           const double v = work[k] / f.x[f.p[k]];
           work[k] = 0.0;
-          if (v == 0.0 ||
-              (std::abs(v) < drop && k != static_cast<int64_t>(j))) {
-            continue;
-          }
+          if (v == 0.0) continue;
           column.emplace_back(static_cast<uint32_t>(k), v);
           squared_norm += v * v;
+          // A small entry is kept but not propagated into the entries above
+          // it: their error is of the order of drop · |w_jj| · |L|.
+          if (std::abs(v) < drop && k != static_cast<int64_t>(j)) continue;
           for (int64_t q = f.p[k] + 1; q < f.p[k + 1]; ++q) {
             work[f.i[q]] -= f.x[q] * v;
           }
@@ -262,8 +262,9 @@ void LogPhase(std::ostream* log, const std::string& what, double seconds) {
 
 }  // namespace
 
-double DefaultInverseDensity(double density) {
-  return std::min(1.0, 4 * density);
+size_t DefaultInverseKeep(size_t keep_per_row, size_t n) {
+  return std::min(
+      n, std::min(4 * keep_per_row, std::max<size_t>(keep_per_row, 256)));
 }
 
 SparseModelData SparseModel::View(
@@ -365,10 +366,13 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   const double drop = options.drop_tolerance >= 0
                           ? options.drop_tolerance
                           : (exact ? 0.0 : kDefaultDropTolerance);
-  const size_t keep_w = KeepPerRowForDensity(
-      options.inverse_density > 0 ? options.inverse_density
-                                  : DefaultInverseDensity(options.density),
-      n);
+  const size_t keep_b = KeepPerRowForDensity(options.density, n);
+  const size_t keep_w = options.inverse_density > 0
+                            ? KeepPerRowForDensity(options.inverse_density, n)
+                            : DefaultInverseKeep(keep_b, n);
+  report.keep_per_row = keep_b;
+  report.inverse_keep = keep_w;
+  report.drop_tolerance = drop;
   InverseFactor w = InvertFactor(f, keep_w, drop, threads);
   std::vector<int64_t> perm(f.perm, f.perm + n);
   cholmod_l_free_factor(&chol.l(), cc);
@@ -391,7 +395,6 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   std::vector<double> lambda_perm(n);
   for (size_t l = 0; l < n; ++l) lambda_perm[l] = lambda[perm[l]];
   const bool zero_diagonal = solver.algorithm != Algorithm::kDlae;
-  const size_t keep_b = KeepPerRowForDensity(options.density, n);
   struct Entry {
     uint32_t col;
     float weight;

@@ -31,20 +31,24 @@ struct SparseTrainOptions {
   uint32_t min_cooccurrence = 0;
   int num_threads = 0;  // 0: all cores
   // Entries kept per column of W ≈ L⁻¹:
-  // KeepPerRowForDensity(inverse_density, n); 0: DefaultInverseDensity.
+  // KeepPerRowForDensity(inverse_density, n); 0: DefaultInverseKeep.
   double inverse_density = 0;
   // In the triangular solves for W's columns, an entry with
-  // |w_kj| < drop_tolerance · |w_jj| is not propagated (set to zero).
+  // |w_kj| < drop_tolerance · |w_jj| is kept but not propagated to the
+  // entries it would update (those are then computed without it).
   // Negative: 0 (exact) when density == 1, else kDefaultDropTolerance.
   double drop_tolerance = -1;
 };
-// Measured on ML-1M (docs/performance.md): 1e-2 is 10–20× faster than 1e-4
-// with the same Recall@20, at a realized density of B about half the target.
+// Measured on ML-1M and Amazon-Book (docs/performance.md): 1e-2 is 10–40×
+// faster than 1e-4 with the same Recall@20.
 inline constexpr double kDefaultDropTolerance = 1e-2;
 
-// min(1, 4 · density): W needs more entries than B's rows (C ≈ WᵀW sums
-// over them); 4× gained 0.01 Recall@20 on ML-1M at density 0.01.
-double DefaultInverseDensity(double density);
+// Entries per column of W when inverse_density is 0, for B rows of
+// `keep_per_row`: min(4 · keep_per_row, max(keep_per_row, 256)), at most n.
+// C ≈ WᵀW needs W wider than B's rows (4× gained 0.01 Recall@20 on ML-1M at
+// density 0.01), but the product costs Σ over W's columns of their squared
+// length, so the widening stops at 256.
+size_t DefaultInverseKeep(size_t keep_per_row, size_t n);
 
 // What each phase cost; sizes in entries (not bytes).
 struct SparseTrainReport {
@@ -58,6 +62,11 @@ struct SparseTrainReport {
   size_t nnz_inverse = 0;      // W (lower triangle incl. diagonal)
   size_t nnz_b = 0;
   std::string ordering;  // CHOLMOD's chosen fill-reducing ordering
+  // The parameters the run resolved: B's entries per row, W's per column,
+  // the drop tolerance.
+  size_t keep_per_row = 0;
+  size_t inverse_keep = 0;
+  double drop_tolerance = 0;
   // The largest single buffer any phase allocated, in elements: by
   // construction max(nnz(L), nnz(W), nnz(B), nnz(G), threads · n, ...);
   // never n² unless the factor or the model itself is that dense.

@@ -252,17 +252,11 @@ absl::Status TrainAndWriteSparse(const Interactions& x,
   const auto start = std::chrono::steady_clock::now();
   SparseModelData data = model->View(x.item_ids);
   data.metadata = BuildModelMetadata(spec, FactsOf(x, *report, options.source));
-  const double drop = sparse.drop_tolerance >= 0
-                          ? sparse.drop_tolerance
-                          : (sparse.density >= 1 ? 0.0 : kDefaultDropTolerance);
-  const double inverse_density = sparse.inverse_density > 0
-                                     ? sparse.inverse_density
-                                     : DefaultInverseDensity(sparse.density);
   for (auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"sparse_method", "cholmod-llt-pruned-inverse"},
            {"density", MetadataNumber(sparse.density)},
-           {"inverse_density", MetadataNumber(inverse_density)},
-           {"drop_tolerance", MetadataNumber(drop)},
+           {"inverse_keep", absl::StrCat(r.inverse_keep)},
+           {"drop_tolerance", MetadataNumber(r.drop_tolerance)},
            {"min_cooccurrence", absl::StrCat(sparse.min_cooccurrence)},
            {"nnz", absl::StrCat(r.nnz_b)}}) {
     data.metadata.emplace_back(std::move(key), std::move(value));

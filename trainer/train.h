@@ -53,8 +53,8 @@ struct TrainOptions {
 // the metadata of BuildModelMetadata (trainer/model_metadata.h): a dense file
 // at full rank, else SolveLowRank and a low-rank file (U, V); with
 // `options.sparse`, TrainSparse and a sparse file (WriteSparseModel) whose
-// metadata adds sparse_method, density, inverse_density, drop_tolerance and
-// min_cooccurrence (the values used) and nnz.
+// metadata adds sparse_method, density, inverse_keep (entries per column of
+// W), drop_tolerance, min_cooccurrence (the values used) and nnz.
 absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
                                           const TrainOptions& options);
 

@@ -226,7 +226,7 @@ TEST(SparseSolverTest, LowDensityKeepsRankingWithoutDenseBuffers) {
             << ", exact pruned " << best << "\n";
   const SparseTrainReport& r = sparse->report;
   EXPECT_LE(r.nnz_inverse,
-            KeepPerRowForDensity(DefaultInverseDensity(0.1), n) * n);
+            DefaultInverseKeep(KeepPerRowForDensity(0.1, n), n) * n);
   EXPECT_EQ(r.nnz_b, sparse->indices.size());
 }
 
@@ -262,8 +262,7 @@ TEST(SparseSolverTest, NoBufferOfNSquaredOnSparseCatalog) {
   const SparseTrainReport& r = sparse->report;
   const size_t keep = KeepPerRowForDensity(0.01, n);
   EXPECT_LE(r.nnz_b, keep * n);
-  EXPECT_LE(r.nnz_inverse,
-            KeepPerRowForDensity(DefaultInverseDensity(0.01), n) * n);
+  EXPECT_LE(r.nnz_inverse, DefaultInverseKeep(keep, n) * n);
   EXPECT_GE(r.largest_buffer_elements,
             std::max({r.nnz_factor, r.nnz_inverse, r.nnz_b, 2 * n}));
   EXPECT_LT(r.largest_buffer_elements, n * n / 20);
