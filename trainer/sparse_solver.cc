@@ -263,8 +263,8 @@ void LogPhase(std::ostream* log, const std::string& what, double seconds) {
 }  // namespace
 
 size_t DefaultInverseKeep(size_t keep_per_row, size_t n) {
-  return std::min(
-      n, std::min(4 * keep_per_row, std::max<size_t>(keep_per_row, 256)));
+  if (keep_per_row >= n) return n;  // exact
+  return std::min({n, 4 * keep_per_row, size_t{256}});
 }
 
 SparseModelData SparseModel::View(
