@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libabsl-dev libopenblas-dev libxxhash-dev libhwy-dev libcli11-dev
+  libabsl-dev libopenblas-dev libxxhash-dev libhwy-dev libcli11-dev libsuitesparse-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-yaml python3-grpcio python3-protobuf nginx
   prometheus-cpp-dev openssl clang-14 libclang-rt-14-dev

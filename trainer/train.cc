@@ -224,6 +224,50 @@ absl::Status SolveAndWriteFullRank(const Interactions& x,
   return absl::OkStatus();
 }
 
+// TrainSparse, then the sparse file.
+absl::Status TrainAndWriteSparse(const Interactions& x,
+                                 const TrainOptions& options,
+                                 TrainReport* report) {
+  ModelSpec spec = options.spec;
+  if (spec.rank > 0) {
+    return absl::InvalidArgumentError(
+        "sparse training is full rank only (rank must be 0)");
+  }
+  spec.precision = Precision::kFloat64;  // what the sparse solver computes in
+  SparseTrainOptions sparse = *options.sparse;
+  if (sparse.num_threads == 0) sparse.num_threads = options.num_threads;
+  if (options.log) {
+    *options.log << absl::StrFormat(
+        "[train] %s sparse on %d users × %d items (%d interactions), density "
+        "%g, min co-occurrence %d\n",
+        AlgorithmName(spec.algorithm), x.num_users(), x.num_items(),
+        x.num_interactions(), sparse.density, sparse.min_cooccurrence);
+  }
+  absl::StatusOr<SparseModel> model = TrainSparse(x, spec, sparse, options.log);
+  if (!model.ok()) return model.status();
+  const SparseTrainReport& r = model->report;
+  report->gram_seconds = r.gram_seconds;
+  report->solve_seconds = r.factor_seconds + r.inverse_seconds + r.b_seconds;
+  report->sparse = r;
+  const auto start = std::chrono::steady_clock::now();
+  SparseModelData data = model->View(x.item_ids);
+  data.metadata = BuildModelMetadata(spec, FactsOf(x, *report, options.source));
+  for (auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"sparse_method", "cholmod-llt-pruned-inverse"},
+           {"density", MetadataNumber(sparse.density)},
+           {"inverse_keep", absl::StrCat(r.inverse_keep)},
+           {"drop_tolerance", MetadataNumber(r.drop_tolerance)},
+           {"min_cooccurrence", absl::StrCat(sparse.min_cooccurrence)},
+           {"nnz", absl::StrCat(r.nnz_b)}}) {
+    data.metadata.emplace_back(std::move(key), std::move(value));
+  }
+  data.dtype = options.storage;
+  RETURN_IF_ERROR(WriteSparseModel(options.out_path, data));
+  report->write_seconds = SecondsSince(start);
+  LogWrite(options, report->write_seconds);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
@@ -234,6 +278,10 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
   report.num_interactions = x.num_interactions();
   if (x.num_items() == 0) {
     return absl::InvalidArgumentError("no items to train on");
+  }
+  if (options.sparse.has_value()) {
+    RETURN_IF_ERROR(TrainAndWriteSparse(x, options, &report));
+    return report;
   }
   const ModelSpec& spec = options.spec;
   // Full rank in float32: G straight in float, no n² doubles at all.

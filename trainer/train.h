@@ -2,6 +2,7 @@
 #ifndef EDLAE_TRAINER_TRAIN_H_
 #define EDLAE_TRAINER_TRAIN_H_
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "trainer/low_rank.h"
 #include "trainer/model_metadata.h"
 #include "trainer/model_spec.h"
+#include "trainer/sparse_solver.h"
 
 namespace edlae {
 
@@ -28,6 +30,8 @@ struct TrainReport {
   double eigen_relative_residual = 0;
   std::vector<double> objectives;
   int dense_buffers = 0;
+  // Sparse models (TrainOptions::sparse set): the per-phase report.
+  std::optional<SparseTrainReport> sparse;
 };
 
 struct TrainOptions {
@@ -39,11 +43,18 @@ struct TrainOptions {
   std::string source;   // recorded as the `source` metadata key
   std::string out_path;
   std::ostream* log = nullptr;  // progress lines, when not null
+  // Set: train sparse end to end (TrainSparse, trainer/sparse_solver.h; no
+  // n × n buffer) and write a sparse file. Full rank only (spec.rank == 0),
+  // kEase, kEdlae or kDlae; computed in float64 whatever spec.precision says.
+  std::optional<SparseTrainOptions> sparse;
 };
 
 // Trains `options.spec` on `x` and writes it atomically to `out_path` with
 // the metadata of BuildModelMetadata (trainer/model_metadata.h): a dense file
-// at full rank, else SolveLowRank and a low-rank file (U, V).
+// at full rank, else SolveLowRank and a low-rank file (U, V); with
+// `options.sparse`, TrainSparse and a sparse file (WriteSparseModel) whose
+// metadata adds sparse_method, density, inverse_keep (entries per column of
+// W), drop_tolerance, min_cooccurrence (the values used) and nnz.
 absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
                                           const TrainOptions& options);
 

@@ -1,0 +1,125 @@
+// Sparse EASE/EDLAE/DLAE: CHOLMOD factor of G + Λ, a pruned inverse factor W ≈
+// L⁻¹, C ≈ WᵀW, and B in CSR rows.
+#ifndef EDLAE_TRAINER_SPARSE_SOLVER_H_
+#define EDLAE_TRAINER_SPARSE_SOLVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/model_writer.h"
+#include "trainer/full_rank_solver.h"
+#include "trainer/interactions.h"
+#include "trainer/model_spec.h"
+#include "trainer/sparse_gram.h"
+
+namespace edlae {
+
+struct SparseTrainOptions {
+  // Fraction of the n² weights of B kept, in (0, 1]: each row keeps its
+  // KeepPerRowForDensity(density, n) (core/model_convert.h: max(1,
+  // round(density · n))) largest |B[i][j]|. 1 keeps every weight (exact B).
+  double density = 0.01;
+  // Off-diagonal co-occurrence counts below this are dropped from G before
+  // the factorization (0 or 1: none); the diagonal is kept, and each row's
+  // dropped counts are added to its diagonal in A so that A stays positive
+  // definite (a thresholded Gram matrix alone need not be).
+  uint32_t min_cooccurrence = 0;
+  int num_threads = 0;  // 0: all cores
+  // Entries kept per column of W ≈ L⁻¹:
+  // KeepPerRowForDensity(inverse_density, n); 0: DefaultInverseKeep.
+  double inverse_density = 0;
+  // In the triangular solves for W's columns, an entry with
+  // |w_kj| < drop_tolerance · |w_jj| is kept but not propagated to the
+  // entries it would update (those are then computed without it).
+  // Negative: 0 (exact) when density == 1, else kDefaultDropTolerance.
+  double drop_tolerance = -1;
+};
+// Measured on ML-1M and Amazon-Book (docs/performance.md): 1e-2 is 10–40×
+// faster than 1e-4 with the same Recall@20.
+inline constexpr double kDefaultDropTolerance = 1e-2;
+
+// Entries per column of W when inverse_density is 0, for B rows of
+// `keep_per_row`: n when keep_per_row >= n (exact), else
+// min(4 · keep_per_row, 256, n). C ≈ WᵀW needs W wider than sparse B's rows
+// (4× gained 0.01 Recall@20 on ML-1M at density 0.01), but the product costs
+// Σ over W's rows of their squared length: at density 0.05 on Amazon-Book
+// 1246 per column took 223 s, 256 took 34 s, both Recall@20 0.1598.
+size_t DefaultInverseKeep(size_t keep_per_row, size_t n);
+
+// What each phase cost; sizes in entries (not bytes).
+struct SparseTrainReport {
+  double gram_seconds = 0;
+  double factor_seconds = 0;   // analyze (ordering) + factorize
+  double inverse_seconds = 0;  // W ≈ L⁻¹
+  double b_seconds = 0;        // C ≈ WᵀW, diag C, B rows, pruning
+  size_t peak_rss_bytes = 0;   // getrusage after the last phase
+  size_t nnz_gram = 0;         // full symmetric G (both triangles)
+  size_t nnz_factor = 0;       // L (lower triangle incl. diagonal)
+  size_t nnz_inverse = 0;      // W (lower triangle incl. diagonal)
+  size_t nnz_b = 0;
+  std::string ordering;  // CHOLMOD's chosen fill-reducing ordering
+  // The parameters the run resolved: B's entries per row, W's per column,
+  // the drop tolerance.
+  size_t keep_per_row = 0;
+  size_t inverse_keep = 0;
+  double drop_tolerance = 0;
+  // The largest single buffer any phase allocated, in elements: by
+  // construction max(nnz(L), nnz(W), nnz(B), nnz(G), threads · n, ...);
+  // never n² unless the factor or the model itself is that dense.
+  size_t largest_buffer_elements = 0;
+};
+
+// B = I − C·dMat(1 ⊘ diag C) (kEase, kEdlae) or I − C·Λ (kDlae), sparse.
+// Owns its arrays; View() lends them to WriteSparseModel.
+struct SparseModel {
+  size_t num_items = 0;
+  std::vector<uint64_t> offsets;  // num_items + 1
+  std::vector<uint32_t> indices;  // nnz, ascending within each row
+  std::vector<float> weights;     // nnz, finite
+  std::vector<float> popularity;  // diag G
+  SparseTrainReport report;
+
+  // The model as WriteSparseModel takes it (metadata empty, dtype float32):
+  // valid while this object and `item_ids` live.
+  SparseModelData View(absl::Span<const std::string> item_ids) const;
+};
+
+// Solves the model of `options` (algorithm, λ, p) on the sparse Gram matrix
+// `g`, consumed (its memory is released once the factor holds it):
+//  1. A = G + Λ, Λ = λ·I + p/(1−p)·dMat(diag G) (p = 0 for kEase), plus
+//     dMat(g.dropped_row_sums) when co-occurrences were dropped;
+//  2. P·A·Pᵀ = L·Lᵀ by CHOLMOD (AMD, or METIS when AMD fills badly;
+//     supernodal factorization, then converted to a simplicial CSC L);
+//  3. W ≈ L⁻¹ column by column: the exact sparse triangular solve L·w = e_j
+//     along j's elimination-tree path (with `drop_tolerance`), then the
+//     column pruned to its largest entries (`inverse_density`), diagonal kept;
+//  4. C ≈ Wᵀ·W (so C = (P·A·Pᵀ)⁻¹ exactly when nothing is dropped), row by
+//     row with a length-n accumulator per thread; diag C = the squared norms
+//     of W's columns before pruning (exact up to the drop tolerance);
+//     B from C as above; each row pruned to KeepPerRowForDensity(density, n)
+//     entries and mapped back through P.
+// At density 1 with nothing dropped this is the exact closed form of
+// SolveFullRank (to rounding). Memory: G, then L, W and B, plus O(threads·n);
+// no n × n buffer. Errors: InvalidArgument (hyperparameters, density outside
+// (0, 1], kZeroDiag), FailedPrecondition (G + Λ not positive definite, or a
+// non-finite B), ResourceExhausted (CHOLMOD out of memory).
+absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
+                                        const SolverOptions& solver,
+                                        const SparseTrainOptions& options,
+                                        std::ostream* log = nullptr);
+
+// ComputeSparseGram (with options.min_cooccurrence) then SolveSparse, with
+// time and peak memory per phase in the report and on `log` when not null.
+absl::StatusOr<SparseModel> TrainSparse(const Interactions& x,
+                                        const ModelSpec& spec,
+                                        const SparseTrainOptions& options,
+                                        std::ostream* log = nullptr);
+
+}  // namespace edlae
+
+#endif  // EDLAE_TRAINER_SPARSE_SOLVER_H_
