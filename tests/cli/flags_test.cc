@@ -518,5 +518,40 @@ TEST(FlagLayerTest, OutputPathsAreCheckedBeforeAnyWork) {
   EXPECT_TRUE(std::filesystem::exists(dir.File("best.edlae")));
 }
 
+// Sparse models from the command line: train --density and convert
+// --prune-topk write kind sparse; --sparse does not combine with --rank.
+TEST(FlagLayerTest, SparseTrainingAndPruning) {
+  testing::ScratchDir dir;
+  const std::string data = dir.File("data.csv");
+  ASSERT_EQ(RunBinary(kTrain, {"synth", "--users", "400", "--items", "120",
+                               "--out", data})
+                .exit_code,
+            0);
+  Result r = RunBinary(kTrain, {"train", "--input", data, "--model", "edlae",
+                                "--lambda", "20", "--dropout", "0.25",
+                                "--density", "0.05", "--out",
+                                dir.File("s.edlae")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunBinary(kTrain, {"inspect", dir.File("s.edlae")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("sparse"));
+  r = RunBinary(kTrain, {"train", "--input", data, "--model", "ease",
+                         "--lambda", "20", "--out", dir.File("d.edlae")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunBinary(kTrain, {"convert", "--model-file", dir.File("d.edlae"),
+                         "--prune-topk", "10", "--dtype", "f16", "--out",
+                         dir.File("p.edlae")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunBinary(kTrain, {"inspect", dir.File("p.edlae")});
+  EXPECT_THAT(r.out, HasSubstr("sparse"));
+  EXPECT_THAT(r.out, HasSubstr("prune_topk"));
+  r = RunBinary(kTrain, {"train", "--input", data, "--model", "edlae",
+                         "--rank", "4", "--sparse", "--out",
+                         dir.File("x.edlae")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--rank"));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("x.edlae")));
+}
+
 }  // namespace
 }  // namespace edlae
