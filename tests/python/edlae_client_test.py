@@ -229,6 +229,23 @@ class PythonClientTest(unittest.TestCase):
         load = run("--json", "load", "--requests", "40", "--concurrency", "2", "--ids", "1:200")
         self.assertEqual(load.returncode, 0, load.stderr)
         self.assertEqual(json.loads(load.stdout)["ok"], 40)
+        self.assertEqual(json.loads(load.stdout)["unknown_history_ids"], 0)
+        self.assertNotIn("warning", load.stderr)
+
+    def test_load_warns_when_most_ids_are_unknown(self):
+        r = self.run_cli("load", "--requests", "20", "--concurrency", "2", "--ids", "1001:2000", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        summary = json.loads(r.stdout)
+        self.assertEqual((summary["ok"], summary["history_ids_sent"], summary["unknown_history_ids"]),
+                         (20, 200, 200))
+        self.assertIn("edlae_client: warning: 200 of the 200 history ids sent are unknown", r.stderr)
+        with tempfile.NamedTemporaryFile("w", suffix=".ids") as ids:
+            ids.write("".join(f"{i}\n" for i in range(1, 201)))
+            ids.flush()
+            r = self.run_cli("load", "--requests", "20", "--ids", "@" + ids.name, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["unknown_history_ids"], 0)
+        self.assertNotIn("warning", r.stderr)
 
 
 class TlsAndTokenTest(unittest.TestCase):

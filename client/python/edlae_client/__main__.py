@@ -245,6 +245,10 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps(report.summary(), indent=None if args.json else 2))
             for message in report.error_messages:
                 print("error:", message, file=sys.stderr)
+            if report.most_ids_unknown():
+                print(f"edlae_client: warning: {report.unknown_history_ids} of the {report.history_ids_sent} "
+                      f"history ids sent are unknown to the model, so most calls measured the popularity "
+                      f"fallback; pass the model's ids with --ids @FILE (one per line)", file=sys.stderr)
             return EXIT_OK if not report.errors else EXIT_FAILED
     finally:
         client.close()
