@@ -22,14 +22,27 @@ struct BenchOptions {
   absl::Duration timeout = absl::Seconds(5);  // per call
   // History ids are drawn uniformly from these (with a fixed seed per caller).
   std::vector<std::string> item_ids;
+  // After an UNAVAILABLE answer a caller sleeps a random time in
+  // [0, min(backoff_max, backoff_initial · 2^(k-1))] before its next call
+  // (k: consecutive UNAVAILABLE answers; "full jitter"), never past
+  // max_duration; any other answer resets k.
+  absl::Duration backoff_initial = absl::Milliseconds(20);
+  absl::Duration backoff_max = absl::Seconds(1);
 };
 
 struct BenchReport {
-  int64_t calls = 0;
+  int64_t calls = 0;     // calls made, whatever their status
+  int64_t ok_calls = 0;  // calls answered OK
   double seconds = 0;
-  double qps = 0;
+  double qps = 0;  // OK calls per second: failed calls are not throughput
+  // Latency percentiles of the OK calls (0 when there were none).
   double p50_us = 0, p95_us = 0, p99_us = 0, max_us = 0;
   std::map<std::string, int64_t> status_counts;  // "OK", "UNAVAILABLE", ...
+  // Over the OK calls: history ids sent, and how many of them the model did
+  // not know (RecommendResponse.unknown_item_count).
+  int64_t history_ids_sent = 0;
+  int64_t unknown_history_ids = 0;
+  int64_t backoffs = 0;  // sleeps after UNAVAILABLE
 };
 
 // Runs the load against `client` (thread-safe: shared by all callers) and
@@ -38,8 +51,13 @@ struct BenchReport {
 absl::StatusOr<BenchReport> RunBench(const RecommenderClient& client,
                                      const BenchOptions& options);
 
-// "calls=… seconds=… qps=… p50_us=… p95_us=… p99_us=… max_us=… OK=… …".
+// "calls=… ok_calls=… seconds=… qps=… p50_us=… p95_us=… p99_us=… max_us=…
+// unknown_ids=…/… OK=… …" (qps and the percentiles of OK calls only).
 std::string FormatBenchReport(const BenchReport& report);
+
+// True when more than half of the history ids sent in OK calls were unknown
+// to the model: the histories were mostly noise (popularity fallbacks).
+bool MostIdsUnknown(const BenchReport& report);
 
 }  // namespace edlae::client
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -86,6 +87,7 @@ struct BenchFlags {
   int32_t duration_s =
       static_cast<int32_t>(absl::ToInt64Seconds(options.max_duration));
   std::string items;
+  std::string ids_file;
 };
 
 // `text` split at commas; "" is no ids.
@@ -170,7 +172,26 @@ int RunBenchCommand(const CLI::App& command, BenchFlags flags,
   options.max_duration = absl::Seconds(flags.duration_s);
   options.timeout = timeout;
   options.item_ids = IdList(flags.items);
-  if (options.item_ids.empty()) {
+  if (!flags.ids_file.empty()) {
+    absl::StatusOr<std::string> text =
+        edlae::ReadFileToString(flags.ids_file, "--ids_file");
+    if (!text.ok())
+      return edlae::cli::UsageError(command, text.status().message());
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      line = absl::StripAsciiWhitespace(line);
+      if (!line.empty()) options.item_ids.emplace_back(line);
+    }
+    if (options.item_ids.empty()) {
+      return edlae::cli::UsageError(
+          command, absl::StrCat("--ids_file '", flags.ids_file,
+                                "' holds no ids (one id per line)"));
+    }
+  }
+  // GetModelInfo does not list the model's ids: without --items or
+  // --ids_file, histories are drawn from 1..num_items (MovieLens and synth
+  // ids), and the report warns when most of them were unknown.
+  const bool generated_ids = options.item_ids.empty();
+  if (generated_ids) {
     absl::StatusOr<edlae::v1::ModelInfo> info = client.GetModelInfo(timeout);
     if (!info.ok()) return RpcError(info.status());
     for (uint64_t i = 1; i <= info->num_items(); ++i) {
@@ -184,10 +205,14 @@ int RunBenchCommand(const CLI::App& command, BenchFlags flags,
   }
   if (json) {
     std::string out = absl::StrFormat(
-        "{\"calls\":%d,\"seconds\":%.6f,\"qps\":%.3f,\"p50_us\":%.1f,"
-        "\"p95_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"status\":{",
-        report->calls, report->seconds, report->qps, report->p50_us,
-        report->p95_us, report->p99_us, report->max_us);
+        "{\"calls\":%d,\"ok_calls\":%d,\"seconds\":%.6f,\"qps\":%.3f,"
+        "\"p50_us\":%.1f,\"p95_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
+        "\"history_ids_sent\":%d,\"unknown_history_ids\":%d,"
+        "\"backoffs\":%d,\"status\":{",
+        report->calls, report->ok_calls, report->seconds, report->qps,
+        report->p50_us, report->p95_us, report->p99_us, report->max_us,
+        report->history_ids_sent, report->unknown_history_ids,
+        report->backoffs);
     bool first = true;
     for (const auto& [code, n] : report->status_counts) {
       absl::StrAppend(&out, first ? "" : ",", "\"", code, "\":", n);
@@ -197,9 +222,21 @@ int RunBenchCommand(const CLI::App& command, BenchFlags flags,
   } else {
     std::printf("%s\n", edlae::client::FormatBenchReport(*report).c_str());
   }
-  const auto ok = report->status_counts.find("OK");
-  const int64_t ok_calls = ok == report->status_counts.end() ? 0 : ok->second;
-  return ok_calls == report->calls ? kExitOk : kExitRpcError;
+  if (edlae::client::MostIdsUnknown(*report)) {
+    std::fprintf(
+        stderr,
+        "edlae-client: warning: %lld of the %lld history ids sent (%.0f%%) "
+        "are unknown to the model, so most calls measured the popularity "
+        "fallback; %s\n",
+        static_cast<long long>(report->unknown_history_ids),
+        static_cast<long long>(report->history_ids_sent),
+        100.0 * report->unknown_history_ids / report->history_ids_sent,
+        generated_ids ? "the generated ids 1..num_items are not the model's: "
+                        "pass its ids with --ids_file FILE (one per line) or "
+                        "--items"
+                      : "check the ids given with --items/--ids_file");
+  }
+  return report->ok_calls == report->calls ? kExitOk : kExitRpcError;
 }
 
 int Main(int argc, char** argv) {
@@ -260,6 +297,10 @@ int Main(int argc, char** argv) {
   AddOption(*bench_command, "items", bench.items,
             "Comma-separated ids to draw histories from (default: 1..num_items "
             "as in MovieLens and edlae-train synth data).");
+  AddOption(*bench_command, "ids_file", bench.ids_file,
+            "File of ids to draw histories from, one per line (e.g. the "
+            "model's ids); instead of --items.")
+      ->excludes(bench_command->get_option("--items"));
 
   if (std::optional<int> exit = edlae::cli::Parse(app, argc, argv)) {
     return *exit;

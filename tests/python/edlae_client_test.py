@@ -132,10 +132,91 @@ class PythonClientTest(unittest.TestCase):
                 client.recommend(["1"], top_n=1)
             self.assertEqual(ctx.exception.code, grpc.StatusCode.UNAVAILABLE)
 
+    def test_a_str_is_refused_where_a_list_of_ids_is_expected(self):
+        for kwargs in (dict(history="123"), dict(history=b"123"), dict(history=["1"], exclude="23"),
+                       dict(history=["1"], candidates="45"), dict(history=["1"], weights="1"),
+                       dict(history=[1, 2, 3])):
+            with self.subTest(kwargs=kwargs):
+                with self.assertRaises(TypeError) as ctx:
+                    self.client.recommend(**kwargs)
+                self.assertRegex(str(ctx.exception), r"history|exclude|candidates|weights")
+        one = self.client.recommend(["123"], top_n=3)  # the one id "123" (items are 1..200)
+        self.assertEqual(one.unknown_item_count, 0)
+        self.assertEqual(one.items, self.client.recommend(("123",), top_n=3).items)
+        self.assertNotEqual(one.items, self.client.recommend(["1", "2", "3"], top_n=3).items)
+        with self.assertRaises(EdlaeError) as ctx:
+            self.client.recommend(["1"], top_n=-1)
+        self.assertEqual(ctx.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+
+    def run_cli(self, *args, target: bool = True):
+        prefix = ["--target", self.server.target] if target else []
+        return subprocess.run([sys.executable, "-m", "edlae_client", *prefix, *args],
+                              capture_output=True, text=True, errors="replace", timeout=60)
+
+    def test_connection_flags_before_or_after_the_command(self):
+        for args in (["--json", "recommend", "--items", "1,2,3", "-n", "4"],
+                     ["recommend", "--items", "1,2,3", "-n", "4", "--json"],
+                     ["recommend", "--json", "--items", "1,2,3", "-n", "4", "--timeout_ms", "3000"]):
+            with self.subTest(args=args):
+                r = self.run_cli(*args)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(len(json.loads(r.stdout)["items"]), 4)
+        for args in (["info", "--json", "--target", self.server.target],
+                     ["--json", "--timeout_ms", "3000", "info", "--target", self.server.target]):
+            with self.subTest(args=args):
+                r = self.run_cli(*args, target=False)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout)["num_items"], 200)
+        r = self.run_cli("health", "--json", "--service", "edlae.v1.Recommender")
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, {"status": "SERVING"}), r.stderr)
+
+    def test_bad_input_gives_a_message_and_exit_status_never_a_traceback(self):
+        with tempfile.TemporaryDirectory() as d:
+            empty = os.path.join(d, "empty")
+            open(empty, "w").close()
+            missing = os.path.join(d, "missing")
+            usage = [
+                ([], False), (["info"], False), (["frobnicate"], True), (["recommend"], True),
+                (["recommend", "--items", "1", "--weights", "abc"], True),
+                (["recommend", "--items", "1,2", "--weights", "1"], True),
+                (["recommend", "--items", ","], True),
+                (["recommend", "--items", "1", "-n", "-1"], True),
+                (["recommend", "--items", "1", "-n", "99999999999"], True),
+                (["recommend", "--items", "1", "-n", "many"], True),
+                ([b"recommend", b"--items", b"1,\xff\xfe"], True),  # not UTF-8
+                (["--timeout_ms", "0", "info"], True), (["info", "--timeout_ms", "soon"], True),
+                (["--auth_token_file", missing, "info"], True), (["info", "--auth_token_file", empty], True),
+                (["--tls_ca", missing, "info"], True), (["info", "--tls_cert", empty], True),
+                (["info", "--tls_key", empty], True),
+                (["load", "--ids", "abc"], True), (["load", "--ids", "9:1"], True),
+                (["load", "--ids", "@" + missing], True), (["load", "--ids", "@" + empty], True),
+                (["load", "--requests", "0"], True), (["load", "--max_seconds", "-1"], True),
+            ]
+            for args, with_target in usage:
+                with self.subTest(args=args):
+                    r = self.run_cli(*args, target=with_target)
+                    self.assertEqual(r.returncode, 2, r.stderr)
+                    self.assertIn("usage:", r.stderr)
+                    self.assertIn("error:", r.stderr)
+                    self.assertNotIn("Traceback", r.stderr)
+            with socket.socket() as s:  # a port nobody listens on
+                s.bind(("127.0.0.1", 0))
+                closed = f"127.0.0.1:{s.getsockname()[1]}"
+            failures = [
+                (["recommend", "--items", "1", "-n", "0"], "INVALID_ARGUMENT"),
+                (["health", "--service", "no.such.Service"], "NOT_FOUND"),
+                (["info", "--target", closed, "--timeout_ms", "2000"], "UNAVAILABLE"),
+            ]
+            for args, code in failures:
+                with self.subTest(args=args):
+                    r = self.run_cli(*args)
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertIn(f"edlae_client: {code}", r.stderr)
+                    self.assertNotIn("Traceback", r.stderr)
+
     def test_command_line(self):
         def run(*args):
-            return subprocess.run([sys.executable, "-m", "edlae_client", "--target", self.server.target, *args],
-                                  capture_output=True, text=True, timeout=60)
+            return self.run_cli(*args)
         rec = run("--json", "recommend", "--items", "1,2,3", "-n", "4")
         self.assertEqual(rec.returncode, 0, rec.stderr)
         self.assertEqual(len(json.loads(rec.stdout)["items"]), 4)
@@ -148,6 +229,92 @@ class PythonClientTest(unittest.TestCase):
         load = run("--json", "load", "--requests", "40", "--concurrency", "2", "--ids", "1:200")
         self.assertEqual(load.returncode, 0, load.stderr)
         self.assertEqual(json.loads(load.stdout)["ok"], 40)
+        self.assertEqual(json.loads(load.stdout)["unknown_history_ids"], 0)
+        self.assertNotIn("warning", load.stderr)
+
+    def test_load_warns_when_most_ids_are_unknown(self):
+        r = self.run_cli("load", "--requests", "20", "--concurrency", "2", "--ids", "1001:2000", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        summary = json.loads(r.stdout)
+        self.assertEqual((summary["ok"], summary["history_ids_sent"], summary["unknown_history_ids"]),
+                         (20, 200, 200))
+        self.assertIn("edlae_client: warning: 200 of the 200 history ids sent are unknown", r.stderr)
+        with tempfile.NamedTemporaryFile("w", suffix=".ids") as ids:
+            ids.write("".join(f"{i}\n" for i in range(1, 201)))
+            ids.flush()
+            r = self.run_cli("load", "--requests", "20", "--ids", "@" + ids.name, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["unknown_history_ids"], 0)
+        self.assertNotIn("warning", r.stderr)
+
+
+class TlsAndTokenTest(unittest.TestCase):
+    """--tls, --tls_ca, --tls_cert/--tls_key (mutual TLS) and --auth_token_file against a server requiring all."""
+
+    TOKEN = "s3cret-token"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+        script = f"""set -e; cd '{d}'
+openssl req -x509 {key} -keyout ca.key -out ca.pem -days 2 -subj '/CN=edlae test ca'
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext
+openssl req {key} -keyout server.key -out server.csr -subj '/CN=localhost'
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
+openssl req {key} -keyout client.key -out client.csr -subj '/CN=edlae client'
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
+printf '  {cls.TOKEN}\\n' > token
+"""
+        made = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+        if made.returncode != 0:
+            raise RuntimeError(f"openssl failed:\n{made.stderr}")
+        cls.model = edlae_testing.train_model(d, users=200, items=50)
+        f = lambda name: os.path.join(d, name)  # noqa: E731
+        cls.server = edlae_testing.Server(d, cls.model, name="tls", extra_args=(
+            "--tls_cert", f("server.pem"), "--tls_key", f("server.key"), "--tls_client_ca", f("ca.pem"),
+            "--auth_token_file", f("token")))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop(signal.SIGTERM)
+        cls.tmp.cleanup()
+
+    def run_cli(self, *args):
+        return subprocess.run([sys.executable, "-m", "edlae_client", *args], capture_output=True, text=True,
+                              timeout=60)
+
+    def test_mutual_tls_and_token_flags(self):
+        def f(name: str) -> str:
+            return os.path.join(self.tmp.name, name)
+        secure = ["--tls_ca", f("ca.pem"), "--tls_cert", f("client.pem"), "--tls_key", f("client.key"),
+                  "--auth_token_file", f("token"), "--target", self.server.target]
+        for args in (secure + ["--json", "info"], ["info", "--json"] + secure, ["--tls"] + secure + ["info", "--json"]):
+            with self.subTest(args=args):
+                r = self.run_cli(*args)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout)["num_items"], 50)
+        r = self.run_cli("recommend", "--items", "1,2", "-n", "3", "--json", *secure)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(json.loads(r.stdout)["items"]), 3)
+
+        no_token = secure[:6] + ["--target", self.server.target]
+        refused = [
+            (no_token + ["info"], "UNAUTHENTICATED"),  # TLS fine, no token
+            (["--target", self.server.target, "--auth_token_file", f("token"), "--timeout_ms", "2000", "info"],
+             "UNAVAILABLE"),  # plaintext to a TLS server
+            (["--tls", "--target", self.server.target, "--auth_token_file", f("token"), "--timeout_ms", "2000",
+              "info"], "UNAVAILABLE"),  # system roots do not trust the test CA
+            (["--tls_ca", f("ca.pem"), "--auth_token_file", f("token"), "--target", self.server.target,
+              "--timeout_ms", "2000", "info"], "UNAVAILABLE"),  # no client certificate
+        ]
+        for args, code in refused:
+            with self.subTest(args=args):
+                r = self.run_cli(*args)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"edlae_client: {code}", r.stderr)
+                self.assertNotIn("Traceback", r.stderr)
 
 
 if __name__ == "__main__":

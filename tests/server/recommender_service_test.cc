@@ -689,6 +689,95 @@ TEST_F(TinyModelTest, ClientReportsServerErrors) {
   EXPECT_THAT(r.output, HasSubstr("INVALID_ARGUMENT"));
 }
 
+// bench's default histories are 1..num_items, none of which the tiny model
+// (ids a..e) knows: the run succeeds on popularity fallbacks and says so;
+// with the model's ids from --ids_file it does not.
+TEST_F(TinyModelTest, ClientBenchWarnsWhenMostGeneratedIdsAreUnknown) {
+  const std::string target =
+      absl::StrCat("--target 127.0.0.1:", server_->port());
+  const std::string load =
+      " --requests 20 --concurrency 2 --history_len 3 --timeout_ms 5000";
+  CommandResult r = RunClient("bench " + target + load);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("calls=20 ok_calls=20 "));
+  EXPECT_THAT(r.output, HasSubstr("unknown_ids=60/60"));
+  EXPECT_THAT(r.output, HasSubstr("edlae-client: warning: 60 of the 60"));
+  EXPECT_THAT(r.output, HasSubstr("--ids_file"));
+
+  const std::string ids = dir_->File("ids.txt");
+  {
+    FILE* f = std::fopen(ids.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("a\nb\r\n\n c \nd\ne\n", f);
+    std::fclose(f);
+  }
+  r = RunClient("bench " + target + load + " --ids_file " + ids + " --json");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("\"ok_calls\":20,"));
+  EXPECT_THAT(r.output, HasSubstr("\"unknown_history_ids\":0,"));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("warning")));
+
+  const std::string empty = dir_->File("empty-ids.txt");
+  std::fclose(std::fopen(empty.c_str(), "w"));
+  for (const std::string& bad :
+       {" --ids_file " + dir_->File("no-such-file"), " --ids_file " + empty,
+        " --ids_file " + ids + " --items a,b"}) {
+    r = RunClient("bench " + target + load + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.output;
+  }
+}
+
+// A server that stops mid-run: bench backs off on UNAVAILABLE instead of
+// spinning, stops at --duration_s, and counts only OK calls in its QPS.
+TEST(ClientBinaryTest, BenchAgainstAServerStoppedMidRunBacksOff) {
+  testing::ScratchDir dir;
+  ServerOptions options;
+  options.model_path = dir.File("m.edlae");
+  ASSERT_TRUE(WriteDenseModel(options.model_path, TinyModelData()).ok());
+  options.host = "127.0.0.1";
+  options.port = 0;
+  auto server = RecommenderServer::BuildAndStart(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const auto start = std::chrono::steady_clock::now();
+  std::future<CommandResult> bench = std::async(std::launch::async, [&] {
+    return RunClient(absl::StrCat(
+        "bench --target 127.0.0.1:", (*server)->port(),
+        " --items a,b,c,d,e --history_len 3 --concurrency 4 --requests "
+        "100000000 --duration_s 4 --timeout_ms 1000"));
+  });
+  absl::SleepFor(absl::Seconds(1));
+  (*server)->Shutdown(absl::Now() + absl::Milliseconds(200));
+  server->reset();
+  ASSERT_EQ(bench.wait_for(std::chrono::seconds(60)),
+            std::future_status::ready);
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  const CommandResult r = bench.get();
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // not every call was OK
+  long long calls = 0, ok_calls = 0;
+  double seconds = 0, qps = 0;
+  const size_t report_at = r.output.find("calls=");
+  ASSERT_NE(report_at, std::string::npos) << r.output;
+  ASSERT_EQ(std::sscanf(r.output.c_str() + report_at,
+                        "calls=%lld ok_calls=%lld seconds=%lf qps=%lf", &calls,
+                        &ok_calls, &seconds, &qps),
+            4)
+      << r.output;
+  EXPECT_GT(ok_calls, 0) << r.output;
+  EXPECT_NEAR(qps, ok_calls / seconds, 0.01 * qps + 0.1) << r.output;
+  long long unavailable = 0;
+  const size_t at = r.output.find("UNAVAILABLE=");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  unavailable = std::atoll(r.output.c_str() + at + 12);
+  // ~3 s of a stopped server, 4 callers: with backoff (20 ms doubling to
+  // 1 s, jittered) a few dozen attempts; without, tens of thousands.
+  EXPECT_GT(unavailable, 0) << r.output;
+  EXPECT_LT(unavailable, 400) << r.output;
+  EXPECT_LT(elapsed_s, 15) << r.output;
+  EXPECT_LT(seconds, 6) << r.output;
+}
+
 TEST(ClientBinaryTest, ClosedPortIsUnavailable) {
   const std::string target = absl::StrCat("--target 127.0.0.1:", ClosedPort());
   for (const std::string& command : {"recommend " + target + " --items a",

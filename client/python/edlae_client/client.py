@@ -16,6 +16,22 @@ except ImportError:  # Debian ships no health stubs for Python; ours are generat
     from edlae_client._health import health_pb2, health_pb2_grpc
 
 
+def _id_list(ids: Iterable[str], name: str) -> list[str]:
+    """The ids of a list argument; a lone str (or bytes) is refused, never split into characters."""
+    if isinstance(ids, (str, bytes, bytearray)):
+        raise TypeError(f"{name} must be a list of item ids, not {type(ids).__name__} {ids!r}; "
+                        f"for one id pass [{ids!r}]")
+    out = list(ids)
+    for item in out:
+        if not isinstance(item, str):
+            raise TypeError(f"{name}: item ids are str, got {type(item).__name__} {item!r}")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{name}: item id {item!r} is not valid UTF-8") from None
+    return out
+
+
 class EdlaeError(Exception):
     """A failed call: the gRPC status code (grpc.StatusCode) and the server's or channel's message."""
 
@@ -157,15 +173,23 @@ class RecommenderClient:
 
         exclude: ids never to return; candidates: when non-empty, score and return only these. Unknown ids are
         skipped and counted, never an error. Bad arguments (top_n out of range, weights that do not match the
-        history) raise EdlaeError(INVALID_ARGUMENT).
+        history) raise EdlaeError(INVALID_ARGUMENT). Arguments of the wrong type raise TypeError: history,
+        exclude and candidates are lists of str ids, and a lone str such as "123" is refused (pass ["123"]),
+        never read as the ids "1", "2", "3".
         """
+        if isinstance(weights, (str, bytes, bytearray)):
+            raise TypeError(f"weights must be a list of numbers, not {type(weights).__name__} {weights!r}")
+        if isinstance(top_n, bool) or not isinstance(top_n, int):
+            raise TypeError(f"top_n must be an int, got {type(top_n).__name__} {top_n!r}")
+        if not 0 <= top_n < 2**32:
+            raise EdlaeError(grpc.StatusCode.INVALID_ARGUMENT, f"top_n {top_n} is out of range")
         request = recommender_pb2.RecommendRequest(
-            history_item_ids=list(history),
+            history_item_ids=_id_list(history, "history"),
             history_weights=list(weights) if weights is not None else [],
             top_n=top_n,
             exclude_history=exclude_history,
-            exclude_item_ids=list(exclude),
-            candidate_item_ids=list(candidates),
+            exclude_item_ids=_id_list(exclude, "exclude"),
+            candidate_item_ids=_id_list(candidates, "candidates"),
         )
         response = self.recommend_raw(request, timeout)
         return Recommendations(

@@ -21,6 +21,8 @@ class LoadReport:
     latencies_s: list[float] = dataclasses.field(default_factory=list)  # successful calls only
     wall_s: float = 0.0
     error_messages: list[str] = dataclasses.field(default_factory=list)  # the first few
+    history_ids_sent: int = 0  # over the successful calls
+    unknown_history_ids: int = 0  # of those, ids the model did not know (unknown_item_count)
 
     def percentile(self, q: float) -> float:
         if not self.latencies_s:
@@ -41,7 +43,13 @@ class LoadReport:
                            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))},
             "fingerprints": dict(self.fingerprints),
             "wall_s": round(self.wall_s, 3),
+            "history_ids_sent": self.history_ids_sent,
+            "unknown_history_ids": self.unknown_history_ids,
         }
+
+    def most_ids_unknown(self) -> bool:
+        """More than half of the history ids sent were unknown: the calls measured popularity fallbacks."""
+        return self.history_ids_sent > 0 and 2 * self.unknown_history_ids > self.history_ids_sent
 
 
 def random_histories(ids: Sequence[str], history_len: int, seed: int = 1) -> Callable[[int], list[str]]:
@@ -80,10 +88,13 @@ def run_load(
                 next_call[0] += 1
             start = time.monotonic()
             try:
-                result = client.recommend(history(call), top_n=top_n, timeout=timeout)
+                ids = history(call)
+                result = client.recommend(ids, top_n=top_n, timeout=timeout)
                 elapsed = time.monotonic() - start
                 with lock:
                     report.ok += 1
+                    report.history_ids_sent += len(ids)
+                    report.unknown_history_ids += result.unknown_item_count
                     report.latencies_s.append(elapsed)
                     report.fingerprints[result.model_fingerprint] += 1
                     done = report.ok + sum(report.errors.values())
