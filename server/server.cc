@@ -168,8 +168,7 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   // dump): try the addresses first.
   RETURN_IF_ERROR(CheckCanListen("--host/--port", options.host, options.port));
   if (!metrics_address.empty()) {
-    RETURN_IF_ERROR(CheckCanListenOn(
-        absl::StrCat("--metrics_address ", metrics_address), metrics_address));
+    RETURN_IF_ERROR(CheckCanListenOn("--metrics_address", metrics_address));
     ASSIGN_OR_RETURN(
         server->exposer_,
         StartMetricsExposer(metrics_address, server->metrics_->registry()));

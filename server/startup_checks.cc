@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -91,29 +92,42 @@ absl::Status CheckCanListen(absl::string_view what, const std::string& host,
     return absl::InvalidArgumentError(absl::StrCat(
         what, ": cannot resolve host '", host, "': ", gai_strerror(error)));
   }
-  absl::Status status;
-  for (const addrinfo* a = addresses; a != nullptr && status.ok();
-       a = a->ai_next) {
+  // gRPC listens when at least one of the addresses binds ("localhost" on a
+  // machine without IPv6), so only all of them failing is an error.
+  int bound = 0;
+  int in_use = 0;
+  int not_local = 0;
+  int denied = 0;
+  for (const addrinfo* a = addresses; a != nullptr; a = a->ai_next) {
     const int fd =
         socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;  // e.g. no IPv6 here: gRPC skips it too
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      const int error = errno;
-      if (error == EADDRINUSE) {
-        status = absl::UnavailableError(
-            absl::StrCat(what, ": port ", port, " on ",
-                         host.empty() ? "*" : host, " is already in use"));
-      } else if (error == EADDRNOTAVAIL) {
-        status = absl::UnavailableError(absl::StrCat(
-            what, ": ", host, " is not an address of this machine"));
-      } else if (error == EACCES) {
-        status = absl::UnavailableError(absl::StrCat(
-            what, ": no permission to listen on port ", port, " of ", host));
-      }
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      ++bound;
+    } else if (errno == EADDRINUSE) {
+      ++in_use;
+    } else if (errno == EADDRNOTAVAIL) {
+      ++not_local;
+    } else if (errno == EACCES) {
+      ++denied;
     }
     close(fd);
+  }
+  absl::Status status;
+  if (bound == 0 && in_use > 0) {
+    const bool v6 =
+        absl::StrContains(host, ':') && !absl::StartsWith(host, "[");
+    status = absl::UnavailableError(
+        absl::StrCat(what, ": ", v6 ? "[" : "", host.empty() ? "*" : host,
+                     v6 ? "]" : "", ":", port, " is already in use"));
+  } else if (bound == 0 && not_local > 0) {
+    status = absl::UnavailableError(
+        absl::StrCat(what, ": ", host, " is not an address of this machine"));
+  } else if (bound == 0 && denied > 0) {
+    status = absl::UnavailableError(absl::StrCat(
+        what, ": no permission to listen on port ", port, " of ", host));
   }
   freeaddrinfo(addresses);
   return status;

@@ -21,11 +21,11 @@ absl::Status CheckTlsKeyMatchesCertificate(const std::string& cert_pem,
                                            absl::string_view key_path);
 
 // Binds (and closes) a TCP socket on every address `host` resolves to at
-// `port` (0: any port), with SO_REUSEADDR as gRPC and CivetWeb listen.
-// Unavailable "<what>: port P on HOST is already in use" or "<what>: HOST is
-// not an address of this machine"; InvalidArgument when `host` does not
-// resolve. `what` names the flag(s), e.g. "--host/--port". `host` may be in
-// brackets ("[::1]"); empty means every address.
+// `port` (0: any port), with SO_REUSEADDR as gRPC and CivetWeb listen. When
+// none binds: Unavailable "<what>: HOST:PORT is already in use" or
+// "<what>: HOST is not an address of this machine"; InvalidArgument when
+// `host` does not resolve. `what` names the flag(s), e.g. "--host/--port".
+// `host` may be in brackets ("[::1]"); empty means every address.
 absl::Status CheckCanListen(absl::string_view what, const std::string& host,
                             int port);
 
