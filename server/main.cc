@@ -124,7 +124,8 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "Threads scoring Recommend calls (0: one per core).")
       ->check(AtLeast(0));
   AddOption(app, "metrics_address", options.metrics_address,
-            "Serve Prometheus metrics at http://ADDRESS/metrics (empty: off).");
+            "Serve Prometheus metrics at http://ADDRESS/metrics (auto: "
+            "--host, port 9464; empty: off).");
   AddOption(app, "tls_cert", options.tls_cert_path,
             "PEM certificate chain of the server (TLS; with --tls_key).");
   AddOption(app, "tls_key", options.tls_key_path,
@@ -155,7 +156,8 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "time.")
       ->check(AtLeast(1));
   AddFlag(app, "reflection", options.enable_reflection,
-          "Register the gRPC server reflection service.");
+          "Register the gRPC server reflection service, which needs no token "
+          "(default: on, off with --auth_token_file).");
   AddDuration(app, "shutdown_grace", shutdown_grace,
               "On SIGTERM/SIGINT, how long in-flight calls may take before "
               "they are cancelled.");
@@ -242,7 +244,7 @@ int main(int argc, char** argv) {
       "edlae-server");
   edlae::cli::Configure(app);
   edlae::server::ServerOptions options;  // holds the flags' defaults
-  options.metrics_address = "0.0.0.0:9464";
+  options.metrics_address = edlae::server::kMetricsAddressAuto;
   std::string port_file;
   int64_t batch_max_wait_us = options.service.batch_max_wait.count();
   absl::Duration shutdown_grace = absl::Seconds(10);
@@ -255,6 +257,11 @@ int main(int argc, char** argv) {
         app, "exactly one of --model and --model_dir is required");
   }
   options.service.batch_max_wait = std::chrono::microseconds(batch_max_wait_us);
+  // Reflection answers without the token: with one, only when asked for.
+  if (!options.auth_token_file.empty() &&
+      app.get_option("--reflection")->count() == 0) {
+    options.enable_reflection = false;
+  }
   // EDLAE_SIMD_TARGET pins the scoring kernels' SIMD target (before any
   // scoring).
   if (absl::Status s = edlae::ApplySimdTargetFromEnv(); !s.ok()) {

@@ -2,11 +2,20 @@
 // front; the civetweb-based exposer behind absl::Status.
 #include "server/metrics.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <exception>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "prometheus/histogram.h"
 
 namespace edlae::server {
@@ -184,15 +193,71 @@ absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(
     auto exposer = std::make_unique<prometheus::Exposer>(address, 1);
     exposer->RegisterCollectable(registry);
     return exposer;
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot serve metrics on ", address, ": ", e.what()));
+  } catch (const std::exception&) {
+    // CivetWeb's message ("null context when constructing CivetServer") says
+    // nothing more.
+    return absl::UnavailableError(
+        absl::StrCat("--metrics_address ", address,
+                     ": cannot listen (not HOST:PORT, or an address in use "
+                     "or not of this machine)"));
   }
 }
 
 int MetricsPort(const prometheus::Exposer& exposer) {
   const std::vector<int> ports = exposer.GetListeningPorts();
   return ports.empty() ? 0 : ports.front();
+}
+
+namespace {
+
+// Opens and closes one TCP connection to `host`:`port` (a wildcard host: the
+// loopback address of its family); errors are ignored.
+void TouchListener(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* addresses = nullptr;
+  const std::string service = absl::StrCat(port);
+  if (getaddrinfo(host.c_str(), service.c_str(), &hints, &addresses) != 0) {
+    return;
+  }
+  for (const addrinfo* a = addresses; a != nullptr; a = a->ai_next) {
+    const int fd =
+        socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    const bool connected = connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+    close(fd);
+    if (connected) break;
+  }
+  freeaddrinfo(addresses);
+}
+
+}  // namespace
+
+void StopMetricsExposer(std::unique_ptr<prometheus::Exposer> exposer,
+                        const std::string& address, int port) {
+  if (exposer == nullptr) return;
+  const size_t colon = address.rfind(':');
+  absl::string_view host = colon == std::string::npos
+                               ? ""
+                               : absl::string_view(address).substr(0, colon);
+  const bool v6 = absl::ConsumePrefix(&host, "[");
+  if (v6) absl::ConsumeSuffix(&host, "]");
+  std::string connect_host(host);
+  if (connect_host.empty() || connect_host == "0.0.0.0") {
+    connect_host = "127.0.0.1";
+  } else if (connect_host == "::") {
+    connect_host = "::1";
+  }
+  std::atomic<bool> stopped{false};
+  std::thread waker([&stopped, connect_host, port] {
+    for (int i = 0; i < 150 && !stopped.load(); ++i) {
+      TouchListener(connect_host, port);
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  exposer.reset();
+  stopped = true;
+  waker.join();
 }
 
 }  // namespace edlae::server

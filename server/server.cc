@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -17,7 +20,10 @@
 #include "core/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 #include "server/log.h"
+#include "server/startup_checks.h"
 
 namespace edlae::server {
 
@@ -46,6 +52,22 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
+// Drops the reflection plugin, which linking grpc++_reflection registers for
+// every server at load time (so not calling its Init does not turn it off).
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    plugins->erase(
+        std::remove_if(plugins->begin(), plugins->end(),
+                       [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+                         return p->name() == "proto_server_reflection";
+                       }),
+        plugins->end());
+  }
+};
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     const ServerOptions& options) {
   if (options.tls_cert_path.empty()) return grpc::InsecureServerCredentials();
@@ -55,6 +77,10 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
                    ReadFileToString(options.tls_cert_path, "--tls_cert"));
   ASSIGN_OR_RETURN(pair.private_key,
                    ReadFileToString(options.tls_key_path, "--tls_key"));
+  // gRPC would only fail to listen ("cannot listen on ...") on a bad pair.
+  RETURN_IF_ERROR(CheckTlsKeyMatchesCertificate(
+      pair.cert_chain, pair.private_key, options.tls_cert_path,
+      options.tls_key_path));
   ssl.pem_key_cert_pairs.push_back(std::move(pair));
   if (!options.tls_client_ca_path.empty()) {
     ASSIGN_OR_RETURN(
@@ -134,11 +160,20 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   server->servable_ = std::move(servable);
   server->metrics_ = std::move(metrics);
   server->manager_ = std::move(manager);
-  if (!options.metrics_address.empty()) {
-    ASSIGN_OR_RETURN(server->exposer_,
-                     StartMetricsExposer(options.metrics_address,
-                                         server->metrics_->registry()));
+  const std::string metrics_address =
+      options.metrics_address == kMetricsAddressAuto
+          ? JoinHostPort(options.host, kDefaultMetricsPort)
+          : options.metrics_address;
+  // gRPC and CivetWeb report a port in use only vaguely (or as a raw error
+  // dump): try the addresses first.
+  RETURN_IF_ERROR(CheckCanListen("--host/--port", options.host, options.port));
+  if (!metrics_address.empty()) {
+    RETURN_IF_ERROR(CheckCanListenOn("--metrics_address", metrics_address));
+    ASSIGN_OR_RETURN(
+        server->exposer_,
+        StartMetricsExposer(metrics_address, server->metrics_->registry()));
     server->metrics_port_ = MetricsPort(*server->exposer_);
+    server->metrics_address_ = metrics_address;
   }
   server->service_ = std::make_unique<RecommenderService>(
       server->servable_, std::move(service_options));
@@ -147,6 +182,9 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
+  if (!options.enable_reflection) {
+    builder.SetOption(std::make_unique<WithoutReflection>());
+  }
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // Far above the service's per-call metadata limit: past this one, gRPC 1.51
   // fails the whole connection, not just the call (see ServerOptions).
@@ -194,7 +232,9 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
                    ? "off"
                    : (options.tls_client_ca_path.empty() ? "on" : "mutual")},
        {"auth_token", auth_token ? "on" : "off"},
+       {"metrics_address", metrics_address},
        {"metrics_port", absl::StrCat(server->metrics_port_)},
+       {"reflection", options.enable_reflection ? "on" : "off"},
        {"max_concurrent_requests",
         absl::StrCat(limits.max_concurrent_requests)},
        {"max_top_n", absl::StrCat(limits.max_top_n)},
@@ -218,6 +258,7 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
 
 RecommenderServer::~RecommenderServer() {
   Shutdown(absl::Now());
+  if (exposer_stopper_.joinable()) exposer_stopper_.join();
   // The service (and its workers) must outlive the grpc::Server.
   server_.reset();
   service_.reset();
@@ -247,6 +288,14 @@ void RecommenderServer::Shutdown(absl::Time deadline) {
   }
   // No version swap (and no SERVING from a late first load) while draining.
   if (manager_ != nullptr) manager_->StopPolling();
+  // CivetWeb takes about a second to stop: in parallel with the drain, so
+  // that the process exits within the grace (joined by the destructor).
+  if (exposer_ != nullptr) {
+    exposer_stopper_ = std::thread([this,
+                                    exposer = std::move(exposer_)]() mutable {
+      StopMetricsExposer(std::move(exposer), metrics_address_, metrics_port_);
+    });
+  }
   if (server_ == nullptr) return;
   SetServing(false);
   server_->Shutdown(absl::ToChronoTime(deadline));

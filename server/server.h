@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -19,6 +20,10 @@
 #include "server/servable_model.h"
 
 namespace edlae::server {
+
+// ServerOptions::metrics_address that means "the serving host, this port".
+inline constexpr char kMetricsAddressAuto[] = "auto";
+inline constexpr int kDefaultMetricsPort = 9464;
 
 // Everything edlae-server's flags configure (TF Serving style).
 struct ServerOptions {
@@ -61,10 +66,13 @@ struct ServerOptions {
   int keepalive_time_ms = 60 * 1000;
   int keepalive_timeout_ms = 20 * 1000;
   int min_client_ping_interval_ms = 10 * 1000;
-  // Register the gRPC server reflection service (grpcurl, grpc_cli).
+  // Register the gRPC server reflection service (grpcurl, grpc_cli). It is
+  // not behind the bearer token: edlae-server's --reflection defaults to off
+  // when --auth_token_file is set.
   bool enable_reflection = true;
-  // Prometheus /metrics on this "host:port" (port 0: any free port); empty:
-  // no metrics endpoint.
+  // Prometheus /metrics on this "host:port" (port 0: any free port);
+  // kMetricsAddressAuto: `host`, port kDefaultMetricsPort (edlae-server's
+  // default); empty: no metrics endpoint.
   std::string metrics_address;
   // TLS: PEM certificate chain and private key of the server; with
   // tls_client_ca, clients must present a certificate signed by that CA
@@ -129,8 +137,9 @@ class RecommenderServer {
   // Blocks until the server has shut down.
   void Wait();
 
-  // Reports NOT_SERVING, stops accepting calls and waits for in-flight calls
-  // until `deadline`, after which they are cancelled. Idempotent.
+  // Reports NOT_SERVING, stops /metrics (in the background), stops accepting
+  // calls and waits for in-flight calls until `deadline`, after which they
+  // are cancelled. Idempotent.
   void Shutdown(absl::Time deadline);
 
  private:
@@ -145,8 +154,10 @@ class RecommenderServer {
   std::shared_ptr<ServableModel> servable_;
   std::shared_ptr<ServerMetrics> metrics_;
   std::unique_ptr<ModelManager> manager_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<prometheus::Exposer> exposer_;  // moved out by Shutdown
+  std::thread exposer_stopper_;                   // destroys it meanwhile
   int metrics_port_ = 0;
+  std::string metrics_address_;  // as given to the exposer
   std::unique_ptr<RecommenderService> service_;
   std::unique_ptr<grpc::Server> server_;  // declared last: destroyed first
   int port_ = 0;
