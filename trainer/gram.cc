@@ -7,27 +7,34 @@
 
 namespace edlae {
 
+ItemUsers TransposeToItems(const Interactions& x) {
+  const size_t n = x.num_items();
+  const size_t users = x.num_users();
+  ItemUsers t;
+  t.offsets.assign(n + 1, 0);
+  for (uint32_t item : x.item_indices) ++t.offsets[item + 1];
+  for (size_t i = 0; i < n; ++i) t.offsets[i + 1] += t.offsets[i];
+  t.users.resize(x.num_interactions());
+  std::vector<uint64_t> fill(t.offsets.begin(), t.offsets.end() - 1);
+  for (size_t u = 0; u < users; ++u) {
+    for (uint64_t k = x.row_offsets[u]; k < x.row_offsets[u + 1]; ++k) {
+      t.users[fill[x.item_indices[k]]++] = static_cast<uint32_t>(u);
+    }
+  }
+  return t;
+}
+
+
 namespace {
 
 template <typename T>
 std::vector<T> ComputeGramAs(const Interactions& x, int num_threads) {
   const size_t n = x.num_items();
-  const size_t users = x.num_users();
   const int threads = ResolveThreadCount(num_threads);
 
-  // Transpose X (CSR by user) into item → users lists.
-  std::vector<uint64_t> col_offsets(n + 1, 0);
-  for (uint32_t item : x.item_indices) ++col_offsets[item + 1];
-  for (size_t i = 0; i < n; ++i) col_offsets[i + 1] += col_offsets[i];
-  std::vector<uint32_t> col_users(x.num_interactions());
-  {
-    std::vector<uint64_t> fill(col_offsets.begin(), col_offsets.end() - 1);
-    for (size_t u = 0; u < users; ++u) {
-      for (uint64_t k = x.row_offsets[u]; k < x.row_offsets[u + 1]; ++k) {
-        col_users[fill[x.item_indices[k]]++] = static_cast<uint32_t>(u);
-      }
-    }
-  }
+  const ItemUsers columns = TransposeToItems(x);
+  const std::vector<uint64_t>& col_offsets = columns.offsets;
+  const std::vector<uint32_t>& col_users = columns.users;
 
   // Row i of G (upper part, j >= i) = Σ over users of i of their items >= i.
   // Each row is written by one thread and stays cache-resident while built.

@@ -3,11 +3,20 @@
 #define EDLAE_TRAINER_GRAM_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "trainer/interactions.h"
 
 namespace edlae {
+
+// X transposed: item i's users are users[offsets[i] .. offsets[i + 1]), in
+// ascending user order. What the Gram builders (dense and sparse) walk.
+struct ItemUsers {
+  std::vector<uint64_t> offsets;  // num_items + 1
+  std::vector<uint32_t> users;    // num_interactions
+};
+ItemUsers TransposeToItems(const Interactions& x);
 
 // Returns G = XᵀX as a dense, symmetric, compact row-major num_items ×
 // num_items matrix of doubles: G[i][j] = number of users who interacted with

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "trainer/gram.h"
 #include "trainer/parallel.h"
 
 namespace edlae {
@@ -22,23 +23,12 @@ struct RowChunk {
 SparseGram ComputeSparseGram(const Interactions& x,
                              const SparseGramOptions& options) {
   const size_t n = x.num_items();
-  const size_t users = x.num_users();
   const int threads = ResolveThreadCount(options.num_threads);
   const uint32_t min_count = std::max<uint32_t>(options.min_cooccurrence, 1);
 
-  // Transpose X (CSR by user) into item → users lists.
-  std::vector<uint64_t> col_offsets(n + 1, 0);
-  for (uint32_t item : x.item_indices) ++col_offsets[item + 1];
-  for (size_t i = 0; i < n; ++i) col_offsets[i + 1] += col_offsets[i];
-  std::vector<uint32_t> col_users(x.num_interactions());
-  {
-    std::vector<uint64_t> fill(col_offsets.begin(), col_offsets.end() - 1);
-    for (size_t u = 0; u < users; ++u) {
-      for (uint64_t k = x.row_offsets[u]; k < x.row_offsets[u + 1]; ++k) {
-        col_users[fill[x.item_indices[k]]++] = static_cast<uint32_t>(u);
-      }
-    }
-  }
+  const ItemUsers columns = TransposeToItems(x);
+  const std::vector<uint64_t>& col_offsets = columns.offsets;
+  const std::vector<uint32_t>& col_users = columns.users;
 
   // Chunks small enough to balance the skewed rows (popular items are slow).
   const size_t chunk =
