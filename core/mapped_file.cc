@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_io.h"
 #include "core/status_macros.h"
 
 namespace edlae {
@@ -32,10 +33,6 @@ class FdCloser {
  private:
   int fd_;
 };
-
-absl::Status ErrnoError(int err, const char* op, const std::string& path) {
-  return absl::ErrnoToStatus(err, absl::StrCat(op, " ", path));
-}
 
 // Opens `path` read-only and checks that it is a regular file that fits in
 // memory; fills `st`.
