@@ -122,6 +122,9 @@ struct LowRankQuery {
       : z(LatentVector(model, history)),
         scorer(PaddedV(model), z.data(), z.size(), 1,
                DenseBlockScorer::kBlockItems) {}
+  // `scorer` points into `z`: never copied or moved.
+  LowRankQuery(const LowRankQuery&) = delete;
+  LowRankQuery& operator=(const LowRankQuery&) = delete;
   float ScoreOne(uint32_t item) const {
     auto scratch = scorer.NewScratch();
     scorer.ScoreBlock(item, 1, scratch);
