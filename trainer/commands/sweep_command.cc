@@ -136,7 +136,10 @@ Command AddSweepCommand(CLI::App& program) {
             return ParseSweepMethod(name).status();
           },
           /*list=*/true));
+  // Required: no single default suits every dataset, and a λ too small for
+  // the data fails only after the split is read and the Gram built.
   AddOption(*command, "lambda", flags->lambda, "L2 regularization λ")
+      ->required()
       ->check(AtLeast(0));
   AddOption(*command, "dropout", flags->dropout, "dropout probability p")
       ->check(AtLeastBelow(0, 1));
