@@ -414,6 +414,27 @@ absl::StatusOr<LowRankResult> Admm(std::vector<double>& g, size_t n,
   return result;
 }
 
+// Eq. 32 for items whose row of P = V(VᵀV)⁻¹Vᵀ vanishes: an item that never
+// co-occurs with another has no off-diagonal information, its V row is 0 up
+// to round-off, and so are its row and column of C ⊙ P — which is then only
+// positive semi-definite. Such an item's equation reads 0·μ = P_ii ≈ 0, so
+// its μ_i is free: it is fixed to 0 (its U row is then W_i − (C·dMat μ·W)_i,
+// which keeps U_i·V_i = 0), and its row and column are replaced by the unit
+// vector, leaving the other items' system as it was. P_ii of a rank-k
+// projection averages k/n; "vanishes" is below 1e-10 of that.
+// `h` holds C ⊙ P in its upper triangle, `mu` = diag(P) on entry.
+void DecoupleItemsWithoutSignal(std::vector<double>& h, std::vector<double>& mu,
+                                size_t n, size_t k) {
+  const double tiny = 1e-10 * static_cast<double>(k) / static_cast<double>(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (mu[i] > tiny) continue;
+    for (size_t j = 0; j < i; ++j) h[j * n + i] = 0.0;
+    for (size_t j = i + 1; j < n; ++j) h[i * n + j] = 0.0;
+    h[i * n + i] = 1.0;
+    mu[i] = 0.0;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // ALS for Eq. 11, diag(UVᵀ) = 0 (supplement §4):
 //   V step (Eqs. 29–30): D = (UᵀAU)⁻¹, η = diag(UDUᵀG) ⊘ diag(UDUᵀ),
@@ -492,6 +513,7 @@ absl::StatusOr<LowRankResult> Als(std::vector<double>& g, size_t n,
         for (size_t j = i; j < n; ++j) h[i * n + j] *= c[i * n + j];
       }
     });
+    DecoupleItemsWithoutSignal(h, mu, n, k);
     if (absl::Status s = SolveSpdUpper(h.data(), n, mu.data()); !s.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat("Eq. 32 system C ⊙ V(VᵀV)⁻¹Vᵀ: ", s.message()));

@@ -447,6 +447,43 @@ TEST_F(LowRankTest, AlsKeepsDiagonalZeroAfterEveryUpdateAndDescends) {
   }
 }
 
+// Items that never co-occur with another (common in real data: a book read
+// only by readers of nothing else) have no off-diagonal information; their
+// rows of V vanish, and with them their rows of C ⊙ V(VᵀV)⁻¹Vᵀ (Eq. 32). ALS
+// must still train, keep diag(UVᵀ) = 0 and descend.
+TEST_F(LowRankTest, AlsTrainsWithItemsThatNeverCoOccur) {
+  const size_t extra = 3, n = n_ + extra, k = 8;
+  Mat g(n * n, 0.0);
+  for (size_t i = 0; i < n_; ++i) {
+    for (size_t j = 0; j < n_; ++j) g[i * n + j] = g_[i * n_ + j];
+  }
+  for (size_t i = n_; i < n; ++i) g[i * n + i] = 5.0 + i % 2;  // alone
+  LowRankOptions o;
+  o.rank = k;
+  o.method = LowRankMethod::kAls;
+  o.epochs = 6;
+  std::vector<double> objectives;
+  o.observer = [&](const LowRankStep& s) {
+    if (s.updated == 'U') objectives.push_back(s.objective);
+  };
+  absl::StatusOr<LowRankResult> r =
+      SolveLowRank(g, n, Solver(Algorithm::kZeroDiag), o, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(objectives.size(), 6u);
+  for (size_t e = 1; e < objectives.size(); ++e) {
+    EXPECT_LE(objectives[e], objectives[e - 1] * (1 + 1e-10)) << e;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    double d = 0;
+    for (size_t c = 0; c < k; ++c) {
+      ASSERT_TRUE(std::isfinite(r->u[i * k + c]) &&
+                  std::isfinite(r->v[i * k + c]));
+      d += double{r->u[i * k + c]} * r->v[i * k + c];
+    }
+    EXPECT_NEAR(d, 0, 1e-5) << i;
+  }
+}
+
 TEST_F(LowRankTest, RejectsBadRanksAndCombinations) {
   LowRankOptions o;
   o.rank = 0;
