@@ -83,7 +83,8 @@ expect_exit 2 "$TRAIN" sweep --split "$WORK/split" --ranks 4,x
 expect_exit 2 "$TRAIN" sweep --split "$WORK/split" --methods pca
 expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --model zero-diag --out "$WORK/x.edlae"
 expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --rank 5 --method svd --out "$WORK/x.edlae"
-expect_exit 1 "$TRAIN" train --input "$WORK/ratings.csv" --model ease --rank 5 --out "$WORK/x.edlae"
+# Refused before any data is read (issue 12: checks run before the work): a usage error.
+expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --model ease --rank 5 --out "$WORK/x.edlae"
 expect_exit 2 "$TRAIN" inspect
 expect_exit 1 "$TRAIN" inspect "$WORK/missing.edlae"
 

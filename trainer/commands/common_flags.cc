@@ -229,9 +229,8 @@ absl::StatusOr<LowRankOptions> CheckedLowRankOptions(
       solver.algorithm == Algorithm::kZeroDiag) {
     low_rank.method = LowRankMethod::kAls;  // its only method
   }
-  // (ease is left to the solver, which refuses it after loading: exit 1)
   if (absl::Status s = ValidateLowRankMethod(solver.algorithm, low_rank.method);
-      !s.ok() && solver.algorithm != Algorithm::kEase) {
+      !s.ok()) {
     return s;
   }
   return low_rank;
