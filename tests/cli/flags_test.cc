@@ -311,6 +311,7 @@ TEST(FlagLayerTest, ValueChecksComeBeforeAnyWork) {
        {"sweep", "--split", none, "--precision", "float32", "--scorer", "gemm"},
        "--precision"},
       {kTrain, {"sweep", "--split", none, "--omega", "-1"}, "--omega"},
+      {kTrain, {"sweep", "--split", none, "--ranks", "10"}, "--lambda"},
       {kTrain,
        {"split", "--input", none, "--out", out, "--heldout-users", "60%"},
        "--heldout-users"},
