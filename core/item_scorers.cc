@@ -45,15 +45,6 @@ float DenseBlockScorer::ScoreOne(uint32_t item) const {
   return score;
 }
 
-void DenseBlockScorer::ScoreAll(absl::Span<float> out) const {
-  Scratch scratch = NewScratch();
-  for (size_t begin = 0; begin < out.size(); begin += kBlockItems) {
-    const size_t len = std::min(kBlockItems, out.size() - begin);
-    ScoreBlock(begin, len, scratch);
-    std::copy_n(scratch.tile(), len, out.data() + begin);
-  }
-}
-
 SparseBlockScorer::SparseBlockScorer(const CsrWeights& b,
                                      absl::Span<const HistoryEntry> history)
     : b_(b), history_(history) {
@@ -112,15 +103,6 @@ float SparseBlockScorer::ScoreOne(uint32_t item) const {
     }
   }
   return score;
-}
-
-void SparseBlockScorer::ScoreAll(absl::Span<float> out) const {
-  Scratch scratch = NewScratch();
-  for (size_t begin = 0; begin < out.size(); begin += kBlockItems) {
-    const size_t len = std::min(kBlockItems, out.size() - begin);
-    ScoreBlock(begin, len, scratch);
-    std::copy_n(scratch.tile(), len, out.data() + begin);
-  }
 }
 
 LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,

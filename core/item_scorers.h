@@ -48,8 +48,6 @@ class DenseBlockScorer {
   // The score of one item (a scalar sum over the history), for candidate
   // lists, where gathering a block of every row would cost more.
   float ScoreOne(uint32_t item) const;
-  // The whole score vector (b.dim floats) by ScoreBlock's arithmetic.
-  void ScoreAll(absl::Span<float> out) const;
 
  private:
   WeightRows b_;
@@ -89,8 +87,6 @@ class SparseBlockScorer {
   void ScoreBlock(size_t begin, size_t len, Scratch& scratch) const;
   // One item's score (a binary search per history row), for candidate lists.
   float ScoreOne(uint32_t item) const;
-  // The whole score vector (b.num_rows floats) by ScoreBlock's arithmetic.
-  void ScoreAll(absl::Span<float> out) const;
   // Stored entries the history's rows hold: the scan's scatter work.
   uint64_t work() const { return work_; }
 

@@ -102,6 +102,21 @@ absl::Status ScanBlocks(const Scorer& scorer, size_t begin, size_t end,
   return absl::OkStatus();
 }
 
+// The full score vector of a single-query scorer (batch() == 1): out[j] =
+// the score of item j for j in [0, out.size()), block by block with the same
+// arithmetic as ScanBlocks, so scores agree bit for bit with the ranking.
+// The reference path for tests and offline evaluation (ComputeScores).
+template <typename Scorer>
+void ScoreEveryItem(const Scorer& scorer, absl::Span<float> out) {
+  auto scratch = scorer.NewScratch();
+  const size_t block = scorer.block_items();
+  for (size_t begin = 0; begin < out.size(); begin += block) {
+    const size_t len = std::min(block, out.size() - begin);
+    scorer.ScoreBlock(begin, len, scratch);
+    std::copy_n(scratch.tile(), len, out.data() + begin);
+  }
+}
+
 // The best `top_n` items of [0, num_items) for each query of the scorer's
 // batch, best first, ties by lower index. exclude[q], when present, lists the
 // items query q never gets, sorted and unique; an empty span excludes

@@ -164,21 +164,12 @@ void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
                    absl::Span<float> scores) {
   if (model.kind() == ModelKind::kLowRank) {
     const LowRankQuery q(model, history);
-    auto scratch = q.scorer.NewScratch();
-    for (size_t begin = 0; begin < scores.size();
-         begin += DenseBlockScorer::kBlockItems) {
-      const size_t len =
-          std::min(DenseBlockScorer::kBlockItems, scores.size() - begin);
-      q.scorer.ScoreBlock(begin, len, scratch);
-      std::copy_n(scratch.tile(), len, scores.data() + begin);
-    }
-    return;
+    ScoreEveryItem(q.scorer, scores);
+  } else if (model.kind() == ModelKind::kSparse) {
+    ScoreEveryItem(SparseBlockScorer(model.sparse_rows(), history), scores);
+  } else {
+    ScoreEveryItem(DenseBlockScorer(model.dense_rows(), history), scores);
   }
-  if (model.kind() == ModelKind::kSparse) {
-    SparseBlockScorer(model.sparse_rows(), history).ScoreAll(scores);
-    return;
-  }
-  DenseBlockScorer(model.dense_rows(), history).ScoreAll(scores);
 }
 
 absl::StatusOr<Recommendation> Recommend(const Model& model,
