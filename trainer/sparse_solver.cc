@@ -1,23 +1,22 @@
-// Sparse closed forms: CHOLMOD LLᵀ of P(G + Λ)Pᵀ, pruned W ≈ L⁻¹ by etree-path
-// solves, C ≈ WᵀW, pruned B rows.
+// Sparse closed forms: a (complete or incomplete) factor L·Lᵀ ≈ P(G + Λ)Pᵀ,
+// pruned W ≈ L⁻¹ by sparse triangular solves, C ≈ WᵀW, pruned B rows.
 #include "trainer/sparse_solver.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/progress.h"
 #include "core/model_convert.h"
 #include "trainer/parallel.h"
+#include "trainer/sparse_factor.h"
 #include "trainer/train.h"
-
-extern "C" {
-#include <cholmod.h>
-}
 
 namespace edlae {
 namespace {
@@ -37,75 +36,6 @@ void RunThreads(int threads, Worker worker) {
   for (std::thread& th : pool) th.join();
 }
 
-// Owns a cholmod_common and the objects made with it.
-class Cholmod {
- public:
-  Cholmod() {
-    cholmod_l_start(&common_);
-    common_.print = 0;  // errors come back as statuses
-    common_.final_ll = 1;
-  }
-  ~Cholmod() {
-    if (a_ != nullptr) cholmod_l_free_sparse(&a_, &common_);
-    if (l_ != nullptr) cholmod_l_free_factor(&l_, &common_);
-    cholmod_l_finish(&common_);
-  }
-  Cholmod(const Cholmod&) = delete;
-  Cholmod& operator=(const Cholmod&) = delete;
-
-  cholmod_common* common() { return &common_; }
-  cholmod_sparse*& a() { return a_; }
-  cholmod_factor*& l() { return l_; }
-
-  absl::Status StatusOf(const char* what) const {
-    if (common_.status == CHOLMOD_OUT_OF_MEMORY) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("CHOLMOD ran out of memory in ", what));
-    }
-    if (common_.status < CHOLMOD_OK) {
-      return absl::InternalError(absl::StrCat(
-          "CHOLMOD ", what, " failed with status ", common_.status));
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  cholmod_common common_;
-  cholmod_sparse* a_ = nullptr;
-  cholmod_factor* l_ = nullptr;
-};
-
-const char* OrderingName(int ordering) {
-  switch (ordering) {
-    case CHOLMOD_NATURAL:
-      return "natural";
-    case CHOLMOD_GIVEN:
-      return "given";
-    case CHOLMOD_AMD:
-      return "amd";
-    case CHOLMOD_METIS:
-      return "metis";
-    case CHOLMOD_NESDIS:
-      return "nesdis";
-    case CHOLMOD_COLAMD:
-      return "colamd";
-    case CHOLMOD_POSTORDERED:
-      return "postordered";
-    default:
-      return "unknown";
-  }
-}
-
-// The lower-triangular factor in CSC form (diagonal first in each column)
-// with its permutation: (P·A·Pᵀ) = L·Lᵀ, row k of P·A·Pᵀ is item perm[k].
-struct Factor {
-  size_t n = 0;
-  const int64_t* p = nullptr;
-  const int64_t* i = nullptr;
-  const double* x = nullptr;
-  const int64_t* perm = nullptr;
-};
-
 // W ≈ L⁻¹ in CSC form, lower triangular.
 struct InverseFactor {
   std::vector<uint64_t> offsets;
@@ -116,14 +46,18 @@ struct InverseFactor {
   std::vector<double> squared_norms;
 };
 
-// Column j of L⁻¹ is nonzero only on j's path to the root of the elimination
-// tree (parent(k) = the smallest off-diagonal row of L's column k): walk it,
-// solving and propagating, then keep the `keep` largest |w_kj| (and w_jj).
-InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
-                           int threads) {
+// Solves L·w = e_j for each column j of W ≈ L⁻¹, then keeps the `keep`
+// largest |w_kj| (and w_jj). For a complete factor the nonzeros lie on j's
+// path to the root of the elimination tree (parent(k) = the smallest
+// off-diagonal row of L's column k): walk it. For an incomplete one they lie
+// wherever L's graph reaches from j: visit the touched rows in ascending
+// order from a min-heap.
+InverseFactor InvertFactor(const FactorView& f, size_t keep,
+                           double drop_tolerance, int threads,
+                           ProgressMeter* progress) {
   const size_t n = f.n;
-  std::vector<int64_t> parent(n, -1);
-  for (size_t k = 0; k < n; ++k) {
+  std::vector<int64_t> parent(f.complete ? n : 0, -1);
+  for (size_t k = 0; k < parent.size(); ++k) {
     int64_t best = -1;
     for (int64_t q = f.p[k] + 1; q < f.p[k + 1]; ++q) {
       if (best < 0 || f.i[q] < best) best = f.i[q];
@@ -142,6 +76,8 @@ InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
   std::atomic<size_t> next{0};
   RunThreads(threads, [&] {
     std::vector<double> work(n, 0.0);
+    std::vector<uint8_t> queued(f.complete ? 0 : n, 0);
+    std::vector<int64_t> heap;  // min-heap of touched rows (incomplete)
     std::vector<std::pair<uint32_t, double>> column;
     for (;;) {
       const size_t c = next.fetch_add(1);
@@ -154,17 +90,43 @@ InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
         work[j] = 1.0;
         const double diag = 1.0 / f.x[f.p[j]];
         const double drop = drop_tolerance * std::abs(diag);
-        for (int64_t k = static_cast<int64_t>(j); k >= 0; k = parent[k]) {
+        // Takes w_kj from the work vector; returns false when it is not
+        // propagated (zero, or kept but below the drop tolerance: the error
+        // in the entries above it is of the order of drop · |w_jj| · |L|).
+        auto solve = [&](int64_t k) {
           const double v = work[k] / f.x[f.p[k]];
           work[k] = 0.0;
-          if (v == 0.0) continue;
+          if (v == 0.0) return false;
           column.emplace_back(static_cast<uint32_t>(k), v);
           squared_norm += v * v;
-          // A small entry is kept but not propagated into the entries above
-          // it: their error is of the order of drop · |w_jj| · |L|.
-          if (std::abs(v) < drop && k != static_cast<int64_t>(j)) continue;
-          for (int64_t q = f.p[k] + 1; q < f.p[k + 1]; ++q) {
-            work[f.i[q]] -= f.x[q] * v;
+          return !(std::abs(v) < drop && k != static_cast<int64_t>(j));
+        };
+        if (f.complete) {
+          for (int64_t k = static_cast<int64_t>(j); k >= 0; k = parent[k]) {
+            if (!solve(k)) continue;
+            for (int64_t q = f.p[k] + 1; q < f.p[k + 1]; ++q) {
+              work[f.i[q]] -= f.x[q] * column.back().second;
+            }
+          }
+        } else {
+          heap.assign(1, static_cast<int64_t>(j));
+          queued[j] = 1;
+          while (!heap.empty()) {
+            std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+            const int64_t k = heap.back();
+            heap.pop_back();
+            queued[k] = 0;
+            if (!solve(k)) continue;
+            const double v = column.back().second;
+            for (int64_t q = f.p[k] + 1; q < f.p[k + 1]; ++q) {
+              const int64_t r = f.i[q];
+              work[r] -= f.x[q] * v;
+              if (!queued[r]) {
+                queued[r] = 1;
+                heap.push_back(r);
+                std::push_heap(heap.begin(), heap.end(), std::greater<>());
+              }
+            }
           }
         }
         if (column.size() > keep) {  // column[0] is the diagonal: keep it
@@ -182,8 +144,10 @@ InverseFactor InvertFactor(const Factor& f, size_t keep, double drop_tolerance,
           out.values.push_back(v);
         }
       }
+      progress->Add(end - begin);
     }
   });
+  progress->Finish();
   w.offsets.assign(n + 1, 0);
   for (size_t c = 0; c < num_chunks; ++c) {
     for (size_t r = 0; r < chunks[c].col_nnz.size(); ++r) {
@@ -260,7 +224,28 @@ void LogPhase(std::ostream* log, const std::string& what, double seconds) {
                           what, seconds, PeakRssBytes() / 1048576.0);
 }
 
+// What the phases after the factorization hold (see LaterPhaseBytes): the
+// inverse factor's per-chunk buffers (grown by doubling) and its assembled
+// arrays next to the factor; then W, its transpose, B's rows and the model.
+LaterPhaseBytes EstimateLaterPhases(size_t n, size_t keep_w, size_t keep_b,
+                                    int threads) {
+  const double entries_w = static_cast<double>(n) * keep_w;
+  const double entries_b = static_cast<double>(n) * keep_b;
+  const double per_thread = 16.0 * n * threads;  // work vectors
+  LaterPhaseBytes later;
+  later.with_factor = static_cast<size_t>(36.0 * entries_w + per_thread);
+  later.after_factor = static_cast<size_t>(24.0 * entries_w + 16.0 * entries_b +
+                                           48.0 * n + per_thread);
+  return later;
+}
+
 }  // namespace
+
+double DefaultSparseDensity(size_t num_items) {
+  if (num_items == 0) return 0.01;
+  return std::min(0.01, static_cast<double>(kDefaultSparseKeep) /
+                            static_cast<double>(num_items));
+}
 
 size_t DefaultInverseKeep(size_t keep_per_row, size_t n) {
   if (keep_per_row >= n) return n;  // exact
@@ -292,76 +277,6 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   SparseTrainReport& report = model.report;
   report.nnz_gram = g.nnz_full();
   report.largest_buffer_elements = std::max(g.nnz_upper(), threads * n);
-
-  // 1. A = G + Λ, lower triangle in CSC (= G's upper CSR rows).
-  std::vector<double> lambda(n);
-  model.popularity = PopularityFromSparseGram(g);
-  for (size_t i = 0; i < n; ++i) {
-    lambda[i] = solver.lambda + p / (1 - p) * g.diagonal(i);
-  }
-  auto start = Clock::now();
-  Cholmod chol;
-  cholmod_common* cc = chol.common();
-  chol.a() =
-      cholmod_l_allocate_sparse(n, n, g.nnz_upper(), /*sorted=*/1,
-                                /*packed=*/1, /*stype=*/-1, CHOLMOD_REAL, cc);
-  if (chol.a() == nullptr) return chol.StatusOf("allocate");
-  {
-    auto* ap = static_cast<int64_t*>(chol.a()->p);
-    auto* ai = static_cast<int64_t*>(chol.a()->i);
-    auto* ax = static_cast<double*>(chol.a()->x);
-    for (size_t i = 0; i <= n; ++i) ap[i] = static_cast<int64_t>(g.offsets[i]);
-    for (size_t q = 0; q < g.nnz_upper(); ++q) {
-      ai[q] = g.indices[q];
-      ax[q] = g.values[q];
-    }
-    for (size_t i = 0; i < n; ++i) ax[g.offsets[i]] += lambda[i];
-    // Dropped co-occurrences move to the diagonal, so A stays positive
-    // definite whenever G + Λ is (see SparseGram::dropped_row_sums).
-    for (size_t i = 0; i < g.dropped_row_sums.size(); ++i) {
-      ax[g.offsets[i]] += g.dropped_row_sums[i];
-    }
-  }
-  g = SparseGram();  // A holds it now
-
-  // 2. Ordering and factorization.
-  chol.l() = cholmod_l_analyze(chol.a(), cc);
-  if (chol.l() == nullptr) return chol.StatusOf("analyze");
-  report.ordering = OrderingName(cc->method[cc->selected].ordering);
-  cholmod_l_factorize(chol.a(), chol.l(), cc);
-  if (cc->status == CHOLMOD_NOT_POSDEF ||
-      (cc->status >= CHOLMOD_OK && chol.l()->minor < n)) {
-    return absl::FailedPreconditionError(
-        "G + Λ is not positive definite (e.g. λ = 0 with an unused item); "
-        "increase lambda");
-  }
-  if (absl::Status s = chol.StatusOf("factorize"); !s.ok()) return s;
-  cholmod_l_free_sparse(&chol.a(), cc);
-  if (!cholmod_l_change_factor(CHOLMOD_REAL, /*to_ll=*/1, /*to_super=*/0,
-                               /*to_packed=*/1, /*to_monotonic=*/1, chol.l(),
-                               cc)) {
-    return chol.StatusOf("change_factor");
-  }
-  Factor f;
-  f.n = n;
-  f.p = static_cast<const int64_t*>(chol.l()->p);
-  f.i = static_cast<const int64_t*>(chol.l()->i);
-  f.x = static_cast<const double*>(chol.l()->x);
-  f.perm = static_cast<const int64_t*>(chol.l()->Perm);
-  report.nnz_factor = static_cast<size_t>(f.p[n]);
-  report.largest_buffer_elements =
-      std::max(report.largest_buffer_elements, report.nnz_factor);
-  report.factor_seconds = SecondsSince(start);
-  LogPhase(
-      log,
-      absl::StrFormat(
-          "factor (%s ordering, nnz(L) = %d, fill %.2f× G's lower triangle)",
-          report.ordering, report.nnz_factor,
-          2.0 * report.nnz_factor / (report.nnz_gram + n)),
-      report.factor_seconds);
-
-  // 3. W ≈ L⁻¹.
-  start = Clock::now();
   const bool exact = options.density >= 1;
   const double drop = options.drop_tolerance >= 0
                           ? options.drop_tolerance
@@ -373,9 +288,64 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   report.keep_per_row = keep_b;
   report.inverse_keep = keep_w;
   report.drop_tolerance = drop;
-  InverseFactor w = InvertFactor(f, keep_w, drop, threads);
+
+  // 1. A = G + Λ, Λ = λ·I + p/(1−p)·dMat(diag G); dropped co-occurrences
+  // move to the diagonal, so A stays positive definite whenever G + Λ is
+  // (see SparseGram::dropped_row_sums).
+  std::vector<double> lambda(n), shift(n);
+  model.popularity = PopularityFromSparseGram(g);
+  for (size_t i = 0; i < n; ++i) {
+    lambda[i] = solver.lambda + p / (1 - p) * g.diagonal(i);
+    shift[i] =
+        lambda[i] + (g.dropped_row_sums.empty() ? 0.0 : g.dropped_row_sums[i]);
+  }
+
+  // 2. Ordering and factorization, complete where the whole solve fits.
+  SparseFactorOptions factor_options;
+  factor_options.method = options.factorization;
+  factor_options.memory_limit_bytes = options.memory_limit_bytes;
+  factor_options.num_threads = threads;
+  const size_t gram_bytes =
+      g.nnz_upper() * (sizeof(uint32_t) + sizeof(double)) +
+      (n + 1) * sizeof(uint64_t) + g.dropped_row_sums.size() * sizeof(double);
+  const size_t rss = CurrentRssBytes();
+  factor_options.base_bytes = rss > gram_bytes ? rss - gram_bytes : 0;
+  factor_options.later = EstimateLaterPhases(n, keep_w, keep_b, threads);
+  auto start = Clock::now();
+  absl::StatusOr<SparseFactor> factor =
+      FactorSparseGram(std::move(g), shift, factor_options, log);
+  if (!factor.ok()) return factor.status();
+  const SparseFactorReport& fr = factor->report();
+  report.factorization = FactorizationMethodName(fr.method);
+  report.ordering = fr.ordering;
+  report.estimated_peak_bytes = fr.method == FactorizationMethod::kComplete
+                                    ? fr.complete_peak_bytes
+                                    : fr.incomplete_peak_bytes;
+  const FactorView f = factor->view();
+  report.nnz_factor = fr.nnz_factor;
+  report.largest_buffer_elements =
+      std::max(report.largest_buffer_elements, report.nnz_factor);
+  report.factor_seconds = SecondsSince(start);
+  LogPhase(
+      log,
+      absl::StrFormat("%s factor (%s ordering, nnz(L) = %d, %.2f× A's "
+                      "lower triangle; analyze %.1f s, factorize %.1f s)",
+                      report.factorization, report.ordering, report.nnz_factor,
+                      static_cast<double>(report.nnz_factor) /
+                          std::max<size_t>(1, fr.nnz_a_lower),
+                      fr.analyze_seconds, fr.factorize_seconds),
+      report.factor_seconds);
+
+  // 3. W ≈ L⁻¹.
+  start = Clock::now();
+  InverseFactor w;
+  {
+    ProgressMeter progress(log, "train: sparse inverse factor", n,
+                           options.progress);
+    w = InvertFactor(f, keep_w, drop, threads, &progress);
+  }
   std::vector<int64_t> perm(f.perm, f.perm + n);
-  cholmod_l_free_factor(&chol.l(), cc);
+  factor->Release();
   report.nnz_inverse = w.rows.size();
   report.largest_buffer_elements =
       std::max(report.largest_buffer_elements, report.nnz_inverse);
@@ -402,6 +372,7 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   std::vector<std::vector<Entry>> rows(n);
   std::atomic<size_t> next{0};
   std::atomic<bool> finite{true};
+  ProgressMeter progress(log, "train: sparse B rows", n, options.progress);
   RunThreads(threads, [&] {
     std::vector<double> acc(n, 0.0);
     std::vector<uint8_t> seen(n, 0);
@@ -457,8 +428,10 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
           out.push_back({item, v});
         }
       }
+      progress.Add(std::min(n, begin + kChunk) - begin);
     }
   });
+  progress.Finish();
   if (!finite) {
     return absl::FailedPreconditionError(
         "B has non-finite entries: G + Λ is too ill-conditioned; increase "

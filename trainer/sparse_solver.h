@@ -1,4 +1,4 @@
-// Sparse EASE/EDLAE/DLAE: CHOLMOD factor of G + Λ, a pruned inverse factor W ≈
+// Sparse EASE/EDLAE/DLAE: a sparse factor of G + Λ, a pruned inverse factor W ≈
 // L⁻¹, C ≈ WᵀW, and B in CSR rows.
 #ifndef EDLAE_TRAINER_SPARSE_SOLVER_H_
 #define EDLAE_TRAINER_SPARSE_SOLVER_H_
@@ -11,10 +11,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/progress.h"
 #include "core/model_writer.h"
 #include "trainer/full_rank_solver.h"
 #include "trainer/interactions.h"
 #include "trainer/model_spec.h"
+#include "trainer/sparse_factor.h"
 #include "trainer/sparse_gram.h"
 
 namespace edlae {
@@ -38,10 +40,27 @@ struct SparseTrainOptions {
   // entries it would update (those are then computed without it).
   // Negative: 0 (exact) when density == 1, else kDefaultDropTolerance.
   double drop_tolerance = -1;
+  // Complete (CHOLMOD) or incomplete (Eigen IC with A's fill) factor of A;
+  // kAuto: complete when the whole solve's estimated peak fits
+  // memory_limit_bytes (trainer/sparse_factor.h).
+  FactorizationMethod factorization = FactorizationMethod::kAuto;
+  // The most the process may hold at its peak; 0: no limit.
+  size_t memory_limit_bytes = 0;
+  // In-place progress with an ETA for the inverse and B phases (the
+  // factorization itself is one CHOLMOD call: its flop count is logged).
+  ProgressMode progress = ProgressMode::kAuto;
 };
 // Measured on ML-1M and Amazon-Book (docs/performance.md): 1e-2 is 10–40×
 // faster than 1e-4 with the same Recall@20.
 inline constexpr double kDefaultDropTolerance = 1e-2;
+
+// The density `--sparse` alone trains at: min(0.01, kDefaultSparseKeep / n).
+// 1 % of the n² weights measured within 1 % of the exact EASE's Recall@20 on
+// Amazon-Book (24,915 items, 249 per row; docs/performance.md "Sparse
+// training"); at larger n the per-row cap keeps the model and C ≈ WᵀW linear
+// in n (1,000,000 items: 256 M weights, 2 GiB).
+inline constexpr size_t kDefaultSparseKeep = 256;
+double DefaultSparseDensity(size_t num_items);
 
 // Entries per column of W when inverse_density is 0, for B rows of
 // `keep_per_row`: n when keep_per_row >= n (exact), else
@@ -62,7 +81,9 @@ struct SparseTrainReport {
   size_t nnz_factor = 0;       // L (lower triangle incl. diagonal)
   size_t nnz_inverse = 0;      // W (lower triangle incl. diagonal)
   size_t nnz_b = 0;
-  std::string ordering;  // CHOLMOD's chosen fill-reducing ordering
+  std::string ordering;             // CHOLMOD's chosen fill-reducing ordering
+  std::string factorization;        // "complete" or "incomplete" (the one run)
+  size_t estimated_peak_bytes = 0;  // the estimate that chose it
   // The parameters the run resolved: B's entries per row, W's per column,
   // the drop tolerance.
   size_t keep_per_row = 0;
@@ -94,10 +115,13 @@ struct SparseModel {
 //  1. A = G + Λ, Λ = λ·I + p/(1−p)·dMat(diag G) (p = 0 for kEase), plus
 //     dMat(g.dropped_row_sums) when co-occurrences were dropped;
 //  2. P·A·Pᵀ = L·Lᵀ by CHOLMOD (AMD, or METIS when AMD fills badly;
-//     supernodal factorization, then converted to a simplicial CSC L);
-//  3. W ≈ L⁻¹ column by column: the exact sparse triangular solve L·w = e_j
-//     along j's elimination-tree path (with `drop_tolerance`), then the
-//     column pruned to its largest entries (`inverse_density`), diagonal kept;
+//     supernodal factorization, then converted to a simplicial CSC L), or,
+//     when that would not fit `memory_limit_bytes` (or is asked for),
+//     P·A·Pᵀ ≈ L·Lᵀ incomplete with the fill of A (FactorSparseGram);
+//  3. W ≈ L⁻¹ column by column: the sparse triangular solve L·w = e_j (along
+//     j's elimination-tree path for the complete factor; with
+//     `drop_tolerance`), then the column pruned to its largest entries
+//     (`inverse_density`), diagonal kept;
 //  4. C ≈ Wᵀ·W (so C = (P·A·Pᵀ)⁻¹ exactly when nothing is dropped), row by
 //     row with a length-n accumulator per thread; diag C = the squared norms
 //     of W's columns before pruning (exact up to the drop tolerance);
@@ -105,9 +129,11 @@ struct SparseModel {
 //     entries and mapped back through P.
 // At density 1 with nothing dropped this is the exact closed form of
 // SolveFullRank (to rounding). Memory: G, then L, W and B, plus O(threads·n);
-// no n × n buffer. Errors: InvalidArgument (hyperparameters, density outside
+// no n × n buffer; the estimate of the whole solve is logged before the
+// factorization. Errors: InvalidArgument (hyperparameters, density outside
 // (0, 1], kZeroDiag), FailedPrecondition (G + Λ not positive definite, or a
-// non-finite B), ResourceExhausted (CHOLMOD out of memory).
+// non-finite B), ResourceExhausted
+// (the estimate exceeds memory_limit_bytes, or CHOLMOD out of memory).
 absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
                                         const SolverOptions& solver,
                                         const SparseTrainOptions& options,

@@ -1,7 +1,9 @@
-// Train pipeline: Gram matrix, closed-form solve, atomic model write; phase timings go to the log stream.
+// Train pipeline: Gram matrix, closed-form solve, atomic model write; phase
+// timings go to the log stream.
 #include "trainer/train.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -32,6 +34,14 @@ size_t PeakRssBytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<size_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+size_t CurrentRssBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return static_cast<size_t>(resident) *
+         static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 namespace {
@@ -76,13 +86,14 @@ absl::StatusOr<size_t> AvailableMemoryBytes() {
     meminfo.ignore(256, '\n');
   }
   if (!available.has_value()) {
-    return absl::UnavailableError("cannot read MemAvailable from /proc/meminfo");
+    return absl::UnavailableError(
+        "cannot read MemAvailable from /proc/meminfo");
   }
   // A container's limit is usually far below the host's free memory.
   auto cap = [&](std::optional<uint64_t> limit, std::optional<uint64_t> used) {
     if (limit.has_value() && used.has_value() && *limit < (uint64_t{1} << 60)) {
-      available = std::min<uint64_t>(*available,
-                                     *limit > *used ? *limit - *used : 0);
+      available =
+          std::min<uint64_t>(*available, *limit > *used ? *limit - *used : 0);
     }
   };
   cap(ReadNumberFile("/sys/fs/cgroup/memory.max"),
@@ -253,7 +264,9 @@ absl::Status TrainAndWriteSparse(const Interactions& x,
   SparseModelData data = model->View(x.item_ids);
   data.metadata = BuildModelMetadata(spec, FactsOf(x, *report, options.source));
   for (auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"sparse_method", "cholmod-llt-pruned-inverse"},
+           {"sparse_method", r.factorization == "incomplete"
+                                 ? "incomplete-cholesky-pruned-inverse"
+                                 : "cholmod-llt-pruned-inverse"},
            {"density", MetadataNumber(sparse.density)},
            {"inverse_keep", absl::StrCat(r.inverse_keep)},
            {"drop_tolerance", MetadataNumber(r.drop_tolerance)},

@@ -1,4 +1,5 @@
-// The train pipeline: interactions → Gram matrix → closed-form B → model file, with phase timings.
+// The train pipeline: interactions → Gram matrix → closed-form B → model file,
+// with phase timings.
 #ifndef EDLAE_TRAINER_TRAIN_H_
 #define EDLAE_TRAINER_TRAIN_H_
 
@@ -60,6 +61,9 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
 
 // Peak resident memory of this process so far, in bytes (getrusage).
 size_t PeakRssBytes();
+// Resident memory of this process now, in bytes (/proc/self/statm; 0 when
+// it cannot be read).
+size_t CurrentRssBytes();
 
 // Bytes TrainAndWrite needs at its peak for `num_items` items: the float64
 // Gram matrix (8·n²) next to a float32 n² matrix (B, or the float32 copy of
@@ -72,8 +76,7 @@ size_t EstimateTrainingBytes(size_t num_items, size_t interaction_bytes,
 // True when TrainAndWrite builds G directly in float32 and solves in place:
 // full rank, precision float32, and fewer than 2²⁴ users (so every count in G
 // is exact in float).
-bool UsesFloatGram(size_t num_users, const SolverOptions& options,
-                   size_t rank);
+bool UsesFloatGram(size_t num_users, const SolverOptions& options, size_t rank);
 
 // Memory this process may still allocate: /proc/meminfo MemAvailable, capped
 // by the cgroup (v2 memory.max − memory.current, or v1 limit − usage) when

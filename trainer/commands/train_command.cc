@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/progress.h"
 #include "core/weight_rows.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
@@ -35,14 +36,11 @@ struct TrainFlags {
   int64_t memory_limit_mb = 0;
   // Sparse training (trainer/sparse_solver.h): any of the three selects it.
   bool sparse = false;
-  double density = 0;  // 0: kDefaultSparseDensity
+  double density = 0;  // 0: DefaultSparseDensity(n)
   int64_t min_cooccurrence = 0;
+  std::string factorization = "auto";
+  std::string progress = "auto";
 };
-
-// --sparse alone: B keeps 1 % of the n² weights (≈ 0.01·n per row), which
-// measured within 1 % of the exact EASE's Recall@20 on Amazon-Book
-// (docs/performance.md, "Sparse training").
-constexpr double kDefaultSparseDensity = 0.01;
 
 int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
@@ -54,12 +52,17 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
       CheckedLowRankOptions(flags.low_rank, solver);
   if (!checked.ok()) return UsageError(command, checked.status().message());
   const LowRankOptions& low_rank = *checked;
-  const bool sparse =
-      flags.sparse || flags.density > 0 || flags.min_cooccurrence > 0;
+  const FactorizationMethod factorization =
+      *ParseFactorizationMethod(flags.factorization);
+  const ProgressMode progress = *ParseProgressMode(flags.progress);
+  const bool sparse = flags.sparse || flags.density > 0 ||
+                      flags.min_cooccurrence > 0 ||
+                      factorization != FactorizationMethod::kAuto;
   if (sparse && low_rank.rank > 0) {
     return UsageError(command,
-                      "--sparse/--density/--min-cooccurrence train a sparse "
-                      "full-rank B; they do not combine with --rank");
+                      "--sparse/--density/--min-cooccurrence/--factorization "
+                      "train a sparse full-rank B; they do not combine with "
+                      "--rank");
   }
   if (sparse && solver.algorithm == Algorithm::kZeroDiag) {
     return UsageError(command,
@@ -135,8 +138,17 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   train.log = &std::cerr;
   if (sparse) {
     SparseTrainOptions options;
-    options.density = flags.density > 0 ? flags.density : kDefaultSparseDensity;
+    options.density = flags.density > 0 ? flags.density
+                                        : DefaultSparseDensity(x->num_items());
     options.min_cooccurrence = static_cast<uint32_t>(flags.min_cooccurrence);
+    options.factorization = factorization;
+    options.progress = progress;
+    // The whole process's budget: what it holds now plus what is available
+    // (or --memory-limit-mb); the solver's estimates are checked against it.
+    if (limit.has_value() && !flags.skip_memory_check) {
+      options.memory_limit_bytes =
+          flags.memory_limit_mb > 0 ? *limit : *limit + CurrentRssBytes();
+    }
     train.sparse = options;
   }
   absl::StatusOr<TrainReport> report = TrainAndWrite(*x, train);
@@ -174,12 +186,33 @@ Command AddTrainCommand(CLI::App& program) {
             "available memory, MemAvailable capped by the cgroup)")
       ->check(AtLeast(0));
   AddFlag(*command, "sparse", flags->sparse,
-          "train a sparse B (CHOLMOD factorization, never n × n) at "
-          "--density, 0.01 by default");
+          "train a sparse B (sparse factorization, never n × n) at "
+          "--density");
   AddOption(*command, "density", flags->density,
             "sparse B: fraction of the n² weights kept (about density·n per "
-            "row); implies --sparse (0: 0.01)")
+            "row); implies --sparse (0: min(0.01, 256/n), i.e. at most 256 "
+            "per row)")
       ->check(Between(0, 1));
+  AddOption(*command, "factorization", flags->factorization,
+            "sparse: auto | complete | incomplete (auto: complete CHOLMOD "
+            "factor when the estimated peak fits the memory limit, else an "
+            "incomplete one with the fill of G); a value other than auto "
+            "implies --sparse")
+      ->check(ParsedBy([](const std::string& name) {
+        return ParseFactorizationMethod(name).has_value()
+                   ? absl::OkStatus()
+                   : absl::InvalidArgumentError(
+                         "must be auto, complete or incomplete");
+      }));
+  AddOption(*command, "progress", flags->progress,
+            "progress of long phases: auto (in place on a terminal) | always "
+            "(a line every 10 s) | never")
+      ->check(ParsedBy([](const std::string& name) {
+        return ParseProgressMode(name).has_value()
+                   ? absl::OkStatus()
+                   : absl::InvalidArgumentError(
+                         "must be auto, always or never");
+      }));
   AddOption(*command, "min-cooccurrence", flags->min_cooccurrence,
             "sparse Gram: drop co-occurrence counts below this (their mass "
             "moves to the diagonal); implies --sparse")
