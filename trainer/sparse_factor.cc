@@ -206,14 +206,10 @@ LowerCsc PermuteLower(const cholmod_sparse& a, const int64_t* perm,
   return out;
 }
 
-// Estimated process peaks (bytes) of both methods after CHOLMOD's analysis.
-struct Estimates {
-  double complete = 0;
-  double incomplete = 0;
-};
-
-Estimates Estimate(const cholmod_factor& symbolic, double lnz, size_t n,
-                   size_t nnz_a, const SparseFactorOptions& options) {
+// Estimated process peak (bytes) of the complete factorization, after
+// CHOLMOD's analysis.
+double CompleteEstimate(const cholmod_factor& symbolic, double lnz, size_t n,
+                        size_t nnz_a, const SparseFactorOptions& options) {
   const double base = static_cast<double>(options.base_bytes);
   const double with = static_cast<double>(options.later.with_factor);
   const double after = static_cast<double>(options.later.after_factor);
@@ -227,15 +223,41 @@ Estimates Estimate(const cholmod_factor& symbolic, double lnz, size_t n,
     factorize = a_bytes + super;
     convert = super + simplicial;  // super → simplicial keeps both briefly
   }
-  Estimates e;
-  e.complete = base + std::max({factorize, convert, simplicial + with, after});
-  // Incomplete: A next to its permuted copy; then that copy next to L (at
-  // most `fill` times A's entries) and the factorization's O(n) lists.
+  return base + std::max({factorize, convert, simplicial + with, after});
+}
+
+// The same for the incomplete one: A next to its permuted copy; then that
+// copy next to L (at most `fill` times A's entries) and O(n) lists.
+double IncompleteEstimate(size_t n, size_t nnz_a,
+                          const SparseFactorOptions& options) {
+  const double base = static_cast<double>(options.base_bytes);
+  const double with = static_cast<double>(options.later.with_factor);
+  const double after = static_cast<double>(options.later.after_factor);
+  const double a_bytes = 16.0 * nnz_a + 8.0 * n;
   const double own = 16.0 * nnz_a + 8.0 * n;
   const double factor = options.incomplete_fill * own;
-  e.incomplete = base + std::max({a_bytes + own, own + factor + 64.0 * n,
-                                  factor + with, after});
-  return e;
+  return base + std::max({a_bytes + own, own + factor + 64.0 * n, factor + with,
+                          after});
+}
+
+// Items by ascending degree in G's graph (ties by index): the static
+// ordering of the incomplete factor when no analysis ran. Like minimum
+// degree it eliminates sparse items first and leaves the popular ones,
+// whose columns would fill most, to the end.
+std::vector<int64_t> DegreeOrdering(const cholmod_sparse& a) {
+  const size_t n = a.nrow;
+  const auto* ap = static_cast<const int64_t*>(a.p);
+  const auto* ai = static_cast<const int64_t*>(a.i);
+  std::vector<int64_t> degree(n, 0);
+  for (size_t j = 0; j < n; ++j) {
+    degree[j] += ap[j + 1] - ap[j] - 1;
+    for (int64_t q = ap[j] + 1; q < ap[j + 1]; ++q) ++degree[ai[q]];
+  }
+  std::vector<int64_t> perm(n);
+  for (size_t k = 0; k < n; ++k) perm[k] = static_cast<int64_t>(k);
+  std::stable_sort(perm.begin(), perm.end(),
+                   [&](int64_t x, int64_t y) { return degree[x] < degree[y]; });
+  return perm;
 }
 
 std::string GiB(double bytes) {
@@ -297,62 +319,78 @@ absl::StatusOr<SparseFactor> FactorSparseGram(
   }
   g = SparseGram();  // A holds it now
 
-  // AMD first (seconds); CHOLMOD's full strategy (AMD, then METIS when AMD
-  // fills badly: nnz(L) ≥ 5·nnz(A) and flops ≥ 500·nnz(L)) only where a
-  // better ordering could make the complete factor fit: METIS on a large
-  // graph costs minutes, and the incomplete factor only needs an ordering.
+  // The incomplete factorization asked for: a static degree ordering, no
+  // analysis (AMD alone takes minutes on 10⁸ entries).
   auto start = Clock::now();
-  cc->nmethods = 1;
-  cc->method[0].ordering = CHOLMOD_AMD;
-  impl->l = cholmod_l_analyze(impl->a, cc);
-  if (impl->l == nullptr) return impl->StatusOf("analyze");
-  Estimates estimates = Estimate(*impl->l, cc->lnz, n, nnz_a, options);
-  const bool fills_badly = cc->lnz >= 5.0 * nnz_a && cc->fl >= 500.0 * cc->lnz;
-  constexpr double kBestOrderingGain = 3.0;  // METIS over AMD, at most
-  if (fills_badly && options.method != FactorizationMethod::kIncomplete &&
-      (limit == 0 || options.method == FactorizationMethod::kComplete ||
-       estimates.complete <= kBestOrderingGain * static_cast<double>(limit))) {
-    cholmod_l_free_factor(&impl->l, cc);
-    cc->nmethods = 0;  // CHOLMOD's default strategy
+  FactorizationMethod method = options.method;
+  const double incomplete_estimate = IncompleteEstimate(n, nnz_a, options);
+  report.incomplete_peak_bytes = ToBytes(incomplete_estimate);
+  double complete_estimate = 0;
+  if (method == FactorizationMethod::kIncomplete) {
+    impl->perm = DegreeOrdering(*impl->a);
+    report.ordering = "degree";
+  } else {
+    // AMD first; CHOLMOD's full strategy (AMD, then METIS when AMD fills
+    // badly: nnz(L) ≥ 5·nnz(A) and flops ≥ 500·nnz(L)) only where a better
+    // ordering could make the complete factor fit: METIS on a large graph
+    // costs minutes, and the incomplete factor only needs an ordering.
+    cc->nmethods = 1;
+    cc->method[0].ordering = CHOLMOD_AMD;
     impl->l = cholmod_l_analyze(impl->a, cc);
     if (impl->l == nullptr) return impl->StatusOf("analyze");
-    estimates = Estimate(*impl->l, cc->lnz, n, nnz_a, options);
+    complete_estimate = CompleteEstimate(*impl->l, cc->lnz, n, nnz_a, options);
+    const bool fills_badly =
+        cc->lnz >= 5.0 * nnz_a && cc->fl >= 500.0 * cc->lnz;
+    constexpr double kBestOrderingGain = 3.0;  // METIS over AMD, at most
+    if (fills_badly &&
+        (limit == 0 || method == FactorizationMethod::kComplete ||
+         complete_estimate <= kBestOrderingGain * static_cast<double>(limit))) {
+      cholmod_l_free_factor(&impl->l, cc);
+      cc->nmethods = 0;  // CHOLMOD's default strategy
+      impl->l = cholmod_l_analyze(impl->a, cc);
+      if (impl->l == nullptr) return impl->StatusOf("analyze");
+      complete_estimate =
+          CompleteEstimate(*impl->l, cc->lnz, n, nnz_a, options);
+    }
+    report.ordering = OrderingName(cc->method[cc->selected].ordering);
+    report.complete_nnz = cc->lnz;
+    report.complete_flops = cc->fl;
+    report.complete_peak_bytes = ToBytes(complete_estimate);
+    if (method == FactorizationMethod::kAuto) {
+      method = limit == 0 || complete_estimate <= static_cast<double>(limit)
+                   ? FactorizationMethod::kComplete
+                   : FactorizationMethod::kIncomplete;
+    }
   }
   report.analyze_seconds = SecondsSince(start);
-  report.ordering = OrderingName(cc->method[cc->selected].ordering);
-  report.complete_nnz = cc->lnz;
-  report.complete_flops = cc->fl;
-  report.complete_peak_bytes = ToBytes(estimates.complete);
-  report.incomplete_peak_bytes = ToBytes(estimates.incomplete);
-  FactorizationMethod method = options.method;
-  const bool complete_fits =
-      limit == 0 || estimates.complete <= static_cast<double>(limit);
-  if (method == FactorizationMethod::kAuto) {
-    method = complete_fits ? FactorizationMethod::kComplete
-                           : FactorizationMethod::kIncomplete;
-  }
   report.method = method;
   if (log) {
+    const std::string complete =
+        options.method == FactorizationMethod::kIncomplete
+            ? std::string("not analyzed (--factorization incomplete)")
+            : absl::StrFormat(
+                  "nnz(L) = %.4g (%.3g GFlop, %s ordering, analyzed in %.1f "
+                  "s) → peak %s",
+                  cc->lnz, cc->fl / 1e9, report.ordering,
+                  report.analyze_seconds, GiB(complete_estimate));
     *log << absl::StrFormat(
-        "[train] sparse memory estimate: complete factor nnz(L) = %.4g "
-        "(%.3g GFlop, %s ordering, analyzed in %.1f s) → peak %s; incomplete "
+        "[train] sparse memory estimate: complete factor %s; incomplete "
         "(nnz(L) ≤ %.4g) → peak %s; limit %s → %s\n",
-        cc->lnz, cc->fl / 1e9, report.ordering, report.analyze_seconds,
-        GiB(estimates.complete), options.incomplete_fill * nnz_a,
-        GiB(estimates.incomplete),
+        complete, options.incomplete_fill * nnz_a, GiB(incomplete_estimate),
         limit == 0 ? std::string("none") : GiB(static_cast<double>(limit)),
         FactorizationMethodName(method));
   }
   const double chosen = method == FactorizationMethod::kComplete
-                            ? estimates.complete
-                            : estimates.incomplete;
+                            ? complete_estimate
+                            : incomplete_estimate;
   if (limit > 0 && chosen > static_cast<double>(limit)) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "the %s factorization needs about %s (complete %s, incomplete %s) but "
         "only %s is allowed: lower --density, raise --min-cooccurrence, drop "
         "rare items (--min-item-count) or allow more memory",
-        FactorizationMethodName(method), GiB(chosen), GiB(estimates.complete),
-        GiB(estimates.incomplete), GiB(static_cast<double>(limit))));
+        FactorizationMethodName(method), GiB(chosen),
+        complete_estimate > 0 ? GiB(complete_estimate) : "not analyzed",
+        GiB(incomplete_estimate), GiB(static_cast<double>(limit))));
   }
 
   start = Clock::now();
@@ -374,9 +412,11 @@ absl::StatusOr<SparseFactor> FactorSparseGram(
     report.nnz_factor =
         static_cast<size_t>(static_cast<const int64_t*>(impl->l->p)[n]);
   } else {
-    const auto* l_perm = static_cast<const int64_t*>(impl->l->Perm);
-    impl->perm.assign(l_perm, l_perm + n);
-    cholmod_l_free_factor(&impl->l, cc);
+    if (impl->l != nullptr) {  // auto: CHOLMOD's ordering
+      const auto* l_perm = static_cast<const int64_t*>(impl->l->Perm);
+      impl->perm.assign(l_perm, l_perm + n);
+      cholmod_l_free_factor(&impl->l, cc);
+    }
     LowerCsc pa = PermuteLower(*impl->a, impl->perm.data(),
                                ResolveThreadCount(options.num_threads));
     cholmod_l_free_sparse(&impl->a, cc);

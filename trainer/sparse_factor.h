@@ -108,14 +108,16 @@ class SparseFactor {
 
 // Factors A = G + dMat(diagonal_shift) (`diagonal_shift`: n entries, Λ plus
 // any dropped co-occurrence mass), consuming `g` (freed once A holds it):
-// CHOLMOD analyze (AMD, or METIS when AMD fills badly) predicts the complete
-// factor's fill; the estimates of both methods (process peak = base_bytes +
-// max(factorization, factor + later.with_factor, later.after_factor)) go to
-// `log`; kAuto takes the complete factor when its estimate fits the limit,
-// else the incomplete one. Errors: ResourceExhausted (the chosen method's
-// estimate exceeds a nonzero limit: the message names both estimates and what
-// to change; or CHOLMOD ran out of memory), FailedPrecondition (A is not
-// positive definite), Internal.
+// CHOLMOD analyze (AMD; METIS too when AMD fills badly and a better ordering
+// could make it fit) predicts the complete factor's fill; the estimates of
+// both methods (process peak = base_bytes + max(factorization, factor +
+// later.with_factor, later.after_factor)) go to `log`; kAuto takes the
+// complete factor when its estimate fits the limit, else the incomplete one
+// on AMD's ordering. kIncomplete skips the analysis (minutes at 10⁸ entries)
+// and orders by ascending degree. Errors: ResourceExhausted (the chosen
+// method's estimate exceeds a nonzero limit: the message names both estimates
+// and what to change; or CHOLMOD ran out of memory), FailedPrecondition (A is
+// not positive definite), Internal.
 absl::StatusOr<SparseFactor> FactorSparseGram(
     SparseGram g, const std::vector<double>& diagonal_shift,
     const SparseFactorOptions& options, std::ostream* log = nullptr);
