@@ -1,4 +1,5 @@
-// Block Krylov (GEMM + LQ + Rayleigh–Ritz) and dsyevr/dsyevd bindings for leading symmetric eigenpairs.
+// Block Krylov (GEMM + LQ + Rayleigh–Ritz) and dsyevr/dsyevd bindings for
+// leading symmetric eigenpairs.
 #include "trainer/eigensolver.h"
 
 #include <cblas.h>
@@ -16,19 +17,19 @@ extern "C" {
 void dsyevr_(const char* jobz, const char* range, const char* uplo,
              const int* n, double* a, const int* lda, const double* vl,
              const double* vu, const int* il, const int* iu,
-             const double* abstol, int* m, double* w, double* z,
-             const int* ldz, int* isuppz, double* work, const int* lwork,
-             int* iwork, const int* liwork, int* info, size_t jobz_len,
-             size_t range_len, size_t uplo_len);
+             const double* abstol, int* m, double* w, double* z, const int* ldz,
+             int* isuppz, double* work, const int* lwork, int* iwork,
+             const int* liwork, int* info, size_t jobz_len, size_t range_len,
+             size_t uplo_len);
 void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a,
              const int* lda, double* w, double* work, const int* lwork,
              int* iwork, const int* liwork, int* info, size_t jobz_len,
              size_t uplo_len);
-void dgelqf_(const int* m, const int* n, double* a, const int* lda,
-             double* tau, double* work, const int* lwork, int* info);
+void dgelqf_(const int* m, const int* n, double* a, const int* lda, double* tau,
+             double* work, const int* lwork, int* info);
 void dorglq_(const int* m, const int* n, const int* k, double* a,
-             const int* lda, const double* tau, double* work,
-             const int* lwork, int* info);
+             const int* lda, const double* tau, double* work, const int* lwork,
+             int* info);
 }
 
 namespace edlae {
@@ -55,8 +56,8 @@ absl::Status Orthonormalize(double* k_mat, size_t n, size_t ld, size_t p,
     if (p == 0) return;
     scratch.resize(p * b);
     for (int pass = 0; pass < 2; ++pass) {
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, b, n, 1.0,
-                  k_mat, ld, block, ld, 0.0, scratch.data(), b);
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, b, n, 1.0, k_mat,
+                  ld, block, ld, 0.0, scratch.data(), b);
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, b, p, -1.0,
                   k_mat, ld, scratch.data(), b, 1.0, block, ld);
     }
@@ -71,7 +72,8 @@ absl::Status Orthonormalize(double* k_mat, size_t n, size_t ld, size_t p,
     lwork = std::max<int>(static_cast<int>(query), rows);
     std::vector<double> work(lwork);
     dgelqf_(&rows, &cols, block, &lda, tau.data(), work.data(), &lwork, &info);
-    if (info != 0) return absl::InternalError(absl::StrCat("dgelqf info ", info));
+    if (info != 0)
+      return absl::InternalError(absl::StrCat("dgelqf info ", info));
     lwork = -1;
     dorglq_(&rows, &cols, &rows, block, &lda, tau.data(), &query, &lwork,
             &info);
@@ -79,7 +81,8 @@ absl::Status Orthonormalize(double* k_mat, size_t n, size_t ld, size_t p,
     work.resize(lwork);
     dorglq_(&rows, &cols, &rows, block, &lda, tau.data(), work.data(), &lwork,
             &info);
-    if (info != 0) return absl::InternalError(absl::StrCat("dorglq info ", info));
+    if (info != 0)
+      return absl::InternalError(absl::StrCat("dorglq info ", info));
     return absl::OkStatus();
   };
   project();
@@ -93,9 +96,8 @@ absl::Status Orthonormalize(double* k_mat, size_t n, size_t ld, size_t p,
 
 // Column norms of R = MX − X·dMat(θ) for the first k columns (row-major
 // n × ld blocks); returns the largest.
-double MaxColumnResidual(const double* x, const double* mx, size_t n,
-                         size_t ld, const std::vector<double>& theta,
-                         size_t k) {
+double MaxColumnResidual(const double* x, const double* mx, size_t n, size_t ld,
+                         const std::vector<double>& theta, size_t k) {
   std::vector<double> sq(k, 0.0);
   for (size_t i = 0; i < n; ++i) {
     const double* xr = x + i * ld;
@@ -153,9 +155,12 @@ absl::StatusOr<EigenMethod> ParseEigenMethod(const std::string& name) {
 
 const char* EigenMethodName(EigenMethod method) {
   switch (method) {
-    case EigenMethod::kAuto: return "auto";
-    case EigenMethod::kBlockKrylov: return "krylov";
-    case EigenMethod::kSyevr: return "syevr";
+    case EigenMethod::kAuto:
+      return "auto";
+    case EigenMethod::kBlockKrylov:
+      return "krylov";
+    case EigenMethod::kSyevr:
+      return "syevr";
   }
   return "unknown";
 }
@@ -242,8 +247,8 @@ absl::StatusOr<EigenResult> LeadingEigenpairsKrylov(
         for (size_t i = 0; i < n; ++i) {
           std::copy_n(&m_basis[i * m + j * b], b, &basis[i * m + (j + 1) * b]);
         }
-        if (absl::Status s = Orthonormalize(basis.data(), n, m, (j + 1) * b,
-                                            b, scratch);
+        if (absl::Status s =
+                Orthonormalize(basis.data(), n, m, (j + 1) * b, b, scratch);
             !s.ok()) {
           return s;
         }
@@ -274,7 +279,8 @@ absl::StatusOr<EigenResult> LeadingEigenpairsKrylov(
         MaxColumnResidual(x.data(), mx.data(), n, b, theta, k);
     const double scale = std::max(std::fabs(theta[0]), 1e-300);
     r.restarts = cycle;
-    if (residual <= options.tolerance * scale || cycle >= options.max_restarts) {
+    if (residual <= options.tolerance * scale ||
+        cycle >= options.max_restarts) {
       r.converged = residual <= options.tolerance * scale;
       r.max_residual = residual;
       r.values.assign(theta.begin(), theta.begin() + k);
@@ -309,16 +315,16 @@ absl::StatusOr<EigenResult> LeadingEigenpairsSyevr(double* a, size_t n,
   double query = 0;
   std::vector<double> w(n), z(n * k);
   std::vector<int> isuppz(2 * k);
-  dsyevr_(&jobz, &range, &uplo, &order, a, &order, &vl, &vu, &il, &iu,
-          &abstol, &found, w.data(), z.data(), &order, isuppz.data(), &query,
-          &lwork, &iquery, &liwork, &info, 1, 1, 1);
+  dsyevr_(&jobz, &range, &uplo, &order, a, &order, &vl, &vu, &il, &iu, &abstol,
+          &found, w.data(), z.data(), &order, isuppz.data(), &query, &lwork,
+          &iquery, &liwork, &info, 1, 1, 1);
   lwork = static_cast<int>(query);
   liwork = iquery;
   std::vector<double> work(std::max(lwork, 1));
   std::vector<int> iwork(std::max(liwork, 1));
-  dsyevr_(&jobz, &range, &uplo, &order, a, &order, &vl, &vu, &il, &iu,
-          &abstol, &found, w.data(), z.data(), &order, isuppz.data(),
-          work.data(), &lwork, iwork.data(), &liwork, &info, 1, 1, 1);
+  dsyevr_(&jobz, &range, &uplo, &order, a, &order, &vl, &vu, &il, &iu, &abstol,
+          &found, w.data(), z.data(), &order, isuppz.data(), work.data(),
+          &lwork, iwork.data(), &liwork, &info, 1, 1, 1);
   if (info != 0 || found != static_cast<int>(k)) {
     return absl::InternalError(absl::StrCat("dsyevr failed: info ", info,
                                             ", found ", found, " of ", k));

@@ -1,4 +1,5 @@
-// Leading eigenpairs of a symmetric matrix: restarted block Krylov on GEMM for k ≪ n, LAPACK syevr for large k.
+// Leading eigenpairs of a symmetric matrix: restarted block Krylov on GEMM for
+// k ≪ n, LAPACK syevr for large k.
 #ifndef EDLAE_TRAINER_EIGENSOLVER_H_
 #define EDLAE_TRAINER_EIGENSOLVER_H_
 
@@ -19,9 +20,9 @@ using SymmetricOperator = std::function<void(
     const double* x, size_t ldx, size_t cols, double* y, size_t ldy)>;
 
 enum class EigenMethod {
-  kAuto,        // kBlockKrylov when k ≤ n/20, else kSyevr
-  kBlockKrylov, // restarted block Krylov + Rayleigh–Ritz; needs only M·block
-  kSyevr,       // LAPACK dsyevr with an index range; needs M explicitly
+  kAuto,         // kBlockKrylov when k ≤ n/20, else kSyevr
+  kBlockKrylov,  // restarted block Krylov + Rayleigh–Ritz; needs only M·block
+  kSyevr,        // LAPACK dsyevr with an index range; needs M explicitly
 };
 
 // "auto" | "krylov" | "syevr" (and back).

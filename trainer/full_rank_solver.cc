@@ -1,4 +1,5 @@
-// Full-rank closed forms: Λ from G's diagonal, Cholesky inverse C = (G + Λ)⁻¹, then B from C's columns.
+// Full-rank closed forms: Λ from G's diagonal, Cholesky inverse C = (G + Λ)⁻¹,
+// then B from C's columns.
 #include "trainer/full_rank_solver.h"
 
 #include <cmath>
@@ -47,9 +48,8 @@ void BuildB(In* c, size_t n, bool zero_diagonal,
     b[i * n + i] =
         zero_diagonal
             ? 0.0f
-            : static_cast<float>(static_cast<double>(c[i * n + i]) *
-                                     column_scale[i] +
-                                 1.0);
+            : static_cast<float>(
+                  static_cast<double>(c[i * n + i]) * column_scale[i] + 1.0);
   }
 }
 
@@ -98,10 +98,9 @@ absl::Status ValidateSolve(size_t gram_size, size_t n,
 template <typename T>
 std::vector<double> LambdaDiagonal(const std::vector<T>& gram, size_t n,
                                    const SolverOptions& options) {
-  const double dropout_scale =
-      options.algorithm == Algorithm::kEase
-          ? 0.0
-          : options.dropout / (1.0 - options.dropout);
+  const double dropout_scale = options.algorithm == Algorithm::kEase
+                                   ? 0.0
+                                   : options.dropout / (1.0 - options.dropout);
   std::vector<double> lambda_diag(n);
   for (size_t j = 0; j < n; ++j) {
     lambda_diag[j] =
@@ -127,7 +126,8 @@ absl::StatusOr<std::vector<float>> InvertAndBuildInPlace(
 absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
                                                  size_t n,
                                                  const SolverOptions& options) {
-  if (absl::Status s = ValidateSolve(gram.size(), n, options); !s.ok()) return s;
+  if (absl::Status s = ValidateSolve(gram.size(), n, options); !s.ok())
+    return s;
   const int threads = ResolveThreadCount(options.num_threads);
   const std::vector<double> lambda_diag = LambdaDiagonal(gram, n, options);
   for (size_t j = 0; j < n; ++j) gram[j * n + j] += lambda_diag[j];
@@ -144,7 +144,8 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
   // float32: convert, release the doubles, invert and build B in place.
   std::vector<float> a(n * n);
   ParallelFor(n, 64, threads, [&](size_t begin, size_t end) {
-    for (size_t k = begin * n; k < end * n; ++k) a[k] = static_cast<float>(gram[k]);
+    for (size_t k = begin * n; k < end * n; ++k)
+      a[k] = static_cast<float>(gram[k]);
   });
   std::vector<double>().swap(gram);
   return InvertAndBuildInPlace(std::move(a), n, options, lambda_diag);
@@ -153,7 +154,8 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
 absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<float> gram,
                                                  size_t n,
                                                  const SolverOptions& options) {
-  if (absl::Status s = ValidateSolve(gram.size(), n, options); !s.ok()) return s;
+  if (absl::Status s = ValidateSolve(gram.size(), n, options); !s.ok())
+    return s;
   if (options.precision != Precision::kFloat32) {
     return absl::InvalidArgumentError(
         "a float32 Gram matrix is solved in float32 (precision float32)");

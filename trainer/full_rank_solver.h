@@ -1,4 +1,5 @@
-// Closed-form full-rank solvers of Steck 2020: EASE, DLAE (Eq. 5) and EDLAE with full emphasis (Eqs. 8–9).
+// Closed-form full-rank solvers of Steck 2020: EASE, DLAE (Eq. 5) and EDLAE
+// with full emphasis (Eqs. 8–9).
 #ifndef EDLAE_TRAINER_FULL_RANK_SOLVER_H_
 #define EDLAE_TRAINER_FULL_RANK_SOLVER_H_
 
@@ -22,13 +23,15 @@ struct SolverOptions {
 SolverOptions SolverOptionsFor(const ModelSpec& spec, int num_threads);
 
 // With Λ = λ·I + p/(1−p)·dMat(diag G) (p = 0 for EASE) and C = (G + Λ)⁻¹,
-// computed by Cholesky (potrf + potri) of the symmetric positive-definite G + Λ:
+// computed by Cholesky (potrf + potri) of the symmetric positive-definite G +
+// Λ:
 //   kEase, kEdlae: B = I − C·dMat(1 ⊘ diag C)   (zero diagonal)
 //   kDlae:         B = I − C·Λ
 // `gram` is G, n × n compact row-major (n² entries), consumed as workspace.
 // Returns B as n × n compact row-major floats; row i = weights from item i.
-// Errors: InvalidArgument (bad size or hyperparameters, kZeroDiag), FailedPrecondition
-// (G + Λ not positive definite, e.g. λ = 0 with an unused item).
+// Errors: InvalidArgument (bad size or hyperparameters, kZeroDiag),
+// FailedPrecondition (G + Λ not positive definite, e.g. λ = 0 with an unused
+// item).
 absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
                                                  size_t n,
                                                  const SolverOptions& options);

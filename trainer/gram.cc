@@ -1,4 +1,5 @@
-// G = XᵀX from CSR data: rows of G are built in parallel from the item → users index, one thread per row.
+// G = XᵀX from CSR data: rows of G are built in parallel from the item → users
+// index, one thread per row.
 #include "trainer/gram.h"
 
 #include <algorithm>
@@ -24,7 +25,6 @@ ItemUsers TransposeToItems(const Interactions& x) {
   return t;
 }
 
-
 namespace {
 
 template <typename T>
@@ -47,7 +47,8 @@ std::vector<T> ComputeGramAs(const Interactions& x, int num_threads) {
         const uint32_t* first = x.item_indices.data() + x.row_offsets[u];
         const uint32_t* last = x.item_indices.data() + x.row_offsets[u + 1];
         // Items of a user are sorted: skip those below the diagonal.
-        for (const uint32_t* p = std::lower_bound(first, last, i); p != last; ++p) {
+        for (const uint32_t* p = std::lower_bound(first, last, i); p != last;
+             ++p) {
           row[*p] += T{1};
         }
       }

@@ -1,4 +1,5 @@
-// Gram matrix G = XᵀX of a binary sparse interaction matrix, computed in parallel.
+// Gram matrix G = XᵀX of a binary sparse interaction matrix, computed in
+// parallel.
 #ifndef EDLAE_TRAINER_GRAM_H_
 #define EDLAE_TRAINER_GRAM_H_
 

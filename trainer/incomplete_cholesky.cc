@@ -96,9 +96,12 @@ absl::StatusOr<LowerCsc> IncompleteCholesky(
     const double l_jj = std::sqrt(pivot);
     // Keep the largest entries of the column (Jacobi-scaled), rows ascending.
     const size_t below = static_cast<size_t>(a.p[j + 1] - a.p[j] - 1);
-    const size_t keep = std::min(
-        pattern.size(), static_cast<size_t>(std::ceil(
-                            options.fill * static_cast<double>(below))));
+    size_t keep = std::min(pattern.size(),
+                           static_cast<size_t>(std::ceil(
+                               options.fill * static_cast<double>(below))));
+    if (options.max_per_column > 0) {
+      keep = std::min(keep, options.max_per_column);
+    }
     candidates.clear();
     for (int64_t r : pattern) {
       const double v = work[r] / l_jj;

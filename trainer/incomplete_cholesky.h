@@ -27,6 +27,9 @@ struct IncompleteCholeskyOptions {
   // (the magnitude in the Jacobi-scaled matrix). fill = 1 keeps nnz(L) ≤
   // nnz(A) (Lin & Moré's IC with no extra memory). > 0.
   double fill = 1.0;
+  // And at most this many per column (0: no cap): bounds the work, which is
+  // Σ_k (entries of column k)², where a popular item's column is long.
+  size_t max_per_column = 0;
   // A pivot L[j][j]² = A[j][j] − Σ_k L[j][k]² below pivot_floor · A[j][j]
   // (the incomplete factorization breaking down) is replaced by
   // A[j][j]: the column then acts as if its earlier couplings were dropped.

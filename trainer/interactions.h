@@ -1,4 +1,5 @@
-// Loading user–item interaction files (MovieLens, generic CSV/TSV, per-user lines) into a binary sparse matrix.
+// Loading user–item interaction files (MovieLens, generic CSV/TSV, per-user
+// lines) into a binary sparse matrix.
 #ifndef EDLAE_TRAINER_INTERACTIONS_H_
 #define EDLAE_TRAINER_INTERACTIONS_H_
 

@@ -1,4 +1,5 @@
-// potrf/potri bindings: OpenBLAS exports LAPACK's Fortran symbols (Debian ships no LAPACKE inside it).
+// potrf/potri bindings: OpenBLAS exports LAPACK's Fortran symbols (Debian ships
+// no LAPACKE inside it).
 #include "trainer/lapack.h"
 
 #include <climits>
@@ -36,12 +37,13 @@ absl::Status Invert(T* a, size_t n, Potrf potrf, Potri potri) {
   int info = 0;
   potrf(&uplo, &order, a, &order, &info, 1);
   if (info > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "G + Λ is not positive definite (leading minor ", info,
-        " of ", n, "); increase --lambda or --dropout"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("G + Λ is not positive definite (leading minor ", info,
+                     " of ", n, "); increase --lambda or --dropout"));
   }
   if (info < 0) {
-    return absl::InternalError(absl::StrCat("potrf argument ", -info, " invalid"));
+    return absl::InternalError(
+        absl::StrCat("potrf argument ", -info, " invalid"));
   }
   potri(&uplo, &order, a, &order, &info, 1);
   if (info > 0) {
@@ -49,7 +51,8 @@ absl::Status Invert(T* a, size_t n, Potrf potrf, Potri potri) {
         absl::StrCat("Cholesky factor is singular at ", info));
   }
   if (info < 0) {
-    return absl::InternalError(absl::StrCat("potri argument ", -info, " invalid"));
+    return absl::InternalError(
+        absl::StrCat("potri argument ", -info, " invalid"));
   }
   return absl::OkStatus();
 }
@@ -75,12 +78,13 @@ absl::Status SolveSpdUpper(double* a, size_t n, double* b) {
   int info = 0;
   dposv_(&uplo, &order, &nrhs, a, &order, b, &order, &info, 1);
   if (info > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "matrix is not positive definite (leading minor ", info, " of ", n,
-        ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("matrix is not positive definite (leading minor ", info,
+                     " of ", n, ")"));
   }
   if (info < 0) {
-    return absl::InternalError(absl::StrCat("posv argument ", -info, " invalid"));
+    return absl::InternalError(
+        absl::StrCat("posv argument ", -info, " invalid"));
   }
   return absl::OkStatus();
 }

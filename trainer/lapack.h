@@ -1,4 +1,5 @@
-// Cholesky inverse and solve of a symmetric positive-definite matrix via LAPACK potrf + potri / posv (OpenBLAS).
+// Cholesky inverse and solve of a symmetric positive-definite matrix via LAPACK
+// potrf + potri / posv (OpenBLAS).
 #ifndef EDLAE_TRAINER_LAPACK_H_
 #define EDLAE_TRAINER_LAPACK_H_
 

@@ -1,4 +1,5 @@
-// Low-rank solvers on GEMM/SYMM: two symmetric n × n matrices share one buffer (one per triangle).
+// Low-rank solvers on GEMM/SYMM: two symmetric n × n matrices share one buffer
+// (one per triangle).
 #include "trainer/low_rank.h"
 
 #include <cblas.h>
@@ -86,8 +87,8 @@ std::vector<double> TimesSquare(const std::vector<double>& a,
                                 const std::vector<double>& s, size_t n,
                                 size_t k) {
   std::vector<double> c(n * k);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, k, k, 1.0,
-              a.data(), k, s.data(), k, 0.0, c.data(), k);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, k, k, 1.0, a.data(),
+              k, s.data(), k, 0.0, c.data(), k);
   return c;
 }
 // Inverse of the symmetric positive-definite k × k matrix s (symmetrized).
@@ -137,7 +138,8 @@ double ObjectiveFromProducts(const std::vector<double>& gu,
                              size_t k, bool drop_diagonal) {
   std::vector<double> au = gu;
   for (size_t i = 0; i < n; ++i) {
-    for (size_t c = 0; c < k; ++c) au[i * k + c] += lambda_diag[i] * u[i * k + c];
+    for (size_t c = 0; c < k; ++c)
+      au[i * k + c] += lambda_diag[i] * u[i * k + c];
   }
   const std::vector<double> utau = AtB(u, au, n, k);
   const std::vector<double> vtv = AtB(v, v, n, k);
@@ -151,7 +153,8 @@ double ObjectiveFromProducts(const std::vector<double>& gu,
     const std::vector<double> auv = RowDots(au, v, n, k);
     for (size_t i = 0; i < n; ++i) {
       g_w -= gram_diag[i] * d[i];
-      quad += -2 * d[i] * auv[i] + d[i] * d[i] * (gram_diag[i] + lambda_diag[i]);
+      quad +=
+          -2 * d[i] * auv[i] + d[i] * d[i] * (gram_diag[i] + lambda_diag[i]);
     }
   }
   return trace_g - 2 * g_w + quad;
@@ -169,7 +172,8 @@ std::vector<double> RangeStart(SymmetricPair& pair, size_t n, size_t k,
   pair.MultiplyLower(r.data(), k, k, start.data(), k);
   std::vector<double> norm(k, 0.0);
   for (size_t i = 0; i < n; ++i) {
-    for (size_t c = 0; c < k; ++c) norm[c] += start[i * k + c] * start[i * k + c];
+    for (size_t c = 0; c < k; ++c)
+      norm[c] += start[i * k + c] * start[i * k + c];
   }
   for (size_t i = 0; i < n; ++i) {
     for (size_t c = 0; c < k; ++c) {
@@ -250,8 +254,8 @@ absl::StatusOr<LowRankResult> ClosedForm(std::vector<double>& g, size_t n,
                         });
   SymmetricPair pair(g.data(), n, c_diag, m_diag);
   if (log) {
-    *log << absl::StrFormat(
-        "[train] C = (G+Λ)⁻¹ and M = B̂ᵀ(G+Λ)B̂: %.3f s\n", SecondsSince(start));
+    *log << absl::StrFormat("[train] C = (G+Λ)⁻¹ and M = B̂ᵀ(G+Λ)B̂: %.3f s\n",
+                            SecondsSince(start));
   }
 
   start = std::chrono::steady_clock::now();
@@ -380,7 +384,8 @@ absl::StatusOr<LowRankResult> Admm(std::vector<double>& g, size_t n,
       const double s = lambda_diag[i] + omega[i];
       for (size_t c = 0; c < k; ++c) {
         tmp[i * k + c] = gu[i * k + c] + s * u[i * k + c];
-        y[i * k + c] = one_plus_beta[i] * gu[i * k + c] + omega_t[i] * u[i * k + c];
+        y[i * k + c] =
+            one_plus_beta[i] * gu[i * k + c] + omega_t[i] * u[i * k + c];
       }
     }
     absl::StatusOr<std::vector<double>> utau_inv =
@@ -461,7 +466,8 @@ absl::StatusOr<LowRankResult> Als(std::vector<double>& g, size_t n,
   for (size_t i = 0; i < n; ++i) c_diag[i] = g[i * n + i];
   SymmetricPair pair(g.data(), n, c_diag, gram_diag);
   if (log) {
-    *log << absl::StrFormat("[train] C = (G+Λ)⁻¹: %.3f s\n", SecondsSince(start));
+    *log << absl::StrFormat("[train] C = (G+Λ)⁻¹: %.3f s\n",
+                            SecondsSince(start));
   }
   std::vector<double> h(n * n);  // C ⊙ P, the second dense buffer
 
@@ -503,8 +509,8 @@ absl::StatusOr<LowRankResult> Als(std::vector<double>& g, size_t n,
     if (!vtv_inv.ok()) return vtv_inv.status();
     const std::vector<double> w = TimesSquare(v, *vtv_inv, n, k);
     // Upper triangle of P = V·Wᵀ (dgemm fills all of it; only j >= i is read).
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, k, 1.0,
-                v.data(), k, w.data(), k, 0.0, h.data(), n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, k, 1.0, v.data(),
+                k, w.data(), k, 0.0, h.data(), n);
     for (size_t i = 0; i < n; ++i) mu[i] = h[i * n + i];  // diag(P)
     pair.UseUpperDiagonal();
     const double* c = pair.data();
@@ -593,9 +599,9 @@ absl::StatusOr<LowRankResult> SolveLowRank(std::vector<double> gram, size_t n,
         "Gram matrix has ", gram.size(), " entries, expected ", n, "²"));
   }
   if (options.rank == 0 || options.rank > n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--rank must be in [1, ", n, "] (the number of items), got ",
-        options.rank));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rank must be in [1, ", n,
+                     "] (the number of items), got ", options.rank));
   }
   if (!std::isfinite(solver.lambda) || solver.lambda < 0) {
     return absl::InvalidArgumentError(

@@ -1,4 +1,5 @@
-// Low-rank solvers U, V (n × k): EDLAE Algorithm 1 and ADMM, zero-diagonal ALS, DLAE closed form.
+// Low-rank solvers U, V (n × k): EDLAE Algorithm 1 and ADMM, zero-diagonal ALS,
+// DLAE closed form.
 #ifndef EDLAE_TRAINER_LOW_RANK_H_
 #define EDLAE_TRAINER_LOW_RANK_H_
 
@@ -19,8 +20,8 @@ namespace edlae {
 
 // One update of an iterative method, handed to LowRankOptions::observer.
 struct LowRankStep {
-  int epoch = 0;          // 1-based
-  char updated = 'U';     // 'U' or 'V': the factor just updated
+  int epoch = 0;       // 1-based
+  char updated = 'U';  // 'U' or 'V': the factor just updated
   size_t n = 0, k = 0;
   absl::Span<const double> u, v;  // n × k row-major, current values
   absl::Span<const double> beta;  // ADMM: β (n); empty otherwise
@@ -57,9 +58,9 @@ struct LowRankResult {
   std::vector<float> u, v;  // n × k compact row-major
   // Closed form: the eigen-solve of M = B̂ᵀ(G + Λ)B̂.
   EigenMethod eigensolver = EigenMethod::kAuto;
-  std::vector<double> eigenvalues;    // k, largest first
-  double eigen_residual = 0;          // max ‖M·v − θ·v‖
-  double eigen_relative_residual = 0; // eigen_residual / θ_1
+  std::vector<double> eigenvalues;     // k, largest first
+  double eigen_residual = 0;           // max ‖M·v − θ·v‖
+  double eigen_relative_residual = 0;  // eigen_residual / θ_1
   int krylov_restarts = 0;
   bool eigen_converged = true;
   // ADMM: Eq. 10 after each epoch; ALS: Eq. 11 after each epoch.

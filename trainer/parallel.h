@@ -1,4 +1,5 @@
-// Minimal fork-join helpers for the trainer's dense loops (no thread pool lives between calls).
+// Minimal fork-join helpers for the trainer's dense loops (no thread pool lives
+// between calls).
 #ifndef EDLAE_TRAINER_PARALLEL_H_
 #define EDLAE_TRAINER_PARALLEL_H_
 
@@ -57,8 +58,8 @@ void ForEachLowerWithUpper(T* a, size_t n, int threads, Fn fn) {
 // lower triangle.
 template <typename T>
 void MirrorUpperToLower(T* a, size_t n, int threads) {
-  ForEachLowerWithUpper(a, n, threads,
-                        [](size_t, size_t, T& lower, T upper) { lower = upper; });
+  ForEachLowerWithUpper(
+      a, n, threads, [](size_t, size_t, T& lower, T upper) { lower = upper; });
 }
 
 }  // namespace edlae

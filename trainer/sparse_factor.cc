@@ -422,6 +422,7 @@ absl::StatusOr<SparseFactor> FactorSparseGram(
     cholmod_l_free_sparse(&impl->a, cc);
     IncompleteCholeskyOptions ic;
     ic.fill = options.incomplete_fill;
+    ic.max_per_column = options.incomplete_max_per_column;
     IncompleteCholeskyReport ic_report;
     absl::StatusOr<LowerCsc> l = IncompleteCholesky(pa, ic, &ic_report);
     if (!l.ok()) return l.status();

@@ -53,6 +53,12 @@ struct LaterPhaseBytes {
   size_t after_factor = 0;
 };
 
+// The incomplete factor's default cap per column: as wide as the inverse
+// factor's columns (DefaultInverseKeep's 256), so that neither the
+// factorization (Σ column²) nor the solves for L⁻¹ grow with the popular
+// items' degrees.
+inline constexpr size_t kIncompleteMaxPerColumn = 256;
+
 struct SparseFactorOptions {
   FactorizationMethod method = FactorizationMethod::kAuto;
   // The most this process may hold (resident bytes) at its peak; 0: no
@@ -66,6 +72,8 @@ struct SparseFactorOptions {
   // The incomplete factor keeps at most this many times A's entries per
   // column (IncompleteCholeskyOptions::fill).
   double incomplete_fill = 1.0;
+  // … and at most this many per column (0: no cap).
+  size_t incomplete_max_per_column = kIncompleteMaxPerColumn;
 };
 
 // What the analysis predicted and the factorization did.

@@ -52,9 +52,12 @@ struct InverseFactor {
 // off-diagonal row of L's column k): walk it. For an incomplete one they lie
 // wherever L's graph reaches from j: visit the touched rows in ascending
 // order from a min-heap.
+// For an incomplete factor at most `max_propagated` entries per column
+// (0: all) update the entries above them; the rest are solved with what
+// has reached them and kept, like entries below the drop tolerance.
 InverseFactor InvertFactor(const FactorView& f, size_t keep,
-                           double drop_tolerance, int threads,
-                           ProgressMeter* progress) {
+                           double drop_tolerance, size_t max_propagated,
+                           int threads, ProgressMeter* progress) {
   const size_t n = f.n;
   std::vector<int64_t> parent(f.complete ? n : 0, -1);
   for (size_t k = 0; k < parent.size(); ++k) {
@@ -111,12 +114,14 @@ InverseFactor InvertFactor(const FactorView& f, size_t keep,
         } else {
           heap.assign(1, static_cast<int64_t>(j));
           queued[j] = 1;
+          size_t propagated = 0;
           while (!heap.empty()) {
             std::pop_heap(heap.begin(), heap.end(), std::greater<>());
             const int64_t k = heap.back();
             heap.pop_back();
             queued[k] = 0;
             if (!solve(k)) continue;
+            if (max_propagated > 0 && propagated++ >= max_propagated) continue;
             const double v = column.back().second;
             for (int64_t q = f.p[k] + 1; q < f.p[k + 1]; ++q) {
               const int64_t r = f.i[q];
@@ -187,6 +192,54 @@ InverseFactor Transpose(const InverseFactor& w, size_t n) {
     }
   }
   return t;
+}
+
+// Keeps at most `max_per_row` entries of each row of W (given as its
+// transpose `wt`): the diagonal and the largest |w|. C ≈ WᵀW costs
+// Σ_k (row k of W)², and an incomplete factor's late (popular) rows are
+// reached from most columns.
+void PruneRows(InverseFactor& wt, size_t n, size_t max_per_row, int threads) {
+  std::vector<uint64_t> kept(n + 1, 0);
+  ParallelFor(n, 256, threads, [&](size_t begin, size_t end) {
+    std::vector<std::pair<double, uint64_t>> row;  // (−|w| or −∞ diag, at)
+    for (size_t k = begin; k < end; ++k) {
+      const uint64_t first = wt.offsets[k], last = wt.offsets[k + 1];
+      if (last - first <= max_per_row) {
+        kept[k + 1] = last - first;
+        continue;
+      }
+      row.clear();
+      for (uint64_t q = first; q < last; ++q) {
+        row.emplace_back(wt.rows[q] == k ? -HUGE_VAL : -std::abs(wt.values[q]),
+                         q);
+      }
+      std::nth_element(row.begin(), row.begin() + max_per_row, row.end());
+      row.resize(max_per_row);
+      std::sort(row.begin(), row.end(), [](const auto& a, const auto& b) {
+        return a.second < b.second;
+      });
+      uint64_t at = first;
+      for (const auto& [unused, q] : row) {
+        wt.rows[at] = wt.rows[q];
+        wt.values[at++] = wt.values[q];
+      }
+      kept[k + 1] = max_per_row;
+    }
+  });
+  uint64_t at = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const uint64_t first = wt.offsets[k];
+    for (uint64_t q = first; q < first + kept[k + 1]; ++q) {
+      wt.rows[at] = wt.rows[q];
+      wt.values[at++] = wt.values[q];
+    }
+    wt.offsets[k] = at - kept[k + 1];
+  }
+  wt.offsets[n] = at;
+  wt.rows.resize(at);
+  wt.values.resize(at);
+  wt.rows.shrink_to_fit();
+  wt.values.shrink_to_fit();
 }
 
 absl::Status Validate(const SolverOptions& solver,
@@ -342,7 +395,12 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   {
     ProgressMeter progress(log, "train: sparse inverse factor", n,
                            options.progress);
-    w = InvertFactor(f, keep_w, drop, threads, &progress);
+    // Incomplete factors: L is as wide as A, so L⁻¹'s columns reach far;
+    // a budget of kPropagationsPerKept·keep_w bounds each column's solve.
+    constexpr size_t kPropagationsPerKept = 4;
+    w = InvertFactor(f, keep_w, drop,
+                     f.complete ? 0 : kPropagationsPerKept * keep_w, threads,
+                     &progress);
   }
   std::vector<int64_t> perm(f.perm, f.perm + n);
   factor->Release();
@@ -361,7 +419,12 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   // columns (exact up to the drop tolerance); then B rows.
   start = Clock::now();
   const std::vector<double> diag_c = std::move(w.squared_norms);
-  const InverseFactor wt = Transpose(w, n);  // rows of W
+  InverseFactor wt = Transpose(w, n);  // rows of W
+  if (!exact && fr.method == FactorizationMethod::kIncomplete) {
+    PruneRows(wt, n, keep_w, threads);
+    w = Transpose(wt, n);
+    report.nnz_inverse = w.rows.size();
+  }
   std::vector<double> lambda_perm(n);
   for (size_t l = 0; l < n; ++l) lambda_perm[l] = lambda[perm[l]];
   const bool zero_diagonal = solver.algorithm != Algorithm::kDlae;
