@@ -12,10 +12,12 @@
 #include "absl/time/time.h"
 #include "core/model_writer.h"
 #include "edlae/v1/recommender.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/metrics.h"
 #include "server/server.h"
+#include "tests/testing/run_client.h"
 #include "tests/testing/test_util.h"
 
 namespace edlae::server {
@@ -425,6 +427,47 @@ TEST_P(SimilarExplainServingTest, ExpiredDeadlineIsDeadlineExceeded) {
   v1::RecommendResponse response;
   EXPECT_EQ(stub_->SimilarItems(&context, request, &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+// edlae-client similar / recommend --explain print what the RPCs answer.
+TEST_P(SimilarExplainServingTest, ClientSimilarAndExplain) {
+  const std::string target =
+      absl::StrCat("--target 127.0.0.1:", server_->port());
+  testing::CommandResult r = testing::RunClient(
+      "similar " + target +
+      " --items it3,it77 -n 4 --exclude it5 --explain --max_contributions 2 "
+      "--json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  v1::RecommendResponse parsed;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(r.output, &parsed).ok())
+      << r.output;
+  v1::SimilarItemsRequest request;
+  request.add_item_ids("it3");
+  request.add_item_ids("it77");
+  request.set_top_n(4);
+  request.add_exclude_item_ids("it5");
+  request.set_explain(true);
+  request.set_max_contributions(2);
+  v1::RecommendResponse direct;
+  ASSERT_TRUE(Similar(request, &direct).ok());
+  EXPECT_EQ(parsed.SerializeAsString(), direct.SerializeAsString()) << r.output;
+
+  // The table shows each contribution under its item.
+  r = testing::RunClient("recommend " + target +
+                         " --items it3,it77 -n 2 --explain");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("<- it"), std::string::npos) << r.output;
+
+  r = testing::RunClient("similar " + target +
+                         " --items it3 --similarity cosine --json");
+  EXPECT_EQ(r.exit_code, kind_ == kLowRank ? 0 : 1) << r.output;
+  r = testing::RunClient("similar " + target + " --items it3 --model_name x");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("NOT_FOUND"), std::string::npos) << r.output;
+  r = testing::RunClient("similar " + target +
+                         " --items it3 --similarity euclid");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, SimilarExplainServingTest,
