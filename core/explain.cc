@@ -6,6 +6,7 @@
 
 #include "core/kernels.h"
 #include "core/model_format.h"
+#include "core/ranking_engine.h"
 
 namespace edlae {
 namespace {
@@ -58,53 +59,68 @@ float CsrAt(const CsrWeights& b, uint32_t row, uint32_t item) {
   return b.weight(static_cast<size_t>(it - b.indices));
 }
 
+// Items explained between two should_stop checks (and, for factor models,
+// rows of the right factor widened at once).
+constexpr size_t kItemsPerChunk = 64;
+
 }  // namespace
 
-std::vector<std::vector<Contribution>> ExplainFactorScores(
+absl::StatusOr<std::vector<std::vector<Contribution>>> ExplainFactorScores(
     const WeightRows& left, const WeightRows& right,
     absl::Span<const float> scale, absl::Span<const HistoryEntry> history,
-    absl::Span<const ScoredItem> items, size_t max_contributions) {
+    absl::Span<const ScoredItem> items, size_t max_contributions,
+    const std::function<bool()>& should_stop) {
   const std::vector<HistoryEntry> terms = MergedHistory(history);
   std::vector<std::vector<Contribution>> out(items.size());
   if (terms.empty() || items.empty() || max_contributions == 0) return out;
   // Both sides widened into contiguous float32 rows, so one DotRowsBatch
-  // call computes every <L_i, R_j>: dots[b·h + i] = <L_i, R_{items[b]}>.
+  // call per chunk of items computes every <L_i, R_j>: dots[b·h + i] =
+  // <L_i, R_{items[b0 + b]}>.
   const size_t dim = left.dim;
   const size_t h = terms.size();
   std::vector<float> l(h * dim);
   for (size_t t = 0; t < h; ++t) {
     ReadRow(left, terms[t].index, dim, l.data() + t * dim);
   }
-  std::vector<float> r(items.size() * dim);
-  for (size_t b = 0; b < items.size(); ++b) {
-    ReadRow(right, items[b].index, dim, r.data() + b * dim);
-  }
-  std::vector<float> dots(items.size() * h);
-  DotRowsBatch(DType::kFloat32, l.data(), dim, h, r.data(), dim, items.size(),
-               dim, dots.data(), h);
-  for (size_t b = 0; b < items.size(); ++b) {
-    const float s = scale.empty() ? 1.0f : scale[items[b].index];
-    std::vector<Contribution> all(h);
-    for (size_t t = 0; t < h; ++t) {
-      all[t] = {terms[t].index, terms[t].weight * dots[b * h + t] * s};
+  std::vector<float> r(kItemsPerChunk * dim);
+  std::vector<float> dots(kItemsPerChunk * h);
+  for (size_t b0 = 0; b0 < items.size(); b0 += kItemsPerChunk) {
+    if (should_stop && should_stop()) return ScanStoppedError();
+    const size_t count = std::min(kItemsPerChunk, items.size() - b0);
+    for (size_t b = 0; b < count; ++b) {
+      ReadRow(right, items[b0 + b].index, dim, r.data() + b * dim);
     }
-    out[b] = Largest(std::move(all), max_contributions);
+    DotRowsBatch(DType::kFloat32, l.data(), dim, h, r.data(), dim, count, dim,
+                 dots.data(), h);
+    for (size_t b = 0; b < count; ++b) {
+      const uint32_t j = items[b0 + b].index;
+      const float s = scale.empty() ? 1.0f : scale[j];
+      std::vector<Contribution> all(h);
+      for (size_t t = 0; t < h; ++t) {
+        all[t] = {terms[t].index, terms[t].weight * dots[b * h + t] * s};
+      }
+      out[b0 + b] = Largest(std::move(all), max_contributions);
+    }
   }
   return out;
 }
 
-std::vector<std::vector<Contribution>> ExplainScores(
+absl::StatusOr<std::vector<std::vector<Contribution>>> ExplainScores(
     const Model& model, absl::Span<const HistoryEntry> history,
-    absl::Span<const ScoredItem> items, size_t max_contributions) {
+    absl::Span<const ScoredItem> items, size_t max_contributions,
+    const std::function<bool()>& should_stop) {
   if (model.kind() == ModelKind::kLowRank) {
     return ExplainFactorScores(model.u_rows(), model.v_rows(), {}, history,
-                               items, max_contributions);
+                               items, max_contributions, should_stop);
   }
   const std::vector<HistoryEntry> terms = MergedHistory(history);
   std::vector<std::vector<Contribution>> out(items.size());
   if (terms.empty() || max_contributions == 0) return out;
   const bool sparse = model.kind() == ModelKind::kSparse;
   for (size_t b = 0; b < items.size(); ++b) {
+    if (b % kItemsPerChunk == 0 && should_stop && should_stop()) {
+      return ScanStoppedError();
+    }
     const uint32_t j = items[b].index;
     std::vector<Contribution> all(terms.size());
     for (size_t t = 0; t < terms.size(); ++t) {

@@ -5,8 +5,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/item_scorers.h"
 #include "core/model.h"
@@ -26,14 +28,17 @@ struct Contribution {
 // computes it: weight_i · B[i, j] (dense; sparse over the stored entries) or
 // weight_i · <U_i, V_j> (low-rank), duplicate history entries merged (their
 // weights add up, as in the score). Sorted descending by contribution, ties by
-// lower history index; exact zeros (no stored entry, zero weight) left out;
-// at most `max_contributions` per item. With no limit hit, each item's
+// lower item index; exact zeros (no stored entry, zero weight) left out; at
+// most `max_contributions` per item. With no limit hit, each item's
 // contributions sum to its score up to float rounding. Cost: items × history
-// (× rank for low-rank); nothing else is scanned. Thread-safe.
+// (× rank for low-rank), nothing else scanned; memory O((history + 64) ×
+// rank) for low-rank. `should_stop`, when set, is checked before every 64
+// items: Cancelled when it returns true. Thread-safe.
 // REQUIRES: history indices in range, weights finite.
-std::vector<std::vector<Contribution>> ExplainScores(
+absl::StatusOr<std::vector<std::vector<Contribution>>> ExplainScores(
     const Model& model, absl::Span<const HistoryEntry> history,
-    absl::Span<const ScoredItem> items, size_t max_contributions);
+    absl::Span<const ScoredItem> items, size_t max_contributions,
+    const std::function<bool()>& should_stop = nullptr);
 
 // The same for scores of the form <Σ_i weight_i·L_i, R_j> · scale[j]: rows
 // L_i of `left` (the history's), rows R_j of `right` (the returned items'),
@@ -41,10 +46,11 @@ std::vector<std::vector<Contribution>> ExplainScores(
 // U, right V; cosine similarity: left and right V, scale
 // Model::v_inverse_norms(). REQUIRES: left.dim == right.dim, indices in
 // range.
-std::vector<std::vector<Contribution>> ExplainFactorScores(
+absl::StatusOr<std::vector<std::vector<Contribution>>> ExplainFactorScores(
     const WeightRows& left, const WeightRows& right,
     absl::Span<const float> scale, absl::Span<const HistoryEntry> history,
-    absl::Span<const ScoredItem> items, size_t max_contributions);
+    absl::Span<const ScoredItem> items, size_t max_contributions,
+    const std::function<bool()>& should_stop = nullptr);
 
 }  // namespace edlae
 

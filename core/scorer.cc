@@ -245,8 +245,11 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
   Recommendation result;
   result.items = *std::move(items);
   if (options.max_contributions > 0) {
-    result.contributions =
-        ExplainScores(model, history, result.items, options.max_contributions);
+    absl::StatusOr<std::vector<std::vector<Contribution>>> explained =
+        ExplainScores(model, history, result.items, options.max_contributions,
+                      options.should_stop);
+    if (!explained.ok()) return explained.status();
+    result.contributions = *std::move(explained);
   }
   return result;
 }
@@ -285,9 +288,12 @@ absl::StatusOr<Recommendation> SimilarItems(const Model& model,
   Recommendation result;
   result.items = *std::move(top);
   if (options.max_contributions > 0) {
-    result.contributions = ExplainFactorScores(
-        model.v_rows(), model.v_rows(), model.v_inverse_norms(), q.terms,
-        result.items, options.max_contributions);
+    absl::StatusOr<std::vector<std::vector<Contribution>>> explained =
+        ExplainFactorScores(model.v_rows(), model.v_rows(),
+                            model.v_inverse_norms(), q.terms, result.items,
+                            options.max_contributions, options.should_stop);
+    if (!explained.ok()) return explained.status();
+    result.contributions = *std::move(explained);
   }
   return result;
 }
@@ -354,8 +360,14 @@ std::vector<absl::StatusOr<Recommendation>> RecommendMany(
       rec.items = std::move(items);
       const ScoringRequest& q = requests[batched[b0 + i]];
       if (q.options.max_contributions > 0) {
-        rec.contributions = ExplainScores(model, q.history, rec.items,
-                                          q.options.max_contributions);
+        absl::StatusOr<std::vector<std::vector<Contribution>>> explained =
+            ExplainScores(model, q.history, rec.items,
+                          q.options.max_contributions, q.options.should_stop);
+        if (!explained.ok()) {
+          results[batched[b0 + i]] = explained.status();
+          continue;
+        }
+        rec.contributions = *std::move(explained);
       }
       results[batched[b0 + i]] = std::move(rec);
     }

@@ -392,12 +392,27 @@ TEST_F(ExplainTest, SparseLeavesOutItemsWithoutAStoredEntry) {
   while (sparse_b_[absent] != 0.0f) ++absent;
   items.push_back({absent, 0.0f});
   const std::vector<HistoryEntry> history = {{0, 2.0f}};
-  auto c = ExplainScores(sparse, history, items, 5);
+  auto explained = ExplainScores(sparse, history, items, 5);
+  ASSERT_TRUE(explained.ok());
+  const auto& c = *explained;
   ASSERT_EQ(c.size(), 2u);
   ASSERT_EQ(c[0].size(), 1u);
   EXPECT_EQ(c[0][0].index, 0u);
   EXPECT_FLOAT_EQ(c[0][0].contribution, 2.0f * sparse_b_[stored]);
   EXPECT_TRUE(c[1].empty());
+}
+
+TEST_F(ExplainTest, ShouldStopCancelsExplanations) {
+  std::vector<ScoredItem> items;
+  for (uint32_t j = 0; j < 200; ++j) items.push_back({j, 0.0f});
+  const std::vector<HistoryEntry> history = {{1, 1.0f}, {2, 1.0f}};
+  for (int kind = 0; kind < 3; ++kind) {
+    int calls = 0;
+    auto stop_second = [&calls] { return ++calls > 1; };
+    auto got = ExplainScores(*models_[kind], history, items, 5, stop_second);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kCancelled);
+    EXPECT_EQ(calls, 2);  // once per 64 items
+  }
 }
 
 TEST_F(ExplainTest, CosineContributionsSumToTheCosine) {
