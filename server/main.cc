@@ -141,7 +141,7 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "PEM CA certificates; clients must present a certificate they "
             "sign (mutual TLS).");
   AddOption(app, "auth_token_file", options.auth_token_file,
-            "File with the bearer token Recommend/GetModelInfo require "
+            "File with the bearer token every Recommender call requires "
             "(metadata 'authorization: Bearer TOKEN'); health is exempt.");
   AddOption(app, "max_receive_message_bytes", options.max_receive_message_bytes,
             "Largest request accepted, in bytes.")

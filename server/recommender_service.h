@@ -31,7 +31,7 @@ struct ServiceOptions {
   ServiceLimits limits;
   // Threads that score Recommend calls (0: one per core).
   int worker_threads = 0;
-  // When non-empty, Recommend and GetModelInfo require the metadata
+  // When non-empty, every Recommender call requires the metadata
   // "authorization: Bearer <auth_token>" (compared in constant time) and
   // answer UNAUTHENTICATED otherwise. The health service is not affected.
   std::string auth_token;

@@ -470,6 +470,44 @@ TEST_P(SimilarExplainServingTest, ClientSimilarAndExplain) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
 }
 
+// SimilarItems is behind the bearer token like every Recommender call.
+TEST(SimilarItemsAuthTest, RequiresTheToken) {
+  testing::ScratchDir dir;
+  std::vector<float> b(16, 0.5f), popularity(4, 1.0f);
+  std::vector<std::string> ids = {"a", "b", "c", "d"};
+  const std::string path = dir.File("m.edlae");
+  ASSERT_TRUE(
+      WriteDenseModel(path, DenseModelData{b, ids, popularity, {}}).ok());
+  ServerOptions options;
+  options.model_path = path;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  options.metrics_address = "";
+  options.service.auth_token = "s3cret-token-0123456789";
+  auto server = RecommenderServer::BuildAndStart(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::Recommender::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                          grpc::InsecureChannelCredentials()));
+  v1::SimilarItemsRequest request;
+  request.add_item_ids("a");
+  request.set_top_n(2);
+  v1::RecommendResponse response;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(stub->SimilarItems(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer s3cret-token-0123456789");
+    grpc::Status status = stub->SimilarItems(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.items_size(), 2);
+  }
+  (*server)->Shutdown(absl::Now() + absl::Seconds(1));
+}
+
 INSTANTIATE_TEST_SUITE_P(Kinds, SimilarExplainServingTest,
                          ::testing::Values(kDense, kLowRank, kSparse),
                          [](const ::testing::TestParamInfo<int>& info) {
