@@ -236,6 +236,16 @@ absl::Status FillRecommendResponse(const Model& model, uint64_t model_version,
           "history_weights are too large: the scores overflow float");
     }
   }
+  for (const std::vector<Contribution>& explained : result->contributions) {
+    for (const Contribution& c : explained) {
+      // Duplicate history ids' weights are added before the product, which
+      // may overflow where the score's separate products did not.
+      if (!std::isfinite(c.contribution)) {
+        return absl::InvalidArgumentError(
+            "history_weights are too large: the contributions overflow float");
+      }
+    }
+  }
   response->set_model_fingerprint(model.fingerprint());
   response->set_model_version(model_version);
   response->set_unknown_item_count(prepared.unknown);

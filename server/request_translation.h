@@ -109,9 +109,9 @@ std::vector<uint32_t> QueryItems(const PreparedRequest& prepared);
 
 // Fills `response` (cleared first) from the scorer's `result` for `prepared`
 // on `model`, served as `model_version`. Returns result's error when it has
-// one, and InvalidArgument when a score is not finite (finite weights whose
-// products overflow float); `response` is then left empty. The result's
-// contributions, when it has them, become each item's contributions.
+// one, and InvalidArgument when a score or contribution is not finite (finite
+// weights whose products overflow float); `response` is then left empty. The
+// result's contributions, when it has them, become each item's contributions.
 absl::Status FillRecommendResponse(const Model& model, uint64_t model_version,
                                    const PreparedRequest& prepared,
                                    absl::StatusOr<Recommendation> result,
