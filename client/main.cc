@@ -1,5 +1,5 @@
-// edlae-client: command-line client (recommend, info, health, bench) for an
-// edlae-server.
+// edlae-client: command-line client (recommend, similar, info, health, bench)
+// for an edlae-server.
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -32,7 +32,9 @@ constexpr int kExitRpcError = 1;
 constexpr char kSynopsis[] =
     "Command-line client of an edlae-server.\n"
     "  edlae-client recommend --target HOST:PORT --items ID,ID,... "
-    "[-n N] [...]\n"
+    "[-n N] [--explain] [...]\n"
+    "  edlae-client similar --target HOST:PORT --items ID,ID,... "
+    "[-n N] [--similarity cosine] [...]\n"
     "  edlae-client info --target HOST:PORT\n"
     "  edlae-client health --target HOST:PORT [--service NAME]\n"
     "  edlae-client bench --target HOST:PORT [--concurrency 4] "
@@ -79,6 +81,20 @@ struct RecommendFlags {
   std::string exclude;
   std::string candidates;
   bool include_history = false;
+  bool explain = false;
+  uint32_t max_contributions = 0;
+};
+
+// similar's flags.
+struct SimilarFlags {
+  std::string items;
+  uint32_t top_n = 10;
+  std::string exclude;
+  std::string candidates;
+  std::string similarity = "model";
+  std::string model_name;
+  bool explain = false;
+  uint32_t max_contributions = 0;
 };
 
 // bench's flags, bound to its options (which hold the defaults).
@@ -101,6 +117,17 @@ int RpcError(const absl::Status& status) {
                absl::StatusCodeToString(status.code()).c_str(),
                std::string(status.message()).c_str());
   return kExitRpcError;
+}
+
+// Prints a Recommend or SimilarItems answer (table or JSON), or its error.
+int PrintResponse(const absl::StatusOr<edlae::v1::RecommendResponse>& response,
+                  bool json) {
+  if (!response.ok()) return RpcError(response.status());
+  const std::string out =
+      json ? edlae::client::RecommendResponseToJson(*response) + "\n"
+           : edlae::client::RecommendResponseToTable(*response);
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
 }
 
 int RunRecommend(const CLI::App& command, const RecommendFlags& flags,
@@ -131,14 +158,30 @@ int RunRecommend(const CLI::App& command, const RecommendFlags& flags,
   for (const std::string& id : IdList(flags.candidates)) {
     request.add_candidate_item_ids(id);
   }
-  absl::StatusOr<edlae::v1::RecommendResponse> response =
-      client.Recommend(request, timeout);
-  if (!response.ok()) return RpcError(response.status());
-  const std::string out =
-      json ? edlae::client::RecommendResponseToJson(*response) + "\n"
-           : edlae::client::RecommendResponseToTable(*response);
-  std::fputs(out.c_str(), stdout);
-  return kExitOk;
+  request.set_explain(flags.explain);
+  request.set_max_contributions(flags.max_contributions);
+  return PrintResponse(client.Recommend(request, timeout), json);
+}
+
+int RunSimilar(const SimilarFlags& flags,
+               const edlae::client::RecommenderClient& client,
+               absl::Duration timeout, bool json) {
+  edlae::v1::SimilarItemsRequest request;
+  request.set_model_name(flags.model_name);
+  for (const std::string& id : IdList(flags.items)) request.add_item_ids(id);
+  request.set_top_n(flags.top_n);
+  for (const std::string& id : IdList(flags.exclude)) {
+    request.add_exclude_item_ids(id);
+  }
+  for (const std::string& id : IdList(flags.candidates)) {
+    request.add_candidate_item_ids(id);
+  }
+  request.set_similarity(flags.similarity == "cosine"
+                             ? edlae::v1::SimilarItemsRequest::COSINE
+                             : edlae::v1::SimilarItemsRequest::MODEL);
+  request.set_explain(flags.explain);
+  request.set_max_contributions(flags.max_contributions);
+  return PrintResponse(client.SimilarItems(request, timeout), json);
 }
 
 int RunInfo(const edlae::client::RecommenderClient& client,
@@ -262,6 +305,39 @@ int Main(int argc, char** argv) {
             "Comma-separated ids to choose from (default: all).");
   AddFlag(*recommend_command, "include_history", recommend.include_history,
           "Allow the history's own items in the result.");
+  AddFlag(*recommend_command, "explain", recommend.explain,
+          "Show, under each item, the history items contributing most to its "
+          "score.");
+  AddOption(*recommend_command, "max_contributions",
+            recommend.max_contributions,
+            "Contributions shown per item with --explain (0: the server's "
+            "default, 5).");
+
+  SimilarFlags similar;
+  CLI::App* similar_command = app.add_subcommand(
+      "similar", "Top-N items related to the given items (SimilarItems).");
+  AddConnectionFlags(*similar_command, connection);
+  AddOption(*similar_command, "items", similar.items,
+            "Comma-separated query item ids.")
+      ->required();
+  AddOption(*similar_command, "n,top_n", similar.top_n,
+            "Number of items to return.");
+  AddOption(*similar_command, "exclude", similar.exclude,
+            "Comma-separated ids never to return.");
+  AddOption(*similar_command, "candidates", similar.candidates,
+            "Comma-separated ids to choose from (default: all).");
+  AddOption(*similar_command, "similarity", similar.similarity,
+            "model (the model's scores for a history of these items) or "
+            "cosine (low-rank models: cosine with the rows of V).")
+      ->check(CLI::IsMember({"model", "cosine"}));
+  AddOption(*similar_command, "model_name", similar.model_name,
+            "Model to ask (default: the served one).");
+  AddFlag(*similar_command, "explain", similar.explain,
+          "Show, under each item, the query items contributing most to its "
+          "score.");
+  AddOption(*similar_command, "max_contributions", similar.max_contributions,
+            "Contributions shown per item with --explain (0: the server's "
+            "default, 5).");
 
   CLI::App* info_command =
       app.add_subcommand("info", "The served model (GetModelInfo).");
@@ -324,6 +400,9 @@ int Main(int argc, char** argv) {
   const edlae::client::RecommenderClient& client = **connected;
   if (&command == recommend_command) {
     return RunRecommend(command, recommend, client, timeout, connection.json);
+  }
+  if (&command == similar_command) {
+    return RunSimilar(similar, client, timeout, connection.json);
   }
   if (&command == info_command)
     return RunInfo(client, timeout, connection.json);

@@ -80,7 +80,18 @@ std::string RecommendResponseToJson(const v1::RecommendResponse& response) {
     const v1::ScoredItem& item = response.items(i);
     absl::StrAppend(&out, i == 0 ? "" : ",",
                     "{\"item_id\":", JsonQuote(item.item_id()),
-                    ",\"score\":", JsonFloat(item.score()), "}");
+                    ",\"score\":", JsonFloat(item.score()));
+    if (item.contributions_size() > 0) {
+      out.append(",\"contributions\":[");
+      for (int c = 0; c < item.contributions_size(); ++c) {
+        const v1::Contribution& from = item.contributions(c);
+        absl::StrAppend(
+            &out, c == 0 ? "" : ",", "{\"item_id\":", JsonQuote(from.item_id()),
+            ",\"contribution\":", JsonFloat(from.contribution()), "}");
+      }
+      out.append("]");
+    }
+    out.append("}");
   }
   absl::StrAppend(
       &out, "],\"model_fingerprint\":", JsonQuote(response.model_fingerprint()),
@@ -103,6 +114,10 @@ std::string RecommendResponseToTable(const v1::RecommendResponse& response) {
     const v1::ScoredItem& item = response.items(i);
     absl::StrAppendFormat(&out, "%4d  %-*s  %.6g\n", i + 1, width,
                           item.item_id(), item.score());
+    for (const v1::Contribution& c : item.contributions()) {
+      absl::StrAppendFormat(&out, "      <- %s  %+.6g\n", c.item_id(),
+                            c.contribution());
+    }
   }
   absl::StrAppend(&out, "fingerprint=", response.model_fingerprint(),
                   " unknown_items=", response.unknown_item_count(),
@@ -122,7 +137,7 @@ std::string ModelInfoToJson(const v1::ModelInfo& info) {
       ",\"file_size_bytes\":", info.file_size_bytes(),
       ",\"model_version\":", info.model_version(), ",\"nnz\":", info.nnz(),
       ",\"density\":", absl::StrFormat("%.6g", info.density()),
-      ",\"metadata\":{");
+      ",\"model_name\":", JsonQuote(info.model_name()), ",\"metadata\":{");
   bool first = true;
   for (const auto& [key, value] : SortedMetadata(info)) {
     absl::StrAppend(&out, first ? "" : ",", JsonQuote(key), ":",
@@ -134,15 +149,15 @@ std::string ModelInfoToJson(const v1::ModelInfo& info) {
 }
 
 std::string ModelInfoToTable(const v1::ModelInfo& info) {
-  std::string out =
-      absl::StrCat("kind: ", info.kind(), "\n", "dtype: ", info.dtype(), "\n",
-                   "num_items: ", info.num_items(), "\n", "rank: ", info.rank(),
-                   "\n", "fingerprint: ", info.fingerprint(), "\n",
-                   "format_version: ", info.format_version(), "\n",
-                   "file_size_bytes: ", info.file_size_bytes(), "\n",
-                   "model_version: ", info.model_version(), "\n", "nnz: ",
-                   info.nnz(), "\n", "density: ",
-                   absl::StrFormat("%.6g", info.density()), "\n");
+  std::string out = absl::StrCat(
+      "kind: ", info.kind(), "\n", "dtype: ", info.dtype(), "\n",
+      "num_items: ", info.num_items(), "\n", "rank: ", info.rank(), "\n",
+      "fingerprint: ", info.fingerprint(), "\n",
+      "format_version: ", info.format_version(), "\n",
+      "file_size_bytes: ", info.file_size_bytes(), "\n",
+      "model_version: ", info.model_version(), "\n", "nnz: ", info.nnz(), "\n",
+      "density: ", absl::StrFormat("%.6g", info.density()), "\n",
+      "model_name: ", info.model_name(), "\n");
   for (const auto& [key, value] : SortedMetadata(info)) {
     absl::StrAppend(&out, "metadata.", key, ": ", value, "\n");
   }

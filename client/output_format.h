@@ -23,9 +23,13 @@ std::string JsonFloat(float value);
 // so google::protobuf::util::JsonStringToMessage reads it back:
 //   {"items":[{"item_id":"…","score":…},…],"model_fingerprint":"…",
 //    "unknown_item_count":N,"popularity_fallback":false,"model_version":N}
+// An explained item also has "contributions":[{"item_id":"…",
+// "contribution":…},…] (left out when it has none).
 std::string RecommendResponseToJson(const v1::RecommendResponse& response);
 
-// A table "rank  item_id  score", one row per item, then one summary line:
+// A table "rank  item_id  score", one row per item (an explained item is
+// followed by one "      <- ITEM_ID  +CONTRIBUTION" line per contribution),
+// then one summary line:
 // "fingerprint=… unknown_items=N popularity_fallback=false model_version=N".
 // Ends with a newline.
 std::string RecommendResponseToTable(const v1::RecommendResponse& response);

@@ -112,6 +112,23 @@ absl::StatusOr<v1::RecommendResponse> RecommenderClient::Recommend(
   return response;
 }
 
+absl::StatusOr<v1::RecommendResponse> RecommenderClient::SimilarItems(
+    const v1::SimilarItemsRequest& request, absl::Duration timeout) const {
+  for (absl::Status s :
+       {CheckUtf8Ids(request.item_ids(), "item_ids"),
+        CheckUtf8Ids(request.exclude_item_ids(), "exclude_item_ids"),
+        CheckUtf8Ids(request.candidate_item_ids(), "candidate_item_ids")}) {
+    if (!s.ok()) return s;
+  }
+  grpc::ClientContext context;
+  Prepare(timeout, &context);
+  v1::RecommendResponse response;
+  grpc::Status status =
+      recommender_->SimilarItems(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
 absl::StatusOr<v1::ModelInfo> RecommenderClient::GetModelInfo(
     absl::Duration timeout) const {
   grpc::ClientContext context;

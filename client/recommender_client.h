@@ -63,6 +63,10 @@ class RecommenderClient {
   absl::StatusOr<v1::RecommendResponse> Recommend(
       const v1::RecommendRequest& request, absl::Duration timeout) const;
 
+  // SimilarItems; the same UTF-8 check of every id list.
+  absl::StatusOr<v1::RecommendResponse> SimilarItems(
+      const v1::SimilarItemsRequest& request, absl::Duration timeout) const;
+
   absl::StatusOr<v1::ModelInfo> GetModelInfo(absl::Duration timeout) const;
 
   // grpc.health.v1.Health/Check for `service` ("" is the whole server).

@@ -1,5 +1,6 @@
-// Dense and low-rank block scorers: the dispatched AccumulateRows and
-// DotRowsBatch kernels over one item block.
+// Dense, sparse, low-rank and cosine block scorers: the dispatched
+// AccumulateRows and DotRowsBatch kernels (or the CSR scatter) over one item
+// block.
 #include "core/item_scorers.h"
 
 #include <algorithm>
@@ -124,6 +125,25 @@ void LowRankBlockScorer::ScoreBlock(size_t begin, size_t len,
                                     Scratch& scratch) const {
   DotRowsBatch(v_.dtype, v_.row(begin), v_.stride, len, z_, z_stride_, batch_,
                v_.dim, scratch.tile_.data(), len);
+}
+
+CosineBlockScorer::CosineBlockScorer(const WeightRows& v, const float* z,
+                                     absl::Span<const float> inverse_norms,
+                                     size_t block_items)
+    : inner_(v, z, v.dim, 1, block_items), inverse_norms_(inverse_norms) {}
+
+void CosineBlockScorer::ScoreBlock(size_t begin, size_t len,
+                                   Scratch& scratch) const {
+  inner_.ScoreBlock(begin, len, scratch);
+  float* tile = scratch.tile();
+  const float* inverse = inverse_norms_.data() + begin;
+  for (size_t j = 0; j < len; ++j) tile[j] *= inverse[j];
+}
+
+float CosineBlockScorer::ScoreOne(uint32_t item) const {
+  Scratch scratch = inner_.NewScratch();
+  ScoreBlock(item, 1, scratch);
+  return scratch.tile()[0];
 }
 
 }  // namespace edlae

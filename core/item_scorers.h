@@ -1,5 +1,6 @@
 // Block scorers per model kind for the ranking engine: dense (history rows of B
-// summed) and low-rank (V·z per query).
+// summed), sparse (CSR rows scattered), low-rank (V·z per query) and cosine
+// (V·z scaled by each item's 1/‖V_j‖).
 #ifndef EDLAE_CORE_ITEM_SCORERS_H_
 #define EDLAE_CORE_ITEM_SCORERS_H_
 
@@ -129,6 +130,30 @@ class LowRankBlockScorer {
   size_t z_stride_;
   size_t batch_;
   size_t block_items_;
+};
+
+// Cosine similarity of one query on a low-rank model: score(j) = <V_j, z> ·
+// inverse_norms[j], with z a unit vector (v.dim floats) and inverse_norms[j]
+// = 1 / ‖V_j‖ (Model::v_inverse_norms(); 0 for a zero row), so score(j) =
+// cos(V_j, z). The LowRankBlockScorer's dot products, then one multiply per
+// item. Borrows v's data, z and inverse_norms. Thread-safe (const).
+class CosineBlockScorer {
+ public:
+  CosineBlockScorer(const WeightRows& v, const float* z,
+                    absl::Span<const float> inverse_norms, size_t block_items);
+
+  using Scratch = LowRankBlockScorer::Scratch;
+
+  size_t batch() const { return 1; }
+  size_t block_items() const { return inner_.block_items(); }
+  Scratch NewScratch() const { return inner_.NewScratch(); }
+  void ScoreBlock(size_t begin, size_t len, Scratch& scratch) const;
+  // One item's score, as ScoreBlock computes it, for candidate lists.
+  float ScoreOne(uint32_t item) const;
+
+ private:
+  LowRankBlockScorer inner_;
+  absl::Span<const float> inverse_norms_;
 };
 
 }  // namespace edlae

@@ -582,6 +582,20 @@ absl::Status ParseMetadata(
   return absl::OkStatus();
 }
 
+// 1 / ‖row i‖ of `rows` (widened to float32, summed in double) per row; 0
+// for a zero row. Weights are finite (validated), so the norms are too.
+std::vector<float> InverseRowNorms(const WeightRows& rows) {
+  std::vector<float> inverse(rows.num_rows, 0.0f);
+  std::vector<float> row(rows.dim);
+  for (size_t i = 0; i < rows.num_rows; ++i) {
+    ReadRow(rows, i, rows.dim, row.data());
+    double sum = 0;
+    for (float x : row) sum += static_cast<double>(x) * x;
+    if (sum > 0) inverse[i] = static_cast<float>(1.0 / std::sqrt(sum));
+  }
+  return inverse;
+}
+
 // Item indices [0, n) sorted by descending popularity, ties by index.
 std::vector<uint32_t> SortByPopularity(const float* pop, uint64_t n) {
   std::vector<uint32_t> order(n);
@@ -607,9 +621,10 @@ std::string Fingerprint(absl::Span<const SectionEntry> table) {
 }
 
 // Validates the CSR sections of a sparse model (their checksums already
-// verified) and returns the view over them: offsets start at 0, never decrease and end at
-// nnz; the indices and weights sections hold exactly nnz entries; each row's
-// indices rise strictly and stay below num_items; every weight is finite.
+// verified) and returns the view over them: offsets start at 0, never decrease
+// and end at nnz; the indices and weights sections hold exactly nnz entries;
+// each row's indices rise strictly and stay below num_items; every weight is
+// finite.
 absl::StatusOr<CsrWeights> ValidateSparse(const uint8_t* data,
                                           const KnownSections& known,
                                           const WeightLayout& w,
@@ -761,6 +776,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
   RETURN_IF_ERROR(ParseMetadata(data + known.meta->offset, known.meta->size,
                                 err, &m->metadata_));
   m->by_popularity_ = SortByPopularity(m->popularity_, w.num_items);
+  if (w.low_rank) m->v_inverse_norms_ = InverseRowNorms(m->v_rows());
   m->fingerprint_ = Fingerprint(table);
   return std::shared_ptr<const Model>(std::move(m));
 }

@@ -121,6 +121,10 @@ class Model {
   absl::Span<const uint32_t> items_by_popularity() const {
     return by_popularity_;
   }
+  // Low-rank models: 1 / ‖V[j, :]‖ per item (num_items() floats; 0 for a
+  // zero row), computed once at load (O(num_items·rank), 4 bytes per item)
+  // for cosine similarity (SimilarItems). Empty for other kinds.
+  absl::Span<const float> v_inverse_norms() const { return v_inverse_norms_; }
 
   // Training metadata as key/value pairs, in file order (see
   // docs/model-format.md for the standard keys: algorithm, lambda, dropout,
@@ -168,6 +172,7 @@ class Model {
   const uint64_t* id_offsets_ = nullptr;
   const char* id_bytes_ = nullptr;
   std::vector<uint32_t> by_popularity_;
+  std::vector<float> v_inverse_norms_;  // low-rank only
   absl::flat_hash_map<std::string_view, uint32_t> index_by_id_;
   std::vector<std::pair<std::string, std::string>> metadata_;
   std::string fingerprint_;

@@ -1,5 +1,5 @@
-// Recommend and RecommendMany: validation, exclusions, candidates and
-// popularity fallback around the ranking engine.
+// Recommend, RecommendMany and SimilarItems: validation, exclusions,
+// candidates, popularity fallback and explanations around the ranking engine.
 #include "core/scorer.h"
 
 #include <algorithm>
@@ -139,11 +139,9 @@ struct LowRankQuery {
   LowRankBlockScorer scorer;
 };
 
-}  // namespace
-
-std::vector<float> LatentVector(const Model& model,
-                                absl::Span<const HistoryEntry> history) {
-  const WeightRows u = model.u_rows();
+// Σ weight_h · rows[h, :] over whole padded rows (stride floats).
+std::vector<float> SumOfRows(const WeightRows& u,
+                             absl::Span<const HistoryEntry> history) {
   const size_t stride = u.stride;
   std::vector<float> z(stride, 0.0f);
   std::vector<float> widened;  // a half-precision row of U as float32
@@ -158,6 +156,45 @@ std::vector<float> LatentVector(const Model& model,
     for (size_t c = 0; c < stride; ++c) z[c] += w * row[c];
   }
   return z;
+}
+
+// The query of a kCosine SimilarItems call: z = Σ_i weight_i · V_i with
+// weight_i = 1 / (‖V_i‖·‖Σ_k V_k/‖V_k‖‖), a unit vector (row_stride floats),
+// and those terms, which the explanations decompose. `terms` is empty when
+// no query item has a non-zero V row or the normalized rows cancel out.
+struct CosineQuery {
+  std::vector<HistoryEntry> terms;
+  std::vector<float> z;
+};
+
+CosineQuery MakeCosineQuery(const Model& model,
+                            absl::Span<const uint32_t> query) {
+  const absl::Span<const float> inverse = model.v_inverse_norms();
+  CosineQuery q;
+  for (uint32_t i : query) {
+    if (inverse[i] > 0) q.terms.push_back({i, inverse[i]});
+  }
+  if (q.terms.empty()) return q;
+  const std::vector<float> sum = SumOfRows(model.v_rows(), q.terms);
+  double norm = 0;
+  for (float x : sum) norm += static_cast<double>(x) * x;
+  norm = std::sqrt(norm);
+  if (!(norm > 0)) {
+    q.terms.clear();
+    return q;
+  }
+  for (HistoryEntry& t : q.terms) {
+    t.weight = static_cast<float>(t.weight / norm);
+  }
+  q.z = SumOfRows(model.v_rows(), q.terms);
+  return q;
+}
+
+}  // namespace
+
+std::vector<float> LatentVector(const Model& model,
+                                absl::Span<const HistoryEntry> history) {
+  return SumOfRows(model.u_rows(), history);
 }
 
 void ComputeScores(const Model& model, absl::Span<const HistoryEntry> history,
@@ -207,6 +244,57 @@ absl::StatusOr<Recommendation> Recommend(const Model& model,
   if (!items.ok()) return items.status();
   Recommendation result;
   result.items = *std::move(items);
+  if (options.max_contributions > 0) {
+    absl::StatusOr<std::vector<std::vector<Contribution>>> explained =
+        ExplainScores(model, history, result.items, options.max_contributions,
+                      options.should_stop);
+    if (!explained.ok()) return explained.status();
+    result.contributions = *std::move(explained);
+  }
+  return result;
+}
+
+absl::StatusOr<Recommendation> SimilarItems(const Model& model,
+                                            absl::Span<const uint32_t> items,
+                                            Similarity similarity,
+                                            const RecommendOptions& options) {
+  const std::vector<uint32_t> query =
+      SortedUnique({items.begin(), items.end()});
+  std::vector<HistoryEntry> history;
+  history.reserve(query.size());
+  for (uint32_t i : query) history.push_back({i, 1.0f});
+  RecommendOptions with_query = options;
+  with_query.exclude_history = true;
+  if (similarity == Similarity::kModel) {
+    return Recommend(model, history, with_query);
+  }
+  if (model.kind() != ModelKind::kLowRank) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("similarity COSINE needs a low-rank model; this model is ",
+                     ModelKindName(model.kind())));
+  }
+  if (absl::Status s = Validate(model, history, with_query); !s.ok()) return s;
+  const std::vector<uint32_t> excluded = ExcludedItems(history, with_query);
+  const CosineQuery q = MakeCosineQuery(model, query);
+  if (q.terms.empty()) return PopularityFallback(model, excluded, with_query);
+  const CosineBlockScorer scorer(LowRankQuery::PaddedV(model), q.z.data(),
+                                 model.v_inverse_norms(),
+                                 DenseBlockScorer::kBlockItems);
+  absl::StatusOr<std::vector<ScoredItem>> top =
+      options.candidates.empty()
+          ? TopOfCatalog(scorer, model.num_items(), excluded, with_query)
+          : TopCandidates(scorer, excluded, with_query);
+  if (!top.ok()) return top.status();
+  Recommendation result;
+  result.items = *std::move(top);
+  if (options.max_contributions > 0) {
+    absl::StatusOr<std::vector<std::vector<Contribution>>> explained =
+        ExplainFactorScores(model.v_rows(), model.v_rows(),
+                            model.v_inverse_norms(), q.terms, result.items,
+                            options.max_contributions, options.should_stop);
+    if (!explained.ok()) return explained.status();
+    result.contributions = *std::move(explained);
+  }
   return result;
 }
 
@@ -270,6 +358,17 @@ std::vector<absl::StatusOr<Recommendation>> RecommendMany(
       if (items.size() > want) items.resize(want);
       Recommendation rec;
       rec.items = std::move(items);
+      const ScoringRequest& q = requests[batched[b0 + i]];
+      if (q.options.max_contributions > 0) {
+        absl::StatusOr<std::vector<std::vector<Contribution>>> explained =
+            ExplainScores(model, q.history, rec.items,
+                          q.options.max_contributions, q.options.should_stop);
+        if (!explained.ok()) {
+          results[batched[b0 + i]] = explained.status();
+          continue;
+        }
+        rec.contributions = *std::move(explained);
+      }
       results[batched[b0 + i]] = std::move(rec);
     }
   }

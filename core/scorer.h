@@ -1,5 +1,6 @@
-// Top-N recommendation from a user's history against a loaded model (dense x·B
-// or low-rank (x·U)·Vᵀ, blocked, top-N fused).
+// Top-N queries against a loaded model through the ranking engine: Recommend
+// (a user's history: x·B dense and sparse, (x·U)·Vᵀ low-rank), RecommendMany,
+// SimilarItems (items related to a set of items).
 #ifndef EDLAE_CORE_SCORER_H_
 #define EDLAE_CORE_SCORER_H_
 
@@ -10,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/explain.h"
 #include "core/item_scorers.h"
 #include "core/model.h"
 #include "core/topn.h"
@@ -28,6 +30,10 @@ struct RecommendOptions {
   // once per block of items scored, and when it returns true Recommend stops
   // and returns Cancelled. Must be thread-compatible with the caller.
   std::function<bool()> should_stop;
+  // When > 0, Recommendation::contributions explains each returned item's
+  // score with at most this many history items (core/explain.h); computed
+  // for the returned items only. 0: no explanations, no cost.
+  size_t max_contributions = 0;
 };
 
 struct Recommendation {
@@ -35,6 +41,9 @@ struct Recommendation {
   // True when the history held no item (after dropping zero weights), so the
   // result is the most popular items, scored by their training counts.
   bool popularity_fallback = false;
+  // With options.max_contributions > 0 and a scored (not fallback) result:
+  // contributions[k] explains items[k]. Empty otherwise.
+  std::vector<std::vector<Contribution>> contributions;
 };
 
 // Scores every allowed item and returns the best `top_n`, ties broken by lower
@@ -79,6 +88,32 @@ inline std::vector<absl::StatusOr<Recommendation>> RecommendMany(
     size_t max_batch = 64) {
   return RecommendMany(model, requests, RecommendManyOptions{max_batch, 1});
 }
+
+// How SimilarItems scores items against the query items.
+enum class Similarity {
+  // The model's scores for a history of exactly the query items, weight 1
+  // each: their rows of B summed (dense, sparse), z = Σ U rows, V·z
+  // (low-rank).
+  kModel,
+  // Low-rank models only: cos(V_j, z), z the mean of the query items'
+  // normalized V rows (query items with a zero V row are skipped; items with
+  // a zero V row score 0). Contributions: <V_i, V_j> / (‖V_i‖·‖V_j‖·‖Σ_k
+  // V_k/‖V_k‖‖), summing to the cosine.
+  kCosine,
+};
+
+// The best `top_n` items related to `items` (indices; duplicates count
+// once), with options' exclusions, candidates, cancellation and
+// explanations as Recommend; the query items themselves are never returned
+// (options.exclude_history is ignored). No query item (or, for kCosine, none
+// with a non-zero V row): the popularity fallback. Errors as Recommend, and
+// InvalidArgument for kCosine on a model that is not low-rank. Scored by the
+// ranking engine (kModel is Recommend itself; kCosine a CosineBlockScorer).
+// Thread-safe.
+absl::StatusOr<Recommendation> SimilarItems(const Model& model,
+                                            absl::Span<const uint32_t> items,
+                                            Similarity similarity,
+                                            const RecommendOptions& options);
 
 // Writes the full score vector (num_items floats) for `history` into `scores`,
 // without exclusions, for either kind (the same arithmetic as Recommend, so the

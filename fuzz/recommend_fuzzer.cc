@@ -1,6 +1,7 @@
 // libFuzzer target: the server's request parser (ParseRequest, checked
-// against protobuf's own parser) and the Recommend request handler
-// (RecommendWithModel) on a tiny 10-item model, on arbitrary bytes.
+// against protobuf's own parser) and the Recommend and SimilarItems request
+// handlers (RecommendWithModel, SimilarItemsWithModel, explanations
+// included) on a tiny 10-item model, on arbitrary bytes.
 #include <unistd.h>
 
 #include <cmath>
@@ -62,6 +63,46 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   return 0;
 }
 
+// Traps unless every returned item and contribution names a model item and
+// every score and contribution is finite.
+void CheckResponse(const edlae::v1::RecommendResponse& response,
+                   uint32_t top_n) {
+  if (response.items_size() > static_cast<int>(top_n)) __builtin_trap();
+  for (const edlae::v1::ScoredItem& item : response.items()) {
+    if (!TinyModel().model->FindItem(item.item_id()).has_value())
+      __builtin_trap();
+    if (!std::isfinite(item.score())) __builtin_trap();
+    for (const edlae::v1::Contribution& c : item.contributions()) {
+      if (!TinyModel().model->FindItem(c.item_id()).has_value())
+        __builtin_trap();
+      if (!std::isfinite(c.contribution())) __builtin_trap();
+    }
+  }
+}
+
+// The same bytes as a SimilarItems request: only documented refusals.
+void FuzzSimilarItems(const uint8_t* data, size_t size,
+                      const edlae::server::ServiceLimits& limits) {
+  edlae::v1::SimilarItemsRequest request;
+  if (!edlae::server::ParseRequest(
+           std::string_view(reinterpret_cast<const char*>(data), size),
+           &request)
+           .ok()) {
+    return;
+  }
+  edlae::v1::RecommendResponse response;
+  const absl::Status status = edlae::server::SimilarItemsWithModel(
+      TinyModel(), request, limits, "default", &response);
+  if (!status.ok()) {
+    if (status.code() != absl::StatusCode::kInvalidArgument &&
+        status.code() != absl::StatusCode::kNotFound) {
+      __builtin_trap();
+    }
+    return;
+  }
+  CheckResponse(response, request.top_n());
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   edlae::v1::RecommendRequest request;
   const absl::Status parsed = edlae::server::ParseRequest(
@@ -83,6 +124,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_top_n = 64;
   limits.max_history = 256;
   limits.max_item_list = 256;
+  limits.max_contributions = 16;
+  FuzzSimilarItems(data, size, limits);
   edlae::v1::RecommendResponse response;
   const absl::Status status = edlae::server::RecommendWithModel(
       TinyModel(), request, limits, &response);
@@ -91,13 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (status.code() != absl::StatusCode::kInvalidArgument) __builtin_trap();
     return 0;
   }
-  if (response.items_size() > static_cast<int>(request.top_n()))
-    __builtin_trap();
-  for (const edlae::v1::ScoredItem& item : response.items()) {
-    if (!TinyModel().model->FindItem(item.item_id()).has_value())
-      __builtin_trap();
-    if (!std::isfinite(item.score())) __builtin_trap();
-  }
+  CheckResponse(response, request.top_n());
   edlae::v1::ModelInfo info;
   if (!edlae::server::DescribeModel(TinyModel(), &info).ok()) __builtin_trap();
   return 0;

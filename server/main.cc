@@ -116,6 +116,13 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "Most calls scored inline at once (0: one less than gRPC's "
             "callback threads, cores / 2 clamped to [2, 16]).")
       ->check(AtLeast(0));
+  AddOption(app, "max_contributions", options.service.limits.max_contributions,
+            "Largest max_contributions (history items explaining each "
+            "returned item) an explained request may ask for.")
+      ->check(AtLeast(1));
+  AddOption(app, "model_name", options.service.model_name,
+            "Name of the served model: SimilarItems requests may name it "
+            "(or leave model_name empty); GetModelInfo reports it.");
   AddOption(app, "max_batch_requests",
             options.service.limits.max_batch_requests,
             "Most requests in one RecommendBatch call.")
@@ -134,7 +141,7 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "PEM CA certificates; clients must present a certificate they "
             "sign (mutual TLS).");
   AddOption(app, "auth_token_file", options.auth_token_file,
-            "File with the bearer token Recommend/GetModelInfo require "
+            "File with the bearer token every Recommender call requires "
             "(metadata 'authorization: Bearer TOKEN'); health is exempt.");
   AddOption(app, "max_receive_message_bytes", options.max_receive_message_bytes,
             "Largest request accepted, in bytes.")

@@ -44,6 +44,8 @@ const char* RpcMethodName(RpcMethod method) {
       return "RecommendBatch";
     case RpcMethod::kGetModelInfo:
       return "GetModelInfo";
+    case RpcMethod::kSimilarItems:
+      return "SimilarItems";
   }
   return "unknown";
 }

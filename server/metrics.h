@@ -22,8 +22,13 @@
 namespace edlae::server {
 
 // The RPC methods metrics are labelled with.
-enum class RpcMethod { kRecommend = 0, kGetModelInfo = 1, kRecommendBatch = 2 };
-inline constexpr int kNumRpcMethods = 3;
+enum class RpcMethod {
+  kRecommend = 0,
+  kGetModelInfo = 1,
+  kRecommendBatch = 2,
+  kSimilarItems = 3,
+};
+inline constexpr int kNumRpcMethods = 4;
 const char* RpcMethodName(RpcMethod method);
 
 // Every edlae metric, registered in one registry at construction (names are a

@@ -73,6 +73,33 @@ absl::Status RecommendWithModel(const ServableHandle& handle,
       response);
 }
 
+absl::Status SimilarItemsWithModel(const ServableHandle& handle,
+                                   const v1::SimilarItemsRequest& request,
+                                   const ServiceLimits& limits,
+                                   std::string_view model_name,
+                                   v1::RecommendResponse* response,
+                                   const std::function<bool()>& should_stop) {
+  RETURN_IF_ERROR(ValidateSimilarItemsRequest(request, limits));
+  if (!request.model_name().empty() && request.model_name() != model_name) {
+    return absl::NotFoundError(absl::StrCat("model '", request.model_name(),
+                                            "' is not served; available: '",
+                                            std::string(model_name), "'"));
+  }
+  if (!handle) return NoModelError();
+  const Model& model = *handle.model;
+  ASSIGN_OR_RETURN(const PreparedRequest prepared,
+                   PrepareSimilarItems(model, request, limits));
+  if (prepared.no_known_candidate) {
+    return FillRecommendResponse(model, handle.version, prepared,
+                                 Recommendation{}, response);
+  }
+  return FillRecommendResponse(
+      model, handle.version, prepared,
+      SimilarItems(model, QueryItems(prepared), prepared.similarity,
+                   prepared.Options(should_stop)),
+      response);
+}
+
 std::vector<absl::Status> RecommendManyWithModel(
     const ServableHandle& handle,
     absl::Span<const v1::RecommendRequest* const> requests,
@@ -121,9 +148,10 @@ std::vector<absl::Status> RecommendManyWithModel(
   return statuses;
 }
 
-absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info) {
+absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info,
+                           std::string_view model_name) {
   if (!handle) return NoModelError();
-  FillModelInfo(*handle.model, handle.version, info);
+  FillModelInfo(*handle.model, handle.version, info, model_name);
   return absl::OkStatus();
 }
 
@@ -287,7 +315,9 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
   const ServableHandle handle = servable_->Get();
   const bool batching = batcher_ != nullptr && handle &&
                         handle.model->kind() == ModelKind::kLowRank;
-  if (ReserveInline(handle, *request, batching)) {
+  const uint64_t work =
+      handle ? EstimatedScoringWork(*handle.model, *request) : 0;
+  if (ReserveInline(handle, work, batching)) {
     // Small enough to score here: no hand-off to a worker (see
     // ServiceOptions::inline_max_work for the trade-off).
     const absl::Status status =
@@ -312,14 +342,10 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
 }
 
 bool RecommenderService::ReserveInline(const ServableHandle& handle,
-                                       const v1::RecommendRequest& request,
-                                       bool batching) {
+                                       uint64_t work, bool batching) {
   if (options_.inline_max_work == 0) return false;
   // No model: the answer (UNAVAILABLE) costs nothing to compute.
-  if (handle &&
-      EstimatedScoringWork(*handle.model, request) > options_.inline_max_work) {
-    return false;
-  }
+  if (handle && work > options_.inline_max_work) return false;
   // Calls waiting for a batch: join them, so they share one pass over V.
   if (batching &&
       (options_.batch_max_wait.count() > 0 || batcher_->HasPending())) {
@@ -495,6 +521,62 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* RecommenderService::SimilarItems(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = std::make_shared<
+      CallMessages<v1::SimilarItemsRequest, v1::RecommendResponse>>();
+  const v1::SimilarItemsRequest* request = &call->request;
+  v1::RecommendResponse* response = &call->response;
+  const auto finish =
+      Finisher(reactor, options_.metrics.get(), RpcMethod::kSimilarItems,
+               Clock::now(), call, response, response_bytes);
+  if (absl::Status auth = AcceptCall(*context); !auth.ok()) {
+    finish(auth);
+    return reactor;
+  }
+  if (absl::Status parsed = ParseRequest(*request_bytes, &call->request);
+      !parsed.ok()) {
+    finish(parsed);
+    return reactor;
+  }
+  if (absl::Status admitted = Admit(RpcMethod::kSimilarItems); !admitted.ok()) {
+    finish(admitted);
+    return reactor;
+  }
+  // Scores one admitted call on `handle`, as ScoreRecommend does.
+  auto score = [this, context, request,
+                response](const ServableHandle& handle) {
+    const grpc::CallbackServerContext& ctx = *context;
+    auto should_stop = [&ctx] { return ShouldStop(ctx); };
+    absl::Status status =
+        SimilarItemsWithModel(handle, *request, options_.limits,
+                              options_.model_name, response, should_stop);
+    if (absl::IsCancelled(status)) status = StopReason(ctx);
+    options_.metrics->RecordBatchSize(1);
+    if (status.ok()) {
+      options_.metrics->RecordUnknownItems(response->unknown_item_count());
+    }
+    return status;
+  };
+  const ServableHandle handle = servable_->Get();
+  const uint64_t work =
+      handle ? EstimatedScoringWork(*handle.model, *request) : 0;
+  if (ReserveInline(handle, work, /*batching=*/false)) {
+    const absl::Status status =
+        ShouldStop(*context) ? StopReason(*context) : score(handle);
+    inline_active_.fetch_sub(1, std::memory_order_relaxed);
+    options_.metrics->RecordInline();
+    Release();
+    finish(status);
+    return reactor;
+  }
+  RunAdmitted(context, finish,
+              [this, score] { return score(servable_->Get()); });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
@@ -504,7 +586,9 @@ grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
   v1::ModelInfo info;
   absl::Status status = AcceptCall(*context);
   if (status.ok()) status = ParseRequest(*request_bytes, &request);
-  if (status.ok()) status = DescribeModel(servable_->Get(), &info);
+  if (status.ok()) {
+    status = DescribeModel(servable_->Get(), &info, options_.model_name);
+  }
   const grpc::Status out = SerializeOnSuccess(status, info, response_bytes);
   options_.metrics->RecordRequest(RpcMethod::kGetModelInfo, out.error_code(),
                                   SecondsSince(start));

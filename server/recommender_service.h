@@ -31,7 +31,7 @@ struct ServiceOptions {
   ServiceLimits limits;
   // Threads that score Recommend calls (0: one per core).
   int worker_threads = 0;
-  // When non-empty, Recommend and GetModelInfo require the metadata
+  // When non-empty, every Recommender call requires the metadata
   // "authorization: Bearer <auth_token>" (compared in constant time) and
   // answer UNAUTHENTICATED otherwise. The health service is not affected.
   std::string auth_token;
@@ -72,6 +72,9 @@ struct ServiceOptions {
   // Most calls scored inline at once. 0: one less than gRPC's callback
   // threads (cores / 2, clamped to [2, 16]), so at least one keeps polling.
   int inline_max_concurrent = 0;
+  // The served model's name: SimilarItemsRequest.model_name may be empty or
+  // this (anything else is NOT_FOUND); reported in ModelInfo.model_name.
+  std::string model_name = "default";
 };
 
 // True when `header` is exactly "Bearer <token>" (scheme case-insensitive).
@@ -109,8 +112,24 @@ std::vector<absl::Status> RecommendManyWithModel(
     absl::Span<v1::RecommendResponse* const> responses,
     absl::Span<const std::function<bool()>> should_stop, size_t max_batch);
 
-// Describes `handle`'s model in `info`. Unavailable when there is none.
-absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
+// Answers one SimilarItems request against `handle`'s model, served as
+// `model_name` (PrepareSimilarItems, core SimilarItems,
+// FillRecommendResponse). Errors in this order: InvalidArgument (as
+// RecommendWithModel: top_n, list sizes, max_contributions), NotFound (a
+// non-empty request.model_name other than `model_name`, naming the one
+// available), Unavailable (no model), InvalidArgument (COSINE on a model
+// that is not low-rank), Cancelled (should_stop). Unknown ids are skipped and
+// counted; no known query item gives the popularity fallback. Thread-safe.
+absl::Status SimilarItemsWithModel(
+    const ServableHandle& handle, const v1::SimilarItemsRequest& request,
+    const ServiceLimits& limits, std::string_view model_name,
+    v1::RecommendResponse* response,
+    const std::function<bool()>& should_stop = nullptr);
+
+// Describes `handle`'s model, served as `model_name`, in `info`. Unavailable
+// when there is none.
+absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info,
+                           std::string_view model_name = "");
 
 // The gRPC service. Every method is registered raw (its request arrives as
 // bytes): a call's metadata size is checked and the call authenticated
@@ -122,14 +141,17 @@ absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info);
 // (see ServiceOptions::inline_max_work) — takes one ServableHandle and keeps
 // it for the whole call, so a call finishes on the model version it started
 // with. A call whose deadline passes or that the client cancels stops
-// scoring and gets DEADLINE_EXCEEDED / CANCELLED. GetModelInfo runs inline.
+// scoring and gets DEADLINE_EXCEEDED / CANCELLED. SimilarItems goes the same
+// way (authentication, admission, inline or a worker, deadlines), never
+// micro-batched. GetModelInfo runs inline.
 // Every status goes through ToGrpcStatus and is counted in the metrics.
 // Thread-safe.
 class RecommenderService final
     : public v1::Recommender::WithRawCallbackMethod_Recommend<
           v1::Recommender::WithRawCallbackMethod_RecommendBatch<
-              v1::Recommender::WithRawCallbackMethod_GetModelInfo<
-                  v1::Recommender::Service>>> {
+              v1::Recommender::WithRawCallbackMethod_SimilarItems<
+                  v1::Recommender::WithRawCallbackMethod_GetModelInfo<
+                      v1::Recommender::Service>>>> {
  public:
   // `servable` is shared with whoever swaps models (the server); must be
   // non-null.
@@ -149,6 +171,9 @@ class RecommenderService final
   grpc::ServerUnaryReactor* RecommendBatch(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* SimilarItems(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;
@@ -182,8 +207,9 @@ class RecommenderService final
                    std::function<absl::Status()> score);
   // Reserves one inline-scoring slot when `request` may be scored on the
   // calling gRPC thread; the caller returns it with inline_active_.
-  bool ReserveInline(const ServableHandle& handle,
-                     const v1::RecommendRequest& request, bool batching);
+  // `work`: EstimatedScoringWork of the request on handle's model.
+  bool ReserveInline(const ServableHandle& handle, uint64_t work,
+                     bool batching);
   // Scores one admitted Recommend call (not batched) on `handle`.
   absl::Status ScoreRecommend(const ServableHandle& handle,
                               const grpc::CallbackServerContext& context,

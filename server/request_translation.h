@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -31,13 +32,28 @@ struct ServiceLimits {
   uint32_t max_concurrent_requests = 256;
   // Most requests in one RecommendBatch call.
   uint32_t max_batch_requests = 1024;
+  // Largest max_contributions an explained request may ask for (server flag
+  // --max_contributions).
+  uint32_t max_contributions = 100;
 };
+
+// Contributions per returned item when an explained request leaves
+// max_contributions at 0.
+inline constexpr uint32_t kDefaultMaxContributions = 5;
 
 // Checks everything about `request` that does not depend on the model.
 // InvalidArgument: top_n outside [1, max_top_n], a list over its limit,
-// history_weights neither empty nor one per history id, a non-finite weight.
+// history_weights neither empty nor one per history id, a non-finite weight,
+// max_contributions over limits.max_contributions.
 absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
                                       const ServiceLimits& limits);
+
+// The same checks for SimilarItems: top_n, item_ids (at most max_history),
+// exclude and candidate lists, max_contributions. The model name and the
+// similarity's fit to the model kind are checked by the caller and
+// PrepareSimilarItems.
+absl::Status ValidateSimilarItemsRequest(const v1::SimilarItemsRequest& request,
+                                         const ServiceLimits& limits);
 
 // InvalidArgument when `request` holds more than limits.max_batch_requests
 // requests (the entries themselves are validated one by one when scored).
@@ -62,6 +78,11 @@ struct PreparedRequest {
   bool no_known_candidate = false;
   uint32_t top_n = 0;
   bool exclude_history = true;  // the request's, true when unset
+  // Contributions per returned item; 0 when the request did not ask
+  // (explain false), kDefaultMaxContributions when it asked without a limit.
+  uint32_t max_contributions = 0;
+  // SimilarItems: how the query (history) is scored.
+  Similarity similarity = Similarity::kModel;
 
   // The core scoring options for this request; `should_stop` is copied in.
   RecommendOptions Options(
@@ -74,10 +95,23 @@ absl::StatusOr<PreparedRequest> PrepareRecommend(
     const Model& model, const v1::RecommendRequest& request,
     const ServiceLimits& limits);
 
+// Validates `request` (ValidateSimilarItemsRequest's errors, and
+// InvalidArgument for COSINE on a model that is not low-rank), then maps its
+// ids onto `model` as PrepareRecommend does: the query items become the
+// history (weight 1 each, duplicates kept: SimilarItems counts them once),
+// always excluded from the result.
+absl::StatusOr<PreparedRequest> PrepareSimilarItems(
+    const Model& model, const v1::SimilarItemsRequest& request,
+    const ServiceLimits& limits);
+
+// The query item indices of a prepared SimilarItems request.
+std::vector<uint32_t> QueryItems(const PreparedRequest& prepared);
+
 // Fills `response` (cleared first) from the scorer's `result` for `prepared`
 // on `model`, served as `model_version`. Returns result's error when it has
-// one, and InvalidArgument when a score is not finite (finite weights whose
-// products overflow float); `response` is then left empty.
+// one, and InvalidArgument when a score or contribution is not finite (finite
+// weights whose products overflow float); `response` is then left empty. The
+// result's contributions, when it has them, become each item's contributions.
 absl::Status FillRecommendResponse(const Model& model, uint64_t model_version,
                                    const PreparedRequest& prepared,
                                    absl::StatusOr<Recommendation> result,
@@ -87,12 +121,17 @@ absl::Status FillRecommendResponse(const Model& model, uint64_t model_version,
 // rows × items for a dense model, (history + items) × rank for a low-rank one,
 // plus one per item for the top-N selection. An upper bound (candidate lists
 // are not looked at); cheap to compute.
+// Explained requests add top_n × history (× rank for low-rank).
 uint64_t EstimatedScoringWork(const Model& model,
                               const v1::RecommendRequest& request);
+// The same for a SimilarItems request (its item_ids are the history).
+uint64_t EstimatedScoringWork(const Model& model,
+                              const v1::SimilarItemsRequest& request);
 
-// Describes `model`, served as `model_version`, in `info` (cleared first).
+// Describes `model`, served as `model_version` under `model_name`, in `info`
+// (cleared first).
 void FillModelInfo(const Model& model, uint64_t model_version,
-                   v1::ModelInfo* info);
+                   v1::ModelInfo* info, std::string_view model_name = "");
 
 }  // namespace edlae::server
 

@@ -80,7 +80,7 @@ struct ServerOptions {
   std::string tls_cert_path;
   std::string tls_key_path;
   std::string tls_client_ca_path;
-  // File holding the bearer token Recommend/GetModelInfo calls must present
+  // File holding the bearer token every Recommender call must present
   // (surrounding whitespace trimmed); empty: no token required.
   std::string auth_token_file;
 };

@@ -138,6 +138,12 @@ for item in 1 2 3; do
   fi
 done
 "$CLIENT" recommend --target "$TARGET" --items 1,2,3 -n 5 --json | grep -q '"items"' || fail "json"
+# Items like 1 and 2, explained: the query items never come back, each row is followed by its contributions.
+"$CLIENT" similar --target "$TARGET" --items 1,2 -n 4 --explain > "$WORK/similar.txt" \
+  || { cat "$WORK/similar.txt"; fail "similar"; }
+[ "$(grep -cE '^ *[0-9]+ ' "$WORK/similar.txt")" -eq 4 ] || fail "similar rows: $(cat "$WORK/similar.txt")"
+grep -qE '^ +<- (1|2) ' "$WORK/similar.txt" || fail "similar --explain: $(cat "$WORK/similar.txt")"
+if awk '$1 ~ /^[0-9]+$/ {print $2}' "$WORK/similar.txt" | grep -qxE '1|2'; then fail "query item returned"; fi
 "$CLIENT" info --target "$TARGET" > "$WORK/info.txt"
 grep -q edlae "$WORK/info.txt" || fail "info lacks the algorithm"
 grep -q "dtype: float16" "$WORK/info.txt" || fail "info dtype: $(cat "$WORK/info.txt")"

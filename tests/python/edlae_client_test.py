@@ -100,6 +100,62 @@ class PythonClientTest(unittest.TestCase):
                 self.assertEqual(ctx.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
                 self.assertTrue(ctx.exception.details)
 
+    def test_explained_recommend_sums_to_the_score(self):
+        history = ["1", "2", "3", "10", "42"]
+        plain = self.client.recommend(history, top_n=5)
+        self.assertTrue(all(item.contributions == () for item in plain.items))
+        r = self.client.recommend(history, top_n=5, explain=True, max_contributions=len(history))
+        self.assertEqual([i.item_id for i in r.items], [i.item_id for i in plain.items])
+        for item in r.items:
+            self.assertTrue(item.contributions)
+            self.assertTrue({c.item_id for c in item.contributions} <= set(history))
+            values = [c.contribution for c in item.contributions]
+            self.assertEqual(values, sorted(values, reverse=True))
+            self.assertAlmostEqual(sum(values), item.score, delta=1e-5 * max(1.0, sum(map(abs, values))))
+        top2 = self.client.recommend(history, top_n=5, explain=True, max_contributions=2)
+        for item, full in zip(top2.items, r.items):
+            self.assertEqual(item.contributions, full.contributions[:2])
+        theirs = self.cli_json("recommend", "--items", ",".join(history), "-n", "5", "--explain",
+                               "--max_contributions", "2")
+        self.assertEqual([[c["item_id"] for c in i["contributions"]] for i in theirs["items"]],
+                         [[c.item_id for c in i.contributions] for i in top2.items])
+        with self.assertRaises(EdlaeError) as ctx:
+            self.client.recommend(history, explain=True, max_contributions=10**6)
+        self.assertEqual(ctx.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+
+    def test_similar_items_agrees_with_the_cpp_client(self):
+        ours = self.client.similar_items(["1", "2", "zz"], top_n=6, exclude=["3"], explain=True)
+        self.assertEqual(ours.unknown_item_count, 1)
+        self.assertFalse({"1", "2", "3"} & {i.item_id for i in ours.items})
+        # A user whose history is exactly the query items is recommended the same.
+        rec = self.client.recommend(["1", "2"], top_n=6, exclude=["3"])
+        self.assertEqual([i.item_id for i in ours.items], [i.item_id for i in rec.items])
+        for a, b in zip(ours.items, rec.items):
+            self.assertAlmostEqual(a.score, b.score, delta=1e-5)
+        theirs = self.cli_json("similar", "--items", "1,2,zz", "-n", "6", "--exclude", "3", "--explain")
+        self.assertEqual([i.item_id for i in ours.items], [i["item_id"] for i in theirs["items"]])
+        self.assertEqual([i.score for i in ours.items], [as_float32(i["score"]) for i in theirs["items"]])
+        for item in ours.items:
+            self.assertAlmostEqual(sum(c.contribution for c in item.contributions), item.score, delta=1e-4)
+        self.assertEqual(self.client.similar_items(["1"], top_n=2, model_name="default").items[0].item_id,
+                         self.client.similar_items(["1"], top_n=2).items[0].item_id)
+        for kwargs, code in ((dict(model_name="other"), grpc.StatusCode.NOT_FOUND),
+                             (dict(similarity="cosine"), grpc.StatusCode.INVALID_ARGUMENT),  # a dense model
+                             (dict(top_n=0), grpc.StatusCode.INVALID_ARGUMENT)):
+            with self.subTest(kwargs=kwargs):
+                with self.assertRaises(EdlaeError) as ctx:
+                    self.client.similar_items(["1"], **{"top_n": 3, **kwargs})
+                self.assertEqual(ctx.exception.code, code)
+        with self.assertRaises(ValueError):
+            self.client.similar_items(["1"], similarity="euclid")
+        with self.assertRaises(TypeError):
+            self.client.similar_items("1")
+        cli = self.run_cli("similar", "--items", "1,2", "-n", "3", "--explain")
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        self.assertIn("<- ", cli.stdout)
+        self.assertEqual(self.run_cli("similar", "--items", "1", "--similarity", "euclid").returncode, 2)
+        self.assertEqual(self.run_cli("similar", "--items", "1", "--model_name", "x").returncode, 1)
+
     def test_model_info(self):
         info = self.client.model_info()
         self.assertEqual(info.kind, "dense")
@@ -107,6 +163,7 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(info.num_items, 200)
         self.assertEqual(info.file_size_bytes, os.path.getsize(self.model))
         self.assertEqual(info.metadata.get("algorithm"), "edlae")
+        self.assertEqual(info.model_name, "default")
         self.assertEqual(info.fingerprint, self.client.recommend(["1"], top_n=1).model_fingerprint)
         self.assertEqual(info.fingerprint, self.cli_json("info")["fingerprint"])
 

@@ -37,6 +37,7 @@
 #include "gtest/gtest.h"
 #include "server/servable_model.h"
 #include "server/server.h"
+#include "tests/testing/run_client.h"
 #include "tests/testing/test_util.h"
 #include "trainer/interactions.h"
 #include "trainer/full_rank_solver.h"
@@ -214,32 +215,8 @@ int ClosedPort() {
   return port;
 }
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs `args` with the built edlae-client binary through the shell.
-CommandResult RunClient(const std::string& args) {
-  const std::string binary =
-      std::string(EDLAE_BINARY_DIR) + "/client/edlae-client";
-  CommandResult result;
-  if (!std::filesystem::exists(binary)) {
-    result.output = "missing binary " + binary + " (build target edlae-client)";
-    return result;
-  }
-  const std::string command = binary + " " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-    result.output.append(buffer, n);
-  }
-  const int status = ::pclose(pipe);
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  return result;
-}
+using ::edlae::testing::CommandResult;
+using ::edlae::testing::RunClient;
 
 // ---------------------------------------------------------------------------
 // A hand-made 5-item model with known B, served with small request limits.

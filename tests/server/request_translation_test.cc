@@ -451,5 +451,100 @@ TEST_F(TranslationTest, EstimatedWorkCountsHistoryRowsNotCandidates) {
   EXPECT_EQ(EstimatedScoringWork(dense(), request), 3u * 5);
 }
 
+TEST_F(TranslationTest, SimilarItemsValidationNamesFieldsAndFlags) {
+  const ServiceLimits limits = [] {
+    ServiceLimits l = SmallLimits();
+    l.max_contributions = 4;
+    return l;
+  }();
+  v1::SimilarItemsRequest request;
+  request.set_top_n(11);
+  EXPECT_EQ(ValidateSimilarItemsRequest(request, limits).message(),
+            "top_n must be in [1, 10], got 11");
+  request.set_top_n(2);
+  for (const char* id : {"a", "b", "c", "d"}) request.add_item_ids(id);
+  EXPECT_EQ(ValidateSimilarItemsRequest(request, limits).message(),
+            "item_ids has 4 entries; at most 3 are allowed (server flag "
+            "--max_history)");
+  request.clear_item_ids();
+  request.set_max_contributions(5);
+  EXPECT_EQ(ValidateSimilarItemsRequest(request, limits).message(),
+            "max_contributions is 5; at most 4 are allowed (server flag "
+            "--max_contributions)");
+  request.set_max_contributions(4);
+  EXPECT_TRUE(ValidateSimilarItemsRequest(request, limits).ok());
+  // The same limit for Recommend.
+  v1::RecommendRequest recommend = Request({"a"}, 2);
+  recommend.set_max_contributions(5);
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(ValidateRecommendRequest(recommend, limits)));
+}
+
+TEST_F(TranslationTest, PrepareSimilarItemsMapsTheQueryAsAHistory) {
+  v1::SimilarItemsRequest request;
+  for (const char* id : {"c", "nope", "a", "c"}) request.add_item_ids(id);
+  request.add_exclude_item_ids("e");
+  request.add_candidate_item_ids("zz");
+  request.set_top_n(3);
+  absl::StatusOr<PreparedRequest> prepared =
+      PrepareSimilarItems(dense(), request, ServiceLimits());
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  EXPECT_THAT(QueryItems(*prepared), ElementsAre(2, 0, 2));
+  EXPECT_THAT(prepared->exclude, ElementsAre(4));
+  EXPECT_EQ(prepared->unknown, 2u);
+  EXPECT_TRUE(prepared->no_known_candidate);
+  EXPECT_TRUE(prepared->exclude_history);
+  EXPECT_EQ(prepared->max_contributions, 0u);  // explain not set
+  EXPECT_EQ(prepared->similarity, Similarity::kModel);
+
+  request.set_explain(true);
+  request.set_similarity(v1::SimilarItemsRequest::COSINE);
+  absl::StatusOr<PreparedRequest> cosine =
+      PrepareSimilarItems(low_rank(), request, ServiceLimits());
+  ASSERT_TRUE(cosine.ok()) << cosine.status();
+  EXPECT_EQ(cosine->similarity, Similarity::kCosine);
+  EXPECT_EQ(cosine->max_contributions, kDefaultMaxContributions);
+  const absl::Status refused =
+      PrepareSimilarItems(dense(), request, ServiceLimits()).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("needs a low-rank model"));
+  request.set_similarity(static_cast<v1::SimilarItemsRequest::Similarity>(7));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      PrepareSimilarItems(low_rank(), request, ServiceLimits()).status()));
+}
+
+TEST_F(TranslationTest, ContributionsBecomeTheItemsContributions) {
+  PreparedRequest prepared;
+  Recommendation result;
+  result.items = {{3, 1.5f}, {4, 0.5f}};
+  result.contributions = {{{0, 1.0f}, {1, 0.5f}}, {}};
+  v1::RecommendResponse response;
+  ASSERT_TRUE(
+      FillRecommendResponse(dense(), 1, prepared, result, &response).ok());
+  ASSERT_EQ(response.items_size(), 2);
+  ASSERT_EQ(response.items(0).contributions_size(), 2);
+  EXPECT_EQ(response.items(0).contributions(0).item_id(), "a");
+  EXPECT_EQ(response.items(0).contributions(0).contribution(), 1.0f);
+  EXPECT_EQ(response.items(0).contributions(1).item_id(), "b");
+  EXPECT_EQ(response.items(1).contributions_size(), 0);
+
+  result.contributions[1] = {{2, std::numeric_limits<float>::infinity()}};
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      FillRecommendResponse(dense(), 1, prepared, result, &response)));
+  EXPECT_EQ(response.ByteSizeLong(), 0u);
+}
+
+TEST_F(TranslationTest, ExplainedRequestsEstimateMoreWork) {
+  v1::RecommendRequest request = Request({"a", "b"}, 3);
+  request.set_explain(true);
+  EXPECT_EQ(EstimatedScoringWork(dense(), request), 3u * 5 + 3 * 2);
+  EXPECT_EQ(EstimatedScoringWork(low_rank(), request),
+            (2u + 5 + 3 * 2) * 2 + 5);
+  v1::SimilarItemsRequest similar;
+  similar.add_item_ids("a");
+  similar.set_top_n(3);
+  EXPECT_EQ(EstimatedScoringWork(dense(), similar), 2u * 5);
+}
+
 }  // namespace
 }  // namespace edlae::server

@@ -1,6 +1,7 @@
-"""Python client for the edlae.v1.Recommender gRPC service (recommend, model info, health)."""
+"""Python client for the edlae.v1.Recommender gRPC service (recommend, similar items, model info, health)."""
 
 from edlae_client.client import (
+    Contribution,
     EdlaeError,
     ModelInfo,
     Recommendations,
@@ -8,4 +9,4 @@ from edlae_client.client import (
     ScoredItem,
 )
 
-__all__ = ["EdlaeError", "ModelInfo", "Recommendations", "RecommenderClient", "ScoredItem"]
+__all__ = ["Contribution", "EdlaeError", "ModelInfo", "Recommendations", "RecommenderClient", "ScoredItem"]

@@ -1,4 +1,4 @@
-"""python3 -m edlae_client: recommend | info | health | load against an edlae-server.
+"""python3 -m edlae_client: recommend | similar | info | health | load against an edlae-server.
 
 Connection flags (--target, --json, --timeout_ms, --tls*, --auth_token_file, ...) go before or after the command,
 with the C++ edlae-client's names. Exit status: 0 success; 1 a failed call (or health not SERVING); 2 usage error.
@@ -52,6 +52,7 @@ def _int_at_least(lo: int, hi: int = 2**63 - 1):
 
 
 _TOP_N = _int_at_least(0, 2**32 - 1)  # a uint32 in the request; the server refuses more than its --max_top_n
+_MAX_CONTRIBUTIONS = _int_at_least(0, 2**32 - 1)  # the server refuses more than its --max_contributions
 
 
 def _positive_float(text: str) -> float:
@@ -91,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     connection = _connection_flags()
     p = argparse.ArgumentParser(prog="python3 -m edlae_client", description=__doc__, parents=[connection],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{recommend,info,health,load}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{recommend,similar,info,health,load}")
 
     rec = sub.add_parser("recommend", help="top-N items for a history", parents=[connection])
     rec.add_argument("--items", required=True, help="history item ids, comma separated")
@@ -100,6 +101,25 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--exclude", default="", help="ids never to return")
     rec.add_argument("--candidates", default="", help="score and return only these ids")
     rec.add_argument("--include_history", action="store_true", help="allow the history's items in the result")
+    rec.add_argument("--explain", action="store_true",
+                     help="show, under each item, the history items contributing most to its score")
+    rec.add_argument("--max_contributions", type=_MAX_CONTRIBUTIONS, default=0,
+                     help="contributions shown per item with --explain (0: the server's default, 5)")
+
+    sim = sub.add_parser("similar", help="top-N items related to the given items (SimilarItems)",
+                         parents=[connection])
+    sim.add_argument("--items", required=True, help="query item ids, comma separated")
+    sim.add_argument("-n", "--top_n", type=_TOP_N, default=10, help="number of items to return")
+    sim.add_argument("--exclude", default="", help="ids never to return")
+    sim.add_argument("--candidates", default="", help="score and return only these ids")
+    sim.add_argument("--similarity", choices=("model", "cosine"), default="model",
+                     help="model: the model's scores for a history of these items; cosine (low-rank models): "
+                          "cosine with the rows of V")
+    sim.add_argument("--model_name", default="", help="model to ask (default: the served one)")
+    sim.add_argument("--explain", action="store_true",
+                     help="show, under each item, the query items contributing most to its score")
+    sim.add_argument("--max_contributions", type=_MAX_CONTRIBUTIONS, default=0,
+                     help="contributions shown per item with --explain (0: the server's default, 5)")
 
     sub.add_parser("info", help="the model being served", parents=[connection])
 
@@ -193,6 +213,8 @@ def _print_recommendations(r, as_json: bool) -> None:
     print(f"{'rank':>4}  {'item_id':<{width}}  score")
     for rank, item in enumerate(r.items, 1):
         print(f"{rank:>4}  {item.item_id:<{width}}  {item.score:.6g}")
+        for c in item.contributions:
+            print(f"      <- {c.item_id}  {c.contribution:+.6g}")
     print(f"fingerprint={r.model_fingerprint} unknown_items={r.unknown_item_count} "
           f"popularity_fallback={str(r.popularity_fallback).lower()} model_version={r.model_version}")
 
@@ -220,6 +242,9 @@ def _run(args: argparse.Namespace) -> int:
         if weights is not None and len(weights) != len(history):
             raise _UsageError(f"--weights has {len(weights)} values but --items has {len(history)}")
         exclude, candidates = _csv(args.exclude, "--exclude"), _csv(args.candidates, "--candidates")
+    elif args.command == "similar":
+        query = _csv(args.items, "--items")
+        exclude, candidates = _csv(args.exclude, "--exclude"), _csv(args.candidates, "--candidates")
     elif args.command == "load":
         ids = _ids(args.ids)
     timeout = args.timeout_ms / 1000.0
@@ -231,7 +256,13 @@ def _run(args: argparse.Namespace) -> int:
             _print_recommendations(
                 client.recommend(history, top_n=args.top_n, weights=weights,
                                  exclude_history=not args.include_history, exclude=exclude,
-                                 candidates=candidates), args.json)
+                                 candidates=candidates, explain=args.explain,
+                                 max_contributions=args.max_contributions), args.json)
+        elif args.command == "similar":
+            _print_recommendations(
+                client.similar_items(query, top_n=args.top_n, exclude=exclude, candidates=candidates,
+                                     similarity=args.similarity, model_name=args.model_name,
+                                     explain=args.explain, max_contributions=args.max_contributions), args.json)
         elif args.command == "info":
             _print_info(client.model_info(), args.json)
         elif args.command == "health":

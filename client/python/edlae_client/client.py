@@ -42,9 +42,20 @@ class EdlaeError(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
+class Contribution:
+    """What one history (or query) item adds to a returned item's score."""
+
+    item_id: str
+    contribution: float
+
+
+@dataclasses.dataclass(frozen=True)
 class ScoredItem:
     item_id: str
     score: float
+    # Only when explain=True: the history items contributing most to the score, largest first (they sum to the
+    # score when all are asked for); empty otherwise and for popularity fallbacks.
+    contributions: tuple[Contribution, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +71,7 @@ class Recommendations:
 
 @dataclasses.dataclass(frozen=True)
 class ModelInfo:
-    kind: str  # "dense" or "low_rank"
+    kind: str  # "dense", "low_rank" or "sparse"
     dtype: str
     num_items: int
     rank: int
@@ -69,9 +80,10 @@ class ModelInfo:
     file_size_bytes: int
     model_version: int
     metadata: dict[str, str]  # algorithm, lambda, dropout, num_users, ... (docs/model-format.md)
+    model_name: str = ""  # the name SimilarItems' model_name may use (server flag --model_name)
 
 
-# Used when retry_reads=True. Recommend and GetModelInfo only read, so a retry is always safe. UNAVAILABLE: the
+# Used when retry_reads=True. Recommend, SimilarItems and GetModelInfo only read, so a retry is always safe. UNAVAILABLE: the
 # server or a balancer could not take the call (e.g. nginx's 502 after a replica crashed mid-call). CANCELLED:
 # gRPC servers cancel calls that reach them in the instant they begin shutting down (grpc/grpc#41785).
 _RETRY_SERVICE_CONFIG = json.dumps({
@@ -86,6 +98,39 @@ _RETRY_SERVICE_CONFIG = json.dumps({
         },
     }]
 })
+
+_SIMILARITIES = {
+    "model": recommender_pb2.SimilarItemsRequest.MODEL,
+    "cosine": recommender_pb2.SimilarItemsRequest.COSINE,
+}
+
+
+def _check_top_n(top_n: int) -> None:
+    if isinstance(top_n, bool) or not isinstance(top_n, int):
+        raise TypeError(f"top_n must be an int, got {type(top_n).__name__} {top_n!r}")
+    if not 0 <= top_n < 2**32:
+        raise EdlaeError(grpc.StatusCode.INVALID_ARGUMENT, f"top_n {top_n} is out of range")
+
+
+def _check_max_contributions(max_contributions: int) -> None:
+    if isinstance(max_contributions, bool) or not isinstance(max_contributions, int):
+        raise TypeError(f"max_contributions must be an int, got {type(max_contributions).__name__} "
+                        f"{max_contributions!r}")
+    if not 0 <= max_contributions < 2**32:
+        raise EdlaeError(grpc.StatusCode.INVALID_ARGUMENT, f"max_contributions {max_contributions} is out of range")
+
+
+def _recommendations(response: recommender_pb2.RecommendResponse) -> Recommendations:
+    return Recommendations(
+        items=[ScoredItem(item.item_id, item.score,
+                          tuple(Contribution(c.item_id, c.contribution) for c in item.contributions))
+               for item in response.items],
+        model_fingerprint=response.model_fingerprint,
+        model_version=response.model_version,
+        unknown_item_count=response.unknown_item_count,
+        popularity_fallback=response.popularity_fallback,
+    )
+
 
 _SERVING_STATUS_NAMES = {
     health_pb2.HealthCheckResponse.UNKNOWN: "UNKNOWN",
@@ -167,22 +212,24 @@ class RecommenderClient:
         exclude_history: bool = True,
         exclude: Iterable[str] = (),
         candidates: Iterable[str] = (),
+        explain: bool = False,
+        max_contributions: int = 0,
         timeout: Optional[float] = None,
     ) -> Recommendations:
         """Top-N items for one user's history of item ids (weights: one per item, default all 1).
 
         exclude: ids never to return; candidates: when non-empty, score and return only these. Unknown ids are
-        skipped and counted, never an error. Bad arguments (top_n out of range, weights that do not match the
-        history) raise EdlaeError(INVALID_ARGUMENT). Arguments of the wrong type raise TypeError: history,
-        exclude and candidates are lists of str ids, and a lone str such as "123" is refused (pass ["123"]),
-        never read as the ids "1", "2", "3".
+        skipped and counted, never an error. explain: fill each item's contributions (the history items adding
+        most to its score, at most max_contributions; 0 = the server's default, 5). Bad arguments (top_n out of
+        range, weights that do not match the history, max_contributions over the server's --max_contributions)
+        raise EdlaeError(INVALID_ARGUMENT). Arguments of the wrong type raise TypeError: history, exclude and
+        candidates are lists of str ids, and a lone str such as "123" is refused (pass ["123"]), never read as
+        the ids "1", "2", "3".
         """
         if isinstance(weights, (str, bytes, bytearray)):
             raise TypeError(f"weights must be a list of numbers, not {type(weights).__name__} {weights!r}")
-        if isinstance(top_n, bool) or not isinstance(top_n, int):
-            raise TypeError(f"top_n must be an int, got {type(top_n).__name__} {top_n!r}")
-        if not 0 <= top_n < 2**32:
-            raise EdlaeError(grpc.StatusCode.INVALID_ARGUMENT, f"top_n {top_n} is out of range")
+        _check_top_n(top_n)
+        _check_max_contributions(max_contributions)
         request = recommender_pb2.RecommendRequest(
             history_item_ids=_id_list(history, "history"),
             history_weights=list(weights) if weights is not None else [],
@@ -190,15 +237,53 @@ class RecommenderClient:
             exclude_history=exclude_history,
             exclude_item_ids=_id_list(exclude, "exclude"),
             candidate_item_ids=_id_list(candidates, "candidates"),
+            explain=bool(explain),
+            max_contributions=max_contributions,
         )
-        response = self.recommend_raw(request, timeout)
-        return Recommendations(
-            items=[ScoredItem(item.item_id, item.score) for item in response.items],
-            model_fingerprint=response.model_fingerprint,
-            model_version=response.model_version,
-            unknown_item_count=response.unknown_item_count,
-            popularity_fallback=response.popularity_fallback,
+        return _recommendations(self.recommend_raw(request, timeout))
+
+    def similar_items_raw(self, request: recommender_pb2.SimilarItemsRequest,
+                          timeout: Optional[float] = None) -> recommender_pb2.RecommendResponse:
+        """SimilarItems with the generated message types."""
+        return self._call(self._recommender.SimilarItems, request, timeout)
+
+    def similar_items(
+        self,
+        items: Iterable[str],
+        *,
+        top_n: int = 10,
+        exclude: Iterable[str] = (),
+        candidates: Iterable[str] = (),
+        similarity: str = "model",
+        model_name: str = "",
+        explain: bool = False,
+        max_contributions: int = 0,
+        timeout: Optional[float] = None,
+    ) -> Recommendations:
+        """Top-N items related to `items` (SimilarItems); the query items themselves are never returned.
+
+        similarity "model": what a user with exactly these items is recommended (rows of B summed, or through
+        U then V for low-rank models); "cosine" (low-rank models only, INVALID_ARGUMENT otherwise): cosine
+        similarity with the rows of V. model_name: "" (the served model) or its name (NOT_FOUND otherwise).
+        exclude, candidates, explain, max_contributions and the errors as in recommend().
+        """
+        _check_top_n(top_n)
+        _check_max_contributions(max_contributions)
+        if similarity not in _SIMILARITIES:
+            raise ValueError(f"similarity must be one of {sorted(_SIMILARITIES)}, got {similarity!r}")
+        if not isinstance(model_name, str):
+            raise TypeError(f"model_name must be a str, got {type(model_name).__name__} {model_name!r}")
+        request = recommender_pb2.SimilarItemsRequest(
+            model_name=model_name,
+            item_ids=_id_list(items, "items"),
+            top_n=top_n,
+            exclude_item_ids=_id_list(exclude, "exclude"),
+            candidate_item_ids=_id_list(candidates, "candidates"),
+            similarity=_SIMILARITIES[similarity],
+            explain=bool(explain),
+            max_contributions=max_contributions,
         )
+        return _recommendations(self.similar_items_raw(request, timeout))
 
     def model_info(self, timeout: Optional[float] = None) -> ModelInfo:
         info = self._call(self._recommender.GetModelInfo, recommender_pb2.GetModelInfoRequest(), timeout)
@@ -212,6 +297,7 @@ class RecommenderClient:
             file_size_bytes=info.file_size_bytes,
             model_version=info.model_version,
             metadata=dict(info.metadata),
+            model_name=info.model_name,
         )
 
     def health(self, service: str = "", timeout: Optional[float] = None) -> str:
