@@ -1,0 +1,98 @@
+// Low-rank EDLAE (Algorithm 1) and DLAE closed forms from the sparse Gram
+// matrix, matrix-free: never n × n.
+#ifndef EDLAE_TRAINER_SPARSE_LOW_RANK_H_
+#define EDLAE_TRAINER_SPARSE_LOW_RANK_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "trainer/full_rank_solver.h"
+#include "trainer/interactions.h"
+#include "trainer/low_rank.h"
+#include "trainer/model_spec.h"
+#include "trainer/sparse_gram.h"
+
+namespace edlae {
+
+struct SparseLowRankOptions {
+  // Off-diagonal co-occurrence counts below this are dropped from G (their
+  // row sums move to the diagonal of A, as SparseTrainOptions does); 0 or 1:
+  // none, and the result is exactly the dense Algorithm 1's.
+  uint32_t min_cooccurrence = 0;
+  int num_threads = 0;  // sparse Gram and G·X products; 0: all cores
+  // Columns of a Krylov block pushed through one CHOLMOD solve (bounds the
+  // operator's scratch to 4 · n · solve_columns doubles).
+  size_t solve_columns = 256;
+};
+
+// What each phase cost. Sizes in entries, not bytes.
+struct SparseLowRankReport {
+  double gram_seconds = 0;
+  double factor_seconds = 0;    // analyze (ordering) + supernodal factorize
+  double diag_seconds = 0;      // diag C by the Takahashi recurrence (EDLAE)
+  double eigen_seconds = 0;     // block Krylov on M, operator included
+  double u_seconds = 0;         // U = V − C·D·V
+  size_t peak_rss_bytes = 0;    // getrusage after the last phase
+  size_t nnz_gram = 0;          // full symmetric G (both triangles)
+  size_t nnz_factor = 0;        // L (lower triangle incl. diagonal)
+  std::string ordering;         // CHOLMOD's fill-reducing ordering
+  size_t operator_columns = 0;  // columns of M·X applied (EigenResult)
+  // The Krylov basis and its image: 2 · n · (k + oversample) · depth
+  // doubles, the largest buffer of the eigen-solve.
+  size_t krylov_basis_elements = 0;
+};
+
+struct SparseLowRankResult {
+  // U, V, eigenvalues, residuals as SolveLowRank returns them
+  // (eigensolver = kBlockKrylov, dense_buffers = 0).
+  LowRankResult low_rank;
+  std::vector<float> popularity;  // diag G, for the model file
+  SparseLowRankReport report;
+};
+
+// The closed-form low-rank model of `solver` (kEdlae: Algorithm 1 of Steck &
+// Garcia Garcia 2021; kDlae: the exact low-rank DLAE) from the sparse Gram
+// matrix `g`, consumed, with the same definitions as SolveLowRank
+// (trainer/low_rank.h): A = G + Λ, Λ = λ·I + p/(1−p)·dMat(diag G), C = A⁻¹,
+// B̂ = I − C·D with D = dMat(1 ⊘ diag C) (kEdlae) or Λ (kDlae),
+// V = eig_k(M), M = B̂ᵀ·A·B̂ = A − 2·D + D·C·D, U = B̂·V = V − C·(D·V).
+// Never forms C, B̂ or M:
+//  1. P·A·Pᵀ = L·Lᵀ by CHOLMOD (supernodal; AMD or METIS ordering);
+//  2. kEdlae: diag C exactly, by the Takahashi recurrence on the pattern of
+//     L (a simplicial copy of the factor, freed afterwards): O(Σ_j Σ_{k ∈
+//     L_j} |L_k|) work, nnz(L) extra doubles;
+//  3. V by LeadingEigenpairsKrylov on the operator X ↦ A·X − 2·D·X +
+//     D·C·(D·X): one sparse product with A and one CHOLMOD solve per block;
+//  4. U = V − C·(D·V), one more solve.
+// On the same data the model U·Vᵀ equals SolveLowRank's closed form to the
+// eigensolver's tolerance (tests/trainer/sparse_low_rank_test.cc).
+// Memory: G as full CSR (12 · nnz(G) bytes) + the factor, + 2·nnz(L) doubles
+// while diag C is computed, + the Krylov basis (krylov_basis_elements
+// doubles) + O(n · (solve_columns + k)); no n × n buffer unless
+// `options.rank` is so close to n that the Krylov basis would not fit,
+// which is refused for n > 8192 (then the dense path is the right one).
+// `low_rank.eigensolver` must be kAuto or kBlockKrylov (syevr needs M
+// explicitly) and `low_rank.method` kClosedForm.
+// Errors: InvalidArgument (rank outside [1, n − 1], λ or p out of range,
+// another algorithm or method, syevr), FailedPrecondition (G + Λ not
+// positive definite, non-finite U or V), ResourceExhausted (CHOLMOD out of
+// memory), Internal (LAPACK/CHOLMOD failure).
+absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
+    SparseGram g, const SolverOptions& solver, const LowRankOptions& low_rank,
+    const SparseLowRankOptions& options, std::ostream* log = nullptr);
+
+// ComputeSparseGram (with options.min_cooccurrence) then SolveSparseLowRank
+// with SolverOptionsFor(spec, options.num_threads) and
+// LowRankOptionsFor(spec); per-phase time and peak memory in the report and
+// on `log` when not null.
+absl::StatusOr<SparseLowRankResult> TrainSparseLowRank(
+    const Interactions& x, const ModelSpec& spec,
+    const SparseLowRankOptions& options, std::ostream* log = nullptr);
+
+}  // namespace edlae
+
+#endif  // EDLAE_TRAINER_SPARSE_LOW_RANK_H_
