@@ -2,6 +2,8 @@
 // block Krylov on B̂ᵀ(G+Λ)B̂.
 #include "trainer/sparse_low_rank.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -190,6 +192,84 @@ std::vector<double> TakahashiDiagonal(size_t n, const int64_t* lp,
   }
   std::vector<double> diag(n);
   for (size_t j = 0; j < n; ++j) diag[j] = z[lp[j]];
+  return diag;
+}
+
+// diag((P·A·Pᵀ)⁻¹) from CHOLMOD's supernodal L·Lᵀ = P·A·Pᵀ by blocked
+// selected inversion (the Takahashi recurrence per supernode, as in SelInv):
+// for supernode J (columns J, rows R below its diagonal block, L_JJ dense
+// lower triangular, L_RJ dense) from the root down, with Z = (LLᵀ)⁻¹ and
+// L̃ = L_RJ·L_JJ⁻¹,
+//   Z_RJ = −Z_RR·L̃,   Z_JJ = L_JJ⁻ᵀ·L_JJ⁻¹ − L̃ᵀ·Z_RJ,
+// where Z_RR (|R| × |R|) is gathered from the ancestors' blocks (on the
+// supernodal pattern, closed under the fill path). BLAS-3 (trsm, symm, gemm)
+// on each supernode: about the factorization's flops; memory: Z on L's
+// layout (its x array again) + |R|² + 2·|R|·|J| doubles for the largest
+// supernode. Returns diag Z in factor order.
+std::vector<double> SupernodalDiagonal(const cholmod_factor& f) {
+  const size_t n = f.n, nsuper = f.nsuper;
+  const auto* super = static_cast<const int64_t*>(f.super);
+  const auto* pi = static_cast<const int64_t*>(f.pi);
+  const auto* px = static_cast<const int64_t*>(f.px);
+  const auto* ls = static_cast<const int64_t*>(f.s);
+  const auto* lx = static_cast<const double*>(f.x);
+  std::vector<double> z(static_cast<size_t>(px[nsuper]), 0.0);
+  std::vector<int64_t> super_of(n), pos(n, -1);
+  for (size_t t = 0; t < nsuper; ++t) {
+    for (int64_t j = super[t]; j < super[t + 1]; ++j) super_of[j] = t;
+  }
+  std::vector<double> lt, zrr, tjj;
+  for (size_t s = nsuper; s-- > 0;) {
+    const int64_t k1 = super[s], c = super[s + 1] - k1;
+    const int64_t nsrow = pi[s + 1] - pi[s], r = nsrow - c;
+    const int64_t* rows = ls + pi[s] + c;  // R, ascending
+    const double* block = lx + px[s];      // nsrow × c, column-major
+    double* zblock = z.data() + px[s];
+    // T = L_JJ⁻¹, then Z_JJ starts as TᵀT.
+    tjj.assign(c * c, 0.0);
+    for (int64_t i = 0; i < c; ++i) tjj[i * c + i] = 1.0;
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans,
+                CblasNonUnit, c, c, 1.0, block, nsrow, tjj.data(), c);
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, c, c, 1.0, tjj.data(), c,
+                0.0, zblock, nsrow);
+    if (r > 0) {
+      // L̃ = L_RJ·L_JJ⁻¹ (r × c).
+      lt.resize(r * c);
+      for (int64_t j = 0; j < c; ++j) {
+        std::copy_n(block + j * nsrow + c, r, lt.data() + j * r);
+      }
+      cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans,
+                  CblasNonUnit, r, c, 1.0, block, nsrow, lt.data(), r);
+      // Z_RR, lower triangle: column b (row ρ = R[b]) lives in supernode t
+      // = super_of[ρ], column ρ − super[t], at the positions of R[a ≥ b] in
+      // t's row list. Columns of one t are consecutive in R.
+      zrr.assign(r * r, 0.0);
+      for (int64_t b = 0; b < r;) {
+        const int64_t t = super_of[rows[b]];
+        const int64_t t_rows = pi[t + 1] - pi[t];
+        for (int64_t q = 0; q < t_rows; ++q) pos[ls[pi[t] + q]] = q;
+        for (; b < r && super_of[rows[b]] == t; ++b) {
+          const double* zcol = z.data() + px[t] + (rows[b] - super[t]) * t_rows;
+          for (int64_t a = b; a < r; ++a) zrr[b * r + a] = zcol[pos[rows[a]]];
+        }
+        for (int64_t q = 0; q < t_rows; ++q) pos[ls[pi[t] + q]] = -1;
+      }
+      // Z_RJ = −Z_RR·L̃, into Z's block below the diagonal block.
+      cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, r, c, -1.0, zrr.data(),
+                  r, lt.data(), r, 0.0, zblock + c, nsrow);
+      // Z_JJ −= L̃ᵀ·Z_RJ (symmetric; the lower triangle is kept).
+      cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, c, c, r, -1.0,
+                  lt.data(), r, zblock + c, nsrow, 1.0, zblock, nsrow);
+    }
+  }
+  std::vector<double> diag(n);
+  for (size_t s = 0; s < nsuper; ++s) {
+    const int64_t nsrow = pi[s + 1] - pi[s];
+    for (int64_t j = super[s]; j < super[s + 1]; ++j) {
+      const int64_t col = j - super[s];
+      diag[j] = z[px[s] + col * nsrow + col];
+    }
+  }
   return diag;
 }
 
@@ -382,7 +462,18 @@ absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
   FullCsr full = ToFullCsr(g, diag_add);
   g = SparseGram();  // A holds it now
 
-  // 2. Ordering and supernodal factorization.
+  // 2. Ordering and factorization.
+  switch (options.factorization) {
+    case SparseLowRankOptions::Factorization::kAuto:
+      cc->supernodal = CHOLMOD_AUTO;
+      break;
+    case SparseLowRankOptions::Factorization::kSimplicial:
+      cc->supernodal = CHOLMOD_SIMPLICIAL;
+      break;
+    case SparseLowRankOptions::Factorization::kSupernodal:
+      cc->supernodal = CHOLMOD_SUPERNODAL;
+      break;
+  }
   chol.l() = cholmod_l_analyze(chol.a(), cc);
   if (chol.l() == nullptr) return chol.StatusOf("analyze");
   report.ordering = OrderingName(cc->method[cc->selected].ordering);
@@ -406,28 +497,28 @@ absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
                            2.0 * report.nnz_factor / (report.nnz_gram + n)),
            report.factor_seconds);
 
-  // 3. D: dMat(1 ⊘ diag C) (EDLAE, diag C by Takahashi on a simplicial copy
-  // of the factor) or Λ (DLAE).
+  // 3. D: dMat(1 ⊘ diag C) (EDLAE, diag C by Takahashi on the factor) or Λ
+  // (DLAE).
   std::vector<double> d(n);
   if (edlae) {
     start = Clock::now();
-    cholmod_factor* s = chol.l();
-    if (chol.l()->is_super || !chol.l()->is_ll) {
-      s = cholmod_l_copy_factor(chol.l(), cc);
-      if (s == nullptr) return chol.StatusOf("copy_factor");
+    cholmod_factor* l = chol.l();
+    std::vector<double> diag_c_perm;
+    if (l->is_super) {
+      diag_c_perm = SupernodalDiagonal(*l);
+    } else {
+      // Simplicial: packed, monotonic L·Lᵀ in place (the solves take it).
       if (!cholmod_l_change_factor(CHOLMOD_REAL, /*to_ll=*/1, /*to_super=*/0,
-                                   /*to_packed=*/1, /*to_monotonic=*/1, s,
+                                   /*to_packed=*/1, /*to_monotonic=*/1, l,
                                    cc)) {
-        cholmod_l_free_factor(&s, cc);
         return chol.StatusOf("change_factor");
       }
+      diag_c_perm = TakahashiDiagonal(n, static_cast<const int64_t*>(l->p),
+                                      static_cast<const int64_t*>(l->i),
+                                      static_cast<const double*>(l->x));
     }
-    const std::vector<double> diag_c_perm = TakahashiDiagonal(
-        n, static_cast<const int64_t*>(s->p), static_cast<const int64_t*>(s->i),
-        static_cast<const double*>(s->x));
-    const auto* perm = static_cast<const int64_t*>(s->Perm);
+    const auto* perm = static_cast<const int64_t*>(l->Perm);
     for (size_t j = 0; j < n; ++j) d[perm[j]] = 1.0 / diag_c_perm[j];
-    if (s != chol.l()) cholmod_l_free_factor(&s, cc);
     for (size_t i = 0; i < n; ++i) {
       if (!std::isfinite(d[i]) || d[i] <= 0) {
         return absl::FailedPreconditionError(
@@ -436,7 +527,10 @@ absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
       }
     }
     report.diag_seconds = SecondsSince(start);
-    LogPhase(log, "diag C (Takahashi, exact)", report.diag_seconds);
+    LogPhase(log,
+             absl::StrFormat("diag C (%s Takahashi, exact)",
+                             l->is_super ? "supernodal" : "simplicial"),
+             report.diag_seconds);
   } else {
     d = lambda;
   }

@@ -27,6 +27,10 @@ struct SparseLowRankOptions {
   // Columns of a Krylov block pushed through one CHOLMOD solve (bounds the
   // operator's scratch to 4 · n · solve_columns doubles).
   size_t solve_columns = 256;
+  // CHOLMOD's choice (kAuto: supernodal when flops/nnz(L) ≥ 40, i.e. when
+  // the factor fills) or a forced one; the result is the same either way.
+  enum class Factorization { kAuto, kSimplicial, kSupernodal };
+  Factorization factorization = Factorization::kAuto;
 };
 
 // What each phase cost. Sizes in entries, not bytes.
@@ -61,26 +65,28 @@ struct SparseLowRankResult {
 // B̂ = I − C·D with D = dMat(1 ⊘ diag C) (kEdlae) or Λ (kDlae),
 // V = eig_k(M), M = B̂ᵀ·A·B̂ = A − 2·D + D·C·D, U = B̂·V = V − C·(D·V).
 // Never forms C, B̂ or M:
-//  1. P·A·Pᵀ = L·Lᵀ by CHOLMOD (supernodal; AMD or METIS ordering);
-//  2. kEdlae: diag C exactly, by the Takahashi recurrence on the pattern of
-//     L (a simplicial copy of the factor, freed afterwards): O(Σ_j Σ_{k ∈
-//     L_j} |L_k|) work, nnz(L) extra doubles;
+//  1. P·A·Pᵀ = L·Lᵀ by CHOLMOD (AMD or METIS ordering; supernodal or
+//     simplicial, options.factorization);
+//  2. kEdlae: diag C exactly, by selected inversion — the Takahashi
+//     recurrence Z·L = L⁻ᵀ for Z = C on the pattern of L, from the last
+//     column back: per supernode with BLAS-3 (about the factorization's
+//     flops), or per column on a simplicial factor; nnz(L) extra doubles;
 //  3. V by LeadingEigenpairsKrylov on the operator X ↦ A·X − 2·D·X +
 //     D·C·(D·X): one sparse product with A and one CHOLMOD solve per block;
 //  4. U = V − C·(D·V), one more solve.
 // On the same data the model U·Vᵀ equals SolveLowRank's closed form to the
 // eigensolver's tolerance (tests/trainer/sparse_low_rank_test.cc).
-// Memory: G as full CSR (12 · nnz(G) bytes) + the factor, + 2·nnz(L) doubles
-// while diag C is computed, + the Krylov basis (krylov_basis_elements
-// doubles) + O(n · (solve_columns + k)); no n × n buffer unless
-// `options.rank` is so close to n that the Krylov basis would not fit,
-// which is refused for n > 8192 (then the dense path is the right one).
-// `low_rank.eigensolver` must be kAuto or kBlockKrylov (syevr needs M
-// explicitly) and `low_rank.method` kClosedForm.
-// Errors: InvalidArgument (rank outside [1, n − 1], λ or p out of range,
-// another algorithm or method, syevr), FailedPrecondition (G + Λ not
-// positive definite, non-finite U or V), ResourceExhausted (CHOLMOD out of
-// memory), Internal (LAPACK/CHOLMOD failure).
+// Memory: G as full CSR (12 · nnz(G) bytes) + the factor, + nnz(L) doubles
+// (and the largest supernode's |R|² + 2·|R|·|J|) while diag C is computed, +
+// the Krylov basis (krylov_basis_elements doubles) + O(n · (solve_columns +
+// k)); no n × n buffer unless `options.rank` is so close to n that the Krylov
+// basis would not fit, which is refused for n > 8192 (then the dense path is
+// the right one). `low_rank.eigensolver` must be kAuto or kBlockKrylov (syevr
+// needs M explicitly) and `low_rank.method` kClosedForm. Errors:
+// InvalidArgument (rank outside [1, n − 1], λ or p out of range, another
+// algorithm or method, syevr), FailedPrecondition (G + Λ not positive definite,
+// non-finite U or V), ResourceExhausted (CHOLMOD out of memory), Internal
+// (LAPACK/CHOLMOD failure).
 absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
     SparseGram g, const SolverOptions& solver, const LowRankOptions& low_rank,
     const SparseLowRankOptions& options, std::ostream* log = nullptr);

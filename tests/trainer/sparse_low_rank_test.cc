@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -80,8 +81,11 @@ class SparseLowRankTest : public ::testing::Test {
     spec.method = LowRankMethod::kClosedForm;
     return spec;
   }
-  static SparseLowRankOptions Options() {
+  static SparseLowRankOptions Options(
+      SparseLowRankOptions::Factorization f =
+          SparseLowRankOptions::Factorization::kAuto) {
     SparseLowRankOptions o;
+    o.factorization = f;
     o.num_threads = 2;
     o.solve_columns = 7;  // several CHOLMOD chunks per Krylov block
     return o;
@@ -95,24 +99,34 @@ class SparseLowRankTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return *std::move(r);
   }
-  absl::StatusOr<SparseLowRankResult> Sparse(const ModelSpec& spec,
-                                             double tolerance = 1e-11) const {
+  absl::StatusOr<SparseLowRankResult> Sparse(
+      const ModelSpec& spec, SparseLowRankOptions::Factorization f) const {
     const SparseGram g = ComputeSparseGram(x_, {});
     LowRankOptions o = LowRankOptionsFor(spec);
-    o.krylov.tolerance = tolerance;
+    o.krylov.tolerance = 1e-11;
     o.krylov.max_restarts = 400;
-    return SolveSparseLowRank(g, SolverOptionsFor(spec, 2), o, Options(),
+    return SolveSparseLowRank(g, SolverOptionsFor(spec, 2), o, Options(f),
                               nullptr);
   }
+  static constexpr SparseLowRankOptions::Factorization kBoth[] = {
+      SparseLowRankOptions::Factorization::kSimplicial,
+      SparseLowRankOptions::Factorization::kSupernodal};
 
   Interactions x_;
 };
 
+// Both factorizations: simplicial (column-by-column Takahashi) and
+// supernodal (blocked selected inversion, BLAS-3 solves).
 TEST_F(SparseLowRankTest, EdlaeEqualsDenseAlgorithm1) {
-  for (size_t k : {size_t{1}, size_t{12}, size_t{40}}) {
+  for (auto [k, f] :
+       {std::pair{size_t{1}, kBoth[0]}, std::pair{size_t{12}, kBoth[0]},
+        std::pair{size_t{1}, kBoth[1]}, std::pair{size_t{12}, kBoth[1]},
+        std::pair{size_t{40}, kBoth[1]}}) {
+    SCOPED_TRACE(
+        absl::StrCat("k ", k, f == kBoth[0] ? " simplicial" : " supernodal"));
     const ModelSpec spec = Spec(Algorithm::kEdlae, k);
     const LowRankResult dense = Dense(spec);
-    absl::StatusOr<SparseLowRankResult> sparse = Sparse(spec);
+    absl::StatusOr<SparseLowRankResult> sparse = Sparse(spec, f);
     ASSERT_TRUE(sparse.ok()) << sparse.status();
     const LowRankResult& r = sparse->low_rank;
     ASSERT_EQ(r.n, kItems);
@@ -138,13 +152,15 @@ TEST_F(SparseLowRankTest, EdlaeEqualsDenseAlgorithm1) {
 TEST_F(SparseLowRankTest, DlaeEqualsDenseClosedForm) {
   const ModelSpec spec = Spec(Algorithm::kDlae, 16);
   const LowRankResult dense = Dense(spec);
-  absl::StatusOr<SparseLowRankResult> sparse = Sparse(spec);
-  ASSERT_TRUE(sparse.ok()) << sparse.status();
-  EXPECT_LT(RelativeDifference(
-                Product(sparse->low_rank.u, sparse->low_rank.v, kItems, 16),
-                Product(dense.u, dense.v, kItems, 16)),
-            1e-6);
-  EXPECT_EQ(sparse->report.diag_seconds, 0.0);  // D = Λ: no diag C needed
+  for (auto f : kBoth) {
+    absl::StatusOr<SparseLowRankResult> sparse = Sparse(spec, f);
+    ASSERT_TRUE(sparse.ok()) << sparse.status();
+    EXPECT_LT(RelativeDifference(
+                  Product(sparse->low_rank.u, sparse->low_rank.v, kItems, 16),
+                  Product(dense.u, dense.v, kItems, 16)),
+              1e-6);
+    EXPECT_EQ(sparse->report.diag_seconds, 0.0);  // D = Λ: no diag C needed
+  }
 }
 
 TEST_F(SparseLowRankTest, TrainSparseLowRankMatchesAndKeepsPopularity) {
