@@ -395,6 +395,88 @@ std::pair<size_t, bool> KrylovFootprint(size_t n, size_t k,
   return {2 * n * b * depth, false};
 }
 
+// A = G + dMat(diag_add) as CHOLMOD's lower triangle in CSC (= G's upper
+// CSR rows), into chol->a().
+absl::Status LoadLowerTriangle(const SparseGram& g,
+                               const std::vector<double>& diag_add,
+                               Cholmod* chol) {
+  const size_t n = g.n;
+  cholmod_common* cc = chol->common();
+  chol->a() =
+      cholmod_l_allocate_sparse(n, n, g.nnz_upper(), /*sorted=*/1,
+                                /*packed=*/1, /*stype=*/-1, CHOLMOD_REAL, cc);
+  if (chol->a() == nullptr) return chol->StatusOf("allocate");
+  auto* ap = static_cast<int64_t*>(chol->a()->p);
+  auto* ai = static_cast<int64_t*>(chol->a()->i);
+  auto* ax = static_cast<double*>(chol->a()->x);
+  for (size_t i = 0; i <= n; ++i) ap[i] = static_cast<int64_t>(g.offsets[i]);
+  for (size_t q = 0; q < g.nnz_upper(); ++q) {
+    ai[q] = g.indices[q];
+    ax[q] = g.values[q];
+  }
+  for (size_t i = 0; i < n; ++i) ax[g.offsets[i]] += diag_add[i];
+  return absl::OkStatus();
+}
+
+void SetFactorization(SparseLowRankOptions::Factorization f,
+                      cholmod_common* cc) {
+  switch (f) {
+    case SparseLowRankOptions::Factorization::kAuto:
+      cc->supernodal = CHOLMOD_AUTO;
+      break;
+    case SparseLowRankOptions::Factorization::kSimplicial:
+      cc->supernodal = CHOLMOD_SIMPLICIAL;
+      break;
+    case SparseLowRankOptions::Factorization::kSupernodal:
+      cc->supernodal = CHOLMOD_SUPERNODAL;
+      break;
+  }
+}
+
+// Λ = λ·I + p/(1−p)·dMat(diag G), and what A adds to G's diagonal (Λ plus
+// the dropped co-occurrences' row sums).
+void Regularization(const SparseGram& g, const SolverOptions& solver,
+                    std::vector<double>* lambda,
+                    std::vector<double>* diag_add) {
+  const size_t n = g.n;
+  const double p = solver.dropout;
+  lambda->resize(n);
+  diag_add->resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    (*lambda)[i] = solver.lambda + p / (1 - p) * g.diagonal(i);
+    (*diag_add)[i] = (*lambda)[i] +
+                     (g.dropped_row_sums.empty() ? 0.0 : g.dropped_row_sums[i]);
+  }
+}
+
+// Entries CHOLMOD holds (or will hold, after analyze) for L's values.
+size_t StoredEntries(const cholmod_factor& l) {
+  return l.is_super
+             ? static_cast<size_t>(l.xsize)
+             : std::max(static_cast<size_t>(l.nzmax), static_cast<size_t>(l.n));
+}
+
+// Peak bytes of SolveSparseLowRank's phases (see SparseLowRankPlan).
+size_t PeakBytes(size_t n, size_t nnz_full, size_t nnz_upper,
+                 size_t factor_entries, size_t basis_elements, size_t k,
+                 const KrylovOptions& krylov, size_t solve_columns,
+                 bool edlae) {
+  const double csr = 12.0 * nnz_full + 8.0 * n;  // FullCsr, kept throughout
+  const double gram = 12.0 * nnz_upper;          // G, until A is loaded
+  const double a = 16.0 * nnz_upper;             // CHOLMOD's A
+  const double l = 8.0 * factor_entries + 16.0 * n;
+  const double oversample =
+      krylov.oversample > 0 ? krylov.oversample : std::max<size_t>(8, k / 4);
+  const double b = std::min<double>(n, k + oversample);
+  const double eig = 8.0 * (basis_elements + 2.0 * n * b +
+                            4.0 * n * std::min<double>(solve_columns, b));
+  const double factor_phase = gram + a + l + csr;
+  const double diag_phase = edlae ? csr + 2 * l : 0.0;
+  const double eig_phase = csr + l + eig;
+  return static_cast<size_t>(std::max({factor_phase, diag_phase, eig_phase}) +
+                             64.0 * (1 << 20));
+}
+
 absl::Status ToFloats(const std::vector<double>& in, std::vector<float>* out,
                       const char* what) {
   out->resize(in.size());
@@ -434,46 +516,19 @@ absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
 
   // 1. A = G + Λ (+ dropped row sums): CHOLMOD's lower CSC (= G's upper
   // CSR rows) for the factor, the full CSR for products.
-  const double p = solver.dropout;
-  std::vector<double> lambda(n), diag_add(n);
-  for (size_t i = 0; i < n; ++i) {
-    lambda[i] = solver.lambda + p / (1 - p) * g.diagonal(i);
-    diag_add[i] =
-        lambda[i] + (g.dropped_row_sums.empty() ? 0.0 : g.dropped_row_sums[i]);
-  }
+  std::vector<double> lambda, diag_add;
+  Regularization(g, solver, &lambda, &diag_add);
   auto start = Clock::now();
   Cholmod chol;
   cholmod_common* cc = chol.common();
-  chol.a() =
-      cholmod_l_allocate_sparse(n, n, g.nnz_upper(), /*sorted=*/1,
-                                /*packed=*/1, /*stype=*/-1, CHOLMOD_REAL, cc);
-  if (chol.a() == nullptr) return chol.StatusOf("allocate");
-  {
-    auto* ap = static_cast<int64_t*>(chol.a()->p);
-    auto* ai = static_cast<int64_t*>(chol.a()->i);
-    auto* ax = static_cast<double*>(chol.a()->x);
-    for (size_t i = 0; i <= n; ++i) ap[i] = static_cast<int64_t>(g.offsets[i]);
-    for (size_t q = 0; q < g.nnz_upper(); ++q) {
-      ai[q] = g.indices[q];
-      ax[q] = g.values[q];
-    }
-    for (size_t i = 0; i < n; ++i) ax[g.offsets[i]] += diag_add[i];
+  if (absl::Status st = LoadLowerTriangle(g, diag_add, &chol); !st.ok()) {
+    return st;
   }
   FullCsr full = ToFullCsr(g, diag_add);
   g = SparseGram();  // A holds it now
 
   // 2. Ordering and factorization.
-  switch (options.factorization) {
-    case SparseLowRankOptions::Factorization::kAuto:
-      cc->supernodal = CHOLMOD_AUTO;
-      break;
-    case SparseLowRankOptions::Factorization::kSimplicial:
-      cc->supernodal = CHOLMOD_SIMPLICIAL;
-      break;
-    case SparseLowRankOptions::Factorization::kSupernodal:
-      cc->supernodal = CHOLMOD_SUPERNODAL;
-      break;
-  }
+  SetFactorization(options.factorization, cc);
   chol.l() = cholmod_l_analyze(chol.a(), cc);
   if (chol.l() == nullptr) return chol.StatusOf("analyze");
   report.ordering = OrderingName(cc->method[cc->selected].ordering);
@@ -487,6 +542,7 @@ absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
   if (absl::Status s = chol.StatusOf("factorize"); !s.ok()) return s;
   cholmod_l_free_sparse(&chol.a(), cc);
   report.nnz_factor = static_cast<size_t>(cc->lnz);
+  report.factor_stored_entries = StoredEntries(*chol.l());
   report.factor_seconds = SecondsSince(start);
   LogPhase(log,
            absl::StrFormat("factor (%s ordering, %s, nnz(L) = %d, fill %.2f× "
@@ -598,6 +654,39 @@ absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
   report.peak_rss_bytes = PeakRssBytes();
   LogPhase(log, "U = V − C·D·V", report.u_seconds);
   return out;
+}
+
+absl::StatusOr<SparseLowRankPlan> PlanSparseLowRank(
+    const SparseGram& g, const SolverOptions& solver,
+    const LowRankOptions& low_rank, const SparseLowRankOptions& options) {
+  const size_t n = g.n;
+  if (absl::Status s = Validate(n, solver, low_rank); !s.ok()) return s;
+  SparseLowRankPlan plan;
+  plan.n = n;
+  plan.nnz_gram = g.nnz_full();
+  plan.krylov_basis_elements =
+      KrylovFootprint(n, low_rank.rank, low_rank.krylov).first;
+  std::vector<double> lambda, diag_add;
+  Regularization(g, solver, &lambda, &diag_add);
+  Cholmod chol;
+  cholmod_common* cc = chol.common();
+  if (absl::Status s = LoadLowerTriangle(g, diag_add, &chol); !s.ok()) {
+    return s;
+  }
+  SetFactorization(options.factorization, cc);
+  chol.l() = cholmod_l_analyze(chol.a(), cc);
+  if (chol.l() == nullptr) return chol.StatusOf("analyze");
+  plan.ordering = OrderingName(cc->method[cc->selected].ordering);
+  plan.nnz_factor = static_cast<size_t>(cc->lnz);
+  plan.factor_flops = cc->fl;
+  plan.supernodal = chol.l()->is_super;
+  plan.factor_stored_entries =
+      plan.supernodal ? StoredEntries(*chol.l()) : plan.nnz_factor;
+  plan.peak_bytes =
+      PeakBytes(n, g.nnz_full(), g.nnz_upper(), plan.factor_stored_entries,
+                plan.krylov_basis_elements, low_rank.rank, low_rank.krylov,
+                options.solve_columns, solver.algorithm == Algorithm::kEdlae);
+  return plan;
 }
 
 absl::StatusOr<SparseLowRankResult> TrainSparseLowRank(

@@ -36,13 +36,16 @@ struct SparseLowRankOptions {
 // What each phase cost. Sizes in entries, not bytes.
 struct SparseLowRankReport {
   double gram_seconds = 0;
-  double factor_seconds = 0;    // analyze (ordering) + supernodal factorize
-  double diag_seconds = 0;      // diag C by the Takahashi recurrence (EDLAE)
-  double eigen_seconds = 0;     // block Krylov on M, operator included
-  double u_seconds = 0;         // U = V − C·D·V
-  size_t peak_rss_bytes = 0;    // getrusage after the last phase
-  size_t nnz_gram = 0;          // full symmetric G (both triangles)
-  size_t nnz_factor = 0;        // L (lower triangle incl. diagonal)
+  double factor_seconds = 0;  // analyze (ordering) + supernodal factorize
+  double diag_seconds = 0;    // diag C by the Takahashi recurrence (EDLAE)
+  double eigen_seconds = 0;   // block Krylov on M, operator included
+  double u_seconds = 0;       // U = V − C·D·V
+  size_t peak_rss_bytes = 0;  // getrusage after the last phase
+  size_t nnz_gram = 0;        // full symmetric G (both triangles)
+  size_t nnz_factor = 0;      // L (lower triangle incl. diagonal)
+  // Entries CHOLMOD stores for L (supernodal: dense supernode blocks, so
+  // ≥ nnz_factor); diag C's Z takes as many again.
+  size_t factor_stored_entries = 0;
   std::string ordering;         // CHOLMOD's fill-reducing ordering
   size_t operator_columns = 0;  // columns of M·X applied (EigenResult)
   // The Krylov basis and its image: 2 · n · (k + oversample) · depth
@@ -90,6 +93,27 @@ struct SparseLowRankResult {
 absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
     SparseGram g, const SolverOptions& solver, const LowRankOptions& low_rank,
     const SparseLowRankOptions& options, std::ostream* log = nullptr);
+
+// What SolveSparseLowRank would cost on `g`, from CHOLMOD's symbolic
+// analysis alone (ordering and column counts, no numeric factorization):
+// for choosing between this path and the dense one before memory is spent.
+struct SparseLowRankPlan {
+  size_t n = 0;
+  size_t nnz_gram = 0;               // full symmetric G
+  size_t nnz_factor = 0;             // nnz(L), CHOLMOD's lnz
+  size_t factor_stored_entries = 0;  // what CHOLMOD will allocate for L
+  double factor_flops = 0;           // CHOLMOD's fl for the factorization
+  std::string ordering;
+  bool supernodal = false;
+  size_t krylov_basis_elements = 0;
+  // Peak bytes of the phases, by their buffers (G's CSRs, A, L, Z, the
+  // Krylov basis, x/mx blocks, the operator's scratch): an estimate.
+  size_t peak_bytes = 0;
+};
+// Errors: those of SolveSparseLowRank's argument checks, ResourceExhausted.
+absl::StatusOr<SparseLowRankPlan> PlanSparseLowRank(
+    const SparseGram& g, const SolverOptions& solver,
+    const LowRankOptions& low_rank, const SparseLowRankOptions& options);
 
 // ComputeSparseGram (with options.min_cooccurrence) then SolveSparseLowRank
 // with SolverOptionsFor(spec, options.num_threads) and

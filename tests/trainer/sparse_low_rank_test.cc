@@ -181,6 +181,34 @@ TEST_F(SparseLowRankTest, TrainSparseLowRankMatchesAndKeepsPopularity) {
   }
 }
 
+TEST_F(SparseLowRankTest, PlanPredictsTheFactorTheSolveBuilds) {
+  const ModelSpec spec = Spec(Algorithm::kEdlae, 12);
+  const SparseGram g = ComputeSparseGram(x_, {});
+  for (auto f : kBoth) {
+    absl::StatusOr<SparseLowRankPlan> plan = PlanSparseLowRank(
+        g, SolverOptionsFor(spec, 2), LowRankOptionsFor(spec), Options(f));
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    absl::StatusOr<SparseLowRankResult> solved = Sparse(spec, f);
+    ASSERT_TRUE(solved.ok()) << solved.status();
+    EXPECT_EQ(plan->nnz_factor, solved->report.nnz_factor);
+    EXPECT_EQ(plan->ordering, solved->report.ordering);
+    EXPECT_EQ(plan->supernodal, f == kBoth[1]);
+    EXPECT_EQ(plan->krylov_basis_elements,
+              solved->report.krylov_basis_elements);
+    EXPECT_GE(plan->factor_stored_entries, plan->nnz_factor);
+    EXPECT_GT(plan->factor_flops, 0);
+    // The peak counts at least the factor, G's CSR and the Krylov basis.
+    EXPECT_GT(plan->peak_bytes,
+              8 * (plan->factor_stored_entries + plan->krylov_basis_elements));
+  }
+  ModelSpec bad = spec;
+  bad.rank = kItems;
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      PlanSparseLowRank(g, SolverOptionsFor(bad, 2), LowRankOptionsFor(bad),
+                        Options())
+          .status()));
+}
+
 TEST_F(SparseLowRankTest, ErrorsComeBackAsStatuses) {
   const SparseGram g = ComputeSparseGram(x_, {});
   auto solve = [&](const ModelSpec& spec, LowRankOptions o) {
