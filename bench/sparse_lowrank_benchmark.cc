@@ -12,13 +12,15 @@
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
 #include "trainer/model_spec.h"
+#include "trainer/sparse_gram.h"
 #include "trainer/sparse_low_rank.h"
 #include "trainer/train.h"
 
 ABSL_FLAG(std::string, train, "", "training interactions");
 ABSL_FLAG(std::string, format, "auto", "input format (as edlae-train)");
 ABSL_FLAG(std::string, mode, "sparse",
-          "sparse (matrix-free, never n × n) | dense (SolveLowRank)");
+          "sparse (matrix-free, never n × n) | dense (SolveLowRank) | plan "
+          "(PlanSparseLowRank: the factor's size and flops, no solve)");
 ABSL_FLAG(std::string, model, "edlae", "edlae | dlae");
 ABSL_FLAG(double, lambda, 500, "λ");
 ABSL_FLAG(double, dropout, 0.25, "p");
@@ -71,6 +73,30 @@ int Run() {
                x->num_users(), n, x->num_interactions());
   const auto start = std::chrono::steady_clock::now();
   LowRankResult result;
+  if (mode == "plan") {
+    const SparseGram g = ComputeSparseGram(*x, {.num_threads = threads});
+    absl::StatusOr<SparseLowRankPlan> plan =
+        PlanSparseLowRank(g, SolverOptionsFor(spec, threads),
+                          LowRankOptionsFor(spec), SparseLowRankOptions());
+    if (!plan.ok()) {
+      std::cerr << plan.status() << "\n";
+      return 1;
+    }
+    std::printf(
+        "plan n=%zu k=%zu nnz_gram=%zu nnz_factor=%zu stored=%zu (%.2f GiB) "
+        "flops=%.3g ordering=%s supernodal=%d krylov_basis_gib=%.2f "
+        "peak_gib=%.2f seconds=%.2f\n",
+        plan->n, spec.rank, plan->nnz_gram, plan->nnz_factor,
+        plan->factor_stored_entries,
+        plan->factor_stored_entries * 8.0 / (1 << 30), plan->factor_flops,
+        plan->ordering.c_str(), plan->supernodal ? 1 : 0,
+        plan->krylov_basis_elements * 8.0 / (1 << 30),
+        plan->peak_bytes / 1073741824.0,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                      start)
+            .count());
+    return 0;
+  }
   if (mode == "sparse") {
     SparseLowRankOptions o;
     o.num_threads = threads;

@@ -456,11 +456,26 @@ size_t StoredEntries(const cholmod_factor& l) {
              : std::max(static_cast<size_t>(l.nzmax), static_cast<size_t>(l.n));
 }
 
+// Scratch of the diag C recurrence beyond Z, in elements: supernodal, the
+// largest |R|² + |R|·|J| + |J|² (Z_RR, L̃, T); simplicial, a column.
+size_t DiagScratch(const cholmod_factor& l) {
+  if (!l.is_super) return l.n;
+  const auto* super = static_cast<const int64_t*>(l.super);
+  const auto* pi = static_cast<const int64_t*>(l.pi);
+  size_t most = 0;
+  for (size_t s = 0; s < l.nsuper; ++s) {
+    const size_t c = super[s + 1] - super[s];
+    const size_t r = pi[s + 1] - pi[s] - c;
+    most = std::max(most, r * r + r * c + c * c);
+  }
+  return most;
+}
+
 // Peak bytes of SolveSparseLowRank's phases (see SparseLowRankPlan).
 size_t PeakBytes(size_t n, size_t nnz_full, size_t nnz_upper,
                  size_t factor_entries, size_t basis_elements, size_t k,
-                 const KrylovOptions& krylov, size_t solve_columns,
-                 bool edlae) {
+                 const KrylovOptions& krylov, size_t solve_columns, bool edlae,
+                 size_t diag_scratch) {
   const double csr = 12.0 * nnz_full + 8.0 * n;  // FullCsr, kept throughout
   const double gram = 12.0 * nnz_upper;          // G, until A is loaded
   const double a = 16.0 * nnz_upper;             // CHOLMOD's A
@@ -471,7 +486,7 @@ size_t PeakBytes(size_t n, size_t nnz_full, size_t nnz_upper,
   const double eig = 8.0 * (basis_elements + 2.0 * n * b +
                             4.0 * n * std::min<double>(solve_columns, b));
   const double factor_phase = gram + a + l + csr;
-  const double diag_phase = edlae ? csr + 2 * l : 0.0;
+  const double diag_phase = edlae ? csr + 2 * l + 8.0 * diag_scratch : 0.0;
   const double eig_phase = csr + l + eig;
   return static_cast<size_t>(std::max({factor_phase, diag_phase, eig_phase}) +
                              64.0 * (1 << 20));
@@ -680,12 +695,14 @@ absl::StatusOr<SparseLowRankPlan> PlanSparseLowRank(
   plan.nnz_factor = static_cast<size_t>(cc->lnz);
   plan.factor_flops = cc->fl;
   plan.supernodal = chol.l()->is_super;
+  plan.diag_scratch_elements = DiagScratch(*chol.l());
   plan.factor_stored_entries =
       plan.supernodal ? StoredEntries(*chol.l()) : plan.nnz_factor;
   plan.peak_bytes =
       PeakBytes(n, g.nnz_full(), g.nnz_upper(), plan.factor_stored_entries,
                 plan.krylov_basis_elements, low_rank.rank, low_rank.krylov,
-                options.solve_columns, solver.algorithm == Algorithm::kEdlae);
+                options.solve_columns, solver.algorithm == Algorithm::kEdlae,
+                plan.diag_scratch_elements);
   return plan;
 }
 

@@ -106,6 +106,9 @@ struct SparseLowRankPlan {
   std::string ordering;
   bool supernodal = false;
   size_t krylov_basis_elements = 0;
+  // EDLAE's diag C scratch beyond Z: the largest supernode's |R|² + |R|·|J|
+  // + |J|² doubles (Z_RR dominates: a small supernode below a dense one).
+  size_t diag_scratch_elements = 0;
   // Peak bytes of the phases, by their buffers (G's CSRs, A, L, Z, the
   // Krylov basis, x/mx blocks, the operator's scratch): an estimate.
   size_t peak_bytes = 0;

@@ -197,6 +197,7 @@ TEST_F(SparseLowRankTest, PlanPredictsTheFactorTheSolveBuilds) {
               solved->report.krylov_basis_elements);
     EXPECT_GE(plan->factor_stored_entries, plan->nnz_factor);
     EXPECT_GT(plan->factor_flops, 0);
+    EXPECT_GT(plan->diag_scratch_elements, 0u);
     // The peak counts at least the factor, G's CSR and the Krylov basis.
     EXPECT_GT(plan->peak_bytes,
               8 * (plan->factor_stored_entries + plan->krylov_basis_elements));
