@@ -1,4 +1,5 @@
-// One low-rank closed-form training run, matrix-free sparse (TrainSparseLowRank) or dense (SolveLowRank): time and peak memory.
+// One low-rank closed-form training run, matrix-free sparse
+// (TrainSparseLowRank) or dense (SolveLowRank): time and peak memory.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -29,6 +30,9 @@ ABSL_FLAG(std::string, eigensolver, "krylov",
           "dense mode: auto | krylov | syevr");
 ABSL_FLAG(uint64_t, solve_columns, 256,
           "sparse mode: columns per CHOLMOD solve");
+ABSL_FLAG(uint32_t, min_cooccurrence, 0,
+          "sparse, plan: SparseLowRankOptions::min_cooccurrence (changes the "
+          "model: dropped counts move to the diagonal)");
 ABSL_FLAG(int, threads, 0, "threads (0: all cores)");
 
 namespace edlae {
@@ -74,7 +78,9 @@ int Run() {
   const auto start = std::chrono::steady_clock::now();
   LowRankResult result;
   if (mode == "plan") {
-    const SparseGram g = ComputeSparseGram(*x, {.num_threads = threads});
+    const SparseGram g = ComputeSparseGram(
+        *x, {.min_cooccurrence = absl::GetFlag(FLAGS_min_cooccurrence),
+             .num_threads = threads});
     absl::StatusOr<SparseLowRankPlan> plan =
         PlanSparseLowRank(g, SolverOptionsFor(spec, threads),
                           LowRankOptionsFor(spec), SparseLowRankOptions());
@@ -92,14 +98,14 @@ int Run() {
         plan->ordering.c_str(), plan->supernodal ? 1 : 0,
         plan->krylov_basis_elements * 8.0 / (1 << 30),
         plan->peak_bytes / 1073741824.0,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                      start)
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count());
     return 0;
   }
   if (mode == "sparse") {
     SparseLowRankOptions o;
     o.num_threads = threads;
+    o.min_cooccurrence = absl::GetFlag(FLAGS_min_cooccurrence);
     o.solve_columns = absl::GetFlag(FLAGS_solve_columns);
     absl::StatusOr<SparseLowRankResult> r =
         TrainSparseLowRank(*x, spec, o, &std::cerr);
