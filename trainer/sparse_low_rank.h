@@ -85,7 +85,9 @@ struct SparseLowRankResult {
 // k)); no n × n buffer unless `options.rank` is so close to n that the Krylov
 // basis would not fit, which is refused for n > 8192 (then the dense path is
 // the right one). `low_rank.eigensolver` must be kAuto or kBlockKrylov (syevr
-// needs M explicitly) and `low_rank.method` kClosedForm. Errors:
+// needs M explicitly) and `low_rank.method` kClosedForm. Thread-compatible
+// (no shared state; runs `options.num_threads` threads and OpenBLAS's own).
+// Errors:
 // InvalidArgument (rank outside [1, n − 1], λ or p out of range, another
 // algorithm or method, syevr), FailedPrecondition (G + Λ not positive definite,
 // non-finite U or V), ResourceExhausted (CHOLMOD out of memory), Internal
