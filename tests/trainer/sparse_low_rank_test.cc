@@ -3,16 +3,24 @@
 #include "trainer/sparse_low_rank.h"
 
 #include <cmath>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/model.h"
+#include "core/model_writer.h"
+#include "core/scorer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/test_util.h"
 #include "trainer/gram.h"
 #include "trainer/interactions.h"
 #include "trainer/low_rank.h"
+#include "trainer/model_metadata.h"
 #include "trainer/model_spec.h"
 #include "trainer/sparse_gram.h"
 
@@ -179,6 +187,50 @@ TEST_F(SparseLowRankTest, TrainSparseLowRankMatchesAndKeepsPopularity) {
   for (size_t i = 0; i < kItems; ++i) {
     EXPECT_EQ(trained->popularity[i], static_cast<float>(g[i * kItems + i]));
   }
+}
+
+// How train.cc writes a low-rank model, fed from the sparse path: the file
+// serves x·U·Vᵀ of the dense Algorithm 1.
+TEST_F(SparseLowRankTest, WritesALowRankFileThatServesTheDenseScores) {
+  testing::ScratchDir dir;
+  const std::string path = dir.File("sparse-lr.edlae");
+  ModelSpec spec = Spec(Algorithm::kEdlae, 10);
+  absl::StatusOr<SparseLowRankResult> r =
+      TrainSparseLowRank(x_, spec, Options(), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  LowRankModelData data;
+  data.rank = r->low_rank.k;
+  data.u = r->low_rank.u;
+  data.v = r->low_rank.v;
+  data.item_ids = x_.item_ids;
+  data.popularity = r->popularity;
+  TrainingFacts facts;
+  facts.num_users = x_.num_users();
+  facts.num_items = x_.num_items();
+  facts.num_interactions = x_.num_interactions();
+  data.metadata = BuildModelMetadata(spec, facts, &r->low_rank);
+  ASSERT_TRUE(WriteLowRankModel(path, data).ok());
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Open(path);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const Model& m = **model;
+  EXPECT_EQ(m.kind(), ModelKind::kLowRank);
+  EXPECT_EQ(m.rank(), 10u);
+  EXPECT_EQ(m.GetMetadata("eigensolver"),
+            std::optional<std::string_view>("krylov"));
+  const LowRankResult dense = Dense(spec);
+  const std::vector<double> w = Product(dense.u, dense.v, kItems, 10);
+  const std::vector<HistoryEntry> history = {
+      {2, 1.0f}, {50, 1.0f}, {301, 1.0f}};
+  std::vector<float> scores(kItems);
+  ComputeScores(m, history, absl::MakeSpan(scores));
+  double diff = 0, norm = 0;
+  for (size_t j = 0; j < kItems; ++j) {
+    double s = 0;
+    for (const HistoryEntry& e : history) s += w[e.index * kItems + j];
+    diff += (scores[j] - s) * (scores[j] - s);
+    norm += s * s;
+  }
+  EXPECT_LT(std::sqrt(diff / norm), 1e-4);
 }
 
 TEST_F(SparseLowRankTest, PlanPredictsTheFactorTheSolveBuilds) {
