@@ -91,6 +91,17 @@ done
   --lambda 10 --dropout 0.2 --out "$WORK/lr-split.edlae" 2> /dev/null || fail "low-rank train on split"
 "$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/lr-split.edlae" --json 2> /dev/null \
   | grep -q '"ndcg@100":{"mean":0\.[0-9]*[1-9]' || fail "evaluate low-rank model"
+# Low-rank and sparse model files through both protocols: the same rankings, so the same nDCG@100.
+"$TRAIN" train --input "$WORK/split/train.csv" --format csv --header --model ease --lambda 10 --sparse \
+  --density 0.1 --out "$WORK/sparse-split.edlae" 2> /dev/null || fail "sparse train on split"
+for m in lr-split sparse-split; do
+  a=$("$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/$m.edlae" --json 2> /dev/null \
+    | grep -o '"ndcg@100":{"mean":0\.[0-9]*') || fail "evaluate --split $m"
+  b=$("$TRAIN" evaluate "${WEAK[@]}" --model-file "$WORK/$m.edlae" --json | grep -o '"ndcg@100":{"mean":0\.[0-9]*') \
+    || fail "evaluate --fold-in $m"
+  [ "$a" = "$b" ] || fail "$m: weak nDCG@100 $b != split $a"
+done
+expect_exit 2 "$TRAIN" evaluate "${WEAK[@]}" --model-file "$WORK/sparse-split.edlae" --scorer gemm
 "$TRAIN" sweep --split "$WORK/split" --ranks 4,16,full --methods closed-form,dlae --lambda 10 \
   --dropout 0.2 --threads 1 --out-dir "$WORK/sweep" > "$WORK/sweep.md" 2> /dev/null || fail "sweep"
 grep -q "^| 16 |" "$WORK/sweep.md" || fail "sweep table: $(cat "$WORK/sweep.md")"
