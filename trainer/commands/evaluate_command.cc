@@ -136,6 +136,17 @@ int RunWeakEvaluate(const CLI::App& command, const EvaluateFlags& flags) {
       [&model](std::string_view id) { return model.FindItem(id); });
   if (!held_out.ok()) return Fail(held_out.status());
   const HeldOutUsers& users = held_out->users;
+  const size_t unknown = users.unknown_fold_in + users.unknown_targets;
+  if (unknown * 2 > users.fold_in_items.size() + users.target_items.size() +
+                        users.unknown_fold_in) {
+    std::cerr << absl::StrFormat(
+        "[evaluate] warning: %d of the %d interactions name items %s does not "
+        "know: was it trained on %s?\n",
+        unknown,
+        users.fold_in_items.size() + users.target_items.size() +
+            users.unknown_fold_in,
+        flags.model_file, flags.fold_in);
+  }
   if (users.target_items.empty()) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat(flags.targets, " names no user with a target")));
