@@ -6,6 +6,7 @@
 #   bash scripts/density_sweep.sh                  # every dataset below; needs build/trainer/edlae-train and
 #                                                  # build/bench/density_plot (-DEDLAE_BUILD_BENCHMARKS=ON)
 #   ONLY=movielens-100k,groceries-arules THREADS=2 MAX_SECONDS=600 WORK=/tmp/d bash scripts/density_sweep.sh
+#   BUILD=out DATASETS=/data bash scripts/density_sweep.sh     # defaults: ./build, ../shared/datasets
 #   REPORT_ONLY=1 WORK=/tmp/d bash scripts/density_sweep.sh   # rewrite the tables and plots from an earlier run
 #
 # A run (train, or its evaluate) that takes longer than MAX_SECONDS is stopped and recorded as skipped; runs
@@ -109,10 +110,11 @@ for row in "${TABLE[@]}"; do
 done
 
 # Tables (Markdown) and one SVG per dataset, spliced into docs/results.md between the markers.
-python3 - "$WORK" "$RESULTS" "$FIGURES" "$PLOT" "$DENSITIES" "$THREADS" "$MAX_SECONDS" <<'PY'
+python3 - "$WORK" "$RESULTS" "$FIGURES" "$PLOT" "$DENSITIES" "$THREADS" "$MAX_SECONDS" "$DATASETS" <<'PY'
 import glob, json, os, subprocess, sys
 
-work, results, figures, plot, densities, threads, max_seconds = sys.argv[1:]
+work, results, figures, plot, densities, threads, max_seconds, datasets = sys.argv[1:]
+datasets = os.path.realpath(datasets)
 order = ["movielens-100k", "groceries-arules", "movielens-latest-small", "movielens-1m-implicit-ge3",
          "lastfm-hetrec2011", "citeulike-a"]
 names = sorted((os.path.basename(os.path.dirname(p)) for p in glob.glob(f"{work}/*/split")),
@@ -156,7 +158,7 @@ for name in names:
     w("")
     if split_txt:
         w("```")
-        lines.extend(split_txt[:3])
+        lines.extend(t.replace(datasets + "/", "datasets/") for t in split_txt[:3])
         w("```")
         w("")
     w("| model | density | realized density | model MiB | train s | peak RSS MiB | Recall@20 | nDCG@100 |")
