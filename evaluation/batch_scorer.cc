@@ -72,11 +72,13 @@ absl::Span<const uint32_t> Row(const SparseRows& h, size_t u) {
   return h.items.subspan(h.offsets[u], h.offsets[u + 1] - h.offsets[u]);
 }
 
-// Each user ranked by the server's dense path: the ranking engine's scan with
-// a DenseBlockScorer over the user's rows (weights 1) and the history
-// excluded, so rankings are bit-identical to Recommend's. Users are split
-// over threads.
-void ExactTopK(const WeightRows& b, absl::Span<const float> popularity,
+// Each user ranked by the server's path for the model's kind: the ranking
+// engine's scan with the scorer `make_scorer` builds over the user's rows
+// (weights 1) and the history excluded, so rankings are bit-identical to
+// Recommend's. Users are split over threads; num_items is B's dimension.
+template <typename MakeScorer>
+void ExactTopK(size_t num_items, const MakeScorer& make_scorer,
+               absl::Span<const float> popularity,
                absl::Span<const uint32_t> order, const SparseRows& h,
                const BatchOptions& options,
                std::vector<std::vector<uint32_t>>* out) {
@@ -97,8 +99,8 @@ void ExactTopK(const WeightRows& b, absl::Span<const float> popularity,
       history.clear();
       for (uint32_t i : items) history.push_back({i, 1.0f});
       excluded[0] = SortedUnique({items.begin(), items.end()});
-      ScanTopN(DenseBlockScorer(b, history), b.dim, options.top_k, excluded,
-               ScanOptions{}, &ranked)
+      ScanTopN(make_scorer(absl::Span<const HistoryEntry>(history)), num_items,
+               options.top_k, excluded, ScanOptions{}, &ranked)
           .IgnoreError();  // no should_stop: cannot fail
       (*out)[u] = Indices(std::move(ranked[0]));
     }
@@ -109,6 +111,13 @@ void ExactTopK(const WeightRows& b, absl::Span<const float> popularity,
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (std::thread& t : pool) t.join();
+}
+
+// Items by popularity once, as Model::items_by_popularity() holds them.
+std::vector<uint32_t> PopularityOrder(absl::Span<const float> popularity) {
+  return popularity.empty()
+             ? std::vector<uint32_t>()
+             : Indices(PopularTopN(popularity, {}, {}, {}, popularity.size()));
 }
 
 // REQUIRES: b.dtype == kFloat32 (TopKBatch widens halves first).
@@ -166,12 +175,7 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
   }
   std::vector<std::vector<uint32_t>> out(histories.num_rows());
   if (histories.num_rows() == 0) return out;
-  // Items by popularity once, as Model::items_by_popularity() holds them.
-  const std::vector<ScoredItem> ranked_by_popularity =
-      popularity.empty()
-          ? std::vector<ScoredItem>()
-          : PopularTopN(popularity, {}, {}, {}, popularity.size());
-  std::vector<uint32_t> order = Indices(ranked_by_popularity);
+  const std::vector<uint32_t> order = PopularityOrder(popularity);
   if (options.method == BatchMethod::kGemm) {
     if (b.dtype == DType::kFloat32) {
       GemmTopK(b, popularity, order, histories, options, &out);
@@ -184,9 +188,51 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
       GemmTopK(wide, popularity, order, histories, options, &out);
     }
   } else {
-    ExactTopK(b, popularity, order, histories, options, &out);
+    ExactTopK(
+        b.dim,
+        [&b](absl::Span<const HistoryEntry> history) {
+          return DenseBlockScorer(b, history);
+        },
+        popularity, order, histories, options, &out);
   }
   return out;
+}
+
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchSparse(
+    const CsrWeights& b, absl::Span<const float> popularity,
+    const SparseRows& histories, const BatchOptions& options) {
+  // Validate's checks need only B's shape: an n × n stand-in view.
+  const size_t n = b.num_rows;
+  static const float kNoData = 0;
+  const WeightRows shape{&kNoData, DType::kFloat32, n, n, n};
+  if (absl::Status s = Validate(shape, popularity, histories, options);
+      !s.ok()) {
+    return s;
+  }
+  std::vector<std::vector<uint32_t>> out(histories.num_rows());
+  if (histories.num_rows() == 0) return out;
+  ExactTopK(
+      n,
+      [&b](absl::Span<const HistoryEntry> history) {
+        return SparseBlockScorer(b, history);
+      },
+      popularity, PopularityOrder(popularity), histories, options, &out);
+  return out;
+}
+
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchOfModel(
+    const Model& model, const SparseRows& histories,
+    const BatchOptions& options) {
+  switch (model.kind()) {
+    case ModelKind::kLowRank:
+      return TopKBatchLowRank(model, histories, options);
+    case ModelKind::kSparse:
+      return TopKBatchSparse(model.sparse_rows(), model.popularity(), histories,
+                             options);
+    default:
+      return TopKBatch(model.dense_rows(), model.popularity(), histories,
+                       options);
+  }
 }
 
 absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(

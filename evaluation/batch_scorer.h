@@ -1,4 +1,5 @@
-// Batched top-k for many users at once (offline evaluation): X_block · B, fold-in items excluded, server ranking.
+// Batched top-k for many users at once (offline evaluation): X_block · B,
+// fold-in items excluded, server ranking.
 #ifndef EDLAE_EVALUATION_BATCH_SCORER_H_
 #define EDLAE_EVALUATION_BATCH_SCORER_H_
 
@@ -73,6 +74,27 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
 // Errors: InvalidArgument (top_k == 0, model not low-rank, item index out of
 // range, malformed offsets).
 absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
+    const Model& model, const SparseRows& histories,
+    const BatchOptions& options);
+
+// The sparse counterpart of TopKBatch (kExact only; `method` and
+// `block_users` are ignored): each user scored by the server's
+// SparseBlockScorer over the history's CSR rows of B, so rankings equal
+// core::Recommend's on a sparse model with exclude_history = true (ties by
+// lower index); an empty history gets `popularity`'s fallback (or nothing
+// when it is empty). Users are split over `num_threads` (0: all cores).
+// Memory: one 2048-float tile and a cursor per history row per thread.
+// Errors: InvalidArgument (top_k == 0, item index >= b.num_rows, malformed
+// offsets, popularity size not 0 or b.num_rows).
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchSparse(
+    const CsrWeights& b, absl::Span<const float> popularity,
+    const SparseRows& histories, const BatchOptions& options);
+
+// Any model file, as the server ranks it: TopKBatch on a dense model's
+// dense_rows() (with options.method), TopKBatchSparse on a sparse one's
+// sparse_rows(), TopKBatchLowRank on a low-rank one; the popularity fallback
+// is model.popularity(). Errors: those of the function called.
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchOfModel(
     const Model& model, const SparseRows& histories,
     const BatchOptions& options);
 

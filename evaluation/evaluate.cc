@@ -47,7 +47,11 @@ absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
                    ReadSplitFile(absl::StrCat(dir, "/", part, "_tr.csv")));
   ASSIGN_OR_RETURN(Interactions te,
                    ReadSplitFile(absl::StrCat(dir, "/", part, "_te.csv")));
+  return AlignHeldOutUsers(tr, te, lookup);
+}
 
+HeldOutUsers AlignHeldOutUsers(const Interactions& tr, const Interactions& te,
+                               const ItemLookup& lookup) {
   // Item index in the model for every sid string of either file.
   auto map_items = [&](const Interactions& x) {
     std::vector<std::optional<uint32_t>> out(x.num_items());
@@ -165,6 +169,29 @@ absl::StatusOr<EvalResult> EvaluateHeldOutLowRank(const Model& model,
   ASSIGN_OR_RETURN(std::vector<std::vector<uint32_t>> ranked,
                    TopKBatchLowRank(model, rows, batch));
   return Score(users, ranked, start);
+}
+
+absl::StatusOr<EvalResult> EvaluateHeldOutOfModel(const Model& model,
+                                                  const HeldOutUsers& users,
+                                                  const EvalOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::vector<std::vector<uint32_t>> ranked,
+                   RankHeldOut(model, users, options, 100));
+  return Score(users, ranked, start);
+}
+
+absl::StatusOr<std::vector<std::vector<uint32_t>>> RankHeldOut(
+    const Model& model, const HeldOutUsers& users, const EvalOptions& options,
+    size_t top_k) {
+  BatchOptions batch;
+  batch.top_k = top_k;
+  batch.method = options.method;
+  batch.block_users = model.kind() == ModelKind::kLowRank
+                          ? options.low_rank_block_users
+                          : options.block_users;
+  batch.num_threads = options.num_threads;
+  SparseRows rows{users.fold_in_offsets, users.fold_in_items};
+  return TopKBatchOfModel(model, rows, batch);
 }
 
 }  // namespace edlae

@@ -51,6 +51,13 @@ absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
                                               const std::string& part,
                                               const ItemLookup& lookup);
 
+// The alignment ReadHeldOutUsers does, on interactions already loaded: `tr`
+// holds the fold-in histories and `te` the targets, users matched by id
+// string. Fold-in items the model lacks are skipped, target items it lacks
+// kept as unreachable entries (both counted).
+HeldOutUsers AlignHeldOutUsers(const Interactions& tr, const Interactions& te,
+                               const ItemLookup& lookup);
+
 // A split read back for training and evaluation: DIR/train.csv, and the
 // validation and test users with their sids mapped onto train's items.
 struct LoadedSplit {
@@ -93,6 +100,20 @@ absl::StatusOr<EvalResult> EvaluateHeldOut(const WeightRows& b,
 absl::StatusOr<EvalResult> EvaluateHeldOutLowRank(const Model& model,
                                                   const HeldOutUsers& users,
                                                   const EvalOptions& options);
+
+// The same for any model file, ranked as the server ranks its kind
+// (batch_scorer.h's TopKBatchOfModel): dense with options.method, sparse and
+// low-rank exactly. Errors: those of TopKBatchOfModel.
+absl::StatusOr<EvalResult> EvaluateHeldOutOfModel(const Model& model,
+                                                  const HeldOutUsers& users,
+                                                  const EvalOptions& options);
+
+// Every held-out user's top_k item indices from `model` (fold-in excluded,
+// server ranking), in users' order: what EvaluateHeldOutOfModel and the
+// weak-generalization evaluation (weak_evaluate.h) score.
+absl::StatusOr<std::vector<std::vector<uint32_t>>> RankHeldOut(
+    const Model& model, const HeldOutUsers& users, const EvalOptions& options,
+    size_t top_k);
 
 }  // namespace edlae
 

@@ -1,4 +1,5 @@
-// Recall@k, nDCG@k and mean ± standard error, as in the published VAE-CF evaluation code.
+// Recall@k, nDCG@k and mean ± standard error, as in the published VAE-CF
+// evaluation code.
 #include "evaluation/ranking_metrics.h"
 
 #include <algorithm>
@@ -12,17 +13,30 @@ bool IsTarget(absl::Span<const uint32_t> targets, uint32_t item) {
   return std::binary_search(targets.begin(), targets.end(), item);
 }
 
+size_t Hits(absl::Span<const uint32_t> ranked,
+            absl::Span<const uint32_t> targets, size_t k) {
+  const size_t depth = std::min(k, ranked.size());
+  size_t hits = 0;
+  for (size_t r = 0; r < depth; ++r) hits += IsTarget(targets, ranked[r]);
+  return hits;
+}
+
 }  // namespace
 
 double RecallAtK(absl::Span<const uint32_t> ranked,
                  absl::Span<const uint32_t> targets, size_t k) {
   if (targets.empty() || k == 0)
     return std::numeric_limits<double>::quiet_NaN();
-  const size_t depth = std::min(k, ranked.size());
-  size_t hits = 0;
-  for (size_t r = 0; r < depth; ++r) hits += IsTarget(targets, ranked[r]);
-  return static_cast<double>(hits) /
+  return static_cast<double>(Hits(ranked, targets, k)) /
          static_cast<double>(std::min(k, targets.size()));
+}
+
+double RecallOfAllAtK(absl::Span<const uint32_t> ranked,
+                      absl::Span<const uint32_t> targets, size_t k) {
+  if (targets.empty() || k == 0)
+    return std::numeric_limits<double>::quiet_NaN();
+  return static_cast<double>(Hits(ranked, targets, k)) /
+         static_cast<double>(targets.size());
 }
 
 double NdcgAtK(absl::Span<const uint32_t> ranked,

@@ -1,4 +1,5 @@
-// Ranking metrics of Liang et al. 2018 (Recall@k, nDCG@k, binary relevance) and their mean ± standard error.
+// Ranking metrics of Liang et al. 2018 (Recall@k, nDCG@k, binary relevance) and
+// their mean ± standard error.
 #ifndef EDLAE_EVALUATION_RANKING_METRICS_H_
 #define EDLAE_EVALUATION_RANKING_METRICS_H_
 
@@ -19,6 +20,12 @@ namespace edlae {
 // value and must be left out of averages.
 double RecallAtK(absl::Span<const uint32_t> ranked,
                  absl::Span<const uint32_t> targets, size_t k);
+
+// Recall@k as NGCF, LightGCN and KGAT define it (weak generalization):
+// |top-k ∩ targets| / |targets|, so a user with more than k targets cannot
+// reach 1. NaN when `targets` is empty or k == 0.
+double RecallOfAllAtK(absl::Span<const uint32_t> ranked,
+                      absl::Span<const uint32_t> targets, size_t k);
 
 // nDCG@k with binary relevance: DCG = Σ_{r < k, ranked[r] ∈ targets}
 // 1 / log2(r + 2), divided by the ideal DCG Σ_{r < min(|targets|, k)}

@@ -52,6 +52,24 @@ grep -q "not trained on this split" "$WORK/eval.err" || fail "model trained on a
   | grep -q "nDCG@100" || fail "evaluate with training flags"
 expect_exit 2 "$TRAIN" evaluate --split "$WORK/split" --on training
 expect_exit 1 "$TRAIN" evaluate --split "$WORK/nowhere" --model ease --lambda 1
+# Weak generalization (--fold-in/--targets): on the split's own test users it ranks exactly as --split does, so
+# nDCG@100 agrees to the last digit; Recall@20 divides by |targets| instead.
+WEAK=(--fold-in "$WORK/split/test_tr.csv" --targets "$WORK/split/test_te.csv" --format csv --header)
+"$TRAIN" evaluate "${WEAK[@]}" --model-file "$WORK/best.edlae" --threads 2 --json > "$WORK/weak.json"
+ndcg_split=$(grep -o '"ndcg@100":{"mean":[0-9.]*' "$WORK/eval.json")
+ndcg_weak=$(grep -o '"ndcg@100":{"mean":[0-9.]*' "$WORK/weak.json")
+[ -n "$ndcg_weak" ] && [ "$ndcg_split" = "$ndcg_weak" ] || fail "weak nDCG@100 $ndcg_weak != split $ndcg_split"
+grep -q '"ndcg@20":{"mean":0\.[0-9]*[1-9]' "$WORK/weak.json" || fail "weak json: $(cat "$WORK/weak.json")"
+grep -q '"unknown_targets":0,' "$WORK/weak.json" || fail "weak json counts: $(cat "$WORK/weak.json")"
+"$TRAIN" evaluate "${WEAK[@]}" --model-file "$WORK/best.edlae" | grep -q "nDCG@50" || fail "weak text output"
+expect_exit 2 "$TRAIN" evaluate --fold-in "$WORK/split/test_tr.csv" --model-file "$WORK/best.edlae"
+expect_exit 2 "$TRAIN" evaluate "${WEAK[@]}"
+expect_exit 2 "$TRAIN" evaluate "${WEAK[@]}" --model-file "$WORK/best.edlae" --split "$WORK/split"
+expect_exit 2 "$TRAIN" evaluate "${WEAK[@]}" --model-file "$WORK/best.edlae" --on validation
+expect_exit 2 "$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/best.edlae" --format lines
+expect_exit 2 "$TRAIN" evaluate --model-file "$WORK/best.edlae"
+expect_exit 1 "$TRAIN" evaluate --fold-in "$WORK/nowhere.txt" --targets "$WORK/split/test_te.csv" \
+  --model-file "$WORK/best.edlae"
 expect_exit 2 "$TRAIN" split --input "$WORK/ratings.csv" --heldout-users 60% --out "$WORK/s2"
 expect_exit 1 "$TRAIN" split --input "$WORK/ratings.csv" --heldout-users 100000 --out "$WORK/s2"
 expect_exit 2 "$TRAIN" tune --split "$WORK/split" --lambda 1,x
@@ -73,6 +91,17 @@ done
   --lambda 10 --dropout 0.2 --out "$WORK/lr-split.edlae" 2> /dev/null || fail "low-rank train on split"
 "$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/lr-split.edlae" --json 2> /dev/null \
   | grep -q '"ndcg@100":{"mean":0\.[0-9]*[1-9]' || fail "evaluate low-rank model"
+# Low-rank and sparse model files through both protocols: the same rankings, so the same nDCG@100.
+"$TRAIN" train --input "$WORK/split/train.csv" --format csv --header --model ease --lambda 10 --sparse \
+  --density 0.1 --out "$WORK/sparse-split.edlae" 2> /dev/null || fail "sparse train on split"
+for m in lr-split sparse-split; do
+  a=$("$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/$m.edlae" --json 2> /dev/null \
+    | grep -o '"ndcg@100":{"mean":0\.[0-9]*') || fail "evaluate --split $m"
+  b=$("$TRAIN" evaluate "${WEAK[@]}" --model-file "$WORK/$m.edlae" --json | grep -o '"ndcg@100":{"mean":0\.[0-9]*') \
+    || fail "evaluate --fold-in $m"
+  [ "$a" = "$b" ] || fail "$m: weak nDCG@100 $b != split $a"
+done
+expect_exit 2 "$TRAIN" evaluate "${WEAK[@]}" --model-file "$WORK/sparse-split.edlae" --scorer gemm
 "$TRAIN" sweep --split "$WORK/split" --ranks 4,16,full --methods closed-form,dlae --lambda 10 \
   --dropout 0.2 --threads 1 --out-dir "$WORK/sweep" > "$WORK/sweep.md" 2> /dev/null || fail "sweep"
 grep -q "^| 16 |" "$WORK/sweep.md" || fail "sweep table: $(cat "$WORK/sweep.md")"

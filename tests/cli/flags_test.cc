@@ -296,6 +296,20 @@ TEST(FlagLayerTest, ValueChecksComeBeforeAnyWork) {
        "--lambda"},
       {kTrain, {"evaluate", "--split", none, "--threads", "-1"}, "--threads"},
       {kTrain,
+       {"evaluate", "--fold-in", none, "--model-file", none},
+       "--targets"},
+      {kTrain,
+       {"evaluate", "--fold-in", none, "--targets", none},
+       "--model-file"},
+      {kTrain,
+       {"evaluate", "--fold-in", none, "--targets", none, "--model-file", none,
+        "--split", none},
+       "--split"},
+      {kTrain,
+       {"evaluate", "--split", none, "--model-file", none, "--format", "lines"},
+       "--fold-in"},
+      {kTrain, {"evaluate", "--model-file", none}, "--split"},
+      {kTrain,
        {"evaluate", "--split", none, "--model", "zero-diag"},
        "zero-diag"},
       {kTrain, {"tune", "--split", none, "--lambda", "1,-1"}, "--lambda"},
@@ -504,9 +518,8 @@ TEST(FlagLayerTest, OutputPathsAreCheckedBeforeAnyWork) {
                                "30", "--out", split})
                 .exit_code,
             0);
-  const std::vector<std::string> tune = {"tune",     "--split",  split,
-                                         "--model",  "ease",     "--lambda",
-                                         "10",       "--out"};
+  const std::vector<std::string> tune = {"tune", "--split",  split, "--model",
+                                         "ease", "--lambda", "10",  "--out"};
   Result r = RunBinary(kTrain, Concat(tune, {missing}));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr("--out"));
@@ -528,10 +541,10 @@ TEST(FlagLayerTest, SparseTrainingAndPruning) {
                                "--out", data})
                 .exit_code,
             0);
-  Result r = RunBinary(kTrain, {"train", "--input", data, "--model", "edlae",
-                                "--lambda", "20", "--dropout", "0.25",
-                                "--density", "0.05", "--out",
-                                dir.File("s.edlae")});
+  Result r =
+      RunBinary(kTrain, {"train", "--input", data, "--model", "edlae",
+                         "--lambda", "20", "--dropout", "0.25", "--density",
+                         "0.05", "--out", dir.File("s.edlae")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = RunBinary(kTrain, {"inspect", dir.File("s.edlae")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -539,16 +552,15 @@ TEST(FlagLayerTest, SparseTrainingAndPruning) {
   r = RunBinary(kTrain, {"train", "--input", data, "--model", "ease",
                          "--lambda", "20", "--out", dir.File("d.edlae")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = RunBinary(kTrain, {"convert", "--model-file", dir.File("d.edlae"),
-                         "--prune-topk", "10", "--dtype", "f16", "--out",
-                         dir.File("p.edlae")});
+  r = RunBinary(kTrain,
+                {"convert", "--model-file", dir.File("d.edlae"), "--prune-topk",
+                 "10", "--dtype", "f16", "--out", dir.File("p.edlae")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = RunBinary(kTrain, {"inspect", dir.File("p.edlae")});
   EXPECT_THAT(r.out, HasSubstr("sparse"));
   EXPECT_THAT(r.out, HasSubstr("prune_topk"));
-  r = RunBinary(kTrain, {"train", "--input", data, "--model", "edlae",
-                         "--rank", "4", "--sparse", "--out",
-                         dir.File("x.edlae")});
+  r = RunBinary(kTrain, {"train", "--input", data, "--model", "edlae", "--rank",
+                         "4", "--sparse", "--out", dir.File("x.edlae")});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr("--rank"));
   EXPECT_FALSE(std::filesystem::exists(dir.File("x.edlae")));

@@ -1,4 +1,5 @@
-// Batched top-k against the server's per-user Recommend: identical rankings (exact and GEMM paths), fallback, errors.
+// Batched top-k against the server's per-user Recommend: identical rankings
+// (exact and GEMM paths), fallback, errors.
 #include "evaluation/batch_scorer.h"
 
 #include <memory>
@@ -103,14 +104,65 @@ TEST_F(BatchScorerTest, ExactPathEqualsRecommendOnArbitraryFloats) {
     BatchOptions options;
     options.top_k = 100;
     options.num_threads = threads;
-    absl::StatusOr<std::vector<std::vector<uint32_t>>> got =
-        TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), options);
+    absl::StatusOr<std::vector<std::vector<uint32_t>>> got = TopKBatch(
+        model_->dense_rows(), model_->popularity(), h.rows(), options);
     ASSERT_TRUE(got.ok()) << got.status();
     ASSERT_EQ(got->size(), 40u);
     for (size_t u = 0; u < 40; ++u) {
       EXPECT_EQ((*got)[u], ServerTopK(h, u, 100)) << "user " << u;
     }
   }
+}
+
+TEST_F(BatchScorerTest, SparsePathEqualsRecommendOnASparseModel) {
+  // B: about 5 % of a random dense B's entries, as a sparse model file; 2500
+  // items span two column blocks. Rows without entries and empty histories
+  // (popularity fallback) occur.
+  Build(2500, 11, /*quarter=*/false);
+  std::mt19937 rng(12);
+  std::vector<uint64_t> offsets = {0};
+  std::vector<uint32_t> indices;
+  std::vector<float> weights;
+  for (size_t i = 0; i < n_; ++i) {
+    for (size_t j = 0; j < n_; ++j) {
+      if (rng() % 20 != 0 || i % 97 == 0) continue;
+      indices.push_back(static_cast<uint32_t>(j));
+      weights.push_back(b_[i * n_ + j]);
+    }
+    offsets.push_back(indices.size());
+  }
+  SparseModelData data;
+  data.offsets = offsets;
+  data.indices = indices;
+  data.weights = weights;
+  data.item_ids = ids_;
+  data.popularity = popularity_;
+  const std::string path = dir_.File("sparse.edlae");
+  ASSERT_TRUE(WriteSparseModel(path, data).ok());
+  absl::StatusOr<std::shared_ptr<const Model>> sparse = Model::Open(path);
+  ASSERT_TRUE(sparse.ok()) << sparse.status();
+  model_ = *sparse;
+  const Histories h = RandomHistories(40, 30, 13);
+  for (int threads : {1, 3}) {
+    BatchOptions options;
+    options.top_k = 100;
+    options.num_threads = threads;
+    absl::StatusOr<std::vector<std::vector<uint32_t>>> got = TopKBatchSparse(
+        model_->sparse_rows(), model_->popularity(), h.rows(), options);
+    ASSERT_TRUE(got.ok()) << got.status();
+    absl::StatusOr<std::vector<std::vector<uint32_t>>> of_model =
+        TopKBatchOfModel(*model_, h.rows(), options);
+    ASSERT_TRUE(of_model.ok()) << of_model.status();
+    EXPECT_EQ(*of_model, *got);
+    ASSERT_EQ(got->size(), 40u);
+    for (size_t u = 0; u < 40; ++u) {
+      EXPECT_EQ((*got)[u], ServerTopK(h, u, 100)) << "user " << u;
+    }
+  }
+  Histories bad;
+  bad.items = {static_cast<uint32_t>(n_)};
+  bad.offsets = {0, 1};
+  EXPECT_FALSE(TopKBatchSparse(model_->sparse_rows(), {}, bad.rows(), {}).ok());
 }
 
 TEST_F(BatchScorerTest, GemmPathEqualsRecommendWhenSumsAreExact) {
@@ -121,8 +173,8 @@ TEST_F(BatchScorerTest, GemmPathEqualsRecommendWhenSumsAreExact) {
     options.top_k = 50;
     options.method = BatchMethod::kGemm;
     options.block_users = block;
-    absl::StatusOr<std::vector<std::vector<uint32_t>>> got =
-        TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), options);
+    absl::StatusOr<std::vector<std::vector<uint32_t>>> got = TopKBatch(
+        model_->dense_rows(), model_->popularity(), h.rows(), options);
     ASSERT_TRUE(got.ok()) << got.status();
     for (size_t u = 0; u < h.offsets.size() - 1; ++u) {
       EXPECT_EQ((*got)[u], ServerTopK(h, u, 50))
@@ -138,8 +190,10 @@ TEST_F(BatchScorerTest, GemmPathMatchesExactUpToRoundingOnRealScores) {
   exact.top_k = 20;
   BatchOptions gemm = exact;
   gemm.method = BatchMethod::kGemm;
-  auto a = TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), exact);
-  auto b = TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), gemm);
+  auto a =
+      TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), exact);
+  auto b =
+      TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), gemm);
   ASSERT_TRUE(a.ok() && b.ok());
   // Different summation order may only swap items whose scores are within
   // float rounding; the sets of the top 20 agree for these random scores.
@@ -157,8 +211,8 @@ TEST_F(BatchScorerTest, EmptyHistoryGetsPopularityAndTopKBeyondCatalog) {
     BatchOptions options;
     options.top_k = 50;  // more than the 12 items
     options.method = method;
-    auto got =
-        TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(), options);
+    auto got = TopKBatch(model_->dense_rows(), model_->popularity(), h.rows(),
+                         options);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ((*got)[0], ServerTopK(h, 0, 50));  // popularity fallback
     EXPECT_EQ((*got)[0].size(), 12u);

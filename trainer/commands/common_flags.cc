@@ -73,42 +73,50 @@ std::vector<double> NumberList(const std::string& text) {
 void AddDataFlags(CLI::App& command, DataFlags& flags,
                   const std::string& input_help) {
   AddOption(command, "input", flags.input, input_help)->required();
-  AddOption(command, "format", flags.format,
-            "auto | movielens-csv | movielens-dat | csv | tsv | lines | "
-            "count-lines")
-      ->check(ParsedBy([](const std::string& name) {
-        return ParseInputFormat(name, nullptr).status();
-      }));
-  AddOption(command, "user-col", flags.user_col,
-            "csv/tsv: zero-based user id column")
-      ->check(AtLeast(0));
-  AddOption(command, "item-col", flags.item_col,
-            "csv/tsv: zero-based item id column")
-      ->check(AtLeast(0));
-  AddOption(command, "rating-col", flags.rating_col,
-            "csv/tsv: zero-based rating column (-1: none)")
-      ->check(AtLeast(-1));
-  AddFlag(command, "header", flags.header,
-          "csv/tsv: the first line is a header");
-  AddOption(command, "min-rating", flags.min_rating,
-            "keep only interactions with rating > this value (e.g. 3.5; "
-            "empty or none: all)")
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            double value;
-            if (text.empty() || text == "none" ||
-                (absl::SimpleAtod(text, &value) && std::isfinite(value))) {
-              return "";
-            }
-            return absl::StrCat("must be a number, got '", text, "'");
-          },
-          ""));
+  AddFormatFlags(command, flags);
   AddOption(command, "min-user-count", flags.min_user_count,
             "drop users with fewer distinct items")
       ->check(AtLeast(0));
   AddOption(command, "min-item-count", flags.min_item_count,
             "drop items with fewer distinct users")
       ->check(AtLeast(0));
+}
+
+std::vector<CLI::Option*> AddFormatFlags(CLI::App& command, DataFlags& flags) {
+  std::vector<CLI::Option*> options;
+  options.push_back(
+      AddOption(command, "format", flags.format,
+                "auto | movielens-csv | movielens-dat | csv | tsv | lines | "
+                "count-lines")
+          ->check(ParsedBy([](const std::string& name) {
+            return ParseInputFormat(name, nullptr).status();
+          })));
+  options.push_back(AddOption(command, "user-col", flags.user_col,
+                              "csv/tsv: zero-based user id column")
+                        ->check(AtLeast(0)));
+  options.push_back(AddOption(command, "item-col", flags.item_col,
+                              "csv/tsv: zero-based item id column")
+                        ->check(AtLeast(0)));
+  options.push_back(AddOption(command, "rating-col", flags.rating_col,
+                              "csv/tsv: zero-based rating column (-1: none)")
+                        ->check(AtLeast(-1)));
+  options.push_back(AddFlag(command, "header", flags.header,
+                            "csv/tsv: the first line is a header"));
+  options.push_back(
+      AddOption(command, "min-rating", flags.min_rating,
+                "keep only interactions with rating > this value (e.g. 3.5; "
+                "empty or none: all)")
+          ->check(CLI::Validator(
+              [](std::string& text) -> std::string {
+                double value;
+                if (text.empty() || text == "none" ||
+                    (absl::SimpleAtod(text, &value) && std::isfinite(value))) {
+                  return "";
+                }
+                return absl::StrCat("must be a number, got '", text, "'");
+              },
+              "")));
+  return options;
 }
 
 LoadOptions ToLoadOptions(const DataFlags& flags) {

@@ -34,6 +34,11 @@ struct DataFlags {
 // `input_help` says what --input takes (a file, or split's list of files).
 void AddDataFlags(CLI::App& command, DataFlags& flags,
                   const std::string& input_help);
+// The format flags of AddDataFlags alone (--format, --user-col, --item-col,
+// --rating-col, --header, --min-rating: no --input, no count filters), for
+// commands that read files named by other flags (evaluate --fold-in);
+// returns them (for `->needs`).
+std::vector<CLI::Option*> AddFormatFlags(CLI::App& command, DataFlags& flags);
 // LoadOptions from the flags (checked when they were parsed).
 LoadOptions ToLoadOptions(const DataFlags& flags);
 

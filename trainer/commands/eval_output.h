@@ -9,6 +9,7 @@
 #include "common/cli.h"
 #include "evaluation/batch_scorer.h"
 #include "evaluation/evaluate.h"
+#include "evaluation/weak_evaluate.h"
 
 namespace edlae::cli {
 
@@ -23,6 +24,20 @@ std::string MetricLines(const EvalResult& r);
 std::string MetricCells(const EvalResult& r);
 // {"users":…,"users_with_targets":…,"recall@20":{"mean":…,"se":…},…,"seconds":…}
 std::string MetricJson(const EvalResult& r);
+// Weak generalization (evaluate --fold-in): "  Recall@20  0.1720 ± 0.0012"
+// and "  nDCG@20 …" lines for k = 20, 50, 100, each ending in "\n".
+std::string WeakMetricLines(const WeakEvalResult& r);
+// {"users":…,"users_with_targets":…,"recall@20":{"mean":…,"se":…},
+//  "ndcg@20":{…},… (50, 100),"seconds":…}
+std::string WeakMetricJson(const WeakEvalResult& r);
+// "note: …" lines for the non-zero anomaly counts of `h` (unknown items,
+// target users without fold-in, cold users, targets inside the fold-in);
+// empty when there are none.
+std::string WeakCountNotes(const WeakHeldOut& h);
+// The counts as JSON members, without braces: "fold_in_users":…,
+// "target_users":…,"unknown_fold_in":…,"unknown_targets":…,
+// "targets_without_fold_in":…,"cold_users":…,"targets_in_fold_in":…
+std::string WeakCountsJson(const WeakHeldOut& h);
 // `text` as a JSON string literal (quotes, escapes).
 std::string JsonString(const std::string& text);
 

@@ -1,5 +1,6 @@
 // edlae-train evaluate: held-out Recall@20/50 and nDCG@100 (± s.e.) of a model
-// file, or of a model trained on the split.
+// file, or of a model trained on the split; or weak-generalization Recall and
+// nDCG at 20/50/100 of a model file over fold-in/targets files.
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "evaluation/evaluate.h"
 #include "evaluation/split.h"
 #include "evaluation/tune.h"
+#include "evaluation/weak_evaluate.h"
 #include "trainer/commands/command.h"
 #include "trainer/commands/common_flags.h"
 #include "trainer/commands/eval_output.h"
@@ -103,14 +105,98 @@ absl::StatusOr<std::shared_ptr<const Model>> TrainLowRankOnSplit(
 struct EvaluateFlags {
   std::string split;
   std::string model_file;
-  SolverFlags solver;     // without --model-file: what to train on the split
+  std::string fold_in;  // weak generalization: with targets, instead of split
+  std::string targets;
+  DataFlags data;      // how fold_in and targets are read (format flags only)
+  SolverFlags solver;  // without --model-file: what to train on the split
   LowRankFlags low_rank;  // … and at which rank (0: full rank)
   std::string on = "test";
   bool json = false;
   std::string scorer = "exact";
 };
 
+// evaluate --fold-in F --targets T --model-file M: every user of F scored
+// from its own F items (excluded) against its T items.
+int RunWeakEvaluate(const CLI::App& command, const EvaluateFlags& flags) {
+  absl::StatusOr<std::shared_ptr<const Model>> opened =
+      Model::Open(flags.model_file);
+  if (!opened.ok()) return Fail(opened.status());
+  const Model& model = **opened;
+  if (flags.scorer == "gemm" && model.kind() != ModelKind::kDense) {
+    return UsageError(
+        command,
+        absl::StrCat("--scorer gemm needs a dense model; ", flags.model_file,
+                     " is ", ModelKindName(model.kind())));
+  }
+  EvalOptions eval;
+  eval.method = *ParseScorer(flags.scorer);
+  eval.num_threads = flags.solver.threads;
+  absl::StatusOr<WeakHeldOut> held_out = ReadWeakHeldOut(
+      flags.fold_in, flags.targets, ToLoadOptions(flags.data),
+      [&model](std::string_view id) { return model.FindItem(id); });
+  if (!held_out.ok()) return Fail(held_out.status());
+  const HeldOutUsers& users = held_out->users;
+  const size_t unknown = users.unknown_fold_in + users.unknown_targets;
+  if (unknown * 2 > users.fold_in_items.size() + users.target_items.size() +
+                        users.unknown_fold_in) {
+    std::cerr << absl::StrFormat(
+        "[evaluate] warning: %d of the %d interactions name items %s does not "
+        "know: was it trained on %s?\n",
+        unknown,
+        users.fold_in_items.size() + users.target_items.size() +
+            users.unknown_fold_in,
+        flags.model_file, flags.fold_in);
+  }
+  if (users.target_items.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat(flags.targets, " names no user with a target")));
+  }
+  absl::StatusOr<WeakEvalResult> result = EvaluateWeak(model, users, eval);
+  if (!result.ok()) return Fail(result.status());
+
+  std::string description = flags.model_file;
+  for (const char* key :
+       {"algorithm", "rank", "method", "lambda", "dropout", "density"}) {
+    if (auto v = model.GetMetadata(key)) {
+      absl::StrAppend(&description, " ", key, "=", std::string(*v));
+    }
+  }
+  if (flags.json) {
+    std::cout << absl::StrCat(
+        "{\"protocol\":\"weak\",\"fold_in\":", JsonString(flags.fold_in),
+        ",\"targets\":", JsonString(flags.targets),
+        ",\"model\":", JsonString(description),
+        ",\"model_kind\":", JsonString(ModelKindName(model.kind())),
+        ",\"scorer\":", JsonString(flags.scorer), ",",
+        WeakCountsJson(*held_out), ",\"metrics\":", WeakMetricJson(*result),
+        "}\n");
+  } else {
+    std::cout << absl::StrFormat(
+        "weak generalization: users of %s scored against %s: %d scored, %d "
+        "with targets (%s, %.3f s)\nmodel: %s\n",
+        flags.fold_in, flags.targets, result->num_users,
+        result->users_with_targets, ModelKindName(model.kind()),
+        result->seconds, description);
+    std::cout << WeakCountNotes(*held_out);
+    std::cout << "metric     mean ± standard error (population std / "
+                 "sqrt(users)); Recall@k = hits / |targets|\n"
+              << WeakMetricLines(*result);
+  }
+  return kExitOk;
+}
+
 int RunEvaluate(const CLI::App& command, const EvaluateFlags& flags) {
+  if (!flags.fold_in.empty() || !flags.targets.empty()) {
+    if (flags.fold_in.empty() || flags.targets.empty()) {
+      return UsageError(command, "--fold-in and --targets go together");
+    }
+    return RunWeakEvaluate(command, flags);
+  }
+  if (flags.split.empty()) {
+    return UsageError(command,
+                      "--split DIR is required (or --fold-in F --targets T "
+                      "--model-file M for weak generalization)");
+  }
   const std::string& dir = flags.split;
   const std::string& model_file = flags.model_file;
   const std::string& part = flags.on;
@@ -193,9 +279,8 @@ int RunEvaluate(const CLI::App& command, const EvaluateFlags& flags) {
   if (absl::Status s = CheckCoverage(*users, description); !s.ok())
     return Fail(s);
   absl::StatusOr<EvalResult> result =
-      file_model && file_model->kind() == ModelKind::kLowRank
-          ? EvaluateHeldOutLowRank(*file_model, *users, eval)
-          : EvaluateHeldOut(view, popularity, *users, eval);
+      file_model ? EvaluateHeldOutOfModel(*file_model, *users, eval)
+                 : EvaluateHeldOut(view, popularity, *users, eval);
   if (!result.ok()) return Fail(result.status());
 
   if (flags.json) {
@@ -233,12 +318,29 @@ Command AddEvaluateCommand(CLI::App& program) {
   CLI::App* command = program.add_subcommand(
       "evaluate",
       "Held-out Recall@20/50 and nDCG@100 (± s.e.) of a model file, or of a "
-      "model trained on the split's train.csv (full rank, or --rank K).");
-  AddSplitDirFlag(*command, flags->split);
+      "model trained on the split's train.csv (full rank, or --rank K); or, "
+      "with --fold-in/--targets, weak-generalization Recall and nDCG at "
+      "20/50/100 of a model file.");
+  CLI::Option* split = AddSplitDirFlag(*command, flags->split)->required(false);
   CLI::Option* model_file =
       AddOption(*command, "model-file", flags->model_file,
                 "trained model file to evaluate (its item ids must be the "
-                "split's sids)");
+                "split's sids, or those of --fold-in's items)");
+  CLI::Option* fold_in = AddOption(
+      *command, "fold-in", flags->fold_in,
+      "weak generalization: interactions each user is scored from (the "
+      "model's training file, e.g. train.txt; excluded from the ranking)");
+  CLI::Option* targets = AddOption(
+      *command, "targets", flags->targets,
+      "weak generalization: each user's held-out items (e.g. test.txt), "
+      "matched to --fold-in by user id");
+  for (CLI::Option* weak : {fold_in, targets}) {
+    weak->needs(model_file)->excludes(split);
+  }
+  // Fold-in/targets format; without them the flags would mean nothing.
+  for (CLI::Option* format : AddFormatFlags(*command, flags->data)) {
+    format->needs(fold_in);
+  }
   const SolverFlagOptions solver = AddSolverFlags(*command, flags->solver);
   AddLowRankFlags(*command, flags->low_rank);
   std::vector<CLI::Option*> training = {solver.model, solver.lambda,
@@ -247,8 +349,10 @@ Command AddEvaluateCommand(CLI::App& program) {
   training.insert(training.end(), flags->low_rank.needs_rank.begin(),
                   flags->low_rank.needs_rank.end());
   for (CLI::Option* option : training) model_file->excludes(option);
-  AddOption(*command, "on", flags->on, "held-out part: validation | test")
-      ->check(CLI::IsMember({"validation", "test"}));
+  CLI::Option* on =
+      AddOption(*command, "on", flags->on, "held-out part: validation | test")
+          ->check(CLI::IsMember({"validation", "test"}));
+  on->excludes(fold_in)->excludes(targets);
   AddJsonFlag(*command, flags->json);
   AddScorerFlag(*command, flags->scorer);
   return {command, [command, flags] { return RunEvaluate(*command, *flags); }};
