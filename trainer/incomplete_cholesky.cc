@@ -48,6 +48,7 @@ absl::StatusOr<LowerCsc> IncompleteCholesky(
   std::vector<int64_t> next_entry(n, 0);
   std::vector<int64_t> head(n, -1), link(n, -1);
   std::vector<double> work(n, 0.0);
+  std::vector<double> compensation(n, 0.0);  // dropped mass, per diagonal
   std::vector<uint8_t> marked(n, 0);
   std::vector<int64_t> pattern;
   std::vector<std::pair<double, int64_t>> candidates;  // (−scaled |v|, row)
@@ -89,12 +90,13 @@ absl::StatusOr<LowerCsc> IncompleteCholesky(
       k = following;
     }
     const double a_jj = a.x[a.p[j]];
-    if (!(pivot > options.pivot_floor * a_jj)) {
-      pivot = a_jj;
-      ++replaced;
-    }
-    const double l_jj = std::sqrt(pivot);
-    // Keep the largest entries of the column (Jacobi-scaled), rows ascending.
+    pivot += compensation[j];
+    // Keep the largest entries of the column (Jacobi-scaled), rows ascending;
+    // each dropped Schur complement entry s = S[r][j] moves to the two
+    // diagonals (Ajiz & Jennings): |s|·√(A_jj/A_rr) to this pivot and
+    // |s|·√(A_rr/A_jj) to row r's, which keeps the remaining Schur complement
+    // positive semidefinite, so L·Lᵀ = A + E with E ⪰ 0 and no breakdown in
+    // exact arithmetic.
     const size_t below = static_cast<size_t>(a.p[j + 1] - a.p[j] - 1);
     size_t keep = std::min(pattern.size(),
                            static_cast<size_t>(std::ceil(
@@ -104,7 +106,7 @@ absl::StatusOr<LowerCsc> IncompleteCholesky(
     }
     candidates.clear();
     for (int64_t r : pattern) {
-      const double v = work[r] / l_jj;
+      const double v = work[r];
       work[r] = 0.0;
       marked[r] = 0;
       if (v != 0.0) candidates.emplace_back(v, r);
@@ -115,8 +117,20 @@ absl::StatusOr<LowerCsc> IncompleteCholesky(
                          return std::abs(x.first) * inv_sqrt_diag[x.second] >
                                 std::abs(y.first) * inv_sqrt_diag[y.second];
                        });
+      const double sqrt_a_jj = 1.0 / inv_sqrt_diag[j];
+      for (size_t q = keep; q < candidates.size(); ++q) {
+        const auto [s_rj, r] = candidates[q];
+        pivot += std::abs(s_rj) * sqrt_a_jj * inv_sqrt_diag[r];
+        compensation[r] += std::abs(s_rj) / (sqrt_a_jj * inv_sqrt_diag[r]);
+      }
       candidates.resize(keep);
     }
+    if (!(pivot > options.pivot_floor * a_jj)) {  // rounding, or not SPD
+      pivot = a_jj;
+      ++replaced;
+    }
+    const double l_jj = std::sqrt(pivot);
+    for (auto& candidate : candidates) candidate.first /= l_jj;
     std::sort(candidates.begin(), candidates.end(),
               [](const auto& x, const auto& y) { return x.second < y.second; });
     l.i.push_back(static_cast<int64_t>(j));

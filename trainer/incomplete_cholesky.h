@@ -30,9 +30,9 @@ struct IncompleteCholeskyOptions {
   // And at most this many per column (0: no cap): bounds the work, which is
   // Σ_k (entries of column k)², where a popular item's column is long.
   size_t max_per_column = 0;
-  // A pivot L[j][j]² = A[j][j] − Σ_k L[j][k]² below pivot_floor · A[j][j]
-  // (the incomplete factorization breaking down) is replaced by
-  // A[j][j]: the column then acts as if its earlier couplings were dropped.
+  // A pivot L[j][j]² below pivot_floor · A[j][j] (rounding, or A not
+  // positive definite) is replaced by A[j][j]: the column then acts as if
+  // its earlier couplings were dropped.
   double pivot_floor = 1e-3;
 };
 
@@ -42,9 +42,11 @@ struct IncompleteCholeskyReport {
 
 // Left-looking incomplete Cholesky: column j is A's column minus the updates
 // of every earlier column k with a kept L[j][k] (the complete factor's
-// computation restricted to kept entries), then cut to its largest entries.
-// Each kept entry satisfies (L·Lᵀ)[r][j] = A[r][j] exactly (up to rounding),
-// and diag(L·Lᵀ) = diag A where no pivot was replaced. Single-threaded;
+// computation restricted to kept entries), then cut to its largest entries;
+// what is cut moves to the diagonals (Ajiz & Jennings' compensation), so
+// L·Lᵀ = A + E with E positive semidefinite and an SPD A never breaks down
+// (up to rounding). Each kept entry satisfies (L·Lᵀ)[r][j] = A[r][j]
+// exactly (up to rounding), and diag(L·Lᵀ) ≥ diag A. Single-threaded;
 // memory: L plus O(n). Errors: InvalidArgument (a malformed `a`, a
 // non-positive diagonal, fill ≤ 0).
 absl::StatusOr<LowerCsc> IncompleteCholesky(

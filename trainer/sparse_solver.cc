@@ -379,15 +379,16 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   report.largest_buffer_elements =
       std::max(report.largest_buffer_elements, report.nnz_factor);
   report.factor_seconds = SecondsSince(start);
-  LogPhase(
-      log,
-      absl::StrFormat("%s factor (%s ordering, nnz(L) = %d, %.2f× A's "
-                      "lower triangle; analyze %.1f s, factorize %.1f s)",
-                      report.factorization, report.ordering, report.nnz_factor,
-                      static_cast<double>(report.nnz_factor) /
-                          std::max<size_t>(1, fr.nnz_a_lower),
-                      fr.analyze_seconds, fr.factorize_seconds),
-      report.factor_seconds);
+  LogPhase(log,
+           absl::StrFormat(
+               "%s factor (%s ordering, nnz(L) = %d, %.2f× A's "
+               "lower triangle, %d pivots repaired; analyze %.1f s, "
+               "factorize %.1f s)",
+               report.factorization, report.ordering, report.nnz_factor,
+               static_cast<double>(report.nnz_factor) /
+                   std::max<size_t>(1, fr.nnz_a_lower),
+               fr.replaced_pivots, fr.analyze_seconds, fr.factorize_seconds),
+           report.factor_seconds);
 
   // 3. W ≈ L⁻¹.
   start = Clock::now();

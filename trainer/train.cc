@@ -19,6 +19,7 @@
 #include "core/status_macros.h"
 #include "core/weight_rows.h"
 #include "trainer/gram.h"
+#include "trainer/sparse_low_rank.h"
 
 namespace edlae {
 namespace {
@@ -235,6 +236,56 @@ absl::Status SolveAndWriteFullRank(const Interactions& x,
   return absl::OkStatus();
 }
 
+// TrainSparseLowRank (Algorithm 1 / low-rank DLAE matrix-free on the sparse
+// factor of G + Λ), then the low-rank file.
+absl::Status TrainAndWriteSparseLowRank(const Interactions& x,
+                                        const TrainOptions& options,
+                                        TrainReport* report) {
+  ModelSpec spec = options.spec;
+  spec.precision = Precision::kFloat64;  // what the sparse solver computes in
+  SparseLowRankOptions o;
+  o.min_cooccurrence = options.sparse->min_cooccurrence;
+  o.num_threads = options.sparse->num_threads > 0 ? options.sparse->num_threads
+                                                  : options.num_threads;
+  if (options.log) {
+    *options.log << absl::StrFormat(
+        "[train] %s rank %d closed form on the sparse factor (matrix-free), "
+        "%d users × %d items (%d interactions), min co-occurrence %d\n",
+        AlgorithmName(spec.algorithm), spec.rank, x.num_users(), x.num_items(),
+        x.num_interactions(), o.min_cooccurrence);
+  }
+  absl::StatusOr<SparseLowRankResult> r =
+      TrainSparseLowRank(x, spec, o, options.log);
+  if (!r.ok()) return r.status();
+  const SparseLowRankReport& rr = r->report;
+  report->gram_seconds = rr.gram_seconds;
+  report->solve_seconds =
+      rr.factor_seconds + rr.diag_seconds + rr.eigen_seconds + rr.u_seconds;
+  report->rank = r->low_rank.k;
+  report->eigen_relative_residual = r->low_rank.eigen_relative_residual;
+  report->dense_buffers = 0;
+  const auto start = std::chrono::steady_clock::now();
+  LowRankModelData data;
+  data.rank = r->low_rank.k;
+  data.u = r->low_rank.u;
+  data.v = r->low_rank.v;
+  data.item_ids = x.item_ids;
+  data.popularity = r->popularity;
+  data.metadata = BuildModelMetadata(spec, FactsOf(x, *report, options.source),
+                                     &r->low_rank);
+  for (auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"sparse_method", "cholmod-selected-inversion-krylov"},
+           {"nnz_factor", absl::StrCat(rr.nnz_factor)},
+           {"min_cooccurrence", absl::StrCat(o.min_cooccurrence)}}) {
+    data.metadata.emplace_back(std::move(key), std::move(value));
+  }
+  data.dtype = options.storage;
+  RETURN_IF_ERROR(WriteLowRankModel(options.out_path, data));
+  report->write_seconds = SecondsSince(start);
+  LogWrite(options, report->write_seconds);
+  return absl::OkStatus();
+}
+
 // TrainSparse, then the sparse file.
 absl::Status TrainAndWriteSparse(const Interactions& x,
                                  const TrainOptions& options,
@@ -293,7 +344,9 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
     return absl::InvalidArgumentError("no items to train on");
   }
   if (options.sparse.has_value()) {
-    RETURN_IF_ERROR(TrainAndWriteSparse(x, options, &report));
+    RETURN_IF_ERROR(options.spec.rank > 0
+                        ? TrainAndWriteSparseLowRank(x, options, &report)
+                        : TrainAndWriteSparse(x, options, &report));
     return report;
   }
   const ModelSpec& spec = options.spec;

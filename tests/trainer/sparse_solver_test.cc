@@ -316,9 +316,18 @@ TEST(SparseSolverTest, TrainAndWriteWritesTheSparseModel) {
   EXPECT_EQ(meta["density"], "0.2");
   EXPECT_EQ(meta["sparse_method"], "cholmod-llt-pruned-inverse");
   EXPECT_EQ(meta["nnz"], absl::StrCat(rows.nnz));
-  t.spec.rank = 4;  // sparse is full rank only
-  EXPECT_EQ(TrainAndWrite(x, t).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  // With a rank, sparse trains Algorithm 1 matrix-free on the sparse factor
+  // (trainer/sparse_low_rank.h) and writes a low-rank file.
+  t.spec.rank = 4;
+  absl::StatusOr<TrainReport> low_rank = TrainAndWrite(x, t);
+  ASSERT_TRUE(low_rank.ok()) << low_rank.status();
+  EXPECT_EQ(low_rank->rank, 4u);
+  absl::StatusOr<std::shared_ptr<const Model>> lr = Model::Open(t.out_path);
+  ASSERT_TRUE(lr.ok()) << lr.status();
+  EXPECT_EQ((*lr)->rank(), 4u);
+  std::map<std::string, std::string> lr_meta((*lr)->metadata().begin(),
+                                             (*lr)->metadata().end());
+  EXPECT_EQ(lr_meta["sparse_method"], "cholmod-selected-inversion-krylov");
 }
 
 TEST(SparseSolverTest, RefusesBadOptionsAndSingularSystems) {

@@ -58,11 +58,23 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   const bool sparse = flags.sparse || flags.density > 0 ||
                       flags.min_cooccurrence > 0 ||
                       factorization != FactorizationMethod::kAuto;
+  // --sparse --rank K: Algorithm 1 (edlae) or the low-rank DLAE in closed
+  // form, matrix-free on the sparse factor (trainer/sparse_low_rank.h).
   if (sparse && low_rank.rank > 0) {
-    return UsageError(command,
-                      "--sparse/--density/--min-cooccurrence/--factorization "
-                      "train a sparse full-rank B; they do not combine with "
-                      "--rank");
+    if (flags.density > 0 || factorization != FactorizationMethod::kAuto) {
+      return UsageError(command,
+                        "--density and --factorization shape a sparse "
+                        "full-rank B; with --rank, --sparse trains U and V "
+                        "on the exact sparse factor (and --min-cooccurrence "
+                        "may thin G)");
+    }
+    if (low_rank.method != LowRankMethod::kClosedForm ||
+        (solver.algorithm != Algorithm::kEdlae &&
+         solver.algorithm != Algorithm::kDlae)) {
+      return UsageError(command,
+                        "--sparse --rank trains --model edlae or dlae with "
+                        "--method closed-form only");
+    }
   }
   if (sparse && solver.algorithm == Algorithm::kZeroDiag) {
     return UsageError(command,
