@@ -559,11 +559,29 @@ TEST(FlagLayerTest, SparseTrainingAndPruning) {
   r = RunBinary(kTrain, {"inspect", dir.File("p.edlae")});
   EXPECT_THAT(r.out, HasSubstr("sparse"));
   EXPECT_THAT(r.out, HasSubstr("prune_topk"));
+  // --sparse --rank: Algorithm 1 matrix-free on the sparse factor.
   r = RunBinary(kTrain, {"train", "--input", data, "--model", "edlae", "--rank",
-                         "4", "--sparse", "--out", dir.File("x.edlae")});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("--rank"));
-  EXPECT_FALSE(std::filesystem::exists(dir.File("x.edlae")));
+                         "4", "--sparse", "--out", dir.File("r.edlae")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunBinary(kTrain, {"inspect", dir.File("r.edlae")});
+  EXPECT_THAT(r.out, HasSubstr("kind:         low_rank"));
+  EXPECT_THAT(r.out, HasSubstr("cholmod-selected-inversion-krylov"));
+  // What shapes a sparse B has no meaning with a rank; nor has ease.
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"--model", "edlae", "--density", "0.1"},
+        std::vector<std::string>{"--model", "edlae", "--sparse",
+                                 "--factorization", "incomplete"},
+        std::vector<std::string>{"--model", "ease", "--sparse"},
+        std::vector<std::string>{"--model", "edlae", "--sparse", "--method",
+                                 "admm"}}) {
+    std::vector<std::string> args = {
+        "train", "--input", data, "--rank", "4", "--out", dir.File("x.edlae")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    r = RunBinary(kTrain, args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("--rank")) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.File("x.edlae")));
+  }
 }
 
 }  // namespace
