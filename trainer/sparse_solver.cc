@@ -358,6 +358,8 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   factor_options.method = options.factorization;
   factor_options.memory_limit_bytes = options.memory_limit_bytes;
   factor_options.num_threads = threads;
+  factor_options.incomplete_fill = options.incomplete_fill;
+  factor_options.incomplete_max_per_column = options.incomplete_max_per_column;
   const size_t gram_bytes =
       g.nnz_upper() * (sizeof(uint32_t) + sizeof(double)) +
       (n + 1) * sizeof(uint64_t) + g.dropped_row_sums.size() * sizeof(double);

@@ -46,6 +46,10 @@ struct SparseTrainOptions {
   FactorizationMethod factorization = FactorizationMethod::kAuto;
   // The most the process may hold at its peak; 0: no limit.
   size_t memory_limit_bytes = 0;
+  // The incomplete factor's columns: at most incomplete_fill × A's entries
+  // and at most incomplete_max_per_column (0: no cap) each.
+  double incomplete_fill = 1.0;
+  size_t incomplete_max_per_column = kIncompleteMaxPerColumn;
   // In-place progress with an ETA for the inverse and B phases (the
   // factorization itself is one CHOLMOD call: its flop count is logged).
   ProgressMode progress = ProgressMode::kAuto;

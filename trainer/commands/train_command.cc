@@ -39,6 +39,8 @@ struct TrainFlags {
   double density = 0;  // 0: DefaultSparseDensity(n)
   int64_t min_cooccurrence = 0;
   std::string factorization = "auto";
+  double incomplete_fill = 1.0;
+  int64_t incomplete_max_per_column = kIncompleteMaxPerColumn;
   std::string progress = "auto";
 };
 
@@ -154,6 +156,9 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
                                         : DefaultSparseDensity(x->num_items());
     options.min_cooccurrence = static_cast<uint32_t>(flags.min_cooccurrence);
     options.factorization = factorization;
+    options.incomplete_fill = flags.incomplete_fill;
+    options.incomplete_max_per_column =
+        static_cast<size_t>(flags.incomplete_max_per_column);
     options.progress = progress;
     // The whole process's budget: what it holds now plus what is available
     // (or --memory-limit-mb); the solver's estimates are checked against it.
@@ -216,6 +221,15 @@ Command AddTrainCommand(CLI::App& program) {
                    : absl::InvalidArgumentError(
                          "must be auto, complete or incomplete");
       }));
+  AddOption(*command, "incomplete-fill", flags->incomplete_fill,
+            "incomplete factor: at most this many times G's entries per "
+            "column")
+      ->check(GreaterThan(0));
+  AddOption(*command, "incomplete-max-per-column",
+            flags->incomplete_max_per_column,
+            "incomplete factor: at most this many entries per column (0: no "
+            "cap)")
+      ->check(AtLeast(0));
   AddOption(*command, "progress", flags->progress,
             "progress of long phases: auto (in place on a terminal) | always "
             "(a line every 10 s) | never")
