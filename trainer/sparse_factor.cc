@@ -36,7 +36,9 @@ size_t ToBytes(double bytes) {
              : static_cast<size_t>(bytes);
 }
 
-const char* OrderingName(int ordering) {
+}  // namespace
+
+const char* CholmodOrderingName(int ordering) {
   switch (ordering) {
     case CHOLMOD_NATURAL:
       return "natural";
@@ -56,8 +58,6 @@ const char* OrderingName(int ordering) {
       return "unknown";
   }
 }
-
-}  // namespace
 
 std::optional<FactorizationMethod> ParseFactorizationMethod(
     std::string_view name) {
@@ -352,7 +352,7 @@ absl::StatusOr<SparseFactor> FactorSparseGram(
       complete_estimate =
           CompleteEstimate(*impl->l, cc->lnz, n, nnz_a, options);
     }
-    report.ordering = OrderingName(cc->method[cc->selected].ordering);
+    report.ordering = CholmodOrderingName(cc->method[cc->selected].ordering);
     report.complete_nnz = cc->lnz;
     report.complete_flops = cc->fl;
     report.complete_peak_bytes = ToBytes(complete_estimate);

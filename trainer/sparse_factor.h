@@ -28,6 +28,9 @@ enum class FactorizationMethod {
 std::optional<FactorizationMethod> ParseFactorizationMethod(
     std::string_view name);
 const char* FactorizationMethodName(FactorizationMethod method);
+// The name of a CHOLMOD ordering constant (CHOLMOD_AMD → "amd", …; "unknown"
+// for anything else), as the trainers report it.
+const char* CholmodOrderingName(int ordering);
 
 // A lower-triangular factor in compressed sparse columns, the diagonal
 // first in each column (other rows in no particular order), with

@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "trainer/eigensolver.h"
 #include "trainer/parallel.h"
+#include "trainer/sparse_factor.h"
 #include "trainer/train.h"
 
 extern "C" {
@@ -35,27 +36,6 @@ void LogPhase(std::ostream* log, const std::string& what, double seconds) {
       "[train] sparse low-rank %s: %.3f s, peak RSS %.1f "
       "MiB\n",
       what, seconds, PeakRssBytes() / 1048576.0);
-}
-
-const char* OrderingName(int ordering) {
-  switch (ordering) {
-    case CHOLMOD_NATURAL:
-      return "natural";
-    case CHOLMOD_GIVEN:
-      return "given";
-    case CHOLMOD_AMD:
-      return "amd";
-    case CHOLMOD_METIS:
-      return "metis";
-    case CHOLMOD_NESDIS:
-      return "nesdis";
-    case CHOLMOD_COLAMD:
-      return "colamd";
-    case CHOLMOD_POSTORDERED:
-      return "postordered";
-    default:
-      return "unknown";
-  }
 }
 
 // Owns a cholmod_common, the factor and the solve workspaces made with it.
@@ -546,7 +526,7 @@ absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
   SetFactorization(options.factorization, cc);
   chol.l() = cholmod_l_analyze(chol.a(), cc);
   if (chol.l() == nullptr) return chol.StatusOf("analyze");
-  report.ordering = OrderingName(cc->method[cc->selected].ordering);
+  report.ordering = CholmodOrderingName(cc->method[cc->selected].ordering);
   cholmod_l_factorize(chol.a(), chol.l(), cc);
   if (cc->status == CHOLMOD_NOT_POSDEF ||
       (cc->status >= CHOLMOD_OK && chol.l()->minor < n)) {
@@ -691,7 +671,7 @@ absl::StatusOr<SparseLowRankPlan> PlanSparseLowRank(
   SetFactorization(options.factorization, cc);
   chol.l() = cholmod_l_analyze(chol.a(), cc);
   if (chol.l() == nullptr) return chol.StatusOf("analyze");
-  plan.ordering = OrderingName(cc->method[cc->selected].ordering);
+  plan.ordering = CholmodOrderingName(cc->method[cc->selected].ordering);
   plan.nnz_factor = static_cast<size_t>(cc->lnz);
   plan.factor_flops = cc->fl;
   plan.supernodal = chol.l()->is_super;
