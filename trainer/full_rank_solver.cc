@@ -109,12 +109,22 @@ std::vector<double> LambdaDiagonal(const std::vector<T>& gram, size_t n,
   return lambda_diag;
 }
 
+// (G + Λ)⁻¹ in place, its progress on options.log.
+template <typename T>
+absl::Status InvertWithProgress(T* a, size_t n, const SolverOptions& options) {
+  ProgressMeter progress(options.log, "invert G + Λ (Mflop)",
+                         InverseWorkUnits(n), options.progress);
+  return InvertSpdUpper(a, n, &progress);
+}
+
 // float32 tail: `a` = G + Λ; inverted and turned into B in place.
 absl::StatusOr<std::vector<float>> InvertAndBuildInPlace(
     std::vector<float> a, size_t n, const SolverOptions& options,
     const std::vector<double>& lambda_diag) {
   const int threads = ResolveThreadCount(options.num_threads);
-  if (absl::Status s = InvertSpdUpper(a.data(), n); !s.ok()) return s;
+  if (absl::Status s = InvertWithProgress(a.data(), n, options); !s.ok()) {
+    return s;
+  }
   BuildB(a.data(), n, options.algorithm != Algorithm::kDlae, lambda_diag,
          a.data(), threads);
   if (absl::Status s = CheckFinite(a); !s.ok()) return s;
@@ -133,7 +143,10 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
   for (size_t j = 0; j < n; ++j) gram[j * n + j] += lambda_diag[j];
 
   if (options.precision == Precision::kFloat64) {
-    if (absl::Status s = InvertSpdUpper(gram.data(), n); !s.ok()) return s;
+    if (absl::Status s = InvertWithProgress(gram.data(), n, options);
+        !s.ok()) {
+      return s;
+    }
     std::vector<float> b(n * n);
     BuildB(gram.data(), n, options.algorithm != Algorithm::kDlae, lambda_diag,
            b.data(), threads);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/progress.h"
 #include "trainer/model_spec.h"
 
 namespace edlae {
@@ -17,6 +18,10 @@ struct SolverOptions {
   double dropout = 0;  // dropout probability p in [0, 1); ignored by kEase
   Precision precision = Precision::kFloat64;
   int num_threads = 0;  // for the dense loops around LAPACK; 0 = all cores
+  // Progress of the Cholesky inverse (the long phase) goes here when not null,
+  // as `progress` says (common/progress.h).
+  std::ostream* log = nullptr;
+  ProgressMode progress = ProgressMode::kAuto;
 };
 
 // The full-rank solve of `spec` (its rank and low-rank fields unused).

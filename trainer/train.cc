@@ -209,7 +209,9 @@ absl::Status SolveAndWriteFullRank(const Interactions& x,
                                    TrainReport* report) {
   const ModelSpec& spec = options.spec;
   const size_t n = x.num_items();
-  const SolverOptions solver = SolverOptionsFor(spec, options.num_threads);
+  SolverOptions solver = SolverOptionsFor(spec, options.num_threads);
+  solver.log = options.log;
+  solver.progress = options.progress;
   auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<float>> b =
       g.gram.empty() ? SolveFullRank(std::move(g.gram_f), n, solver)
@@ -218,7 +220,7 @@ absl::Status SolveAndWriteFullRank(const Interactions& x,
   report->solve_seconds = SecondsSince(start);
   if (options.log) {
     *options.log << absl::StrFormat(
-        "[train] factorize (potrf+potri, %s) and B: %.3f s\n",
+        "[train] factorize, invert (blocked Cholesky, %s) and B: %.3f s\n",
         PrecisionName(spec.precision), report->solve_seconds);
   }
   start = std::chrono::steady_clock::now();

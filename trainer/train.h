@@ -44,6 +44,8 @@ struct TrainOptions {
   std::string source;   // recorded as the `source` metadata key
   std::string out_path;
   std::ostream* log = nullptr;  // progress lines, when not null
+  // How the long phases (dense inverse, sparse inverse and B) report on `log`.
+  ProgressMode progress = ProgressMode::kAuto;
   // Set: train sparse end to end (TrainSparse, trainer/sparse_solver.h; no
   // n × n buffer) and write a sparse file. Full rank only (spec.rank == 0),
   // kEase, kEdlae or kDlae; computed in float64 whatever spec.precision says.

@@ -150,6 +150,7 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   train.source = input;
   train.out_path = out;
   train.log = &std::cerr;
+  train.progress = progress;
   if (sparse) {
     SparseTrainOptions options;
     options.density = flags.density > 0 ? flags.density
