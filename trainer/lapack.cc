@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
 extern "C" {
@@ -65,6 +66,15 @@ struct Blas<float> {
   static constexpr auto lauum = slauum_;
   static constexpr auto potri = spotri_;
 };
+
+// n as LAPACK's 32-bit order; InvalidArgument when it does not fit.
+absl::StatusOr<int> LapackOrder(size_t n) {
+  if (n > static_cast<size_t>(INT_MAX)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("matrix of order ", n, " is too large for LAPACK"));
+  }
+  return static_cast<int>(n);
+}
 
 // Panel width: wide enough that the trailing BLAS 3 updates (k = panel width)
 // run at GEMM speed, narrow enough for a progress line every few percent.
@@ -166,11 +176,9 @@ int MultiplyLowerTransposed(T* a, int n, ProgressMeter* progress) {
 template <typename T>
 absl::Status Invert(T* a, size_t n, ProgressMeter* progress) {
   if (n == 0) return absl::OkStatus();
-  if (n > static_cast<size_t>(INT_MAX)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("matrix of order ", n, " is too large for LAPACK"));
-  }
-  const int order = static_cast<int>(n);
+  absl::StatusOr<int> lapack_order = LapackOrder(n);
+  if (!lapack_order.ok()) return lapack_order.status();
+  const int order = *lapack_order;
   int info = FactorLower(a, order, progress);
   if (info > 0) {
     return absl::FailedPreconditionError(
@@ -198,11 +206,9 @@ absl::Status Invert(T* a, size_t n, ProgressMeter* progress) {
 template <typename T>
 absl::Status InvertLapack(T* a, size_t n) {
   if (n == 0) return absl::OkStatus();
-  if (n > static_cast<size_t>(INT_MAX)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("matrix of order ", n, " is too large for LAPACK"));
-  }
-  const int order = static_cast<int>(n);
+  absl::StatusOr<int> lapack_order = LapackOrder(n);
+  if (!lapack_order.ok()) return lapack_order.status();
+  const int order = *lapack_order;
   const char uplo = 'L';
   int info = 0;
   Blas<T>::potrf(&uplo, &order, a, &order, &info, 1);
@@ -239,11 +245,9 @@ absl::Status InvertSpdUpper(float* a, size_t n, ProgressMeter* progress) {
 
 absl::Status SolveSpdUpper(double* a, size_t n, double* b) {
   if (n == 0) return absl::OkStatus();
-  if (n > static_cast<size_t>(INT_MAX)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("matrix of order ", n, " is too large for LAPACK"));
-  }
-  const int order = static_cast<int>(n), nrhs = 1;
+  absl::StatusOr<int> lapack_order = LapackOrder(n);
+  if (!lapack_order.ok()) return lapack_order.status();
+  const int order = *lapack_order, nrhs = 1;
   const char uplo = 'L';  // row-major upper == column-major lower
   int info = 0;
   dposv_(&uplo, &order, &nrhs, a, &order, b, &order, &info, 1);

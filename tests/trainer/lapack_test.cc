@@ -92,18 +92,17 @@ TEST(BlockedInverseTest, NamesTheFailingLeadingMinorInALaterPanel) {
       << s;
 }
 
-TEST(BlockedInverseTest, ReportsProgressUpToTheWholeWork) {
+TEST(BlockedInverseTest, PrintsProgressLinesAndAnnouncesNCubedMflop) {
   const size_t n = 800;
   std::vector<double> c = RandomSpd(n, 5);
   std::ostringstream log;
   {
     ProgressMeter progress(&log, "invert", InverseWorkUnits(n),
-                           ProgressMode::kAlways,
-                           std::chrono::milliseconds(1));
+                           ProgressMode::kAlways, std::chrono::milliseconds(1));
     ASSERT_TRUE(InvertSpdUpper(c.data(), n, &progress).ok());
   }
-  // The phases' flop counts add up to the announced total (n³ Mflop-units
-  // within rounding of each panel's share).
+  // Lines are printed under the meter's name; the announced total is the
+  // three phases' ≈ n³ flops in millions.
   EXPECT_NE(log.str().find("[invert]"), std::string::npos) << log.str();
   EXPECT_EQ(InverseWorkUnits(n), static_cast<size_t>(800.0 * 800 * 800 / 1e6));
 }
