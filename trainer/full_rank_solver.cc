@@ -143,8 +143,7 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
   for (size_t j = 0; j < n; ++j) gram[j * n + j] += lambda_diag[j];
 
   if (options.precision == Precision::kFloat64) {
-    if (absl::Status s = InvertWithProgress(gram.data(), n, options);
-        !s.ok()) {
+    if (absl::Status s = InvertWithProgress(gram.data(), n, options); !s.ok()) {
       return s;
     }
     std::vector<float> b(n * n);
