@@ -1,5 +1,6 @@
-// edlae-server: serves a model file or a folder of model versions over gRPC
-// until SIGTERM/SIGINT; SIGHUP looks for a new version.
+// edlae-server: serves a model file, a folder of model versions or a
+// --model_config of named models over gRPC until SIGTERM/SIGINT; SIGHUP
+// re-reads the config and looks for new versions.
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -66,9 +67,14 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
       "Folder of numbered versions DIR/<version>/model.edlae; the highest "
       "one that loads is served and new ones are picked up while "
       "running.");
+  AddOption(app, "model_config", options.model_config_path,
+            "Serve several models by name: a model server config file in "
+            "TensorFlow Serving's text format (model_config_list { config { "
+            "name base_path model_version_policy version_labels } }), "
+            "re-read on SIGHUP and when it changes (docs/operations.md).");
   AddDuration(app, "poll_interval", options.poll_interval,
-              "How often to look for a new model version (SIGHUP: now); 0 "
-              "never.");
+              "How often to look for a new model version and a changed "
+              "--model_config (SIGHUP: now); 0 never.");
   AddFlag(app, "warmup", options.warmup,
           "Populate the mapping and run a few requests before a version takes "
           "traffic.");
@@ -121,8 +127,9 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "returned item) an explained request may ask for.")
       ->check(AtLeast(1));
   AddOption(app, "model_name", options.service.model_name,
-            "Name of the served model: SimilarItems requests may name it "
-            "(or leave model_name empty); GetModelInfo reports it.");
+            "Name of the --model / --model_dir model: requests may name it "
+            "(or leave model_name empty); GetModelInfo reports it (with "
+            "--model_config each model has its config name).");
   AddOption(app, "max_batch_requests",
             options.service.limits.max_batch_requests,
             "Most requests in one RecommendBatch call.")
@@ -193,8 +200,11 @@ int Run(const edlae::server::ServerOptions& options,
       edlae::server::RecommenderServer::BuildAndStart(options);
   if (!server.ok()) {
     LogEvent(LogLevel::kError, "startup_failed",
-             {{"model", options.model_path.empty() ? options.model_dir
-                                                   : options.model_path},
+             {{"model", !options.model_config_path.empty()
+                            ? options.model_config_path
+                            : (options.model_path.empty()
+                                   ? options.model_dir
+                                   : options.model_path)},
               {"error", server.status().ToString()}});
     std::fprintf(stderr, "edlae-server: %s\n",
                  std::string(server.status().message()).c_str());
@@ -259,9 +269,18 @@ int main(int argc, char** argv) {
   if (std::optional<int> exit = edlae::cli::Parse(app, argc, argv)) {
     return *exit;
   }
-  if (options.model_path.empty() == options.model_dir.empty()) {
+  if (!options.model_path.empty() + !options.model_dir.empty() +
+          !options.model_config_path.empty() !=
+      1) {
     return edlae::cli::UsageError(
-        app, "exactly one of --model and --model_dir is required");
+        app, "exactly one of --model, --model_dir and --model_config is "
+             "required");
+  }
+  if (!options.model_config_path.empty() &&
+      app.get_option("--model_name")->count() > 0) {
+    return edlae::cli::UsageError(
+        app, "--model_name names the --model / --model_dir model; with "
+             "--model_config each model is named in the file");
   }
   options.service.batch_max_wait = std::chrono::microseconds(batch_max_wait_us);
   // Reflection answers without the token: with one, only when asked for.

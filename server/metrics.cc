@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <thread>
@@ -50,34 +51,92 @@ const char* RpcMethodName(RpcMethod method) {
   return "unknown";
 }
 
+namespace {
+
+// 100 µs .. ~6.5 s, factor 2.
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  prometheus::Histogram::BucketBoundaries buckets;
+  for (double b = 1e-4; b < 7; b *= 2) buckets.push_back(b);
+  return buckets;
+}
+
+}  // namespace
+
+ModelMetrics::ModelMetrics(ServerMetrics& families, std::string name,
+                           bool model_series)
+    : name_(std::move(name)) {
+  const prometheus::Histogram::BucketBoundaries buckets = LatencyBuckets();
+  for (int m = 0; m < kNumRpcMethods; ++m) {
+    const std::string method = RpcMethodName(static_cast<RpcMethod>(m));
+    for (int c = 0; c < kNumStatusCodes; ++c) {
+      requests_[m][c] = &families.requests_family_->Add(
+          {{"method", method}, {"code", kCodeNames[c]}, {"model", name_}});
+    }
+    latency_[m] = &families.latency_family_->Add(
+        {{"method", method}, {"model", name_}}, buckets);
+  }
+  if (!model_series) return;
+  reloads_ok_ =
+      &families.reloads_family_->Add({{"result", "ok"}, {"model", name_}});
+  reloads_failed_ =
+      &families.reloads_family_->Add({{"result", "failed"}, {"model", name_}});
+  model_version_ = &families.model_version_family_->Add({{"model", name_}});
+  model_load_seconds_ =
+      &families.model_load_seconds_family_->Add({{"model", name_}});
+  model_info_family_ = families.model_info_family_;
+}
+
+void ModelMetrics::RecordReload(bool ok) {
+  prometheus::Counter* counter = ok ? reloads_ok_ : reloads_failed_;
+  if (counter != nullptr) counter->Increment();
+}
+
+void ModelMetrics::SetModel(uint64_t version, const std::string& fingerprint,
+                            const std::string& kind, double load_seconds) {
+  if (model_version_ == nullptr) return;
+  std::lock_guard<std::mutex> lock(model_mu_);
+  model_version_->Set(static_cast<double>(version));
+  model_load_seconds_->Set(load_seconds);
+  if (model_info_ != nullptr) model_info_family_->Remove(model_info_);
+  model_info_ = &model_info_family_->Add(
+      {{"fingerprint", fingerprint}, {"kind", kind}, {"model", name_}});
+  model_info_->Set(1);
+}
+
+double ModelMetrics::RequestCount(RpcMethod method,
+                                  grpc::StatusCode code) const {
+  return requests_[static_cast<int>(method)][CodeIndex(code)]->Value();
+}
+
+double ModelMetrics::ReloadCount(bool ok) const {
+  const prometheus::Counter* counter = ok ? reloads_ok_ : reloads_failed_;
+  return counter == nullptr ? 0 : counter->Value();
+}
+
+double ModelMetrics::ModelVersion() const {
+  return model_version_ == nullptr ? 0 : model_version_->Value();
+}
+
 ServerMetrics::ServerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()) {
-  static_assert(sizeof(kCodeNames) / sizeof(kCodeNames[0]) == kNumCodes);
-  auto& requests = prometheus::BuildCounter()
-                       .Name("edlae_requests_total")
-                       .Help("Finished RPCs by method and gRPC status code.")
-                       .Register(*registry_);
-  auto& latency = prometheus::BuildHistogram()
-                      .Name("edlae_request_latency_seconds")
-                      .Help("RPC wall time in the server, admission to "
-                            "response, by method.")
-                      .Register(*registry_);
+  static_assert(sizeof(kCodeNames) / sizeof(kCodeNames[0]) == kNumStatusCodes);
+  requests_family_ =
+      &prometheus::BuildCounter()
+           .Name("edlae_requests_total")
+           .Help("Finished RPCs by method, gRPC status code and model.")
+           .Register(*registry_);
+  latency_family_ = &prometheus::BuildHistogram()
+                         .Name("edlae_request_latency_seconds")
+                         .Help("RPC wall time in the server, admission to "
+                               "response, by method and model.")
+                         .Register(*registry_);
   auto& shed = prometheus::BuildCounter()
                    .Name("edlae_shed_requests_total")
                    .Help("RPCs refused with RESOURCE_EXHAUSTED because "
                          "--max_concurrent_requests were in flight.")
                    .Register(*registry_);
-  // 100 µs .. ~6.5 s, factor 2.
-  prometheus::Histogram::BucketBoundaries latency_buckets;
-  for (double b = 1e-4; b < 7; b *= 2) latency_buckets.push_back(b);
   for (int m = 0; m < kNumRpcMethods; ++m) {
-    const std::string method = RpcMethodName(static_cast<RpcMethod>(m));
-    for (int c = 0; c < kNumCodes; ++c) {
-      requests_[m][c] =
-          &requests.Add({{"method", method}, {"code", kCodeNames[c]}});
-    }
-    latency_[m] = &latency.Add({{"method", method}}, latency_buckets);
-    shed_[m] = &shed.Add({{"method", method}});
+    shed_[m] = &shed.Add({{"method", RpcMethodName(static_cast<RpcMethod>(m))}});
   }
   inflight_ = &prometheus::BuildGauge()
                    .Name("edlae_inflight_requests")
@@ -85,30 +144,27 @@ ServerMetrics::ServerMetrics()
                          "(queued or scoring).")
                    .Register(*registry_)
                    .Add({});
-  model_version_ = &prometheus::BuildGauge()
-                        .Name("edlae_model_version")
-                        .Help("Version of the model being served (0: --model "
-                              "file, or none loaded).")
-                        .Register(*registry_)
-                        .Add({});
+  model_version_family_ =
+      &prometheus::BuildGauge()
+           .Name("edlae_model_version")
+           .Help("Highest version of the model being served (0: --model "
+                 "file, or none loaded).")
+           .Register(*registry_);
   model_info_family_ = &prometheus::BuildGauge()
                             .Name("edlae_model_info")
                             .Help("1, labelled with the served model's "
                                   "fingerprint and kind.")
                             .Register(*registry_);
-  model_load_seconds_ = &prometheus::BuildGauge()
-                             .Name("edlae_model_load_seconds")
-                             .Help("Time to open, validate and warm up the "
-                                   "served model.")
-                             .Register(*registry_)
-                             .Add({});
-  auto& reloads = prometheus::BuildCounter()
-                      .Name("edlae_model_reloads_total")
-                      .Help("Model load attempts (the first one included) "
-                            "by result.")
-                      .Register(*registry_);
-  reloads_ok_ = &reloads.Add({{"result", "ok"}});
-  reloads_failed_ = &reloads.Add({{"result", "failed"}});
+  model_load_seconds_family_ =
+      &prometheus::BuildGauge()
+           .Name("edlae_model_load_seconds")
+           .Help("Time to open, validate and warm up the served model.")
+           .Register(*registry_);
+  reloads_family_ = &prometheus::BuildCounter()
+                         .Name("edlae_model_reloads_total")
+                         .Help("Model load attempts (the first one included) "
+                               "by result.")
+                         .Register(*registry_);
   unknown_items_ = &prometheus::BuildCounter()
                         .Name("edlae_unknown_items_total")
                         .Help("Request item ids the served model did not "
@@ -128,13 +184,40 @@ ServerMetrics::ServerMetrics()
                                 "instead of a worker.")
                           .Register(*registry_)
                           .Add({});
+  auto& config_reloads =
+      prometheus::BuildCounter()
+          .Name("edlae_model_config_reloads_total")
+          .Help("Re-reads of the --model_config file by result: ok (applied) "
+                "or failed (rejected; the previous models keep serving).")
+          .Register(*registry_);
+  config_reloads_ok_ = &config_reloads.Add({{"result", "ok"}});
+  config_reloads_failed_ = &config_reloads.Add({{"result", "failed"}});
+  unresolved_.reset(new ModelMetrics(*this, "", /*model_series=*/false));
+}
+
+void ServerMetrics::RecordConfigReload(bool ok) {
+  (ok ? config_reloads_ok_ : config_reloads_failed_)->Increment();
+}
+
+double ServerMetrics::ConfigReloadCount(bool ok) const {
+  return (ok ? config_reloads_ok_ : config_reloads_failed_)->Value();
+}
+
+ModelMetrics& ServerMetrics::ForModel(const std::string& name) {
+  std::lock_guard<std::mutex> lock(models_mu_);
+  std::unique_ptr<ModelMetrics>& slot = models_[name];
+  if (slot == nullptr) {
+    slot.reset(new ModelMetrics(*this, name, /*model_series=*/true));
+  }
+  return *slot;
 }
 
 void ServerMetrics::RecordRequest(RpcMethod method, grpc::StatusCode code,
-                                  double seconds) {
-  const int m = static_cast<int>(method);
-  requests_[m][CodeIndex(code)]->Increment();
-  latency_[m]->Observe(seconds);
+                                  double seconds, ModelMetrics* model) {
+  ModelMetrics* m = model != nullptr ? model : unresolved_.get();
+  const int i = static_cast<int>(method);
+  m->requests_[i][CodeIndex(code)]->Increment();
+  m->latency_[i]->Observe(seconds);
 }
 
 void ServerMetrics::RecordShed(RpcMethod method) {
@@ -158,24 +241,12 @@ std::pair<uint64_t, double> ServerMetrics::BatchSizeTotals() const {
   return {m.histogram.sample_count, m.histogram.sample_sum};
 }
 
-void ServerMetrics::SetModel(uint64_t version, const std::string& fingerprint,
-                             const std::string& kind, double load_seconds) {
-  std::lock_guard<std::mutex> lock(model_mu_);
-  model_version_->Set(static_cast<double>(version));
-  model_load_seconds_->Set(load_seconds);
-  if (model_info_ != nullptr) model_info_family_->Remove(model_info_);
-  model_info_ =
-      &model_info_family_->Add({{"fingerprint", fingerprint}, {"kind", kind}});
-  model_info_->Set(1);
-}
-
-void ServerMetrics::RecordReload(bool ok) {
-  (ok ? reloads_ok_ : reloads_failed_)->Increment();
-}
-
 double ServerMetrics::RequestCount(RpcMethod method,
                                    grpc::StatusCode code) const {
-  return requests_[static_cast<int>(method)][CodeIndex(code)]->Value();
+  std::lock_guard<std::mutex> lock(models_mu_);
+  double total = unresolved_->RequestCount(method, code);
+  for (const auto& [name, m] : models_) total += m->RequestCount(method, code);
+  return total;
 }
 
 double ServerMetrics::ShedCount(RpcMethod method) const {
@@ -183,7 +254,19 @@ double ServerMetrics::ShedCount(RpcMethod method) const {
 }
 
 double ServerMetrics::ReloadCount(bool ok) const {
-  return (ok ? reloads_ok_ : reloads_failed_)->Value();
+  std::lock_guard<std::mutex> lock(models_mu_);
+  double total = 0;
+  for (const auto& [name, m] : models_) total += m->ReloadCount(ok);
+  return total;
+}
+
+double ServerMetrics::ModelVersion() const {
+  std::lock_guard<std::mutex> lock(models_mu_);
+  double version = 0;
+  for (const auto& [name, m] : models_) {
+    version = std::max(version, m->ModelVersion());
+  }
+  return version;
 }
 
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(

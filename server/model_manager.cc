@@ -8,20 +8,20 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "core/scorer.h"
 #include "core/status_macros.h"
 #include "server/log.h"
 
 namespace edlae::server {
-namespace {
 
-// Identity of the regular file at `path`, or nullopt when there is none.
 std::optional<FileIdentity> StatRegularFile(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -35,6 +35,8 @@ std::optional<FileIdentity> StatRegularFile(const std::string& path) {
       static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   return id;
 }
+
+namespace {
 
 // A version folder name: 1 to 19 decimal digits, nothing else.
 std::optional<uint64_t> ParseVersion(const char* name) {
@@ -70,6 +72,41 @@ absl::Status Warmup(const Model& model) {
 }
 
 }  // namespace
+
+bool VersionPolicy::Allows(uint64_t version) const {
+  return kind != Kind::kSpecific ||
+         std::find(versions.begin(), versions.end(), version) != versions.end();
+}
+
+size_t VersionPolicy::Limit() const {
+  if (kind == Kind::kLatest) return std::max<uint32_t>(1, num_versions);
+  return std::numeric_limits<size_t>::max();
+}
+
+std::string VersionPolicy::ToString() const {
+  switch (kind) {
+    case Kind::kLatest:
+      return absl::StrCat("latest ", Limit());
+    case Kind::kAll:
+      return "all";
+    case Kind::kSpecific:
+      return absl::StrCat("specific ", absl::StrJoin(versions, ","));
+  }
+  return "unknown";
+}
+
+std::vector<uint64_t> SelectVersions(const VersionPolicy& policy,
+                                     std::vector<uint64_t> available) {
+  std::sort(available.begin(), available.end(), std::greater<uint64_t>());
+  available.erase(std::unique(available.begin(), available.end()),
+                  available.end());
+  std::vector<uint64_t> out;
+  for (uint64_t v : available) {
+    if (out.size() >= policy.Limit()) break;
+    if (policy.Allows(v)) out.push_back(v);
+  }
+  return out;
+}
 
 absl::StatusOr<std::vector<VersionCandidate>> ListVersions(
     const std::string& model_dir) {
@@ -116,10 +153,13 @@ absl::StatusOr<std::shared_ptr<const Model>> LoadServableModel(
 
 ModelManager::ModelManager(ModelSourceOptions options,
                            std::shared_ptr<ServableModel> servable,
-                           std::shared_ptr<ServerMetrics> metrics)
+                           std::shared_ptr<ServerMetrics> metrics,
+                           std::string model_name)
     : options_(std::move(options)),
       servable_(std::move(servable)),
-      metrics_(std::move(metrics)) {}
+      metrics_(std::move(metrics)),
+      model_name_(std::move(model_name)),
+      model_metrics_(metrics_ ? &metrics_->ForModel(model_name_) : nullptr) {}
 
 void ModelManager::SetOnServing(std::function<void(bool)> on_serving) {
   std::lock_guard<std::mutex> lock(check_mu_);
@@ -142,9 +182,9 @@ absl::Status ModelManager::LoadInitial() {
   if (!options_.model_dir.empty()) {
     RETURN_IF_ERROR(ListVersions(options_.model_dir).status());
     CheckLocked();
-    if (!current_.has_value()) {
+    if (current_.empty()) {
       LogEvent(LogLevel::kWarning, "no_model_yet",
-               {{"model_dir", options_.model_dir}});
+               {{"model", model_name_}, {"model_dir", options_.model_dir}});
     }
     return absl::OkStatus();
   }
@@ -160,28 +200,25 @@ absl::Status ModelManager::LoadInitial() {
       options_.model_path, options_.warmup, options_.snapshot);
   if (!model.ok()) {
     ++reloads_failed_;
-    if (metrics_) metrics_->RecordReload(false);
+    if (model_metrics_) model_metrics_->RecordReload(false);
     return absl::Status(model.status().code(),
                         absl::StrCat("cannot load model '", options_.model_path,
                                      "': ", model.status().message()));
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   ++reloads_ok_;
-  if (metrics_) {
-    metrics_->RecordReload(true);
-    metrics_->SetModel(0, (*model)->fingerprint(), ModelKindName((*model)->kind()),
-                       seconds);
-  }
+  if (model_metrics_) model_metrics_->RecordReload(true);
   LogEvent(LogLevel::kInfo, "model_loaded",
-           {{"version", "0"},
+           {{"model", model_name_},
+            {"version", "0"},
             {"path", c.path},
             {"fingerprint", (*model)->fingerprint()},
             {"items", absl::StrCat((*model)->num_items())},
             {"load_ms", absl::StrFormat("%.1f", seconds * 1000)},
             {"warmup", options_.warmup ? "true" : "false"}});
-  servable_->Set(std::move(*model), 0);
-  current_ = std::move(c);
-  if (on_serving_) on_serving_(true);
+  ServedSet next;
+  next.emplace(0, Served{std::move(c), *std::move(model)});
+  PublishLocked(std::move(next), seconds);
   return absl::OkStatus();
 }
 
@@ -195,19 +232,32 @@ bool ModelManager::CheckLocked() {
   if (!candidates.ok()) {
     if (!listing_failed_) {
       LogEvent(LogLevel::kError, "model_scan_failed",
-               {{"error", candidates.status().ToString()}});
+               {{"model", model_name_},
+                {"error", candidates.status().ToString()}});
     }
     listing_failed_ = true;
     return false;
   }
   listing_failed_ = false;
+  const std::string serving =
+      current_.empty() ? "none" : absl::StrCat(current_.begin()->first);
+  ServedSet next;
+  bool loaded = false;
+  double load_seconds = 0;
   for (const VersionCandidate& c : *candidates) {
-    if (current_.has_value() && c.version == current_->version &&
-        c.identity == current_->identity) {
-      return false;  // the best loadable candidate is already served
+    if (next.size() >= options_.policy.Limit()) break;
+    if (!options_.policy.Allows(c.version)) continue;
+    const auto served = current_.find(c.version);
+    const bool is_served = served != current_.end();
+    if (is_served && served->second.candidate.identity == c.identity) {
+      next.emplace(c.version, served->second);  // already served
+      continue;
     }
     const auto failed = failed_.find(c.version);
-    if (failed != failed_.end() && failed->second == c.identity) continue;
+    if (failed != failed_.end() && failed->second == c.identity) {
+      if (is_served) next.emplace(c.version, served->second);
+      continue;
+    }
 
     const absl::Time start = absl::Now();
     absl::StatusOr<std::shared_ptr<const Model>> model =
@@ -216,44 +266,66 @@ bool ModelManager::CheckLocked() {
     if (!model.ok()) {
       failed_[c.version] = c.identity;
       ++reloads_failed_;
-      if (metrics_) metrics_->RecordReload(false);
-      LogEvent(
-          LogLevel::kError, "model_load_failed",
-          {{"version", absl::StrCat(c.version)},
-           {"path", c.path},
-           {"error", model.status().ToString()},
-           {"serving_version",
-            current_.has_value() ? absl::StrCat(current_->version) : "none"}});
-      // The served model keeps serving. A failed rewrite of the served
-      // version never rolls back to an older one; a failed newer version
-      // falls through to the next best (at worst, the served one).
-      if (current_.has_value() && c.version == current_->version) return false;
+      if (model_metrics_) model_metrics_->RecordReload(false);
+      LogEvent(LogLevel::kError, "model_load_failed",
+               {{"model", model_name_},
+                {"version", absl::StrCat(c.version)},
+                {"path", c.path},
+                {"error", model.status().ToString()},
+                {"serving_version", serving}});
+      // The served model keeps serving. A failed rewrite of a served
+      // version keeps the loaded copy (never a roll-back to an older one);
+      // a failed newer version falls through to the next best.
+      if (is_served) next.emplace(c.version, served->second);
       continue;
     }
     failed_.erase(c.version);
     ++reloads_ok_;
-    const std::string previous =
-        current_.has_value() ? absl::StrCat(current_->version) : "none";
-    if (metrics_) {
-      metrics_->RecordReload(true);
-      metrics_->SetModel(c.version, (*model)->fingerprint(),
-                         ModelKindName((*model)->kind()), seconds);
-    }
+    if (model_metrics_) model_metrics_->RecordReload(true);
     LogEvent(LogLevel::kInfo, "model_loaded",
-             {{"version", absl::StrCat(c.version)},
-              {"previous_version", previous},
+             {{"model", model_name_},
+              {"version", absl::StrCat(c.version)},
+              {"previous_version", serving},
               {"path", c.path},
               {"fingerprint", (*model)->fingerprint()},
               {"items", absl::StrCat((*model)->num_items())},
               {"load_ms", absl::StrFormat("%.1f", seconds * 1000)},
               {"warmup", options_.warmup ? "true" : "false"}});
-    const bool first = !current_.has_value();
-    servable_->Set(std::move(*model), c.version);
-    current_ = c;
-    if (first && on_serving_) on_serving_(true);
-    return true;
+    next.emplace(c.version, Served{c, *std::move(model)});
+    loaded = true;
+    load_seconds = seconds;
   }
-  return false;
+  // Nothing servable found (folders removed, every file failing): keep what
+  // is served rather than serve nothing.
+  if (next.empty()) return false;
+  bool unloaded = false;
+  for (const auto& [version, old] : current_) {
+    if (next.count(version) == 0) {
+      unloaded = true;
+      LogEvent(LogLevel::kInfo, "model_unloaded",
+               {{"model", model_name_}, {"version", absl::StrCat(version)}});
+    }
+  }
+  if (!loaded && !unloaded) return false;
+  PublishLocked(std::move(next), load_seconds);
+  return true;
+}
+
+void ModelManager::PublishLocked(ServedSet next, double load_seconds) {
+  const bool first = current_.empty();
+  std::vector<ServableHandle> handles;
+  handles.reserve(next.size());
+  for (const auto& [version, served] : next) {
+    handles.push_back({served.model, version});
+  }
+  const Served& best = next.begin()->second;
+  if (model_metrics_) {
+    model_metrics_->SetModel(best.candidate.version, best.model->fingerprint(),
+                             ModelKindName(best.model->kind()), load_seconds);
+  }
+  servable_->SetVersions(std::move(handles));
+  current_ = std::move(next);
+  if (first && on_serving_) on_serving_(true);
 }
 
 void ModelManager::StartPolling(absl::Duration poll_interval) {

@@ -1,6 +1,7 @@
-// Model lifecycle: finds the version to serve (--model_dir DIR/<version>/
-// model.edlae as TF Serving lays it out, or one --model file), loads,
-// validates and warms it up off the request path, and swaps it in.
+// Model lifecycle of one model: finds the versions to serve (--model_dir
+// DIR/<version>/model.edlae as TF Serving lays it out, picked by a version
+// policy, or one --model file), loads, validates and warms them up off the
+// request path, and swaps them in.
 #ifndef EDLAE_SERVER_MODEL_MANAGER_H_
 #define EDLAE_SERVER_MODEL_MANAGER_H_
 
@@ -27,6 +28,29 @@ namespace edlae::server {
 // File name of a model inside a version folder.
 inline constexpr char kVersionModelFile[] = "model.edlae";
 
+// Which of a model's versions are served at once (TF Serving's
+// ServableVersionPolicy). Versions that fail to load are skipped: latest
+// serves the num_versions highest versions that load.
+struct VersionPolicy {
+  enum class Kind { kLatest, kAll, kSpecific };
+  Kind kind = Kind::kLatest;
+  uint32_t num_versions = 1;       // kLatest; 0 counts as 1
+  std::vector<uint64_t> versions;  // kSpecific
+  friend bool operator==(const VersionPolicy&, const VersionPolicy&) = default;
+
+  // Whether `version` may be served (kSpecific: it is listed).
+  bool Allows(uint64_t version) const;
+  // Most versions served at once (kLatest: num_versions, at least 1).
+  size_t Limit() const;
+  // "latest 1", "all", "specific 2,3" (for logs).
+  std::string ToString() const;
+};
+
+// The versions `policy` serves out of `available` (any order) when every one
+// of them loads, highest first.
+std::vector<uint64_t> SelectVersions(const VersionPolicy& policy,
+                                     std::vector<uint64_t> available);
+
 struct ModelSourceOptions {
   // Exactly one of the two is set.
   // One model file, served as version 0; reloaded when the file at the path is
@@ -47,6 +71,10 @@ struct ModelSourceOptions {
   // one read of the file at load (docs/operations.md). false: map the file
   // (shared page cache), safe only when files are replaced by rename.
   bool snapshot = true;
+  // Versions of model_dir to serve (model_path: its one version 0).
+  VersionPolicy policy;
+  friend bool operator==(const ModelSourceOptions&,
+                         const ModelSourceOptions&) = default;
 };
 
 // Identity of a file on disk; a different identity means new contents.
@@ -65,6 +93,9 @@ struct VersionCandidate {
   FileIdentity identity;
 };
 
+// Identity of the regular file at `path`, or nullopt when there is none.
+std::optional<FileIdentity> StatRegularFile(const std::string& path);
+
 // The version folders of `model_dir` that hold a regular model.edlae, highest
 // version first. Errors: NotFound / InvalidArgument when `model_dir` is not a
 // readable directory.
@@ -78,18 +109,23 @@ absl::StatusOr<std::vector<VersionCandidate>> ListVersions(
 absl::StatusOr<std::shared_ptr<const Model>> LoadServableModel(
     const std::string& path, bool warmup, bool snapshot = true);
 
-// Drives one ServableModel. Check() decides and swaps; StartPolling() runs it
-// every `poll_interval` and whenever Trigger() is called (SIGHUP). A version
-// that fails to load is logged and counted once (per file identity) and
-// skipped; whatever was served keeps serving. Models are swapped with
-// ServableModel::Set, so in-flight requests finish on their version and the
-// old mapping goes with its last handle. Thread-safe.
+// Drives one ServableModel: the set of versions options.policy selects.
+// Check() decides and swaps; StartPolling() runs it every `poll_interval` and
+// whenever Trigger() is called (SIGHUP). A version that fails to load is
+// logged and counted once (per file identity) and skipped; whatever was
+// served keeps serving (a failed rewrite of a served version keeps the loaded
+// copy; a scan that finds nothing servable never unloads everything). The
+// version set is swapped with ServableModel::SetVersions, so in-flight
+// requests finish on their version and an old mapping goes with its last
+// handle. Each served version is held in memory (a snapshot by default).
+// Thread-safe.
 class ModelManager {
  public:
-  // `metrics` may be null.
+  // `metrics` may be null; otherwise loads are counted under `model_name`.
   ModelManager(ModelSourceOptions options,
                std::shared_ptr<ServableModel> servable,
-               std::shared_ptr<ServerMetrics> metrics);
+               std::shared_ptr<ServerMetrics> metrics,
+               std::string model_name = kDefaultModelName);
 
   // Called with true after the first model is in place (health SERVING).
   void SetOnServing(std::function<void(bool)> on_serving);
@@ -117,18 +153,31 @@ class ModelManager {
 
   uint64_t reloads_ok() const;
   uint64_t reloads_failed() const;
+  const ModelSourceOptions& options() const { return options_; }
+  const std::string& model_name() const { return model_name_; }
 
  private:
   // Candidates best first (the one --model file, or the version folders).
   absl::StatusOr<std::vector<VersionCandidate>> Candidates() const;
   bool CheckLocked();  // requires check_mu_
 
+  // A loaded version.
+  struct Served {
+    VersionCandidate candidate;
+    std::shared_ptr<const Model> model;
+  };
+  using ServedSet = std::map<uint64_t, Served, std::greater<uint64_t>>;
+  // Makes `next` the served set (ServableModel, metrics, on_serving_).
+  void PublishLocked(ServedSet next, double load_seconds);
+
   const ModelSourceOptions options_;
   const std::shared_ptr<ServableModel> servable_;
   const std::shared_ptr<ServerMetrics> metrics_;
+  const std::string model_name_;
+  ModelMetrics* const model_metrics_;  // null without metrics_
   mutable std::mutex check_mu_;  // one Check at a time; guards the state below
   std::function<void(bool)> on_serving_;
-  std::optional<VersionCandidate> current_;
+  ServedSet current_;  // highest version first
   std::map<uint64_t, FileIdentity> failed_;  // version → file that failed
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;

@@ -175,7 +175,16 @@ template <typename Request, typename Response>
 struct CallMessages {
   Request request;
   Response response;
+  // The model the call is counted under, once resolved (null: model="").
+  ModelMetrics* metrics = nullptr;
 };
+
+// `resolved`'s error for `request`, after the request's own validation error
+// (validation comes before the model is looked at).
+absl::Status ResolutionError(const absl::Status& validation,
+                             const absl::Status& resolution) {
+  return validation.ok() ? resolution : validation;
+}
 
 // `status`, or INTERNAL when it is OK but `response` cannot be serialized
 // into `out`.
@@ -196,18 +205,36 @@ grpc::Status SerializeOnSuccess(const absl::Status& status,
 }
 
 // Ends a call: maps the status, writes `response` into `out` when it is OK,
-// counts the call under `method` with the time since `start`, and replies.
-// `call` (which owns `response`) lives as long as the returned function.
+// counts the call under `method` and the model `*model` (read at the end)
+// with the time since `start`, and replies. `call` (which owns `response`
+// and `*model`) lives as long as the returned function.
 std::function<void(const absl::Status&)> Finisher(
     grpc::ServerUnaryReactor* reactor, ServerMetrics* metrics, RpcMethod method,
     Clock::time_point start, std::shared_ptr<const void> call,
-    const google::protobuf::MessageLite* response, grpc::ByteBuffer* out) {
-  return [reactor, metrics, method, start, call = std::move(call), response,
-          out](const absl::Status& status) {
+    ModelMetrics* const* model, const google::protobuf::MessageLite* response,
+    grpc::ByteBuffer* out) {
+  return [reactor, metrics, method, start, call = std::move(call), model,
+          response, out](const absl::Status& status) {
     const grpc::Status reply = SerializeOnSuccess(status, *response, out);
-    metrics->RecordRequest(method, reply.error_code(), SecondsSince(start));
+    metrics->RecordRequest(method, reply.error_code(), SecondsSince(start),
+                           *model);
     reactor->Finish(reply);
   };
+}
+
+// A registry serving `servable` alone, as `name`, the default model.
+std::shared_ptr<const ModelRegistry> OneModelRegistry(
+    std::shared_ptr<const ServableModel> servable, const std::string& name,
+    ServerMetrics* metrics) {
+  auto registry = std::make_shared<ModelRegistry>();
+  RegisteredModel model;
+  model.name = name;
+  model.servable = std::move(servable);
+  model.metrics = metrics == nullptr ? nullptr : &metrics->ForModel(name);
+  std::vector<RegisteredModel> models;
+  models.push_back(std::move(model));
+  registry->Set(std::move(models), name);
+  return registry;
 }
 
 // Why `context`'s call should stop: its deadline passed, or it was cancelled.
@@ -231,7 +258,16 @@ RecommenderService::RecommenderService(
 
 RecommenderService::RecommenderService(
     std::shared_ptr<const ServableModel> servable, ServiceOptions options)
-    : servable_(std::move(servable)),
+    : RecommenderService(std::shared_ptr<const ModelRegistry>(),
+                         std::move(options)) {
+  // options_.metrics is set by now.
+  registry_ = OneModelRegistry(std::move(servable), options_.model_name,
+                               options_.metrics.get());
+}
+
+RecommenderService::RecommenderService(
+    std::shared_ptr<const ModelRegistry> registry, ServiceOptions options)
+    : registry_(std::move(registry)),
       options_(std::move(options)),
       workers_(ResolveThreadCount(options_.worker_threads)) {
   if (options_.batch_max_size > 1) {
@@ -298,7 +334,7 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
   v1::RecommendResponse* response = &call->response;
   const auto finish =
       Finisher(reactor, options_.metrics.get(), RpcMethod::kRecommend,
-               Clock::now(), call, response, response_bytes);
+               Clock::now(), call, &call->metrics, response, response_bytes);
   if (absl::Status auth = AcceptCall(*context); !auth.ok()) {
     finish(auth);
     return reactor;
@@ -308,11 +344,19 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
     finish(parsed);
     return reactor;
   }
+  absl::StatusOr<ResolvedModel> resolved = registry_->ResolveRequest(*request);
+  if (!resolved.ok()) {
+    finish(ResolutionError(ValidateRecommendRequest(*request, options_.limits),
+                           resolved.status()));
+    return reactor;
+  }
+  call->metrics = resolved->model->metrics;
   if (absl::Status admitted = Admit(RpcMethod::kRecommend); !admitted.ok()) {
     finish(admitted);
     return reactor;
   }
-  const ServableHandle handle = servable_->Get();
+  // The call keeps this version until its response is built.
+  const ServableHandle handle = std::move(resolved->handle);
   const bool batching = batcher_ != nullptr && handle &&
                         handle.model->kind() == ModelKind::kLowRank;
   const uint64_t work =
@@ -331,12 +375,11 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
     return reactor;
   }
   if (batching) {
-    batcher_->Add(BatchedCall{context, request, response, finish});
+    batcher_->Add(BatchedCall{handle, context, request, response, finish});
     return reactor;
   }
-  RunAdmitted(context, finish, [this, context, request, response] {
-    // The handle keeps this version alive until the response is built.
-    return ScoreRecommend(servable_->Get(), *context, *request, response);
+  RunAdmitted(context, finish, [this, handle, context, request, response] {
+    return ScoreRecommend(handle, *context, *request, response);
   });
   return reactor;
 }
@@ -413,26 +456,32 @@ void RecommenderService::Release() {
 }
 
 void RecommenderService::ProcessBatch(std::vector<BatchedCall>& calls) {
-  // One version for the whole batch, held until every response is built.
-  const ServableHandle handle = servable_->Get();
   std::vector<absl::Status> statuses(calls.size());
-  std::vector<const v1::RecommendRequest*> requests;
-  std::vector<v1::RecommendResponse*> responses;
-  std::vector<std::function<bool()>> should_stop;
-  std::vector<size_t> live;
-  for (size_t i = 0; i < calls.size(); ++i) {
-    const grpc::CallbackServerContext* ctx = calls[i].context;
-    auto stop = [ctx] { return ShouldStop(*ctx); };
-    if (stop()) {
-      statuses[i] = StopReason(*ctx);  // expired while queued
-      continue;
+  // Calls on the same model version share passes over it; each keeps the
+  // version it resolved to until its response is built.
+  std::vector<bool> grouped(calls.size(), false);
+  for (size_t first = 0; first < calls.size(); ++first) {
+    if (grouped[first]) continue;
+    const ServableHandle& handle = calls[first].handle;
+    std::vector<const v1::RecommendRequest*> requests;
+    std::vector<v1::RecommendResponse*> responses;
+    std::vector<std::function<bool()>> should_stop;
+    std::vector<size_t> live;
+    for (size_t i = first; i < calls.size(); ++i) {
+      if (grouped[i] || calls[i].handle.model != handle.model) continue;
+      grouped[i] = true;
+      const grpc::CallbackServerContext* ctx = calls[i].context;
+      auto stop = [ctx] { return ShouldStop(*ctx); };
+      if (stop()) {
+        statuses[i] = StopReason(*ctx);  // expired while queued
+        continue;
+      }
+      live.push_back(i);
+      requests.push_back(calls[i].request);
+      responses.push_back(calls[i].response);
+      should_stop.push_back(stop);
     }
-    live.push_back(i);
-    requests.push_back(calls[i].request);
-    responses.push_back(calls[i].response);
-    should_stop.push_back(stop);
-  }
-  if (!live.empty()) {
+    if (live.empty()) continue;
     std::vector<absl::Status> got =
         RecommendManyWithModel(handle, requests, options_.limits, responses,
                                should_stop, options_.batch_max_size);
@@ -463,7 +512,7 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
   v1::RecommendBatchResponse* response = &call->response;
   const auto finish =
       Finisher(reactor, options_.metrics.get(), RpcMethod::kRecommendBatch,
-               Clock::now(), call, response, response_bytes);
+               Clock::now(), call, &call->metrics, response, response_bytes);
   if (absl::Status auth = AcceptCall(*context); !auth.ok()) {
     finish(auth);
     return reactor;
@@ -483,22 +532,62 @@ grpc::ServerUnaryReactor* RecommenderService::RecommendBatch(
     finish(admitted);
     return reactor;
   }
-  RunAdmitted(context, finish, [this, context, request, response] {
+  ModelMetrics** label = &call->metrics;
+  RunAdmitted(context, finish, [this, context, request, response, label] {
     const grpc::CallbackServerContext& ctx = *context;
     auto stop = [&ctx] { return ShouldStop(ctx); };
-    const ServableHandle handle = servable_->Get();
     const int n = request->requests_size();
-    std::vector<const v1::RecommendRequest*> requests(n);
     std::vector<v1::RecommendResponse*> responses(n);
     response->mutable_results()->Reserve(n);
     for (int r = 0; r < n; ++r) {
-      requests[r] = &request->requests(r);
       responses[r] = response->add_results()->mutable_response();
     }
-    const std::vector<std::function<bool()>> should_stop(n, stop);
-    std::vector<absl::Status> got =
-        RecommendManyWithModel(handle, requests, options_.limits, responses,
-                               should_stop, options_.batch_max_size);
+    // Each entry names its model; entries on the same version are scored
+    // together, each version held until its responses are built.
+    std::vector<absl::Status> got(n);
+    std::vector<ResolvedModel> resolved(n);
+    std::vector<bool> pending(n, false);
+    std::string one_model;  // the model every entry names, if they agree
+    bool agree = true;
+    for (int r = 0; r < n; ++r) {
+      absl::StatusOr<ResolvedModel> m =
+          registry_->ResolveRequest(request->requests(r));
+      if (!m.ok()) {
+        got[r] = ResolutionError(
+            ValidateRecommendRequest(request->requests(r), options_.limits),
+            m.status());
+        agree = false;
+        continue;
+      }
+      if (r == 0 || one_model == m->model->name) {
+        one_model = m->model->name;
+        if (r == 0) *label = m->model->metrics;
+      } else {
+        agree = false;
+      }
+      resolved[r] = *std::move(m);
+      pending[r] = true;
+    }
+    if (!agree) *label = nullptr;
+    for (int first = 0; first < n; ++first) {
+      if (!pending[first]) continue;
+      const ServableHandle& handle = resolved[first].handle;
+      std::vector<int> group;
+      std::vector<const v1::RecommendRequest*> requests;
+      std::vector<v1::RecommendResponse*> group_responses;
+      for (int r = first; r < n; ++r) {
+        if (!pending[r] || resolved[r].handle.model != handle.model) continue;
+        pending[r] = false;
+        group.push_back(r);
+        requests.push_back(&request->requests(r));
+        group_responses.push_back(responses[r]);
+      }
+      const std::vector<std::function<bool()>> should_stop(group.size(), stop);
+      std::vector<absl::Status> statuses = RecommendManyWithModel(
+          handle, requests, options_.limits, group_responses, should_stop,
+          options_.batch_max_size);
+      for (size_t k = 0; k < group.size(); ++k) got[group[k]] = statuses[k];
+    }
     for (int r = 0; r < n; ++r) {
       // A deadline or cancellation ends the whole call, as for Recommend.
       if (absl::IsCancelled(got[r])) return StopReason(ctx);
@@ -531,7 +620,7 @@ grpc::ServerUnaryReactor* RecommenderService::SimilarItems(
   v1::RecommendResponse* response = &call->response;
   const auto finish =
       Finisher(reactor, options_.metrics.get(), RpcMethod::kSimilarItems,
-               Clock::now(), call, response, response_bytes);
+               Clock::now(), call, &call->metrics, response, response_bytes);
   if (absl::Status auth = AcceptCall(*context); !auth.ok()) {
     finish(auth);
     return reactor;
@@ -541,18 +630,27 @@ grpc::ServerUnaryReactor* RecommenderService::SimilarItems(
     finish(parsed);
     return reactor;
   }
+  absl::StatusOr<ResolvedModel> resolved = registry_->ResolveRequest(*request);
+  if (!resolved.ok()) {
+    finish(ResolutionError(
+        ValidateSimilarItemsRequest(*request, options_.limits),
+        resolved.status()));
+    return reactor;
+  }
+  call->metrics = resolved->model->metrics;
+  const std::string model_name = resolved->model->name;
   if (absl::Status admitted = Admit(RpcMethod::kSimilarItems); !admitted.ok()) {
     finish(admitted);
     return reactor;
   }
   // Scores one admitted call on `handle`, as ScoreRecommend does.
-  auto score = [this, context, request,
-                response](const ServableHandle& handle) {
+  auto score = [this, context, request, response,
+                model_name](const ServableHandle& handle) {
     const grpc::CallbackServerContext& ctx = *context;
     auto should_stop = [&ctx] { return ShouldStop(ctx); };
     absl::Status status =
-        SimilarItemsWithModel(handle, *request, options_.limits,
-                              options_.model_name, response, should_stop);
+        SimilarItemsWithModel(handle, *request, options_.limits, model_name,
+                              response, should_stop);
     if (absl::IsCancelled(status)) status = StopReason(ctx);
     options_.metrics->RecordBatchSize(1);
     if (status.ok()) {
@@ -560,7 +658,7 @@ grpc::ServerUnaryReactor* RecommenderService::SimilarItems(
     }
     return status;
   };
-  const ServableHandle handle = servable_->Get();
+  const ServableHandle handle = std::move(resolved->handle);
   const uint64_t work =
       handle ? EstimatedScoringWork(*handle.model, *request) : 0;
   if (ReserveInline(handle, work, /*batching=*/false)) {
@@ -572,8 +670,7 @@ grpc::ServerUnaryReactor* RecommenderService::SimilarItems(
     finish(status);
     return reactor;
   }
-  RunAdmitted(context, finish,
-              [this, score] { return score(servable_->Get()); });
+  RunAdmitted(context, finish, [score, handle] { return score(handle); });
   return reactor;
 }
 
@@ -584,14 +681,28 @@ grpc::ServerUnaryReactor* RecommenderService::GetModelInfo(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::GetModelInfoRequest request;
   v1::ModelInfo info;
+  ModelMetrics* model_metrics = nullptr;
   absl::Status status = AcceptCall(*context);
   if (status.ok()) status = ParseRequest(*request_bytes, &request);
   if (status.ok()) {
-    status = DescribeModel(servable_->Get(), &info, options_.model_name);
+    absl::StatusOr<ResolvedModel> resolved = registry_->ResolveRequest(request);
+    if (resolved.ok()) {
+      const RegisteredModel& model = *resolved->model;
+      model_metrics = model.metrics;
+      status = DescribeModel(resolved->handle, &info, model.name);
+      for (uint64_t v : model.servable->Versions()) {
+        info.add_served_versions(v);
+      }
+      for (const auto& [label, version] : model.version_labels) {
+        (*info.mutable_version_labels())[label] = version;
+      }
+    } else {
+      status = resolved.status();
+    }
   }
   const grpc::Status out = SerializeOnSuccess(status, info, response_bytes);
   options_.metrics->RecordRequest(RpcMethod::kGetModelInfo, out.error_code(),
-                                  SecondsSince(start));
+                                  SecondsSince(start), model_metrics);
   reactor->Finish(out);
   return reactor;
 }

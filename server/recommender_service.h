@@ -1,6 +1,6 @@
-// edlae.v1.Recommender over gRPC's callback API (auth, admission, inline
-// scoring, workers, micro-batching, deadlines, metrics) and its scoring entry
-// points over one model version.
+// edlae.v1.Recommender over gRPC's callback API (auth, model resolution,
+// admission, inline scoring, workers, micro-batching, deadlines, metrics) and
+// its scoring entry points over one model version.
 #ifndef EDLAE_SERVER_RECOMMENDER_SERVICE_H_
 #define EDLAE_SERVER_RECOMMENDER_SERVICE_H_
 
@@ -20,6 +20,7 @@
 #include "grpcpp/grpcpp.h"
 #include "server/metrics.h"
 #include "server/micro_batcher.h"
+#include "server/model_registry.h"
 #include "server/request_translation.h"
 #include "server/servable_model.h"
 #include "server/worker_pool.h"
@@ -72,9 +73,10 @@ struct ServiceOptions {
   // Most calls scored inline at once. 0: one less than gRPC's callback
   // threads (cores / 2, clamped to [2, 16]), so at least one keeps polling.
   int inline_max_concurrent = 0;
-  // The served model's name: SimilarItemsRequest.model_name may be empty or
-  // this (anything else is NOT_FOUND); reported in ModelInfo.model_name.
-  std::string model_name = "default";
+  // With the one-ServableModel constructor: the model's name (requests may
+  // leave model_name empty or name it; anything else is NOT_FOUND), reported
+  // in ModelInfo.model_name. Ignored with a ModelRegistry.
+  std::string model_name = kDefaultModelName;
 };
 
 // True when `header` is exactly "Bearer <token>" (scheme case-insensitive).
@@ -131,7 +133,10 @@ absl::Status SimilarItemsWithModel(
 absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info,
                            std::string_view model_name = "");
 
-// The gRPC service. Every method is registered raw (its request arrives as
+// The gRPC service. Every call resolves its model (ModelRegistry::Resolve;
+// a resolution error comes after the request's own validation errors) and
+// keeps the resolved version for the whole call. Every method is registered
+// raw (its request arrives as
 // bytes): a call's metadata size is checked and the call authenticated
 // first (AcceptCall), then its request is parsed by
 // ParseRequest, so a request that does not parse gets INVALID_ARGUMENT with a
@@ -153,11 +158,15 @@ class RecommenderService final
                   v1::Recommender::WithRawCallbackMethod_GetModelInfo<
                       v1::Recommender::Service>>>> {
  public:
-  // `servable` is shared with whoever swaps models (the server); must be
-  // non-null.
+  // One model: `servable` (shared with whoever swaps its versions; must be
+  // non-null), named options.model_name and the default.
   RecommenderService(std::shared_ptr<const ServableModel> servable,
                      const ServiceLimits& limits);
   RecommenderService(std::shared_ptr<const ServableModel> servable,
+                     ServiceOptions options);
+  // The models of `registry` (shared with whoever changes the set; must be
+  // non-null).
+  RecommenderService(std::shared_ptr<const ModelRegistry> registry,
                      ServiceOptions options);
   // Runs the calls already admitted, then stops the workers. Destroy only
   // after the grpc::Server has shut down.
@@ -184,6 +193,7 @@ class RecommenderService final
  private:
   // A Recommend call waiting for a micro-batch.
   struct BatchedCall {
+    ServableHandle handle;  // the version it resolved to
     grpc::CallbackServerContext* context;
     const v1::RecommendRequest* request;
     v1::RecommendResponse* response;
@@ -218,7 +228,7 @@ class RecommenderService final
   // Scores a micro-batch of Recommend calls and finishes each.
   void ProcessBatch(std::vector<BatchedCall>& calls);
 
-  const std::shared_ptr<const ServableModel> servable_;
+  std::shared_ptr<const ModelRegistry> registry_;  // set by the constructors
   ServiceOptions options_;
   std::atomic<uint32_t> admitted_{0};
   int inline_limit_ = 1;               // resolved inline_max_concurrent

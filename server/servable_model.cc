@@ -1,6 +1,7 @@
-// ServableModel: a mutex-guarded shared_ptr to the model being served.
+// ServableModel: a mutex-guarded list of the model versions being served.
 #include "server/servable_model.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/status_macros.h"
@@ -9,8 +10,7 @@ namespace edlae::server {
 
 ServableModel::ServableModel(std::shared_ptr<const Model> model,
                              uint64_t version) {
-  current_.model = std::move(model);
-  current_.version = version;
+  if (model != nullptr) versions_.push_back({std::move(model), version});
 }
 
 absl::StatusOr<std::unique_ptr<ServableModel>> ServableModel::Load(
@@ -23,19 +23,45 @@ absl::StatusOr<std::unique_ptr<ServableModel>> ServableModel::Load(
 
 ServableHandle ServableModel::Get() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return current_;
+  return versions_.empty() ? ServableHandle{} : versions_.front();
+}
+
+ServableHandle ServableModel::Get(uint64_t version) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const ServableHandle& h : versions_) {
+    if (h.version == version) return h;
+  }
+  return ServableHandle{};
+}
+
+std::vector<uint64_t> ServableModel::Versions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint64_t> out;
+  out.reserve(versions_.size());
+  for (const ServableHandle& h : versions_) out.push_back(h.version);
+  return out;
 }
 
 void ServableModel::Set(std::shared_ptr<const Model> model, uint64_t version) {
-  ServableHandle old;
+  std::vector<ServableHandle> next;
+  if (model != nullptr) next.push_back({std::move(model), version});
+  SetVersions(std::move(next));
+}
+
+void ServableModel::SetVersions(std::vector<ServableHandle> versions) {
+  versions.erase(std::remove_if(versions.begin(), versions.end(),
+                                [](const ServableHandle& h) { return !h; }),
+                 versions.end());
+  std::sort(versions.begin(), versions.end(),
+            [](const ServableHandle& a, const ServableHandle& b) {
+              return a.version > b.version;
+            });
   {
     std::lock_guard<std::mutex> lock(mu_);
-    old = std::move(current_);
-    current_.model = std::move(model);
-    current_.version = version;
+    versions_.swap(versions);
   }
-  // `old` (possibly the last reference, which unmaps the file) is released
-  // here, outside the lock.
+  // The old list (possibly the last references, which unmap files) is
+  // released here, outside the lock.
 }
 
 }  // namespace edlae::server

@@ -1,5 +1,5 @@
-// The model a server is currently serving, swappable at run time (TF Serving
-// servable-handle style).
+// The versions of one model a server is currently serving, swappable at run
+// time (TF Serving servable-handle style).
 #ifndef EDLAE_SERVER_SERVABLE_MODEL_H_
 #define EDLAE_SERVER_SERVABLE_MODEL_H_
 
@@ -7,11 +7,16 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/model.h"
 
 namespace edlae::server {
+
+// The name of the one model of --model / --model_dir unless --model_name
+// says otherwise.
+inline constexpr char kDefaultModelName[] = "default";
 
 // A counted reference to one loaded model version. A request takes a handle
 // once and uses it until it finishes, so the model (and its mapping) stays
@@ -23,9 +28,10 @@ struct ServableHandle {
   explicit operator bool() const { return model != nullptr; }
 };
 
-// Holds the current model. Get() and Set() are thread-safe: readers copy the
-// shared_ptr under a mutex (held only for the copy), writers replace it. The
-// previous model is released when the last in-flight request drops its handle.
+// Holds the served versions of one model (usually one). Every method is
+// thread-safe: readers copy a shared_ptr under a mutex (held only for the
+// copy), writers replace the list. A replaced version is released when the
+// last in-flight request drops its handle.
 // std::mutex rather than absl::Mutex: Debian's abseil is built without
 // ThreadSanitizer annotations, and the refcount stress test runs under TSan.
 class ServableModel {
@@ -43,15 +49,21 @@ class ServableModel {
       const std::string& path, uint64_t version = 0,
       const ModelOpenOptions& options = {});
 
-  // The current model and its version; empty when none is loaded.
+  // The highest version served; empty when none is loaded.
   ServableHandle Get() const;
+  // Exactly `version`; empty when it is not served.
+  ServableHandle Get(uint64_t version) const;
+  // The versions served, highest first.
+  std::vector<uint64_t> Versions() const;
 
-  // Replaces the current model (null unloads it).
+  // Serves only `model` as `version` (null unloads everything).
   void Set(std::shared_ptr<const Model> model, uint64_t version = 0);
+  // Serves exactly `versions` (empty handles are dropped; versions unique).
+  void SetVersions(std::vector<ServableHandle> versions);
 
  private:
   mutable std::mutex mu_;
-  ServableHandle current_;  // guarded by mu_
+  std::vector<ServableHandle> versions_;  // highest first; guarded by mu_
 };
 
 }  // namespace edlae::server

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/file_io.h"
@@ -106,35 +107,73 @@ std::string JoinHostPort(const std::string& host, int port) {
 absl::StatusOr<std::unique_ptr<RecommenderServer>>
 RecommenderServer::BuildAndStart(const ServerOptions& options) {
   RETURN_IF_ERROR(ValidateOptions(options));
-  if (options.model_path.empty() == options.model_dir.empty()) {
+  const int sources = !options.model_path.empty() + !options.model_dir.empty() +
+                      !options.model_config_path.empty();
+  if (sources != 1) {
     return absl::InvalidArgumentError(
-        "exactly one of --model and --model_dir must be given");
+        "exactly one of --model, --model_dir and --model_config must be given");
   }
-  auto servable = std::make_shared<ServableModel>();
+  auto registry = std::make_shared<ModelRegistry>();
   auto metrics = std::make_shared<ServerMetrics>();
-  ModelSourceOptions source;
-  source.model_path = options.model_path;
-  source.model_dir = options.model_dir;
-  source.warmup = options.warmup;
-  source.snapshot = options.model_snapshot;
+  ModelSetSource source;
+  source.defaults.warmup = options.warmup;
+  source.defaults.snapshot = options.model_snapshot;
+  const bool one_model = options.model_config_path.empty();
+  if (one_model) {
+    ModelSpec spec;
+    spec.name = options.service.model_name;
+    spec.source = source.defaults;
+    spec.source.model_path = options.model_path;
+    spec.source.model_dir = options.model_dir;
+    source.fixed.push_back(std::move(spec));
+    source.default_model = options.service.model_name;
+  } else {
+    source.config_path = options.model_config_path;
+  }
   // The health callback is attached in Start, once the server exists.
-  auto manager = std::make_unique<ModelManager>(source, servable, metrics);
+  auto manager =
+      std::make_unique<MultiModelManager>(std::move(source), registry, metrics);
   RETURN_IF_ERROR(manager->LoadInitial());
-  return Start(options, std::move(servable), std::move(metrics),
-               std::move(manager));
+  const std::vector<std::string> names = manager->model_names();
+  std::shared_ptr<ServableModel> servable =
+      manager->servable(one_model ? options.service.model_name : names.front());
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<RecommenderServer> server,
+      Start(options, std::move(servable), std::move(registry),
+            std::move(metrics), std::move(manager)));
+  server->one_model_ = one_model;
+  return server;
 }
 
 absl::StatusOr<std::unique_ptr<RecommenderServer>>
 RecommenderServer::BuildAndStart(const ServerOptions& options,
                                  std::shared_ptr<ServableModel> servable) {
-  return Start(options, std::move(servable), std::make_shared<ServerMetrics>(),
-               nullptr);
+  if (servable == nullptr) {
+    return absl::InvalidArgumentError("servable must not be null");
+  }
+  auto metrics = std::make_shared<ServerMetrics>();
+  auto registry = std::make_shared<ModelRegistry>();
+  RegisteredModel model;
+  model.name = options.service.model_name;
+  model.servable = servable;
+  model.metrics = &metrics->ForModel(model.name);
+  std::vector<RegisteredModel> models;
+  models.push_back(std::move(model));
+  registry->Set(std::move(models), options.service.model_name);
+  return Start(options, std::move(servable), std::move(registry),
+               std::move(metrics), nullptr);
+}
+
+ModelManager* RecommenderServer::model_manager() const {
+  if (manager_ == nullptr || !one_model_) return nullptr;
+  return manager_->manager(registry_->Names().front());
 }
 
 absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
     const ServerOptions& options, std::shared_ptr<ServableModel> servable,
+    std::shared_ptr<ModelRegistry> registry,
     std::shared_ptr<ServerMetrics> metrics,
-    std::unique_ptr<ModelManager> manager) {
+    std::unique_ptr<MultiModelManager> manager) {
   if (servable == nullptr) {
     return absl::InvalidArgumentError("servable must not be null");
   }
@@ -158,6 +197,7 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
 
   std::unique_ptr<RecommenderServer> server(new RecommenderServer());
   server->servable_ = std::move(servable);
+  server->registry_ = std::move(registry);
   server->metrics_ = std::move(metrics);
   server->manager_ = std::move(manager);
   const std::string metrics_address =
@@ -176,7 +216,7 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
     server->metrics_address_ = metrics_address;
   }
   server->service_ = std::make_unique<RecommenderService>(
-      server->servable_, std::move(service_options));
+      server->registry_, std::move(service_options));
 
   const std::string listen = JoinHostPort(options.host, options.port);
   grpc::ServerBuilder builder;
@@ -215,14 +255,21 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   server->address_ = JoinHostPort(options.host, server->port_);
 
   const ServableHandle handle = server->servable_->Get();
-  server->SetServing(static_cast<bool>(handle));
+  if (server->manager_ == nullptr) {
+    server->SetServing(static_cast<bool>(handle));
+    server->SetModelServing(options.service.model_name,
+                            static_cast<bool>(handle));
+  }
   // One line with everything an operator needs to know about the start.
   LogEvent(
       LogLevel::kInfo, "server_started",
       {{"address", server->address_},
        {"port", absl::StrCat(server->port_)},
-       {"model",
-        options.model_path.empty() ? options.model_dir : options.model_path},
+       {"model", !options.model_config_path.empty()
+                     ? options.model_config_path
+                     : (options.model_path.empty() ? options.model_dir
+                                                   : options.model_path)},
+       {"models", absl::StrJoin(server->registry_->Names(), ",")},
        {"version", handle ? absl::StrCat(handle.version) : ""},
        {"model_loaded", handle ? "true" : "false"},
        {"items", handle ? absl::StrCat(handle.model->num_items()) : "0"},
@@ -247,8 +294,15 @@ absl::StatusOr<std::unique_ptr<RecommenderServer>> RecommenderServer::Start(
   }
   if (server->manager_ != nullptr) {
     RecommenderServer* raw = server.get();
+    // Replays every model's state at once.
     server->manager_->SetOnServing(
-        [raw](bool serving) { raw->SetServing(serving); });
+        [raw](const std::string& model, bool serving) {
+          if (model.empty()) {
+            raw->SetServing(serving);
+          } else {
+            raw->SetModelServing(model, serving);
+          }
+        });
     if (options.poll_interval > absl::ZeroDuration()) {
       server->manager_->StartPolling(options.poll_interval);
     }
@@ -274,6 +328,14 @@ void RecommenderServer::SetServing(bool serving) {
   if (health == nullptr) return;
   health->SetServingStatus("", serving);
   health->SetServingStatus(kServiceName, serving);
+}
+
+void RecommenderServer::SetModelServing(const std::string& model,
+                                        bool serving) {
+  grpc::HealthCheckServiceInterface* health =
+      server_ == nullptr ? nullptr : server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(absl::StrCat(kServiceName, "/", model), serving);
 }
 
 void RecommenderServer::Wait() {

@@ -16,6 +16,8 @@
 #include "prometheus/exposer.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
+#include "server/model_registry.h"
+#include "server/multi_model_manager.h"
 #include "server/recommender_service.h"
 #include "server/servable_model.h"
 
@@ -28,9 +30,12 @@ inline constexpr int kDefaultMetricsPort = 9464;
 // Everything edlae-server's flags configure (TF Serving style).
 struct ServerOptions {
   // What to serve (BuildAndStart(options) loads it): exactly one of a model
-  // file (--model, version 0) or a folder of numbered versions (--model_dir).
+  // file (--model, version 0), a folder of numbered versions (--model_dir)
+  // — either one model named service.model_name — or a --model_config file
+  // of named models (TF Serving's text format; see MultiModelManager).
   std::string model_path;
   std::string model_dir;
+  std::string model_config_path;
   // How often to look for a new version (also on TriggerModelCheck / SIGHUP);
   // zero or negative: never poll.
   absl::Duration poll_interval = absl::Seconds(5);
@@ -87,20 +92,24 @@ struct ServerOptions {
 
 // Owns a started grpc::Server with the Recommender service, the default
 // health service, (optionally) reflection and /metrics, and the model
-// manager that hot-swaps versions. Health reports SERVING for "" and
-// "edlae.v1.Recommender" once a model is loaded, NOT_SERVING before and after
-// Shutdown. All methods are thread-safe; Shutdown may be called from any
+// managers that hot-swap versions and models. Health reports SERVING for ""
+// and "edlae.v1.Recommender" once every configured model has a version
+// loaded, and for "edlae.v1.Recommender/<model>" once that model has;
+// NOT_SERVING before, for a removed model, and after Shutdown. All methods are thread-safe; Shutdown may be called from any
 // thread (e.g. a signal-handling thread) while another thread is in Wait().
 class RecommenderServer {
  public:
   // Name under which health status is reported for the service.
   static constexpr const char* kServiceName = "edlae.v1.Recommender";
 
-  // Loads options.model_path or the best version in options.model_dir, starts
-  // serving it and polls for new versions. Errors: the Model::Open status
+  // Loads options.model_path, the best version in options.model_dir or the
+  // models of options.model_config_path, starts serving them and polls for
+  // new versions (and config changes). Errors: the Model::Open status
   // (prefixed with the path) when --model cannot be loaded; NotFound when
-  // --model_dir cannot be listed; InvalidArgument for inconsistent options or
-  // unreadable TLS/token files; Unavailable when an address cannot be bound.
+  // --model_dir (or a base_path) cannot be listed; InvalidArgument for
+  // inconsistent options, a bad --model_config (ParseModelServerConfig, a
+  // label naming a version not served) or unreadable TLS/token files;
+  // Unavailable when an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<RecommenderServer>> BuildAndStart(
       const ServerOptions& options);
 
@@ -120,19 +129,28 @@ class RecommenderServer {
   // "host:port" of the bound address (IPv6 hosts in brackets).
   const std::string& address() const { return address_; }
 
-  // The model holder shared with the service and the model manager.
+  // The versions of the one model (--model, --model_dir, the given
+  // ServableModel) or, with --model_config, of its first model at start-up.
   ServableModel& servable() const { return *servable_; }
+  // The names → models the service answers for.
+  ModelRegistry& registry() const { return *registry_; }
   ServerMetrics& metrics() const { return *metrics_; }
   // The port /metrics is served on; 0 without a metrics endpoint.
   int metrics_port() const { return metrics_port_; }
-  // Null when the server was given a ServableModel instead of a source.
-  ModelManager* model_manager() const { return manager_.get(); }
+  // The one model's manager (--model, --model_dir); null with --model_config
+  // or when the server was given a ServableModel instead of a source.
+  ModelManager* model_manager() const;
+  // Every model's manager; null when the server was given a ServableModel.
+  MultiModelManager* models() const { return manager_.get(); }
 
-  // Looks for a new model version now (SIGHUP); no-op without a manager.
+  // Re-reads --model_config and looks for new model versions now (SIGHUP);
+  // no-op without a manager.
   void TriggerModelCheck();
 
   // Sets the health status of "" and kServiceName.
   void SetServing(bool serving);
+  // Sets the health status of kServiceName + "/" + model.
+  void SetModelServing(const std::string& model, bool serving);
 
   // Blocks until the server has shut down.
   void Wait();
@@ -148,12 +166,15 @@ class RecommenderServer {
   // Shared by both BuildAndStart overloads; `manager` may be null.
   static absl::StatusOr<std::unique_ptr<RecommenderServer>> Start(
       const ServerOptions& options, std::shared_ptr<ServableModel> servable,
+      std::shared_ptr<ModelRegistry> registry,
       std::shared_ptr<ServerMetrics> metrics,
-      std::unique_ptr<ModelManager> manager);
+      std::unique_ptr<MultiModelManager> manager);
 
   std::shared_ptr<ServableModel> servable_;
+  std::shared_ptr<ModelRegistry> registry_;
   std::shared_ptr<ServerMetrics> metrics_;
-  std::unique_ptr<ModelManager> manager_;
+  std::unique_ptr<MultiModelManager> manager_;
+  bool one_model_ = false;  // --model / --model_dir
   std::unique_ptr<prometheus::Exposer> exposer_;  // moved out by Shutdown
   std::thread exposer_stopper_;                   // destroys it meanwhile
   int metrics_port_ = 0;

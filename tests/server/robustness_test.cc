@@ -575,20 +575,24 @@ TEST_F(OverloadTest, MetricsEndpointServesEveryFamily) {
   ASSERT_FALSE(Call(*stub, Request(2, 0), &response).ok());  // top_n 0
 
   const std::string body = HttpGet(server_->metrics_port(), "/metrics");
-  EXPECT_THAT(body, HasSubstr(
-      "edlae_requests_total{code=\"OK\",method=\"Recommend\"} 1"));
+  // Per-model series are labelled with the model's name (--model_name).
+  EXPECT_THAT(body, HasSubstr("edlae_requests_total{code=\"OK\",method="
+                              "\"Recommend\",model=\"default\"} 1"));
   EXPECT_THAT(body, HasSubstr("edlae_requests_total{code=\"INVALID_ARGUMENT\","
-                              "method=\"Recommend\"} 1"));
+                              "method=\"Recommend\",model=\"default\"} 1"));
   EXPECT_THAT(body, HasSubstr("edlae_request_latency_seconds_bucket"));
   EXPECT_THAT(body, HasSubstr("edlae_inflight_requests 0"));
   EXPECT_THAT(body, HasSubstr("edlae_shed_requests_total{method=\"Recommend\"} 0"));
-  EXPECT_THAT(body, HasSubstr("edlae_model_version 0"));
+  EXPECT_THAT(body, HasSubstr("edlae_model_version{model=\"default\"} 0"));
   EXPECT_THAT(body, HasSubstr(absl::StrCat(
       "edlae_model_info{fingerprint=\"",
-      server_->servable().Get().model->fingerprint(), "\",kind=\"dense\"} 1")));
-  EXPECT_THAT(body, HasSubstr("edlae_model_load_seconds"));
-  EXPECT_THAT(body, HasSubstr("edlae_model_reloads_total{result=\"ok\"} 1"));
-  EXPECT_THAT(body, HasSubstr("edlae_model_reloads_total{result=\"failed\"} 0"));
+      server_->servable().Get().model->fingerprint(),
+      "\",kind=\"dense\",model=\"default\"} 1")));
+  EXPECT_THAT(body, HasSubstr("edlae_model_load_seconds{model=\"default\"}"));
+  EXPECT_THAT(body, HasSubstr(
+      "edlae_model_reloads_total{model=\"default\",result=\"ok\"} 1"));
+  EXPECT_THAT(body, HasSubstr(
+      "edlae_model_reloads_total{model=\"default\",result=\"failed\"} 0"));
   EXPECT_THAT(body, HasSubstr("edlae_unknown_items_total 1"));
   EXPECT_THAT(body, HasSubstr("edlae_batch_size_bucket"));
   EXPECT_THAT(body, HasSubstr("edlae_inline_requests_total 2"));
