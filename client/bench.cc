@@ -1,4 +1,5 @@
-// Closed-loop load: each caller sends its next call when the previous one answers; stops at a count or a time bound.
+// Closed-loop load: each caller sends its next call when the previous one
+// answers; stops at a count or a time bound.
 #include "client/bench.h"
 
 #include <algorithm>
@@ -55,6 +56,7 @@ absl::StatusOr<BenchReport> RunBench(const RecommenderClient& client,
             options.item_ids[rng() % options.item_ids.size()]);
       }
       request.set_top_n(options.top_n);
+      options.model.ApplyTo(&request);
       const auto t0 = std::chrono::steady_clock::now();
       absl::StatusOr<v1::RecommendResponse> response =
           client.Recommend(request, options.timeout);
@@ -99,7 +101,8 @@ absl::StatusOr<BenchReport> RunBench(const RecommenderClient& client,
   for (std::thread& t : callers) t.join();
 
   report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   report.ok_calls = static_cast<int64_t>(latencies_us.size());
   report.qps = report.seconds > 0 ? report.ok_calls / report.seconds : 0;
   std::sort(latencies_us.begin(), latencies_us.end());
@@ -121,7 +124,8 @@ std::string FormatBenchReport(const BenchReport& r) {
       "p99_us=%.0f max_us=%.0f unknown_ids=%d/%d",
       r.calls, r.ok_calls, r.seconds, r.qps, r.p50_us, r.p95_us, r.p99_us,
       r.max_us, r.unknown_history_ids, r.history_ids_sent);
-  for (const auto& [code, n] : r.status_counts) absl::StrAppend(&out, " ", code, "=", n);
+  for (const auto& [code, n] : r.status_counts)
+    absl::StrAppend(&out, " ", code, "=", n);
   return out;
 }
 

@@ -1,4 +1,5 @@
-// edlae-client bench: a bounded closed-loop load generator over real gRPC that reports QPS and latency percentiles.
+// edlae-client bench: a bounded closed-loop load generator over real gRPC that
+// reports QPS and latency percentiles.
 #ifndef EDLAE_CLIENT_BENCH_H_
 #define EDLAE_CLIENT_BENCH_H_
 
@@ -14,11 +15,13 @@
 namespace edlae::client {
 
 struct BenchOptions {
-  int concurrency = 4;           // callers, each with one call in flight
-  int64_t requests = 1000;       // total calls (the loop stops at either bound)
+  int concurrency = 4;      // callers, each with one call in flight
+  int64_t requests = 1000;  // total calls (the loop stops at either bound)
   absl::Duration max_duration = absl::Seconds(60);
-  int history_len = 10;          // history items per call
+  int history_len = 10;  // history items per call
   uint32_t top_n = 10;
+  // The model every call asks (default: the server's default model).
+  ModelSelector model;
   absl::Duration timeout = absl::Seconds(5);  // per call
   // History ids are drawn uniformly from these (with a fixed seed per caller).
   std::vector<std::string> item_ids;

@@ -35,7 +35,9 @@ constexpr char kSynopsis[] =
     "[-n N] [--explain] [...]\n"
     "  edlae-client similar --target HOST:PORT --items ID,ID,... "
     "[-n N] [--similarity cosine] [...]\n"
-    "  edlae-client info --target HOST:PORT\n"
+    "  edlae-client info --target HOST:PORT [--model_name NAME]\n"
+    "Every command but health takes --model_name NAME and --model_version V "
+    "or --version_label L.\n"
     "  edlae-client health --target HOST:PORT [--service NAME]\n"
     "  edlae-client bench --target HOST:PORT [--concurrency 4] "
     "[--requests 1000] [...]\n"
@@ -92,10 +94,24 @@ struct SimilarFlags {
   std::string exclude;
   std::string candidates;
   std::string similarity = "model";
-  std::string model_name;
   bool explain = false;
   uint32_t max_contributions = 0;
 };
+
+// --model_name, --model_version, --version_label of every command that asks a
+// model.
+void AddModelFlags(CLI::App& command, edlae::client::ModelSelector& model) {
+  AddOption(command, "model_name", model.name,
+            "Model to ask (default: the server's default model, the only one "
+            "it serves).");
+  CLI::Option* version = AddOption(
+      command, "model_version", model.version,
+      "Exactly this version of the model (default: its highest served).");
+  AddOption(command, "version_label", model.label,
+            "The version a label of the server's --model_config names "
+            "(\"stable\", \"canary\").")
+      ->excludes(version);
+}
 
 // bench's flags, bound to its options (which hold the defaults).
 struct BenchFlags {
@@ -131,6 +147,7 @@ int PrintResponse(const absl::StatusOr<edlae::v1::RecommendResponse>& response,
 }
 
 int RunRecommend(const CLI::App& command, const RecommendFlags& flags,
+                 const edlae::client::ModelSelector& model,
                  const edlae::client::RecommenderClient& client,
                  absl::Duration timeout, bool json) {
   const std::vector<std::string> items = IdList(flags.items);
@@ -160,14 +177,16 @@ int RunRecommend(const CLI::App& command, const RecommendFlags& flags,
   }
   request.set_explain(flags.explain);
   request.set_max_contributions(flags.max_contributions);
+  model.ApplyTo(&request);
   return PrintResponse(client.Recommend(request, timeout), json);
 }
 
 int RunSimilar(const SimilarFlags& flags,
+               const edlae::client::ModelSelector& model,
                const edlae::client::RecommenderClient& client,
                absl::Duration timeout, bool json) {
   edlae::v1::SimilarItemsRequest request;
-  request.set_model_name(flags.model_name);
+  model.ApplyTo(&request);
   for (const std::string& id : IdList(flags.items)) request.add_item_ids(id);
   request.set_top_n(flags.top_n);
   for (const std::string& id : IdList(flags.exclude)) {
@@ -184,9 +203,11 @@ int RunSimilar(const SimilarFlags& flags,
   return PrintResponse(client.SimilarItems(request, timeout), json);
 }
 
-int RunInfo(const edlae::client::RecommenderClient& client,
+int RunInfo(const edlae::client::ModelSelector& model,
+            const edlae::client::RecommenderClient& client,
             absl::Duration timeout, bool json) {
-  absl::StatusOr<edlae::v1::ModelInfo> info = client.GetModelInfo(timeout);
+  absl::StatusOr<edlae::v1::ModelInfo> info =
+      client.GetModelInfo(timeout, model);
   if (!info.ok()) return RpcError(info.status());
   const std::string out = json ? edlae::client::ModelInfoToJson(*info) + "\n"
                                : edlae::client::ModelInfoToTable(*info);
@@ -235,7 +256,8 @@ int RunBenchCommand(const CLI::App& command, BenchFlags flags,
   // ids), and the report warns when most of them were unknown.
   const bool generated_ids = options.item_ids.empty();
   if (generated_ids) {
-    absl::StatusOr<edlae::v1::ModelInfo> info = client.GetModelInfo(timeout);
+    absl::StatusOr<edlae::v1::ModelInfo> info =
+        client.GetModelInfo(timeout, options.model);
     if (!info.ok()) return RpcError(info.status());
     for (uint64_t i = 1; i <= info->num_items(); ++i) {
       options.item_ids.push_back(absl::StrCat(i));
@@ -288,10 +310,12 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
 
   ConnectionFlags connection;
+  edlae::client::ModelSelector model;
   RecommendFlags recommend;
   CLI::App* recommend_command =
       app.add_subcommand("recommend", "Top-N items for a history (Recommend).");
   AddConnectionFlags(*recommend_command, connection);
+  AddModelFlags(*recommend_command, model);
   AddOption(*recommend_command, "items", recommend.items,
             "Comma-separated history item ids.")
       ->required();
@@ -317,6 +341,7 @@ int Main(int argc, char** argv) {
   CLI::App* similar_command = app.add_subcommand(
       "similar", "Top-N items related to the given items (SimilarItems).");
   AddConnectionFlags(*similar_command, connection);
+  AddModelFlags(*similar_command, model);
   AddOption(*similar_command, "items", similar.items,
             "Comma-separated query item ids.")
       ->required();
@@ -330,8 +355,6 @@ int Main(int argc, char** argv) {
             "model (the model's scores for a history of these items) or "
             "cosine (low-rank models: cosine with the rows of V).")
       ->check(CLI::IsMember({"model", "cosine"}));
-  AddOption(*similar_command, "model_name", similar.model_name,
-            "Model to ask (default: the served one).");
   AddFlag(*similar_command, "explain", similar.explain,
           "Show, under each item, the query items contributing most to its "
           "score.");
@@ -342,6 +365,7 @@ int Main(int argc, char** argv) {
   CLI::App* info_command =
       app.add_subcommand("info", "The served model (GetModelInfo).");
   AddConnectionFlags(*info_command, connection);
+  AddModelFlags(*info_command, model);
 
   std::string service;
   CLI::App* health_command =
@@ -356,6 +380,7 @@ int Main(int argc, char** argv) {
       "Closed-loop load: Recommend calls with random histories; QPS and "
       "latency percentiles.");
   AddConnectionFlags(*bench_command, connection);
+  AddModelFlags(*bench_command, bench.options.model);
   AddOption(*bench_command, "concurrency", bench.options.concurrency,
             "Callers, one call in flight each.")
       ->check(AtLeast(1));
@@ -399,13 +424,14 @@ int Main(int argc, char** argv) {
   }
   const edlae::client::RecommenderClient& client = **connected;
   if (&command == recommend_command) {
-    return RunRecommend(command, recommend, client, timeout, connection.json);
+    return RunRecommend(command, recommend, model, client, timeout,
+                        connection.json);
   }
   if (&command == similar_command) {
-    return RunSimilar(similar, client, timeout, connection.json);
+    return RunSimilar(similar, model, client, timeout, connection.json);
   }
   if (&command == info_command)
-    return RunInfo(client, timeout, connection.json);
+    return RunInfo(model, client, timeout, connection.json);
   if (&command == health_command) {
     return RunHealth(service, client, timeout, connection.json);
   }

@@ -11,16 +11,26 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace edlae::client {
 namespace {
 
-std::vector<std::pair<std::string, std::string>> SortedMetadata(
-    const v1::ModelInfo& info) {
-  std::vector<std::pair<std::string, std::string>> entries(
-      info.metadata().begin(), info.metadata().end());
+// A proto map's entries in key order (its own order is unspecified).
+template <typename Map>
+std::vector<std::pair<typename Map::key_type, typename Map::mapped_type>>
+Sorted(const Map& map) {
+  std::vector<std::pair<typename Map::key_type, typename Map::mapped_type>>
+      entries(map.begin(), map.end());
   std::sort(entries.begin(), entries.end());
   return entries;
+}
+
+auto SortedMetadata(const v1::ModelInfo& info) {
+  return Sorted(info.metadata());
+}
+auto SortedLabels(const v1::ModelInfo& info) {
+  return Sorted(info.version_labels());
 }
 
 }  // namespace
@@ -137,8 +147,16 @@ std::string ModelInfoToJson(const v1::ModelInfo& info) {
       ",\"file_size_bytes\":", info.file_size_bytes(),
       ",\"model_version\":", info.model_version(), ",\"nnz\":", info.nnz(),
       ",\"density\":", absl::StrFormat("%.6g", info.density()),
-      ",\"model_name\":", JsonQuote(info.model_name()), ",\"metadata\":{");
+      ",\"model_name\":", JsonQuote(info.model_name()),
+      ",\"served_versions\":[", absl::StrJoin(info.served_versions(), ","),
+      "],\"version_labels\":{");
   bool first = true;
+  for (const auto& [label, version] : SortedLabels(info)) {
+    absl::StrAppend(&out, first ? "" : ",", JsonQuote(label), ":", version);
+    first = false;
+  }
+  out.append("},\"metadata\":{");
+  first = true;
   for (const auto& [key, value] : SortedMetadata(info)) {
     absl::StrAppend(&out, first ? "" : ",", JsonQuote(key), ":",
                     JsonQuote(value));
@@ -157,7 +175,11 @@ std::string ModelInfoToTable(const v1::ModelInfo& info) {
       "file_size_bytes: ", info.file_size_bytes(), "\n",
       "model_version: ", info.model_version(), "\n", "nnz: ", info.nnz(), "\n",
       "density: ", absl::StrFormat("%.6g", info.density()), "\n",
-      "model_name: ", info.model_name(), "\n");
+      "model_name: ", info.model_name(), "\n",
+      "served_versions: ", absl::StrJoin(info.served_versions(), ","), "\n");
+  for (const auto& [label, version] : SortedLabels(info)) {
+    absl::StrAppend(&out, "version_labels.", label, ": ", version, "\n");
+  }
   for (const auto& [key, value] : SortedMetadata(info)) {
     absl::StrAppend(&out, "metadata.", key, ": ", value, "\n");
   }

@@ -130,12 +130,13 @@ absl::StatusOr<v1::RecommendResponse> RecommenderClient::SimilarItems(
 }
 
 absl::StatusOr<v1::ModelInfo> RecommenderClient::GetModelInfo(
-    absl::Duration timeout) const {
+    absl::Duration timeout, const ModelSelector& model) const {
   grpc::ClientContext context;
   Prepare(timeout, &context);
+  v1::GetModelInfoRequest request;
+  model.ApplyTo(&request);
   v1::ModelInfo info;
-  grpc::Status status =
-      recommender_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
+  grpc::Status status = recommender_->GetModelInfo(&context, request, &info);
   if (!status.ok()) return FromGrpcStatus(status);
   return info;
 }

@@ -3,7 +3,9 @@
 #ifndef EDLAE_CLIENT_RECOMMENDER_CLIENT_H_
 #define EDLAE_CLIENT_RECOMMENDER_CLIENT_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -39,6 +41,28 @@ struct ClientOptions {
   std::string auth_token;
 };
 
+// Which served model (and version) a call asks: RecommendRequest,
+// SimilarItemsRequest and GetModelInfoRequest's model_name, model_version and
+// version_label (see edlae.v1.Recommender). Empty: the default model, its
+// highest version.
+struct ModelSelector {
+  std::string name;
+  std::optional<uint64_t> version;
+  std::string label;
+
+  // Sets the three fields of `request` (any of the three request types).
+  template <typename Request>
+  void ApplyTo(Request* request) const {
+    request->set_model_name(name);
+    if (version.has_value()) {
+      request->set_model_version(*version);
+    } else {
+      request->clear_model_version();
+    }
+    request->set_version_label(label);
+  }
+};
+
 // Blocking client for one server. Each call gets its own deadline
 // (now + timeout) and fails fast (no wait-for-ready) when the server cannot be
 // reached, with the gRPC status mapped to absl::Status (UNAVAILABLE,
@@ -67,7 +91,9 @@ class RecommenderClient {
   absl::StatusOr<v1::RecommendResponse> SimilarItems(
       const v1::SimilarItemsRequest& request, absl::Duration timeout) const;
 
-  absl::StatusOr<v1::ModelInfo> GetModelInfo(absl::Duration timeout) const;
+  // The model `model` names (default: the default model).
+  absl::StatusOr<v1::ModelInfo> GetModelInfo(
+      absl::Duration timeout, const ModelSelector& model = {}) const;
 
   // grpc.health.v1.Health/Check for `service` ("" is the whole server).
   // A service the server does not know → NotFound.

@@ -36,8 +36,8 @@ absl::Status MultiModelManager::LoadInitial() {
   std::vector<ModelSpec> specs = source_.fixed;
   if (!source_.config_path.empty()) {
     config_identity_ = StatRegularFile(source_.config_path);
-    ASSIGN_OR_RETURN(specs, ReadModelServerConfig(source_.config_path,
-                                                  source_.defaults));
+    ASSIGN_OR_RETURN(
+        specs, ReadModelServerConfig(source_.config_path, source_.defaults));
   }
   RETURN_IF_ERROR(ApplyLocked(specs));
   // A label must name a version that actually loaded.
@@ -106,8 +106,8 @@ absl::Status MultiModelManager::ApplyLocked(std::vector<ModelSpec> specs) {
     entry.manager = std::make_unique<ModelManager>(spec.source, entry.servable,
                                                    metrics_, spec.name);
     if (absl::Status s = entry.manager->LoadInitial(); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("model '", spec.name,
-                                                 "': ", s.message()));
+      return absl::Status(
+          s.code(), absl::StrCat("model '", spec.name, "': ", s.message()));
     }
     fresh.emplace(spec.name, std::move(entry));
   }
@@ -118,7 +118,8 @@ absl::Status MultiModelManager::ApplyLocked(std::vector<ModelSpec> specs) {
     Entry entry;
     if (auto f = fresh.find(spec.name); f != fresh.end()) {
       entry = std::move(f->second);
-      if (entries_.count(spec.name) != 0) {
+      if (entries_.erase(spec.name) != 0) {
+        // The old entry goes; requests that resolved it keep its servable.
         LogEvent(LogLevel::kInfo, "model_changed",
                  {{"model", spec.name},
                   {"base_path", spec.source.model_dir},

@@ -24,14 +24,19 @@ METRICS = {
     "edlae_model_reloads_total": "counter",
     "edlae_unknown_items_total": "counter",
     "edlae_batch_size": "histogram",
+    "edlae_model_config_reloads_total": "counter",
 }
+# Every series of one served model carries model="<name>" (--model_config name, or --model_name).
 LABELS = {
-    "edlae_requests_total": {"method", "code"},
-    "edlae_request_latency_seconds": {"method", "le"},
+    "edlae_requests_total": {"method", "code", "model"},
+    "edlae_request_latency_seconds": {"method", "le", "model"},
     "edlae_shed_requests_total": {"method"},
-    "edlae_model_info": {"fingerprint", "kind"},
-    "edlae_model_reloads_total": {"result"},
+    "edlae_model_version": {"model"},
+    "edlae_model_info": {"fingerprint", "kind", "model"},
+    "edlae_model_load_seconds": {"model"},
+    "edlae_model_reloads_total": {"result", "model"},
     "edlae_batch_size": {"le"},
+    "edlae_model_config_reloads_total": {"result"},
 }
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 import edlae_testing
@@ -372,6 +373,115 @@ printf '  {cls.TOKEN}\\n' > token
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertIn(f"edlae_client: {code}", r.stderr)
                 self.assertNotIn("Traceback", r.stderr)
+
+
+class ModelConfigTest(unittest.TestCase):
+    """Several models by name (--model_config): the client's model_name, model_version and version_label."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        for model, version, items, seed in (("books", 1, 60, 1), ("books", 2, 60, 2), ("movies", 5, 80, 3)):
+            edlae_testing.train_model(d, os.path.join(model, str(version), "model.edlae"), users=200, items=items,
+                                      seed=seed)
+        cls.config = os.path.join(d, "models.config")
+        cls.write_config(["books", "movies"])
+        cls.server = edlae_testing.Server(d, None, name="models", extra_args=(
+            "--model_config", cls.config, "--poll_interval", "1h"))
+        cls.client = RecommenderClient(cls.server.target, timeout=5.0)
+
+    @classmethod
+    def write_config(cls, models):
+        entries = "".join(
+            f'config {{ name: "{m}" base_path: "{os.path.join(cls.tmp.name, m)}" '
+            + ('model_version_policy { all {} } version_labels { key: "stable" value: 1 } ' if m == "books" else "")
+            + "}\n" for m in models)
+        with open(cls.config + ".tmp", "w") as f:
+            f.write("model_config_list {\n" + entries + "}\n")
+        os.replace(cls.config + ".tmp", cls.config)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        status = cls.server.stop(signal.SIGTERM)
+        cls.tmp.cleanup()
+        assert status == 0, f"server exited {status} after SIGTERM"
+
+    def run_cli(self, *args):
+        return subprocess.run([sys.executable, "-m", "edlae_client", "--target", self.server.target, *args],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_names_versions_and_labels(self):
+        info = self.client.model_info("books")
+        self.assertEqual((info.model_name, info.num_items, info.model_version), ("books", 60, 2))
+        self.assertEqual(info.served_versions, [2, 1])
+        self.assertEqual(info.version_labels, {"stable": 1})
+        self.assertEqual(self.client.model_info("movies").num_items, 80)
+        self.assertEqual(self.client.recommend(["1", "2"], model_name="books").model_version, 2)
+        self.assertEqual(self.client.recommend(["1", "2"], model_name="books", model_version=1).model_version, 1)
+        self.assertEqual(self.client.recommend(["1", "2"], model_name="books", version_label="stable").model_version,
+                         1)
+        self.assertEqual(self.client.similar_items(["1"], model_name="movies").model_version, 5)
+        with self.assertRaises(EdlaeError) as e:
+            self.client.recommend(["1"], model_name="music")
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+        self.assertIn("books", e.exception.details)
+        with self.assertRaises(EdlaeError) as e:
+            self.client.recommend(["1"])  # two models, no default
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        with self.assertRaises(EdlaeError) as e:
+            self.client.recommend(["1"], model_name="books", model_version=1, version_label="stable")
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+
+    def test_command_line_flags_match_the_cpp_client(self):
+        for args in (("info", "--model_name", "books", "--version_label", "stable", "--json"),):
+            py = self.run_cli(*args)
+            self.assertEqual(py.returncode, 0, py.stderr)
+            cpp = subprocess.run([edlae_testing.binary("edlae-client"), *args, "--target", self.server.target],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(cpp.returncode, 0, cpp.stderr)
+            self.assertEqual(json.loads(py.stdout)["model_version"], 1)
+            self.assertEqual(json.loads(cpp.stdout)["model_version"], 1)
+        r = self.run_cli("recommend", "--items", "1,2", "--model_name", "movies", "--model_version", "5", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["model_version"], 5)
+        r = self.run_cli("recommend", "--items", "1", "--model_name", "books", "--model_version", "1",
+                         "--version_label", "stable")
+        self.assertEqual(r.returncode, 2, r.stderr)  # usage: not both
+        r = self.run_cli("recommend", "--items", "1", "--model_name", "music")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("NOT_FOUND", r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
+        r = self.run_cli("load", "--requests", "20", "--ids", "1:60", "--model_name", "books", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_sighup_rereads_the_config(self):
+        edlae_testing.train_model(self.tmp.name, os.path.join("music", "3", "model.edlae"), users=200, items=40,
+                                  seed=4)
+        self.write_config(["books", "movies", "music"])
+        self.server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.assertEqual(self.client.model_info("music").num_items, 40)
+                break
+            except EdlaeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.write_config(["books", "movies"])
+        self.server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.client.model_info("music")
+                time.sleep(0.05)
+            except EdlaeError as e:
+                self.assertEqual(e.code, grpc.StatusCode.NOT_FOUND)
+                break
+        else:
+            self.fail("music was not removed after SIGHUP")
 
 
 if __name__ == "__main__":

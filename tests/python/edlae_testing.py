@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Optional
 
 SKIP = 77  # ctest SKIP_RETURN_CODE: a Debian package the test needs is missing
 
@@ -50,9 +51,11 @@ def train_model(workdir: str, name: str = "model.edlae", *, users: int = 600, it
 
 
 class Server:
-    """An edlae-server on 127.0.0.1 with a free port (--port 0 --port_file); stderr goes to <workdir>/<name>.log."""
+    """An edlae-server on 127.0.0.1 with a free port (--port 0 --port_file); stderr goes to <workdir>/<name>.log.
 
-    def __init__(self, workdir: str, model: str, name: str = "server", extra_args: tuple[str, ...] = (),
+    model: the --model file; None to pass the model source in extra_args (--model_dir, --model_config)."""
+
+    def __init__(self, workdir: str, model: Optional[str], name: str = "server", extra_args: tuple[str, ...] = (),
                  start_timeout_s: float = 20.0):
         self.port_file = os.path.join(workdir, f"{name}.port")
         self.log_path = os.path.join(workdir, f"{name}.log")
@@ -60,7 +63,7 @@ class Server:
             os.remove(self.port_file)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [binary("edlae-server"), "--model", model, "--host", "127.0.0.1", "--port", "0",
+            [binary("edlae-server"), *(("--model", model) if model else ()), "--host", "127.0.0.1", "--port", "0",
              "--metrics_address", "127.0.0.1:0", "--port_file", self.port_file, *extra_args],
             stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + start_timeout_s

@@ -37,6 +37,7 @@
 #include "server/recommender_service.h"
 #include "server/servable_model.h"
 #include "server/server.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/model_corpus.h"
 #include "tests/testing/test_util.h"
 
@@ -44,6 +45,7 @@ namespace edlae::server {
 namespace {
 
 using ::edlae::testing::CorruptVariants;
+using ::edlae::testing::HttpGet;
 using ::edlae::testing::ReadBytes;
 using ::edlae::testing::ScratchDir;
 using ::edlae::testing::WriteBytesTo;
@@ -65,16 +67,15 @@ void PublishBytes(const fs::path& dir, uint64_t version,
 void PublishModel(const fs::path& dir, uint64_t version, size_t n) {
   const fs::path staging = dir / absl::StrCat(version, ".staging");
   fs::create_directories(staging);
-  ASSERT_TRUE(WriteVersionedModel((staging / kVersionModelFile).string(), n,
-                                  version)
-                  .ok());
+  ASSERT_TRUE(
+      WriteVersionedModel((staging / kVersionModelFile).string(), n, version)
+          .ok());
   fs::rename(staging, dir / absl::StrCat(version));
 }
 
 std::unique_ptr<v1::Recommender::Stub> StubTo(int port) {
-  return v1::Recommender::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                          grpc::InsecureChannelCredentials()));
+  return v1::Recommender::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
 }
 
 v1::RecommendRequest Request(int history, uint32_t top_n) {
@@ -133,7 +134,8 @@ TEST(ModelManagerTest, ServesHighestLoadableVersionAndSkipsCorruptOnce) {
   EXPECT_EQ(servable->Get().version, 2u);
   EXPECT_FALSE(manager.Check());  // nothing new
 
-  const std::string good = ReadBytes((dir.path() / "2" / kVersionModelFile).string());
+  const std::string good =
+      ReadBytes((dir.path() / "2" / kVersionModelFile).string());
   PublishBytes(dir.path(), 3, good.substr(0, good.size() / 2));  // truncated
   EXPECT_FALSE(manager.Check());
   EXPECT_FALSE(manager.Check());  // counted once, not once per poll
@@ -214,9 +216,9 @@ TEST(ModelDirServerTest, HealthTurnsServingWhenTheFirstVersionArrives) {
   };
   EXPECT_EQ(health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   v1::RecommendResponse response;
-  EXPECT_EQ(Call(*StubTo((*server)->port()), Request(2, 3), &response)
-                .error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(
+      Call(*StubTo((*server)->port()), Request(2, 3), &response).error_code(),
+      grpc::StatusCode::UNAVAILABLE);
   PublishModel(dir.path(), 7, 12);
   EXPECT_TRUE(WaitFor([&] {
     return health() == grpc::health::v1::HealthCheckResponse::SERVING;
@@ -322,7 +324,8 @@ TEST(ReloadUnderLoadTest, NoRequestFailsWhileVersionsValidCorruptValidArrive) {
   PublishModel(models, 2, 300);
   EXPECT_TRUE(served(2));
   absl::SleepFor(absl::Milliseconds(150));
-  const std::string good = ReadBytes((models / "2" / kVersionModelFile).string());
+  const std::string good =
+      ReadBytes((models / "2" / kVersionModelFile).string());
   std::string corrupt = good;
   corrupt[corrupt.size() / 2] ^= 0x01;  // one bit in B: checksum mismatch
   PublishBytes(models, 3, corrupt);
@@ -338,7 +341,8 @@ TEST(ReloadUnderLoadTest, NoRequestFailsWhileVersionsValidCorruptValidArrive) {
   std::printf(
       "[ figures  ] reload under load: %lld requests, %lld failed, "
       "reloads ok=%llu failed=%llu, answered by version:",
-      static_cast<long long>(sent.load()), static_cast<long long>(failed.load()),
+      static_cast<long long>(sent.load()),
+      static_cast<long long>(failed.load()),
       static_cast<unsigned long long>((*server)->model_manager()->reloads_ok()),
       static_cast<unsigned long long>(
           (*server)->model_manager()->reloads_failed()));
@@ -503,7 +507,8 @@ TEST_F(OverloadTest, ExpiredCallsAreNotScoredAndGetDeadlineExceeded) {
   // A fast call whose deadline passed on the way may be refused by the
   // client library itself; those that reached the queue must be stopped there.
   EXPECT_TRUE(WaitFor([&] { return stopped() >= 1; })) << stopped();
-  // No expired call was scored: OK answers are exactly the warm-up and slow ones.
+  // No expired call was scored: OK answers are exactly the warm-up and slow
+  // ones.
   EXPECT_EQ(server_->metrics().RequestCount(RpcMethod::kRecommend,
                                             grpc::StatusCode::OK),
             4 + kSlowClients * kSlowCalls);
@@ -519,9 +524,10 @@ TEST(RecommendWithModelTest, StopHookCancelsScoring) {
   const absl::Status status = RecommendWithModel(
       handle, Request(3, 5), ServiceLimits(), &response, [] { return true; });
   EXPECT_TRUE(absl::IsCancelled(status)) << status;
-  EXPECT_TRUE(RecommendWithModel(handle, Request(3, 5), ServiceLimits(),
-                                 &response, [] { return false; })
-                  .ok());
+  EXPECT_TRUE(
+      RecommendWithModel(handle, Request(3, 5), ServiceLimits(), &response, [] {
+        return false;
+      }).ok());
   EXPECT_EQ(response.items_size(), 5);
 }
 
@@ -542,27 +548,6 @@ TEST(RecommendWithModelTest, FiniteWeightsThatOverflowScoresAreRefused) {
 }
 
 // A raw HTTP/1.0 GET of http://127.0.0.1:port/path; "" on failure.
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request = absl::StrCat("GET ", path,
-                                             " HTTP/1.0\r\nHost: x\r\n\r\n");
-    if (::write(fd, request.data(), request.size()) ==
-        static_cast<ssize_t>(request.size())) {
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
-    }
-  }
-  ::close(fd);
-  return out;
-}
 
 TEST_F(OverloadTest, MetricsEndpointServesEveryFamily) {
   Start(16, 1);
@@ -582,17 +567,22 @@ TEST_F(OverloadTest, MetricsEndpointServesEveryFamily) {
                               "method=\"Recommend\",model=\"default\"} 1"));
   EXPECT_THAT(body, HasSubstr("edlae_request_latency_seconds_bucket"));
   EXPECT_THAT(body, HasSubstr("edlae_inflight_requests 0"));
-  EXPECT_THAT(body, HasSubstr("edlae_shed_requests_total{method=\"Recommend\"} 0"));
+  EXPECT_THAT(body,
+              HasSubstr("edlae_shed_requests_total{method=\"Recommend\"} 0"));
   EXPECT_THAT(body, HasSubstr("edlae_model_version{model=\"default\"} 0"));
   EXPECT_THAT(body, HasSubstr(absl::StrCat(
-      "edlae_model_info{fingerprint=\"",
-      server_->servable().Get().model->fingerprint(),
-      "\",kind=\"dense\",model=\"default\"} 1")));
+                        "edlae_model_info{fingerprint=\"",
+                        server_->servable().Get().model->fingerprint(),
+                        "\",kind=\"dense\",model=\"default\"} 1")));
   EXPECT_THAT(body, HasSubstr("edlae_model_load_seconds{model=\"default\"}"));
-  EXPECT_THAT(body, HasSubstr(
-      "edlae_model_reloads_total{model=\"default\",result=\"ok\"} 1"));
-  EXPECT_THAT(body, HasSubstr(
-      "edlae_model_reloads_total{model=\"default\",result=\"failed\"} 0"));
+  EXPECT_THAT(
+      body,
+      HasSubstr(
+          "edlae_model_reloads_total{model=\"default\",result=\"ok\"} 1"));
+  EXPECT_THAT(
+      body,
+      HasSubstr(
+          "edlae_model_reloads_total{model=\"default\",result=\"failed\"} 0"));
   EXPECT_THAT(body, HasSubstr("edlae_unknown_items_total 1"));
   EXPECT_THAT(body, HasSubstr("edlae_batch_size_bucket"));
   EXPECT_THAT(body, HasSubstr("edlae_inline_requests_total 2"));
@@ -655,9 +645,9 @@ TEST(EstimatedScoringWorkTest, DenseAndLowRank) {
   std::vector<float> u(n * rank, 0.5f), v(n * rank, 0.25f), popularity(n, 1);
   std::vector<std::string> ids;
   for (size_t i = 0; i < n; ++i) ids.push_back(absl::StrCat("i", i));
-  ASSERT_TRUE(WriteLowRankModel(dir.File("lr"),
-                                {rank, u, v, ids, popularity, {}})
-                  .ok());
+  ASSERT_TRUE(
+      WriteLowRankModel(dir.File("lr"), {rank, u, v, ids, popularity, {}})
+          .ok());
   auto low_rank = Model::Open(dir.File("lr"));
   ASSERT_TRUE(low_rank.ok());
   EXPECT_EQ(EstimatedScoringWork(**low_rank, Request(10, 5)),
@@ -735,8 +725,7 @@ TEST_F(InlineTest, DeadlineStopsAnInlineCall) {
   // A call may expire before it reaches the server (loaded machine); the
   // first one that reaches it must be stopped there, not scored to the end.
   for (int i = 0; i < 20 && stopped() < 1; ++i) {
-    EXPECT_EQ(Call(*stub_, Request(4000, 10), &response,
-                   absl::Milliseconds(1))
+    EXPECT_EQ(Call(*stub_, Request(4000, 10), &response, absl::Milliseconds(1))
                   .error_code(),
               grpc::StatusCode::DEADLINE_EXCEEDED);
     WaitFor([&] { return stopped() >= 1; }, absl::Milliseconds(200));
@@ -769,8 +758,7 @@ TEST_F(InlineTest, ClientCancellationOfAnInlineCallIsAnsweredAndReleased) {
   context.TryCancel();
   const grpc::Status status = done.get_future().get();
   // OK only when the call was answered before the cancellation.
-  EXPECT_TRUE(status.ok() ||
-              status.error_code() == grpc::StatusCode::CANCELLED)
+  EXPECT_TRUE(status.ok() || status.error_code() == grpc::StatusCode::CANCELLED)
       << status.error_code();
   // The server answers the call (when gRPC handed it over before the
   // cancellation) — CANCELLED when IsCancelled() turned true in time; gRPC
@@ -848,9 +836,9 @@ void ExpectSigtermDrainsInFlightCalls(const char* inline_max_work) {
   if (pid == 0) {
     const std::string log = dir.File("server.log");
     std::freopen(log.c_str(), "w", stderr);
-    ::execl(binary.c_str(), binary.c_str(), "--model", model.c_str(),
-            "--host", "127.0.0.1", "--port", "0", "--port_file",
-            port_file.c_str(), "--metrics_address=", "--worker_threads", "1",
+    ::execl(binary.c_str(), binary.c_str(), "--model", model.c_str(), "--host",
+            "127.0.0.1", "--port", "0", "--port_file", port_file.c_str(),
+            "--metrics_address=", "--worker_threads", "1",
             "--max_concurrent_requests", "0", "--shutdown_grace", "20s",
             "--inline_max_work", inline_max_work, static_cast<char*>(nullptr));
     ::_exit(127);

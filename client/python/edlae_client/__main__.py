@@ -88,6 +88,21 @@ def _connection_flags() -> argparse.ArgumentParser:
     return c
 
 
+def _add_model_flags(command: argparse.ArgumentParser) -> None:
+    """--model_name, --model_version, --version_label, as edlae-client's."""
+    command.add_argument("--model_name", default="",
+                         help="model to ask (default: the server's default model, the only one it serves)")
+    version = command.add_mutually_exclusive_group()
+    version.add_argument("--model_version", type=_int_at_least(0, 2**64 - 1), default=None,
+                         help="exactly this version of the model (default: its highest served)")
+    version.add_argument("--version_label", default="",
+                         help='the version a label of the server\'s --model_config names ("stable", "canary")')
+
+
+def _model(args: argparse.Namespace) -> dict:
+    return {"model_name": args.model_name, "model_version": args.model_version, "version_label": args.version_label}
+
+
 def _parser() -> argparse.ArgumentParser:
     connection = _connection_flags()
     p = argparse.ArgumentParser(prog="python3 -m edlae_client", description=__doc__, parents=[connection],
@@ -105,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="show, under each item, the history items contributing most to its score")
     rec.add_argument("--max_contributions", type=_MAX_CONTRIBUTIONS, default=0,
                      help="contributions shown per item with --explain (0: the server's default, 5)")
+    _add_model_flags(rec)
 
     sim = sub.add_parser("similar", help="top-N items related to the given items (SimilarItems)",
                          parents=[connection])
@@ -115,13 +131,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--similarity", choices=("model", "cosine"), default="model",
                      help="model: the model's scores for a history of these items; cosine (low-rank models): "
                           "cosine with the rows of V")
-    sim.add_argument("--model_name", default="", help="model to ask (default: the served one)")
     sim.add_argument("--explain", action="store_true",
                      help="show, under each item, the query items contributing most to its score")
     sim.add_argument("--max_contributions", type=_MAX_CONTRIBUTIONS, default=0,
                      help="contributions shown per item with --explain (0: the server's default, 5)")
+    _add_model_flags(sim)
 
-    sub.add_parser("info", help="the model being served", parents=[connection])
+    _add_model_flags(sub.add_parser("info", help="the model being served", parents=[connection]))
 
     health = sub.add_parser("health", help="grpc.health.v1 Check", parents=[connection])
     health.add_argument("--service", default="", help='"" (server) or edlae.v1.Recommender')
@@ -134,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--history", type=_int_at_least(1), default=10, help="history items per request")
     load.add_argument("--ids", default="1:1000", help="LO:HI (integer ids) or @FILE (one id per line)")
     load.add_argument("-n", "--top_n", type=_TOP_N, default=10)
+    _add_model_flags(load)
     return p
 
 
@@ -257,14 +274,14 @@ def _run(args: argparse.Namespace) -> int:
                 client.recommend(history, top_n=args.top_n, weights=weights,
                                  exclude_history=not args.include_history, exclude=exclude,
                                  candidates=candidates, explain=args.explain,
-                                 max_contributions=args.max_contributions), args.json)
+                                 max_contributions=args.max_contributions, **_model(args)), args.json)
         elif args.command == "similar":
             _print_recommendations(
                 client.similar_items(query, top_n=args.top_n, exclude=exclude, candidates=candidates,
-                                     similarity=args.similarity, model_name=args.model_name,
-                                     explain=args.explain, max_contributions=args.max_contributions), args.json)
+                                     similarity=args.similarity, explain=args.explain,
+                                     max_contributions=args.max_contributions, **_model(args)), args.json)
         elif args.command == "info":
-            _print_info(client.model_info(), args.json)
+            _print_info(client.model_info(**_model(args)), args.json)
         elif args.command == "health":
             status = client.health(args.service)
             print(json.dumps({"status": status}) if args.json else status)
@@ -272,7 +289,7 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "load":
             report = run_load(client, random_histories(ids, args.history), requests=args.requests,
                               concurrency=args.concurrency, max_seconds=args.max_seconds, top_n=args.top_n,
-                              timeout=timeout)
+                              timeout=timeout, model=_model(args))
             print(json.dumps(report.summary(), indent=None if args.json else 2))
             for message in report.error_messages:
                 print("error:", message, file=sys.stderr)

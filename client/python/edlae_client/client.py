@@ -80,7 +80,9 @@ class ModelInfo:
     file_size_bytes: int
     model_version: int
     metadata: dict[str, str]  # algorithm, lambda, dropout, num_users, ... (docs/model-format.md)
-    model_name: str = ""  # the name SimilarItems' model_name may use (server flag --model_name)
+    model_name: str = ""  # the name requests use for it (--model_config name, or server flag --model_name)
+    served_versions: list[int] = dataclasses.field(default_factory=list)  # every version served, highest first
+    version_labels: dict[str, int] = dataclasses.field(default_factory=dict)  # --model_config version_labels
 
 
 # Used when retry_reads=True. Recommend, SimilarItems and GetModelInfo only read, so a retry is always safe. UNAVAILABLE: the
@@ -103,6 +105,25 @@ _SIMILARITIES = {
     "model": recommender_pb2.SimilarItemsRequest.MODEL,
     "cosine": recommender_pb2.SimilarItemsRequest.COSINE,
 }
+
+
+def _model_fields(model_name: str, model_version: Optional[int], version_label: str) -> dict:
+    """The model_name / model_version / version_label fields of a request (see edlae.v1.Recommender): "" and None
+    mean the default model, its highest version served."""
+    if not isinstance(model_name, str):
+        raise TypeError(f"model_name must be a str, got {type(model_name).__name__} {model_name!r}")
+    if not isinstance(version_label, str):
+        raise TypeError(f"version_label must be a str, got {type(version_label).__name__} {version_label!r}")
+    fields = {"model_name": model_name, "version_label": version_label}
+    if model_version is not None:
+        if isinstance(model_version, bool) or not isinstance(model_version, int):
+            raise TypeError(f"model_version must be an int, got {type(model_version).__name__} {model_version!r}")
+        if not 0 <= model_version < 2**64:
+            raise EdlaeError(grpc.StatusCode.INVALID_ARGUMENT, f"model_version {model_version} is out of range")
+        if version_label:
+            raise EdlaeError(grpc.StatusCode.INVALID_ARGUMENT, "give model_version or version_label, not both")
+        fields["model_version"] = model_version
+    return fields
 
 
 def _check_top_n(top_n: int) -> None:
@@ -214,9 +235,15 @@ class RecommenderClient:
         candidates: Iterable[str] = (),
         explain: bool = False,
         max_contributions: int = 0,
+        model_name: str = "",
+        model_version: Optional[int] = None,
+        version_label: str = "",
         timeout: Optional[float] = None,
     ) -> Recommendations:
         """Top-N items for one user's history of item ids (weights: one per item, default all 1).
+
+        model_name, model_version / version_label: the model to ask ("": the server's default model; see the
+        proto's service comment); an unknown name, version or label raises EdlaeError(NOT_FOUND).
 
         exclude: ids never to return; candidates: when non-empty, score and return only these. Unknown ids are
         skipped and counted, never an error. explain: fill each item's contributions (the history items adding
@@ -239,6 +266,7 @@ class RecommenderClient:
             candidate_item_ids=_id_list(candidates, "candidates"),
             explain=bool(explain),
             max_contributions=max_contributions,
+            **_model_fields(model_name, model_version, version_label),
         )
         return _recommendations(self.recommend_raw(request, timeout))
 
@@ -258,23 +286,23 @@ class RecommenderClient:
         model_name: str = "",
         explain: bool = False,
         max_contributions: int = 0,
+        model_version: Optional[int] = None,
+        version_label: str = "",
         timeout: Optional[float] = None,
     ) -> Recommendations:
         """Top-N items related to `items` (SimilarItems); the query items themselves are never returned.
 
         similarity "model": what a user with exactly these items is recommended (rows of B summed, or through
         U then V for low-rank models); "cosine" (low-rank models only, INVALID_ARGUMENT otherwise): cosine
-        similarity with the rows of V. model_name: "" (the served model) or its name (NOT_FOUND otherwise).
+        similarity with the rows of V. model_name, model_version, version_label as in recommend().
         exclude, candidates, explain, max_contributions and the errors as in recommend().
         """
         _check_top_n(top_n)
         _check_max_contributions(max_contributions)
         if similarity not in _SIMILARITIES:
             raise ValueError(f"similarity must be one of {sorted(_SIMILARITIES)}, got {similarity!r}")
-        if not isinstance(model_name, str):
-            raise TypeError(f"model_name must be a str, got {type(model_name).__name__} {model_name!r}")
         request = recommender_pb2.SimilarItemsRequest(
-            model_name=model_name,
+            **_model_fields(model_name, model_version, version_label),
             item_ids=_id_list(items, "items"),
             top_n=top_n,
             exclude_item_ids=_id_list(exclude, "exclude"),
@@ -285,8 +313,11 @@ class RecommenderClient:
         )
         return _recommendations(self.similar_items_raw(request, timeout))
 
-    def model_info(self, timeout: Optional[float] = None) -> ModelInfo:
-        info = self._call(self._recommender.GetModelInfo, recommender_pb2.GetModelInfoRequest(), timeout)
+    def model_info(self, model_name: str = "", *, model_version: Optional[int] = None, version_label: str = "",
+                   timeout: Optional[float] = None) -> ModelInfo:
+        """GetModelInfo of the named model (default: the server's default model) and version."""
+        request = recommender_pb2.GetModelInfoRequest(**_model_fields(model_name, model_version, version_label))
+        info = self._call(self._recommender.GetModelInfo, request, timeout)
         return ModelInfo(
             kind=info.kind,
             dtype=info.dtype,
@@ -298,6 +329,8 @@ class RecommenderClient:
             model_version=info.model_version,
             metadata=dict(info.metadata),
             model_name=info.model_name,
+            served_versions=list(info.served_versions),
+            version_labels=dict(info.version_labels),
         )
 
     def health(self, service: str = "", timeout: Optional[float] = None) -> str:

@@ -68,11 +68,13 @@ def run_load(
     max_seconds: float = 60.0,
     top_n: int = 10,
     timeout: float = 5.0,
+    model: Optional[dict] = None,
     on_response: Optional[Callable[[int], None]] = None,
     stop: Optional[threading.Event] = None,
 ) -> LoadReport:
     """Makes at most `requests` Recommend calls from `concurrency` threads over `client`, stopping early after
-    `max_seconds` or once `stop` is set. on_response(n) is called (from a worker thread) after the n-th completed
+    `max_seconds` or once `stop` is set. model: keyword arguments naming the model every call asks (model_name,
+    model_version, version_label as in RecommenderClient.recommend). on_response(n) is called (from a worker thread) after the n-th completed
     call."""
     report = LoadReport()
     lock = threading.Lock()
@@ -89,7 +91,7 @@ def run_load(
             start = time.monotonic()
             try:
                 ids = history(call)
-                result = client.recommend(ids, top_n=top_n, timeout=timeout)
+                result = client.recommend(ids, top_n=top_n, timeout=timeout, **(model or {}))
                 elapsed = time.monotonic() - start
                 with lock:
                     report.ok += 1
