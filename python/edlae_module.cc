@@ -298,6 +298,11 @@ void DefineModule(py::module_& m) {
       .def_readwrite("sparse", &FitArgs::sparse)
       .def_readwrite("density", &FitArgs::density)
       .def_readwrite("min_cooccurrence", &FitArgs::min_cooccurrence)
+      .def_readwrite("factorization", &FitArgs::factorization)
+      .def_readwrite("incomplete_fill", &FitArgs::incomplete_fill)
+      .def_readwrite("incomplete_max_per_column",
+                     &FitArgs::incomplete_max_per_column)
+      .def_readwrite("memory_limit_mb", &FitArgs::memory_limit_mb)
       .def_readwrite("threads", &FitArgs::threads)
       .def_readwrite("skip_memory_check", &FitArgs::skip_memory_check)
       .def_readwrite("source", &FitArgs::source)

@@ -20,6 +20,7 @@
 #include "core/scorer.h"
 #include "core/status_macros.h"
 #include "core/weight_rows.h"
+#include "common/progress.h"
 #include "trainer/low_rank.h"
 #include "trainer/model_spec.h"
 #include "trainer/sparse_factor.h"
@@ -91,86 +92,69 @@ absl::StatusOr<TrainOptions> TrainOptionsOf(const FitArgs& args,
   ASSIGN_OR_RETURN(spec.precision, ParsePrecision(args.precision));
   spec.rank = args.rank;
   spec.epochs = args.epochs;
-  spec.omega = args.omega;
+  spec.omega = args.omega > 0 ? args.omega : DefaultOmega(args.lam);  // as --omega
   spec.seed = args.seed;
   ASSIGN_OR_RETURN(spec.eigensolver, ParseEigenMethod(args.eigensolver));
-  // CheckedLowRankOptions (trainer/commands/common_flags.cc).
-  if (spec.rank == 0) {
-    if (!args.method.empty()) {
-      return absl::InvalidArgumentError(
-          "method is for low-rank training: give rank=K too");
-    }
-    if (spec.algorithm == Algorithm::kZeroDiag) {
-      return absl::InvalidArgumentError(
-          "model zero-diag is low-rank: give rank=K (method als)");
-    }
-  } else {
-    if (spec.rank > x.num_items()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "rank ", spec.rank, " exceeds the ", x.num_items(), " items"));
-    }
-    if (!args.method.empty()) {
-      ASSIGN_OR_RETURN(spec.method, ParseLowRankMethod(args.method));
-    } else if (spec.algorithm == Algorithm::kZeroDiag) {
-      spec.method = LowRankMethod::kAls;
-    }
-    RETURN_IF_ERROR(ValidateLowRankMethod(spec.algorithm, spec.method));
+  if (spec.rank == 0 && !args.method.empty()) {
+    return absl::InvalidArgumentError(
+        "method is for low-rank training: give rank=K too");
   }
+  if (spec.rank > x.num_items()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", spec.rank, " exceeds the ", x.num_items(), " items"));
+  }
+  if (!args.method.empty()) {
+    ASSIGN_OR_RETURN(spec.method, ParseLowRankMethod(args.method));
+  }
+  RETURN_IF_ERROR(ResolveLowRankMethod(spec.algorithm, spec.rank,
+                                       !args.method.empty(), spec.method));
   ASSIGN_OR_RETURN(train.storage, ParseDType(args.dtype));
+  const std::optional<FactorizationMethod> factorization =
+      ParseFactorizationMethod(args.factorization);
+  if (!factorization.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("factorization must be auto, complete or incomplete, not '",
+                     args.factorization, "'"));
+  }
+  if (!(args.incomplete_fill > 0) || args.incomplete_max_per_column < 0 ||
+      args.memory_limit_mb < 0) {
+    return absl::InvalidArgumentError(
+        "incomplete_fill must be > 0, incomplete_max_per_column and "
+        "memory_limit_mb >= 0");
+  }
   train.num_threads = args.threads;
   train.source = args.source;
+  train.progress = args.verbose ? ProgressMode::kAuto : ProgressMode::kNever;
   if (args.verbose) train.log = &std::cerr;
 
-  // RunTrain (trainer/commands/train_command.cc): the sparse path's limits
-  // and the memory check.
-  const bool sparse =
-      args.sparse || args.density > 0 || args.min_cooccurrence > 0;
-  if (sparse && spec.rank > 0) {
-    if (args.density > 0) {
-      return absl::InvalidArgumentError(
-          "density shapes a sparse full-rank B; with rank, sparse trains U "
-          "and V on the exact sparse factor");
-    }
-    if (spec.method != LowRankMethod::kClosedForm ||
-        (spec.algorithm != Algorithm::kEdlae &&
-         spec.algorithm != Algorithm::kDlae)) {
-      return absl::InvalidArgumentError(
-          "sparse with rank trains model edlae or dlae with method "
-          "closed-form only");
-    }
-  }
-  if (sparse && spec.algorithm == Algorithm::kZeroDiag) {
-    return absl::InvalidArgumentError(
-        "model zero-diag has no sparse trainer (use ease, edlae or dlae)");
-  }
-  std::optional<size_t> limit;
-  if (absl::StatusOr<size_t> available = AvailableMemoryBytes();
-      available.ok()) {
-    limit = *available;
-  }
-  if (!sparse) {
-    const size_t need = EstimateTrainingBytes(
-        x.num_items(), x.num_interactions() * 2 * sizeof(uint32_t),
-        UsesFloatGram(x.num_users(),
-                      SolverOptionsFor(spec, train.num_threads), spec.rank));
-    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-    if (limit.has_value() && need > *limit && !args.skip_memory_check) {
-      return absl::ResourceExhaustedError(absl::StrFormat(
-          "training %d items needs about %.2f GiB but only %.2f GiB is "
-          "available; drop rare items, use sparse=True, or pass "
-          "skip_memory_check=True to try anyway",
-          x.num_items(), need / kGiB, *limit / kGiB));
-    }
-  } else {
+  // RunTrain (trainer/commands/train_command.cc): what trains sparse, its
+  // options, and the memory check.
+  const bool sparse = args.sparse || args.density > 0 ||
+                      args.min_cooccurrence > 0 ||
+                      *factorization != FactorizationMethod::kAuto;
+  if (sparse) {
+    RETURN_IF_ERROR(CheckSparseTraining(
+        spec,
+        args.density > 0 || *factorization != FactorizationMethod::kAuto));
     SparseTrainOptions options;
     options.density = args.density > 0 ? args.density
                                         : DefaultSparseDensity(x.num_items());
     options.min_cooccurrence = static_cast<uint32_t>(args.min_cooccurrence);
-    options.progress = args.verbose ? ProgressMode::kAuto : ProgressMode::kNever;
-    if (limit.has_value() && !args.skip_memory_check) {
-      options.memory_limit_bytes = *limit + CurrentRssBytes();
-    }
+    options.factorization = *factorization;
+    options.incomplete_fill = args.incomplete_fill;
+    options.incomplete_max_per_column =
+        static_cast<size_t>(args.incomplete_max_per_column);
+    options.progress = train.progress;
     train.sparse = options;
+  }
+  const MemoryBudget budget = TrainingMemoryBudget(
+      x, train, static_cast<size_t>(args.memory_limit_mb) << 20);
+  if (absl::Status s = ApplyMemoryBudget(budget, args.skip_memory_check, train);
+      !s.ok()) {
+    return absl::Status(
+        s.code(), absl::StrCat(s.message(),
+                               "; drop rare items, use sparse=True, or pass "
+                               "skip_memory_check=True to try anyway"));
   }
   return train;
 }
@@ -199,7 +183,8 @@ absl::StatusOr<std::shared_ptr<const Model>> Fit(const Interactions& x,
 }
 
 absl::Status SaveModel(const Model& model, const std::string& path) {
-  return WriteFileAtomically(path, model.bytes());
+  const std::string_view bytes = model.bytes();
+  return WriteFileAtomically(path, absl::string_view(bytes.data(), bytes.size()));
 }
 
 absl::StatusOr<std::vector<Answer>> RecommendQueries(
@@ -336,20 +321,10 @@ absl::StatusOr<SplitEvaluation> EvaluateSplitOf(const Model& model,
       ReadHeldOutUsers(dir, part, [&model](std::string_view id) {
         return model.FindItem(id);
       }));
-  // evaluate_command.cc CheckCoverage: the model's ids must be the sids.
-  const HeldOutUsers& users = out.users;
-  const size_t known = users.fold_in_items.size() +
-                       (users.target_items.size() - users.unknown_targets);
-  const size_t all = known + users.unknown_fold_in + users.unknown_targets;
-  if (all > 0 && known * 2 < all) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the model knows only ", known, " of ", all,
-        " held-out interactions' items: its item ids must be the split's "
-        "sids (train it on ", dir, "/train.csv)"));
-  }
+  RETURN_IF_ERROR(CheckSplitCoverage(out.users, "the model"));
   EvalOptions eval;
   eval.num_threads = threads;
-  ASSIGN_OR_RETURN(out.result, EvaluateHeldOutOfModel(model, users, eval));
+  ASSIGN_OR_RETURN(out.result, EvaluateHeldOutOfModel(model, out.users, eval));
   return out;
 }
 

@@ -17,6 +17,8 @@
 #include "evaluation/evaluate.h"
 #include "evaluation/weak_evaluate.h"
 #include "trainer/interactions.h"
+#include "trainer/sparse_factor.h"
+#include "trainer/sparse_solver.h"
 #include "trainer/train.h"
 
 namespace edlae::python {
@@ -40,8 +42,14 @@ struct FitArgs {
   bool sparse = false;
   double density = 0;
   int64_t min_cooccurrence = 0;
+  // --factorization (auto | complete | incomplete; not auto selects sparse
+  // training), --incomplete-fill, --incomplete-max-per-column.
+  std::string factorization = "auto";
+  double incomplete_fill = SparseTrainOptions().incomplete_fill;
+  int64_t incomplete_max_per_column = kIncompleteMaxPerColumn;
   int threads = 0;                    // 0: all cores
   bool skip_memory_check = false;
+  int64_t memory_limit_mb = 0;        // 0: the available memory
   std::string source = "python:edlae.fit";  // the `source` metadata key
   bool verbose = false;               // the trainer's log lines on stderr
   // Where the model file is written before it is opened (a private folder

@@ -165,6 +165,8 @@ class Model:
 def fit(X: Any, model: str = "edlae", lam: float = 0.0, dropout: float = 0.0, rank: Optional[int] = None, *,
         item_ids: Optional[Sequence] = None, user_ids: Optional[Sequence] = None, method: Optional[str] = None,
         sparse: bool = False, density: Optional[float] = None, min_cooccurrence: int = 0,
+        factorization: str = "auto", incomplete_fill: float = 1.0, incomplete_max_per_column: int = 0,
+        memory_limit_mb: int = 0,
         precision: str = "float64", dtype: str = "float32", threads: Optional[int] = None, epochs: int = 10,
         omega: float = 0.0, seed: int = 1, eigensolver: str = "auto", skip_memory_check: bool = False,
         source: str = "python:edlae.fit", verbose: bool = False, temp_dir: Optional[str] = None,
@@ -172,7 +174,8 @@ def fit(X: Any, model: str = "edlae", lam: float = 0.0, dropout: float = 0.0, ra
     """Trains a model on X exactly as `edlae-train train` does (the same C++ pipeline and defaults; argument
     names follow its flags): model "ease" | "edlae" | "dlae" | "zero-diag" (low-rank only), lam = --lambda,
     dropout = --dropout, rank = --rank (None: full rank B), method = --method (closed-form | admm | als),
-    sparse / density / min_cooccurrence = --sparse / --density / --min-cooccurrence, precision = --precision,
+    sparse / density / min_cooccurrence / factorization / incomplete_fill / incomplete_max_per_column =
+    the --flags of those names, memory_limit_mb = --memory-limit-mb, precision = --precision,
     dtype = --dtype (storage: float32 | float16 | bfloat16), threads = --threads (None: all cores).
 
     X: anything interactions() takes (scipy.sparse users × items with item_ids, a list of histories, a dict,
@@ -195,6 +198,10 @@ def fit(X: Any, model: str = "edlae", lam: float = 0.0, dropout: float = 0.0, ra
             raise ValueError(f"density must be in (0, 1], not {density}")
         args.density = float(density)
     args.min_cooccurrence = int(min_cooccurrence)
+    args.factorization = factorization
+    args.incomplete_fill = float(incomplete_fill)
+    args.incomplete_max_per_column = int(incomplete_max_per_column)
+    args.memory_limit_mb = int(memory_limit_mb)
     args.precision = precision
     args.dtype = dtype
     if threads is not None and int(threads) < 1:
