@@ -85,8 +85,8 @@ std::string IdOf(py::handle h, const char* what) {
 
 std::vector<std::string> IdsOf(py::handle seq, const char* what) {
   if (py::isinstance<py::str>(seq) || py::isinstance<py::bytes>(seq)) {
-    throw py::type_error(absl::StrCat(
-        what, " must be a sequence of ids, not a single string"));
+    throw py::type_error(
+        absl::StrCat(what, " must be a sequence of ids, not a single string"));
   }
   std::vector<std::string> ids;
   for (py::handle h : py::iter(seq)) ids.push_back(IdOf(h, what));
@@ -172,13 +172,16 @@ py::array_t<float> Matrix(const WeightRows& rows) {
   return out;
 }
 
-using Int64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
-using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using Int64Array =
+    py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using DoubleArray =
+    py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 }  // namespace
 
 void DefineModule(py::module_& m) {
-  m.doc() = "edlae's C++ trainer, scorer and evaluation (use the edlae package)";
+  m.doc() =
+      "edlae's C++ trainer, scorer and evaluation (use the edlae package)";
 
   py::class_<Interactions>(m, "Interactions",
                            "Binary users × items interactions, as the "
@@ -189,15 +192,16 @@ void DefineModule(py::module_& m) {
                              &Interactions::num_interactions)
       .def_readonly("item_ids", &Interactions::item_ids)
       .def_readonly("user_ids", &Interactions::user_ids)
-      .def("csr_arrays",
-           [](const Interactions& x) {
-             return py::make_tuple(
-                 Copy(x.row_offsets.data(),
-                      {static_cast<py::ssize_t>(x.row_offsets.size())}),
-                 Copy(x.item_indices.data(),
-                      {static_cast<py::ssize_t>(x.item_indices.size())}));
-           },
-           "(indptr uint64, indices uint32) of the binary matrix")
+      .def(
+          "csr_arrays",
+          [](const Interactions& x) {
+            return py::make_tuple(
+                Copy(x.row_offsets.data(),
+                     {static_cast<py::ssize_t>(x.row_offsets.size())}),
+                Copy(x.item_indices.data(),
+                     {static_cast<py::ssize_t>(x.item_indices.size())}));
+          },
+          "(indptr uint64, indices uint32) of the binary matrix")
       .def("__repr__", [](const Interactions& x) {
         return absl::StrCat("<edlae.Interactions ", x.num_users(), " users × ",
                             x.num_items(), " items, ", x.num_interactions(),
@@ -231,8 +235,8 @@ void DefineModule(py::module_& m) {
         return ValueOrRaise(std::move(x));
       },
       py::arg("indptr"), py::arg("indices"), py::arg("data"),
-      py::arg("num_rows"), py::arg("num_cols"), py::arg("item_ids") = py::none(),
-      py::arg("user_ids") = py::none());
+      py::arg("num_rows"), py::arg("num_cols"),
+      py::arg("item_ids") = py::none(), py::arg("user_ids") = py::none());
 
   m.def(
       "interactions_from_histories",
@@ -282,7 +286,8 @@ void DefineModule(py::module_& m) {
       py::arg("rating_col") = -1, py::arg("min_rating") = py::none(),
       py::arg("min_item_count") = 0, py::arg("min_user_count") = 0);
 
-  py::class_<FitArgs>(m, "FitArgs", "edlae.fit's options (edlae-train train's defaults)")
+  py::class_<FitArgs>(m, "FitArgs",
+                      "edlae.fit's options (edlae-train train's defaults)")
       .def(py::init<>())
       .def_readwrite("model", &FitArgs::model)
       .def_readwrite("lam", &FitArgs::lam)
@@ -311,31 +316,35 @@ void DefineModule(py::module_& m) {
 
   py::class_<PyModel>(m, "Model", "A loaded or trained model (see edlae.Model)")
       .def_property_readonly(
-          "kind", [](const PyModel& p) { return ModelKindName(p.model->kind()); })
+          "kind",
+          [](const PyModel& p) { return ModelKindName(p.model->kind()); })
       .def_property_readonly(
           "dtype", [](const PyModel& p) { return DTypeName(p.model->dtype()); })
-      .def_property_readonly("num_items",
-                             [](const PyModel& p) { return p.model->num_items(); })
+      .def_property_readonly(
+          "num_items", [](const PyModel& p) { return p.model->num_items(); })
       .def_property_readonly("rank",
                              [](const PyModel& p) { return p.model->rank(); })
-      .def_property_readonly("nnz", [](const PyModel& p) { return p.model->nnz(); })
+      .def_property_readonly("nnz",
+                             [](const PyModel& p) { return p.model->nnz(); })
       .def_property_readonly(
-          "fingerprint", [](const PyModel& p) { return p.model->fingerprint(); })
+          "fingerprint",
+          [](const PyModel& p) { return p.model->fingerprint(); })
       .def_property_readonly("path",
                              [](const PyModel& p) -> py::object {
                                if (!p.from_file) return py::none();
                                return py::str(p.model->path());
                              })
-      .def_property_readonly("file_size",
-                             [](const PyModel& p) { return p.model->file_size(); })
-      .def_property_readonly("item_ids",
-                             [](const PyModel& p) {
-                               py::list ids;
-                               for (size_t i = 0; i < p.model->num_items(); ++i) {
-                                 ids.append(py::str(std::string(p.model->item_id(i))));
-                               }
-                               return ids;
-                             })
+      .def_property_readonly(
+          "file_size", [](const PyModel& p) { return p.model->file_size(); })
+      .def_property_readonly(
+          "item_ids",
+          [](const PyModel& p) {
+            py::list ids;
+            for (size_t i = 0; i < p.model->num_items(); ++i) {
+              ids.append(py::str(std::string(p.model->item_id(i))));
+            }
+            return ids;
+          })
       .def_property_readonly("metadata",
                              [](const PyModel& p) {
                                py::dict d;
@@ -344,28 +353,29 @@ void DefineModule(py::module_& m) {
                                }
                                return d;
                              })
-      .def_property_readonly("popularity",
-                             [](const PyModel& p) {
-                               absl::Span<const float> pop = p.model->popularity();
-                               return Copy(pop.data(),
-                                           {static_cast<py::ssize_t>(pop.size())});
-                             })
+      .def_property_readonly(
+          "popularity",
+          [](const PyModel& p) {
+            absl::Span<const float> pop = p.model->popularity();
+            return Copy(pop.data(), {static_cast<py::ssize_t>(pop.size())});
+          })
       .def("index_of",
            [](const PyModel& p, py::handle id) -> py::object {
              std::optional<uint32_t> i = p.model->FindItem(IdOf(id, "item id"));
              if (!i) return py::none();
              return py::int_(*i);
            })
-      .def("save",
-           [](const PyModel& p, const std::string& path) {
-             absl::Status s;
-             {
-               py::gil_scoped_release release;
-               s = SaveModel(*p.model, path);
-             }
-             OkOrRaise(s);
-           },
-           py::arg("path"))
+      .def(
+          "save",
+          [](const PyModel& p, const std::string& path) {
+            absl::Status s;
+            {
+              py::gil_scoped_release release;
+              s = SaveModel(*p.model, path);
+            }
+            OkOrRaise(s);
+          },
+          py::arg("path"))
       .def("dense_weights",
            [](const PyModel& p) {
              if (p.model->kind() != ModelKind::kDense) {
@@ -394,60 +404,63 @@ void DefineModule(py::module_& m) {
                  Copy(w.offsets, {static_cast<py::ssize_t>(w.num_rows + 1)}),
                  Copy(w.indices, {static_cast<py::ssize_t>(w.nnz)}), data);
            })
-      .def("recommend",
-           [](const PyModel& p, const py::object& histories,
-              const py::object& weights, size_t n, bool exclude_history,
-              const py::object& exclude, const py::object& candidates,
-              int threads) {
-             std::vector<std::vector<std::string>> h = HistoriesOf(histories);
-             std::vector<Query> queries(h.size());
-             for (size_t q = 0; q < h.size(); ++q) queries[q].ids = std::move(h[q]);
-             if (!weights.is_none()) {
-               py::sequence w = weights.cast<py::sequence>();
-               if (w.size() != queries.size()) {
-                 throw py::value_error(absl::StrCat(
-                     "weights holds ", w.size(), " lists for ", queries.size(),
-                     " histories"));
-               }
-               for (size_t q = 0; q < queries.size(); ++q) {
-                 if (!w[q].is_none()) {
-                   queries[q].weights = w[q].cast<std::vector<float>>();
-                 }
-               }
-             }
-             QueryOptions o =
-                 QueryOptionsOf(n, exclude_history, exclude, candidates, threads);
-             absl::StatusOr<std::vector<Answer>> answers;
-             {
-               py::gil_scoped_release release;
-               answers = RecommendQueries(*p.model, queries, o);
-             }
-             py::list out;
-             for (const Answer& a : ValueOrRaise(std::move(answers))) {
-               out.append(AnswerDict(*p.model, a));
-             }
-             return out;
-           },
-           py::arg("histories"), py::arg("weights") = py::none(),
-           py::arg("n") = 10, py::arg("exclude_history") = true,
-           py::arg("exclude") = py::none(), py::arg("candidates") = py::none(),
-           py::arg("threads") = 0)
-      .def("similar_items",
-           [](const PyModel& p, const py::object& ids, size_t n,
-              const py::object& exclude, const py::object& candidates,
-              bool cosine) {
-             std::vector<std::string> query = IdsOf(ids, "item id");
-             QueryOptions o = QueryOptionsOf(n, true, exclude, candidates, 1);
-             o.cosine = cosine;
-             absl::StatusOr<Answer> answer;
-             {
-               py::gil_scoped_release release;
-               answer = SimilarTo(*p.model, query, o);
-             }
-             return AnswerDict(*p.model, ValueOrRaise(std::move(answer)));
-           },
-           py::arg("ids"), py::arg("n") = 10, py::arg("exclude") = py::none(),
-           py::arg("candidates") = py::none(), py::arg("cosine") = false);
+      .def(
+          "recommend",
+          [](const PyModel& p, const py::object& histories,
+             const py::object& weights, size_t n, bool exclude_history,
+             const py::object& exclude, const py::object& candidates,
+             int threads) {
+            std::vector<std::vector<std::string>> h = HistoriesOf(histories);
+            std::vector<Query> queries(h.size());
+            for (size_t q = 0; q < h.size(); ++q)
+              queries[q].ids = std::move(h[q]);
+            if (!weights.is_none()) {
+              py::sequence w = weights.cast<py::sequence>();
+              if (w.size() != queries.size()) {
+                throw py::value_error(
+                    absl::StrCat("weights holds ", w.size(), " lists for ",
+                                 queries.size(), " histories"));
+              }
+              for (size_t q = 0; q < queries.size(); ++q) {
+                if (!w[q].is_none()) {
+                  queries[q].weights = w[q].cast<std::vector<float>>();
+                }
+              }
+            }
+            QueryOptions o = QueryOptionsOf(n, exclude_history, exclude,
+                                            candidates, threads);
+            absl::StatusOr<std::vector<Answer>> answers;
+            {
+              py::gil_scoped_release release;
+              answers = RecommendQueries(*p.model, queries, o);
+            }
+            py::list out;
+            for (const Answer& a : ValueOrRaise(std::move(answers))) {
+              out.append(AnswerDict(*p.model, a));
+            }
+            return out;
+          },
+          py::arg("histories"), py::arg("weights") = py::none(),
+          py::arg("n") = 10, py::arg("exclude_history") = true,
+          py::arg("exclude") = py::none(), py::arg("candidates") = py::none(),
+          py::arg("threads") = 0)
+      .def(
+          "similar_items",
+          [](const PyModel& p, const py::object& ids, size_t n,
+             const py::object& exclude, const py::object& candidates,
+             bool cosine) {
+            std::vector<std::string> query = IdsOf(ids, "item id");
+            QueryOptions o = QueryOptionsOf(n, true, exclude, candidates, 1);
+            o.cosine = cosine;
+            absl::StatusOr<Answer> answer;
+            {
+              py::gil_scoped_release release;
+              answer = SimilarTo(*p.model, query, o);
+            }
+            return AnswerDict(*p.model, ValueOrRaise(std::move(answer)));
+          },
+          py::arg("ids"), py::arg("n") = 10, py::arg("exclude") = py::none(),
+          py::arg("candidates") = py::none(), py::arg("cosine") = false);
 
   m.def(
       "fit",

@@ -16,11 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/file_io.h"
+#include "common/progress.h"
 #include "core/exclusions.h"
 #include "core/scorer.h"
 #include "core/status_macros.h"
 #include "core/weight_rows.h"
-#include "common/progress.h"
 #include "trainer/low_rank.h"
 #include "trainer/model_spec.h"
 #include "trainer/sparse_factor.h"
@@ -92,7 +92,8 @@ absl::StatusOr<TrainOptions> TrainOptionsOf(const FitArgs& args,
   ASSIGN_OR_RETURN(spec.precision, ParsePrecision(args.precision));
   spec.rank = args.rank;
   spec.epochs = args.epochs;
-  spec.omega = args.omega > 0 ? args.omega : DefaultOmega(args.lam);  // as --omega
+  spec.omega =
+      args.omega > 0 ? args.omega : DefaultOmega(args.lam);  // as --omega
   spec.seed = args.seed;
   ASSIGN_OR_RETURN(spec.eigensolver, ParseEigenMethod(args.eigensolver));
   if (spec.rank == 0 && !args.method.empty()) {
@@ -112,9 +113,9 @@ absl::StatusOr<TrainOptions> TrainOptionsOf(const FitArgs& args,
   const std::optional<FactorizationMethod> factorization =
       ParseFactorizationMethod(args.factorization);
   if (!factorization.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("factorization must be auto, complete or incomplete, not '",
-                     args.factorization, "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "factorization must be auto, complete or incomplete, not '",
+        args.factorization, "'"));
   }
   if (!(args.incomplete_fill > 0) || args.incomplete_max_per_column < 0 ||
       args.memory_limit_mb < 0) {
@@ -137,8 +138,8 @@ absl::StatusOr<TrainOptions> TrainOptionsOf(const FitArgs& args,
         spec,
         args.density > 0 || *factorization != FactorizationMethod::kAuto));
     SparseTrainOptions options;
-    options.density = args.density > 0 ? args.density
-                                        : DefaultSparseDensity(x.num_items());
+    options.density =
+        args.density > 0 ? args.density : DefaultSparseDensity(x.num_items());
     options.min_cooccurrence = static_cast<uint32_t>(args.min_cooccurrence);
     options.factorization = *factorization;
     options.incomplete_fill = args.incomplete_fill;
@@ -163,9 +164,9 @@ absl::StatusOr<std::shared_ptr<const Model>> Fit(const Interactions& x,
                                                  const FitArgs& args) {
   ASSIGN_OR_RETURN(TrainOptions train, TrainOptionsOf(args, x));
   std::error_code ec;
-  std::filesystem::path parent =
-      args.temp_dir.empty() ? std::filesystem::temp_directory_path(ec)
-                            : std::filesystem::path(args.temp_dir);
+  std::filesystem::path parent = args.temp_dir.empty()
+                                     ? std::filesystem::temp_directory_path(ec)
+                                     : std::filesystem::path(args.temp_dir);
   if (ec) parent = "/tmp";
   std::string pattern = (parent / "edlae-fit-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
@@ -175,16 +176,17 @@ absl::StatusOr<std::shared_ptr<const Model>> Fit(const Interactions& x,
   train.out_path = (dir / "model.edlae").string();
   absl::StatusOr<TrainReport> report = TrainAndWrite(x, train);
   absl::StatusOr<std::shared_ptr<const Model>> model =
-      report.ok() ? Model::Open(train.out_path)
-                  : absl::StatusOr<std::shared_ptr<const Model>>(
-                        report.status());
+      report.ok()
+          ? Model::Open(train.out_path)
+          : absl::StatusOr<std::shared_ptr<const Model>>(report.status());
   std::filesystem::remove_all(dir, ec);  // the mapping stays valid
   return model;
 }
 
 absl::Status SaveModel(const Model& model, const std::string& path) {
   const std::string_view bytes = model.bytes();
-  return WriteFileAtomically(path, absl::string_view(bytes.data(), bytes.size()));
+  return WriteFileAtomically(path,
+                             absl::string_view(bytes.data(), bytes.size()));
 }
 
 absl::StatusOr<std::vector<Answer>> RecommendQueries(
@@ -215,8 +217,8 @@ absl::StatusOr<std::vector<Answer>> RecommendQueries(
     for (size_t i = 0; i < query.ids.size(); ++i) {
       const float weight = query.weights.empty() ? 1.0f : query.weights[i];
       if (!std::isfinite(weight)) {
-        return WithQuery(absl::InvalidArgumentError(absl::StrCat(
-                             "weight ", i, " is not finite")),
+        return WithQuery(absl::InvalidArgumentError(
+                             absl::StrCat("weight ", i, " is not finite")),
                          q);
       }
       std::optional<uint32_t> index = model.FindItem(query.ids[i]);
@@ -316,11 +318,10 @@ absl::StatusOr<SplitEvaluation> EvaluateSplitOf(const Model& model,
                                                 const std::string& part,
                                                 int threads) {
   SplitEvaluation out;
-  ASSIGN_OR_RETURN(
-      out.users,
-      ReadHeldOutUsers(dir, part, [&model](std::string_view id) {
-        return model.FindItem(id);
-      }));
+  ASSIGN_OR_RETURN(out.users,
+                   ReadHeldOutUsers(dir, part, [&model](std::string_view id) {
+                     return model.FindItem(id);
+                   }));
   RETURN_IF_ERROR(CheckSplitCoverage(out.users, "the model"));
   EvalOptions eval;
   eval.num_threads = threads;

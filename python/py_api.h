@@ -29,14 +29,14 @@ struct FitArgs {
   std::string model = AlgorithmName(ModelSpec().algorithm);
   double lam = ModelSpec().lambda;
   double dropout = ModelSpec().dropout;
-  size_t rank = 0;                    // 0: full rank
-  std::string method;                 // "": closed-form (zero-diag: als)
+  size_t rank = 0;     // 0: full rank
+  std::string method;  // "": closed-form (zero-diag: als)
   std::string eigensolver = EigenMethodName(ModelSpec().eigensolver);
   int epochs = ModelSpec().epochs;
-  double omega = 0;                   // 0: DefaultOmega
+  double omega = 0;  // 0: DefaultOmega
   uint64_t seed = ModelSpec().seed;
   std::string precision = PrecisionName(ModelSpec().precision);
-  std::string dtype = "float32";      // storage: float32 | float16 | bfloat16
+  std::string dtype = "float32";  // storage: float32 | float16 | bfloat16
   // Sparse training, as --sparse, --density, --min-cooccurrence (either
   // selects it; density 0: DefaultSparseDensity).
   bool sparse = false;
@@ -47,11 +47,11 @@ struct FitArgs {
   std::string factorization = "auto";
   double incomplete_fill = SparseTrainOptions().incomplete_fill;
   int64_t incomplete_max_per_column = kIncompleteMaxPerColumn;
-  int threads = 0;                    // 0: all cores
+  int threads = 0;  // 0: all cores
   bool skip_memory_check = false;
-  int64_t memory_limit_mb = 0;        // 0: the available memory
+  int64_t memory_limit_mb = 0;              // 0: the available memory
   std::string source = "python:edlae.fit";  // the `source` metadata key
-  bool verbose = false;               // the trainer's log lines on stderr
+  bool verbose = false;                     // the trainer's log lines on stderr
   // Where the model file is written before it is opened (a private folder
   // inside it, removed at once; the mapping keeps the model). "": TMPDIR or
   // /tmp.

@@ -95,10 +95,9 @@ absl::StatusOr<Interactions> InteractionsFromCsr(
   }
   const uint64_t nnz = static_cast<uint64_t>(csr.indptr[m]);
   if (nnz != csr.indices.size() || nnz != csr.data.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("X.indptr ends at ", nnz, " but X has ",
-                     csr.indices.size(), " indices and ", csr.data.size(),
-                     " values"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "X.indptr ends at ", nnz, " but X has ", csr.indices.size(),
+        " indices and ", csr.data.size(), " values"));
   }
   if (item_ids.empty()) item_ids = DefaultIds(n);
   if (user_ids.empty()) user_ids = DefaultIds(m);
@@ -119,9 +118,8 @@ absl::StatusOr<Interactions> InteractionsFromCsr(
       const int64_t j = csr.indices[e];
       const double v = csr.data[e];
       if (j < 0 || static_cast<uint64_t>(j) >= n) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("X row ", u, " has column index ", j,
-                         " outside [0, ", n, ")"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "X row ", u, " has column index ", j, " outside [0, ", n, ")"));
       }
       if (!std::isfinite(v) || v < 0) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -168,8 +166,9 @@ absl::StatusOr<Interactions> InteractionsFromHistories(
       auto it = index.find(id);
       if (it == index.end()) {
         if (fixed) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "history ", u, " names item '", id, "', which is not in item_ids"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("history ", u, " names item '", id,
+                           "', which is not in item_ids"));
         }
         if (id.empty()) {
           return absl::InvalidArgumentError(

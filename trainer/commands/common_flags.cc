@@ -228,9 +228,9 @@ absl::StatusOr<LowRankOptions> CheckedLowRankOptions(
       }
     }
   }
-  if (absl::Status s = ResolveLowRankMethod(
-          solver.algorithm, low_rank.rank, flags.method_option->count() > 0,
-          low_rank.method);
+  if (absl::Status s = ResolveLowRankMethod(solver.algorithm, low_rank.rank,
+                                            flags.method_option->count() > 0,
+                                            low_rank.method);
       !s.ok()) {
     return s;
   }

@@ -27,8 +27,8 @@
 namespace edlae::cli {
 namespace {
 
-// Integer ids make a mismatch invisible to CheckSplitCoverage (a model trained on
-// raw movie ids "knows" the sids "1".."n" too), so compare what the model
+// Integer ids make a mismatch invisible to CheckSplitCoverage (a model trained
+// on raw movie ids "knows" the sids "1".."n" too), so compare what the model
 // recorded as training counts with the split's train.csv.
 void WarnIfNotTrainedOnSplit(const Model& model, const std::string& dir) {
   absl::StatusOr<Interactions> train = ReadSplitFile(dir + "/train.csv");

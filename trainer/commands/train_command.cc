@@ -125,9 +125,11 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
         "[train] memory estimate: %.2f GiB for %d items (%s: %s)\n",
         budget.need / kGiB, x->num_items(),
         budget.limit_given ? "--memory_limit_mb" : "available",
-        budget.limit.has_value() ? absl::StrFormat("%.2f GiB", *budget.limit / kGiB)
-                                 : std::string("unknown"));
-  if (absl::Status s = ApplyMemoryBudget(budget, flags.skip_memory_check, train);
+        budget.limit.has_value()
+            ? absl::StrFormat("%.2f GiB", *budget.limit / kGiB)
+            : std::string("unknown"));
+  if (absl::Status s =
+          ApplyMemoryBudget(budget, flags.skip_memory_check, train);
       !s.ok()) {
     std::cerr << "edlae-train: " << s.message()
               << "; drop rare items (--min-item-count), use a machine with "
