@@ -84,7 +84,7 @@ def interactions(data: Any, item_ids: Optional[Sequence] = None, user_ids: Optio
 class Model:
     """A model: trained by fit (held in memory, the file TrainAndWrite wrote) or opened by load (mapped).
 
-    kind: "dense" | "low_rank" | "sparse"; dtype: "float32" | "float16" | "bfloat16"; num_items; rank (0 unless
+    kind: "dense" | "low_rank" | "sparse"; dtype: "float32" | "float16" | "bfloat16"; num_items (n_items); rank (0 unless
     low-rank); item_ids (list of str, index order); metadata (dict of str: the file's training metadata);
     fingerprint (16 hex digits, as the server reports); path (the file, or None for a model from fit);
     popularity (numpy float32: training count per item).
@@ -96,6 +96,7 @@ class Model:
     kind = property(lambda self: self._m.kind)
     dtype = property(lambda self: self._m.dtype)
     num_items = property(lambda self: self._m.num_items)
+    n_items = num_items
     rank = property(lambda self: self._m.rank)
     nnz = property(lambda self: self._m.nnz)
     fingerprint = property(lambda self: self._m.fingerprint)
