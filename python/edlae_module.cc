@@ -423,7 +423,12 @@ void DefineModule(py::module_& m) {
               }
               for (size_t q = 0; q < queries.size(); ++q) {
                 if (!w[q].is_none()) {
-                  queries[q].weights = w[q].cast<std::vector<float>>();
+                  try {
+                    queries[q].weights = w[q].cast<std::vector<float>>();
+                  } catch (const py::cast_error&) {
+                    throw py::type_error(absl::StrCat(
+                        "weights[", q, "] must be a list of numbers or None"));
+                  }
                 }
               }
             }

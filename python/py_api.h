@@ -1,6 +1,10 @@
 // The C++ side of the Python API (no Python types): fit into a held model,
 // save, load, recommend and similar items as the server answers them, and
 // the CLI's evaluations.
+//
+// Thread safety: no shared state; every function may run concurrently with
+// others (the bindings call them without the GIL). Models are immutable and
+// shared (std::shared_ptr<const Model>); arguments are borrowed for the call.
 #ifndef EDLAE_PYTHON_PY_API_H_
 #define EDLAE_PYTHON_PY_API_H_
 

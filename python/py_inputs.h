@@ -1,5 +1,7 @@
 // Python API inputs as the trainer's Interactions: CSR arrays (SciPy) and id
-// lists, validated (no Python types here).
+// lists, validated (no Python types here). Pure functions: the spans are
+// borrowed for the call, the results own their data; safe to call
+// concurrently.
 #ifndef EDLAE_PYTHON_PY_INPUTS_H_
 #define EDLAE_PYTHON_PY_INPUTS_H_
 

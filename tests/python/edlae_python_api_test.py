@@ -260,6 +260,7 @@ class PythonApiTest(unittest.TestCase):
         for case in (lambda: m.recommend([["i0"]], n=0), lambda: m.recommend("i0"),
                      lambda: m.recommend([["i0"]], weights=[[1.0, 2.0]]),
                      lambda: m.recommend([["i0"]], weights=[[float("nan")]]),
+                     lambda: m.recommend([["i0"]], weights=[["x"]]), lambda: m.recommend([[1.5]]),
                      lambda: m.similar_items(["i0"], n=0), lambda: m.similar_items(["i0"], similarity="cosine"),
                      lambda: edlae.evaluate(m, [["i0"]], [[]]), lambda: edlae.evaluate(m, [["i0"]], None)):
             with self.assertRaises((ValueError, TypeError)):
