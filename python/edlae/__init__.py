@@ -84,8 +84,8 @@ def interactions(data: Any, item_ids: Optional[Sequence] = None, user_ids: Optio
 class Model:
     """A model: trained by fit (held in memory, the file TrainAndWrite wrote) or opened by load (mapped).
 
-    kind: "dense" | "low_rank" | "sparse"; dtype: "float32" | "float16" | "bfloat16"; num_items (n_items); rank (0 unless
-    low-rank); item_ids (list of str, index order); metadata (dict of str: the file's training metadata);
+    kind: "dense" | "low_rank" | "sparse"; dtype: "float32" | "float16" | "bfloat16"; num_items (n_items);
+    rank (0 unless low-rank); item_ids (list of str, index order); metadata (dict of str: the file's training metadata);
     fingerprint (16 hex digits, as the server reports); path (the file, or None for a model from fit);
     popularity (numpy float32: training count per item).
     """
@@ -149,8 +149,9 @@ class Model:
             return [Recommendation(a["items"], a["popularity_fallback"], a["unknown_item_count"]) for a in answers]
         return [a["items"] for a in answers]
 
-    def similar_items(self, ids: Sequence, n: int = 10, *, similarity: str = "model", exclude: Optional[Sequence] = None,
-                      candidates: Optional[Sequence] = None, details: bool = False):
+    def similar_items(self, ids: Sequence, n: int = 10, *, similarity: str = "model",
+                      exclude: Optional[Sequence] = None, candidates: Optional[Sequence] = None,
+                      details: bool = False):
         """The best n items related to `ids`, as edlae-server's SimilarItems: similarity "model" scores a
         history of exactly these items (their rows of B summed; Σ U rows then V·z for low-rank), "cosine"
         (low-rank only) cos(V_j, mean of the items' normalized V rows). The items themselves are never returned.
