@@ -139,6 +139,12 @@ class Model {
   const std::string& fingerprint() const { return fingerprint_; }
   // File path the model came from ("" for FromBytes).
   const std::string& path() const { return path_; }
+  // The whole validated file (the mapping, or the copy Snapshot/FromBytes
+  // owns), valid as long as the Model: written out, it is the same model
+  // file byte for byte (the Python API's Model.save).
+  std::string_view bytes() const {
+    return {reinterpret_cast<const char*>(data_), size_};
+  }
 
  private:
   Model() = default;

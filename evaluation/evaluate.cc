@@ -36,6 +36,21 @@ absl::StatusOr<LoadedSplit> ReadSplit(const std::string& dir) {
   return split;
 }
 
+absl::Status CheckSplitCoverage(const HeldOutUsers& users,
+                                const std::string& model) {
+  const size_t known = users.fold_in_items.size() +
+                       (users.target_items.size() - users.unknown_targets);
+  const size_t all = known + users.unknown_fold_in + users.unknown_targets;
+  if (all > 0 && known * 2 < all) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        model, " knows only ", known, " of ", all,
+        " held-out interactions' items: its item ids must be the split's sids. "
+        "Train it on the split's train.csv (edlae-train tune --out, or train "
+        "--input DIR/train.csv --format csv --header)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
                                               const std::string& part,
                                               const ItemLookup& lookup) {

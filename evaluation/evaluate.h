@@ -51,6 +51,13 @@ absl::StatusOr<HeldOutUsers> ReadHeldOutUsers(const std::string& dir,
                                               const std::string& part,
                                               const ItemLookup& lookup);
 
+// FailedPrecondition when `model` (its description, for the message) knows
+// fewer than half of the held-out interactions' items: its ids are not the
+// split's sids (e.g. trained on the raw file, which also saw the held-out
+// users), and its numbers would be meaningless. evaluate and edlae.evaluate.
+absl::Status CheckSplitCoverage(const HeldOutUsers& users,
+                                const std::string& model);
+
 // The alignment ReadHeldOutUsers does, on interactions already loaded: `tr`
 // holds the fold-in histories and `te` the targets, users matched by id
 // string. Fold-in items the model lacks are skipped, target items it lacks

@@ -8,6 +8,7 @@ PACKAGES=(
   libabsl-dev libopenblas-dev libxxhash-dev libhwy-dev libcli11-dev libsuitesparse-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-yaml python3-grpcio python3-protobuf nginx
+  pybind11-dev python3-dev python3-numpy python3-scipy
   prometheus-cpp-dev openssl libssl-dev clang-14 libclang-rt-14-dev
 )
 # Only deploy/container-test.sh needs these: `install-deps.sh --container` installs them instead of the list above.

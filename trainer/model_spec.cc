@@ -86,4 +86,19 @@ absl::Status ValidateLowRankMethod(Algorithm a, LowRankMethod m) {
       "dlae (closed-form) and zero-diag (als)"));
 }
 
+absl::Status ResolveLowRankMethod(Algorithm algorithm, size_t rank,
+                                  bool method_given, LowRankMethod& method) {
+  if (rank == 0) {
+    if (algorithm == Algorithm::kZeroDiag) {
+      return absl::InvalidArgumentError(
+          "--model zero-diag is low-rank: give --rank K --method als");
+    }
+    return absl::OkStatus();
+  }
+  if (!method_given && algorithm == Algorithm::kZeroDiag) {
+    method = LowRankMethod::kAls;  // its only method
+  }
+  return ValidateLowRankMethod(algorithm, method);
+}
+
 }  // namespace edlae

@@ -57,6 +57,14 @@ Precision SolvePrecision(const ModelSpec& spec);
 // edlae (closed-form, admm), dlae (closed-form), zero-diag (als).
 absl::Status ValidateLowRankMethod(Algorithm algorithm, LowRankMethod method);
 
+// The model/rank/method checks train, evaluate and edlae.fit make before any
+// work: zero-diag needs rank > 0; at rank > 0 a method not given
+// (`method_given` false) becomes zero-diag's only one (kAls) and the pair must
+// pass ValidateLowRankMethod. `method` is updated in place. InvalidArgument
+// saying what is wrong.
+absl::Status ResolveLowRankMethod(Algorithm algorithm, size_t rank,
+                                  bool method_given, LowRankMethod& method);
+
 }  // namespace edlae
 
 #endif  // EDLAE_TRAINER_MODEL_SPEC_H_

@@ -370,4 +370,67 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
   return report;
 }
 
+absl::Status CheckSparseTraining(const ModelSpec& spec, bool shaped) {
+  if (spec.rank > 0) {
+    if (shaped) {
+      return absl::InvalidArgumentError(
+          "--density and --factorization shape a sparse full-rank B; with "
+          "--rank, --sparse trains U and V on the exact sparse factor (and "
+          "--min-cooccurrence may thin G)");
+    }
+    if (spec.method != LowRankMethod::kClosedForm ||
+        (spec.algorithm != Algorithm::kEdlae &&
+         spec.algorithm != Algorithm::kDlae)) {
+      return absl::InvalidArgumentError(
+          "--sparse --rank trains --model edlae or dlae with --method "
+          "closed-form only");
+    }
+  }
+  if (spec.algorithm == Algorithm::kZeroDiag) {
+    return absl::InvalidArgumentError(
+        "--model zero-diag has no sparse trainer (use ease, edlae or dlae)");
+  }
+  return absl::OkStatus();
+}
+
+MemoryBudget TrainingMemoryBudget(const Interactions& x,
+                                  const TrainOptions& options,
+                                  size_t limit_bytes) {
+  MemoryBudget budget;
+  budget.num_items = x.num_items();
+  if (!options.sparse.has_value()) {
+    budget.need = EstimateTrainingBytes(
+        x.num_items(), x.num_interactions() * 2 * sizeof(uint32_t),
+        UsesFloatGram(x.num_users(),
+                      SolverOptionsFor(options.spec, options.num_threads),
+                      options.spec.rank));
+  }
+  if (limit_bytes > 0) {
+    budget.limit = limit_bytes;
+    budget.limit_given = true;
+  } else if (absl::StatusOr<size_t> available = AvailableMemoryBytes();
+             available.ok()) {
+    budget.limit = *available;
+  }
+  return budget;
+}
+
+absl::Status ApplyMemoryBudget(const MemoryBudget& budget, bool skip_check,
+                               TrainOptions& options) {
+  if (skip_check || !budget.limit.has_value()) return absl::OkStatus();
+  if (options.sparse.has_value()) {
+    options.sparse->memory_limit_bytes =
+        budget.limit_given ? *budget.limit : *budget.limit + CurrentRssBytes();
+    return absl::OkStatus();
+  }
+  if (budget.need > *budget.limit) {
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "training %d items needs about %.2f GiB but only %.2f GiB is %s",
+        budget.num_items, budget.need / kGiB, *budget.limit / kGiB,
+        budget.limit_given ? "allowed" : "available"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace edlae

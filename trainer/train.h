@@ -61,6 +61,35 @@ struct TrainOptions {
 absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
                                           const TrainOptions& options);
 
+// What the sparse trainers can train, checked before any data is read
+// (train, edlae.fit): with spec.rank > 0, sparse training is edlae or dlae by
+// closed form on the exact factor, so `shaped` (a density or factorization was
+// asked for, which shape a sparse full-rank B) is refused; zero-diag has no
+// sparse trainer. InvalidArgument saying so.
+absl::Status CheckSparseTraining(const ModelSpec& spec, bool shaped);
+
+// The memory check train and edlae.fit make before the big allocations.
+struct MemoryBudget {
+  size_t num_items = 0;
+  // EstimateTrainingBytes of the dense path (0 when options.sparse is set:
+  // the sparse trainer checks its own phases against memory_limit_bytes).
+  size_t need = 0;
+  std::optional<size_t> limit;  // bytes; nullopt: unknown
+  bool limit_given = false;     // the caller's limit, not the available memory
+};
+// The budget of training `x` with `options`: `limit_bytes` > 0 is the limit
+// (--memory-limit-mb), else AvailableMemoryBytes (unknown when unreadable).
+MemoryBudget TrainingMemoryBudget(const Interactions& x,
+                                  const TrainOptions& options,
+                                  size_t limit_bytes);
+// Applies `budget` to `options` unless `skip_check`: the dense path is
+// refused with ResourceExhausted ("training N items needs about X GiB but
+// only Y GiB is available", or "allowed" for a given limit) when need >
+// limit; the sparse path gets memory_limit_bytes = the whole process's
+// budget (a given limit, or what it holds now plus what is available).
+absl::Status ApplyMemoryBudget(const MemoryBudget& budget, bool skip_check,
+                               TrainOptions& options);
+
 // Peak resident memory of this process so far, in bytes (getrusage).
 size_t PeakRssBytes();
 // Resident memory of this process now, in bytes (/proc/self/statm; 0 when

@@ -227,17 +227,10 @@ absl::StatusOr<LowRankOptions> CheckedLowRankOptions(
                          " is for low-rank training: give --rank K too"));
       }
     }
-    if (solver.algorithm == Algorithm::kZeroDiag) {
-      return absl::InvalidArgumentError(
-          "--model zero-diag is low-rank: give --rank K --method als");
-    }
-    return low_rank;
   }
-  if (flags.method_option->count() == 0 &&
-      solver.algorithm == Algorithm::kZeroDiag) {
-    low_rank.method = LowRankMethod::kAls;  // its only method
-  }
-  if (absl::Status s = ValidateLowRankMethod(solver.algorithm, low_rank.method);
+  if (absl::Status s = ResolveLowRankMethod(solver.algorithm, low_rank.rank,
+                                            flags.method_option->count() > 0,
+                                            low_rank.method);
       !s.ok()) {
     return s;
   }

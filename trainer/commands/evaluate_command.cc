@@ -27,25 +27,8 @@
 namespace edlae::cli {
 namespace {
 
-// A model whose ids are not the split's sids (e.g. trained on the raw file,
-// which also saw the held-out users) would give meaningless numbers.
-absl::Status CheckCoverage(const HeldOutUsers& users,
-                           const std::string& model) {
-  const size_t known = users.fold_in_items.size() +
-                       (users.target_items.size() - users.unknown_targets);
-  const size_t all = known + users.unknown_fold_in + users.unknown_targets;
-  if (all > 0 && known * 2 < all) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        model, " knows only ", known, " of ", all,
-        " held-out interactions' items: its item ids must be the split's sids. "
-        "Train it on the split's train.csv (edlae-train tune --out, or train "
-        "--input DIR/train.csv --format csv --header)"));
-  }
-  return absl::OkStatus();
-}
-
-// Integer ids make a mismatch invisible to CheckCoverage (a model trained on
-// raw movie ids "knows" the sids "1".."n" too), so compare what the model
+// Integer ids make a mismatch invisible to CheckSplitCoverage (a model trained
+// on raw movie ids "knows" the sids "1".."n" too), so compare what the model
 // recorded as training counts with the split's train.csv.
 void WarnIfNotTrainedOnSplit(const Model& model, const std::string& dir) {
   absl::StatusOr<Interactions> train = ReadSplitFile(dir + "/train.csv");
@@ -276,7 +259,7 @@ int RunEvaluate(const CLI::App& command, const EvaluateFlags& flags) {
 
   absl::StatusOr<HeldOutUsers> users = ReadHeldOutUsers(dir, part, lookup);
   if (!users.ok()) return Fail(users.status());
-  if (absl::Status s = CheckCoverage(*users, description); !s.ok())
+  if (absl::Status s = CheckSplitCoverage(*users, description); !s.ok())
     return Fail(s);
   absl::StatusOr<EvalResult> result =
       file_model ? EvaluateHeldOutOfModel(*file_model, *users, eval)

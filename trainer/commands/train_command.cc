@@ -62,26 +62,13 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
                       factorization != FactorizationMethod::kAuto;
   // --sparse --rank K: Algorithm 1 (edlae) or the low-rank DLAE in closed
   // form, matrix-free on the sparse factor (trainer/sparse_low_rank.h).
-  if (sparse && low_rank.rank > 0) {
-    if (flags.density > 0 || factorization != FactorizationMethod::kAuto) {
-      return UsageError(command,
-                        "--density and --factorization shape a sparse "
-                        "full-rank B; with --rank, --sparse trains U and V "
-                        "on the exact sparse factor (and --min-cooccurrence "
-                        "may thin G)");
+  if (sparse) {
+    if (absl::Status s = CheckSparseTraining(
+            ModelSpecOf(solver, low_rank),
+            flags.density > 0 || factorization != FactorizationMethod::kAuto);
+        !s.ok()) {
+      return UsageError(command, s.message());
     }
-    if (low_rank.method != LowRankMethod::kClosedForm ||
-        (solver.algorithm != Algorithm::kEdlae &&
-         solver.algorithm != Algorithm::kDlae)) {
-      return UsageError(command,
-                        "--sparse --rank trains --model edlae or dlae with "
-                        "--method closed-form only");
-    }
-  }
-  if (sparse && solver.algorithm == Algorithm::kZeroDiag) {
-    return UsageError(command,
-                      "--model zero-diag has no sparse trainer (use ease, "
-                      "edlae or dlae)");
   }
   const DType storage = *ParseDType(flags.dtype);
   if (solver.algorithm == Algorithm::kEase && solver.dropout != 0) {
@@ -106,43 +93,6 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
       SecondsSince(load_start), x->num_users(), x->num_items(),
       x->num_interactions(), input);
 
-  // Refuse before the big allocations rather than be OOM-killed half way (the
-  // sparse path never allocates n × n; its phases log their own memory).
-  const size_t interaction_bytes = x->num_interactions() * 2 * sizeof(uint32_t);
-  const size_t need = EstimateTrainingBytes(
-      x->num_items(), interaction_bytes,
-      UsesFloatGram(x->num_users(), solver, low_rank.rank));
-  std::optional<size_t> limit;
-  std::string limit_source;
-  if (const int64_t mb = flags.memory_limit_mb; mb > 0) {
-    limit = static_cast<size_t>(mb) << 20;
-    limit_source = "--memory_limit_mb";
-  } else if (absl::StatusOr<size_t> available = AvailableMemoryBytes();
-             available.ok()) {
-    limit = *available;
-    limit_source = "available";
-  }
-  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-  if (!sparse)
-    std::cerr << absl::StrFormat(
-        "[train] memory estimate: %.2f GiB for %d items (%s: %s)\n",
-        need / kGiB, x->num_items(),
-        limit_source.empty() ? "available" : limit_source,
-        limit.has_value() ? absl::StrFormat("%.2f GiB", *limit / kGiB)
-                          : std::string("unknown"));
-  if (!sparse && limit.has_value() && need > *limit) {
-    if (!flags.skip_memory_check) {
-      std::cerr << absl::StrFormat(
-          "edlae-train: training %d items needs about %.2f GiB but only %.2f "
-          "GiB is %s; drop rare items (--min-item-count), use a machine with "
-          "more memory, or pass --skip-memory-check to try anyway\n",
-          x->num_items(), need / kGiB, *limit / kGiB,
-          limit_source == "available" ? "available" : "allowed");
-      return kExitFailure;
-    }
-    std::cerr << "[train] warning: --skip-memory-check given; continuing\n";
-  }
-
   TrainOptions train;
   train.spec = ModelSpecOf(solver, low_rank);
   train.storage = storage;
@@ -161,13 +111,34 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
     options.incomplete_max_per_column =
         static_cast<size_t>(flags.incomplete_max_per_column);
     options.progress = progress;
-    // The whole process's budget: what it holds now plus what is available
-    // (or --memory-limit-mb); the solver's estimates are checked against it.
-    if (limit.has_value() && !flags.skip_memory_check) {
-      options.memory_limit_bytes =
-          flags.memory_limit_mb > 0 ? *limit : *limit + CurrentRssBytes();
-    }
     train.sparse = options;
+  }
+
+  // Refuse before the big allocations rather than be OOM-killed half way (the
+  // sparse path never allocates n × n; its phases log their own memory, and
+  // are checked against the whole process's budget).
+  const MemoryBudget budget = TrainingMemoryBudget(
+      *x, train, static_cast<size_t>(flags.memory_limit_mb) << 20);
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  if (!sparse)
+    std::cerr << absl::StrFormat(
+        "[train] memory estimate: %.2f GiB for %d items (%s: %s)\n",
+        budget.need / kGiB, x->num_items(),
+        budget.limit_given ? "--memory_limit_mb" : "available",
+        budget.limit.has_value()
+            ? absl::StrFormat("%.2f GiB", *budget.limit / kGiB)
+            : std::string("unknown"));
+  if (absl::Status s =
+          ApplyMemoryBudget(budget, flags.skip_memory_check, train);
+      !s.ok()) {
+    std::cerr << "edlae-train: " << s.message()
+              << "; drop rare items (--min-item-count), use a machine with "
+                 "more memory, or pass --skip-memory-check to try anyway\n";
+    return kExitFailure;
+  }
+  if (!sparse && flags.skip_memory_check && budget.limit.has_value() &&
+      budget.need > *budget.limit) {
+    std::cerr << "[train] warning: --skip-memory-check given; continuing\n";
   }
   absl::StatusOr<TrainReport> report = TrainAndWrite(*x, train);
   if (!report.ok()) return Fail(report.status());
