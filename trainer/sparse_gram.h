@@ -32,6 +32,12 @@ struct SparseGram {
   size_t nnz_full() const { return 2 * indices.size() - n; }
   // G[i][i], the number of users of item i.
   double diagonal(size_t i) const { return values[offsets[i]]; }
+  // Bytes its buffers hold (what releasing it frees).
+  size_t bytes() const {
+    return offsets.size() * sizeof(uint64_t) +
+           indices.size() * (sizeof(uint32_t) + sizeof(double)) +
+           dropped_row_sums.size() * sizeof(double);
+  }
 };
 
 struct SparseGramOptions {

@@ -506,6 +506,10 @@ absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
   SparseLowRankResult out;
   SparseLowRankReport& report = out.report;
   report.nnz_gram = g.nnz_full();
+  const size_t nnz_upper = g.nnz_upper();
+  // What the process holds besides G (which PeakBytes counts itself).
+  const size_t rss = CurrentRssBytes();
+  const size_t base_bytes = rss > g.bytes() ? rss - g.bytes() : 0;
   report.krylov_basis_elements = basis_elements;
   out.popularity = PopularityFromSparseGram(g);
 
@@ -527,6 +531,38 @@ absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
   chol.l() = cholmod_l_analyze(chol.a(), cc);
   if (chol.l() == nullptr) return chol.StatusOf("analyze");
   report.ordering = CholmodOrderingName(cc->method[cc->selected].ordering);
+  {
+    const size_t stored = chol.l()->is_super ? StoredEntries(*chol.l())
+                                             : static_cast<size_t>(cc->lnz);
+    const double peak =
+        static_cast<double>(base_bytes) +
+        static_cast<double>(PeakBytes(n, report.nnz_gram, nnz_upper, stored,
+                                      basis_elements, k, low_rank.krylov,
+                                      options.solve_columns, edlae,
+                                      edlae ? DiagScratch(*chol.l()) : 0));
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+    const size_t limit = options.memory_limit_bytes;
+    if (log != nullptr) {
+      *log << absl::StrFormat(
+          "[train] sparse low-rank memory estimate: nnz(L) = %.4g (%.4g "
+          "GFlop, %s ordering), Krylov basis %.2f GiB → peak %.2f GiB; limit "
+          "%s\n",
+          static_cast<double>(cc->lnz), cc->fl / 1e9, report.ordering,
+          8.0 * basis_elements / kGiB, peak / kGiB,
+          limit > 0 ? absl::StrFormat("%.2f GiB", limit / kGiB)
+                    : std::string("none"));
+    }
+    if (limit > 0 && peak > static_cast<double>(limit)) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "the sparse low-rank solve needs about %.2f GiB at its peak "
+          "(complete factor nnz(L) = %.4g, Krylov basis %.2f GiB for rank "
+          "%d) but only %.2f GiB is allowed: raise --min-cooccurrence (a "
+          "sparser G fills less), lower --rank, drop rare items "
+          "(--min-item-count), or pass --skip-memory-check to try anyway",
+          peak / kGiB, static_cast<double>(cc->lnz),
+          8.0 * basis_elements / kGiB, k, limit / kGiB));
+    }
+  }
   cholmod_l_factorize(chol.a(), chol.l(), cc);
   if (cc->status == CHOLMOD_NOT_POSDEF ||
       (cc->status >= CHOLMOD_OK && chol.l()->minor < n)) {

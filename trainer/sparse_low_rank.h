@@ -31,6 +31,11 @@ struct SparseLowRankOptions {
   // the factor fills) or a forced one; the result is the same either way.
   enum class Factorization { kAuto, kSimplicial, kSupernodal };
   Factorization factorization = Factorization::kAuto;
+  // The most the process may hold at its peak (what it holds at the call
+  // plus the phases' buffers, SparseLowRankPlan::peak_bytes); checked after
+  // CHOLMOD's symbolic analysis, before the numeric factorization. 0: no
+  // limit.
+  size_t memory_limit_bytes = 0;
 };
 
 // What each phase cost. Sizes in entries, not bytes.
@@ -90,7 +95,9 @@ struct SparseLowRankResult {
 // Errors:
 // InvalidArgument (rank outside [1, n − 1], λ or p out of range, another
 // algorithm or method, syevr), FailedPrecondition (G + Λ not positive definite,
-// non-finite U or V), ResourceExhausted (CHOLMOD out of memory), Internal
+// non-finite U or V), ResourceExhausted (the estimated peak exceeds
+// options.memory_limit_bytes — said before any numeric work, with the
+// estimate and what to change — or CHOLMOD out of memory), Internal
 // (LAPACK/CHOLMOD failure).
 absl::StatusOr<SparseLowRankResult> SolveSparseLowRank(
     SparseGram g, const SolverOptions& solver, const LowRankOptions& low_rank,

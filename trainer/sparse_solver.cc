@@ -360,9 +360,7 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   factor_options.num_threads = threads;
   factor_options.incomplete_fill = options.incomplete_fill;
   factor_options.incomplete_max_per_column = options.incomplete_max_per_column;
-  const size_t gram_bytes =
-      g.nnz_upper() * (sizeof(uint32_t) + sizeof(double)) +
-      (n + 1) * sizeof(uint64_t) + g.dropped_row_sums.size() * sizeof(double);
+  const size_t gram_bytes = g.bytes();
   const size_t rss = CurrentRssBytes();
   factor_options.base_bytes = rss > gram_bytes ? rss - gram_bytes : 0;
   factor_options.later = EstimateLaterPhases(n, keep_w, keep_b, threads);

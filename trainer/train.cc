@@ -249,6 +249,7 @@ absl::Status TrainAndWriteSparseLowRank(const Interactions& x,
   o.min_cooccurrence = options.sparse->min_cooccurrence;
   o.num_threads = options.sparse->num_threads > 0 ? options.sparse->num_threads
                                                   : options.num_threads;
+  o.memory_limit_bytes = options.sparse->memory_limit_bytes;
   if (options.log) {
     *options.log << absl::StrFormat(
         "[train] %s rank %d closed form on the sparse factor (matrix-free), "

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "core/model.h"
 #include "core/model_writer.h"
 #include "core/scorer.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
 #include "trainer/gram.h"
@@ -296,6 +298,33 @@ TEST_F(SparseLowRankTest, ErrorsComeBackAsStatuses) {
   zero_diag.method = LowRankMethod::kAls;
   EXPECT_TRUE(
       absl::IsInvalidArgument(solve(zero_diag, LowRankOptionsFor(zero_diag))));
+}
+
+TEST_F(SparseLowRankTest,
+       AMemoryLimitBelowThePlannedPeakIsRefusedBeforeFactoring) {
+  const ModelSpec spec = Spec(Algorithm::kEdlae, 12);
+  const SparseGram g = ComputeSparseGram(x_, {});
+  absl::StatusOr<SparseLowRankPlan> plan = PlanSparseLowRank(
+      g, SolverOptionsFor(spec, 2), LowRankOptionsFor(spec), Options());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  // The limit is the whole process's: what it holds now plus the plan's
+  // peak. Just below the plan's peak alone cannot fit; far above it does.
+  SparseLowRankOptions o = Options();
+  o.memory_limit_bytes = plan->peak_bytes - 1;
+  std::ostringstream log;
+  absl::StatusOr<SparseLowRankResult> r = SolveSparseLowRank(
+      g, SolverOptionsFor(spec, 2), LowRankOptionsFor(spec), o, &log);
+  ASSERT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::HasSubstr("--min-cooccurrence"));
+  EXPECT_THAT(log.str(),
+              ::testing::HasSubstr("sparse low-rank memory estimate"));
+  // Refused after the analysis, before the numeric factorization.
+  EXPECT_THAT(log.str(), ::testing::Not(::testing::HasSubstr("factor (")));
+  o.memory_limit_bytes = size_t{64} << 30;
+  r = SolveSparseLowRank(g, SolverOptionsFor(spec, 2), LowRankOptionsFor(spec),
+                         o, nullptr);
+  EXPECT_TRUE(r.ok()) << r.status();
 }
 
 TEST_F(SparseLowRankTest,

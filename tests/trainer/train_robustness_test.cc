@@ -24,7 +24,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const std::string kTrain = absl::StrCat(EDLAE_BINARY_DIR, "/trainer/edlae-train");
+const std::string kTrain =
+    absl::StrCat(EDLAE_BINARY_DIR, "/trainer/edlae-train");
 
 std::string ReadAll(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -44,7 +45,8 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
     std::freopen(log.c_str(), "w", stderr);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(kTrain.c_str()));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     ::execv(kTrain.c_str(), argv.data());
     ::_exit(127);
@@ -69,9 +71,9 @@ class TrainRobustnessTest : public ::testing::Test {
         << ReadAll(dir_.File("synth.log"));
   }
   std::vector<std::string> TrainArgs(const std::string& out) const {
-    return {"train", "--input", data_, "--format", "movielens-csv",
-            "--model", "edlae", "--lambda", "20", "--dropout", "0.25",
-            "--threads", "1", "--out", out};
+    return {"train",   "--input",   data_,      "--format", "movielens-csv",
+            "--model", "edlae",     "--lambda", "20",       "--dropout",
+            "0.25",    "--threads", "1",        "--out",    out};
   }
 
   testing::ScratchDir dir_;
@@ -113,8 +115,25 @@ TEST_F(TrainRobustnessTest, RefusesAboveTheLimitUnlessOverridden) {
   EXPECT_EQ(WaitExit(Spawn(args, dir_.File("forced.log"))), 0)
       << ReadAll(dir_.File("forced.log"));
   EXPECT_TRUE(Model::Open(out).ok());
-  EXPECT_THAT(ReadAll(dir_.File("forced.log")),
-              HasSubstr("memory estimate"));
+  EXPECT_THAT(ReadAll(dir_.File("forced.log")), HasSubstr("memory estimate"));
+}
+
+TEST_F(TrainRobustnessTest, SparseLowRankIsRefusedAboveTheLimitToo) {
+  const std::string out = dir_.File("lr.edlae");
+  std::vector<std::string> args = TrainArgs(out);
+  for (const char* a : {"--sparse", "--rank", "16", "--memory-limit-mb", "8"}) {
+    args.push_back(a);
+  }
+  EXPECT_EQ(WaitExit(Spawn(args, dir_.File("refused.log"))), 1);
+  const std::string log = ReadAll(dir_.File("refused.log"));
+  EXPECT_THAT(log, HasSubstr("sparse low-rank memory estimate"));
+  EXPECT_THAT(log, HasSubstr("--skip-memory-check"));
+  EXPECT_FALSE(std::filesystem::exists(out));
+
+  args.push_back("--skip-memory-check");
+  EXPECT_EQ(WaitExit(Spawn(args, dir_.File("forced.log"))), 0)
+      << ReadAll(dir_.File("forced.log"));
+  EXPECT_TRUE(Model::Open(out).ok());
 }
 
 TEST_F(TrainRobustnessTest, KillNineAtAnyMomentLeavesNoPartialModel) {
@@ -138,10 +157,10 @@ TEST_F(TrainRobustnessTest, KillNineAtAnyMomentLeavesNoPartialModel) {
       EXPECT_TRUE(model.ok()) << "kill " << k << ": " << model.status();
     }
   }
-  std::printf("[ figures  ] kill -9: %d of %d runs killed mid-way, full run "
-              "%.0f ms\n",
-              killed, kKills,
-              std::chrono::duration<double, std::milli>(full).count());
+  std::printf(
+      "[ figures  ] kill -9: %d of %d runs killed mid-way, full run "
+      "%.0f ms\n",
+      killed, kKills, std::chrono::duration<double, std::milli>(full).count());
   // Timing on a loaded machine varies; some kills must land mid-run.
   EXPECT_GE(killed, 2);
 }
