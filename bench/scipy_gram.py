@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """SciPy's sparse Gram matrix G = XᵀX of an interaction file, timed (the baseline of edlae's sparse and dense Gram).
 
-Usage: bench/scipy_gram.py FILE [--format lines|csv] [--header] [--threads-note]
+Usage: bench/scipy_gram.py FILE [--format lines|csv] [--header] [--dense]
 Reads `user item item ...` lines (KGAT/LightGCN) or `user,item,...` CSV, builds the binary users × items CSR matrix
-and times `X.T @ X` (scipy.sparse, one thread) three times; prints the median and nnz(G).
+and times `X.T @ X` (scipy.sparse, one thread) three times; prints the median and nnz(G). --dense also times
+`(X.T @ X).toarray()`: the dense float32 G of the published NumPy EASE recipe, the baseline of edlae's dense Gram.
 """
 import sys
 import time
@@ -49,6 +50,16 @@ def main():
         times.append(time.perf_counter() - start)
     print(f"{path}: {x.shape[0]} users x {x.shape[1]} items, {x.nnz} interactions; "
           f"scipy X.T @ X: median {sorted(times)[1]:.3f} s of {['%.3f' % t for t in times]}, nnz(G) = {g.nnz}")
+    if "--dense" in sys.argv:
+        del g
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            d = (x.T @ x).toarray()
+            times.append(time.perf_counter() - start)
+            del d
+        print(f"scipy (X.T @ X).toarray() (dense {x.shape[1]}² float32): median {sorted(times)[1]:.3f} s of "
+              f"{['%.3f' % t for t in times]}")
     return 0
 
 
