@@ -166,8 +166,6 @@ void ModelManager::SetOnServing(std::function<void(bool)> on_serving) {
   on_serving_ = std::move(on_serving);
 }
 
-ModelManager::~ModelManager() { StopPolling(); }
-
 absl::StatusOr<std::vector<VersionCandidate>> ModelManager::Candidates() const {
   if (!options_.model_dir.empty()) return ListVersions(options_.model_dir);
   std::vector<VersionCandidate> out;
@@ -231,9 +229,9 @@ bool ModelManager::CheckLocked() {
   absl::StatusOr<std::vector<VersionCandidate>> candidates = Candidates();
   if (!candidates.ok()) {
     if (!listing_failed_) {
-      LogEvent(LogLevel::kError, "model_scan_failed",
-               {{"model", model_name_},
-                {"error", candidates.status().ToString()}});
+      LogEvent(
+          LogLevel::kError, "model_scan_failed",
+          {{"model", model_name_}, {"error", candidates.status().ToString()}});
     }
     listing_failed_ = true;
     return false;
@@ -326,41 +324,6 @@ void ModelManager::PublishLocked(ServedSet next, double load_seconds) {
   servable_->SetVersions(std::move(handles));
   current_ = std::move(next);
   if (first && on_serving_) on_serving_(true);
-}
-
-void ModelManager::StartPolling(absl::Duration poll_interval) {
-  if (poller_.joinable()) return;
-  const auto interval = absl::ToChronoMilliseconds(
-      std::max(poll_interval, absl::Milliseconds(1)));
-  poller_ = std::thread([this, interval] {
-    std::unique_lock<std::mutex> lock(poll_mu_);
-    for (;;) {
-      poll_cv_.wait_for(lock, interval,
-                        [this] { return stopping_ || triggered_; });
-      if (stopping_) return;
-      triggered_ = false;
-      lock.unlock();
-      Check();
-      lock.lock();
-    }
-  });
-}
-
-void ModelManager::Trigger() {
-  {
-    std::lock_guard<std::mutex> lock(poll_mu_);
-    triggered_ = true;
-  }
-  poll_cv_.notify_all();
-}
-
-void ModelManager::StopPolling() {
-  {
-    std::lock_guard<std::mutex> lock(poll_mu_);
-    stopping_ = true;
-  }
-  poll_cv_.notify_all();
-  if (poller_.joinable()) poller_.join();
 }
 
 uint64_t ModelManager::reloads_ok() const {

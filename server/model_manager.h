@@ -7,7 +7,6 @@
 
 #include <sys/types.h>
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -15,7 +14,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -110,8 +108,8 @@ absl::StatusOr<std::shared_ptr<const Model>> LoadServableModel(
     const std::string& path, bool warmup, bool snapshot = true);
 
 // Drives one ServableModel: the set of versions options.policy selects.
-// Check() decides and swaps; StartPolling() runs it every `poll_interval` and
-// whenever Trigger() is called (SIGHUP). A version that fails to load is
+// Check() decides and swaps; its owner (MultiModelManager) calls it every
+// --poll_interval and on SIGHUP. A version that fails to load is
 // logged and counted once (per file identity) and skipped; whatever was
 // served keeps serving (a failed rewrite of a served version keeps the loaded
 // copy; a scan that finds nothing servable never unloads everything). The
@@ -129,8 +127,6 @@ class ModelManager {
 
   // Called with true after the first model is in place (health SERVING).
   void SetOnServing(std::function<void(bool)> on_serving);
-  // Stops polling.
-  ~ModelManager();
 
   ModelManager(const ModelManager&) = delete;
   ModelManager& operator=(const ModelManager&) = delete;
@@ -144,12 +140,6 @@ class ModelManager {
   // has not failed before; swaps it in when it loads. Returns true when the
   // served model changed.
   bool Check();
-
-  void StartPolling(absl::Duration poll_interval);
-  // Asks the poller for a Check now (async-signal-unsafe: call it from a
-  // normal thread, e.g. the one that sigwait()s).
-  void Trigger();
-  void StopPolling();
 
   uint64_t reloads_ok() const;
   uint64_t reloads_failed() const;
@@ -177,17 +167,11 @@ class ModelManager {
   ModelMetrics* const model_metrics_;  // null without metrics_
   mutable std::mutex check_mu_;  // one Check at a time; guards the state below
   std::function<void(bool)> on_serving_;
-  ServedSet current_;  // highest version first
+  ServedSet current_;                        // highest version first
   std::map<uint64_t, FileIdentity> failed_;  // version → file that failed
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
   bool listing_failed_ = false;  // log a missing folder once, not every poll
-
-  std::mutex poll_mu_;
-  std::condition_variable poll_cv_;
-  bool triggered_ = false;  // guarded by poll_mu_
-  bool stopping_ = false;   // guarded by poll_mu_
-  std::thread poller_;
 };
 
 }  // namespace edlae::server

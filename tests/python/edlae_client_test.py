@@ -26,13 +26,8 @@ def as_float32(x: float) -> float:
     return struct.unpack("f", struct.pack("f", x))[0]
 
 
-class PythonClientTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.model = edlae_testing.train_model(cls.tmp.name)
-        cls.server = edlae_testing.Server(cls.tmp.name, cls.model)
-        cls.client = RecommenderClient(cls.server.target, timeout=5.0)
+class LiveServerTest(unittest.TestCase):
+    """A test class whose setUpClass starts cls.server (in cls.tmp) and cls.client; stopped here, exit status 0."""
 
     @classmethod
     def tearDownClass(cls):
@@ -40,6 +35,16 @@ class PythonClientTest(unittest.TestCase):
         status = cls.server.stop(signal.SIGTERM)
         cls.tmp.cleanup()
         assert status == 0, f"server exited {status} after SIGTERM"
+
+
+class PythonClientTest(LiveServerTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.model = edlae_testing.train_model(cls.tmp.name)
+        cls.server = edlae_testing.Server(cls.tmp.name, cls.model)
+        cls.client = RecommenderClient(cls.server.target, timeout=5.0)
+
 
     def cli_json(self, *args: str) -> dict:
         out = subprocess.run([edlae_testing.binary("edlae-client"), *args, "--target", self.server.target,
@@ -375,7 +380,7 @@ printf '  {cls.TOKEN}\\n' > token
                 self.assertNotIn("Traceback", r.stderr)
 
 
-class ModelConfigTest(unittest.TestCase):
+class ModelConfigTest(LiveServerTest):
     """Several models by name (--model_config): the client's model_name, model_version and version_label."""
 
     @classmethod
@@ -401,12 +406,6 @@ class ModelConfigTest(unittest.TestCase):
             f.write("model_config_list {\n" + entries + "}\n")
         os.replace(cls.config + ".tmp", cls.config)
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        status = cls.server.stop(signal.SIGTERM)
-        cls.tmp.cleanup()
-        assert status == 0, f"server exited {status} after SIGTERM"
 
     def run_cli(self, *args):
         return subprocess.run([sys.executable, "-m", "edlae_client", "--target", self.server.target, *args],

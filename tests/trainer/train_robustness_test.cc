@@ -76,6 +76,23 @@ class TrainRobustnessTest : public ::testing::Test {
             "0.25",    "--threads", "1",        "--out",    out};
   }
 
+  // `args` is refused (exit 1, the log shows `estimate` and names the
+  // override, nothing at `out`); with --skip-memory-check it trains `out`.
+  // Logs: refused.log, forced.log.
+  void ExpectRefusedUnlessForced(std::vector<std::string> args,
+                                 const std::string& out,
+                                 const std::string& estimate) {
+    EXPECT_EQ(WaitExit(Spawn(args, dir_.File("refused.log"))), 1);
+    const std::string log = ReadAll(dir_.File("refused.log"));
+    EXPECT_THAT(log, HasSubstr(estimate));
+    EXPECT_THAT(log, HasSubstr("--skip-memory-check"));
+    EXPECT_FALSE(std::filesystem::exists(out));
+    args.push_back("--skip-memory-check");
+    EXPECT_EQ(WaitExit(Spawn(args, dir_.File("forced.log"))), 0)
+        << ReadAll(dir_.File("forced.log"));
+    EXPECT_TRUE(Model::Open(out).ok());
+  }
+
   testing::ScratchDir dir_;
   std::string data_;
 };
@@ -105,16 +122,7 @@ TEST_F(TrainRobustnessTest, RefusesAboveTheLimitUnlessOverridden) {
   std::vector<std::string> args = TrainArgs(out);
   args.push_back("--memory-limit-mb");
   args.push_back("40");  // 1200 items need ~16 MiB + 64 MiB
-  EXPECT_EQ(WaitExit(Spawn(args, dir_.File("refused.log"))), 1);
-  const std::string log = ReadAll(dir_.File("refused.log"));
-  EXPECT_THAT(log, HasSubstr("memory estimate"));
-  EXPECT_THAT(log, HasSubstr("--skip-memory-check"));
-  EXPECT_FALSE(std::filesystem::exists(out));
-
-  args.push_back("--skip-memory-check");
-  EXPECT_EQ(WaitExit(Spawn(args, dir_.File("forced.log"))), 0)
-      << ReadAll(dir_.File("forced.log"));
-  EXPECT_TRUE(Model::Open(out).ok());
+  ExpectRefusedUnlessForced(args, out, "memory estimate");
   EXPECT_THAT(ReadAll(dir_.File("forced.log")), HasSubstr("memory estimate"));
 }
 
@@ -124,16 +132,7 @@ TEST_F(TrainRobustnessTest, SparseLowRankIsRefusedAboveTheLimitToo) {
   for (const char* a : {"--sparse", "--rank", "16", "--memory-limit-mb", "8"}) {
     args.push_back(a);
   }
-  EXPECT_EQ(WaitExit(Spawn(args, dir_.File("refused.log"))), 1);
-  const std::string log = ReadAll(dir_.File("refused.log"));
-  EXPECT_THAT(log, HasSubstr("sparse low-rank memory estimate"));
-  EXPECT_THAT(log, HasSubstr("--skip-memory-check"));
-  EXPECT_FALSE(std::filesystem::exists(out));
-
-  args.push_back("--skip-memory-check");
-  EXPECT_EQ(WaitExit(Spawn(args, dir_.File("forced.log"))), 0)
-      << ReadAll(dir_.File("forced.log"));
-  EXPECT_TRUE(Model::Open(out).ok());
+  ExpectRefusedUnlessForced(args, out, "sparse low-rank memory estimate");
 }
 
 TEST_F(TrainRobustnessTest, KillNineAtAnyMomentLeavesNoPartialModel) {
