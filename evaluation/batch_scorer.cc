@@ -16,6 +16,7 @@
 #include "core/item_scorers.h"
 #include "core/ranking_engine.h"
 #include "core/scorer.h"
+#include "core/status_macros.h"
 #include "core/topn.h"
 
 namespace edlae {
@@ -27,11 +28,27 @@ std::vector<uint32_t> Indices(std::vector<ScoredItem> items) {
   return out;
 }
 
+using ScoredLists = std::vector<std::vector<ScoredItem>>;
+
+std::vector<std::vector<uint32_t>> IndexLists(ScoredLists lists) {
+  std::vector<std::vector<uint32_t>> out(lists.size());
+  for (size_t u = 0; u < lists.size(); ++u) out[u] = Indices(std::move(lists[u]));
+  return out;
+}
+
 // Recommend's popularity fallback for an empty history: nothing to exclude.
-std::vector<uint32_t> ByPopularity(absl::Span<const float> popularity,
-                                   absl::Span<const uint32_t> order,
-                                   size_t top_k) {
-  return Indices(PopularTopN(popularity, order, {}, {}, top_k));
+std::vector<ScoredItem> ByPopularity(absl::Span<const float> popularity,
+                                     absl::Span<const uint32_t> order,
+                                     size_t top_k) {
+  return PopularTopN(popularity, order, {}, {}, top_k);
+}
+
+// The items a user's ranking leaves out: its history (sorted, unique) when
+// options.exclude_history, else none.
+std::vector<uint32_t> ExcludedOf(absl::Span<const uint32_t> items,
+                                 const BatchOptions& options) {
+  if (!options.exclude_history) return {};
+  return SortedUnique({items.begin(), items.end()});
 }
 
 absl::Status Validate(const WeightRows& b, absl::Span<const float> popularity,
@@ -80,8 +97,7 @@ template <typename MakeScorer>
 void ExactTopK(size_t num_items, const MakeScorer& make_scorer,
                absl::Span<const float> popularity,
                absl::Span<const uint32_t> order, const SparseRows& h,
-               const BatchOptions& options,
-               std::vector<std::vector<uint32_t>>* out) {
+               const BatchOptions& options, ScoredLists* out) {
   const size_t users = h.num_rows();
   std::atomic<size_t> next{0};
   auto worker = [&] {
@@ -98,11 +114,11 @@ void ExactTopK(size_t num_items, const MakeScorer& make_scorer,
       }
       history.clear();
       for (uint32_t i : items) history.push_back({i, 1.0f});
-      excluded[0] = SortedUnique({items.begin(), items.end()});
+      excluded[0] = ExcludedOf(items, options);
       ScanTopN(make_scorer(absl::Span<const HistoryEntry>(history)), num_items,
                options.top_k, excluded, ScanOptions{}, &ranked)
           .IgnoreError();  // no should_stop: cannot fail
-      (*out)[u] = Indices(std::move(ranked[0]));
+      (*out)[u] = std::move(ranked[0]);
     }
   };
   const int threads = static_cast<int>(std::min<size_t>(
@@ -123,8 +139,7 @@ std::vector<uint32_t> PopularityOrder(absl::Span<const float> popularity) {
 // REQUIRES: b.dtype == kFloat32 (TopKBatch widens halves first).
 void GemmTopK(const WeightRows& b, absl::Span<const float> popularity,
               absl::Span<const uint32_t> order, const SparseRows& h,
-              const BatchOptions& options,
-              std::vector<std::vector<uint32_t>>* out) {
+              const BatchOptions& options, ScoredLists* out) {
   const size_t n = b.dim;
   const size_t users = h.num_rows();
   const size_t block = std::max<size_t>(1, options.block_users);
@@ -151,18 +166,17 @@ void GemmTopK(const WeightRows& b, absl::Span<const float> popularity,
         continue;
       }
       // The same result handler as the engine's scans: history masked, top-k.
-      const std::vector<uint32_t> excluded =
-          SortedUnique({items.begin(), items.end()});
+      const std::vector<uint32_t> excluded = ExcludedOf(items, options);
       TopNHandler top(ClampTopN(options.top_k, n), excluded);
       top.AddBlock(0, scores.data() + r * n, n);
-      (*out)[first + r] = Indices(top.TakeSorted());
+      (*out)[first + r] = top.TakeSorted();
     }
   }
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
+absl::StatusOr<std::vector<std::vector<ScoredItem>>> ScoredTopKBatch(
     const WeightRows& b, absl::Span<const float> popularity,
     const SparseRows& histories, const BatchOptions& options) {
   if (absl::Status s = Validate(b, popularity, histories, options); !s.ok()) {
@@ -173,7 +187,7 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
   if (options.method == BatchMethod::kGemm && b.stride > kMaxBlas) {
     return absl::InvalidArgumentError("matrix too large for BLAS int sizes");
   }
-  std::vector<std::vector<uint32_t>> out(histories.num_rows());
+  ScoredLists out(histories.num_rows());
   if (histories.num_rows() == 0) return out;
   const std::vector<uint32_t> order = PopularityOrder(popularity);
   if (options.method == BatchMethod::kGemm) {
@@ -198,7 +212,7 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
   return out;
 }
 
-absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchSparse(
+absl::StatusOr<std::vector<std::vector<ScoredItem>>> ScoredTopKBatchSparse(
     const CsrWeights& b, absl::Span<const float> popularity,
     const SparseRows& histories, const BatchOptions& options) {
   // Validate's checks need only B's shape: an n × n stand-in view.
@@ -209,7 +223,7 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchSparse(
       !s.ok()) {
     return s;
   }
-  std::vector<std::vector<uint32_t>> out(histories.num_rows());
+  ScoredLists out(histories.num_rows());
   if (histories.num_rows() == 0) return out;
   ExactTopK(
       n,
@@ -220,22 +234,54 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchSparse(
   return out;
 }
 
-absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchOfModel(
+absl::StatusOr<std::vector<std::vector<ScoredItem>>> ScoredTopKBatchOfModel(
     const Model& model, const SparseRows& histories,
     const BatchOptions& options) {
   switch (model.kind()) {
     case ModelKind::kLowRank:
-      return TopKBatchLowRank(model, histories, options);
+      return ScoredTopKBatchLowRank(model, histories, options);
     case ModelKind::kSparse:
-      return TopKBatchSparse(model.sparse_rows(), model.popularity(), histories,
-                             options);
+      return ScoredTopKBatchSparse(model.sparse_rows(), model.popularity(),
+                                   histories, options);
     default:
-      return TopKBatch(model.dense_rows(), model.popularity(), histories,
-                       options);
+      return ScoredTopKBatch(model.dense_rows(), model.popularity(), histories,
+                             options);
   }
 }
 
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatch(
+    const WeightRows& b, absl::Span<const float> popularity,
+    const SparseRows& histories, const BatchOptions& options) {
+  ASSIGN_OR_RETURN(ScoredLists lists,
+                   ScoredTopKBatch(b, popularity, histories, options));
+  return IndexLists(std::move(lists));
+}
+
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchSparse(
+    const CsrWeights& b, absl::Span<const float> popularity,
+    const SparseRows& histories, const BatchOptions& options) {
+  ASSIGN_OR_RETURN(ScoredLists lists,
+                   ScoredTopKBatchSparse(b, popularity, histories, options));
+  return IndexLists(std::move(lists));
+}
+
 absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
+    const Model& model, const SparseRows& histories,
+    const BatchOptions& options) {
+  ASSIGN_OR_RETURN(ScoredLists lists,
+                   ScoredTopKBatchLowRank(model, histories, options));
+  return IndexLists(std::move(lists));
+}
+
+absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchOfModel(
+    const Model& model, const SparseRows& histories,
+    const BatchOptions& options) {
+  ASSIGN_OR_RETURN(ScoredLists lists,
+                   ScoredTopKBatchOfModel(model, histories, options));
+  return IndexLists(std::move(lists));
+}
+
+absl::StatusOr<std::vector<std::vector<ScoredItem>>> ScoredTopKBatchLowRank(
     const Model& model, const SparseRows& histories,
     const BatchOptions& options) {
   if (model.kind() != ModelKind::kLowRank) {
@@ -253,7 +299,7 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
   // time through RecommendMany: one pass over V per block, exactly the
   // server's micro-batched path.
   const size_t users = histories.num_rows();
-  std::vector<std::vector<uint32_t>> out(users);
+  ScoredLists out(users);
   RecommendManyOptions many;
   many.max_batch = std::max<size_t>(1, options.block_users);
   many.num_threads = ResolveThreadCount(options.num_threads);
@@ -269,6 +315,7 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
       ScoringRequest request;
       request.history = entries;
       request.options.top_n = options.top_k;
+      request.options.exclude_history = options.exclude_history;
       requests.push_back(std::move(request));
     }
     std::vector<absl::StatusOr<Recommendation>> ranked =
@@ -276,7 +323,7 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchLowRank(
     for (size_t u = first; u < last; ++u) {
       absl::StatusOr<Recommendation>& r = ranked[u - first];
       if (!r.ok()) return r.status();
-      out[u] = Indices(std::move(r->items));
+      out[u] = std::move(r->items);
     }
   }
   return out;

@@ -1,5 +1,5 @@
-// Batched top-k for many users at once (offline evaluation): X_block · B,
-// fold-in items excluded, server ranking.
+// Batched top-k for many users at once (offline evaluation, batch
+// recommendations): X_block · B, history excluded or not, server ranking.
 #ifndef EDLAE_EVALUATION_BATCH_SCORER_H_
 #define EDLAE_EVALUATION_BATCH_SCORER_H_
 
@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/model.h"
+#include "core/topn.h"
 #include "core/weight_rows.h"
 
 namespace edlae {
@@ -45,6 +46,11 @@ struct BatchOptions {
   // kExact: worker threads over users (0: all cores). kGemm uses OpenBLAS's
   // own threads.
   int num_threads = 0;
+  // Leave each user's history items out of its ranking, as Recommend's
+  // exclude_history (the functions below describe the default, true; false
+  // ranks the history's items too, as Recommend with exclude_history =
+  // false does).
+  bool exclude_history = true;
 };
 
 // B is any square WeightRows (b.num_rows == b.dim): a dense model's
@@ -95,6 +101,23 @@ absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchSparse(
 // sparse_rows(), TopKBatchLowRank on a low-rank one; the popularity fallback
 // is model.popularity(). Errors: those of the function called.
 absl::StatusOr<std::vector<std::vector<uint32_t>>> TopKBatchOfModel(
+    const Model& model, const SparseRows& histories,
+    const BatchOptions& options);
+
+// The same rankings with their scores: ranked[u][k] is the item and the score
+// Recommend gives it (bit for bit for kExact, sparse and low-rank models; up
+// to float rounding for kGemm; the training count for a popularity
+// fallback). The functions above are these without the scores.
+absl::StatusOr<std::vector<std::vector<ScoredItem>>> ScoredTopKBatch(
+    const WeightRows& b, absl::Span<const float> popularity,
+    const SparseRows& histories, const BatchOptions& options);
+absl::StatusOr<std::vector<std::vector<ScoredItem>>> ScoredTopKBatchLowRank(
+    const Model& model, const SparseRows& histories,
+    const BatchOptions& options);
+absl::StatusOr<std::vector<std::vector<ScoredItem>>> ScoredTopKBatchSparse(
+    const CsrWeights& b, absl::Span<const float> popularity,
+    const SparseRows& histories, const BatchOptions& options);
+absl::StatusOr<std::vector<std::vector<ScoredItem>>> ScoredTopKBatchOfModel(
     const Model& model, const SparseRows& histories,
     const BatchOptions& options);
 

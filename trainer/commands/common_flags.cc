@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/progress.h"
 #include "trainer/eigensolver.h"
 
 namespace edlae::cli {
@@ -138,6 +139,17 @@ LoadOptions ToLoadOptions(const DataFlags& flags) {
 CLI::Option* AddThreadsFlag(CLI::App& command, int& threads) {
   return AddOption(command, "threads", threads, "worker threads (0: all cores)")
       ->check(AtLeast(0));
+}
+
+CLI::Option* AddProgressFlag(CLI::App& command, std::string& mode) {
+  return AddOption(command, "progress", mode,
+                   "progress of long phases: auto (in place on a terminal) | "
+                   "always (a line every 10 s) | never")
+      ->check(ParsedBy([](const std::string& name) {
+        return ParseProgressMode(name).has_value()
+                   ? absl::OkStatus()
+                   : absl::InvalidArgumentError("must be auto, always or never");
+      }));
 }
 
 SolverFlagOptions AddSolverFlags(CLI::App& command, SolverFlags& flags) {

@@ -64,6 +64,10 @@ SolverOptions ToSolverOptions(const SolverFlags& flags);
 // --threads (>= 0; 0: all cores).
 CLI::Option* AddThreadsFlag(CLI::App& command, int& threads);
 
+// --progress auto | always | never (common/progress.h's ProgressMode), bound
+// to `mode` (its default); ParseProgressMode reads the checked value.
+CLI::Option* AddProgressFlag(CLI::App& command, std::string& mode);
+
 // Low-rank training (train: all of them; sweep: all but --rank, --method).
 // --epochs, --omega and --seed bind to `spec`; the defaults are ModelSpec's.
 struct LowRankFlags {

@@ -202,15 +202,7 @@ Command AddTrainCommand(CLI::App& program) {
             "incomplete factor: at most this many entries per column (0: no "
             "cap)")
       ->check(AtLeast(0));
-  AddOption(*command, "progress", flags->progress,
-            "progress of long phases: auto (in place on a terminal) | always "
-            "(a line every 10 s) | never")
-      ->check(ParsedBy([](const std::string& name) {
-        return ParseProgressMode(name).has_value()
-                   ? absl::OkStatus()
-                   : absl::InvalidArgumentError(
-                         "must be auto, always or never");
-      }));
+  AddProgressFlag(*command, flags->progress);
   AddOption(*command, "min-cooccurrence", flags->min_cooccurrence,
             "sparse Gram: drop co-occurrence counts below this (their mass "
             "moves to the diagonal); implies --sparse")
