@@ -33,11 +33,21 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20) {
           absl::StrAppendFormat(out, "\\u%04x", c);
@@ -57,8 +67,8 @@ absl::StatusOr<RecsFormat> ResolveRecsFormat(std::string_view name,
   if (name == "csv") return RecsFormat::kCsv;
   if (name == "jsonl") return RecsFormat::kJsonl;
   if (name != "auto") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("output format '", name_text, "': expected csv, jsonl or auto"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "output format '", name_text, "': expected csv, jsonl or auto"));
   }
   if (path == "-") return RecsFormat::kJsonl;
   const std::string lower = absl::AsciiStrToLower(path_text);
@@ -129,8 +139,8 @@ absl::Status RecsFileWriter::Add(std::string_view user_id,
 
 absl::Status RecsFileWriter::Flush() {
   const int fd = to_stdout_ ? STDOUT_FILENO : file_.fd();
-  absl::Status s =
-      WriteAll(fd, buffer_.data(), buffer_.size(), to_stdout_ ? "stdout" : path_);
+  absl::Status s = WriteAll(fd, buffer_.data(), buffer_.size(),
+                            to_stdout_ ? "stdout" : path_);
   buffer_.clear();
   return s;
 }

@@ -59,8 +59,7 @@ absl::StatusOr<BatchRecommendReport> WriteBatchRecommendations(
 
   const size_t num_users = users.num_users();
   const size_t chunk = std::max<size_t>(1, options.chunk_users);
-  ProgressMeter progress(options.log, "recommend", num_users,
-                         options.progress);
+  ProgressMeter progress(options.log, "recommend", num_users, options.progress);
   std::vector<uint64_t> offsets;
   std::vector<RecItem> items;
   for (size_t first = 0; first < num_users; first += chunk) {

@@ -32,7 +32,8 @@ using ScoredLists = std::vector<std::vector<ScoredItem>>;
 
 std::vector<std::vector<uint32_t>> IndexLists(ScoredLists lists) {
   std::vector<std::vector<uint32_t>> out(lists.size());
-  for (size_t u = 0; u < lists.size(); ++u) out[u] = Indices(std::move(lists[u]));
+  for (size_t u = 0; u < lists.size(); ++u)
+    out[u] = Indices(std::move(lists[u]));
   return out;
 }
 

@@ -30,7 +30,8 @@ std::optional<int> PreflightOutput(const CLI::App& command,
 int main(int argc, char** argv) {
   CLI::App program(
       "Trains linear-autoencoder recommenders (EASE, DLAE, EDLAE, low-rank) "
-      "in closed form, evaluates them, and scores users in batch.\n'edlae-train COMMAND --help' "
+      "in closed form, evaluates them, and scores users in "
+      "batch.\n'edlae-train COMMAND --help' "
       "lists a command's flags and defaults.\nExit status: 0 success, 1 "
       "failure (bad data, I/O), 2 usage error (nothing was done).",
       "edlae-train");

@@ -67,8 +67,7 @@ class BatchRecommendTest : public ::testing::Test {
     data.b = b_;
     data.item_ids = ids_;
     data.popularity = popularity_;
-    return Open(WriteDenseModel(dir_.File("dense.edlae"), data),
-                "dense.edlae");
+    return Open(WriteDenseModel(dir_.File("dense.edlae"), data), "dense.edlae");
   }
 
   std::shared_ptr<const Model> LowRank() {
@@ -175,8 +174,8 @@ class BatchRecommendTest : public ::testing::Test {
           EXPECT_EQ(report->cold_users, 1u);
           EXPECT_EQ(report->unknown_items, 8u + 2u);
           EXPECT_EQ(ReadAll(out), Expected(model, *users, options))
-              << "format " << static_cast<int>(format) << " exclude "
-              << exclude << " threads " << threads;
+              << "format " << static_cast<int>(format) << " exclude " << exclude
+              << " threads " << threads;
         }
       }
     }
@@ -231,7 +230,8 @@ TEST_F(BatchRecommendTest, CsvUsersKeepTheirIdsQuotedWhenNeeded) {
   ASSERT_TRUE(WriteBatchRecommendations(*model, *users, out, options).ok());
   const std::string text = ReadAll(out);
   EXPECT_EQ(text, Expected(*model, *users, options));
-  EXPECT_EQ(text.substr(0, text.find('\n') + 1), "user_id,rank,item_id,score\n");
+  EXPECT_EQ(text.substr(0, text.find('\n') + 1),
+            "user_id,rank,item_id,score\n");
   EXPECT_NE(text.find("\n\"a,b\",1,i"), std::string::npos) << text;
   EXPECT_NE(text.find("\nc,2,i"), std::string::npos) << text;
 }
@@ -244,9 +244,8 @@ TEST_F(BatchRecommendTest, AMissingFolderFailsAndAnEarlierFileSurvives) {
   absl::StatusOr<Interactions> users = LoadInteractions(users_path_, load);
   ASSERT_TRUE(users.ok());
   BatchRecommendOptions options;
-  EXPECT_FALSE(WriteBatchRecommendations(*model, *users,
-                                         dir_.File("no/such/dir/recs.csv"),
-                                         options)
+  EXPECT_FALSE(WriteBatchRecommendations(
+                   *model, *users, dir_.File("no/such/dir/recs.csv"), options)
                    .ok());
   const std::string kept = dir_.Write("kept.csv", "earlier contents\n");
   options.top_n = 0;

@@ -47,7 +47,8 @@ Command AddTuneCommand(CLI::App& program);      // commands/tune_command.cc
 Command AddSweepCommand(CLI::App& program);     // commands/sweep_command.cc
 Command AddConvertCommand(CLI::App& program);   // commands/convert_command.cc
 Command AddInspectCommand(CLI::App& program);   // commands/inspect_command.cc
-Command AddRecommendCommand(CLI::App& program);  // commands/recommend_command.cc
+Command AddRecommendCommand(
+    CLI::App& program);  // commands/recommend_command.cc
 
 }  // namespace edlae::cli
 

@@ -148,7 +148,8 @@ CLI::Option* AddProgressFlag(CLI::App& command, std::string& mode) {
       ->check(ParsedBy([](const std::string& name) {
         return ParseProgressMode(name).has_value()
                    ? absl::OkStatus()
-                   : absl::InvalidArgumentError("must be auto, always or never");
+                   : absl::InvalidArgumentError(
+                         "must be auto, always or never");
       }));
 }
 

@@ -36,13 +36,14 @@ int RunRecommend(const CLI::App& command, const RecommendFlags& flags) {
   absl::StatusOr<RecsFormat> format =
       ResolveRecsFormat(flags.out_format, flags.out);
   if (!format.ok()) {
-    return UsageError(command, absl::StrCat("--out-format: ",
-                                            format.status().message()));
+    return UsageError(
+        command, absl::StrCat("--out-format: ", format.status().message()));
   }
   // The output is checked before the model is opened or any user scored.
   if (flags.out != "-") {
-    if (std::optional<int> bad = PreflightOutput(
-            command, flags.out, "--out", {flags.model_file, flags.data.input})) {
+    if (std::optional<int> bad =
+            PreflightOutput(command, flags.out, "--out",
+                            {flags.model_file, flags.data.input})) {
       return *bad;
     }
   }
