@@ -1,5 +1,5 @@
-// edlae-client: command-line client (recommend, similar, info, health, bench)
-// for an edlae-server.
+// edlae-client: command-line client (recommend, recommend-batch, similar, info,
+// health, bench) for an edlae-server.
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -16,9 +16,12 @@
 #include "absl/time/time.h"
 #include "client/bench.h"
 #include "client/output_format.h"
+#include "client/recommend_batch.h"
 #include "client/recommender_client.h"
 #include "common/cli.h"
 #include "common/file_io.h"
+#include "common/recs_file.h"
+#include "trainer/interactions.h"
 
 namespace {
 
@@ -33,6 +36,8 @@ constexpr char kSynopsis[] =
     "Command-line client of an edlae-server.\n"
     "  edlae-client recommend --target HOST:PORT --items ID,ID,... "
     "[-n N] [--explain] [...]\n"
+    "  edlae-client recommend-batch --target HOST:PORT --input USERS "
+    "[--format lines|csv] [--out FILE] [--concurrency 8] [...]\n"
     "  edlae-client similar --target HOST:PORT --items ID,ID,... "
     "[-n N] [--similarity cosine] [...]\n"
     "  edlae-client info --target HOST:PORT [--model_name NAME]\n"
@@ -85,6 +90,20 @@ struct RecommendFlags {
   bool include_history = false;
   bool explain = false;
   uint32_t max_contributions = 0;
+};
+
+// recommend-batch's flags.
+struct RecommendBatchFlags {
+  std::string input;
+  std::string format = "lines";
+  bool header = false;
+  std::string out = "-";
+  std::string out_format = "auto";
+  uint32_t top_n = 10;
+  std::string exclude;
+  std::string candidates;
+  bool include_history = false;
+  int concurrency = 8;
 };
 
 // similar's flags.
@@ -179,6 +198,70 @@ int RunRecommend(const CLI::App& command, const RecommendFlags& flags,
   request.set_max_contributions(flags.max_contributions);
   model.ApplyTo(&request);
   return PrintResponse(client.Recommend(request, timeout), json);
+}
+
+// The users of --input: "lines" (USER ITEM ITEM ...) or "csv" (USER,ITEM rows
+// grouped by user) through the trainer's loader, so ids are read exactly as
+// edlae-train recommend reads them (each user's items once, in the loader's
+// row order).
+int RunRecommendBatch(const CLI::App& command, const RecommendBatchFlags& flags,
+                      const edlae::client::RecommenderClient& client,
+                      absl::Duration timeout) {
+  absl::StatusOr<edlae::RecsFormat> format =
+      edlae::ResolveRecsFormat(flags.out_format, flags.out);
+  if (!format.ok()) {
+    return edlae::cli::UsageError(
+        command, absl::StrCat("--out_format: ", format.status().message()));
+  }
+  if (flags.out != "-") {
+    absl::Status s = edlae::CheckWritableOutput(flags.out, "--out");
+    if (s.ok())
+      s = edlae::CheckOutputIsNotInput(flags.out, "--out", {flags.input});
+    if (!s.ok()) return edlae::cli::UsageError(command, s.message());
+  }
+  edlae::LoadOptions load;
+  if (flags.format == "csv") {
+    load.format = edlae::InputFormat::kDelimited;
+    load.has_header = flags.header;
+  } else {
+    load.format = edlae::InputFormat::kUserLines;
+  }
+  absl::StatusOr<edlae::Interactions> read =
+      edlae::LoadInteractions(flags.input, load);
+  if (!read.ok())
+    return edlae::cli::UsageError(command, read.status().message());
+  std::vector<edlae::client::BatchUser> users(read->num_users());
+  for (size_t u = 0; u < users.size(); ++u) {
+    users[u].user_id = read->user_ids[u];
+    for (uint64_t k = read->row_offsets[u]; k < read->row_offsets[u + 1]; ++k) {
+      users[u].item_ids.push_back(read->item_ids[read->item_indices[k]]);
+    }
+  }
+  edlae::client::RecommendBatchOptions options;
+  options.concurrency = flags.concurrency;
+  options.timeout = timeout;
+  options.format = *format;
+  options.base.set_top_n(flags.top_n);
+  options.base.set_exclude_history(!flags.include_history);
+  for (const std::string& id : IdList(flags.exclude)) {
+    options.base.add_exclude_item_ids(id);
+  }
+  for (const std::string& id : IdList(flags.candidates)) {
+    options.base.add_candidate_item_ids(id);
+  }
+  absl::StatusOr<edlae::client::RecommendBatchReport> report =
+      edlae::client::RecommendBatch(client, users, flags.out, options);
+  if (!report.ok()) {
+    std::fprintf(stderr, "edlae-client: %s\n",
+                 std::string(report.status().message()).c_str());
+    return kExitRpcError;
+  }
+  std::fprintf(stderr,
+               "edlae-client: recommend-batch: %zu users, %zu failed, %.3f s "
+               "(%.0f users/s)\n",
+               report->users, report->failed, report->seconds,
+               report->seconds > 0 ? report->users / report->seconds : 0.0);
+  return report->failed == 0 ? kExitOk : kExitRpcError;
 }
 
 int RunSimilar(const SimilarFlags& flags,
@@ -337,6 +420,39 @@ int Main(int argc, char** argv) {
             "Contributions shown per item with --explain (0: the server's "
             "default, 5).");
 
+  RecommendBatchFlags batch;
+  CLI::App* batch_command = app.add_subcommand(
+      "recommend-batch",
+      "Top-N items for every user of a file, one Recommend call per user, "
+      "written as JSONL ({\"user_id\":…,\"items\":[…]}; a failed user has "
+      "\"error\") or CSV (user_id,rank,item_id,score). Exit 1 if any call "
+      "failed.");
+  AddConnectionFlags(*batch_command, connection);
+  AddOption(*batch_command, "input", batch.input,
+            "Users: 'USER ITEM ITEM ...' lines (--format lines) or USER,ITEM "
+            "rows (--format csv).")
+      ->required();
+  AddOption(*batch_command, "format", batch.format, "lines | csv")
+      ->check(CLI::IsMember({"lines", "csv"}));
+  AddFlag(*batch_command, "header", batch.header,
+          "--format csv: the first line is a header.");
+  AddOption(*batch_command, "out", batch.out,
+            "Output file, written atomically ('-': stdout).");
+  AddOption(*batch_command, "out_format", batch.out_format,
+            "jsonl | csv | auto (from --out's extension; stdout: jsonl).")
+      ->check(CLI::IsMember({"auto", "csv", "jsonl"}));
+  AddOption(*batch_command, "n,top_n", batch.top_n,
+            "Number of items per user.");
+  AddOption(*batch_command, "exclude", batch.exclude,
+            "Comma-separated ids never to return.");
+  AddOption(*batch_command, "candidates", batch.candidates,
+            "Comma-separated ids to choose from (default: all).");
+  AddFlag(*batch_command, "include_history", batch.include_history,
+          "Allow each user's own items in its result.");
+  AddOption(*batch_command, "concurrency", batch.concurrency,
+            "Calls in flight at most.")
+      ->check(edlae::cli::Between(1, 1024));
+
   SimilarFlags similar;
   CLI::App* similar_command = app.add_subcommand(
       "similar", "Top-N items related to the given items (SimilarItems).");
@@ -426,6 +542,9 @@ int Main(int argc, char** argv) {
   if (&command == recommend_command) {
     return RunRecommend(command, recommend, model, client, timeout,
                         connection.json);
+  }
+  if (&command == batch_command) {
+    return RunRecommendBatch(command, batch, client, timeout);
   }
   if (&command == similar_command) {
     return RunSimilar(similar, model, client, timeout, connection.json);

@@ -119,6 +119,29 @@ void AppendRecs(RecsFormat format, std::string_view user_id,
   out->append("]}\n");
 }
 
+void AppendRecsError(RecsFormat format, std::string_view user_id,
+                     std::string_view error, std::string* out) {
+  if (format == RecsFormat::kCsv) {
+    AppendCsvField(user_id, out);
+    out->append(",,");
+    AppendCsvField(std::string("error: ").append(error), out);
+    out->append(",\n");
+    return;
+  }
+  out->append("{\"user_id\":");
+  AppendJsonString(user_id, out);
+  out->append(",\"items\":[],\"error\":");
+  AppendJsonString(error, out);
+  out->append("}\n");
+}
+
+absl::Status RecsFileWriter::AddError(std::string_view user_id,
+                                      std::string_view error) {
+  AppendRecsError(format_, user_id, error, &buffer_);
+  ++users_;
+  return buffer_.size() >= kFlushBytes ? Flush() : absl::OkStatus();
+}
+
 absl::Status RecsFileWriter::Open(const std::string& path, RecsFormat format) {
   path_ = path;
   format_ = format;

@@ -45,6 +45,13 @@ std::string FormatRecScore(float score, RecsFormat format);
 void AppendRecs(RecsFormat format, std::string_view user_id,
                 absl::Span<const RecItem> items, std::string* out);
 
+// Appends a user whose recommendations could not be had (`error`, e.g. a
+// gRPC status "UNAVAILABLE: connection refused"): JSONL
+// {"user_id":"…","items":[],"error":"…"}; CSV one row "user_id,,error: …,"
+// (empty rank and score, the error in the item_id column).
+void AppendRecsError(RecsFormat format, std::string_view user_id,
+                     std::string_view error, std::string* out);
+
 // The header of a file: "user_id,rank,item_id,score\n" for CSV, "" for JSONL.
 std::string_view RecsHeader(RecsFormat format);
 
@@ -59,6 +66,8 @@ class RecsFileWriter {
   absl::Status Open(const std::string& path, RecsFormat format);
   // REQUIRES: Open() succeeded. Errors: a failed write (naming the path).
   absl::Status Add(std::string_view user_id, absl::Span<const RecItem> items);
+  // A failed user (AppendRecsError). Errors as Add.
+  absl::Status AddError(std::string_view user_id, std::string_view error);
   // Flushes and renames the file into place (stdout: flushes).
   absl::Status Commit();
 

@@ -145,6 +145,29 @@ expect_exit 1 "$TRAIN" convert --model-file "$WORK/missing.edlae" --dtype f16 --
 expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --dtype f8 --out "$WORK/x.edlae"
 [ ! -e "$WORK/x.edlae" ] || fail "output written by a failed command"
 
+# Batch recommendations to a file (recommend): every user of the file, CSV and JSONL, and its refusals.
+printf 'u1 1 2 3\nu2 4 nosuchitem\nu3 nosuchitem\n' > "$WORK/users.txt"
+"$TRAIN" recommend --model-file "$WORK/model.edlae" --input "$WORK/users.txt" --format lines -n 5 \
+  --exclude-history --threads 2 --out "$WORK/recs.csv" 2> "$WORK/recs.log" || { cat "$WORK/recs.log"; fail "recommend"; }
+[ "$(head -1 "$WORK/recs.csv")" = "user_id,rank,item_id,score" ] || fail "recs.csv header"
+[ "$(grep -c '^u[123],' "$WORK/recs.csv")" -eq 15 ] || fail "recs.csv rows: $(cat "$WORK/recs.csv")"
+grep -qE '^u1,[0-9],(1|2|3),' "$WORK/recs.csv" && fail "history recommended with --exclude-history"
+grep -q "2 interactions named items the model lacks" "$WORK/recs.log" || fail "unknown items: $(cat "$WORK/recs.log")"
+"$TRAIN" recommend --model-file "$WORK/model.edlae" --input "$WORK/users.txt" --format lines -n 5 \
+  --out "$WORK/recs.jsonl" --progress never 2> /dev/null || fail "recommend jsonl"
+[ "$(grep -c '^{"user_id":"u[123]","items":\[{"item_id":' "$WORK/recs.jsonl")" -eq 3 ] || fail "recs.jsonl: $(cat "$WORK/recs.jsonl")"
+expect_exit 2 "$TRAIN" recommend --model-file "$WORK/model.edlae" --input "$WORK/users.txt" --format lines \
+  --out "$WORK/no/such/dir/recs.csv"
+grep -q -- "--out" "$WORK/err" || fail "bad --out not named: $(cat "$WORK/err")"
+expect_exit 2 "$TRAIN" recommend --model-file "$WORK/model.edlae" --input "$WORK/users.txt" --format lines \
+  --out "$WORK/recs.txt"
+expect_exit 2 "$TRAIN" recommend --model-file "$WORK/model.edlae" --input "$WORK/users.txt" -n 0 --out "$WORK/r.csv"
+expect_exit 1 "$TRAIN" recommend --model-file "$WORK/missing.edlae" --input "$WORK/users.txt" --format lines \
+  --out "$WORK/r.csv"
+expect_exit 1 "$TRAIN" recommend --model-file "$WORK/model.edlae" --input "$WORK/nowhere.txt" --format lines \
+  --out "$WORK/r.csv"
+[ ! -e "$WORK/r.csv" ] && [ ! -e "$WORK/recs.txt" ] || fail "output written by a failed recommend"
+
 # A corrupt model never starts a server.
 head -c 1000 "$WORK/model.edlae" > "$WORK/truncated.edlae"
 expect_exit 1 "$SERVER" --model "$WORK/truncated.edlae" --host 127.0.0.1 --port 0 --metrics_address=
@@ -182,6 +205,57 @@ grep -q "dtype: float16" "$WORK/info.txt" || fail "info dtype: $(cat "$WORK/info
 grep -q "calls=300 .*p99_us=.* OK=300" "$WORK/bench.txt" || fail "bench report: $(cat "$WORK/bench.txt")"
 expect_exit 1 "$CLIENT" recommend --target "$TARGET" --items 1 -n 0
 grep -q INVALID_ARGUMENT "$WORK/err" || fail "top_n 0 not INVALID_ARGUMENT"
+
+# recommend-batch (C++ and Python clients): each user's answer equals its own recommend call; a failed call is
+# written with its status and makes the exit status 1.
+printf 'u1 1 2 3\nu2 2 4 5\nu3 1 6 7\nu4 nosuchitem\n' > "$WORK/batch.txt"
+printf 'user,item\nu1,1\nu1,2\nu1,3\nu2,2\nu2,4\nu2,5\nu3,1\nu3,6\nu3,7\nu4,nosuchitem\n' > "$WORK/batch.csv"
+for u in "u1 1,2,3" "u2 2,4,5" "u3 1,6,7" "u4 nosuchitem"; do
+  set -- $u
+  "$CLIENT" recommend --target "$TARGET" --items "$2" -n 7 --json > "$WORK/single-$1.json" || fail "recommend $1"
+done
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+PYCLIENT=(env PYTHONPATH="$BIN/client/python" "$PY" -m edlae_client)
+if ! "$PY" -c "import grpc" 2> /dev/null; then  # no grpcio: the C++ client's output stands in for the Python one's
+  echo "cli_end_to_end: $PY has no grpc module; the Python client's recommend-batch is not checked" >&2
+  PYCLIENT=("$CLIENT")
+fi
+"$CLIENT" recommend-batch --target "$TARGET" --input "$WORK/batch.txt" -n 7 --concurrency 3 \
+  --out "$WORK/batch-cc.jsonl" 2> "$WORK/batch.log" || { cat "$WORK/batch.log"; fail "recommend-batch"; }
+"$CLIENT" recommend-batch --target "$TARGET" --input "$WORK/batch.csv" --format csv --header -n 7 \
+  --out "$WORK/batch-cc.csv" 2> "$WORK/batch.log" || { cat "$WORK/batch.log"; fail "recommend-batch csv"; }
+"${PYCLIENT[@]}" recommend-batch --target "$TARGET" --input "$WORK/batch.txt" -n 7 --concurrency 3 \
+  --out "$WORK/batch-py.jsonl" 2> "$WORK/batch.log" || { cat "$WORK/batch.log"; fail "python recommend-batch"; }
+"${PYCLIENT[@]}" recommend-batch --target "$TARGET" --input "$WORK/batch.csv" --format csv --header -n 7 \
+  > "$WORK/batch-py-stdout.jsonl" 2> "$WORK/batch.log" || { cat "$WORK/batch.log"; fail "python recommend-batch csv"; }
+"$PY" - "$WORK" <<'PY' || fail "recommend-batch output differs from per-user recommend"
+import csv, json, struct, sys
+work = sys.argv[1]
+f32 = lambda x: struct.unpack("f", struct.pack("f", float(x)))[0]
+want = {u: [(i["item_id"], f32(i["score"])) for i in json.load(open(f"{work}/single-{u}.json"))["items"]]
+        for u in ("u1", "u2", "u3", "u4")}
+assert all(len(v) == 7 for v in want.values()), want
+def jsonl(name):
+    rows = [json.loads(line) for line in open(f"{work}/{name}")]
+    assert [r["user_id"] for r in rows] == ["u1", "u2", "u3", "u4"], rows
+    return {r["user_id"]: [(i["item_id"], f32(i["score"])) for i in r["items"]] for r in rows}
+def csv_rows(name):
+    rows = list(csv.DictReader(open(f"{work}/{name}", newline="")))
+    got = {}
+    for r in rows:
+        got.setdefault(r["user_id"], []).append((int(r["rank"]), r["item_id"], f32(r["score"])))
+    return {u: [(i, s) for _, i, s in sorted(v)] for u, v in got.items()}
+for name, got in (("batch-cc.jsonl", jsonl("batch-cc.jsonl")), ("batch-py.jsonl", jsonl("batch-py.jsonl")),
+                  ("batch-py-stdout.jsonl", jsonl("batch-py-stdout.jsonl")), ("batch-cc.csv", csv_rows("batch-cc.csv"))):
+    assert got == want, (name, got, want)
+PY
+expect_exit 1 "$CLIENT" recommend-batch --target "$TARGET" --input "$WORK/batch.txt" -n 0 --out "$WORK/failed.jsonl"
+[ "$(grep -c '"error":"INVALID_ARGUMENT: ' "$WORK/failed.jsonl")" -eq 4 ] || fail "failed users: $(cat "$WORK/failed.jsonl")"
+expect_exit 1 "${PYCLIENT[@]}" recommend-batch --target "$TARGET" --input "$WORK/batch.txt" -n 0 --out "$WORK/failed-py.jsonl"
+[ "$(grep -c '"error":"INVALID_ARGUMENT: ' "$WORK/failed-py.jsonl")" -eq 4 ] || fail "python failed users: $(cat "$WORK/failed-py.jsonl")"
+expect_exit 2 "$CLIENT" recommend-batch --target "$TARGET" --input "$WORK/batch.txt" --out "$WORK/no/such/dir/r.jsonl"
+expect_exit 2 "${PYCLIENT[@]}" recommend-batch --target "$TARGET" --input "$WORK/batch.txt" --out "$WORK/no/such/dir/r.jsonl"
+expect_exit 2 "$CLIENT" recommend-batch --target "$TARGET" --input "$WORK/nowhere.txt"
 
 # Graceful stop on SIGTERM: exit status 0.
 kill -TERM "$SERVER_PID"

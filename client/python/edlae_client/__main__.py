@@ -1,4 +1,4 @@
-"""python3 -m edlae_client: recommend | similar | info | health | load against an edlae-server.
+"""python3 -m edlae_client: recommend | recommend-batch | similar | info | health | load against an edlae-server.
 
 Connection flags (--target, --json, --timeout_ms, --tls*, --auth_token_file, ...) go before or after the command,
 with the C++ edlae-client's names. Exit status: 0 success; 1 a failed call (or health not SERVING); 2 usage error.
@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from typing import NoReturn, Optional
 
 import grpc
 
 from edlae_client.client import EdlaeError, RecommenderClient
+from edlae_client.batch import output_format, read_users, recommend_batch, write_atomically
 from edlae_client.load import random_histories, run_load
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -107,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     connection = _connection_flags()
     p = argparse.ArgumentParser(prog="python3 -m edlae_client", description=__doc__, parents=[connection],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{recommend,similar,info,health,load}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{recommend,recommend-batch,similar,info,health,load}")
 
     rec = sub.add_parser("recommend", help="top-N items for a history", parents=[connection])
     rec.add_argument("--items", required=True, help="history item ids, comma separated")
@@ -121,6 +123,22 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--max_contributions", type=_MAX_CONTRIBUTIONS, default=0,
                      help="contributions shown per item with --explain (0: the server's default, 5)")
     _add_model_flags(rec)
+
+    batch = sub.add_parser("recommend-batch", parents=[connection],
+                           help="top-N items for every user of a file, one Recommend call per user (JSONL or CSV); "
+                                "exit 1 if any call failed")
+    batch.add_argument("--input", required=True,
+                       help="users: 'USER ITEM ITEM ...' lines (--format lines) or USER,ITEM rows (--format csv)")
+    batch.add_argument("--format", choices=("lines", "csv"), default="lines")
+    batch.add_argument("--header", action="store_true", help="--format csv: the first line is a header")
+    batch.add_argument("--out", default="-", help="output file, written atomically ('-': stdout)")
+    batch.add_argument("--out_format", "--out-format", choices=("auto", "jsonl", "csv"), default="auto",
+                       help="jsonl | csv | auto (from --out's extension; stdout: jsonl)")
+    batch.add_argument("-n", "--top_n", type=_TOP_N, default=10, help="number of items per user")
+    batch.add_argument("--exclude", default="", help="ids never to return")
+    batch.add_argument("--candidates", default="", help="score and return only these ids")
+    batch.add_argument("--include_history", action="store_true", help="allow each user's items in its result")
+    batch.add_argument("--concurrency", type=_int_at_least(1, 1024), default=8, help="calls in flight at most")
 
     sim = sub.add_parser("similar", help="top-N items related to the given items (SimilarItems)",
                          parents=[connection])
@@ -259,6 +277,20 @@ def _run(args: argparse.Namespace) -> int:
         if weights is not None and len(weights) != len(history):
             raise _UsageError(f"--weights has {len(weights)} values but --items has {len(history)}")
         exclude, candidates = _csv(args.exclude, "--exclude"), _csv(args.candidates, "--candidates")
+    elif args.command == "recommend-batch":
+        exclude, candidates = _csv(args.exclude, "--exclude"), _csv(args.candidates, "--candidates")
+        try:
+            fmt = output_format(args.out_format, args.out)
+        except ValueError as e:
+            raise _UsageError(f"--out_format: {e}") from None
+        if args.out != "-":
+            folder = os.path.dirname(os.path.abspath(args.out))
+            if os.path.isdir(args.out) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                raise _UsageError(f"--out: cannot write '{args.out}' (not a writable file in an existing folder)")
+        try:
+            users = read_users(args.input, args.format, args.header)
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            raise _UsageError(f"--input: {e}") from None
     elif args.command == "similar":
         query = _csv(args.items, "--items")
         exclude, candidates = _csv(args.exclude, "--exclude"), _csv(args.candidates, "--candidates")
@@ -275,6 +307,16 @@ def _run(args: argparse.Namespace) -> int:
                                  exclude_history=not args.include_history, exclude=exclude,
                                  candidates=candidates, explain=args.explain,
                                  max_contributions=args.max_contributions, **_model(args)), args.json)
+        elif args.command == "recommend-batch":
+            failed = [0]
+
+            def write(stream) -> None:
+                failed[0] = recommend_batch(client, users, stream, fmt, concurrency=args.concurrency,
+                                            top_n=args.top_n, exclude_history=not args.include_history,
+                                            exclude=exclude, candidates=candidates, timeout=timeout)
+            write_atomically(args.out, write)
+            print(f"edlae_client: recommend-batch: {len(users)} users, {failed[0]} failed", file=sys.stderr)
+            return EXIT_OK if failed[0] == 0 else EXIT_FAILED
         elif args.command == "similar":
             _print_recommendations(
                 client.similar_items(query, top_n=args.top_n, exclude=exclude, candidates=candidates,
