@@ -264,6 +264,14 @@ TEST(RecsFileTest, FormatsRowsAndObjects) {
             "{\"user_id\":\"u\\t1\",\"items\":[{\"item_id\":\"x\",\"score\":"
             "0.25},{\"item_id\":\"y\\\"q\",\"score\":-1.5e-07}]}\n"
             "{\"user_id\":\"empty\",\"items\":[]}\n");
+  std::string failed_csv, failed_jsonl;
+  AppendRecsError(RecsFormat::kCsv, "u,1", "UNAVAILABLE: down", &failed_csv);
+  AppendRecsError(RecsFormat::kJsonl, "u1", "UNAVAILABLE: \"down\"",
+                  &failed_jsonl);
+  EXPECT_EQ(failed_csv, "\"u,1\",,error: UNAVAILABLE: down,\n");
+  EXPECT_EQ(failed_jsonl,
+            "{\"user_id\":\"u1\",\"items\":[],\"error\":\"UNAVAILABLE: "
+            "\\\"down\\\"\"}\n");
   EXPECT_EQ(*ResolveRecsFormat("auto", "out/R.CSV"), RecsFormat::kCsv);
   EXPECT_EQ(*ResolveRecsFormat("auto", "r.jsonl"), RecsFormat::kJsonl);
   EXPECT_EQ(*ResolveRecsFormat("csv", "r.jsonl"), RecsFormat::kCsv);
