@@ -205,6 +205,7 @@ int RunRecommend(const CLI::App& command, const RecommendFlags& flags,
 // edlae-train recommend reads them (each user's items once, in the loader's
 // row order).
 int RunRecommendBatch(const CLI::App& command, const RecommendBatchFlags& flags,
+                      const edlae::client::ModelSelector& model,
                       const edlae::client::RecommenderClient& client,
                       absl::Duration timeout) {
   absl::StatusOr<edlae::RecsFormat> format =
@@ -243,6 +244,7 @@ int RunRecommendBatch(const CLI::App& command, const RecommendBatchFlags& flags,
   options.format = *format;
   options.base.set_top_n(flags.top_n);
   options.base.set_exclude_history(!flags.include_history);
+  model.ApplyTo(&options.base);
   for (const std::string& id : IdList(flags.exclude)) {
     options.base.add_exclude_item_ids(id);
   }
@@ -452,6 +454,7 @@ int Main(int argc, char** argv) {
   AddOption(*batch_command, "concurrency", batch.concurrency,
             "Calls in flight at most.")
       ->check(edlae::cli::Between(1, 1024));
+  AddModelFlags(*batch_command, model);
 
   SimilarFlags similar;
   CLI::App* similar_command = app.add_subcommand(
@@ -544,7 +547,7 @@ int Main(int argc, char** argv) {
                         connection.json);
   }
   if (&command == batch_command) {
-    return RunRecommendBatch(command, batch, client, timeout);
+    return RunRecommendBatch(command, batch, model, client, timeout);
   }
   if (&command == similar_command) {
     return RunSimilar(similar, model, client, timeout, connection.json);

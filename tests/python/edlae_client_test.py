@@ -454,6 +454,21 @@ class ModelConfigTest(LiveServerTest):
         self.assertNotIn("Traceback", r.stderr)
         r = self.run_cli("load", "--requests", "20", "--ids", "1:60", "--model_name", "books", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
+        users = os.path.join(self.tmp.name, "users.txt")
+        with open(users, "w") as f:
+            f.write("u1 1 2\nu2 3\n")
+        py = self.run_cli("recommend-batch", "--input", users, "--model_name", "books", "--version_label", "stable",
+                          "-n", "3")
+        self.assertEqual(py.returncode, 0, py.stderr)
+        cpp = subprocess.run([edlae_testing.binary("edlae-client"), "recommend-batch", "--input", users,
+                              "--model_name", "books", "--version_label", "stable", "-n", "3",
+                              "--target", self.server.target], capture_output=True, text=True, timeout=60)
+        self.assertEqual(cpp.returncode, 0, cpp.stderr)
+        self.assertEqual([json.loads(line) for line in py.stdout.splitlines()],
+                         [json.loads(line) for line in cpp.stdout.splitlines()])
+        r = self.run_cli("recommend-batch", "--input", users, "-n", "3")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("model_name is required", r.stdout)
 
     def test_sighup_rereads_the_config(self):
         edlae_testing.train_model(self.tmp.name, os.path.join("music", "3", "model.edlae"), users=200, items=40,

@@ -421,6 +421,15 @@ TEST_F(TwoModelTest, TheClientNamesModelsVersionsAndLabels) {
                 " --service edlae.v1.Recommender/books --json");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("SERVING"));
+  // recommend-batch names the model for every call.
+  const std::string users = dir_.Write("users.txt", "u1 i1 i2\nu2 i3\n");
+  r = RunClient("recommend-batch " + Target() + " --input " + users +
+                " --model_name movies -n 2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("\"user_id\":\"u2\""));
+  r = RunClient("recommend-batch " + Target() + " --input " + users + " -n 2");
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // two models: the name is required
+  EXPECT_THAT(r.output, HasSubstr("model_name is required"));
 }
 
 TEST_F(TwoModelTest, ReloadOneRemoveTheOtherUnderLoadFailsNoCall) {

@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--candidates", default="", help="score and return only these ids")
     batch.add_argument("--include_history", action="store_true", help="allow each user's items in its result")
     batch.add_argument("--concurrency", type=_int_at_least(1, 1024), default=8, help="calls in flight at most")
+    _add_model_flags(batch)
 
     sim = sub.add_parser("similar", help="top-N items related to the given items (SimilarItems)",
                          parents=[connection])
@@ -313,7 +314,8 @@ def _run(args: argparse.Namespace) -> int:
             def write(stream) -> None:
                 failed[0] = recommend_batch(client, users, stream, fmt, concurrency=args.concurrency,
                                             top_n=args.top_n, exclude_history=not args.include_history,
-                                            exclude=exclude, candidates=candidates, timeout=timeout)
+                                            exclude=exclude, candidates=candidates, timeout=timeout,
+                                            model=_model(args))
             write_atomically(args.out, write)
             print(f"edlae_client: recommend-batch: {len(users)} users, {failed[0]} failed", file=sys.stderr)
             return EXIT_OK if failed[0] == 0 else EXIT_FAILED

@@ -96,15 +96,16 @@ def output_format(name: str, path: str) -> str:
 def recommend_batch(client: RecommenderClient, users: list[tuple[str, list[str]]], out, fmt: str, *,
                     concurrency: int = 8, top_n: int = 10, exclude_history: bool = True,
                     exclude: Iterable[str] = (), candidates: Iterable[str] = (),
-                    timeout: Optional[float] = None) -> int:
+                    timeout: Optional[float] = None, model: Optional[dict] = None) -> int:
     """Writes every user's answer to the text stream `out`, in `users`' order; returns the number of failed
-    calls (written with their status, never raised)."""
+    calls (written with their status, never raised). model: the keyword arguments naming the model every call asks
+    (model_name, model_version, version_label as in RecommenderClient.recommend)."""
     exclude, candidates = list(exclude), list(candidates)
 
     def call(items: list[str]):
         try:
             r = client.recommend(items, top_n=top_n, exclude_history=exclude_history, exclude=exclude,
-                                 candidates=candidates, timeout=timeout)
+                                 candidates=candidates, timeout=timeout, **(model or {}))
             return [(i.item_id, i.score) for i in r.items], None
         except EdlaeError as e:
             return None, f"{e.code.name}: {e.details}"
