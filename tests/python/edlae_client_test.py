@@ -295,6 +295,22 @@ class PythonClientTest(LiveServerTest):
         self.assertEqual(json.loads(load.stdout)["unknown_history_ids"], 0)
         self.assertNotIn("warning", load.stderr)
 
+    def test_bench_takes_the_cpp_clients_flags(self):
+        flags = ["--concurrency", "2", "--requests", "30", "--duration_s", "20", "--history_len", "5", "-n", "7",
+                 "--items", "1,2,3,4,5,6,7,8,9,10", "--json"]
+        py = self.run_cli("bench", *flags)
+        self.assertEqual(py.returncode, 0, py.stderr)
+        self.assertEqual(json.loads(py.stdout)["ok"], 30)
+        cpp = subprocess.run([edlae_testing.binary("edlae-client"), "bench", "--target", self.server.target, *flags],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(cpp.returncode, 0, cpp.stderr)
+        self.assertEqual(json.loads(cpp.stdout)["ok_calls"], 30)
+        r = self.run_cli("bench", "--requests", "10", "--json")  # ids 1..num_items, as edlae-client
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["unknown_history_ids"], 0)
+        r = self.run_cli("bench", "--items", "1", "--ids_file", "x")
+        self.assertEqual(r.returncode, 2, r.stderr)
+
     def test_load_warns_when_most_ids_are_unknown(self):
         r = self.run_cli("load", "--requests", "20", "--concurrency", "2", "--ids", "1001:2000", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)

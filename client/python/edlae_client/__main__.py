@@ -1,4 +1,4 @@
-"""python3 -m edlae_client: recommend | recommend-batch | similar | info | health | load against an edlae-server.
+"""python3 -m edlae_client: recommend | recommend-batch | similar | info | health | bench | load against an edlae-server.
 
 Connection flags (--target, --json, --timeout_ms, --tls*, --auth_token_file, ...) go before or after the command,
 with the C++ edlae-client's names. Exit status: 0 success; 1 a failed call (or health not SERVING); 2 usage error.
@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     connection = _connection_flags()
     p = argparse.ArgumentParser(prog="python3 -m edlae_client", description=__doc__, parents=[connection],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, metavar="{recommend,recommend-batch,similar,info,health,load}")
+    sub = p.add_subparsers(dest="command", required=True,
+                           metavar="{recommend,recommend-batch,similar,info,health,bench,load}")
 
     rec = sub.add_parser("recommend", help="top-N items for a history", parents=[connection])
     rec.add_argument("--items", required=True, help="history item ids, comma separated")
@@ -161,7 +162,21 @@ def _parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="grpc.health.v1 Check", parents=[connection])
     health.add_argument("--service", default="", help='"" (server) or edlae.v1.Recommender')
 
-    load = sub.add_parser("load", help="bounded Recommend load; prints QPS and latency percentiles",
+    bench = sub.add_parser("bench", parents=[connection],
+                           help="closed-loop Recommend load with random histories; QPS and latency percentiles "
+                                "(edlae-client bench's flags)")
+    bench.add_argument("--concurrency", type=_int_at_least(1, 1024), default=4, help="callers, one call in flight each")
+    bench.add_argument("--requests", type=_int_at_least(1), default=1000, help="total calls (at most)")
+    bench.add_argument("--duration_s", type=_int_at_least(1), default=60, help="stop after this many seconds")
+    bench.add_argument("--history_len", type=_int_at_least(1), default=10, help="history items per call")
+    bench.add_argument("-n", "--top_n", type=_TOP_N, default=10, help="items each call asks for")
+    ids = bench.add_mutually_exclusive_group()
+    ids.add_argument("--items", default="", help="comma-separated ids to draw histories from (default: "
+                                                 "1..num_items, as in MovieLens and edlae-train synth data)")
+    ids.add_argument("--ids_file", default="", help="file of ids to draw histories from, one per line")
+    _add_model_flags(bench)
+
+    load = sub.add_parser("load", help="the same load as bench, with this client's older flag names",
                           parents=[connection])
     load.add_argument("--requests", type=_int_at_least(1), default=1000)
     load.add_argument("--concurrency", type=_int_at_least(1), default=4)
@@ -222,15 +237,15 @@ def _credentials(args: argparse.Namespace) -> Optional[grpc.ChannelCredentials]:
         certificate_chain=_read(args.tls_cert, "--tls_cert") if args.tls_cert else None)
 
 
-def _ids(spec: str) -> list[str]:
+def _ids(spec: str, flag: str = "--ids") -> list[str]:
     if spec.startswith("@"):
         try:
-            text = _read(spec[1:], "--ids", "r")
+            text = _read(spec[1:], flag, "r")
         except UnicodeDecodeError:
-            raise _UsageError(f"--ids: '{spec[1:]}' is not UTF-8 text") from None
+            raise _UsageError(f"{flag}: '{spec[1:]}' is not UTF-8 text") from None
         ids = [line.strip() for line in text.splitlines() if line.strip()]
         if not ids:
-            raise _UsageError(f"--ids: '{spec[1:]}' holds no ids (one id per line)")
+            raise _UsageError(f"{flag}: '{spec[1:]}' holds no ids (one id per line)")
         return ids
     try:
         lo, hi = (int(x) for x in spec.split(":"))
@@ -297,6 +312,8 @@ def _run(args: argparse.Namespace) -> int:
         exclude, candidates = _csv(args.exclude, "--exclude"), _csv(args.candidates, "--candidates")
     elif args.command == "load":
         ids = _ids(args.ids)
+    elif args.command == "bench":
+        ids = _csv(args.items, "--items") if args.items else (_ids("@" + args.ids_file, "--ids_file") if args.ids_file else [])
     timeout = args.timeout_ms / 1000.0
     client = RecommenderClient(args.target, timeout=timeout, credentials=credentials, metadata=metadata,
                                load_balancing="round_robin" if args.round_robin else None,
@@ -330,9 +347,15 @@ def _run(args: argparse.Namespace) -> int:
             status = client.health(args.service)
             print(json.dumps({"status": status}) if args.json else status)
             return EXIT_OK if status == "SERVING" else EXIT_FAILED
-        elif args.command == "load":
-            report = run_load(client, random_histories(ids, args.history), requests=args.requests,
-                              concurrency=args.concurrency, max_seconds=args.max_seconds, top_n=args.top_n,
+        elif args.command in ("load", "bench"):
+            if args.command == "bench":
+                # As edlae-client: without --items / --ids_file, ids 1..num_items of the model asked.
+                ids = ids or [str(i) for i in range(1, client.model_info(**_model(args)).num_items + 1)]
+                history_len, max_seconds = args.history_len, float(args.duration_s)
+            else:
+                history_len, max_seconds = args.history, args.max_seconds
+            report = run_load(client, random_histories(ids, history_len), requests=args.requests,
+                              concurrency=args.concurrency, max_seconds=max_seconds, top_n=args.top_n,
                               timeout=timeout, model=_model(args))
             print(json.dumps(report.summary(), indent=None if args.json else 2))
             for message in report.error_messages:
