@@ -35,55 +35,6 @@ auto SortedLabels(const v1::ModelInfo& info) {
 
 }  // namespace
 
-std::string JsonQuote(std::string_view value) {
-  std::string out;
-  out.reserve(value.size() + 2);
-  out.push_back('"');
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
-std::string JsonFloat(float value) {
-  if (!std::isfinite(value)) return "null";
-  // Shortest %g precision that reads back as the same float (at most 9).
-  for (int precision = 6; precision < 9; ++precision) {
-    std::string text = absl::StrFormat("%.*g", precision, value);
-    if (std::strtof(text.c_str(), nullptr) == value) return text;
-  }
-  return absl::StrFormat("%.9g", value);
-}
-
 std::string RecommendResponseToJson(const v1::RecommendResponse& response) {
   std::string out = "{\"items\":[";
   for (int i = 0; i < response.items_size(); ++i) {

@@ -7,17 +7,14 @@
 #include <string_view>
 
 #include "client/recommender_client.h"
+#include "common/json.h"
 #include "edlae/v1/recommender.pb.h"
 
 namespace edlae::client {
 
-// `value` as a JSON string literal, quotes included: ", \ and control
-// characters escaped; bytes >= 0x80 passed through (ids are UTF-8).
-std::string JsonQuote(std::string_view value);
-
-// A float as a JSON number (shortest form that reads back as the same float);
-// "null" for NaN and infinities, which JSON cannot represent.
-std::string JsonFloat(float value);
+// JSON strings and numbers are common/json.h's (as in JSONL files).
+using ::edlae::JsonFloat;
+using ::edlae::JsonQuote;
 
 // One JSON object (no trailing newline) whose keys are the proto field names,
 // so google::protobuf::util::JsonStringToMessage reads it back:

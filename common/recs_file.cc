@@ -3,13 +3,13 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <cmath>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json.h"
 
 namespace edlae {
 namespace {
@@ -25,36 +25,6 @@ void AppendCsvField(std::string_view field, std::string* out) {
   for (char c : field) {
     if (c == '"') out->push_back('"');
     out->push_back(c);
-  }
-  out->push_back('"');
-}
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppendFormat(out, "\\u%04x", c);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
   }
   out->push_back('"');
 }
@@ -82,14 +52,10 @@ absl::StatusOr<RecsFormat> ResolveRecsFormat(std::string_view name,
 }
 
 std::string FormatRecScore(float score, RecsFormat format) {
-  if (!std::isfinite(score)) {
-    if (format == RecsFormat::kJsonl) return "null";
+  if (!std::isfinite(score) && format == RecsFormat::kCsv) {
     return std::isnan(score) ? "nan" : (score > 0 ? "inf" : "-inf");
   }
-  char buffer[32];
-  const std::to_chars_result r =
-      std::to_chars(buffer, buffer + sizeof(buffer), score);
-  return std::string(buffer, r.ptr);
+  return JsonFloat(score);
 }
 
 std::string_view RecsHeader(RecsFormat format) {
