@@ -123,20 +123,4 @@ std::string WeakCountsJson(const WeakHeldOut& h) {
       ",\"targets_in_fold_in\":", h.targets_in_fold_in);
 }
 
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
 }  // namespace edlae::cli

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/cli.h"
+#include "common/json.h"
 #include "evaluation/batch_scorer.h"
 #include "evaluation/evaluate.h"
 #include "evaluation/weak_evaluate.h"
@@ -38,8 +39,8 @@ std::string WeakCountNotes(const WeakHeldOut& h);
 // "target_users":…,"unknown_fold_in":…,"unknown_targets":…,
 // "targets_without_fold_in":…,"cold_users":…,"targets_in_fold_in":…
 std::string WeakCountsJson(const WeakHeldOut& h);
-// `text` as a JSON string literal (quotes, escapes).
-std::string JsonString(const std::string& text);
+// JSON string literals are common/json.h's (as the clients and JSONL files).
+using ::edlae::JsonQuote;
 
 }  // namespace edlae::cli
 

@@ -146,13 +146,12 @@ int RunWeakEvaluate(const CLI::App& command, const EvaluateFlags& flags) {
   }
   if (flags.json) {
     std::cout << absl::StrCat(
-        "{\"protocol\":\"weak\",\"fold_in\":", JsonString(flags.fold_in),
-        ",\"targets\":", JsonString(flags.targets),
-        ",\"model\":", JsonString(description),
-        ",\"model_kind\":", JsonString(ModelKindName(model.kind())),
-        ",\"scorer\":", JsonString(flags.scorer), ",",
-        WeakCountsJson(*held_out), ",\"metrics\":", WeakMetricJson(*result),
-        "}\n");
+        "{\"protocol\":\"weak\",\"fold_in\":", JsonQuote(flags.fold_in),
+        ",\"targets\":", JsonQuote(flags.targets),
+        ",\"model\":", JsonQuote(description),
+        ",\"model_kind\":", JsonQuote(ModelKindName(model.kind())),
+        ",\"scorer\":", JsonQuote(flags.scorer), ",", WeakCountsJson(*held_out),
+        ",\"metrics\":", WeakMetricJson(*result), "}\n");
   } else {
     std::cout << absl::StrFormat(
         "weak generalization: users of %s scored against %s: %d scored, %d "
@@ -268,9 +267,9 @@ int RunEvaluate(const CLI::App& command, const EvaluateFlags& flags) {
 
   if (flags.json) {
     std::cout << absl::StrCat(
-        "{\"split\":", JsonString(dir), ",\"on\":", JsonString(part),
-        ",\"model\":", JsonString(description),
-        ",\"scorer\":", JsonString(flags.scorer),
+        "{\"split\":", JsonQuote(dir), ",\"on\":", JsonQuote(part),
+        ",\"model\":", JsonQuote(description),
+        ",\"scorer\":", JsonQuote(flags.scorer),
         absl::StrFormat(",\"train_seconds\":%.3f", train_seconds),
         ",\"unknown_fold_in\":", users->unknown_fold_in,
         ",\"unknown_targets\":", users->unknown_targets,

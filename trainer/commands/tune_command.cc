@@ -33,7 +33,7 @@ std::string PointJson(const TunePoint& p) {
   if (p.error.empty()) {
     absl::StrAppend(&out, ",\"validation\":", MetricJson(p.validation), "}");
   } else {
-    absl::StrAppend(&out, ",\"error\":", JsonString(p.error), "}");
+    absl::StrAppend(&out, ",\"error\":", JsonQuote(p.error), "}");
   }
   return out;
 }
@@ -104,9 +104,9 @@ int RunTune(const CLI::App& command, const TuneFlags& flags) {
   const TunePoint& best = result->points[result->best_point];
   if (flags.json) {
     std::string json = absl::StrCat(
-        "{\"split\":", JsonString(dir), ",\"precision\":\"",
+        "{\"split\":", JsonQuote(dir), ",\"precision\":\"",
         PrecisionName(options.precision), "\"",
-        ",\"scorer\":", JsonString(flags.scorer),
+        ",\"scorer\":", JsonQuote(flags.scorer),
         absl::StrFormat(",\"gram_seconds\":%.3f,\"total_seconds\":%.3f",
                         result->gram_seconds, result->total_seconds),
         ",\"train_users\":", split->train.num_users(),
