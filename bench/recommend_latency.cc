@@ -1,4 +1,5 @@
-// In-process Recommend latency of any model file (dense, low-rank, sparse): histories drawn by popularity, p50/p99.
+// In-process Recommend latency of any model file (dense, low-rank, sparse): histories drawn by popularity, p50/p99;
+// for dense models also the time to read the same number of rows (a streaming read of the bytes a call needs).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,7 +11,9 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
 #include "core/model.h"
+#include "core/model_format.h"
 #include "core/scorer.h"
+#include "core/weight_rows.h"
 
 ABSL_FLAG(std::string, model_file, "", "model file to open (required)");
 ABSL_FLAG(int, history, 50, "items per history");
@@ -50,6 +53,13 @@ int main(int argc, char** argv) {
   edlae::RecommendOptions options;
   options.top_n = static_cast<size_t>(absl::GetFlag(FLAGS_top_n));
   std::vector<double> micros;
+  // Dense: per call, the time to read another history's rows (drawn alike, so
+  // as often cache-resident as the scored ones): the memory-bandwidth bound.
+  std::vector<double> read_micros;
+  const bool dense = m.kind() == edlae::ModelKind::kDense;
+  const edlae::WeightRows rows = dense ? m.dense_rows() : edlae::WeightRows{};
+  const size_t row_words = dense ? n * edlae::DTypeSize(rows.dtype) / 8 : 0;
+  uint64_t sink = 0;
   size_t returned = 0;
   for (int c = -50; c < calls; ++c) {
     std::vector<edlae::HistoryEntry> history;
@@ -68,6 +78,19 @@ int main(int argc, char** argv) {
       micros.push_back(us);
       returned += r->items.size();
     }
+    if (dense) {
+      const auto read_start = std::chrono::steady_clock::now();
+      for (int k = 0; k < h; ++k) {
+        const uint64_t* words = static_cast<const uint64_t*>(rows.row(pick(rng)));
+        uint64_t x = 0;
+        for (size_t w = 0; w < row_words; ++w) x += words[w];
+        sink += x;
+      }
+      const double read_us = std::chrono::duration<double, std::micro>(
+                                 std::chrono::steady_clock::now() - read_start)
+                                 .count();
+      if (c >= 0) read_micros.push_back(read_us);
+    }
   }
   std::sort(micros.begin(), micros.end());
   auto at = [&](double q) {
@@ -84,5 +107,15 @@ int main(int argc, char** argv) {
       open.snapshot ? "snapshot" : "mmap", open_seconds, h,
       absl::GetFlag(FLAGS_top_n), calls, at(0.5), at(0.9), at(0.99), mean,
       static_cast<double>(returned) / calls);
+  if (dense) {
+    std::sort(read_micros.begin(), read_micros.end());
+    std::printf(
+        "reading %d rows of %zu bytes (%.2f MB): p50 %.0f µs (%.1f GB/s); "
+        "Recommend p50 / read p50 = %.2f%s\n",
+        h, row_words * 8, h * row_words * 8 / 1e6,
+        read_micros[read_micros.size() / 2],
+        h * row_words * 8 / 1e3 / read_micros[read_micros.size() / 2],
+        at(0.5) / read_micros[read_micros.size() / 2], sink == 42 ? " " : "");
+  }
   return 0;
 }
