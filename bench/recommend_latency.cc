@@ -21,6 +21,12 @@ ABSL_FLAG(int, top_n, 100, "items returned");
 ABSL_FLAG(int, calls, 1000, "timed calls (after 50 warm-up calls)");
 ABSL_FLAG(bool, snapshot, false, "read the file into memory (as the server's default) instead of mmap");
 ABSL_FLAG(uint64_t, seed, 1, "history seed");
+ABSL_FLAG(int, batch, 0,
+          "also time RecommendMany on this many histories at once (one shared "
+          "pass) against as many Recommend calls on the same histories, "
+          "interleaved (0: skip)");
+ABSL_FLAG(bool, uniform, false,
+          "draw history items uniformly instead of by popularity");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -45,7 +51,7 @@ int main(int argc, char** argv) {
   const size_t n = m.num_items();
   // Histories as users have them: items drawn by training popularity.
   std::vector<double> weights(m.popularity().begin(), m.popularity().end());
-  for (double& w : weights) w = std::max(w, 1e-3);
+  for (double& w : weights) w = absl::GetFlag(FLAGS_uniform) ? 1.0 : std::max(w, 1e-3);
   std::discrete_distribution<uint32_t> pick(weights.begin(), weights.end());
   std::mt19937_64 rng(absl::GetFlag(FLAGS_seed));
   const int h = absl::GetFlag(FLAGS_history);
@@ -116,6 +122,66 @@ int main(int argc, char** argv) {
         read_micros[read_micros.size() / 2],
         h * row_words * 8 / 1e3 / read_micros[read_micros.size() / 2],
         at(0.5) / read_micros[read_micros.size() / 2], sink == 42 ? " " : "");
+  }
+  const int batch = absl::GetFlag(FLAGS_batch);
+  if (batch > 0) {
+    // Per request: µs of a shared pass (RecommendMany) and of one call each.
+    std::vector<double> shared_us, alone_us;
+    double rows_per_distinct = 0;
+    for (int round = -5; round < std::max(1, calls / batch); ++round) {
+      std::vector<std::vector<edlae::HistoryEntry>> histories(batch);
+      std::vector<edlae::ScoringRequest> requests(batch);
+      for (int b = 0; b < batch; ++b) {
+        for (int k = 0; k < h; ++k) histories[b].push_back({pick(rng), 1.0f});
+        requests[b].history = histories[b];
+        requests[b].options = options;
+      }
+      // Alternate which goes first, so neither always finds the other's
+      // rows in cache.
+      const auto run_alone = [&] {
+        for (int b = 0; b < batch; ++b) {
+          if (!edlae::Recommend(m, histories[b], options).ok()) return false;
+        }
+        return true;
+      };
+      const auto t0 = std::chrono::steady_clock::now();
+      bool ok = round % 2 == 0 || run_alone();
+      const auto t1 = std::chrono::steady_clock::now();
+      const auto many = edlae::RecommendMany(m, requests, batch);
+      const auto t2 = std::chrono::steady_clock::now();
+      ok = ok && (round % 2 != 0 || run_alone());
+      const auto t3 = std::chrono::steady_clock::now();
+      for (const auto& r : many) ok = ok && r.ok();
+      if (!ok) {
+        std::fprintf(stderr, "scoring failed\n");
+        return 1;
+      }
+      std::vector<uint32_t> distinct;
+      for (const auto& hist : histories)
+        for (const auto& e : hist) distinct.push_back(e.index);
+      std::sort(distinct.begin(), distinct.end());
+      rows_per_distinct +=
+          static_cast<double>(distinct.size()) /
+          (std::unique(distinct.begin(), distinct.end()) - distinct.begin());
+      if (round < 0) continue;
+      shared_us.push_back(
+          std::chrono::duration<double, std::micro>(t2 - t1).count() / batch);
+      alone_us.push_back(std::chrono::duration<double, std::micro>(
+                             (t1 - t0) + (t3 - t2))
+                             .count() /
+                         batch);
+    }
+    std::sort(shared_us.begin(), shared_us.end());
+    std::sort(alone_us.begin(), alone_us.end());
+    const double shared = shared_us[shared_us.size() / 2];
+    const double alone = alone_us[alone_us.size() / 2];
+    std::printf(
+        "batch %d (%zu rounds, %s histories, %.2f history rows per distinct "
+        "row): %.0f µs per request in a shared pass, %.0f µs alone: %.2fx\n",
+        batch, shared_us.size(),
+        absl::GetFlag(FLAGS_uniform) ? "uniform" : "popularity-drawn",
+        rows_per_distinct / (shared_us.size() + 5), shared, alone,
+        alone / shared);
   }
   return 0;
 }

@@ -12,55 +12,36 @@ namespace edlae {
 
 DenseBlockScorer::DenseBlockScorer(const WeightRows& b,
                                    absl::Span<const HistoryEntry> history)
-    : DenseBlockScorer(b, absl::MakeConstSpan(&history, 1)) {}
-
-DenseBlockScorer::DenseBlockScorer(
-    const WeightRows& b,
-    absl::Span<const absl::Span<const HistoryEntry>> histories)
-    : b_(b) {
-  size_t total = 0;
-  for (const auto& history : histories) total += history.size();
-  rows_.reserve(total);
-  weights_.reserve(total);
-  history_.reserve(total);
-  first_row_.reserve(histories.size() + 1);
-  first_row_.push_back(0);
-  for (const auto& history : histories) {
-    for (const HistoryEntry& e : history) {
-      rows_.push_back(static_cast<const uint8_t*>(b_.row(e.index)));
-      weights_.push_back(e.weight);
-      history_.push_back(e.index);
-    }
-    first_row_.push_back(rows_.size());
+    : b_(b), history_(history) {
+  rows_.reserve(history.size());
+  weights_.reserve(history.size());
+  for (const HistoryEntry& e : history) {
+    rows_.push_back(static_cast<const uint8_t*>(b_.row(e.index)));
+    weights_.push_back(e.weight);
   }
 }
 
 DenseBlockScorer::Scratch DenseBlockScorer::NewScratch() const {
   Scratch scratch;
   scratch.rows_.resize(rows_.size());
-  scratch.tile_.resize(batch() * kBlockItems);
   return scratch;
 }
 
 void DenseBlockScorer::ScoreBlock(size_t begin, size_t len,
                                   Scratch& scratch) const {
+  float* out = scratch.tile_;
+  std::fill(out, out + len, 0.0f);
   const size_t offset = begin * DTypeSize(b_.dtype);
   for (size_t h = 0; h < rows_.size(); ++h)
     scratch.rows_[h] = rows_[h] + offset;
-  for (size_t q = 0; q + 1 < first_row_.size(); ++q) {
-    float* out = scratch.tile_.data() + q * len;
-    std::fill(out, out + len, 0.0f);
-    const size_t first = first_row_[q];
-    AccumulateRows(b_.dtype, scratch.rows_.data() + first,
-                   weights_.data() + first, first_row_[q + 1] - first, len,
-                   out);
-  }
+  AccumulateRows(b_.dtype, scratch.rows_.data(), weights_.data(), rows_.size(),
+                 len, out);
 }
 
 float DenseBlockScorer::ScoreOne(uint32_t item) const {
   float score = 0;
-  for (size_t h = 0; h < history_.size(); ++h) {
-    score += weights_[h] * WeightAt(b_, history_[h], item);
+  for (const HistoryEntry& e : history_) {
+    score += e.weight * WeightAt(b_, e.index, item);
   }
   return score;
 }

@@ -19,53 +19,42 @@ struct HistoryEntry {
   float weight;
 };
 
-// Scores of a batch of queries on a dense model: score_q(j) = Σ_h weight_h ·
-// B[h, j] over query q's history, B in any dtype (halves widened in
-// registers, float32 accumulation), by the dispatched AccumulateRows kernel
-// over the history's rows in history order. Each query is scored exactly as it
-// would be alone (the same kernel call on the same block), so its scores are
-// bit-identical whatever batch it is in; a batch shares the pass over the
-// blocks: the block of a row several queries' histories hold is read from
-// memory once and from cache by the others. Blocks of 2048 items: 8 KiB of
-// accumulator stays in L1 while the rows stream through it. Borrows `b`'s data
-// and the histories. Thread-safe (const; scratch per thread).
+// Scores of one query on a dense model: score(j) = Σ_h weight_h · B[h, j],
+// B in any dtype (halves widened in registers, float32 accumulation), by the
+// dispatched AccumulateRows kernel over the history's rows. Blocks of 2048
+// items: 8 KiB of accumulator stays in L1 while the rows stream through it.
+// Borrows `b`'s data and `history`. Thread-safe (const; scratch per thread).
 // REQUIRES: history indices < b.num_rows.
 class DenseBlockScorer {
  public:
   static constexpr size_t kBlockItems = 2048;
 
-  // A batch of one.
   DenseBlockScorer(const WeightRows& b, absl::Span<const HistoryEntry> history);
-  // Query q's history is histories[q]; histories.size() >= 1.
-  DenseBlockScorer(const WeightRows& b,
-                   absl::Span<const absl::Span<const HistoryEntry>> histories);
 
   class Scratch {
    public:
-    float* tile() { return tile_.data(); }
+    float* tile() { return tile_; }
 
    private:
     friend class DenseBlockScorer;
-    std::vector<const void*> rows_;  // every query's rows, offset to the block
-    std::vector<float> tile_;        // batch × kBlockItems
+    std::vector<const void*> rows_;  // history rows offset to the block
+    alignas(64) float tile_[kBlockItems];
   };
 
-  size_t batch() const { return first_row_.size() - 1; }
+  size_t batch() const { return 1; }
   size_t block_items() const { return kBlockItems; }
   Scratch NewScratch() const;
-  // tile[q·len + j] = query q's score of item begin+j; len <= kBlockItems.
+  // tile[0..len) = scores of items begin .. begin+len-1; len <= kBlockItems.
   void ScoreBlock(size_t begin, size_t len, Scratch& scratch) const;
   // The score of one item (a scalar sum over the history), for candidate
   // lists, where gathering a block of every row would cost more.
-  // REQUIRES: batch() == 1.
   float ScoreOne(uint32_t item) const;
 
  private:
   WeightRows b_;
-  std::vector<const uint8_t*> rows_;  // query q's: [first_row_[q], first_row_[q+1])
-  std::vector<float> weights_;        // parallel to rows_
-  std::vector<uint32_t> history_;     // item index of each of rows_
-  std::vector<size_t> first_row_;     // batch + 1
+  absl::Span<const HistoryEntry> history_;
+  std::vector<const uint8_t*> rows_;
+  std::vector<float> weights_;
 };
 
 // Scores of one query on a sparse model: score(j) = Σ_h weight_h · B[h, j]

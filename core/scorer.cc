@@ -298,51 +298,22 @@ absl::StatusOr<Recommendation> SimilarItems(const Model& model,
   return result;
 }
 
-namespace {
-
-// Explains `rec`'s items when `q` asks for it, as Recommend does.
-absl::StatusOr<Recommendation> Explained(const Model& model,
-                                         const ScoringRequest& q,
-                                         Recommendation rec) {
-  if (q.options.max_contributions > 0) {
-    absl::StatusOr<std::vector<std::vector<Contribution>>> explained =
-        ExplainScores(model, q.history, rec.items, q.options.max_contributions,
-                      q.options.should_stop);
-    if (!explained.ok()) return explained.status();
-    rec.contributions = *std::move(explained);
-  }
-  return rec;
-}
-
-// The best top_n of the batch's largest top_n are each request's top_n:
-// RanksBefore is a total order.
-size_t LargestTopN(absl::Span<const ScoringRequest> requests,
-                   absl::Span<const size_t> members) {
-  size_t top_n = 0;
-  for (size_t r : members) top_n = std::max(top_n, requests[r].options.top_n);
-  return top_n;
-}
-
-}  // namespace
-
 std::vector<absl::StatusOr<Recommendation>> RecommendMany(
     const Model& model, absl::Span<const ScoringRequest> requests,
     const RecommendManyOptions& many) {
   const size_t max_batch = std::max<size_t>(many.max_batch, 1);
   std::vector<absl::StatusOr<Recommendation>> results(
       requests.size(), absl::UnknownError("not scored"));
-  // Requests that share a pass: whole-catalog requests (no candidate list, a
-  // non-zero history) on a low-rank or dense model. Their zero-weight-free
-  // histories and sorted exclusion lists, as Recommend builds them; low-rank:
-  // their latent vectors (row_stride floats each, as LowRankQuery builds them).
-  const bool shares_passes = model.kind() == ModelKind::kLowRank ||
-                             model.kind() == ModelKind::kDense;
+  // Requests that share a pass over V: their latent vectors (row_stride floats
+  // each, as LowRankQuery builds them) and sorted exclusion lists.
   std::vector<size_t> batched;
-  std::vector<std::vector<HistoryEntry>> histories;
+  std::vector<float> z;
   std::vector<std::vector<uint32_t>> exclude;
+  const size_t stride = model.row_stride();
   for (size_t r = 0; r < requests.size(); ++r) {
     const ScoringRequest& q = requests[r];
-    const bool whole_catalog = shares_passes && q.options.candidates.empty();
+    const bool whole_catalog =
+        model.kind() == ModelKind::kLowRank && q.options.candidates.empty();
     const bool has_signal =
         std::any_of(q.history.begin(), q.history.end(),
                     [](const HistoryEntry& e) { return e.weight != 0.0f; });
@@ -359,53 +330,46 @@ std::vector<absl::StatusOr<Recommendation>> RecommendMany(
     for (const HistoryEntry& e : q.history) {
       if (e.weight != 0.0f) history.push_back(e);
     }
-    histories.push_back(std::move(history));
+    const std::vector<float> zr = LatentVector(model, history);
+    z.insert(z.end(), zr.begin(), zr.end());
     exclude.push_back(ExcludedItems(q.history, q.options));
     batched.push_back(r);
   }
   if (batched.empty()) return results;
-  const size_t n = model.num_items();
-  const size_t stride = model.row_stride();
-  // Low-rank: whole padded rows, as a single query scores them.
-  const WeightRows v = model.kind() == ModelKind::kLowRank
-                           ? LowRankQuery::PaddedV(model)
-                           : WeightRows{};
+  // Whole padded rows, as a single query scores them.
+  const WeightRows v = LowRankQuery::PaddedV(model);
   for (size_t b0 = 0; b0 < batched.size(); b0 += max_batch) {
     const size_t count = std::min(max_batch, batched.size() - b0);
-    const absl::Span<const size_t> members =
-        absl::MakeConstSpan(batched).subspan(b0, count);
-    const absl::Span<const std::vector<uint32_t>> excluded =
-        absl::MakeConstSpan(exclude).subspan(b0, count);
-    const size_t top_n = LargestTopN(requests, members);
-    std::vector<std::vector<ScoredItem>> top;
-    if (model.kind() == ModelKind::kLowRank) {
-      std::vector<float> z;
-      z.reserve(count * stride);
-      for (size_t i = 0; i < count; ++i) {
-        const std::vector<float> zr = LatentVector(model, histories[b0 + i]);
-        z.insert(z.end(), zr.begin(), zr.end());
-      }
-      FactorTopNOptions options;
-      options.num_threads = many.num_threads;
-      options.top_n = top_n;
-      options.exclude = excluded;
-      top = FactorTopN(v, z.data(), stride, count, options);
-    } else {
-      std::vector<absl::Span<const HistoryEntry>> batch;
-      for (size_t i = 0; i < count; ++i) batch.push_back(histories[b0 + i]);
-      ScanOptions scan;
-      scan.num_threads = many.num_threads;
-      const DenseBlockScorer scorer(model.dense_rows(), batch);
-      // Without a stop hook the scan cannot fail.
-      ScanTopN(scorer, n, top_n, excluded, scan, &top).IgnoreError();
-    }
+    FactorTopNOptions options;
+    options.num_threads = many.num_threads;
+    options.top_n = 0;
     for (size_t i = 0; i < count; ++i) {
-      const ScoringRequest& q = requests[members[i]];
+      options.top_n =
+          std::max(options.top_n, requests[batched[b0 + i]].options.top_n);
+    }
+    options.exclude = absl::MakeConstSpan(exclude).subspan(b0, count);
+    std::vector<std::vector<ScoredItem>> top =
+        FactorTopN(v, z.data() + b0 * stride, stride, count, options);
+    for (size_t i = 0; i < count; ++i) {
+      // The best top_n of the batch's largest top_n are this request's top_n:
+      // RanksBefore is a total order.
       std::vector<ScoredItem>& items = top[i];
-      if (items.size() > q.options.top_n) items.resize(q.options.top_n);
+      const size_t want = requests[batched[b0 + i]].options.top_n;
+      if (items.size() > want) items.resize(want);
       Recommendation rec;
       rec.items = std::move(items);
-      results[members[i]] = Explained(model, q, std::move(rec));
+      const ScoringRequest& q = requests[batched[b0 + i]];
+      if (q.options.max_contributions > 0) {
+        absl::StatusOr<std::vector<std::vector<Contribution>>> explained =
+            ExplainScores(model, q.history, rec.items,
+                          q.options.max_contributions, q.options.should_stop);
+        if (!explained.ok()) {
+          results[batched[b0 + i]] = explained.status();
+          continue;
+        }
+        rec.contributions = *std::move(explained);
+      }
+      results[batched[b0 + i]] = std::move(rec);
     }
   }
   return results;

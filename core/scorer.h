@@ -67,23 +67,19 @@ struct ScoringRequest {
 };
 
 struct RecommendManyOptions {
-  // Requests scored together in one pass over the model (>= 1).
+  // Low-rank requests scored together in one pass over V (>= 1).
   size_t max_batch = 64;
   // Threads splitting the items of each pass (ScanOptions::num_threads).
   int num_threads = 1;
 };
 
 // Answers several requests against one model, each exactly as Recommend
-// would (same items, same scores, same order, same errors). Requests over the
-// whole catalog (no candidate list, a non-zero history) on a low-rank or dense
-// model are scored together, up to `max_batch` at a time, in one pass over the
-// model: low-rank batches stream V once (FactorTopN) instead of once per
-// request; dense batches walk B's item blocks once, every request's rows of a
-// block in turn (DenseBlockScorer), so a row several histories share is read
-// from memory once per block and from cache after. Every other request (sparse
-// models, candidate lists, cold histories, invalid ones) is answered by
-// Recommend on its own. should_stop is consulted once per request before
-// scoring starts. Thread-safe like Recommend.
+// would (same items, same scores, same order, same errors). Low-rank requests
+// over the whole catalog (no candidate list, a non-zero history) are scored
+// together, up to `max_batch` at a time, in one pass over V (FactorTopN): V is
+// streamed once per batch instead of once per request. Every other request is
+// answered by Recommend on its own. should_stop is consulted once per request
+// before scoring starts. Thread-safe like Recommend.
 std::vector<absl::StatusOr<Recommendation>> RecommendMany(
     const Model& model, absl::Span<const ScoringRequest> requests,
     const RecommendManyOptions& options);

@@ -104,9 +104,9 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "calls fail at once with RESOURCE_EXHAUSTED (0: no limit).")
       ->check(AtLeast(0));
   AddOption(app, "batch_max_size", options.service.batch_max_size,
-            "Most concurrent Recommend calls on a low-rank or dense model scored "
-            "in one pass over the model (answers are identical to unbatched "
-            "scoring); 1 disables micro-batching.")
+            "Most concurrent Recommend calls on a low-rank model scored in one "
+            "pass over V (answers are identical to unbatched scoring); 1 "
+            "disables micro-batching.")
       ->check(AtLeast(1));
   AddOption(app, "batch_max_wait_us", batch_max_wait_us,
             "How long a free worker waits for more calls to fill a batch (0: "

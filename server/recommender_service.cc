@@ -358,8 +358,7 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
   // The call keeps this version until its response is built.
   const ServableHandle handle = std::move(resolved->handle);
   const bool batching = batcher_ != nullptr && handle &&
-                        (handle.model->kind() == ModelKind::kLowRank ||
-                         handle.model->kind() == ModelKind::kDense);
+                        handle.model->kind() == ModelKind::kLowRank;
   const uint64_t work =
       handle ? EstimatedScoringWork(*handle.model, *request) : 0;
   if (ReserveInline(handle, work, batching)) {
@@ -390,7 +389,7 @@ bool RecommenderService::ReserveInline(const ServableHandle& handle,
   if (options_.inline_max_work == 0) return false;
   // No model: the answer (UNAVAILABLE) costs nothing to compute.
   if (handle && work > options_.inline_max_work) return false;
-  // Calls waiting for a batch: join them, so they share one pass over the model.
+  // Calls waiting for a batch: join them, so they share one pass over V.
   if (batching &&
       (options_.batch_max_wait.count() > 0 || batcher_->HasPending())) {
     return false;

@@ -45,11 +45,10 @@ struct ServiceOptions {
   size_t max_metadata_bytes = 8 * 1024;
   // Where calls are counted; null: a private ServerMetrics.
   std::shared_ptr<ServerMetrics> metrics;
-  // Micro-batching of concurrent Recommend calls on a low-rank or dense
-  // model: up to batch_max_size calls share one pass over the model (V, or
-  // B's item blocks: a row several histories hold is read from memory once
-  // per block); a free worker waits up to batch_max_wait for more. Answers
-  // are identical to unbatched scoring. batch_max_size <= 1 disables it.
+  // Micro-batching of concurrent Recommend calls on a low-rank model: up to
+  // batch_max_size calls share one pass over V; a free worker waits up to
+  // batch_max_wait for more. Answers are identical to unbatched scoring.
+  // batch_max_size <= 1 disables it.
   size_t batch_max_size = 64;
   std::chrono::microseconds batch_max_wait{0};
   // Inline scoring: a Recommend call whose EstimatedScoringWork is at most
@@ -57,13 +56,13 @@ struct ServiceOptions {
   // instead of being handed to a worker, saving the queue, the worker's
   // wake-up and a context switch (tens of µs; the default is about that much
   // scoring time on one core). At most inline_max_concurrent calls are scored
-  // inline at once; more go to the workers. On a low-rank or dense model
-  // with micro-batching, a call is scored inline only when no call waits for
-  // a batch and batch_max_wait is 0 (it would be a batch of one): calls that
-  // queue behind busy workers still share passes over the model, and a call
-  // whose scoring exceeds the threshold is always batched. Answers are
-  // identical either way. (A small model under load is then mostly scored
-  // inline: it is cache-resident, so batching saves little there.)
+  // inline at once; more go to the workers. On a low-rank model with
+  // micro-batching, a call is scored inline only when no call waits for a
+  // batch and batch_max_wait is 0 (it would be a batch of one): calls that
+  // queue behind busy workers still share passes over V, and a model whose
+  // pass over V exceeds the threshold is always batched. Answers are
+  // identical either way. (A small low-rank model under load is then mostly
+  // scored inline: its V is cache-resident, so batching saves little there.)
   // Trade-off: gRPC's callback threads are a small shared pool that also
   // polls and reads and writes every connection (gRPC 1.51 on Linux: between
   // 2 and 16 "nexting" threads, half the cores), so while one scores, other

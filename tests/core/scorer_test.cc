@@ -10,7 +10,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/model.h"
-#include "core/model_format.h"
 #include "core/model_writer.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
@@ -391,49 +390,23 @@ namespace {
 
 // RecommendMany must answer every request exactly as Recommend does — same
 // items, bit-identical scores — whatever the batch size, on real-valued
-// weights where summation order would show: a low-rank model (batches share a
-// pass over V) and a dense one of more than one item block (batches share a
-// pass over B's blocks), and a sparse one (every request alone).
-class RecommendManyTest : public ::testing::TestWithParam<ModelKind> {};
-
-TEST_P(RecommendManyTest, EqualsRecommendForEveryRequestAndBatchSize) {
+// factors where summation order would show.
+TEST(RecommendManyTest, EqualsRecommendForEveryRequestAndBatchSize) {
   testing::ScratchDir dir;
-  const ModelKind kind = GetParam();
-  // Dense: 2 whole blocks of DenseBlockScorer::kBlockItems and a partial one.
-  const size_t n = kind == ModelKind::kDense ? 4500 : 700, rank = 37;
+  const size_t n = 700, rank = 37;
   std::mt19937 rng(21);
   std::normal_distribution<float> normal(0, 1);
-  std::vector<float> popularity(n);
+  std::vector<float> u(n * rank), v(n * rank), popularity(n);
+  for (float& x : u) x = normal(rng);
+  for (float& x : v) x = normal(rng);
   for (float& p : popularity) p = static_cast<float>(rng() % 9);
   std::vector<std::string> ids;
   for (size_t i = 0; i < n; ++i) ids.push_back(absl::StrCat("i", i));
-  const std::string path = dir.File("model.edlae");
-  if (kind == ModelKind::kLowRank) {
-    std::vector<float> u(n * rank), v(n * rank);
-    for (float& x : u) x = normal(rng);
-    for (float& x : v) x = normal(rng);
-    ASSERT_TRUE(WriteLowRankModel(path, {rank, u, v, ids, popularity, {}}).ok());
-  } else if (kind == ModelKind::kDense) {
-    std::vector<float> b(n * n);
-    for (float& x : b) x = normal(rng);
-    ASSERT_TRUE(WriteDenseModel(path, {b, ids, popularity, {}}).ok());
-  } else {
-    std::vector<uint64_t> offsets = {0};
-    std::vector<uint32_t> indices;
-    std::vector<float> weights;
-    for (size_t i = 0; i < n; ++i) {
-      for (size_t j = i % 5; j < n; j += 1 + rng() % 40) {
-        indices.push_back(static_cast<uint32_t>(j));
-        weights.push_back(normal(rng));
-      }
-      offsets.push_back(indices.size());
-    }
-    SparseModelData data{offsets, indices, weights, ids, popularity, {}};
-    ASSERT_TRUE(WriteSparseModel(path, data).ok());
-  }
+  LowRankModelData data{rank, u, v, ids, popularity, {}};
+  const std::string path = dir.File("lr.edlae");
+  ASSERT_TRUE(WriteLowRankModel(path, data).ok());
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Open(path);
   ASSERT_TRUE(model.ok()) << model.status();
-  ASSERT_EQ((*model)->kind(), kind);
 
   // A mix: plain, weighted, excluded items, include history, candidates
   // (answered alone), empty and all-zero histories (fallback), invalid.
@@ -480,13 +453,6 @@ TEST_P(RecommendManyTest, EqualsRecommendForEveryRequestAndBatchSize) {
     }
   }
 }
-
-INSTANTIATE_TEST_SUITE_P(Kinds, RecommendManyTest,
-                         ::testing::Values(ModelKind::kLowRank, ModelKind::kDense,
-                                           ModelKind::kSparse),
-                         [](const ::testing::TestParamInfo<ModelKind>& info) {
-                           return std::string(ModelKindName(info.param));
-                         });
 
 }  // namespace
 }  // namespace edlae

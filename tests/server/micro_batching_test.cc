@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/model_format.h"
 #include "core/model_writer.h"
 #include "edlae/v1/recommender.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -19,29 +18,20 @@
 namespace edlae::server {
 namespace {
 
-// Both kinds that micro-batch: a low-rank model (batches share a pass over V)
-// and a dense one (batches share a pass over B's item blocks).
-class MicroBatchingTest : public ::testing::TestWithParam<ModelKind> {
+class MicroBatchingTest : public ::testing::Test {
  protected:
-  // Real-valued weights, so any difference in summation order between batched
-  // and unbatched scoring would show in the scores.
+  // A low-rank model with real-valued factors, so any difference in summation
+  // order between batched and unbatched scoring would show in the scores.
   void SetUp() override {
     const size_t n = 3000, rank = 48;
     std::mt19937 rng(5);
     std::normal_distribution<float> normal(0, 1);
-    std::vector<float> popularity(n, 1.0f);
+    std::vector<float> u(n * rank), v(n * rank), popularity(n, 1.0f);
+    for (float& x : u) x = normal(rng);
+    for (float& x : v) x = normal(rng);
     for (size_t i = 0; i < n; ++i) ids_.push_back(absl::StrCat("item", i));
-    path_ = dir_.File("model.edlae");
-    if (GetParam() == ModelKind::kDense) {
-      std::vector<float> b(n * n);
-      for (float& x : b) x = normal(rng);
-      ASSERT_TRUE(WriteDenseModel(path_, {b, ids_, popularity, {}}).ok());
-    } else {
-      std::vector<float> u(n * rank), v(n * rank);
-      for (float& x : u) x = normal(rng);
-      for (float& x : v) x = normal(rng);
-      ASSERT_TRUE(WriteLowRankModel(path_, {rank, u, v, ids_, popularity, {}}).ok());
-    }
+    path_ = dir_.File("lr.edlae");
+    ASSERT_TRUE(WriteLowRankModel(path_, {rank, u, v, ids_, popularity, {}}).ok());
   }
 
   void Start(size_t batch_max_size, std::chrono::microseconds wait,
@@ -122,7 +112,7 @@ class MicroBatchingTest : public ::testing::TestWithParam<ModelKind> {
   std::unique_ptr<v1::Recommender::Stub> stub_;
 };
 
-TEST_P(MicroBatchingTest, ConcurrentCallsAreBatchedAndAnswerExactlyAsAlone) {
+TEST_F(MicroBatchingTest, ConcurrentCallsAreBatchedAndAnswerExactlyAsAlone) {
   Start(/*batch_max_size=*/16, std::chrono::milliseconds(20));
   const int kCalls = 48;
   ASSERT_NO_FATAL_FAILURE(CallConcurrentlyAndExpectUnbatchedAnswers(kCalls));
@@ -133,9 +123,8 @@ TEST_P(MicroBatchingTest, ConcurrentCallsAreBatchedAndAnswerExactlyAsAlone) {
   EXPECT_EQ(server_->metrics().InlineCount(), 0);
 }
 
-TEST_P(MicroBatchingTest, LoneCallsAreScoredInlineExactlyAsAlone) {
-  // 3000 items × rank 48 (~150,000 units of work) or 3000 items × at most 6
-  // history rows: under the default limit.
+TEST_F(MicroBatchingTest, LoneCallsAreScoredInlineExactlyAsAlone) {
+  // 3000 items × rank 48: ~150,000 units of work, under the default limit.
   Start(/*batch_max_size=*/16, std::chrono::microseconds(0));
   for (int c = 0; c < 5; ++c) {
     v1::RecommendResponse response;
@@ -150,7 +139,7 @@ TEST_P(MicroBatchingTest, LoneCallsAreScoredInlineExactlyAsAlone) {
   EXPECT_EQ(requests, 5);
 }
 
-TEST_P(MicroBatchingTest, ConcurrentCallsInlineOrBatchedAnswerExactlyAsAlone) {
+TEST_F(MicroBatchingTest, ConcurrentCallsInlineOrBatchedAnswerExactlyAsAlone) {
   // No wait: a call finding others queued joins their batch, a lone one may
   // run inline; every answer is the unbatched one.
   Start(/*batch_max_size=*/16, std::chrono::microseconds(0));
@@ -162,7 +151,7 @@ TEST_P(MicroBatchingTest, ConcurrentCallsInlineOrBatchedAnswerExactlyAsAlone) {
   EXPECT_EQ(server_->metrics().Inflight(), 0);
 }
 
-TEST_P(MicroBatchingTest, RecommendBatchAnswersEachEntryWithItsOwnStatus) {
+TEST_F(MicroBatchingTest, RecommendBatchAnswersEachEntryWithItsOwnStatus) {
   Start(/*batch_max_size=*/8, std::chrono::microseconds(0));
   v1::RecommendBatchRequest batch;
   for (int u = 0; u < 20; ++u) *batch.add_requests() = Request(u);
@@ -194,7 +183,7 @@ TEST_P(MicroBatchingTest, RecommendBatchAnswersEachEntryWithItsOwnStatus) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-TEST_P(MicroBatchingTest, BatchingOffScoresEachCallAlone) {
+TEST_F(MicroBatchingTest, BatchingOffScoresEachCallAlone) {
   Start(/*batch_max_size=*/1, std::chrono::microseconds(0));
   for (int c = 0; c < 5; ++c) {
     v1::RecommendResponse response;
@@ -206,12 +195,6 @@ TEST_P(MicroBatchingTest, BatchingOffScoresEachCallAlone) {
   EXPECT_EQ(batches, 5u);
   EXPECT_EQ(requests, 5);
 }
-
-INSTANTIATE_TEST_SUITE_P(Kinds, MicroBatchingTest,
-                         ::testing::Values(ModelKind::kLowRank, ModelKind::kDense),
-                         [](const ::testing::TestParamInfo<ModelKind>& info) {
-                           return std::string(ModelKindName(info.param));
-                         });
 
 }  // namespace
 }  // namespace edlae::server
