@@ -17,7 +17,8 @@ DenseBlockScorer::DenseBlockScorer(const WeightRows& b,
   weights_.reserve(history.size());
   for (const HistoryEntry& e : history) {
     rows_.push_back(static_cast<const uint8_t*>(b_.row(e.index)));
-    weights_.push_back(e.weight);
+    // int8 rows: the kernel sums the integers, each times weight · scale.
+    weights_.push_back(e.weight * b_.scale(e.index));
   }
 }
 
@@ -40,8 +41,14 @@ void DenseBlockScorer::ScoreBlock(size_t begin, size_t len,
 
 float DenseBlockScorer::ScoreOne(uint32_t item) const {
   float score = 0;
-  for (const HistoryEntry& e : history_) {
-    score += e.weight * WeightAt(b_, e.index, item);
+  for (size_t h = 0; h < history_.size(); ++h) {
+    // weights_[h] is the weight times the row's scale, as the kernel uses it.
+    const uint32_t row = history_[h].index;
+    const float element = b_.dtype == DType::kInt8
+                              ? static_cast<float>(static_cast<const int8_t*>(
+                                    b_.row(row))[item])
+                              : WeightAt(b_, row, item);
+    score += weights_[h] * element;
   }
   return score;
 }

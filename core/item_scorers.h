@@ -20,7 +20,8 @@ struct HistoryEntry {
 };
 
 // Scores of one query on a dense model: score(j) = Σ_h weight_h · B[h, j],
-// B in any dtype (halves widened in registers, float32 accumulation), by the
+// B in any dtype (halves widened in registers, int8 rows summed as integers
+// times weight_h · scale_h; float32 accumulation), by the
 // dispatched AccumulateRows kernel over the history's rows. Blocks of 2048
 // items: 8 KiB of accumulator stays in L1 while the rows stream through it.
 // Borrows `b`'s data and `history`. Thread-safe (const; scratch per thread).

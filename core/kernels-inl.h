@@ -23,11 +23,16 @@ namespace edlae {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Loads Lanes(d) weights stored as T and widens them to float32.
+// Loads Lanes(d) weights stored as T and widens them to float32 (int8: the
+// integer value, exactly; the caller applies the row's scale).
 template <typename T, class D>
 HWY_INLINE hn::Vec<D> LoadAsFloat(D d, const T* p) {
   if constexpr (std::is_same_v<T, float>) {
     return hn::LoadU(d, p);
+  } else if constexpr (std::is_same_v<T, int8_t>) {
+    const hn::Rebind<int8_t, D> d8;
+    const hn::Rebind<int32_t, D> d32;
+    return hn::ConvertTo(d, hn::PromoteTo(d32, hn::LoadU(d8, p)));
   } else {
     const hn::Rebind<T, D> dt;
     return hn::PromoteTo(d, hn::LoadU(dt, p));
@@ -36,6 +41,7 @@ HWY_INLINE hn::Vec<D> LoadAsFloat(D d, const T* p) {
 
 // Scalar tails: the same conversions as core/half.h.
 HWY_INLINE float ToFloat(float v) { return v; }
+HWY_INLINE float ToFloat(int8_t v) { return static_cast<float>(v); }
 HWY_INLINE float ToFloat(hwy::float16_t v) {
   uint16_t bits;
   std::memcpy(&bits, &v, sizeof(bits));

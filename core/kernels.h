@@ -17,10 +17,10 @@
 namespace edlae {
 
 // acc[j] += Σ_r weights[r] · rows[r][j] for j in [0, len), for rows stored as
-// `dtype`: rows[r] points at len float32s or at len half bit patterns
-// (uint16_t, IEEE binary16 or bfloat16, see core/half.h); accumulation stays
-// float32. REQUIRES: dtype is kFloat32, kFloat16 or kBFloat16; acc holds len
-// floats and does not alias a row. Any alignment works; 64-byte-aligned
+// `dtype`: rows[r] points at len float32s, at len half bit patterns
+// (uint16_t, IEEE binary16 or bfloat16, see core/half.h) or at len int8_t
+// (their integer values: fold each row's scale into its weight); accumulation
+// stays float32. REQUIRES: acc holds len floats and does not alias a row. Any alignment works; 64-byte-aligned
 // pointers are fastest.
 void AccumulateRows(DType dtype, const void* const* rows, const float* weights,
                     size_t num_rows, size_t len, float* acc);

@@ -1,4 +1,4 @@
-// AccumulateRows (f32, f16, bf16 rows): Highway per-target bodies, dispatch.
+// AccumulateRows (f32, f16, bf16, int8 rows): Highway per-target bodies, dispatch.
 // foreach_target.h re-includes this file once per target, so it must come
 // before highway.h and the per-target helpers.
 // clang-format off
@@ -70,6 +70,10 @@ void AccumulateRowsF16(const uint16_t* const* rows, const float* weights,
   AccumulateRowsT(reinterpret_cast<const hwy::float16_t* const*>(rows), weights,
                   num_rows, len, acc);
 }
+void AccumulateRowsI8(const int8_t* const* rows, const float* weights,
+                      size_t num_rows, size_t len, float* acc) {
+  AccumulateRowsT(rows, weights, num_rows, len, acc);
+}
 void AccumulateRowsBF16(const uint16_t* const* rows, const float* weights,
                         size_t num_rows, size_t len, float* acc) {
   AccumulateRowsT(reinterpret_cast<const hwy::bfloat16_t* const*>(rows),
@@ -89,6 +93,7 @@ namespace edlae {
 HWY_EXPORT(AccumulateRowsF32);
 HWY_EXPORT(AccumulateRowsF16);
 HWY_EXPORT(AccumulateRowsBF16);
+HWY_EXPORT(AccumulateRowsI8);
 
 void AccumulateRows(const float* const* rows, const float* weights,
                     size_t num_rows, size_t len, float* acc) {
@@ -101,6 +106,10 @@ void AccumulateRowsF16(const uint16_t* const* rows, const float* weights,
 void AccumulateRowsBF16(const uint16_t* const* rows, const float* weights,
                         size_t num_rows, size_t len, float* acc) {
   HWY_DYNAMIC_DISPATCH(AccumulateRowsBF16)(rows, weights, num_rows, len, acc);
+}
+void AccumulateRowsI8(const int8_t* const* rows, const float* weights,
+                      size_t num_rows, size_t len, float* acc) {
+  HWY_DYNAMIC_DISPATCH(AccumulateRowsI8)(rows, weights, num_rows, len, acc);
 }
 
 void AccumulateRows(DType dtype, const void* const* rows, const float* weights,
@@ -117,6 +126,10 @@ void AccumulateRows(DType dtype, const void* const* rows, const float* weights,
     case DType::kBFloat16:
       AccumulateRowsBF16(reinterpret_cast<const uint16_t* const*>(rows),
                          weights, num_rows, len, acc);
+      return;
+    case DType::kInt8:
+      AccumulateRowsI8(reinterpret_cast<const int8_t* const*>(rows), weights,
+                       num_rows, len, acc);
       return;
   }
 }

@@ -30,6 +30,7 @@ void DotScalar(const T* v, size_t stride, size_t count, const float* z,
 }
 
 float Identity(float f) { return f; }
+float IntToFloat(int8_t q) { return static_cast<float>(q); }
 
 }  // namespace
 
@@ -44,6 +45,10 @@ void AccumulateRowsF16Scalar(const uint16_t* const* rows, const float* weights,
 void AccumulateRowsBF16Scalar(const uint16_t* const* rows, const float* weights,
                               size_t num_rows, size_t len, float* acc) {
   AccumulateScalar(rows, weights, num_rows, len, acc, Bf16ToFloat);
+}
+void AccumulateRowsI8Scalar(const int8_t* const* rows, const float* weights,
+                            size_t num_rows, size_t len, float* acc) {
+  AccumulateScalar(rows, weights, num_rows, len, acc, IntToFloat);
 }
 
 void DotRowsScalar(const float* v, size_t stride, size_t count, const float* z,

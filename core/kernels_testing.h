@@ -32,6 +32,10 @@ void AccumulateRowsF16(const uint16_t* const* rows, const float* weights,
                        size_t num_rows, size_t len, float* acc);
 void AccumulateRowsBF16(const uint16_t* const* rows, const float* weights,
                         size_t num_rows, size_t len, float* acc);
+// Rows of int8 elements (the integer values; a row's scale is folded into its
+// weight by the caller).
+void AccumulateRowsI8(const int8_t* const* rows, const float* weights,
+                      size_t num_rows, size_t len, float* acc);
 void DotRowsF16(const uint16_t* v, size_t stride, size_t count, const float* z,
                 size_t dim, float* out);
 void DotRowsBF16(const uint16_t* v, size_t stride, size_t count, const float* z,
@@ -45,6 +49,8 @@ void AccumulateRowsF16Scalar(const uint16_t* const* rows, const float* weights,
                              size_t num_rows, size_t len, float* acc);
 void AccumulateRowsBF16Scalar(const uint16_t* const* rows, const float* weights,
                               size_t num_rows, size_t len, float* acc);
+void AccumulateRowsI8Scalar(const int8_t* const* rows, const float* weights,
+                            size_t num_rows, size_t len, float* acc);
 void DotRowsScalar(const float* v, size_t stride, size_t count, const float* z,
                    size_t dim, float* out);
 void DotRowsF16Scalar(const uint16_t* v, size_t stride, size_t count,

@@ -59,6 +59,8 @@ const char* SectionName(uint32_t id) {
       return "sparse indices";
     case SectionId::kSparseWeights:
       return "sparse weights";
+    case SectionId::kRowScales:
+      return "row scales";
   }
   return "unknown";
 }
@@ -105,6 +107,9 @@ bool HashAndCheckRows(const uint8_t* base, DType dtype, uint64_t rows,
       case DType::kBFloat16:
         finite = AllFiniteHalves(reinterpret_cast<const uint16_t*>(row), len,
                                  0x7F80);
+        break;
+      case DType::kInt8:  // every integer is a weight (times the row's scale)
+        finite = true;
         break;
     }
     if (!finite || padding != 0) {
@@ -162,6 +167,7 @@ struct KnownSections {
   const SectionEntry* sparse_offsets = nullptr;
   const SectionEntry* sparse_indices = nullptr;
   const SectionEntry* sparse_weights = nullptr;
+  const SectionEntry* row_scales = nullptr;
 };
 
 // Copies the header out of `data` and checks what needs neither the checksum
@@ -247,8 +253,13 @@ absl::StatusOr<WeightLayout> ValidateHeader(const FileHeader& h, uint64_t size,
   w.dtype = static_cast<DType>(h.dtype);
   const uint64_t element = DTypeSize(w.dtype);
   if (element == 0) {
-    return err.Unsupported("unsupported dtype ", h.dtype,
-                           " (this build reads float32, float16 and bfloat16)");
+    return err.Unsupported(
+        "unsupported dtype ", h.dtype,
+        " (this build reads float32, float16, bfloat16 and int8)");
+  }
+  if (w.dtype == DType::kInt8 && w.kind != ModelKind::kDense) {
+    return err.Unsupported("int8 storage is for dense models; this is a ",
+                           ModelKindName(w.kind), " model");
   }
   const uint64_t n = h.num_items;
   const uint64_t stride = h.row_stride;
@@ -351,6 +362,10 @@ absl::StatusOr<KnownSections> IndexSections(
         if (!sparse) continue;
         known.sparse_weights = &e;
         break;
+      case SectionId::kRowScales:
+        if (kind != ModelKind::kDense) continue;
+        known.row_scales = &e;
+        break;
       case SectionId::kFactorU:
         if (!low_rank) continue;
         known.u = &e;
@@ -413,6 +428,16 @@ absl::StatusOr<std::vector<const SectionEntry*>> RequireSections(
   } else {
     if (known.b == nullptr) return err.Corrupt("missing section 1 (B)");
     weights = {known.b};
+    if (w.dtype == DType::kInt8) {
+      if (known.row_scales == nullptr) {
+        return err.Corrupt("missing section 10 (row scales) of an int8 model");
+      }
+      if (known.row_scales->size != w.num_items * sizeof(float)) {
+        return err.Corrupt("section 10 (row scales) is ",
+                           known.row_scales->size, " bytes, want ",
+                           w.num_items * sizeof(float));
+      }
+    }
   }
   if (known.ids == nullptr) return err.Corrupt("missing section 4 (item ids)");
   if (known.pop == nullptr) {
@@ -463,6 +488,18 @@ absl::Status VerifySectionChecksums(
     if (sum != e.checksum) {
       return err.Corrupt("section ", e.id, " (", SectionName(e.id),
                          ") checksum mismatch");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Checks that each of the n row scales of an int8 B is finite and >= 0.
+absl::Status CheckRowScales(const float* scales, uint64_t n,
+                            const ParseErrors& err) {
+  for (uint64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(scales[i]) || scales[i] < 0) {
+      return err.Corrupt("row scale of item ", i, " is ", scales[i],
+                         ", want finite and >= 0");
     }
   }
   return absl::OkStatus();
@@ -767,6 +804,11 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
     m->v_ = data + known.v->offset;
   } else if (w.kind == ModelKind::kDense) {
     m->dense_ = data + known.b->offset;
+    if (w.dtype == DType::kInt8) {
+      m->row_scales_ =
+          reinterpret_cast<const float*>(data + known.row_scales->offset);
+      RETURN_IF_ERROR(CheckRowScales(m->row_scales_, w.num_items, err));
+    }
   }
   m->popularity_ = reinterpret_cast<const float*>(data + known.pop->offset);
   RETURN_IF_ERROR(CheckPopularity(m->popularity_, w.num_items, err));

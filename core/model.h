@@ -35,8 +35,9 @@ struct ModelOpenOptions {
 
 // Matrix convention for the whole library: matrices are row-major with rows
 // padded to `row_stride()` elements of `dtype()` (float32, or f16/bf16 halves
-// widened to float32 when scored; a row is a multiple of 64 bytes, so every
-// row starts on a cache line). For a dense model, B is num_items × num_items
+// widened to float32 when scored, or — dense B only — int8 with a float32
+// scale per row; a row is a multiple of 64 bytes, so every row starts on a
+// cache line). For a dense model, B is num_items × num_items
 // and row i of B holds the contribution of history item i to every item's
 // score:
 //   scores = Σ_{i ∈ history} weight_i · B[i, :].
@@ -81,7 +82,7 @@ class Model {
   // Rows are 64-byte aligned and their padding is zero. REQUIRES: the kind
   // that has the matrix.
   WeightRows dense_rows() const {
-    return {dense_, dtype_, num_items_, num_items_, row_stride_};
+    return {dense_, dtype_, num_items_, num_items_, row_stride_, row_scales_};
   }
   WeightRows u_rows() const {
     return {u_, dtype_, num_items_, rank_, row_stride_};
@@ -168,6 +169,7 @@ class Model {
   size_t rank_ = 0;
   size_t row_stride_ = 0;
   const uint8_t* dense_ = nullptr;  // section starts, 64-byte aligned
+  const float* row_scales_ = nullptr;  // int8 B: num_items_ scales
   const uint8_t* u_ = nullptr;
   const uint8_t* v_ = nullptr;
   const uint64_t* sparse_offsets_ = nullptr;  // kSparse only

@@ -47,7 +47,9 @@ enum class DType : uint32_t {
   kFloat32 = 1,
   kFloat16 = 2,   // IEEE binary16 (core/half.h)
   kBFloat16 = 3,  // bfloat16: the top half of a float32
-  // Reserved: kInt8 = 4 (per-row scales).
+  // Signed 8-bit integers, each row with its own float32 scale (section
+  // kRowScales): weight = scale_row · q, q in [−127, 127]. Dense B only.
+  kInt8 = 4,
 };
 
 // Bytes per stored element of `dtype` (0 for an unknown dtype).
@@ -56,6 +58,7 @@ inline constexpr size_t DTypeSize(DType dtype) {
     case DType::kFloat32: return 4;
     case DType::kFloat16: return 2;
     case DType::kBFloat16: return 2;
+    case DType::kInt8: return 1;
   }
   return 0;
 }
@@ -77,6 +80,9 @@ enum class SectionId : uint32_t {
   kSparseOffsets = 7,  // uint64[num_items + 1]: row i = entries offsets[i] .. offsets[i+1).
   kSparseIndices = 8,  // uint32[nnz]: column (item) of each entry, ascending within a row.
   kSparseWeights = 9,  // header.dtype[nnz]: the entries' weights (finite).
+  // float32[num_items]: the scale of each row of B (dtype kInt8 only; finite,
+  // >= 0): B[i][j] = scales[i] · int8 element j of row i.
+  kRowScales = 10,
 };
 
 struct FileHeader {
@@ -88,7 +94,8 @@ struct FileHeader {
   uint64_t num_items;
   uint64_t rank;             // 0 for dense models
   uint64_t row_stride;       // elements per stored row (>= row length; rows
-                             // are a multiple of 64 bytes: 16 f32 / 32 halves)
+                             // are a multiple of 64 bytes: 16 f32 / 32 halves
+                             // / 64 int8)
   uint64_t file_size;        // total bytes, to detect truncation early
   uint32_t section_count;
   uint32_t flags;            // 0; reserved

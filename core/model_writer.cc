@@ -222,6 +222,11 @@ absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported dtype ", static_cast<uint32_t>(data.dtype)));
   }
+  if (data.dtype == DType::kInt8 && data.kind != ModelKind::kDense) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "int8 storage is for dense models (B); store a ",
+        ModelKindName(data.kind), " model as float32, float16 or bfloat16"));
+  }
   // Item indices are uint32 throughout the library.
   if (n > UINT32_MAX) {
     return absl::InvalidArgumentError(
@@ -277,8 +282,9 @@ absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
     }
   }
   // Halves: every weight must round to a finite value (f16 overflows above
-  // 65504); rounding is monotone, so the largest magnitude decides.
-  if (data.dtype != DType::kFloat32) {
+  // 65504); rounding is monotone, so the largest magnitude decides. (int8
+  // rows scale to any finite magnitude.)
+  if (data.dtype == DType::kFloat16 || data.dtype == DType::kBFloat16) {
     for (const WeightMatrix& w : data.weights) {
       float largest = 0.0f;
       for (float v : w.values) largest = std::max(largest, std::fabs(v));
@@ -334,6 +340,9 @@ uint64_t PlannedFileSize(const Payload& data, uint64_t n, uint64_t row_stride,
     pos = RoundUp(pos, kSectionAlignment) +
           n * row_stride * DTypeSize(data.dtype);
   }
+  if (data.dtype == DType::kInt8) {
+    pos = RoundUp(pos, kSectionAlignment) + n * sizeof(float);  // row scales
+  }
   if (data.sparse != nullptr) {
     const uint64_t nnz = data.sparse->indices.size();
     pos = RoundUp(pos, kSectionAlignment) + (n + 1) * sizeof(uint64_t);
@@ -341,6 +350,21 @@ uint64_t PlannedFileSize(const Payload& data, uint64_t n, uint64_t row_stride,
     pos = RoundUp(pos, kSectionAlignment) + nnz * DTypeSize(data.dtype);
   }
   return pos;
+}
+
+// Rounds `row` to int8 with one scale, max |row| / 127 (0 for a zero row):
+// q[c] = round(row[c] / scale) in [−127, 127], so every weight is within
+// scale / 2 of scale · q[c]. Writes row.size() elements of `q` (its padding
+// stays as it is) and returns the scale.
+float QuantizeRow(absl::Span<const float> row, int8_t* q) {
+  float largest = 0.0f;
+  for (float v : row) largest = std::max(largest, std::fabs(v));
+  const float scale = largest / 127.0f;
+  for (size_t c = 0; c < row.size(); ++c) {
+    const float r = scale > 0 ? std::nearbyint(row[c] / scale) : 0.0f;
+    q[c] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
+  }
+  return scale;
 }
 
 // Streams header placeholder, sections and padding into `out`; fills `table`.
@@ -399,7 +423,15 @@ absl::Status WriteBody(const Payload& data, uint64_t n, uint64_t row_stride,
     end();
   }
   std::vector<uint16_t> halves;  // one narrowed row, padding included
-  if (data.dtype != DType::kFloat32) halves.assign(row_stride, 0);
+  if (data.dtype == DType::kFloat16 || data.dtype == DType::kBFloat16) {
+    halves.assign(row_stride, 0);
+  }
+  std::vector<int8_t> quantized;  // one int8 row, padding included
+  std::vector<float> scales;      // int8: each row's scale, written after B
+  if (data.dtype == DType::kInt8) {
+    quantized.assign(row_stride, 0);
+    scales.reserve(n);
+  }
   for (const WeightMatrix& w : data.weights) {
     RETURN_IF_ERROR(begin(w.id));
     for (uint64_t i = 0; i < n; ++i) {
@@ -408,6 +440,10 @@ absl::Status WriteBody(const Payload& data, uint64_t n, uint64_t row_stride,
         RETURN_IF_ERROR(out.Append(row, w.cols * sizeof(float)));
         RETURN_IF_ERROR(out.AppendZeros((row_stride - w.cols) * sizeof(float),
                                         /*hashed=*/true));
+      } else if (data.dtype == DType::kInt8) {
+        scales.push_back(QuantizeRow(absl::MakeConstSpan(row, w.cols),
+                                     quantized.data()));
+        RETURN_IF_ERROR(out.Append(quantized.data(), row_stride));
       } else {
         for (uint64_t c = 0; c < w.cols; ++c) {
           halves[c] = NarrowToHalf(data.dtype, row[c]);
@@ -416,6 +452,11 @@ absl::Status WriteBody(const Payload& data, uint64_t n, uint64_t row_stride,
             out.Append(halves.data(), row_stride * sizeof(uint16_t)));
       }
     }
+    end();
+  }
+  if (data.dtype == DType::kInt8) {
+    RETURN_IF_ERROR(begin(SectionId::kRowScales));
+    RETURN_IF_ERROR(out.Append(scales.data(), scales.size() * sizeof(float)));
     end();
   }
   if (data.sparse != nullptr) {
@@ -462,8 +503,9 @@ absl::Status WriteModel(const std::string& path, const Payload& data) {
   AtomicFile tmp;
   RETURN_IF_ERROR(tmp.Create(path));
 
-  const size_t kNumSections =
-      3 + data.weights.size() + (data.sparse != nullptr ? 3 : 0);
+  const size_t kNumSections = 3 + data.weights.size() +
+                             (data.sparse != nullptr ? 3 : 0) +
+                             (data.dtype == DType::kInt8 ? 1 : 0);
   const uint64_t table_end =
       sizeof(FileHeader) + kNumSections * sizeof(SectionEntry);
   const uint64_t planned_size = PlannedFileSize(data, n, row_stride, table_end);

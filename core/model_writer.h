@@ -23,7 +23,8 @@ struct DenseModelData {
   absl::Span<const float> popularity;
   // Training metadata; keys unique and non-empty.
   std::vector<std::pair<std::string, std::string>> metadata;
-  // Storage type of B: float32, or f16/bf16 rounded to nearest even.
+  // Storage type of B: float32, f16/bf16 rounded to nearest even, or int8
+  // with a scale per row.
   DType dtype = DType::kFloat32;
 };
 
@@ -66,7 +67,10 @@ struct SparseModelData {
 // (inconsistent sizes, non-finite weights, duplicate or empty ids), and the I/O
 // status of the failing call. Weights are given as float32 and stored as
 // data.dtype; a weight that dtype cannot represent (beyond ±65504 for f16) is
-// InvalidArgument, never a silent infinity.
+// InvalidArgument, never a silent infinity. kInt8 (dense models only;
+// InvalidArgument for the other kinds) rounds each row of B to int8 with its
+// own scale, max |row| / 127, so every weight is within scale / 2 of what is
+// stored, and writes the scales as section kRowScales.
 absl::Status WriteDenseModel(const std::string& path,
                              const DenseModelData& data);
 

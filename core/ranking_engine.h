@@ -158,16 +158,19 @@ absl::Status ScanTopN(const Scorer& scorer, size_t num_items, size_t top_n,
   }
   std::vector<std::vector<TopNHandler>> partial(threads);
   std::vector<absl::Status> status(threads);
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) {
+  auto scan_share = [&](size_t t) {
     const size_t begin = std::min(num_items, blocks * t / threads * block);
     const size_t end = std::min(num_items, blocks * (t + 1) / threads * block);
-    partial[t] = handlers_from(begin);
-    pool.emplace_back([&, t, begin, end] {
-      status[t] =
-          ScanBlocks(scorer, begin, end, absl::MakeSpan(partial[t]), options);
-    });
+    status[t] =
+        ScanBlocks(scorer, begin, end, absl::MakeSpan(partial[t]), options);
+  };
+  for (size_t t = 0; t < threads; ++t) {
+    partial[t] = handlers_from(std::min(num_items, blocks * t / threads * block));
   }
+  // The calling thread scans the first share while the others run.
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(scan_share, t);
+  scan_share(0);
   for (std::thread& th : pool) th.join();
   for (const absl::Status& s : status) {
     if (!s.ok()) return s;

@@ -20,6 +20,9 @@ float WidenHalf(DType dtype, uint16_t h) {
 float WeightAt(const WeightRows& rows, size_t i, size_t j) {
   const void* row = rows.row(i);
   if (rows.dtype == DType::kFloat32) return static_cast<const float*>(row)[j];
+  if (rows.dtype == DType::kInt8) {
+    return rows.scales[i] * static_cast<float>(static_cast<const int8_t*>(row)[j]);
+  }
   return WidenHalf(rows.dtype, static_cast<const uint16_t*>(row)[j]);
 }
 
@@ -40,6 +43,12 @@ void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out) {
     case DType::kBFloat16:
       WidenBF16(static_cast<const uint16_t*>(row), count, out);
       return;
+    case DType::kInt8: {
+      const int8_t* q = static_cast<const int8_t*>(row);
+      const float scale = rows.scales[i];
+      for (size_t c = 0; c < count; ++c) out[c] = scale * static_cast<float>(q[c]);
+      return;
+    }
   }
 }
 
@@ -51,6 +60,8 @@ const char* DTypeName(DType dtype) {
       return "float16";
     case DType::kBFloat16:
       return "bfloat16";
+    case DType::kInt8:
+      return "int8";
   }
   return "unknown";
 }
@@ -59,9 +70,10 @@ absl::StatusOr<DType> ParseDType(std::string_view name) {
   if (name == "f32" || name == "float32") return DType::kFloat32;
   if (name == "f16" || name == "float16") return DType::kFloat16;
   if (name == "bf16" || name == "bfloat16") return DType::kBFloat16;
+  if (name == "i8" || name == "int8") return DType::kInt8;
   return absl::InvalidArgumentError(
       absl::StrCat("unknown dtype '", absl::string_view(name.data(), name.size()),
-                   "' (expected f32, f16 or bf16)"));
+                   "' (expected f32, f16, bf16 or int8)"));
 }
 
 }  // namespace edlae

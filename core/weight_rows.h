@@ -1,5 +1,5 @@
 // WeightRows: a typed, non-owning view of row-major weight rows (B, U or V)
-// stored as float32, f16 or bf16.
+// stored as float32, f16, bf16 or int8 with per-row scales.
 #ifndef EDLAE_CORE_WEIGHT_ROWS_H_
 #define EDLAE_CORE_WEIGHT_ROWS_H_
 
@@ -14,7 +14,8 @@ namespace edlae {
 
 // Row i holds `dim` elements of `dtype` starting at element i·stride of
 // `data`; elements [dim, stride) are padding. Halves are IEEE binary16 or
-// bfloat16 bit patterns (core/half.h). Nothing is owned: the memory (a mapped
+// bfloat16 bit patterns (core/half.h); kInt8 elements are int8_t, row i's
+// weights being scales[i] · element. Nothing is owned: the memory (a mapped
 // model file, a trainer's buffer) must outlive the view. Read-only, so a view
 // may be shared between threads.
 struct WeightRows {
@@ -23,11 +24,16 @@ struct WeightRows {
   size_t num_rows = 0;
   size_t dim = 0;
   size_t stride = 0;  // elements; >= dim
+  // kInt8: num_rows scales (finite, >= 0); null for the other dtypes.
+  const float* scales = nullptr;
 
   // First element of row i. REQUIRES: i < num_rows.
   const void* row(size_t i) const {
     return static_cast<const uint8_t*>(data) + i * stride * DTypeSize(dtype);
   }
+  // The factor row i's stored elements are multiplied by: scales[i] for
+  // kInt8, 1 otherwise. REQUIRES: i < num_rows.
+  float scale(size_t i) const { return scales != nullptr ? scales[i] : 1.0f; }
 };
 
 // A sparse matrix in CSR form as stored in a kSparse model file: row i's
@@ -52,20 +58,22 @@ struct CsrWeights {
 uint16_t NarrowToHalf(DType dtype, float v);
 float WidenHalf(DType dtype, uint16_t h);
 
-// Element (i, j) widened to float32. REQUIRES: i < num_rows, j < stride.
+// Weight (i, j) as float32: element (i, j) widened (kInt8: times row i's
+// scale). REQUIRES: i < num_rows, j < stride.
 float WeightAt(const WeightRows& rows, size_t i, size_t j);
 
-// out[0, count) = elements [0, count) of row i widened to float32 (exact:
-// every f16 and bf16 value is a float32). REQUIRES: i < num_rows,
-// count <= stride, out holds count floats.
+// out[0, count) = weights [0, count) of row i as float32: widened (exact:
+// every f16 and bf16 value is a float32), or for kInt8 scale · q (as WeightAt).
+// REQUIRES: i < num_rows, count <= stride, out holds count floats.
 void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out);
 
-// "float32", "float16" or "bfloat16" ("unknown" otherwise): the names the
+// "float32", "float16", "bfloat16" or "int8" ("unknown" otherwise): the names the
 // server's GetModelInfo and `edlae-train inspect` print.
 const char* DTypeName(DType dtype);
 
 // Parses a storage type as flags spell it: f32/float32, f16/float16,
-// bf16/bfloat16. InvalidArgument otherwise.
+// bf16/bfloat16, i8/int8 (dense models only: the writer checks). InvalidArgument
+// otherwise.
 absl::StatusOr<DType> ParseDType(std::string_view name);
 
 }  // namespace edlae

@@ -129,8 +129,11 @@ grep -q "dtype: *float16" "$WORK/inspect.txt" || fail "inspect f16 dtype"
 grep -q "converted_from_dtype *float32" "$WORK/inspect.txt" || fail "convert provenance"
 [ "$(stat -c %s "$WORK/model-f16.edlae")" -lt "$(stat -c %s "$WORK/model.edlae")" ] || fail "f16 not smaller"
 "$TRAIN" convert --model-file "$WORK/best.edlae" --dtype f16 --out "$WORK/best-f16.edlae" 2> /dev/null
+"$TRAIN" convert --model-file "$WORK/best.edlae" --dtype int8 --out "$WORK/best-int8.edlae" 2> /dev/null \
+  || fail "convert to int8"
+"$TRAIN" inspect "$WORK/best-int8.edlae" | grep -q "dtype: *int8" || fail "inspect int8 dtype"
 "$TRAIN" convert --model-file "$WORK/lr-split.edlae" --dtype bf16 --out "$WORK/lr-split-bf16.edlae" 2> /dev/null
-for pair in "best best-f16" "lr-split lr-split-bf16"; do
+for pair in "best best-f16" "best best-int8" "lr-split lr-split-bf16"; do
   set -- $pair
   a=$("$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/$1.edlae" --json 2> /dev/null \
       | sed 's/.*"ndcg@100":{"mean":\([0-9.]*\).*/\1/')
@@ -139,7 +142,8 @@ for pair in "best best-f16" "lr-split lr-split-bf16"; do
   awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 0.01) }' \
     || fail "nDCG@100 of $2 ($b) strays from $1 ($a)"
 done
-expect_exit 2 "$TRAIN" convert --model-file "$WORK/model.edlae" --dtype int8 --out "$WORK/x.edlae"
+expect_exit 2 "$TRAIN" convert --model-file "$WORK/model.edlae" --dtype int4 --out "$WORK/x.edlae"
+expect_exit 2 "$TRAIN" convert --model-file "$WORK/lr-split.edlae" --dtype int8 --out "$WORK/x.edlae"
 expect_exit 2 "$TRAIN" convert --model-file "$WORK/model.edlae"
 expect_exit 1 "$TRAIN" convert --model-file "$WORK/missing.edlae" --dtype f16 --out "$WORK/x.edlae"
 expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --dtype f8 --out "$WORK/x.edlae"

@@ -371,6 +371,15 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
   return report;
 }
 
+absl::Status CheckStorage(DType storage, bool sparse, size_t rank) {
+  if (storage == DType::kInt8 && (sparse || rank > 0)) {
+    return absl::InvalidArgumentError(
+        "int8 storage is for dense (full-rank) models; store low-rank and "
+        "sparse ones as f32, f16 or bf16");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckSparseTraining(const ModelSpec& spec, bool shaped) {
   if (spec.rank > 0) {
     if (shaped) {

@@ -68,6 +68,12 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
 // sparse trainer. InvalidArgument saying so.
 absl::Status CheckSparseTraining(const ModelSpec& spec, bool shaped);
 
+// The storage type a model may be written in, checked before any data is read
+// (train, edlae.fit): int8 is for dense full-rank models only (the model
+// writer refuses it for low-rank and sparse ones, after the solve).
+// InvalidArgument saying so.
+absl::Status CheckStorage(DType storage, bool sparse, size_t rank);
+
 // The memory check train and edlae.fit make before the big allocations.
 struct MemoryBudget {
   size_t num_items = 0;

@@ -84,7 +84,7 @@ def interactions(data: Any, item_ids: Optional[Sequence] = None, user_ids: Optio
 class Model:
     """A model: trained by fit (held in memory, the file TrainAndWrite wrote) or opened by load (mapped).
 
-    kind: "dense" | "low_rank" | "sparse"; dtype: "float32" | "float16" | "bfloat16"; num_items (n_items);
+    kind: "dense" | "low_rank" | "sparse"; dtype: "float32" | "float16" | "bfloat16" | "int8"; num_items (n_items);
     rank (0 unless low-rank); item_ids (list of str, index order); metadata (dict of str: the file's training metadata);
     fingerprint (16 hex digits, as the server reports); path (the file, or None for a model from fit);
     popularity (numpy float32: training count per item).
@@ -178,7 +178,8 @@ def fit(X: Any, model: str = "edlae", lam: float = 0.0, dropout: float = 0.0, ra
     dropout = --dropout, rank = --rank (None: full rank B), method = --method (closed-form | admm | als),
     sparse / density / min_cooccurrence / factorization / incomplete_fill / incomplete_max_per_column =
     the --flags of those names, memory_limit_mb = --memory-limit-mb, precision = --precision,
-    dtype = --dtype (storage: float32 | float16 | bfloat16), threads = --threads (None: all cores).
+    dtype = --dtype (storage: float32 | float16 | bfloat16 | int8, int8 for dense models only),
+    threads = --threads (None: all cores).
 
     X: anything interactions() takes (scipy.sparse users × items with item_ids, a list of histories, a dict,
     a file path with read_interactions' options). Refuses with MemoryError when the dense solve would not fit

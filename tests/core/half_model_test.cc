@@ -1,4 +1,4 @@
-// Reduced-precision (f16, bf16) model files: layout, rounding, validation, conversion, and scoring equal to the widened float32 model.
+// Reduced-precision (f16, bf16, int8) model files: layout, rounding, validation, conversion, and scoring equal to the widened float32 model.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -434,11 +434,214 @@ TEST(DTypeTest, NamesParseAndRoundTrip) {
   EXPECT_EQ(*ParseDType("f16"), DType::kFloat16);
   EXPECT_EQ(*ParseDType("bf16"), DType::kBFloat16);
   EXPECT_EQ(*ParseDType("f32"), DType::kFloat32);
-  EXPECT_TRUE(absl::IsInvalidArgument(ParseDType("int8").status()));
+  EXPECT_EQ(*ParseDType("int8"), DType::kInt8);
+  EXPECT_EQ(*ParseDType("i8"), DType::kInt8);
+  EXPECT_EQ(std::string(DTypeName(DType::kInt8)), "int8");
+  EXPECT_TRUE(absl::IsInvalidArgument(ParseDType("int4").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(ParseDType("").status()));
   EXPECT_EQ(RowAlignmentElements(DType::kFloat32), 16u);
   EXPECT_EQ(RowAlignmentElements(DType::kFloat16), 32u);
   EXPECT_EQ(RowAlignmentElements(DType::kBFloat16), 32u);
+  EXPECT_EQ(RowAlignmentElements(DType::kInt8), 64u);
+}
+
+// The row scales section of an int8 file, as floats.
+std::vector<float> RowScales(const std::string& bytes) {
+  FileHeader h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    SectionEntry e;
+    std::memcpy(&e, bytes.data() + sizeof(FileHeader) + i * sizeof(e),
+                sizeof(e));
+    if (e.id == static_cast<uint32_t>(SectionId::kRowScales)) {
+      std::vector<float> scales(e.size / sizeof(float));
+      std::memcpy(scales.data(), bytes.data() + e.offset, e.size);
+      return scales;
+    }
+  }
+  return {};
+}
+
+// int8 storage: each row of B rounded with its own scale max |row| / 127,
+// rows of 64-byte multiples, the scales in their own section.
+TEST(Int8ModelFileTest, StoresEachRowAsInt8WithItsScale) {
+  testing::ScratchDir dir;
+  Weights w = RandomWeights(70, 0, 11);
+  std::fill(w.b.begin() + 3 * 70, w.b.begin() + 4 * 70, 0.0f);  // a zero row
+  const std::string path = dir.File("m.edlae");
+  ASSERT_TRUE(Write(w, DType::kInt8, path).ok());
+  const std::string bytes = ReadFile(path);
+  std::shared_ptr<const Model> m = OpenOrDie(path);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->dtype(), DType::kInt8);
+  EXPECT_EQ(m->row_stride(), 128u);  // 70 int8 padded to 2 × 64 bytes
+  const std::vector<float> scales = RowScales(bytes);
+  ASSERT_EQ(scales.size(), 70u);
+  const std::vector<SectionEntry> b = WeightSections(bytes);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].size, 70u * 128u);
+  const WeightRows rows = m->dense_rows();
+  for (size_t i = 0; i < 70; ++i) {
+    float largest = 0;
+    for (size_t j = 0; j < 70; ++j) largest = std::max(largest, std::fabs(w.b[i * 70 + j]));
+    EXPECT_EQ(scales[i], largest / 127.0f) << i;
+    EXPECT_EQ(rows.scale(i), scales[i]);
+    const auto* q = reinterpret_cast<const int8_t*>(bytes.data() + b[0].offset + i * 128);
+    for (size_t j = 0; j < 70; ++j) {
+      const float want = w.b[i * 70 + j];
+      EXPECT_LE(std::fabs(WeightAt(rows, i, j) - want), scales[i] / 2 * 1.0001f + 1e-30f)
+          << i << "," << j;
+      EXPECT_EQ(WeightAt(rows, i, j), scales[i] * static_cast<float>(q[j]));
+      EXPECT_GE(q[j], -127);
+    }
+    for (size_t j = 70; j < 128; ++j) EXPECT_EQ(q[j], 0) << "padding";
+  }
+  EXPECT_EQ(scales[3], 0.0f);
+  EXPECT_EQ(WeightAt(rows, 3, 5), 0.0f);
+}
+
+TEST(Int8ModelFileTest, ReaderRejectsBadScalesDamageAndInt8OnOtherKinds) {
+  testing::ScratchDir dir;
+  const Weights w = RandomWeights(9, 0, 12);
+  ASSERT_TRUE(Write(w, DType::kInt8, dir.File("m.edlae")).ok());
+  const std::string bytes = ReadFile(dir.File("m.edlae"));
+  FileHeader h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  uint64_t scales_at = 0;
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    SectionEntry e;
+    std::memcpy(&e, bytes.data() + sizeof(FileHeader) + i * sizeof(e), sizeof(e));
+    if (e.id == static_cast<uint32_t>(SectionId::kRowScales)) scales_at = e.offset;
+  }
+  ASSERT_NE(scales_at, 0u);
+  for (float bad : {std::nanf(""), -1.0f, INFINITY}) {
+    std::string b = bytes;
+    std::memcpy(b.data() + scales_at + 4 * sizeof(float), &bad, sizeof(bad));
+    testing::ResignAll(b);
+    auto m = Model::FromBytes(b);
+    EXPECT_TRUE(absl::IsDataLoss(m.status())) << m.status();
+    EXPECT_THAT(m.status().message(), HasSubstr("row scale of item 4"));
+  }
+  // Dirty padding in a row, flipped bits anywhere in the weights or scales,
+  // truncation: all caught.
+  {
+    std::string b = bytes;
+    b[WeightSections(bytes)[0].offset + 4 * 64 + 9] = 1;
+    testing::ResignAll(b);
+    EXPECT_THAT(Model::FromBytes(b).status().message(), HasSubstr("row 4"));
+  }
+  for (uint64_t at : {WeightSections(bytes)[0].offset + 5, scales_at + 2}) {
+    std::string b = bytes;
+    b[at] = static_cast<char>(b[at] ^ 0x10);
+    EXPECT_TRUE(absl::IsDataLoss(Model::FromBytes(b).status())) << at;
+  }
+  for (size_t keep = 0; keep < bytes.size(); keep += 7) {
+    EXPECT_FALSE(Model::FromBytes(bytes.substr(0, keep)).ok()) << keep;
+  }
+  // The writer stores int8 for dense models only; a low-rank file claiming
+  // int8 is refused as unsupported.
+  const Weights lr = RandomWeights(9, 4, 13);
+  const absl::Status refused = Write(lr, DType::kInt8, dir.File("lr8"));
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("int8 storage is for dense models"));
+  ASSERT_TRUE(Write(lr, DType::kFloat32, dir.File("lr")).ok());
+  std::string b = ReadFile(dir.File("lr"));
+  FileHeader lh;
+  std::memcpy(&lh, b.data(), sizeof(lh));
+  lh.dtype = static_cast<uint32_t>(DType::kInt8);
+  std::memcpy(b.data(), &lh, sizeof(lh));
+  testing::ResignAll(b);
+  const auto opened = Model::FromBytes(b);
+  EXPECT_TRUE(absl::IsInvalidArgument(opened.status())) << opened.status();
+  EXPECT_THAT(opened.status().message(), HasSubstr("int8 storage is for dense"));
+}
+
+// An int8 model scores as Σ_h (weight_h · scale_h) · q_h[j]: against a double
+// reference within float32 rounding; Recommend, candidates, ComputeScores,
+// RecommendMany and the offline batch scorer agree with each other exactly,
+// the gemm scorer (B widened to scale · q for sgemm) to rounding.
+TEST(Int8ModelScoringTest, ScoresTheDequantizedWeights) {
+  testing::ScratchDir dir;
+  const size_t n = 2100;
+  const Weights w = RandomWeights(n, 0, 14);
+  ASSERT_TRUE(Write(w, DType::kInt8, dir.File("q")).ok());
+  std::shared_ptr<const Model> q = OpenOrDie(dir.File("q"));
+  ASSERT_NE(q, nullptr);
+  const WeightRows rows = q->dense_rows();
+  std::mt19937 rng(15);
+  std::vector<std::vector<HistoryEntry>> histories;
+  for (size_t len : {1u, 3u, 4u, 5u, 17u, 60u}) {
+    std::vector<HistoryEntry> h;
+    for (size_t k = 0; k < len; ++k) {
+      h.push_back({static_cast<uint32_t>(rng() % n), k % 3 == 2 ? 0.5f : 1.0f});
+    }
+    histories.push_back(std::move(h));
+  }
+  std::vector<uint32_t> candidates = {1, 5, 9, 100, 101, 2099, 3, 3};
+  for (const auto& h : histories) {
+    std::vector<float> scores(n);
+    ComputeScores(*q, h, absl::MakeSpan(scores));
+    for (size_t j = 0; j < n; ++j) {
+      double want = 0, magnitude = 0;
+      for (const HistoryEntry& e : h) {
+        const double term = static_cast<double>(e.weight) * WeightAt(rows, e.index, j);
+        want += term;
+        magnitude += std::fabs(term);
+      }
+      ASSERT_NEAR(scores[j], want, 1e-5 * magnitude + 1e-30) << j;
+    }
+    RecommendOptions o;
+    o.top_n = 50;
+    auto top = Recommend(*q, h, o);
+    ASSERT_TRUE(top.ok());
+    for (const ScoredItem& s : top->items) ASSERT_EQ(s.score, scores[s.index]);
+    o.candidates = candidates;
+    auto some = Recommend(*q, h, o);
+    ASSERT_TRUE(some.ok());
+    for (const ScoredItem& s : some->items) {
+      ASSERT_NEAR(s.score, scores[s.index], 1e-5 * std::fabs(scores[s.index]) + 1e-6);
+    }
+  }
+  std::vector<ScoringRequest> requests;
+  for (const auto& h : histories) requests.push_back({h, RecommendOptions{}});
+  auto many = RecommendMany(*q, requests, /*max_batch=*/4);
+  std::vector<uint64_t> offsets = {0};
+  std::vector<uint32_t> items;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    auto one = Recommend(*q, requests[r].history, requests[r].options);
+    ASSERT_TRUE(many[r].ok() && one.ok());
+    ASSERT_EQ(many[r]->items.size(), one->items.size());
+    for (size_t i = 0; i < one->items.size(); ++i) {
+      ASSERT_EQ(many[r]->items[i].score, one->items[i].score);
+    }
+    for (const HistoryEntry& e : histories[r]) {
+      if (e.weight == 1.0f) items.push_back(e.index);
+    }
+    offsets.push_back(items.size());
+  }
+  const SparseRows batch_rows{offsets, items};
+  BatchOptions options;
+  options.top_k = 20;
+  auto exact = ScoredTopKBatch(q->dense_rows(), q->popularity(), batch_rows, options);
+  options.method = BatchMethod::kGemm;
+  auto gemm = ScoredTopKBatch(q->dense_rows(), q->popularity(), batch_rows, options);
+  ASSERT_TRUE(exact.ok() && gemm.ok());
+  ASSERT_EQ(exact->size(), gemm->size());
+  for (size_t u = 0; u < exact->size(); ++u) {
+    ASSERT_EQ((*exact)[u].size(), (*gemm)[u].size());
+    for (size_t i = 0; i < (*exact)[u].size(); ++i) {
+      EXPECT_NEAR((*exact)[u][i].score, (*gemm)[u][i].score,
+                  1e-5 * std::fabs((*exact)[u][i].score) + 1e-6);
+    }
+  }
+  // Converting back to float32 stores scale · q exactly.
+  ASSERT_TRUE(ConvertModel(*q, DType::kFloat32, dir.File("wide")).ok());
+  std::shared_ptr<const Model> wide = OpenOrDie(dir.File("wide"));
+  for (size_t i : {0u, 7u, 2099u}) {
+    for (size_t j : {0u, 1u, 2098u}) {
+      EXPECT_EQ(WeightAt(wide->dense_rows(), i, j), WeightAt(rows, i, j));
+    }
+  }
 }
 
 }  // namespace

@@ -768,7 +768,7 @@ TEST(ModelFileTest, UnsupportedVersionKindAndDtypeAreInvalidArgument) {
     PatchHeader(b, h);
     EXPECT_TRUE(absl::IsInvalidArgument(Model::FromBytes(b).status()));
   }
-  for (uint32_t dtype : {0u, 4u, 0xFFFFFFFFu}) {
+  for (uint32_t dtype : {0u, 5u, 0xFFFFFFFFu}) {
     std::string b = bytes;
     FileHeader h = GetHeader(b);
     h.dtype = dtype;
@@ -777,9 +777,10 @@ TEST(ModelFileTest, UnsupportedVersionKindAndDtypeAreInvalidArgument) {
     EXPECT_TRUE(absl::IsInvalidArgument(model.status())) << model.status();
     EXPECT_THAT(model.status().message(), HasSubstr("unsupported dtype"));
   }
-  // A float32 file relabelled as halves: its 16-float rows are no multiple
-  // of 32 halves, and its sections are twice the size halves would take.
-  for (DType dtype : {DType::kFloat16, DType::kBFloat16}) {
+  // A float32 file relabelled as halves or int8: its 16-float rows are no
+  // multiple of 32 halves (64 int8), and its sections are larger than those
+  // types would take (int8 also lacks its row scales).
+  for (DType dtype : {DType::kFloat16, DType::kBFloat16, DType::kInt8}) {
     std::string b = bytes;
     FileHeader h = GetHeader(b);
     h.dtype = static_cast<uint32_t>(dtype);

@@ -1048,6 +1048,60 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, LowRankServerTest,
                            return std::string(DTypeName(info.param));
                          });
 
+// A dense model stored as int8 with row scales, served over loopback gRPC: the
+// weights are chosen so int8 holds them exactly (each row: a scale times
+// integers in [−127, 127], ±127 present), so the answer is the float reference.
+TEST(Int8DenseServerTest, ServesTheStoredWeightsAndReportsInt8) {
+  constexpr size_t kItems = 40;
+  std::vector<float> b(kItems * kItems), popularity(kItems);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < kItems; ++i) {
+    ids.push_back(absl::StrCat("item", i));
+    popularity[i] = static_cast<float>(i % 5);
+    const float scale = 1.0f / static_cast<float>(1 << (i % 4));
+    for (size_t j = 0; j < kItems; ++j) {
+      const int q = j == i ? 127 : static_cast<int>((i * 31 + j * 17) % 255) - 127;
+      b[i * kItems + j] = scale * static_cast<float>(q);
+    }
+  }
+  testing::ScratchDir dir;
+  DenseModelData data{b, ids, popularity, {{"algorithm", "ease"}}, DType::kInt8};
+  const std::string path = dir.File("int8.edlae");
+  ASSERT_TRUE(WriteDenseModel(path, data).ok());
+  ServerOptions options;
+  options.model_path = path;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  auto server = RecommenderServer::BuildAndStart(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::Recommender::NewStub(ChannelTo(**server));
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    v1::ModelInfo info;
+    ASSERT_TRUE(stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+    EXPECT_EQ(info.kind(), "dense");
+    EXPECT_EQ(info.dtype(), "int8");
+  }
+  const std::vector<size_t> history = {3, 17, 29};
+  std::vector<std::pair<double, size_t>> ranked;
+  for (size_t j = 0; j < kItems; ++j) {
+    if (j == 3 || j == 17 || j == 29) continue;
+    double score = 0;
+    for (size_t h : history) score += b[h * kItems + j];
+    ranked.push_back({-score, j});
+  }
+  std::sort(ranked.begin(), ranked.end());
+  CallResult r = CallRecommend(*stub, MakeRequest({"item3", "item17", "item29"}, 8));
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  ASSERT_EQ(r.response.items_size(), 8);
+  for (int k = 0; k < 8; ++k) {
+    EXPECT_EQ(r.response.items(k).item_id(), ids[ranked[k].second]) << k;
+    EXPECT_EQ(r.response.items(k).score(), static_cast<float>(-ranked[k].first)) << k;
+  }
+  (*server)->Shutdown(absl::Now() + absl::Seconds(1));
+}
+
 TEST(ServableModelTest, HandlesKeepTheirModelAcrossASwap) {
   testing::ScratchDir dir;
   const DenseModelData data = TinyModelData();

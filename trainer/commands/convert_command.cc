@@ -44,6 +44,15 @@ int RunConvert(const CLI::App& command, const ConvertFlags& flags) {
   if (!model.ok()) return Fail(model.status());
   const DType dtype =
       flags.dtype.empty() ? (*model)->dtype() : *ParseDType(flags.dtype);
+  if (dtype == DType::kInt8 && (prune || (*model)->kind() != ModelKind::kDense)) {
+    return UsageError(command,
+                      absl::StrCat("--dtype int8 is for dense models; ",
+                                   prune ? "pruning writes a sparse model"
+                                         : absl::StrCat("'", in, "' is a ",
+                                                        ModelKindName(
+                                                            (*model)->kind()),
+                                                        " model")));
+  }
   const absl::Status s =
       !prune ? ConvertModel(**model, dtype, out)
              : PruneToSparse(**model,
@@ -73,13 +82,15 @@ Command AddConvertCommand(CLI::App& program) {
   auto flags = std::make_shared<ConvertFlags>();
   CLI::App* command = program.add_subcommand(
       "convert",
-      "Rewrite a model file with its weights stored as f32, f16 or bf16, "
+      "Rewrite a model file with its weights stored as f32, f16, bf16 or "
+      "int8 (dense), "
       "or pruned to a sparse model.");
   AddOption(*command, "model-file", flags->model_file, "model file to read")
       ->required();
   AddOption(*command, "dtype", flags->dtype,
-            "storage type of the written weights: f32 | f16 | bf16 (with "
-            "pruning, default: the source's)")
+            "storage type of the written weights: f32 | f16 | bf16 | int8 "
+            "(int8: dense models, a scale per row; with pruning, default: "
+            "the source's)")
       ->check(ParsedBy(
           [](const std::string& name) { return ParseDType(name).status(); }));
   CLI::Option* topk =

@@ -71,6 +71,10 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
     }
   }
   const DType storage = *ParseDType(flags.dtype);
+  if (absl::Status s = CheckStorage(storage, sparse, low_rank.rank);
+      !s.ok()) {
+    return UsageError(command, s.message());
+  }
   if (solver.algorithm == Algorithm::kEase && solver.dropout != 0) {
     std::cerr
         << "[train] note: ease ignores --dropout (it is edlae with p = 0)\n";
@@ -162,8 +166,9 @@ Command AddTrainCommand(CLI::App& program) {
   AddOption(*command, "out", flags->out, "model file to write (atomically)")
       ->required();
   AddOption(*command, "dtype", flags->dtype,
-            "storage type of the weights: f32 | f16 | bf16 (computation "
-            "stays float32/float64)")
+            "storage type of the weights: f32 | f16 | bf16 | int8 (int8: dense "
+            "models, a scale per row of B; computation stays "
+            "float32/float64)")
       ->check(ParsedBy(
           [](const std::string& name) { return ParseDType(name).status(); }));
   AddLowRankFlags(*command, flags->low_rank);
