@@ -300,6 +300,11 @@ double DefaultSparseDensity(size_t num_items) {
                             static_cast<double>(num_items));
 }
 
+double DefaultGramDensity(size_t num_items) {
+  (void)num_items;
+  return 1.0;
+}
+
 size_t DefaultInverseKeep(size_t keep_per_row, size_t n) {
   if (keep_per_row >= n) return n;  // exact
   return std::min({n, 4 * keep_per_row, size_t{256}});
@@ -536,16 +541,18 @@ absl::StatusOr<SparseModel> TrainSparse(const Interactions& x,
   const auto start = Clock::now();
   SparseGramOptions gram_options;
   gram_options.min_cooccurrence = options.min_cooccurrence;
+  gram_options.gram_density = options.gram_density;
   gram_options.num_threads = options.num_threads;
   SparseGram g = ComputeSparseGram(x, gram_options);
   const double gram_seconds = SecondsSince(start);
   const size_t n = x.num_items();
-  LogPhase(
-      log,
-      absl::StrFormat("gram (nnz(G) = %d, density %.4g, min co-occurrence %d)",
-                      g.nnz_full(), static_cast<double>(g.nnz_full()) / n / n,
-                      options.min_cooccurrence),
-      gram_seconds);
+  LogPhase(log,
+           absl::StrFormat("gram (nnz(G) = %d, density %.4g, min "
+                           "co-occurrence %d, gram density %.4g)",
+                           g.nnz_full(),
+                           static_cast<double>(g.nnz_full()) / n / n,
+                           options.min_cooccurrence, options.gram_density),
+           gram_seconds);
   absl::StatusOr<SparseModel> model = SolveSparse(
       std::move(g), SolverOptionsFor(spec, options.num_threads), options, log);
   if (model.ok()) model->report.gram_seconds = gram_seconds;
