@@ -133,11 +133,11 @@ SparseGram ComputeSparseGram(const Interactions& x,
       ch = RowChunk();  // release as we go
     }
   });
-  if (options.gram_density < 1.0) SparsifyGram(options.gram_density, &g);
   return g;
 }
 
-size_t SparsifyGram(double density, SparseGram* g) {
+size_t SparsifyGram(double density, const std::vector<double>& shift,
+                    SparseGram* g) {
   const size_t n = g->n;
   const size_t off_diagonal = g->nnz_upper() - n;
   const long double pairs = static_cast<long double>(n) * (n - 1) / 2;
@@ -148,7 +148,7 @@ size_t SparsifyGram(double density, SparseGram* g) {
   if (keep >= off_diagonal) return 0;
   std::vector<double> inv_sqrt_diag(n);
   for (size_t i = 0; i < n; ++i) {
-    const double d = g->diagonal(i);
+    const double d = g->diagonal(i) + (shift.empty() ? 0.0 : shift[i]);
     inv_sqrt_diag[i] = d > 0 ? 1.0 / std::sqrt(d) : 0.0;
   }
   // One expression for the weight, so selection and compaction agree.

@@ -45,8 +45,6 @@ struct SparseGramOptions {
   // their row sums go to SparseGram::dropped_row_sums. The diagonal is always
   // kept exactly.
   uint32_t min_cooccurrence = 0;
-  // After the count threshold: SparsifyGram(gram_density) (1: keep all).
-  double gram_density = 1.0;
   int num_threads = 0;  // 0: all cores
 };
 
@@ -59,8 +57,10 @@ struct SparseGramOptions {
 SparseGram ComputeSparseGram(const Interactions& x,
                              const SparseGramOptions& options);
 
-// Keeps the off-diagonal entries of g with the largest normalized weight
-// |G_ij| / sqrt(G_ii · G_jj): with t the k-th largest weight over the
+// Keeps the off-diagonal entries of g with the largest normalized weight in
+// A = G + dMat(shift), |G_ij| / sqrt((G_ii + shift_i) · (G_jj + shift_j))
+// (shift: n entries, e.g. the regularization Λ, or empty for 0; with Λ a rare
+// pair's cosine of 1 does not outrank a popular pair's): with t the k-th largest weight over the
 // strictly upper entries, k = floor(density · n · (n − 1) / 2), exactly the
 // entries with weight ≥ t stay (ties at t all stay; k = 0 drops every
 // off-diagonal entry). Each dropped G_ij is added to dropped_row_sums[i] and
@@ -68,7 +68,8 @@ SparseGram ComputeSparseGram(const Interactions& x,
 // G' + dMat(dropped_row_sums) − G ⪰ 0. The diagonal is never dropped.
 // density ≥ the current off-diagonal density (in particular 1): g unchanged.
 // Extra memory: 8 bytes per stored entry. Returns the entries dropped.
-size_t SparsifyGram(double density, SparseGram* g);
+size_t SparsifyGram(double density, const std::vector<double>& shift,
+                    SparseGram* g);
 
 // diag G as float, the popularity vector a model file records.
 std::vector<float> PopularityFromSparseGram(const SparseGram& g);

@@ -350,10 +350,25 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   // 1. A = G + Λ, Λ = λ·I + p/(1−p)·dMat(diag G); dropped co-occurrences
   // move to the diagonal, so A stays positive definite whenever G + Λ is
   // (see SparseGram::dropped_row_sums).
+  // With gram_density < 1, G is first cut to its largest entries normalized
+  // in A (SparsifyGram, by |G_ij| / sqrt(A_ii·A_jj)), the cut mass on the
+  // same diagonal.
   std::vector<double> lambda(n), shift(n);
   model.popularity = PopularityFromSparseGram(g);
   for (size_t i = 0; i < n; ++i) {
     lambda[i] = solver.lambda + p / (1 - p) * g.diagonal(i);
+  }
+  if (options.gram_density < 1) {
+    const auto cut_start = Clock::now();
+    const size_t cut = SparsifyGram(options.gram_density, lambda, &g);
+    report.nnz_gram = g.nnz_full();
+    LogPhase(log,
+             absl::StrFormat("gram cut to density %.4g by normalized weight "
+                             "(nnz(G) = %d, %d pairs moved to the diagonal)",
+                             options.gram_density, g.nnz_full(), cut),
+             SecondsSince(cut_start));
+  }
+  for (size_t i = 0; i < n; ++i) {
     shift[i] =
         lambda[i] + (g.dropped_row_sums.empty() ? 0.0 : g.dropped_row_sums[i]);
   }
@@ -541,18 +556,16 @@ absl::StatusOr<SparseModel> TrainSparse(const Interactions& x,
   const auto start = Clock::now();
   SparseGramOptions gram_options;
   gram_options.min_cooccurrence = options.min_cooccurrence;
-  gram_options.gram_density = options.gram_density;
   gram_options.num_threads = options.num_threads;
   SparseGram g = ComputeSparseGram(x, gram_options);
   const double gram_seconds = SecondsSince(start);
   const size_t n = x.num_items();
-  LogPhase(log,
-           absl::StrFormat("gram (nnz(G) = %d, density %.4g, min "
-                           "co-occurrence %d, gram density %.4g)",
-                           g.nnz_full(),
-                           static_cast<double>(g.nnz_full()) / n / n,
-                           options.min_cooccurrence, options.gram_density),
-           gram_seconds);
+  LogPhase(
+      log,
+      absl::StrFormat("gram (nnz(G) = %d, density %.4g, min co-occurrence %d)",
+                      g.nnz_full(), static_cast<double>(g.nnz_full()) / n / n,
+                      options.min_cooccurrence),
+      gram_seconds);
   absl::StatusOr<SparseModel> model = SolveSparse(
       std::move(g), SolverOptionsFor(spec, options.num_threads), options, log);
   if (model.ok()) model->report.gram_seconds = gram_seconds;

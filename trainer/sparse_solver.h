@@ -69,7 +69,9 @@ inline constexpr double kDefaultDropTolerance = 1e-2;
 inline constexpr size_t kDefaultSparseKeep = 256;
 double DefaultSparseDensity(size_t num_items);
 
-// The G density `--sparse` alone sparsifies to (SparsifyGram).
+// The G density `--sparse` alone sparsifies to (SparsifyGram): 1, exact G.
+// Cutting G lost more than the 1 % on Amazon-Book (0.01: 94.9 % of
+// the exact nDCG@100; docs/performance.md "Sparsifying G"), so it is a knob.
 double DefaultGramDensity(size_t num_items);
 
 // Entries per column of W when inverse_density is 0, for B rows of

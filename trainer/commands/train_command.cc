@@ -189,9 +189,9 @@ Command AddTrainCommand(CLI::App& program) {
       ->check(Between(0, 1));
   AddOption(*command, "gram-density", flags->gram_density,
             "sparse full rank: before factoring, keep the fraction D of G's "
-            "n² off-diagonal entries with the largest |G_ij| / sqrt(G_ii·G_jj) "
-            "(the dropped counts move to the diagonal); 1 keeps G exact; "
-            "implies --sparse (0: the default, see docs/performance.md §6)")
+            "n² off-diagonal entries with the largest |G_ij| / "
+            "sqrt(A_ii·A_jj), A = G + Λ (the dropped counts move to the "
+            "diagonal); implies --sparse (0: the default, 1 = exact G)")
       ->check(Between(0, 1));
   AddOption(*command, "factorization", flags->factorization,
             "sparse: auto | complete | incomplete (auto: complete CHOLMOD "
