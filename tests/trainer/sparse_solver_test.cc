@@ -111,7 +111,8 @@ bool DenseCholeskySucceeds(std::vector<double> a, size_t n) {
     const double d = std::sqrt(a[j * n + j]);
     a[j * n + j] = d;
     for (size_t i = j + 1; i < n; ++i) {
-      for (size_t k = 0; k < j; ++k) a[i * n + j] -= a[i * n + k] * a[j * n + k];
+      for (size_t k = 0; k < j; ++k)
+        a[i * n + j] -= a[i * n + k] * a[j * n + k];
       a[i * n + j] /= d;
     }
   }
@@ -144,10 +145,9 @@ TEST(SparseGramTest, SparsifyKeepsTheLargestNormalizedWeights) {
   std::vector<double> shift(n);
   for (size_t i = 0; i < n; ++i) shift[i] = 3.0 + 0.5 * dense[i * n + i];
   const auto weight = [&](size_t i, size_t j) {
-    return static_cast<float>(
-        std::abs(dense[i * n + j]) *
-        (1.0 / std::sqrt(dense[i * n + i] + shift[i])) *
-        (1.0 / std::sqrt(dense[j * n + j] + shift[j])));
+    return static_cast<float>(std::abs(dense[i * n + j]) *
+                              (1.0 / std::sqrt(dense[i * n + i] + shift[i])) *
+                              (1.0 / std::sqrt(dense[j * n + j] + shift[j])));
   };
   std::vector<float> all;
   for (size_t i = 0; i < n; ++i) {
@@ -184,16 +184,17 @@ TEST(SparseGramTest, SparsifyKeepsTheLargestNormalizedWeights) {
       a[i * n + i] += g.dropped_row_sums[i];
     }
     EXPECT_GE(kept, keep);
-    EXPECT_LT(std::count_if(all.begin(), all.end(),
-                            [&](float w) { return w > t; }),
-              static_cast<long>(std::max<size_t>(keep, 1)));
+    EXPECT_LT(
+        std::count_if(all.begin(), all.end(), [&](float w) { return w > t; }),
+        static_cast<long>(std::max<size_t>(keep, 1)));
     // Compensated, A = G' + dMat(dropped) ⪰ G: positive definite with any
     // λ > 0 (here a tiny one); the cut matrix without it is not.
     std::vector<double> shifted = a;
     for (size_t i = 0; i < n; ++i) shifted[i * n + i] += 1e-6;
     EXPECT_TRUE(DenseCholeskySucceeds(shifted, n)) << density;
     if (density == 0.02) {
-      for (size_t i = 0; i < n; ++i) shifted[i * n + i] -= g.dropped_row_sums[i];
+      for (size_t i = 0; i < n; ++i)
+        shifted[i * n + i] -= g.dropped_row_sums[i];
       EXPECT_FALSE(DenseCholeskySucceeds(shifted, n));
     }
   }
