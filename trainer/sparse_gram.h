@@ -67,8 +67,8 @@ SparseGram ComputeSparseGram(const Interactions& x,
 // dropped_row_sums[i] and [j] (allocated if empty), the same compensation as
 // min_cooccurrence, so G' + dMat(dropped_row_sums) − G ⪰ 0. The diagonal is
 // never dropped. density ≥ the current off-diagonal density (in particular 1):
-// g unchanged. Extra memory: 8 bytes per stored entry. Returns the entries
-// dropped.
+// g unchanged. Extra memory: 4 bytes per stored entry + 8·n. Returns the
+// entries dropped.
 size_t SparsifyGram(double density, const std::vector<double>& shift,
                     SparseGram* g);
 
