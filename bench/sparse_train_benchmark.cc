@@ -39,6 +39,8 @@ ABSL_FLAG(double, drop_tolerance, -1,
           "SparseTrainOptions::drop_tolerance (< 0: default)");
 ABSL_FLAG(uint32_t, min_cooccurrence, 0,
           "SparseTrainOptions::min_cooccurrence");
+ABSL_FLAG(double, gram_density, 1.0,
+          "SparseTrainOptions::gram_density (1: exact G)");
 ABSL_FLAG(int, threads, 0, "threads (0: all cores)");
 
 namespace edlae {
@@ -165,6 +167,7 @@ int Run() {
     o.inverse_density = absl::GetFlag(FLAGS_inverse_density);
     o.drop_tolerance = absl::GetFlag(FLAGS_drop_tolerance);
     o.min_cooccurrence = absl::GetFlag(FLAGS_min_cooccurrence);
+    o.gram_density = absl::GetFlag(FLAGS_gram_density);
     o.num_threads = threads;
     absl::StatusOr<SparseModel> m = TrainSparse(*x, spec, o, &std::cerr);
     if (!m.ok()) {

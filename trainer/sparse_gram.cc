@@ -3,7 +3,10 @@
 #include "trainer/sparse_gram.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <functional>
+#include <limits>
 
 #include "trainer/gram.h"
 #include "trainer/parallel.h"
@@ -131,6 +134,67 @@ SparseGram ComputeSparseGram(const Interactions& x,
     }
   });
   return g;
+}
+
+size_t SparsifyGram(double density, const std::vector<double>& shift,
+                    SparseGram* g) {
+  const size_t n = g->n;
+  const size_t off_diagonal = g->nnz_upper() - n;
+  const long double pairs = static_cast<long double>(n) * (n - 1) / 2;
+  const long double wanted = std::max<long double>(0, density) * pairs;
+  const size_t keep = wanted >= static_cast<long double>(off_diagonal)
+                          ? off_diagonal
+                          : static_cast<size_t>(wanted);
+  if (keep >= off_diagonal) return 0;
+  std::vector<double> inv_sqrt_diag(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double d = g->diagonal(i) + (shift.empty() ? 0.0 : shift[i]);
+    inv_sqrt_diag[i] = d > 0 ? 1.0 / std::sqrt(d) : 0.0;
+  }
+  // One expression for the weight, so selection and compaction agree.
+  const auto weight = [&](size_t i, uint64_t k) {
+    return static_cast<float>(std::abs(g->values[k]) * inv_sqrt_diag[i] *
+                              inv_sqrt_diag[g->indices[k]]);
+  };
+  float threshold = std::numeric_limits<float>::infinity();
+  if (keep > 0) {
+    std::vector<float> weights;
+    weights.reserve(off_diagonal);
+    for (size_t i = 0; i < n; ++i) {
+      for (uint64_t k = g->offsets[i] + 1; k < g->offsets[i + 1]; ++k) {
+        weights.push_back(weight(i, k));
+      }
+    }
+    std::nth_element(weights.begin(), weights.begin() + (keep - 1),
+                     weights.end(), std::greater<float>());
+    threshold = weights[keep - 1];
+  }
+  if (g->dropped_row_sums.empty()) g->dropped_row_sums.assign(n, 0.0);
+  // Compact in place: row i's kept entries move forward, never past k.
+  uint64_t out = 0;
+  size_t dropped = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t begin = g->offsets[i], end = g->offsets[i + 1];
+    g->offsets[i] = out;
+    g->indices[out] = g->indices[begin];  // the diagonal, always first
+    g->values[out++] = g->values[begin];
+    for (uint64_t k = begin + 1; k < end; ++k) {
+      if (weight(i, k) >= threshold) {
+        g->indices[out] = g->indices[k];
+        g->values[out++] = g->values[k];
+      } else {
+        g->dropped_row_sums[i] += g->values[k];
+        g->dropped_row_sums[g->indices[k]] += g->values[k];
+        ++dropped;
+      }
+    }
+  }
+  g->offsets[n] = out;
+  g->indices.resize(out);
+  g->values.resize(out);
+  g->indices.shrink_to_fit();
+  g->values.shrink_to_fit();
+  return dropped;
 }
 
 std::vector<float> PopularityFromSparseGram(const SparseGram& g) {

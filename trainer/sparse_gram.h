@@ -57,6 +57,21 @@ struct SparseGramOptions {
 SparseGram ComputeSparseGram(const Interactions& x,
                              const SparseGramOptions& options);
 
+// Keeps the off-diagonal entries of g with the largest normalized weight in
+// A = G + dMat(shift), |G_ij| / sqrt((G_ii + shift_i) · (G_jj + shift_j))
+// (shift: n entries, e.g. the regularization Λ, or empty for 0; with Λ a rare
+// pair's cosine of 1 does not outrank a popular pair's): with t the k-th
+// largest weight over the strictly upper entries, k = floor(density · n · (n −
+// 1) / 2), exactly the entries with weight ≥ t stay (ties at t all stay; k = 0
+// drops every off-diagonal entry). Each dropped G_ij is added to
+// dropped_row_sums[i] and [j] (allocated if empty), the same compensation as
+// min_cooccurrence, so G' + dMat(dropped_row_sums) − G ⪰ 0. The diagonal is
+// never dropped. density ≥ the current off-diagonal density (in particular 1):
+// g unchanged. Extra memory: 4 bytes per stored entry + 8·n. Returns the
+// entries dropped.
+size_t SparsifyGram(double density, const std::vector<double>& shift,
+                    SparseGram* g);
+
 // diag G as float, the popularity vector a model file records.
 std::vector<float> PopularityFromSparseGram(const SparseGram& g);
 

@@ -300,6 +300,11 @@ double DefaultSparseDensity(size_t num_items) {
                             static_cast<double>(num_items));
 }
 
+double DefaultGramDensity(size_t num_items) {
+  (void)num_items;
+  return 1.0;
+}
+
 size_t DefaultInverseKeep(size_t keep_per_row, size_t n) {
   if (keep_per_row >= n) return n;  // exact
   return std::min({n, 4 * keep_per_row, size_t{256}});
@@ -345,10 +350,25 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   // 1. A = G + Λ, Λ = λ·I + p/(1−p)·dMat(diag G); dropped co-occurrences
   // move to the diagonal, so A stays positive definite whenever G + Λ is
   // (see SparseGram::dropped_row_sums).
+  // With gram_density < 1, G is first cut to its largest entries normalized
+  // in A (SparsifyGram, by |G_ij| / sqrt(A_ii·A_jj)), the cut mass on the
+  // same diagonal.
   std::vector<double> lambda(n), shift(n);
   model.popularity = PopularityFromSparseGram(g);
   for (size_t i = 0; i < n; ++i) {
     lambda[i] = solver.lambda + p / (1 - p) * g.diagonal(i);
+  }
+  if (options.gram_density < 1) {
+    const auto cut_start = Clock::now();
+    const size_t cut = SparsifyGram(options.gram_density, lambda, &g);
+    report.nnz_gram = g.nnz_full();
+    LogPhase(log,
+             absl::StrFormat("gram cut to density %.4g by normalized weight "
+                             "(nnz(G) = %d, %d pairs moved to the diagonal)",
+                             options.gram_density, g.nnz_full(), cut),
+             SecondsSince(cut_start));
+  }
+  for (size_t i = 0; i < n; ++i) {
     shift[i] =
         lambda[i] + (g.dropped_row_sums.empty() ? 0.0 : g.dropped_row_sums[i]);
   }

@@ -31,6 +31,9 @@ struct SparseTrainOptions {
   // dropped counts are added to its diagonal in A so that A stays positive
   // definite (a thresholded Gram matrix alone need not be).
   uint32_t min_cooccurrence = 0;
+  // Then G is cut to this density by normalized weight (SparsifyGram), the
+  // dropped mass moved to the diagonal the same way; 1: keep every entry.
+  double gram_density = 1.0;
   int num_threads = 0;  // 0: all cores
   // Entries kept per column of W ≈ L⁻¹:
   // KeepPerRowForDensity(inverse_density, n); 0: DefaultInverseKeep.
@@ -65,6 +68,11 @@ inline constexpr double kDefaultDropTolerance = 1e-2;
 // in n (1,000,000 items: 256 M weights, 2 GiB).
 inline constexpr size_t kDefaultSparseKeep = 256;
 double DefaultSparseDensity(size_t num_items);
+
+// The G density `--sparse` alone sparsifies to (SparsifyGram): 1, exact G.
+// Cutting G lost more than the 1 % on Amazon-Book (0.01: 94.9 % of
+// the exact nDCG@100; docs/performance.md "Sparsifying G"), so it is a knob.
+double DefaultGramDensity(size_t num_items);
 
 // Entries per column of W when inverse_density is 0, for B rows of
 // `keep_per_row`: n when keep_per_row >= n (exact), else

@@ -304,9 +304,10 @@ absl::Status TrainAndWriteSparse(const Interactions& x,
   if (options.log) {
     *options.log << absl::StrFormat(
         "[train] %s sparse on %d users × %d items (%d interactions), density "
-        "%g, min co-occurrence %d\n",
+        "%g, min co-occurrence %d, gram density %g\n",
         AlgorithmName(spec.algorithm), x.num_users(), x.num_items(),
-        x.num_interactions(), sparse.density, sparse.min_cooccurrence);
+        x.num_interactions(), sparse.density, sparse.min_cooccurrence,
+        sparse.gram_density);
   }
   absl::StatusOr<SparseModel> model = TrainSparse(x, spec, sparse, options.log);
   if (!model.ok()) return model.status();
@@ -325,6 +326,7 @@ absl::Status TrainAndWriteSparse(const Interactions& x,
            {"inverse_keep", absl::StrCat(r.inverse_keep)},
            {"drop_tolerance", MetadataNumber(r.drop_tolerance)},
            {"min_cooccurrence", absl::StrCat(sparse.min_cooccurrence)},
+           {"gram_density", MetadataNumber(sparse.gram_density)},
            {"nnz", absl::StrCat(r.nnz_b)}}) {
     data.metadata.emplace_back(std::move(key), std::move(value));
   }
@@ -384,7 +386,8 @@ absl::Status CheckSparseTraining(const ModelSpec& spec, bool shaped) {
   if (spec.rank > 0) {
     if (shaped) {
       return absl::InvalidArgumentError(
-          "--density and --factorization shape a sparse full-rank B; with "
+          "--density, --gram-density and --factorization shape a sparse "
+          "full-rank B; with "
           "--rank, --sparse trains U and V on the exact sparse factor (and "
           "--min-cooccurrence may thin G)");
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -98,6 +99,103 @@ TEST(SparseGramTest, EqualsDenseGramAndDropsOnlyOffDiagonalCounts) {
         if (j != i && dense[i * n + j] < min_count) dropped += dense[i * n + j];
       }
       EXPECT_EQ(g.dropped_row_sums[i], dropped) << i;
+    }
+  }
+}
+
+// Lower Cholesky of a dense symmetric n × n matrix; false at a pivot <= 0.
+bool DenseCholeskySucceeds(std::vector<double> a, size_t n) {
+  for (size_t j = 0; j < n; ++j) {
+    for (size_t k = 0; k < j; ++k) a[j * n + j] -= a[j * n + k] * a[j * n + k];
+    if (!(a[j * n + j] > 0)) return false;
+    const double d = std::sqrt(a[j * n + j]);
+    a[j * n + j] = d;
+    for (size_t i = j + 1; i < n; ++i) {
+      for (size_t k = 0; k < j; ++k)
+        a[i * n + j] -= a[i * n + k] * a[j * n + k];
+      a[i * n + j] /= d;
+    }
+  }
+  return true;
+}
+
+// SparsifyGram keeps exactly the entries whose normalized weight is at least
+// the k-th largest, moves the rest to both diagonals (A stays positive
+// definite where plain dropping does not), and at "keep everything" is the
+// identity.
+TEST(SparseGramTest, SparsifyKeepsTheLargestNormalizedWeights) {
+  const size_t n = 150;
+  const Interactions x = ClusteredInteractions(300, n, 5);
+  const std::vector<double> dense = ComputeGram(x, 1);
+  SparseGramOptions o;
+  o.num_threads = 2;
+  const SparseGram exact = ComputeSparseGram(x, o);
+  {
+    SparseGram g = exact;
+    EXPECT_EQ(SparsifyGram(1.0, {}, &g), 0u);
+    const double current =
+        static_cast<double>(exact.nnz_upper() - n) / (n * (n - 1) / 2.0);
+    EXPECT_EQ(SparsifyGram(current * (1 + 1e-9), {}, &g), 0u);
+    EXPECT_EQ(g.offsets, exact.offsets);
+    EXPECT_EQ(g.indices, exact.indices);
+    EXPECT_EQ(g.values, exact.values);
+    EXPECT_TRUE(g.dropped_row_sums.empty());
+  }
+  // A shift per item, as Λ = λ·I + p/(1−p)·dMat(diag G) would be.
+  std::vector<double> shift(n);
+  for (size_t i = 0; i < n; ++i) shift[i] = 3.0 + 0.5 * dense[i * n + i];
+  const auto weight = [&](size_t i, size_t j) {
+    return static_cast<float>(std::abs(dense[i * n + j]) *
+                              (1.0 / std::sqrt(dense[i * n + i] + shift[i])) *
+                              (1.0 / std::sqrt(dense[j * n + j] + shift[j])));
+  };
+  std::vector<float> all;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      if (dense[i * n + j] != 0) all.push_back(weight(i, j));
+    }
+  }
+  std::sort(all.begin(), all.end(), std::greater<float>());
+  for (double density : {0.0, 0.02, 0.1}) {
+    const size_t keep = static_cast<size_t>(density * n * (n - 1) / 2);
+    ASSERT_LT(keep, all.size());
+    const float t = keep == 0 ? INFINITY : all[keep - 1];
+    SparseGram g = exact;
+    SparsifyGram(density, shift, &g);
+    std::vector<double> a(n * n, 0.0);  // G' + dMat(dropped), full
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(g.indices[g.offsets[i]], i) << "diagonal first in row " << i;
+      for (uint64_t q = g.offsets[i]; q < g.offsets[i + 1]; ++q) {
+        a[i * n + g.indices[q]] = a[g.indices[q] * n + i] = g.values[q];
+      }
+      kept += g.offsets[i + 1] - g.offsets[i] - 1;
+      double dropped = 0;
+      for (size_t j = 0; j < n; ++j) {
+        if (j == i || dense[i * n + j] == 0) continue;
+        const bool keep_ij = weight(std::min(i, j), std::max(i, j)) >= t;
+        EXPECT_EQ(a[i * n + j], keep_ij ? dense[i * n + j] : 0.0)
+            << density << ": " << i << "," << j;
+        if (!keep_ij) dropped += dense[i * n + j];
+      }
+      EXPECT_EQ(g.diagonal(i), dense[i * n + i]);
+      ASSERT_EQ(g.dropped_row_sums.size(), n);
+      EXPECT_EQ(g.dropped_row_sums[i], dropped) << i;
+      a[i * n + i] += g.dropped_row_sums[i];
+    }
+    EXPECT_GE(kept, keep);
+    EXPECT_LT(
+        std::count_if(all.begin(), all.end(), [&](float w) { return w > t; }),
+        static_cast<long>(std::max<size_t>(keep, 1)));
+    // Compensated, A = G' + dMat(dropped) ⪰ G: positive definite with any
+    // λ > 0 (here a tiny one); the cut matrix without it is not.
+    std::vector<double> shifted = a;
+    for (size_t i = 0; i < n; ++i) shifted[i * n + i] += 1e-6;
+    EXPECT_TRUE(DenseCholeskySucceeds(shifted, n)) << density;
+    if (density == 0.02) {
+      for (size_t i = 0; i < n; ++i)
+        shifted[i * n + i] -= g.dropped_row_sums[i];
+      EXPECT_FALSE(DenseCholeskySucceeds(shifted, n));
     }
   }
 }

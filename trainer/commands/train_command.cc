@@ -38,6 +38,7 @@ struct TrainFlags {
   bool sparse = false;
   double density = 0;  // 0: DefaultSparseDensity(n)
   int64_t min_cooccurrence = 0;
+  double gram_density = 0;  // 0: DefaultGramDensity(n)
   std::string factorization = "auto";
   double incomplete_fill = 1.0;
   int64_t incomplete_max_per_column = kIncompleteMaxPerColumn;
@@ -58,14 +59,15 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
       *ParseFactorizationMethod(flags.factorization);
   const ProgressMode progress = *ParseProgressMode(flags.progress);
   const bool sparse = flags.sparse || flags.density > 0 ||
-                      flags.min_cooccurrence > 0 ||
+                      flags.min_cooccurrence > 0 || flags.gram_density > 0 ||
                       factorization != FactorizationMethod::kAuto;
   // --sparse --rank K: Algorithm 1 (edlae) or the low-rank DLAE in closed
   // form, matrix-free on the sparse factor (trainer/sparse_low_rank.h).
   if (sparse) {
     if (absl::Status s = CheckSparseTraining(
             ModelSpecOf(solver, low_rank),
-            flags.density > 0 || factorization != FactorizationMethod::kAuto);
+            flags.density > 0 || flags.gram_density > 0 ||
+                factorization != FactorizationMethod::kAuto);
         !s.ok()) {
       return UsageError(command, s.message());
     }
@@ -110,6 +112,9 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
     options.density = flags.density > 0 ? flags.density
                                         : DefaultSparseDensity(x->num_items());
     options.min_cooccurrence = static_cast<uint32_t>(flags.min_cooccurrence);
+    options.gram_density = flags.gram_density > 0
+                               ? flags.gram_density
+                               : DefaultGramDensity(x->num_items());
     options.factorization = factorization;
     options.incomplete_fill = flags.incomplete_fill;
     options.incomplete_max_per_column =
@@ -186,6 +191,12 @@ Command AddTrainCommand(CLI::App& program) {
             "sparse B: fraction of the n² weights kept (about density·n per "
             "row); implies --sparse (0: min(0.01, 256/n), i.e. at most 256 "
             "per row)")
+      ->check(Between(0, 1));
+  AddOption(*command, "gram-density", flags->gram_density,
+            "sparse full rank: before factoring, keep the fraction D of G's "
+            "n² off-diagonal entries with the largest |G_ij| / "
+            "sqrt(A_ii·A_jj), A = G + Λ (the dropped counts move to the "
+            "diagonal); implies --sparse (0: the default, 1 = exact G)")
       ->check(Between(0, 1));
   AddOption(*command, "factorization", flags->factorization,
             "sparse: auto | complete | incomplete (auto: complete CHOLMOD "
