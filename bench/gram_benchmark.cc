@@ -22,6 +22,8 @@ ABSL_FLAG(std::string, buffer, "vector",
           "vector: ComputeGram's zeroed std::vector | uninitialized: "
           "ComputeGramInto on new T[n²] (what an uninitialized buffer type "
           "would buy)");
+ABSL_FLAG(std::string, rows, "auto",
+          "with --buffer uninitialized: auto | whole | upper (GramRows)");
 ABSL_FLAG(int, reps, 3, "repetitions; each prints its time, then the median");
 
 namespace edlae {
@@ -42,6 +44,10 @@ int Run() {
   double checksum = 0;
   const bool uninitialized = absl::GetFlag(FLAGS_buffer) == "uninitialized";
   const size_t n = x->num_items();
+  const std::string rows_name = absl::GetFlag(FLAGS_rows);
+  const GramRows rows = rows_name == "whole"   ? GramRows::kWhole
+                        : rows_name == "upper" ? GramRows::kUpperThenMirror
+                                               : GramRows::kAuto;
   for (int r = 0; r < absl::GetFlag(FLAGS_reps); ++r) {
     // Times the buffer's allocation and construction, not its release.
     const auto start = std::chrono::steady_clock::now();
@@ -53,12 +59,12 @@ int Run() {
     double seconds = 0;
     if (f32 && uninitialized) {
       std::unique_ptr<float[]> g(new float[n * n]);
-      ComputeGramInto(*x, threads, g.get());
+      ComputeGramInto(*x, threads, g.get(), rows);
       seconds = elapsed();
       checksum = g[n * n / 2 + 1];
     } else if (uninitialized) {
       std::unique_ptr<double[]> g(new double[n * n]);
-      ComputeGramInto(*x, threads, g.get());
+      ComputeGramInto(*x, threads, g.get(), rows);
       seconds = elapsed();
       checksum = g[n * n / 2 + 1];
     } else if (f32) {
@@ -75,10 +81,11 @@ int Run() {
   }
   std::sort(times.begin(), times.end());
   std::printf(
-      "gram items=%zu precision=%s threads=%d buffer=%s median=%.3f s "
-      "(check %g)\n",
+      "gram items=%zu precision=%s threads=%d buffer=%s rows=%s median=%.3f "
+      "s (check %g)\n",
       n, f32 ? "float32" : "float64", threads,
-      uninitialized ? "uninitialized" : "vector", times[times.size() / 2],
+      uninitialized ? "uninitialized" : "vector",
+      uninitialized ? rows_name.c_str() : "auto", times[times.size() / 2],
       checksum);
   return 0;
 }

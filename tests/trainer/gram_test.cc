@@ -44,7 +44,8 @@ std::vector<double> NaiveGram(const Interactions& x) {
   return want;
 }
 
-// Every path to G (ComputeGram, ComputeGramFloat, ComputeGramInto on garbage)
+// Every path to G (ComputeGram, ComputeGramFloat, ComputeGramInto on garbage
+// with each GramRows)
 // equals the brute force, for 1, 2 and more threads than work ranges.
 void ExpectAllPathsEqualNaive(const Interactions& x) {
   const size_t n = x.num_items();
@@ -53,13 +54,19 @@ void ExpectAllPathsEqualNaive(const Interactions& x) {
   for (int threads : {1, 2, 3, 8}) {
     EXPECT_EQ(ComputeGram(x, threads), want) << threads << " threads";
     EXPECT_EQ(ComputeGramFloat(x, threads), want_f) << threads << " threads";
-    // Caller-owned memory full of garbage: every entry must be overwritten.
-    std::vector<double> into(n * n, -7.5);
-    ComputeGramInto(x, threads, into.data());
-    EXPECT_EQ(into, want) << threads << " threads, ComputeGramInto";
-    std::vector<float> into_f(n * n, 3.25f);
-    ComputeGramInto(x, threads, into_f.data());
-    EXPECT_EQ(into_f, want_f) << threads << " threads, ComputeGramInto";
+    // Caller-owned memory full of garbage: every entry must be overwritten,
+    // whichever way the rows are built.
+    for (GramRows rows :
+         {GramRows::kAuto, GramRows::kWhole, GramRows::kUpperThenMirror}) {
+      const std::string what = absl::StrCat(
+          threads, " threads, ComputeGramInto rows ", static_cast<int>(rows));
+      std::vector<double> into(n * n, -7.5);
+      ComputeGramInto(x, threads, into.data(), rows);
+      EXPECT_EQ(into, want) << what;
+      std::vector<float> into_f(n * n, 3.25f);
+      ComputeGramInto(x, threads, into_f.data(), rows);
+      EXPECT_EQ(into_f, want_f) << what;
+    }
   }
 }
 
