@@ -27,17 +27,13 @@ ItemUsers TransposeToItems(const Interactions& x) {
 
 namespace {
 
-// Work of row i: n (zeroing it) + its scatter-adds, Σ over users of i of
-// their items (all of them, or those ≥ i for the upper part only).
-uint64_t RowWork(const Interactions& x, const ItemUsers& columns, size_t i,
-                 bool upper) {
+// Work of row i in full: n (zeroing it) + its scatter-adds, Σ over users of i
+// of their item counts.
+uint64_t RowWork(const Interactions& x, const ItemUsers& columns, size_t i) {
   uint64_t w = x.num_items();
   for (uint64_t k = columns.offsets[i]; k < columns.offsets[i + 1]; ++k) {
     const uint32_t u = columns.users[k];
-    const uint32_t* first = x.item_indices.data() + x.row_offsets[u];
-    const uint32_t* last = x.item_indices.data() + x.row_offsets[u + 1];
-    w += static_cast<uint64_t>(
-        last - (upper ? std::lower_bound(first, last, i) : first));
+    w += x.row_offsets[u + 1] - x.row_offsets[u];
   }
   return w;
 }
@@ -46,12 +42,11 @@ uint64_t RowWork(const Interactions& x, const ItemUsers& columns, size_t i,
 // (RowWork): popular items' rows cost more, so cutting by count would leave
 // one thread with the heavy tail. Returns the range boundaries.
 std::vector<size_t> RowRangesByWork(const Interactions& x,
-                                    const ItemUsers& columns, bool upper,
-                                    size_t pieces) {
+                                    const ItemUsers& columns, size_t pieces) {
   const size_t n = x.num_items();
   std::vector<uint64_t> work(n + 1, 0);
   for (size_t i = 0; i < n; ++i) {
-    work[i + 1] = work[i] + RowWork(x, columns, i, upper);
+    work[i + 1] = work[i] + RowWork(x, columns, i);
   }
   std::vector<size_t> bounds = {0};
   for (size_t p = 1; p < pieces; ++p) {
@@ -97,25 +92,33 @@ void BuildGram(const Interactions& x, int num_threads, GramRows rows,
   // Row i of G (all of it, or the upper part j ≥ i) = Σ over users of i of
   // their items (≥ i). Each row is zeroed (when not yet) and built by one
   // thread and stays cache-resident while built.
-  const std::vector<size_t> ranges =
-      RowRangesByWork(x, columns, upper, 16 * static_cast<size_t>(threads));
-  ParallelFor(ranges.size() - 1, 1, threads, [&](size_t begin, size_t end) {
-    for (size_t i = ranges[begin]; i < ranges[end]; ++i) {
-      T* row = g + i * n;
-      if (!zeroed) std::fill(row + (upper ? i : 0), row + n, T{0});
-      for (uint64_t k = col_offsets[i]; k < col_offsets[i + 1]; ++k) {
-        const uint32_t u = col_users[k];
-        const uint32_t* first = x.item_indices.data() + x.row_offsets[u];
-        const uint32_t* last = x.item_indices.data() + x.row_offsets[u + 1];
-        // Items of a user are sorted: for the upper part skip those below i.
-        for (const uint32_t* p = upper ? std::lower_bound(first, last, i)
-                                       : first;
-             p != last; ++p) {
-          row[*p] += T{1};
-        }
+  auto build_row = [&](size_t i) {
+    T* row = g + i * n;
+    if (!zeroed) std::fill(row + (upper ? i : 0), row + n, T{0});
+    for (uint64_t k = col_offsets[i]; k < col_offsets[i + 1]; ++k) {
+      const uint32_t u = col_users[k];
+      const uint32_t* first = x.item_indices.data() + x.row_offsets[u];
+      const uint32_t* last = x.item_indices.data() + x.row_offsets[u + 1];
+      // Items of a user are sorted: for the upper part skip those below i.
+      for (const uint32_t* p = upper ? std::lower_bound(first, last, i) : first;
+           p != last; ++p) {
+        row[*p] += T{1};
       }
     }
-  });
+  };
+  if (upper) {
+    // Chunks of 8 rows handed out dynamically (an exact work estimate would
+    // need the lower_bound per (row, user) pair, i.e. a second pass).
+    ParallelFor(n, 8, threads, [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) build_row(i);
+    });
+  } else {
+    const std::vector<size_t> ranges =
+        RowRangesByWork(x, columns, 16 * static_cast<size_t>(threads));
+    ParallelFor(ranges.size() - 1, 1, threads, [&](size_t begin, size_t end) {
+      for (size_t i = ranges[begin]; i < ranges[end]; ++i) build_row(i);
+    });
+  }
   if (upper) MirrorUpperToLower(g, n, threads);
 }
 
