@@ -283,24 +283,24 @@ absl::StatusOr<LowRankResult> ClosedForm(std::vector<double>& g, size_t n,
     });
   }
   std::vector<float> x_float, y_float;
-  const SymmetricOperator m_op_float =
-      [&](const double* x, size_t ldx, size_t cols, double* y, size_t ldy) {
-        x_float.resize(n * cols);
-        y_float.resize(n * cols);
-        for (size_t i = 0; i < n; ++i) {
-          for (size_t c = 0; c < cols; ++c) {
-            x_float[i * cols + c] = static_cast<float>(x[i * ldx + c]);
-          }
-        }
-        cblas_ssymm(CblasRowMajor, CblasLeft, CblasLower, n, cols, 1.0f,
-                    m_float.data(), n, x_float.data(), cols, 0.0f,
-                    y_float.data(), cols);
-        for (size_t i = 0; i < n; ++i) {
-          for (size_t c = 0; c < cols; ++c) {
-            y[i * ldy + c] = y_float[i * cols + c];
-          }
-        }
-      };
+  const SymmetricOperator m_op_float = [&](const double* x, size_t ldx,
+                                           size_t cols, double* y, size_t ldy) {
+    x_float.resize(n * cols);
+    y_float.resize(n * cols);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t c = 0; c < cols; ++c) {
+        x_float[i * cols + c] = static_cast<float>(x[i * ldx + c]);
+      }
+    }
+    cblas_ssymm(CblasRowMajor, CblasLeft, CblasLower, n, cols, 1.0f,
+                m_float.data(), n, x_float.data(), cols, 0.0f, y_float.data(),
+                cols);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t c = 0; c < cols; ++c) {
+        y[i * ldy + c] = y_float[i * cols + c];
+      }
+    }
+  };
   LowRankResult result;
   result.n = n;
   result.k = k;
