@@ -55,11 +55,18 @@ struct EigenResult {
   bool converged = true;  // false: kBlockKrylov hit max_restarts
   // M·block products applied (in columns), a cost measure.
   size_t operator_columns = 0;
+  // kBlockKrylov: wall seconds in the operator, in orthonormalizing the basis,
+  // and in Rayleigh–Ritz (T = KᵀMK, its eigenpairs, the Ritz vectors and
+  // their residuals).
+  double operator_seconds = 0;
+  double orthonormalize_seconds = 0;
+  double rayleigh_ritz_seconds = 0;
 };
 
 // The k largest eigenpairs of M (1 ≤ k ≤ n) by restarted block Krylov
 // iteration: each cycle builds an orthonormal basis of
-// span[Q, MQ, …, M^(depth−1)Q] (block Gram–Schmidt twice, then LQ), takes the
+// span[Q, MQ, …, M^(depth−1)Q] (block Gram–Schmidt and Cholesky QR, twice;
+// LQ for a block too ill-conditioned for Cholesky QR), takes the
 // Rayleigh–Ritz pairs of M on it, and restarts from the leading k+oversample
 // Ritz vectors. Memory: 2·n·depth·(k+oversample) doubles. When the basis would
 // not fit in n columns it falls back to an exact dense solve through `op`

@@ -37,6 +37,13 @@ struct LowRankOptions {
   // Closed form: how to find the leading eigenvectors.
   EigenMethod eigensolver = EigenMethod::kAuto;
   KrylovOptions krylov;
+  // Closed form with kBlockKrylov: the precision of the operator M·X.
+  // kFloat32 keeps a float copy of M (4·n² bytes beside the double buffer)
+  // and multiplies by ssymm; the basis, its orthonormalization and
+  // Rayleigh–Ritz stay float64, and the reported residual is against M in
+  // float64 (its floor is float32 rounding, ~1e-6 of θ_1: keep
+  // krylov.tolerance above it). LowRankOptionsFor picks kFloat32.
+  Precision eigen_precision = Precision::kFloat64;
   // ADMM and ALS: full passes over (U, V).
   int epochs = 10;
   // ADMM: penalty Ω = Λ + ω·I, ω > 0.
@@ -46,7 +53,8 @@ struct LowRankOptions {
   std::function<void(const LowRankStep&)> observer;
 };
 
-// The low-rank solve of `spec`, ω resolved by Omega(spec) (krylov defaults).
+// The low-rank solve of `spec`, ω resolved by Omega(spec) (krylov defaults but
+// tolerance 1e-5; the float32 Krylov operator).
 LowRankOptions LowRankOptionsFor(const ModelSpec& spec);
 // The ModelSpec that `solver` and `low_rank` together describe (num_threads,
 // krylov and observer are not part of it).

@@ -215,6 +215,42 @@ TEST(EigenTest, KrylovRejectsBadRankAndHandlesWideBlocks) {
   EXPECT_EQ(ChooseEigenMethod(3583, 1000), EigenMethod::kSyevr);
 }
 
+TEST(EigenTest, KrylovFindsALowRankMatrixsEigenpairsThroughRankDeficientBlocks) {
+  // M of rank 6 (spectrum 6, 5, …, 1 on random orthonormal directions), k = 3:
+  // the Krylov blocks beyond the first lose rank (MQ lies in a 6-dimensional
+  // space), so Cholesky QR must give way to LQ and the result still be exact.
+  const size_t n = 120, rank = 6, k = 3;
+  const Mat full = DecayingSpd(n, 5);
+  std::vector<double> values;
+  Mat vectors;
+  DenseEigen(full, n, &values, &vectors);
+  Mat m(n * n, 0.0);
+  for (size_t j = 0; j < rank; ++j) {
+    for (size_t a = 0; a < n; ++a) {
+      for (size_t b = 0; b < n; ++b) {
+        m[a * n + b] += (rank - j) * vectors[a * n + j] * vectors[b * n + j];
+      }
+    }
+  }
+  KrylovOptions o;
+  o.tolerance = 1e-10;
+  o.oversample = 3;
+  o.depth = 4;
+  absl::StatusOr<EigenResult> r =
+      LeadingEigenpairsKrylov(DenseOperator(m, n), n, k, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->converged);
+  for (size_t c = 0; c < k; ++c) EXPECT_NEAR(r->values[c], rank - c, 1e-9);
+  EXPECT_LT(SubspaceSine(r->vectors, Leading(vectors, n, k), n, k), 1e-8);
+  // Orthonormal columns.
+  const Mat vtv = MatMul(Transpose(r->vectors, n, k), r->vectors, k, n, k);
+  for (size_t a = 0; a < k; ++a) {
+    for (size_t b = 0; b < k; ++b) {
+      EXPECT_NEAR(vtv[a * k + b], a == b ? 1.0 : 0.0, 1e-12);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Closed forms.
 
@@ -280,6 +316,54 @@ TEST_F(LowRankTest, Algorithm1MatchesDenseEigenDecompositionAndUIsBV) {
     for (size_t e = 0; e < n_ * k; ++e) {
       ASSERT_NEAR(r->u[e], bv[e], 1e-5 * (1 + std::fabs(bv[e]))) << e;
     }
+  }
+}
+
+TEST_F(LowRankTest, Float32KrylovOperatorMatchesTheSyevrClosedForm) {
+  // The float32 operator (LowRankOptionsFor's default) against the float64
+  // syevr closed form: same eigenvalues to float32 rounding, same U·Vᵀ to
+  // 1e-4 of its largest entry, and the objective within 1e-6 of the optimum.
+  for (size_t k : {4u, 12u}) {
+    LowRankOptions exact;
+    exact.rank = k;
+    exact.eigensolver = EigenMethod::kSyevr;
+    absl::StatusOr<LowRankResult> want =
+        SolveLowRank(g_, n_, Solver(Algorithm::kEdlae), exact, nullptr);
+    ASSERT_TRUE(want.ok()) << want.status();
+    ModelSpec spec;
+    spec.algorithm = Algorithm::kEdlae;
+    spec.rank = k;
+    spec.eigensolver = EigenMethod::kBlockKrylov;
+    LowRankOptions o = LowRankOptionsFor(spec);
+    ASSERT_EQ(o.eigen_precision, Precision::kFloat32);
+    o.krylov.tolerance = 1e-6;
+    absl::StatusOr<LowRankResult> got =
+        SolveLowRank(g_, n_, Solver(Algorithm::kEdlae), o, nullptr);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->eigensolver, EigenMethod::kBlockKrylov);
+    EXPECT_TRUE(got->eigen_converged);
+    // The residual is measured against M in float64.
+    EXPECT_LE(got->eigen_relative_residual, 1e-6);
+    for (size_t c = 0; c < k; ++c) {
+      EXPECT_NEAR(got->eigenvalues[c], want->eigenvalues[c],
+                  1e-5 * want->eigenvalues[0])
+          << "k " << k << " c " << c;
+    }
+    const Mat w_want = MatMul(ToDouble(want->u),
+                              Transpose(ToDouble(want->v), n_, k), n_, k, n_);
+    const Mat w_got = MatMul(ToDouble(got->u),
+                             Transpose(ToDouble(got->v), n_, k), n_, k, n_);
+    double scale = 0, diff = 0;
+    for (size_t e = 0; e < n_ * n_; ++e) {
+      scale = std::max(scale, std::fabs(w_want[e]));
+      diff = std::max(diff, std::fabs(w_got[e] - w_want[e]));
+    }
+    EXPECT_LT(diff, 1e-4 * scale) << "k " << k;
+    const double f_want = Objective(ToDouble(want->u), ToDouble(want->v), k,
+                                    false);
+    const double f_got = Objective(ToDouble(got->u), ToDouble(got->v), k,
+                                   false);
+    EXPECT_NEAR(f_got, f_want, 1e-6 * f_want) << "k " << k;
   }
 }
 
