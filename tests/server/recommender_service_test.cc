@@ -58,6 +58,16 @@ std::shared_ptr<grpc::Channel> ChannelTo(const RecommenderServer& server) {
                              grpc::InsecureChannelCredentials());
 }
 
+// A server for the model file at `path` on a free loopback port.
+absl::StatusOr<std::unique_ptr<RecommenderServer>> ServeOnLoopback(
+    const std::string& path) {
+  ServerOptions options;
+  options.model_path = path;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  return RecommenderServer::BuildAndStart(options);
+}
+
 void SetDeadline(grpc::ClientContext* context) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
 }
@@ -974,11 +984,7 @@ TEST_P(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
   data.dtype = GetParam();
   const std::string path = dir.File("lr.edlae");
   ASSERT_TRUE(WriteLowRankModel(path, data).ok());
-  ServerOptions options;
-  options.model_path = path;
-  options.host = "127.0.0.1";
-  options.port = 0;
-  auto server = RecommenderServer::BuildAndStart(options);
+  auto server = ServeOnLoopback(path);
   ASSERT_TRUE(server.ok()) << server.status();
   auto stub = v1::Recommender::NewStub(ChannelTo(**server));
 
@@ -1068,11 +1074,7 @@ TEST(Int8DenseServerTest, ServesTheStoredWeightsAndReportsInt8) {
   DenseModelData data{b, ids, popularity, {{"algorithm", "ease"}}, DType::kInt8};
   const std::string path = dir.File("int8.edlae");
   ASSERT_TRUE(WriteDenseModel(path, data).ok());
-  ServerOptions options;
-  options.model_path = path;
-  options.host = "127.0.0.1";
-  options.port = 0;
-  auto server = RecommenderServer::BuildAndStart(options);
+  auto server = ServeOnLoopback(path);
   ASSERT_TRUE(server.ok()) << server.status();
   auto stub = v1::Recommender::NewStub(ChannelTo(**server));
   {
