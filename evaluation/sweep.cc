@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/seconds_since.h"
 #include "core/model.h"
 #include "core/model_writer.h"
 #include "core/status_macros.h"
@@ -25,11 +26,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kNeighbours = 10;
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
 
 // Per item: median over its kNeighbours most similar items (largest entries
 // of its column of B, itself excluded) of the cosine of the rows of `f`.

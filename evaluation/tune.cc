@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/seconds_since.h"
 #include "core/model_writer.h"
 #include "core/status_macros.h"
 #include "core/utf8.h"
@@ -14,11 +15,6 @@
 
 namespace edlae {
 namespace {
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
 
 std::string FormatDuration(double seconds) {
   if (seconds < 90) return absl::StrFormat("%.0fs", seconds);

@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "common/seconds_since.h"
 #include "common/thread_count.h"
 #include "core/model.h"
 #include "core/scorer.h"
@@ -158,10 +159,6 @@ absl::Status DescribeModel(const ServableHandle& handle, v1::ModelInfo* info,
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // True once `context`'s deadline has passed or the client cancelled the call.
 bool ShouldStop(const grpc::CallbackServerContext& context) {

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/seconds_since.h"
 
 extern "C" {
 // Fortran LAPACK (OpenBLAS); trailing size_t are gfortran's hidden CHARACTER
@@ -44,11 +45,6 @@ absl::Status CheckLapackSize(size_t n) {
         absl::StrCat("matrix of order ", n, " is too large for LAPACK"));
   }
   return absl::OkStatus();
-}
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
 }
 
 // Replaces the row-major n × b block (leading dimension ld) by an orthonormal

@@ -13,16 +13,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/seconds_since.h"
 #include "trainer/lapack.h"
 #include "trainer/parallel.h"
 
 namespace edlae {
 namespace {
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
 
 // Two symmetric n × n matrices in one row-major buffer: `upper` in the
 // triangle j > i, `lower` in the triangle j < i, and each one's diagonal kept

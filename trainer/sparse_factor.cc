@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/seconds_since.h"
 #include "core/status_macros.h"
 #include "trainer/incomplete_cholesky.h"
 #include "trainer/parallel.h"
@@ -23,10 +24,6 @@ namespace edlae {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 

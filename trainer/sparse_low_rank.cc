@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/seconds_since.h"
 #include "trainer/eigensolver.h"
 #include "trainer/parallel.h"
 #include "trainer/sparse_factor.h"
@@ -25,10 +26,6 @@ namespace edlae {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 void LogPhase(std::ostream* log, const std::string& what, double seconds) {
   if (!log) return;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/progress.h"
+#include "common/seconds_since.h"
 #include "core/model_convert.h"
 #include "trainer/parallel.h"
 #include "trainer/sparse_factor.h"
@@ -22,10 +23,6 @@ namespace edlae {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // Runs worker(state) on `threads` threads; each makes its own state first.
 template <typename Worker>

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "common/seconds_since.h"
 #include "core/model_writer.h"
 #include "core/status_macros.h"
 #include "core/weight_rows.h"
@@ -23,11 +24,6 @@
 
 namespace edlae {
 namespace {
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
 
 }  // namespace
 
