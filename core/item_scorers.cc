@@ -43,12 +43,7 @@ float DenseBlockScorer::ScoreOne(uint32_t item) const {
   float score = 0;
   for (size_t h = 0; h < history_.size(); ++h) {
     // weights_[h] is the weight times the row's scale, as the kernel uses it.
-    const uint32_t row = history_[h].index;
-    const float element = b_.dtype == DType::kInt8
-                              ? static_cast<float>(static_cast<const int8_t*>(
-                                    b_.row(row))[item])
-                              : WeightAt(b_, row, item);
-    score += weights_[h] * element;
+    score += weights_[h] * ElementAt(b_, history_[h].index, item);
   }
   return score;
 }

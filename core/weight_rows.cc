@@ -17,13 +17,18 @@ float WidenHalf(DType dtype, uint16_t h) {
   return dtype == DType::kFloat16 ? F16ToFloat(h) : Bf16ToFloat(h);
 }
 
-float WeightAt(const WeightRows& rows, size_t i, size_t j) {
+float ElementAt(const WeightRows& rows, size_t i, size_t j) {
   const void* row = rows.row(i);
   if (rows.dtype == DType::kFloat32) return static_cast<const float*>(row)[j];
   if (rows.dtype == DType::kInt8) {
-    return rows.scales[i] * static_cast<float>(static_cast<const int8_t*>(row)[j]);
+    return static_cast<float>(static_cast<const int8_t*>(row)[j]);
   }
   return WidenHalf(rows.dtype, static_cast<const uint16_t*>(row)[j]);
+}
+
+float WeightAt(const WeightRows& rows, size_t i, size_t j) {
+  const float element = ElementAt(rows, i, j);
+  return rows.dtype == DType::kInt8 ? rows.scales[i] * element : element;
 }
 
 float CsrWeights::weight(size_t e) const {

@@ -58,8 +58,13 @@ struct CsrWeights {
 uint16_t NarrowToHalf(DType dtype, float v);
 float WidenHalf(DType dtype, uint16_t h);
 
-// Weight (i, j) as float32: element (i, j) widened (kInt8: times row i's
-// scale). REQUIRES: i < num_rows, j < stride.
+// Element (i, j) as stored, widened to float32 (kInt8: the integer, without
+// the row's scale; what the kernels multiply). REQUIRES: i < num_rows,
+// j < stride.
+float ElementAt(const WeightRows& rows, size_t i, size_t j);
+
+// Weight (i, j) as float32: ElementAt, times row i's scale for kInt8.
+// REQUIRES: i < num_rows, j < stride.
 float WeightAt(const WeightRows& rows, size_t i, size_t j);
 
 // out[0, count) = weights [0, count) of row i as float32: widened (exact:
