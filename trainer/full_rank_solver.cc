@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/huge_pages.h"
 #include "trainer/lapack.h"
 #include "trainer/parallel.h"
 
@@ -147,7 +146,7 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
     if (absl::Status s = InvertWithProgress(gram.data(), n, options); !s.ok()) {
       return s;
     }
-    std::vector<float> b = ZeroedOnHugePages<float>(n * n);
+    std::vector<float> b(n * n);
     BuildB(gram.data(), n, options.algorithm != Algorithm::kDlae, lambda_diag,
            b.data(), threads);
     if (absl::Status s = CheckFinite(b); !s.ok()) return s;
@@ -155,7 +154,7 @@ absl::StatusOr<std::vector<float>> SolveFullRank(std::vector<double> gram,
   }
 
   // float32: convert, release the doubles, invert and build B in place.
-  std::vector<float> a = ZeroedOnHugePages<float>(n * n);
+  std::vector<float> a(n * n);
   ParallelFor(n, 64, threads, [&](size_t begin, size_t end) {
     for (size_t k = begin * n; k < end * n; ++k)
       a[k] = static_cast<float>(gram[k]);

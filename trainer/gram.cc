@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "common/huge_pages.h"
 #include "trainer/parallel.h"
 
 namespace edlae {
@@ -126,9 +125,7 @@ void BuildGram(const Interactions& x, int num_threads, GramRows rows,
 template <typename T>
 std::vector<T> ComputeGramAs(const Interactions& x, int num_threads) {
   const size_t n = x.num_items();
-  // Zeroed, so the rows need not be again; huge pages: first touch is most of
-  // this function's time on 4 KiB pages.
-  std::vector<T> g = ZeroedOnHugePages<T>(n * n);
+  std::vector<T> g(n * n);  // zeroed: the rows need not be again
   BuildGram(x, num_threads, GramRows::kAuto, /*zeroed=*/true, g.data());
   return g;
 }

@@ -13,7 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/huge_pages.h"
 #include "common/seconds_since.h"
 #include "trainer/lapack.h"
 #include "trainer/parallel.h"
@@ -269,7 +268,7 @@ absl::StatusOr<LowRankResult> ClosedForm(std::vector<double>& g, size_t n,
   std::vector<float> m_float;
   if (method == EigenMethod::kBlockKrylov &&
       o.eigen_precision == Precision::kFloat32) {
-    m_float = ZeroedOnHugePages<float>(n * n);
+    m_float.resize(n * n);
     pair.UseLowerDiagonal();
     ParallelFor(n, 64, threads, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
@@ -305,7 +304,7 @@ absl::StatusOr<LowRankResult> ClosedForm(std::vector<double>& g, size_t n,
   absl::StatusOr<EigenResult> eig;
   if (method == EigenMethod::kSyevr) {
     // syevr destroys its input; M stays intact in `g` for the residual.
-    std::vector<double> copy = ZeroedOnHugePages<double>(n * n);
+    std::vector<double> copy(n * n);
     result.dense_buffers = 2;
     ParallelFor(n, 64, threads, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
