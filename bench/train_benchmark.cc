@@ -29,6 +29,9 @@ ABSL_FLAG(std::vector<std::string>, rank, {},
 ABSL_FLAG(std::string, eigensolver, "auto", "with --rank: auto | krylov | syevr");
 ABSL_FLAG(std::string, eigen_precision, "float32", "with --rank: Krylov operator precision, float32 | float64");
 ABSL_FLAG(double, krylov_tolerance, 0, "with --rank: Krylov tolerance (0: LowRankOptionsFor's)");
+ABSL_FLAG(std::vector<std::string>, krylov_depth, {},
+          "with --rank: Krylov blocks per restart cycle, D1,D2,... (each rank is solved once per depth; "
+          "default: KrylovOptions' depth)");
 
 namespace edlae {
 namespace {
@@ -85,8 +88,11 @@ int Run() {
   if (!report.ok()) return std::cerr << report.status() << "\n", 1;
   const double train = Seconds(start);
   std::remove(absl::GetFlag(FLAGS_out).c_str());
-  for (const std::string& rank_text : ranks) {
+  std::vector<std::string> depths = absl::GetFlag(FLAGS_krylov_depth);
+  if (depths.empty()) depths.push_back("0");
+  for (const std::string& rank_text : ranks) for (const std::string& depth_text : depths) {
     const int rank = std::stoi(rank_text);
+    const int depth = std::stoi(depth_text);
     LowRankOptions low_rank = LowRankOptionsFor(ModelSpecOf(options, LowRankOptions{}));
     low_rank.rank = static_cast<size_t>(rank);
     absl::StatusOr<EigenMethod> method = ParseEigenMethod(absl::GetFlag(FLAGS_eigensolver));
@@ -95,6 +101,7 @@ int Run() {
     low_rank.eigensolver = *method;
     low_rank.eigen_precision = *eigen_precision;
     if (absl::GetFlag(FLAGS_krylov_tolerance) > 0) low_rank.krylov.tolerance = absl::GetFlag(FLAGS_krylov_tolerance);
+    if (depth > 0) low_rank.krylov.depth = static_cast<size_t>(depth);
     const auto low_start = std::chrono::steady_clock::now();
     std::vector<double> g = ComputeGram(*x, 0);
     const double gram = Seconds(low_start);
@@ -103,9 +110,10 @@ int Run() {
     const double low = Seconds(low_start);
     std::cout << absl::StrFormat(
         "items=%d full-rank precision=%s train=%.2fs (solve %.2fs); rank=%d closed form (float64 Gram, "
-        "%s %s operator) gram+solve=%.2fs (gram %.2fs) ratio=%.3f (target <= 2) restarts=%d relative residual=%.3g\n",
+        "%s %s operator, depth %d) gram+solve=%.2fs (gram %.2fs) ratio=%.3f (target <= 2) restarts=%d relative residual=%.3g\n",
         x->num_items(), PrecisionName(options.precision), train, report->solve_seconds, rank,
-        EigenMethodName(r->eigensolver), PrecisionName(low_rank.eigen_precision), low, gram, low / train,
+        EigenMethodName(r->eigensolver), PrecisionName(low_rank.eigen_precision), low_rank.krylov.depth, low, gram,
+        low / train,
         r->krylov_restarts, r->eigen_relative_residual);
     std::cout.flush();
   }
