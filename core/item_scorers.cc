@@ -4,6 +4,7 @@
 #include "core/item_scorers.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/kernels.h"
 #include "core/model_format.h"
@@ -115,18 +116,51 @@ LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
       z_(z),
       z_stride_(z_stride),
       batch_(batch),
-      block_items_(std::max<size_t>(block_items, 1)) {}
+      block_items_(std::max<size_t>(block_items, 1)) {
+  if (v_.dtype != DType::kInt8) return;
+  const size_t dim = v_.dim;
+  z_q_.resize(batch_ * dim);
+  z_scales_.resize(batch_);
+  for (size_t q = 0; q < batch_; ++q) {
+    const float* zq = z_ + q * z_stride_;
+    float max_abs = 0;
+    for (size_t d = 0; d < dim; ++d) max_abs = std::max(max_abs, std::fabs(zq[d]));
+    const float scale = max_abs / 127.0f;
+    z_scales_[q] = scale;
+    int8_t* out = z_q_.data() + q * dim;
+    for (size_t d = 0; d < dim; ++d) {
+      const float r = scale > 0 ? std::nearbyint(zq[d] / scale) : 0.0f;
+      out[d] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
+    }
+  }
+}
 
 LowRankBlockScorer::Scratch LowRankBlockScorer::NewScratch() const {
   Scratch scratch;
   scratch.tile_.resize(batch_ * block_items_);
+  if (v_.dtype == DType::kInt8) scratch.dots_.resize(batch_ * block_items_);
   return scratch;
 }
 
 void LowRankBlockScorer::ScoreBlock(size_t begin, size_t len,
                                     Scratch& scratch) const {
-  DotRowsBatch(v_.dtype, v_.row(begin), v_.stride, len, z_, z_stride_, batch_,
-               v_.dim, scratch.tile_.data(), len);
+  if (v_.dtype != DType::kInt8) {
+    DotRowsBatch(v_.dtype, v_.row(begin), v_.stride, len, z_, z_stride_,
+                 batch_, v_.dim, scratch.tile_.data(), len);
+    return;
+  }
+  DotRowsBatchI8(static_cast<const int8_t*>(v_.row(begin)), v_.stride, len,
+                 z_q_.data(), v_.dim, batch_, v_.dim, scratch.dots_.data(),
+                 len);
+  const float* v_scales = v_.scales + begin;
+  for (size_t q = 0; q < batch_; ++q) {
+    const int32_t* dots = scratch.dots_.data() + q * len;
+    float* tile = scratch.tile_.data() + q * len;
+    const float s_q = z_scales_[q];
+    for (size_t j = 0; j < len; ++j) {
+      tile[j] = static_cast<float>(dots[j]) * (s_q * v_scales[j]);
+    }
+  }
 }
 
 CosineBlockScorer::CosineBlockScorer(const WeightRows& v, const float* z,

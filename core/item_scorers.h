@@ -103,6 +103,13 @@ class SparseBlockScorer {
 // (float32 accumulation for every dtype): each query's scores are
 // bit-identical whatever the batch it is in. One pass over V serves the
 // whole batch. Borrows v's data and z. Thread-safe (const).
+//
+// int8 V (scales s_j): each z_q is quantized once, at construction, with its
+// own scale s_q = max_d |z_q[d]| / 127 (q_d = z_q[d] / s_q rounded to nearest,
+// ties to even; s_q = 0 for an all-zero z_q), and score_q(j) =
+// float(Σ_d V_j[d]·q_d) · (s_q · s_j) with the integer sum exact
+// (DotRowsBatchI8): bit-identical whatever the batch, threads or SIMD path.
+// The quantized rows are owned by the scorer.
 class LowRankBlockScorer {
  public:
   // `block_items`: 256 rows of V (1 MiB at dim 1000 in float32) stay in L2
@@ -118,6 +125,7 @@ class LowRankBlockScorer {
    private:
     friend class LowRankBlockScorer;
     std::vector<float> tile_;
+    std::vector<int32_t> dots_;  // int8 V: the block's exact dot products
   };
 
   size_t batch() const { return batch_; }
@@ -131,6 +139,9 @@ class LowRankBlockScorer {
   size_t z_stride_;
   size_t batch_;
   size_t block_items_;
+  // int8 V only: the quantized queries (batch_ rows of v_.dim) and scales.
+  std::vector<int8_t> z_q_;
+  std::vector<float> z_scales_;
 };
 
 // Cosine similarity of one query on a low-rank model: score(j) = <V_j, z> ·

@@ -38,6 +38,17 @@ void DotRowsBatch(DType dtype, const void* v, size_t stride, size_t count,
                   const float* z, size_t z_stride, size_t batch, size_t dim,
                   float* out, size_t out_stride);
 
+// Exact int32 dot products of int8 rows (a low-rank int8 V against queries
+// quantized to int8): out[b·out_stride + j] = Σ_{d < dim} v[j·stride + d] ·
+// z[b·z_stride + d] for b in [0, batch), j in [0, count). REQUIRES: every
+// element of v and z in [−127, 127]; dim ≤ 131072 (no int32 overflow);
+// stride, z_stride ≥ dim. Runs the x86 matrix extensions of
+// core/kernels_x86.h where active, else the Highway kernel; the sums are
+// exact, so every path returns the same integers.
+void DotRowsBatchI8(const int8_t* v, size_t stride, size_t count,
+                    const int8_t* z, size_t z_stride, size_t batch, size_t dim,
+                    int32_t* out, size_t out_stride);
+
 // dst[i] = src[i] as float32, for i in [0, n): widening of stored halves.
 void WidenF16(const uint16_t* src, size_t n, float* dst);
 void WidenBF16(const uint16_t* src, size_t n, float* dst);

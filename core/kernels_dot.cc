@@ -505,7 +505,7 @@ void DotRowsBatch(DType dtype, const void* v, size_t stride, size_t count,
       (static_cast<const uint16_t*>(v), stride, count, z, z_stride, batch, dim,
        out, out_stride);
       return;
-    case DType::kInt8:  // dense B only: no low-rank model stores it (REQUIRES)
+    case DType::kInt8:  // int8 V: DotRowsBatchI8 on quantized z (REQUIRES)
       return;
   }
 }

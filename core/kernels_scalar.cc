@@ -64,4 +64,18 @@ void DotRowsBF16Scalar(const uint16_t* v, size_t stride, size_t count,
   DotScalar(v, stride, count, z, dim, out, Bf16ToFloat);
 }
 
+void DotRowsBatchI8Scalar(const int8_t* v, size_t stride, size_t count,
+                          const int8_t* z, size_t z_stride, size_t batch,
+                          size_t dim, int32_t* out, size_t out_stride) {
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t j = 0; j < count; ++j) {
+      int32_t sum = 0;
+      for (size_t k = 0; k < dim; ++k) {
+        sum += int32_t{v[j * stride + k]} * z[b * z_stride + k];
+      }
+      out[b * out_stride + j] = sum;
+    }
+  }
+}
+
 }  // namespace edlae

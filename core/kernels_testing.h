@@ -57,6 +57,9 @@ void DotRowsF16Scalar(const uint16_t* v, size_t stride, size_t count,
                       const float* z, size_t dim, float* out);
 void DotRowsBF16Scalar(const uint16_t* v, size_t stride, size_t count,
                        const float* z, size_t dim, float* out);
+void DotRowsBatchI8Scalar(const int8_t* v, size_t stride, size_t count,
+                          const int8_t* z, size_t z_stride, size_t batch,
+                          size_t dim, int32_t* out, size_t out_stride);
 
 // Highway target bits compiled into this binary and supported by this CPU,
 // best first. For tests that run every target.

@@ -257,13 +257,19 @@ absl::StatusOr<WeightLayout> ValidateHeader(const FileHeader& h, uint64_t size,
         "unsupported dtype ", h.dtype,
         " (this build reads float32, float16, bfloat16 and int8)");
   }
-  if (w.dtype == DType::kInt8 && w.kind != ModelKind::kDense) {
-    return err.Unsupported("int8 storage is for dense models; this is a ",
-                           ModelKindName(w.kind), " model");
+  if (w.dtype == DType::kInt8 && w.kind == ModelKind::kSparse) {
+    return err.Unsupported(
+        "int8 storage is for dense and low-rank models; this is a ",
+        ModelKindName(w.kind), " model");
   }
   const uint64_t n = h.num_items;
   const uint64_t stride = h.row_stride;
   if (n == 0) return err.Corrupt("model has no items");
+  // int8 V is scored by exact int32 sums of up to 127² per element.
+  if (w.dtype == DType::kInt8 && w.low_rank && stride > kMaxInt8Rank) {
+    return err.Unsupported("an int8 low-rank model's row stride is ", stride,
+                           "; this build scores at most ", kMaxInt8Rank);
+  }
   // Item indices are uint32 throughout the library.
   if (n > UINT32_MAX) return err.Corrupt("num_items ", n, " exceeds 2^32-1");
   if (w.kind == ModelKind::kSparse) {
@@ -363,7 +369,7 @@ absl::StatusOr<KnownSections> IndexSections(
         known.sparse_weights = &e;
         break;
       case SectionId::kRowScales:
-        if (kind != ModelKind::kDense) continue;
+        if (kind == ModelKind::kSparse) continue;
         known.row_scales = &e;
         break;
       case SectionId::kFactorU:
@@ -428,15 +434,16 @@ absl::StatusOr<std::vector<const SectionEntry*>> RequireSections(
   } else {
     if (known.b == nullptr) return err.Corrupt("missing section 1 (B)");
     weights = {known.b};
-    if (w.dtype == DType::kInt8) {
-      if (known.row_scales == nullptr) {
-        return err.Corrupt("missing section 10 (row scales) of an int8 model");
-      }
-      if (known.row_scales->size != w.num_items * sizeof(float)) {
-        return err.Corrupt("section 10 (row scales) is ",
-                           known.row_scales->size, " bytes, want ",
-                           w.num_items * sizeof(float));
-      }
+  }
+  if (w.dtype == DType::kInt8) {
+    // One scale per row of each weight section: B's, or U's then V's.
+    const uint64_t want = weights.size() * w.num_items * sizeof(float);
+    if (known.row_scales == nullptr) {
+      return err.Corrupt("missing section 10 (row scales) of an int8 model");
+    }
+    if (known.row_scales->size != want) {
+      return err.Corrupt("section 10 (row scales) is ", known.row_scales->size,
+                         " bytes, want ", want);
     }
   }
   if (known.ids == nullptr) return err.Corrupt("missing section 4 (item ids)");
@@ -493,13 +500,16 @@ absl::Status VerifySectionChecksums(
   return absl::OkStatus();
 }
 
-// Checks that each of the n row scales of an int8 B is finite and >= 0.
-absl::Status CheckRowScales(const float* scales, uint64_t n,
-                            const ParseErrors& err) {
-  for (uint64_t i = 0; i < n; ++i) {
+// Checks that each of the `count` row scales of an int8 model (num_items per
+// weight section: B's, or U's then V's) is finite and >= 0.
+absl::Status CheckRowScales(const float* scales, uint64_t count,
+                            uint64_t num_items, const ParseErrors& err) {
+  for (uint64_t i = 0; i < count; ++i) {
     if (!std::isfinite(scales[i]) || scales[i] < 0) {
-      return err.Corrupt("row scale of item ", i, " is ", scales[i],
-                         ", want finite and >= 0");
+      const char* matrix =
+          count == num_items ? "" : (i < num_items ? " of U" : " of V");
+      return err.Corrupt("row scale of item ", i % num_items, matrix, " is ",
+                         scales[i], ", want finite and >= 0");
     }
   }
   return absl::OkStatus();
@@ -804,11 +814,12 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Parse(
     m->v_ = data + known.v->offset;
   } else if (w.kind == ModelKind::kDense) {
     m->dense_ = data + known.b->offset;
-    if (w.dtype == DType::kInt8) {
-      m->row_scales_ =
-          reinterpret_cast<const float*>(data + known.row_scales->offset);
-      RETURN_IF_ERROR(CheckRowScales(m->row_scales_, w.num_items, err));
-    }
+  }
+  if (w.dtype == DType::kInt8) {
+    m->row_scales_ =
+        reinterpret_cast<const float*>(data + known.row_scales->offset);
+    RETURN_IF_ERROR(CheckRowScales(
+        m->row_scales_, (w.low_rank ? 2 : 1) * w.num_items, w.num_items, err));
   }
   m->popularity_ = reinterpret_cast<const float*>(data + known.pop->offset);
   RETURN_IF_ERROR(CheckPopularity(m->popularity_, w.num_items, err));

@@ -85,10 +85,11 @@ class Model {
     return {dense_, dtype_, num_items_, num_items_, row_stride_, row_scales_};
   }
   WeightRows u_rows() const {
-    return {u_, dtype_, num_items_, rank_, row_stride_};
+    return {u_, dtype_, num_items_, rank_, row_stride_, row_scales_};
   }
   WeightRows v_rows() const {
-    return {v_, dtype_, num_items_, rank_, row_stride_};
+    return {v_,          dtype_,     num_items_, rank_, row_stride_,
+            row_scales_ == nullptr ? nullptr : row_scales_ + num_items_};
   }
   // B of a sparse model in CSR form (num_items rows; indices ascending and in
   // range, weights finite: all validated at Open). REQUIRES: kind() ==
@@ -169,7 +170,7 @@ class Model {
   size_t rank_ = 0;
   size_t row_stride_ = 0;
   const uint8_t* dense_ = nullptr;  // section starts, 64-byte aligned
-  const float* row_scales_ = nullptr;  // int8 B: num_items_ scales
+  const float* row_scales_ = nullptr;  // int8: B's, or U's then V's scales
   const uint8_t* u_ = nullptr;
   const uint8_t* v_ = nullptr;
   const uint64_t* sparse_offsets_ = nullptr;  // kSparse only

@@ -48,9 +48,14 @@ enum class DType : uint32_t {
   kFloat16 = 2,   // IEEE binary16 (core/half.h)
   kBFloat16 = 3,  // bfloat16: the top half of a float32
   // Signed 8-bit integers, each row with its own float32 scale (section
-  // kRowScales): weight = scale_row · q, q in [−127, 127]. Dense B only.
+  // kRowScales): weight = scale_row · q, q in [−127, 127]. Dense B and
+  // low-rank U, V; not sparse models.
   kInt8 = 4,
 };
+
+// Largest row stride of an int8 low-rank model: its scores are exact int32
+// sums of stride products of at most 127² (core/kernels.h DotRowsBatchI8).
+inline constexpr uint64_t kMaxInt8Rank = 131072;
 
 // Bytes per stored element of `dtype` (0 for an unknown dtype).
 inline constexpr size_t DTypeSize(DType dtype) {
@@ -80,8 +85,9 @@ enum class SectionId : uint32_t {
   kSparseOffsets = 7,  // uint64[num_items + 1]: row i = entries offsets[i] .. offsets[i+1).
   kSparseIndices = 8,  // uint32[nnz]: column (item) of each entry, ascending within a row.
   kSparseWeights = 9,  // header.dtype[nnz]: the entries' weights (finite).
-  // float32[num_items]: the scale of each row of B (dtype kInt8 only; finite,
-  // >= 0): B[i][j] = scales[i] · int8 element j of row i.
+  // dtype kInt8 only: float32[num_items] per weight section, in section
+  // order — dense: B's; low-rank: U's, then V's (2·num_items floats) — each
+  // finite and >= 0: W[i][j] = scales[i] · int8 element j of row i of W.
   kRowScales = 10,
 };
 

@@ -222,10 +222,16 @@ absl::Status ValidatePayload(const Payload& data, uint64_t* n_out) {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported dtype ", static_cast<uint32_t>(data.dtype)));
   }
-  if (data.dtype == DType::kInt8 && data.kind != ModelKind::kDense) {
+  if (data.dtype == DType::kInt8 && data.kind == ModelKind::kSparse) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "int8 storage is for dense models (B); store a ",
+        "int8 storage is for dense and low-rank models; store a ",
         ModelKindName(data.kind), " model as float32, float16 or bfloat16"));
+  }
+  if (data.dtype == DType::kInt8 && data.kind == ModelKind::kLowRank &&
+      data.row_len > kMaxInt8Rank) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "int8 storage holds ranks up to ", kMaxInt8Rank, "; this rank is ",
+        data.row_len));
   }
   // Item indices are uint32 throughout the library.
   if (n > UINT32_MAX) {
@@ -341,7 +347,8 @@ uint64_t PlannedFileSize(const Payload& data, uint64_t n, uint64_t row_stride,
           n * row_stride * DTypeSize(data.dtype);
   }
   if (data.dtype == DType::kInt8) {
-    pos = RoundUp(pos, kSectionAlignment) + n * sizeof(float);  // row scales
+    pos = RoundUp(pos, kSectionAlignment) +
+          data.weights.size() * n * sizeof(float);  // row scales
   }
   if (data.sparse != nullptr) {
     const uint64_t nnz = data.sparse->indices.size();
@@ -427,10 +434,10 @@ absl::Status WriteBody(const Payload& data, uint64_t n, uint64_t row_stride,
     halves.assign(row_stride, 0);
   }
   std::vector<int8_t> quantized;  // one int8 row, padding included
-  std::vector<float> scales;      // int8: each row's scale, written after B
+  std::vector<float> scales;      // int8: each row's scale, after the weights
   if (data.dtype == DType::kInt8) {
     quantized.assign(row_stride, 0);
-    scales.reserve(n);
+    scales.reserve(data.weights.size() * n);
   }
   for (const WeightMatrix& w : data.weights) {
     RETURN_IF_ERROR(begin(w.id));

@@ -67,10 +67,11 @@ struct SparseModelData {
 // (inconsistent sizes, non-finite weights, duplicate or empty ids), and the I/O
 // status of the failing call. Weights are given as float32 and stored as
 // data.dtype; a weight that dtype cannot represent (beyond ±65504 for f16) is
-// InvalidArgument, never a silent infinity. kInt8 (dense models only;
-// InvalidArgument for the other kinds) rounds each row of B to int8 with its
-// own scale, max |row| / 127, so every weight is within scale / 2 of what is
-// stored, and writes the scales as section kRowScales.
+// InvalidArgument, never a silent infinity. kInt8 (dense and low-rank models;
+// InvalidArgument for sparse ones) rounds each row of B (or of U and of V) to
+// int8 with its own scale, max |row| / 127, so every weight is within scale / 2
+// of what is stored, and writes the scales as section kRowScales (B's, or U's
+// then V's).
 absl::Status WriteDenseModel(const std::string& path,
                              const DenseModelData& data);
 

@@ -77,7 +77,7 @@ void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out);
 const char* DTypeName(DType dtype);
 
 // Parses a storage type as flags spell it: f32/float32, f16/float16,
-// bf16/bfloat16, i8/int8 (dense models only: the writer checks). InvalidArgument
+// bf16/bfloat16, i8/int8 (dense and low-rank models: the writer checks). InvalidArgument
 // otherwise.
 absl::StatusOr<DType> ParseDType(std::string_view name);
 

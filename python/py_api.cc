@@ -133,7 +133,7 @@ absl::StatusOr<TrainOptions> TrainOptionsOf(const FitArgs& args,
   const bool sparse = args.sparse || args.density > 0 ||
                       args.min_cooccurrence > 0 ||
                       *factorization != FactorizationMethod::kAuto;
-  RETURN_IF_ERROR(CheckStorage(train.storage, sparse, spec.rank));
+  RETURN_IF_ERROR(CheckStorage(train.storage, sparse));
   if (sparse) {
     RETURN_IF_ERROR(CheckSparseTraining(
         spec,

@@ -133,7 +133,10 @@ grep -q "converted_from_dtype *float32" "$WORK/inspect.txt" || fail "convert pro
   || fail "convert to int8"
 "$TRAIN" inspect "$WORK/best-int8.edlae" | grep -q "dtype: *int8" || fail "inspect int8 dtype"
 "$TRAIN" convert --model-file "$WORK/lr-split.edlae" --dtype bf16 --out "$WORK/lr-split-bf16.edlae" 2> /dev/null
-for pair in "best best-f16" "best best-int8" "lr-split lr-split-bf16"; do
+"$TRAIN" convert --model-file "$WORK/lr-split.edlae" --dtype int8 --out "$WORK/lr-split-int8.edlae" 2> /dev/null \
+  || fail "convert low-rank to int8"
+"$TRAIN" inspect "$WORK/lr-split-int8.edlae" | grep -q "dtype: *int8" || fail "inspect low-rank int8 dtype"
+for pair in "best best-f16" "best best-int8" "lr-split lr-split-bf16" "lr-split lr-split-int8"; do
   set -- $pair
   a=$("$TRAIN" evaluate --split "$WORK/split" --model-file "$WORK/$1.edlae" --json 2> /dev/null \
       | sed 's/.*"ndcg@100":{"mean":\([0-9.]*\).*/\1/')
@@ -143,7 +146,7 @@ for pair in "best best-f16" "best best-int8" "lr-split lr-split-bf16"; do
     || fail "nDCG@100 of $2 ($b) strays from $1 ($a)"
 done
 expect_exit 2 "$TRAIN" convert --model-file "$WORK/model.edlae" --dtype int4 --out "$WORK/x.edlae"
-expect_exit 2 "$TRAIN" convert --model-file "$WORK/lr-split.edlae" --dtype int8 --out "$WORK/x.edlae"
+expect_exit 2 "$TRAIN" convert --model-file "$WORK/sparse-split.edlae" --dtype int8 --out "$WORK/x.edlae"
 expect_exit 2 "$TRAIN" convert --model-file "$WORK/model.edlae"
 expect_exit 1 "$TRAIN" convert --model-file "$WORK/missing.edlae" --dtype f16 --out "$WORK/x.edlae"
 expect_exit 2 "$TRAIN" train --input "$WORK/ratings.csv" --dtype f8 --out "$WORK/x.edlae"

@@ -369,11 +369,11 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
   return report;
 }
 
-absl::Status CheckStorage(DType storage, bool sparse, size_t rank) {
-  if (storage == DType::kInt8 && (sparse || rank > 0)) {
+absl::Status CheckStorage(DType storage, bool sparse) {
+  if (storage == DType::kInt8 && sparse) {
     return absl::InvalidArgumentError(
-        "int8 storage is for dense (full-rank) models; store low-rank and "
-        "sparse ones as f32, f16 or bf16");
+        "int8 storage is for dense and low-rank models; store sparse ones as "
+        "f32, f16 or bf16");
   }
   return absl::OkStatus();
 }

@@ -69,10 +69,9 @@ absl::StatusOr<TrainReport> TrainAndWrite(const Interactions& x,
 absl::Status CheckSparseTraining(const ModelSpec& spec, bool shaped);
 
 // The storage type a model may be written in, checked before any data is read
-// (train, edlae.fit): int8 is for dense full-rank models only (the model
-// writer refuses it for low-rank and sparse ones, after the solve).
-// InvalidArgument saying so.
-absl::Status CheckStorage(DType storage, bool sparse, size_t rank);
+// (train, edlae.fit): int8 is for dense and low-rank models (the model writer
+// refuses it for sparse ones, after the solve). InvalidArgument saying so.
+absl::Status CheckStorage(DType storage, bool sparse);
 
 // The memory check train and edlae.fit make before the big allocations.
 struct MemoryBudget {

@@ -178,7 +178,7 @@ def fit(X: Any, model: str = "edlae", lam: float = 0.0, dropout: float = 0.0, ra
     dropout = --dropout, rank = --rank (None: full rank B), method = --method (closed-form | admm | als),
     sparse / density / min_cooccurrence / factorization / incomplete_fill / incomplete_max_per_column =
     the --flags of those names, memory_limit_mb = --memory-limit-mb, precision = --precision,
-    dtype = --dtype (storage: float32 | float16 | bfloat16 | int8, int8 for dense models only),
+    dtype = --dtype (storage: float32 | float16 | bfloat16 | int8, int8 for dense and low-rank models),
     threads = --threads (None: all cores).
 
     X: anything interactions() takes (scipy.sparse users × items with item_ids, a list of histories, a dict,

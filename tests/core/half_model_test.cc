@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "evaluation/batch_scorer.h"
 #include "core/half.h"
+#include "core/kernels_testing.h"
 #include "core/model.h"
 #include "core/model_convert.h"
 #include "core/model_format.h"
@@ -20,6 +21,7 @@
 #include "core/scorer.h"
 #include "core/weight_rows.h"
 #include "gmock/gmock.h"
+#include "hwy/targets.h"
 #include "gtest/gtest.h"
 #include "tests/testing/model_corpus.h"
 #include "tests/testing/test_util.h"
@@ -538,22 +540,112 @@ TEST(Int8ModelFileTest, ReaderRejectsBadScalesDamageAndInt8OnOtherKinds) {
   for (size_t keep = 0; keep < bytes.size(); keep += 7) {
     EXPECT_FALSE(Model::FromBytes(bytes.substr(0, keep)).ok()) << keep;
   }
-  // The writer stores int8 for dense models only; a low-rank file claiming
-  // int8 is refused as unsupported.
-  const Weights lr = RandomWeights(9, 4, 13);
-  const absl::Status refused = Write(lr, DType::kInt8, dir.File("lr8"));
+  // A sparse file claiming int8 is refused as unsupported (the writer stores
+  // int8 for dense and low-rank models only).
+  SparseModelData sparse;
+  const std::vector<uint64_t> offsets = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  const std::vector<uint32_t> indices = {3};
+  const std::vector<float> weights = {0.5f};
+  sparse.offsets = offsets;
+  sparse.indices = indices;
+  sparse.weights = weights;
+  const std::vector<std::string> ids = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+  const std::vector<float> pop(9, 1.0f);
+  sparse.item_ids = ids;
+  sparse.popularity = pop;
+  sparse.dtype = DType::kInt8;
+  const absl::Status refused = WriteSparseModel(dir.File("s8"), sparse);
   EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
-  EXPECT_THAT(refused.message(), HasSubstr("int8 storage is for dense models"));
-  ASSERT_TRUE(Write(lr, DType::kFloat32, dir.File("lr")).ok());
-  std::string b = ReadFile(dir.File("lr"));
-  FileHeader lh;
-  std::memcpy(&lh, b.data(), sizeof(lh));
-  lh.dtype = static_cast<uint32_t>(DType::kInt8);
-  std::memcpy(b.data(), &lh, sizeof(lh));
+  EXPECT_THAT(refused.message(), HasSubstr("int8 storage is for dense and low-rank"));
+  sparse.dtype = DType::kFloat32;
+  ASSERT_TRUE(WriteSparseModel(dir.File("s"), sparse).ok());
+  std::string b = ReadFile(dir.File("s"));
+  FileHeader sh;
+  std::memcpy(&sh, b.data(), sizeof(sh));
+  sh.dtype = static_cast<uint32_t>(DType::kInt8);
+  std::memcpy(b.data(), &sh, sizeof(sh));
   testing::ResignAll(b);
   const auto opened = Model::FromBytes(b);
   EXPECT_TRUE(absl::IsInvalidArgument(opened.status())) << opened.status();
-  EXPECT_THAT(opened.status().message(), HasSubstr("int8 storage is for dense"));
+  EXPECT_THAT(opened.status().message(), HasSubstr("int8 storage is for dense and low-rank"));
+}
+
+// Low-rank int8: U and V each row with its own scale, the scales section U's
+// then V's (2·n floats); a bad scale of either matrix, flipped bits, a scales
+// section of the dense size and truncation are all refused.
+TEST(Int8ModelFileTest, LowRankStoresUThenVScales) {
+  testing::ScratchDir dir;
+  const Weights w = RandomWeights(37, 70, 21);
+  ASSERT_TRUE(Write(w, DType::kInt8, dir.File("lr8")).ok());
+  const std::string bytes = ReadFile(dir.File("lr8"));
+  std::shared_ptr<const Model> m = OpenOrDie(dir.File("lr8"));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->kind(), ModelKind::kLowRank);
+  EXPECT_EQ(m->dtype(), DType::kInt8);
+  EXPECT_EQ(m->row_stride(), 128u);
+  const std::vector<float> scales = RowScales(bytes);
+  ASSERT_EQ(scales.size(), 2u * 37u);
+  for (size_t i = 0; i < 37; ++i) {
+    float lu = 0, lv = 0;
+    for (size_t c = 0; c < 70; ++c) {
+      lu = std::max(lu, std::fabs(w.u[i * 70 + c]));
+      lv = std::max(lv, std::fabs(w.v[i * 70 + c]));
+    }
+    EXPECT_EQ(scales[i], lu / 127.0f) << i;
+    EXPECT_EQ(scales[37 + i], lv / 127.0f) << i;
+    EXPECT_EQ(m->u_rows().scale(i), scales[i]);
+    EXPECT_EQ(m->v_rows().scale(i), scales[37 + i]);
+    for (size_t c = 0; c < 70; ++c) {
+      EXPECT_LE(std::fabs(WeightAt(m->u_rows(), i, c) - w.u[i * 70 + c]),
+                scales[i] / 2 * 1.0001f + 1e-30f);
+      EXPECT_LE(std::fabs(WeightAt(m->v_rows(), i, c) - w.v[i * 70 + c]),
+                scales[37 + i] / 2 * 1.0001f + 1e-30f);
+    }
+  }
+  FileHeader h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  uint64_t scales_at = 0;
+  uint32_t scales_entry = 0;
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    SectionEntry e;
+    std::memcpy(&e, bytes.data() + sizeof(FileHeader) + i * sizeof(e), sizeof(e));
+    if (e.id == static_cast<uint32_t>(SectionId::kRowScales)) {
+      scales_at = e.offset;
+      scales_entry = i;
+    }
+  }
+  ASSERT_NE(scales_at, 0u);
+  for (size_t at : {size_t{4}, size_t{37 + 6}}) {
+    const float bad = -2.0f;
+    std::string b = bytes;
+    std::memcpy(b.data() + scales_at + at * sizeof(float), &bad, sizeof(bad));
+    testing::ResignAll(b);
+    auto opened = Model::FromBytes(b);
+    EXPECT_TRUE(absl::IsDataLoss(opened.status())) << opened.status();
+    EXPECT_THAT(opened.status().message(),
+                HasSubstr(at < 37 ? "row scale of item 4 of U" : "row scale of item 6 of V"));
+  }
+  {
+    // A table that gives the scales the dense size (n floats) is refused.
+    std::string b = bytes;
+    SectionEntry e;
+    const size_t entry_at = sizeof(FileHeader) + scales_entry * sizeof(e);
+    std::memcpy(&e, b.data() + entry_at, sizeof(e));
+    e.size = 37 * sizeof(float);
+    std::memcpy(b.data() + entry_at, &e, sizeof(e));
+    testing::ResignAll(b);
+    auto opened = Model::FromBytes(b);
+    EXPECT_FALSE(opened.ok());
+    EXPECT_THAT(opened.status().message(), HasSubstr("row scales"));
+  }
+  for (uint64_t at : {WeightSections(bytes)[1].offset + 3, scales_at + 37 * 4 + 1}) {
+    std::string b = bytes;
+    b[at] = static_cast<char>(b[at] ^ 0x04);
+    EXPECT_TRUE(absl::IsDataLoss(Model::FromBytes(b).status())) << at;
+  }
+  for (size_t keep = 0; keep < bytes.size(); keep += 11) {
+    EXPECT_FALSE(Model::FromBytes(bytes.substr(0, keep)).ok()) << keep;
+  }
 }
 
 // An int8 model scores as Σ_h (weight_h · scale_h) · q_h[j]: against a double
@@ -642,6 +734,97 @@ TEST(Int8ModelScoringTest, ScoresTheDequantizedWeights) {
       EXPECT_EQ(WeightAt(wide->dense_rows(), i, j), WeightAt(rows, i, j));
     }
   }
+}
+
+// Low-rank int8: z = x·U from the dequantized U, quantized per query with its
+// own scale; score_j = float(exact Σ_d q_d · V_j[d]) · (s_z · s_j). Every path —
+// ComputeScores, Recommend (whole catalog and candidates), RecommendMany at
+// any batch size and thread count, each SIMD target — gives exactly those
+// floats; they are within s_z/2 · Σ|V_j| of <z, V_j> on the dequantized V.
+TEST(Int8ModelScoringTest, LowRankQuantizesEachQueryOnce) {
+  testing::ScratchDir dir;
+  const size_t n = 1100, k = 70;
+  const Weights w = RandomWeights(n, k, 22);
+  ASSERT_TRUE(Write(w, DType::kInt8, dir.File("lr8")).ok());
+  std::shared_ptr<const Model> m = OpenOrDie(dir.File("lr8"));
+  ASSERT_NE(m, nullptr);
+  const WeightRows v = m->v_rows();
+  std::mt19937 rng(23);
+  std::vector<std::vector<HistoryEntry>> histories;
+  for (size_t len : {1u, 2u, 5u, 9u, 40u}) {
+    std::vector<HistoryEntry> h;
+    for (size_t i = 0; i < len; ++i) {
+      h.push_back({static_cast<uint32_t>(rng() % n), i % 4 == 3 ? 0.25f : 1.0f});
+    }
+    histories.push_back(std::move(h));
+  }
+  std::vector<std::vector<float>> expected;
+  for (const auto& h : histories) {
+    const std::vector<float> z = LatentVector(*m, h);
+    float max_abs = 0;
+    for (float x : z) max_abs = std::max(max_abs, std::fabs(x));
+    const float s_z = max_abs / 127.0f;
+    std::vector<int32_t> q(z.size());
+    for (size_t d = 0; d < z.size(); ++d) {
+      q[d] = s_z > 0 ? static_cast<int32_t>(std::nearbyint(z[d] / s_z)) : 0;
+      ASSERT_LE(std::abs(q[d]), 127);
+    }
+    std::vector<float> want(n);
+    for (size_t j = 0; j < n; ++j) {
+      const auto* row = static_cast<const int8_t*>(v.row(j));
+      int64_t dot = 0;
+      double exact = 0, bound = 0;
+      for (size_t d = 0; d < k; ++d) {
+        dot += int64_t{row[d]} * q[d];
+        exact += static_cast<double>(z[d]) * WeightAt(v, j, d);
+        bound += std::fabs(WeightAt(v, j, d));
+      }
+      want[j] = static_cast<float>(dot) * (s_z * v.scale(j));
+      ASSERT_NEAR(want[j], exact, s_z / 2 * bound * 1.001 + 1e-6) << j;
+    }
+    std::vector<float> scores(n);
+    ComputeScores(*m, h, absl::MakeSpan(scores));
+    for (size_t j = 0; j < n; ++j) ASSERT_EQ(scores[j], want[j]) << j;
+    expected.push_back(std::move(want));
+  }
+  const std::vector<uint32_t> candidates = {0, 7, 99, 1099, 512};
+  auto check_all = [&](const std::string& where) {
+    std::vector<ScoringRequest> requests;
+    for (size_t r = 0; r < histories.size(); ++r) {
+      RecommendOptions o;
+      o.top_n = 30;
+      auto top = Recommend(*m, histories[r], o);
+      ASSERT_TRUE(top.ok()) << where;
+      ASSERT_EQ(top->items.size(), 30u);
+      for (const ScoredItem& s : top->items) {
+        ASSERT_EQ(s.score, expected[r][s.index]) << where;
+      }
+      o.candidates = candidates;
+      auto some = Recommend(*m, histories[r], o);
+      ASSERT_TRUE(some.ok()) << where << " " << some.status();
+      for (const ScoredItem& s : some->items) {
+        ASSERT_EQ(s.score, expected[r][s.index]) << where;
+      }
+      requests.push_back({histories[r], RecommendOptions{}});
+    }
+    for (size_t max_batch : {1u, 2u, 5u}) {
+      for (int threads : {1, 3}) {
+        auto many = RecommendMany(*m, requests, RecommendManyOptions{max_batch, threads});
+        for (size_t r = 0; r < requests.size(); ++r) {
+          ASSERT_TRUE(many[r].ok()) << where;
+          for (const ScoredItem& s : many[r]->items) {
+            ASSERT_EQ(s.score, expected[r][s.index])
+                << where << " batch " << max_batch << " threads " << threads;
+          }
+        }
+      }
+    }
+  };
+  for (int64_t target : AvailableSimdTargets()) {
+    ForceSimdTargetForTest(target);
+    check_all(hwy::TargetName(target));
+  }
+  ForceSimdTargetForTest(0);
 }
 
 }  // namespace

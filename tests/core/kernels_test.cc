@@ -159,6 +159,50 @@ TEST(KernelsTest, Int8AccumulateRowsMatchesScalarForEveryTarget) {
   });
 }
 
+// Exact int8 dot products (low-rank int8 V): every target equals the scalar
+// reference bit for bit — odd shapes, strides beyond dim, ±127 extremes, and a
+// dim near the int32 limit of the contract.
+TEST(KernelsTest, Int8DotRowsBatchIsExactOnEveryTarget) {
+  std::mt19937 rng(7);
+  auto random_int8 = [&](size_t count) {
+    std::vector<int8_t> out(count);
+    for (int8_t& q : out) q = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+    return out;
+  };
+  ForEachTarget([&] {
+    for (size_t dim : {1u, 7u, 15u, 16u, 17u, 31u, 64u, 70u, 129u, 1000u}) {
+      for (size_t count : {1u, 2u, 3u, 5u, 9u}) {
+        for (size_t batch : {1u, 3u, 4u, 5u, 9u}) {
+          const size_t stride = dim + (count % 2 == 0 ? 0 : 13);
+          const size_t z_stride = dim + (batch % 2 == 0 ? 5 : 0);
+          const std::vector<int8_t> v = random_int8(count * stride);
+          const std::vector<int8_t> z = random_int8(batch * z_stride);
+          const size_t out_stride = count + 2;
+          std::vector<int32_t> out(batch * out_stride, -1), want = out;
+          DotRowsBatchI8(v.data(), stride, count, z.data(), z_stride, batch, dim,
+                         out.data(), out_stride);
+          DotRowsBatchI8Scalar(v.data(), stride, count, z.data(), z_stride, batch,
+                               dim, want.data(), out_stride);
+          ASSERT_EQ(out, want) << "dim " << dim << " count " << count
+                               << " batch " << batch;
+        }
+      }
+    }
+    // Extremes: all −127 against all −127 at dim 131072 is 127²·131072 =
+    // 2,114,060,288, the largest sum the contract allows (< 2³¹).
+    const size_t dim = 131072;
+    const std::vector<int8_t> v(2 * dim, -127);
+    std::vector<int8_t> z(dim, -127);
+    std::vector<int32_t> out(2);
+    DotRowsBatchI8(v.data(), dim, 2, z.data(), dim, 1, dim, out.data(), 2);
+    EXPECT_EQ(out[0], 2114060288);
+    EXPECT_EQ(out[1], 2114060288);
+    for (size_t d = 0; d < dim; d += 2) z[d] = 127;
+    DotRowsBatchI8(v.data(), dim, 2, z.data(), dim, 1, dim, out.data(), 2);
+    EXPECT_EQ(out[0], 0);
+  });
+}
+
 TEST(HalfTest, F16RoundTripsEveryValueAndRoundsLikeTheCompiler) {
   for (uint32_t bits = 0; bits < 0x10000; ++bits) {
     const float f = F16ToFloat(static_cast<uint16_t>(bits));

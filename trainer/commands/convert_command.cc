@@ -44,9 +44,9 @@ int RunConvert(const CLI::App& command, const ConvertFlags& flags) {
   if (!model.ok()) return Fail(model.status());
   const DType dtype =
       flags.dtype.empty() ? (*model)->dtype() : *ParseDType(flags.dtype);
-  if (dtype == DType::kInt8 && (prune || (*model)->kind() != ModelKind::kDense)) {
+  if (dtype == DType::kInt8 && (prune || (*model)->kind() == ModelKind::kSparse)) {
     return UsageError(command,
-                      absl::StrCat("--dtype int8 is for dense models; ",
+                      absl::StrCat("--dtype int8 is for dense and low-rank models; ",
                                    prune ? "pruning writes a sparse model"
                                          : absl::StrCat("'", in, "' is a ",
                                                         ModelKindName(
@@ -83,13 +83,13 @@ Command AddConvertCommand(CLI::App& program) {
   CLI::App* command = program.add_subcommand(
       "convert",
       "Rewrite a model file with its weights stored as f32, f16, bf16 or "
-      "int8 (dense), "
+      "int8 (dense, low-rank), "
       "or pruned to a sparse model.");
   AddOption(*command, "model-file", flags->model_file, "model file to read")
       ->required();
   AddOption(*command, "dtype", flags->dtype,
             "storage type of the written weights: f32 | f16 | bf16 | int8 "
-            "(int8: dense models, a scale per row; with pruning, default: "
+            "(int8: dense and low-rank models, a scale per row; with pruning, default: "
             "the source's)")
       ->check(ParsedBy(
           [](const std::string& name) { return ParseDType(name).status(); }));

@@ -69,7 +69,7 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
     }
   }
   const DType storage = *ParseDType(flags.dtype);
-  if (absl::Status s = CheckStorage(storage, sparse, low_rank.rank);
+  if (absl::Status s = CheckStorage(storage, sparse);
       !s.ok()) {
     return UsageError(command, s.message());
   }
@@ -168,7 +168,7 @@ Command AddTrainCommand(CLI::App& program) {
       ->required();
   AddOption(*command, "dtype", flags->dtype,
             "storage type of the weights: f32 | f16 | bf16 | int8 (int8: dense "
-            "models, a scale per row of B; computation stays "
+            "and low-rank models, a scale per row of B, U and V; computation stays "
             "float32/float64)")
       ->check(ParsedBy(
           [](const std::string& name) { return ParseDType(name).status(); }));
