@@ -72,6 +72,13 @@ int Run() {
     v_bf16[i] = FloatToBf16(v[i]);
     v_f16[i] = FloatToF16(v[i]);
   }
+  // int8 storage as the model writer makes it: a scale per row of V.
+  std::vector<int8_t> v_i8(v.size());
+  std::vector<float> v_scales(n);
+  for (size_t i = 0; i < n; ++i) {
+    v_scales[i] = QuantizeToInt8(absl::MakeConstSpan(v.data() + i * k, k),
+                                 v_i8.data() + i * k);
+  }
   if (const std::string dir = absl::GetFlag(FLAGS_dump_dir); !dir.empty()) {
     std::ofstream(dir + "/V.f32", std::ios::binary)
         .write(reinterpret_cast<const char*>(v.data()), v.size() * 4);
@@ -103,11 +110,12 @@ int Run() {
       });
       // edlae: our threads split the items; OpenBLAS single-threaded inside.
       openblas_set_num_threads(1);
-      for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
-        const void* data = dtype == DType::kFloat32 ? static_cast<const void*>(v.data())
+      for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt8}) {
+        const void* data = dtype == DType::kFloat32   ? static_cast<const void*>(v.data())
                            : dtype == DType::kFloat16 ? static_cast<const void*>(v_f16.data())
+                           : dtype == DType::kInt8    ? static_cast<const void*>(v_i8.data())
                                                       : static_cast<const void*>(v_bf16.data());
-        WeightRows rows{data, dtype, n, k, k};
+        WeightRows rows{data, dtype, n, k, k, dtype == DType::kInt8 ? v_scales.data() : nullptr};
         FactorTopNOptions options;
         options.top_n = top_n;
         options.num_threads = threads;
@@ -117,6 +125,7 @@ int Run() {
         });
         const char* name = dtype == DType::kFloat32   ? "f32"
                            : dtype == DType::kFloat16 ? "f16"
+                           : dtype == DType::kInt8    ? "int8"
                                                       : "bf16";
         std::printf("%-8zu %-7d %-6s %12.3f %12.3f %8.2f %9.4f\n", batch, threads,
                     name, ours_s * 1e3, faiss_s * 1e3, faiss_s / ours_s,

@@ -4,7 +4,6 @@
 #include "core/item_scorers.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "core/kernels.h"
 #include "core/model_format.h"
@@ -122,16 +121,8 @@ LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
   z_q_.resize(batch_ * dim);
   z_scales_.resize(batch_);
   for (size_t q = 0; q < batch_; ++q) {
-    const float* zq = z_ + q * z_stride_;
-    float max_abs = 0;
-    for (size_t d = 0; d < dim; ++d) max_abs = std::max(max_abs, std::fabs(zq[d]));
-    const float scale = max_abs / 127.0f;
-    z_scales_[q] = scale;
-    int8_t* out = z_q_.data() + q * dim;
-    for (size_t d = 0; d < dim; ++d) {
-      const float r = scale > 0 ? std::nearbyint(zq[d] / scale) : 0.0f;
-      out[d] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
-    }
+    z_scales_[q] = QuantizeToInt8(absl::MakeConstSpan(z_ + q * z_stride_, dim),
+                                  z_q_.data() + q * dim);
   }
 }
 

@@ -359,21 +359,6 @@ uint64_t PlannedFileSize(const Payload& data, uint64_t n, uint64_t row_stride,
   return pos;
 }
 
-// Rounds `row` to int8 with one scale, max |row| / 127 (0 for a zero row):
-// q[c] = round(row[c] / scale) in [−127, 127], so every weight is within
-// scale / 2 of scale · q[c]. Writes row.size() elements of `q` (its padding
-// stays as it is) and returns the scale.
-float QuantizeRow(absl::Span<const float> row, int8_t* q) {
-  float largest = 0.0f;
-  for (float v : row) largest = std::max(largest, std::fabs(v));
-  const float scale = largest / 127.0f;
-  for (size_t c = 0; c < row.size(); ++c) {
-    const float r = scale > 0 ? std::nearbyint(row[c] / scale) : 0.0f;
-    q[c] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
-  }
-  return scale;
-}
-
 // Streams header placeholder, sections and padding into `out`; fills `table`.
 absl::Status WriteBody(const Payload& data, uint64_t n, uint64_t row_stride,
                        SectionStreamWriter& out,
@@ -448,7 +433,7 @@ absl::Status WriteBody(const Payload& data, uint64_t n, uint64_t row_stride,
         RETURN_IF_ERROR(out.AppendZeros((row_stride - w.cols) * sizeof(float),
                                         /*hashed=*/true));
       } else if (data.dtype == DType::kInt8) {
-        scales.push_back(QuantizeRow(absl::MakeConstSpan(row, w.cols),
+        scales.push_back(QuantizeToInt8(absl::MakeConstSpan(row, w.cols),
                                      quantized.data()));
         RETURN_IF_ERROR(out.Append(quantized.data(), row_stride));
       } else {

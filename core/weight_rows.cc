@@ -1,6 +1,8 @@
 // WeightRows element access, widening and dtype names.
 #include "core/weight_rows.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +57,17 @@ void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out) {
       return;
     }
   }
+}
+
+float QuantizeToInt8(absl::Span<const float> values, int8_t* q) {
+  float largest = 0.0f;
+  for (float v : values) largest = std::max(largest, std::fabs(v));
+  const float scale = largest / 127.0f;
+  for (size_t c = 0; c < values.size(); ++c) {
+    const float r = scale > 0 ? std::nearbyint(values[c] / scale) : 0.0f;
+    q[c] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
+  }
+  return scale;
 }
 
 const char* DTypeName(DType dtype) {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "core/model_format.h"
 
 namespace edlae {
@@ -71,6 +72,14 @@ float WeightAt(const WeightRows& rows, size_t i, size_t j);
 // every f16 and bf16 value is a float32), or for kInt8 scale · q (as WeightAt).
 // REQUIRES: i < num_rows, count <= stride, out holds count floats.
 void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out);
+
+// Rounds `values` to int8 with one scale, max |values| / 127 (0 when all are
+// zero): q[c] = values[c] / scale rounded to nearest (ties to even) in
+// [−127, 127], so every value is within scale / 2 of scale · q[c]. Writes
+// values.size() elements of `q` and returns the scale. The one quantization of
+// int8 storage (the model writer's rows) and of int8 scoring (a low-rank
+// query's z).
+float QuantizeToInt8(absl::Span<const float> values, int8_t* q);
 
 // "float32", "float16", "bfloat16" or "int8" ("unknown" otherwise): the names the
 // server's GetModelInfo and `edlae-train inspect` print.
