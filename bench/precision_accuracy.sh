@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Accuracy cost of reduced-precision model files: train once, convert to f16, bf16 and (dense models) int8, evaluate every file on the same test users.
+# Accuracy cost of reduced-precision model files: train once, convert to f16, bf16 and int8, evaluate every file on the same test users.
 # Usage: bench/precision_accuracy.sh [BUILD_DIR] [DATASETS_DIR]   (defaults: build, ../shared/datasets)
 # Prints one markdown table row per (dataset, model, dtype): file size, Recall@20/@50, nDCG@100 and its change.
 set -euo pipefail
@@ -38,9 +38,7 @@ for case in "${CASES[@]}"; do
   "$TRAIN" train --input "$dir/split/train.csv" --format csv --header $model --out "$dir/f32.edlae" 2> "$dir/train.log" \
     || { echo "| $name | train failed: $(tail -1 "$dir/train.log") |"; continue; }
   base=""
-  dtypes="f32 f16 bf16"
-  [[ "$model" == *--rank* ]] || dtypes="$dtypes int8"  # int8 stores dense B only
-  for dtype in $dtypes; do
+  for dtype in f32 f16 bf16 int8; do
     [ "$dtype" = f32 ] || "$TRAIN" convert --model-file "$dir/f32.edlae" --dtype "$dtype" --out "$dir/$dtype.edlae" 2> /dev/null
     "$TRAIN" evaluate --split "$dir/split" --model-file "$dir/$dtype.edlae" --on test --json > "$dir/$dtype.json" 2> /dev/null
     ndcg=$(metric "$dir/$dtype.json" 'ndcg@100')
