@@ -25,12 +25,26 @@ namespace hn = hwy::HWY_NAMESPACE;
 using D16 = hn::ScalableTag<int16_t>;
 using D32 = hn::Repartition<int32_t, D16>;
 
+// Hints that the cache line at p be brought into L2.
+HWY_INLINE void PrefetchToL2(const void* p) {
+#if HWY_COMPILER_GCC  // includes clang
+  __builtin_prefetch(p, /*rw=*/0, /*locality=*/2);
+#else
+  (void)p;
+#endif
+}
+
 // kUsers users × kItems items, every dot over [0, full) by vectors, the tail
-// [full, dim) by scalars. z16 rows hold `z16_stride` widened elements.
+// [full, dim) by scalars. z16 rows hold `z16_stride` widened elements. With
+// `prefetch`, the next kItems rows are requested a cache line at a time as
+// these are read: one user's scan is bound by reading V from memory, and the
+// hardware prefetchers alone follow four 1 KB row streams poorly (measured
+// 8.7 GB/s without, against 16 GB/s for the float32 kernel, which prefetches).
 template <size_t kUsers, size_t kItems>
 HWY_INLINE void DotTileI8(const int8_t* v, size_t stride, const int16_t* z16,
                           size_t z16_stride, size_t full, size_t dim,
-                          int32_t* out, size_t out_stride) {
+                          int32_t* out, size_t out_stride,
+                          const int8_t* prefetch = nullptr) {
   const D16 d16;
   const D32 d32;
   const hn::Rebind<int8_t, D16> d8;
@@ -43,6 +57,9 @@ HWY_INLINE void DotTileI8(const int8_t* v, size_t stride, const int16_t* z16,
     }
   }
   for (size_t k = 0; k < full; k += lanes) {
+    if (prefetch != nullptr && k % 64 == 0) {
+      for (size_t i = 0; i < kItems; ++i) PrefetchToL2(prefetch + i * stride + k);
+    }
     hn::Vec<D16> rows[kItems];
     for (size_t i = 0; i < kItems; ++i) {
       rows[i] = hn::PromoteTo(d16, hn::LoadU(d8, v + i * stride + k));
@@ -74,8 +91,12 @@ HWY_INLINE void DotUsersI8(const int8_t* v, size_t stride, size_t count,
   constexpr size_t kItems = kUsers == 1 ? 4 : 2;
   size_t j = 0;
   for (; j + kItems <= count; j += kItems) {
+    // One user streams V from memory: prefetch the next tile's rows.
+    const int8_t* next = kUsers == 1 && j + 2 * kItems <= count
+                             ? v + (j + kItems) * stride
+                             : nullptr;
     DotTileI8<kUsers, kItems>(v + j * stride, stride, z16, z16_stride, full,
-                              dim, out + j, out_stride);
+                              dim, out + j, out_stride, next);
   }
   for (; j < count; ++j) {
     DotTileI8<kUsers, 1>(v + j * stride, stride, z16, z16_stride, full, dim,
