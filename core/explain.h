@@ -30,7 +30,9 @@ struct Contribution {
 // weights add up, as in the score). Sorted descending by contribution, ties by
 // lower item index; exact zeros (no stored entry, zero weight) left out; at
 // most `max_contributions` per item. With no limit hit, each item's
-// contributions sum to its score up to float rounding. Cost: items × history
+// contributions sum to its score up to float rounding (int8 low-rank models:
+// the contributions use the stored U and V, the score also z's int8 rounding,
+// so they sum to it within s_z/2 · Σ_d |V_j[d]|). Cost: items × history
 // (× rank for low-rank), nothing else scanned; memory O((history + 64) ×
 // rank) for low-rank. `should_stop`, when set, is checked before every 64
 // items: Cancelled when it returns true. Thread-safe.
