@@ -39,6 +39,17 @@ HWY_INLINE hn::Vec<D> LoadAsFloat(D d, const T* p) {
   }
 }
 
+// Hints that the cache line at p be brought into L2 (not L1, which holds a
+// tile's z rows): the kernels that stream V or B rows from memory ask for the
+// next rows as they read these.
+HWY_INLINE void PrefetchToL2(const void* p) {
+#if HWY_COMPILER_GCC  // includes clang
+  __builtin_prefetch(p, /*rw=*/0, /*locality=*/2);
+#else
+  (void)p;
+#endif
+}
+
 // Scalar tails: the same conversions as core/half.h.
 HWY_INLINE float ToFloat(float v) { return v; }
 HWY_INLINE float ToFloat(int8_t v) { return static_cast<float>(v); }

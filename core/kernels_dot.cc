@@ -40,16 +40,6 @@ HWY_INLINE float FinishDot(D d, hn::Vec<D> acc, const T* v, const float* z,
   return hn::GetLane(t);
 }
 
-// Hints that the cache line at p be brought into L2 (not L1, which holds the
-// tile's z rows).
-HWY_INLINE void PrefetchToL2(const void* p) {
-#if HWY_COMPILER_GCC  // includes clang
-  __builtin_prefetch(p, /*rw=*/0, /*locality=*/2);
-#else
-  (void)p;
-#endif
-}
-
 // One user (z) against up to four items at once, finished per dot. Used for
 // the users and items left over by the register tile (and for batch 1).
 // Prefetches num_next rows from `next` on, chunk by chunk, as DotTile does:

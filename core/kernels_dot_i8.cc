@@ -6,6 +6,7 @@
 #define HWY_TARGET_INCLUDE "core/kernels_dot_i8.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "core/kernels-inl.h"
 // clang-format on
 
 #include <cstddef>
@@ -24,15 +25,6 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using D16 = hn::ScalableTag<int16_t>;
 using D32 = hn::Repartition<int32_t, D16>;
-
-// Hints that the cache line at p be brought into L2.
-HWY_INLINE void PrefetchToL2(const void* p) {
-#if HWY_COMPILER_GCC  // includes clang
-  __builtin_prefetch(p, /*rw=*/0, /*locality=*/2);
-#else
-  (void)p;
-#endif
-}
 
 // kUsers users × kItems items, every dot over [0, full) by vectors, the tail
 // [full, dim) by scalars. z16 rows hold `z16_stride` widened elements. With

@@ -87,6 +87,20 @@ CallResult CallRecommend(v1::Recommender::Stub& stub,
   return result;
 }
 
+// GetModelInfo of the server behind `stub` (the status on failure).
+struct InfoResult {
+  grpc::Status status;
+  v1::ModelInfo info;
+};
+InfoResult ModelInfoOf(v1::Recommender::Stub& stub) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  InfoResult result;
+  result.status =
+      stub.GetModelInfo(&context, v1::GetModelInfoRequest(), &result.info);
+  return result;
+}
+
 v1::RecommendRequest MakeRequest(const std::vector<std::string>& history,
                                  uint32_t top_n) {
   v1::RecommendRequest request;
@@ -990,10 +1004,8 @@ TEST_P(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
   auto stub = v1::Recommender::NewStub(ChannelTo(**server));
 
   {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::ModelInfo info;
-    ASSERT_TRUE(stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+    const auto [status, info] = ModelInfoOf(*stub);
+    ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(info.kind(), "low_rank");
     EXPECT_EQ(info.rank(), kRank);
     EXPECT_EQ(info.num_items(), kItems);
@@ -1020,11 +1032,6 @@ TEST_P(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
     }
     return out;
   };
-  auto got = [](const v1::RecommendResponse& response) {
-    std::vector<std::pair<std::string, float>> out;
-    for (const auto& item : response.items()) out.push_back({item.item_id(), item.score()});
-    return out;
-  };
 
   v1::RecommendRequest request = MakeRequest({"item3", "item17", "item29"}, 10);
   request.add_exclude_item_ids("item0");
@@ -1035,7 +1042,7 @@ TEST_P(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
   for (size_t j = 0; j < kItems; ++j) {
     if (j != 0 && j != 1 && j != 3 && j != 17 && j != 29) allowed.push_back(j);
   }
-  EXPECT_EQ(got(r.response), expected(allowed, 10));
+  EXPECT_EQ(IdsAndScores(r.response), expected(allowed, 10));
   EXPECT_FALSE(r.response.popularity_fallback());
 
   v1::RecommendRequest with_candidates = MakeRequest({"item3", "item17", "item29"}, 3);
@@ -1044,7 +1051,7 @@ TEST_P(LowRankServerTest, ServesXUVtWithExclusionsAndCandidates) {
   }
   r = CallRecommend(*stub, with_candidates);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
-  EXPECT_EQ(got(r.response), expected({5, 8, 21, 33}, 3));
+  EXPECT_EQ(IdsAndScores(r.response), expected({5, 8, 21, 33}, 3));
   (*server)->Shutdown(absl::Now() + absl::Seconds(1));
 }
 
@@ -1079,10 +1086,8 @@ TEST(Int8DenseServerTest, ServesTheStoredWeightsAndReportsInt8) {
   ASSERT_TRUE(server.ok()) << server.status();
   auto stub = v1::Recommender::NewStub(ChannelTo(**server));
   {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::ModelInfo info;
-    ASSERT_TRUE(stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+    const auto [status, info] = ModelInfoOf(*stub);
+    ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(info.kind(), "dense");
     EXPECT_EQ(info.dtype(), "int8");
   }
@@ -1139,10 +1144,8 @@ TEST(Int8LowRankServerTest, AnswersAsTheLibraryScoresTheFile) {
   ASSERT_TRUE(server.ok()) << server.status();
   auto stub = v1::Recommender::NewStub(ChannelTo(**server));
   {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    v1::ModelInfo info;
-    ASSERT_TRUE(stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+    const auto [status, info] = ModelInfoOf(*stub);
+    ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(info.kind(), "low_rank");
     EXPECT_EQ(info.dtype(), "int8");
     EXPECT_EQ(info.rank(), kRank);
@@ -1165,25 +1168,20 @@ TEST(Int8LowRankServerTest, AnswersAsTheLibraryScoresTheFile) {
     }
     return out;
   };
-  auto got = [](const v1::RecommendResponse& response) {
-    std::vector<std::pair<std::string, float>> out;
-    for (const auto& item : response.items()) out.push_back({item.item_id(), item.score()});
-    return out;
-  };
   const std::vector<uint32_t> exclude = {0, 1};
   v1::RecommendRequest request = MakeRequest({"item3", "item17", "item29"}, 20);
   request.add_exclude_item_ids("item0");
   request.add_exclude_item_ids("item1");
   CallResult r = CallRecommend(*stub, request);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
-  EXPECT_EQ(got(r.response), library({3, 17, 29}, 20, exclude, {}));
+  EXPECT_EQ(IdsAndScores(r.response), library({3, 17, 29}, 20, exclude, {}));
 
   const std::vector<uint32_t> candidates = {5, 17, 8, 33, 21};
   v1::RecommendRequest with_candidates = MakeRequest({"item3", "item17", "item29"}, 3);
   for (uint32_t c : candidates) with_candidates.add_candidate_item_ids(ids[c]);
   r = CallRecommend(*stub, with_candidates);
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
-  EXPECT_EQ(got(r.response), library({3, 17, 29}, 3, {}, candidates));
+  EXPECT_EQ(IdsAndScores(r.response), library({3, 17, 29}, 3, {}, candidates));
 
   // Concurrent calls, each its own history: whatever batches form, each
   // answer is the library's for that history alone.
@@ -1196,7 +1194,7 @@ TEST(Int8LowRankServerTest, AnswersAsTheLibraryScoresTheFile) {
   for (uint32_t c = 0; c < 24; ++c) {
     CallResult one = calls[c].get();
     ASSERT_TRUE(one.status.ok()) << one.status.error_message();
-    EXPECT_EQ(got(one.response), library({c, (c * 7 + 11) % kItems}, 10, {}, {})) << c;
+    EXPECT_EQ(IdsAndScores(one.response), library({c, (c * 7 + 11) % kItems}, 10, {}, {})) << c;
   }
   (*server)->Shutdown(absl::Now() + absl::Seconds(1));
 }
