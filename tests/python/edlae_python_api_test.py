@@ -159,6 +159,18 @@ class PythonApiTest(unittest.TestCase):
         np.testing.assert_array_equal(back.weights(), m.weights())
         self.assertEqual(back.recommend(self.histories, n=5), m.recommend(self.histories, n=5))
 
+    def test_int8_low_rank_stores_scaled_factors(self):
+        f32 = edlae.fit(self.X, model="edlae", lam=10.0, dropout=0.3, rank=8, item_ids=self.ids)
+        q = edlae.fit(self.X, model="edlae", lam=10.0, dropout=0.3, rank=8, item_ids=self.ids, dtype="int8")
+        self.assertEqual((q.kind, q.dtype, q.rank), ("low_rank", "int8", 8))
+        for exact, stored in zip(f32.weights(), q.weights()):
+            # Each row within half a step (max |row| / 127 / 2) of the float32 factors.
+            step = np.abs(exact).max(axis=1, keepdims=True) / 127
+            self.assertTrue(np.all(np.abs(stored - exact) <= step / 2 * 1.0001 + 1e-30))
+        self.assertEqual(len(q.recommend(self.histories, n=5)), len(self.histories))
+        with self.assertRaises(ValueError):
+            edlae.fit(self.X, lam=10.0, sparse=True, dtype="int8")
+
     def test_recommend_and_similar_equal_brute_force(self):
         for kwargs in (dict(model="edlae", lam=10.0, dropout=0.3), dict(model="edlae", lam=10.0, rank=8),
                        dict(model="ease", lam=20.0, sparse=True, density=0.5)):
