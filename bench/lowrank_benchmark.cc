@@ -15,6 +15,7 @@
 #include "core/factor_topn.h"
 #include "core/half.h"
 #include "core/kernels.h"
+#include "core/kernels_x86.h"
 #include "faiss/IndexFlat.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -22,6 +23,8 @@ extern "C" void openblas_set_num_threads(int);
 ABSL_FLAG(int64_t, items, 20000, "catalog size (ML-20M: 20,000)");
 ABSL_FLAG(int64_t, rank, 1000, "latent dimension k");
 ABSL_FLAG(int64_t, top_n, 100, "items per query");
+ABSL_FLAG(std::string, only, "",
+          "run only the edlae rows of this dtype label (f32, f16, bf16, bf16-amx, int8, int8-amx)");
 ABSL_FLAG(int, repeats, 15, "timed repetitions per configuration (median reported)");
 ABSL_FLAG(std::string, dump_dir, "",
           "if set, write V.f32 and Z.f32 there for bench/numpy_topn.py");
@@ -93,9 +96,14 @@ int Run() {
   faiss::IndexFlatIP index(static_cast<int>(k));
   index.add(static_cast<faiss::Index::idx_t>(n), v.data());
 
+  const X86MatrixFeatures& features = DetectX86MatrixFeatures();
   std::printf("items=%zu k=%zu top_n=%zu simd=%s repeats=%d (median)\n", n, k,
               top_n, ActiveSimdTarget().c_str(), repeats);
-  std::printf("%-8s %-7s %-6s %12s %12s %8s %9s\n", "batch", "threads", "dtype",
+  std::printf("cpu: avx512=%d avx512_vnni=%d amx_tile=%d amx_bf16=%d amx_int8=%d "
+              "(-amx rows: AMX tiles; the others: Highway %s alone)\n",
+              features.avx512, features.avx512_vnni, features.amx_tile,
+              features.amx_bf16, features.amx_int8, ActiveSimdTarget().c_str());
+  std::printf("%-8s %-7s %-9s %12s %12s %8s %9s\n", "batch", "threads", "dtype",
               "edlae_ms", "faiss_ms", "ratio", "same_ids");
   for (size_t batch : {size_t{64}, size_t{1}}) {
     for (int threads : {1, 2}) {
@@ -110,7 +118,31 @@ int Run() {
       });
       // edlae: our threads split the items; OpenBLAS single-threaded inside.
       openblas_set_num_threads(1);
+      // bf16 and int8 run twice where the CPU has AMX: Highway alone, then tiles.
+      struct Row {
+        DType dtype;
+        X86MatrixPath path;
+      };
+      std::vector<Row> plan;
       for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt8}) {
+        plan.push_back({dtype, X86MatrixPath::kNone});
+        if ((dtype == DType::kBFloat16 && features.amx_bf16) ||
+            (dtype == DType::kInt8 && features.amx_int8)) {
+          plan.push_back({dtype, X86MatrixPath::kAmx});
+        }
+      }
+      for (const auto [dtype, path] : plan) {
+        const char* name = dtype == DType::kFloat32   ? "f32"
+                           : dtype == DType::kFloat16 ? "f16"
+                           : dtype == DType::kInt8    ? "int8"
+                                                      : "bf16";
+        const std::string label =
+            path == X86MatrixPath::kAmx ? std::string(name) + "-amx" : name;
+        if (const std::string only = absl::GetFlag(FLAGS_only);
+            !only.empty() && only != label) {
+          continue;
+        }
+        ForceX86MatrixPathForTest(path);
         const void* data = dtype == DType::kFloat32   ? static_cast<const void*>(v.data())
                            : dtype == DType::kFloat16 ? static_cast<const void*>(v_f16.data())
                            : dtype == DType::kInt8    ? static_cast<const void*>(v_i8.data())
@@ -123,20 +155,17 @@ int Run() {
         const double ours_s = MedianSeconds(repeats, [&] {
           result = FactorTopN(rows, z.data(), k, batch, options);
         });
-        const char* name = dtype == DType::kFloat32   ? "f32"
-                           : dtype == DType::kFloat16 ? "f16"
-                           : dtype == DType::kInt8    ? "int8"
-                                                      : "bf16";
-        std::printf("%-8zu %-7d %-6s %12.3f %12.3f %8.2f %9.4f\n", batch, threads,
-                    name, ours_s * 1e3, faiss_s * 1e3, faiss_s / ours_s,
+        std::printf("%-8zu %-7d %-9s %12.3f %12.3f %8.2f %9.4f\n", batch, threads,
+                    label.c_str(), ours_s * 1e3, faiss_s * 1e3, faiss_s / ours_s,
                     Agreement(result, labels, top_n));
         if (tsv.is_open()) {
-          tsv << batch << "\t" << threads << "\t" << name << "\t" << ours_s * 1e3
+          tsv << batch << "\t" << threads << "\t" << label << "\t" << ours_s * 1e3
               << "\t" << faiss_s * 1e3 << "\n";
         }
       }
     }
   }
+  ResetX86MatrixPath();
   std::printf("ratio = FAISS f32 time / edlae time (higher is better for edlae)\n");
   return 0;
 }

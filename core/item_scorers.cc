@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/kernels.h"
+#include "core/kernels_x86.h"
 #include "core/model_format.h"
 
 namespace edlae {
@@ -116,6 +117,11 @@ LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
       z_stride_(z_stride),
       batch_(batch),
       block_items_(std::max<size_t>(block_items, 1)) {
+  // Where AMX tiles score this dtype, the queries are packed for them once
+  // here rather than once per item block.
+  if (v_.dtype == DType::kBFloat16 && TilesActiveFor(/*int8=*/false)) {
+    tiles_ = TileQueries::Bf16(z_, z_stride_, batch_, v_.dim);
+  }
   if (v_.dtype != DType::kInt8) return;
   const size_t dim = v_.dim;
   z_q_.resize(batch_ * dim);
@@ -123,6 +129,9 @@ LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
   for (size_t q = 0; q < batch_; ++q) {
     z_scales_[q] = QuantizeToInt8(absl::MakeConstSpan(z_ + q * z_stride_, dim),
                                   z_q_.data() + q * dim);
+  }
+  if (TilesActiveFor(/*int8=*/true)) {
+    tiles_ = TileQueries::Int8(z_q_.data(), dim, batch_, dim);
   }
 }
 
@@ -136,13 +145,19 @@ LowRankBlockScorer::Scratch LowRankBlockScorer::NewScratch() const {
 void LowRankBlockScorer::ScoreBlock(size_t begin, size_t len,
                                     Scratch& scratch) const {
   if (v_.dtype != DType::kInt8) {
-    DotRowsBatch(v_.dtype, v_.row(begin), v_.stride, len, z_, z_stride_,
-                 batch_, v_.dim, scratch.tile_.data(), len);
+    if (tiles_.empty() || !DotRowsTiles(v_.row(begin), v_.stride, len, tiles_,
+                                        scratch.tile_.data(), len)) {
+      DotRowsBatch(v_.dtype, v_.row(begin), v_.stride, len, z_, z_stride_,
+                   batch_, v_.dim, scratch.tile_.data(), len);
+    }
     return;
   }
-  DotRowsBatchI8(static_cast<const int8_t*>(v_.row(begin)), v_.stride, len,
-                 z_q_.data(), v_.dim, batch_, v_.dim, scratch.dots_.data(),
-                 len);
+  if (tiles_.empty() || !DotRowsTiles(v_.row(begin), v_.stride, len, tiles_,
+                                      scratch.dots_.data(), len)) {
+    DotRowsBatchI8(static_cast<const int8_t*>(v_.row(begin)), v_.stride, len,
+                   z_q_.data(), v_.dim, batch_, v_.dim, scratch.dots_.data(),
+                   len);
+  }
   const float* v_scales = v_.scales + begin;
   for (size_t q = 0; q < batch_; ++q) {
     const int32_t* dots = scratch.dots_.data() + q * len;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "core/kernels_x86.h"
 #include "core/weight_rows.h"
 
 namespace edlae {
@@ -142,6 +143,8 @@ class LowRankBlockScorer {
   // int8 V only: the quantized queries (batch_ rows of v_.dim) and scales.
   std::vector<int8_t> z_q_;
   std::vector<float> z_scales_;
+  // bf16 or int8 V where AMX tiles score it: the queries packed once.
+  TileQueries tiles_;
 };
 
 // Cosine similarity of one query on a low-rank model: score(j) = <V_j, z> ·

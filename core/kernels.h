@@ -29,7 +29,12 @@ void AccumulateRows(DType dtype, const void* const* rows, const float* weights,
 // V_j = the `dim` elements of dtype at element j·stride of `v`, z_b = the dim
 // floats at z + b·z_stride. Each user's scores are bit-identical to DotRows
 // (or DotRowsF16/BF16, core/kernels_testing.h) on that user alone, whatever
-// the batch size: batching changes speed, never results. REQUIRES: dtype is
+// the batch size: batching changes speed, never results. bfloat16 V on the
+// AMX path (ActiveMatrixPath() == "AMX") is the exception to the first
+// clause: z is rounded to bfloat16 and the tiles sum in their own order
+// (DotRowsBatchBF16X86, core/kernels_x86.h), still bit-identical whatever the
+// batch size or item range; the change in ranking accuracy is measured in
+// docs/performance.md. REQUIRES: dtype is
 // kFloat32, kFloat16 or kBFloat16 (halves as uint16_t bit patterns).
 // Fastest with z rows on 64-byte boundaries (FactorTopN copies them so) and
 // float32 rows of V too (model files lay them out so); unaligned float32 rows
@@ -56,11 +61,17 @@ void WidenBF16(const uint16_t* src, size_t n, float* dst);
 // Name of the target the kernels dispatch to now, e.g. "AVX3", "AVX2", "SSE4".
 std::string ActiveSimdTarget();
 
-// Applies the environment variable EDLAE_SIMD_TARGET when set, e.g.
-// EDLAE_SIMD_TARGET=AVX2 (names as ActiveSimdTarget prints; "SCALAR" or
-// "EMU128" for the portable fallback), to every kernel family. InvalidArgument
-// when the name is not an available target. Not thread-safe: call once at
-// start-up, before any scoring.
+// The matrix-extension path in use beside it (core/kernels_x86.h): "AMX" when
+// bf16 and int8 low-rank scoring run on AMX tiles, else "none".
+std::string ActiveMatrixPath();
+
+// Applies the environment variable EDLAE_SIMD_TARGET when set, to every
+// kernel family: a Highway target name as ActiveSimdTarget prints (e.g.
+// EDLAE_SIMD_TARGET=AVX2; "SCALAR" or "EMU128" for the portable fallback)
+// runs that target's kernels alone, without AMX tiles; "AMX" runs the best
+// Highway target plus the AMX tiles (the default where they exist).
+// InvalidArgument when the name is not available here. Not thread-safe: call
+// once at start-up, before any scoring.
 absl::Status ApplySimdTargetFromEnv();
 
 }  // namespace edlae

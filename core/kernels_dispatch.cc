@@ -25,6 +25,7 @@ HWY_AFTER_NAMESPACE();
 #include "absl/strings/str_cat.h"
 #include "core/kernels.h"
 #include "core/kernels_testing.h"
+#include "core/kernels_x86.h"
 
 namespace edlae {
 
@@ -40,14 +41,36 @@ std::vector<int64_t> AvailableSimdTargets() {
 
 // Highway keeps one process-wide chosen target that every HWY_EXPORT table
 // (one per kernel file) dispatches through, so this restricts all families.
+// A forced Highway target runs the Highway kernels alone (no AMX tiles), so
+// that every target can be tested against the scalar reference.
 void ForceSimdTargetForTest(int64_t target) {
   hwy::SetSupportedTargetsForTest(target);
+  if (target == 0) {
+    ResetX86MatrixPath();
+  } else {
+    ForceX86MatrixPathForTest(X86MatrixPath::kNone);
+  }
+}
+
+std::string ActiveMatrixPath() {
+  return X86MatrixPathName(ActiveX86MatrixPath());
 }
 
 absl::Status ApplySimdTargetFromEnv() {
   const char* value = std::getenv("EDLAE_SIMD_TARGET");
   if (value == nullptr || *value == '\0') return absl::OkStatus();
   const std::string wanted = absl::AsciiStrToUpper(value);
+  // AMX: the best Highway target plus the AMX tiles (where the dtype has one).
+  if (wanted == "AMX") {
+    if (!X86MatrixPathAvailable(X86MatrixPath::kAmx)) {
+      return absl::InvalidArgumentError(
+          "EDLAE_SIMD_TARGET=AMX: this CPU or kernel has no usable AMX tiles "
+          "(CPUID, XCR0 or arch_prctl tile permission)");
+    }
+    ForceSimdTargetForTest(0);
+    ForceX86MatrixPathForTest(X86MatrixPath::kAmx);
+    return absl::OkStatus();
+  }
   // The portable fallback is "SCALAR" or "EMU128" depending on the Highway
   // version; accept either name for it.
   const bool wants_fallback = wanted == "SCALAR" || wanted == "EMU128";
@@ -60,6 +83,9 @@ absl::Status ApplySimdTargetFromEnv() {
       return absl::OkStatus();
     }
     absl::StrAppend(&available, available.empty() ? "" : ", ", name);
+  }
+  if (X86MatrixPathAvailable(X86MatrixPath::kAmx)) {
+    absl::StrAppend(&available, ", AMX");
   }
   return absl::InvalidArgumentError(
       absl::StrCat("EDLAE_SIMD_TARGET=", value,

@@ -466,6 +466,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include "core/kernels.h"
 #include "core/kernels_testing.h"
+#include "core/kernels_x86.h"
 
 namespace edlae {
 
@@ -491,6 +492,10 @@ void DotRowsBatch(DType dtype, const void* v, size_t stride, size_t count,
        out, out_stride);
       return;
     case DType::kBFloat16:
+      if (DotRowsBatchBF16X86(static_cast<const uint16_t*>(v), stride, count,
+                              z, z_stride, batch, dim, out, out_stride)) {
+        return;
+      }
       HWY_DYNAMIC_DISPATCH(DotRowsBatchBF16)
       (static_cast<const uint16_t*>(v), stride, count, z, z_stride, batch, dim,
        out, out_stride);

@@ -65,9 +65,11 @@ void DotRowsBatchI8Scalar(const int8_t* v, size_t stride, size_t count,
 // best first. For tests that run every target.
 std::vector<int64_t> AvailableSimdTargets();
 
-// Restricts dispatch of every kernel family to one target for the rest of the
-// process (0 restores the best one). Not thread-safe: call before serving or
-// scoring starts.
+// Restricts dispatch of every kernel family to one Highway target for the
+// rest of the process, with the AMX tiles off (0 restores the best target and
+// the best matrix path; ForceX86MatrixPathForTest in core/kernels_x86.h turns
+// the tiles on beside a forced target). Not thread-safe: call before serving
+// or scoring starts.
 void ForceSimdTargetForTest(int64_t target);
 
 }  // namespace edlae

@@ -1,16 +1,464 @@
-// x86 matrix-extension detection and kernels (AMX, VNNI); none are compiled yet, so every entry point declines.
+// AMX-BF16/INT8 tile kernels for low-rank scoring and their run-time checks.
 #include "core/kernels_x86.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+#include "core/half.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define EDLAE_HAVE_AMX_CODE 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#else
+#define EDLAE_HAVE_AMX_CODE 0
+#endif
+
 namespace edlae {
+namespace {
+
+#if EDLAE_HAVE_AMX_CODE
+uint64_t ReadXcr0() {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (uint64_t{hi} << 32) | lo;
+}
+
+// Linux (≥ 5.16) keeps tile data disabled for a process until it asks; the
+// grant covers every thread of the process.
+bool RequestTileDataPermission() {
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+#endif
+
+X86MatrixFeatures Detect() {
+  X86MatrixFeatures f;
+#if EDLAE_HAVE_AMX_CODE
+  unsigned a, b, c, d;
+  if (__get_cpuid_max(0, nullptr) < 7) return f;
+  __cpuid_count(1, 0, a, b, c, d);
+  if ((c & (1u << 27)) == 0) return f;  // no OSXSAVE: XGETBV unusable
+  const uint64_t xcr0 = ReadXcr0();
+  __cpuid_count(7, 0, a, b, c, d);
+  const unsigned max_subleaf = a;
+  const bool os_avx512 = (xcr0 & 0xE6) == 0xE6;  // XMM, YMM, opmask, ZMM
+  f.avx512 = os_avx512 && (b & (1u << 16)) != 0 && (b & (1u << 30)) != 0 &&
+             (b & (1u << 31)) != 0;
+  f.avx512_vnni = f.avx512 && (c & (1u << 11)) != 0;
+  const bool tile = (d & (1u << 24)) != 0;
+  const bool bf16 = (d & (1u << 22)) != 0;
+  const bool int8 = (d & (1u << 25)) != 0;
+  if (max_subleaf >= 1) {
+    unsigned a1, b1, c1, d1;
+    __cpuid_count(7, 1, a1, b1, c1, d1);
+    f.avx_vnni = (xcr0 & 0x6) == 0x6 && (a1 & (1u << 4)) != 0;
+  }
+  constexpr uint64_t kTileState = (1ull << 17) | (1ull << 18);
+  if (tile && f.avx512 && (xcr0 & kTileState) == kTileState &&
+      RequestTileDataPermission()) {
+    f.amx_tile = true;
+    f.amx_bf16 = bf16;
+    f.amx_int8 = int8;
+  }
+#endif
+  return f;
+}
+
+// −1: the best available path; otherwise an X86MatrixPath value.
+std::atomic<int> g_forced_path{-1};
+
+X86MatrixPath BestPath() {
+  return DetectX86MatrixFeatures().amx_tile ? X86MatrixPath::kAmx
+                                            : X86MatrixPath::kNone;
+}
+
+#if EDLAE_HAVE_AMX_CODE
+
+// Tile geometry: 16 rows of 64 bytes per tile. An A tile holds 16 rows of V
+// (items), one 64-byte chunk of each (32 bf16 or 64 int8 elements); a B tile
+// holds the same chunk of 16 users' z, packed so that row r carries word r
+// (a bf16 pair or an int8 quad) of every user; a C tile is 16 items × 16
+// users of float32 or int32. Registers: tmm0–3 accumulate C for item tile a
+// and user tile b in tmm(2a + b), tmm4–5 hold A, tmm6–7 hold B.
+constexpr size_t kTileRows = 16;
+constexpr size_t kChunkBytes = 64;
+constexpr size_t kTileBytes = kTileRows * kChunkBytes;
+constexpr size_t kTileWords = kTileBytes / 4;
+
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+static_assert(sizeof(TileConfig) == 64, "the ldtilecfg layout");
+
+constexpr TileConfig MakeTileConfig() {
+  TileConfig config{};
+  config.palette_id = 1;
+  for (int t = 0; t < 8; ++t) {
+    config.colsb[t] = kChunkBytes;
+    config.rows[t] = kTileRows;
+  }
+  return config;
+}
+// A constant in memory: GCC's _tile_loadconfig names only the first 8 bytes
+// as its operand, so a stack copy's other fields could be optimised away.
+constexpr TileConfig kTileConfig = MakeTileConfig();
+
+__attribute__((target("amx-tile"))) void ConfigureTiles() {
+  _tile_loadconfig(&kTileConfig);
+}
+
+__attribute__((target("amx-tile"))) void ReleaseTiles() { _tile_release(); }
+
+// The tile intrinsics are inline assembly without memory operands: keep the
+// compiler from moving the packing stores after a tile load, or the epilogue
+// loads before a tile store.
+inline void CompilerBarrier() { __asm__ volatile("" ::: "memory"); }
+
+// Where one A tile's rows come from: chunks [0, full_chunks) at base (row r
+// at base + r·stride), the partial last chunk (if any) at tail.
+struct RowTile {
+  const uint8_t* base = nullptr;
+  size_t stride = 0;
+  const uint8_t* tail = nullptr;
+  size_t tail_stride = 0;
+};
+
+#define EDLAE_TILE_DP(c, a, b) \
+  do {                         \
+    if constexpr (kInt8) {     \
+      _tile_dpbssd(c, a, b);   \
+    } else {                   \
+      _tile_dpbf16ps(c, a, b); \
+    }                          \
+  } while (0)
+
+// One C block of kA item tiles × kB user tiles over every chunk, stored to
+// c (tile t = 2a + b at c + t·kTileWords, row = item, column = user). The
+// chunks run in ascending order for every C element whatever kA and kB are.
+template <bool kInt8, int kA, int kB>
+void MultiplyTiles(const RowTile* a, size_t full_chunks, bool has_tail,
+                   const uint8_t* b, size_t panel_bytes, uint32_t* c) {
+  const uint8_t* b0 = b;
+  const uint8_t* b1 = b + panel_bytes;
+  CompilerBarrier();
+  _tile_zero(0);
+  if constexpr (kB > 1) _tile_zero(1);
+  if constexpr (kA > 1) _tile_zero(2);
+  if constexpr (kA > 1 && kB > 1) _tile_zero(3);
+  const size_t chunks = full_chunks + (has_tail ? 1 : 0);
+  for (size_t kc = 0; kc < chunks; ++kc) {
+    const bool tail = kc == full_chunks;
+    const uint8_t* a0 = tail ? a[0].tail : a[0].base + kc * kChunkBytes;
+    const size_t s0 = tail ? a[0].tail_stride : a[0].stride;
+    _tile_loadd(4, a0, s0);
+    _tile_loadd(6, b0 + kc * kTileBytes, kChunkBytes);
+    EDLAE_TILE_DP(0, 4, 6);
+    if constexpr (kB > 1) {
+      _tile_loadd(7, b1 + kc * kTileBytes, kChunkBytes);
+      EDLAE_TILE_DP(1, 4, 7);
+    }
+    if constexpr (kA > 1) {
+      const uint8_t* a1 = tail ? a[1].tail : a[1].base + kc * kChunkBytes;
+      const size_t s1 = tail ? a[1].tail_stride : a[1].stride;
+      _tile_loadd(5, a1, s1);
+      EDLAE_TILE_DP(2, 5, 6);
+      if constexpr (kB > 1) EDLAE_TILE_DP(3, 5, 7);
+    }
+  }
+  _tile_stored(0, c, kChunkBytes);
+  if constexpr (kB > 1) _tile_stored(1, c + kTileWords, kChunkBytes);
+  if constexpr (kA > 1) _tile_stored(2, c + 2 * kTileWords, kChunkBytes);
+  if constexpr (kA > 1 && kB > 1) {
+    _tile_stored(3, c + 3 * kTileWords, kChunkBytes);
+  }
+  CompilerBarrier();
+}
+
+#undef EDLAE_TILE_DP
+
+// Permutation indices of the 16 × 16 transpose in four exchange stages: at
+// stage s (half-width h = 8 >> s) rows i and i + h (i & h == 0) swap their
+// off-diagonal h × h blocks. lo[s] builds row i, hi[s] row i + h, from
+// permutex2var(row i, ·, row i + h) (indices ≥ 16 pick from row i + h).
+struct TransposeIndices {
+  int32_t lo[4][16];
+  int32_t hi[4][16];
+};
+constexpr TransposeIndices MakeTransposeIndices() {
+  TransposeIndices t{};
+  for (int s = 0; s < 4; ++s) {
+    const int h = 8 >> s;
+    for (int l = 0; l < 16; ++l) {
+      t.lo[s][l] = (l & h) ? 16 + (l - h) : l;
+      t.hi[s][l] = (l & h) ? 16 + l : l + h;
+    }
+  }
+  return t;
+}
+alignas(64) constexpr TransposeIndices kTranspose = MakeTransposeIndices();
+
+// out[u·out_stride + i] = c[i·16 + u] for u < users, i < items: one C tile
+// (rows = items) written as the users' rows of scores.
+__attribute__((target("avx512f"))) void StoreTransposed(const uint32_t* c,
+                                                        size_t items,
+                                                        size_t users,
+                                                        uint32_t* out,
+                                                        size_t out_stride) {
+  __m512i r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_load_si512(c + 16 * i);
+  for (int s = 0; s < 4; ++s) {
+    const int h = 8 >> s;
+    const __m512i lo = _mm512_load_si512(kTranspose.lo[s]);
+    const __m512i hi = _mm512_load_si512(kTranspose.hi[s]);
+    for (int i = 0; i < 16; ++i) {
+      if (i & h) continue;
+      const __m512i x = r[i];
+      const __m512i y = r[i + h];
+      r[i] = _mm512_permutex2var_epi32(x, lo, y);
+      r[i + h] = _mm512_permutex2var_epi32(x, hi, y);
+    }
+  }
+  const __mmask16 mask = items >= 16
+                             ? __mmask16{0xFFFF}
+                             : static_cast<__mmask16>((1u << items) - 1);
+  for (size_t u = 0; u < users; ++u) {
+    _mm512_mask_storeu_epi32(out + u * out_stride, mask, r[u]);
+  }
+}
+
+// Per-thread buffers, reused across calls.
+struct TileScratch {
+  std::vector<uint8_t> pad[2];  // a partial item tile, zero-padded
+  alignas(64) uint8_t tail[2][kTileBytes];
+  alignas(64) uint32_t c[4 * kTileWords];
+};
+
+TileScratch& ThreadScratch() {
+  thread_local TileScratch scratch;
+  return scratch;
+}
+
+// The shared driver. v: count rows of row_bytes bytes, stride_bytes apart,
+// scored against the packed panels of `batch` users; out: 32-bit results.
+template <bool kInt8>
+void RunTiles(const uint8_t* v, size_t stride_bytes, size_t count,
+              size_t row_bytes, const uint32_t* panel_words, size_t batch,
+              uint32_t* out, size_t out_stride) {
+  TileScratch& s = ThreadScratch();
+  const size_t full_chunks = row_bytes / kChunkBytes;
+  const size_t tail_bytes = row_bytes % kChunkBytes;
+  const bool has_tail = tail_bytes != 0;
+  const size_t chunks = full_chunks + (has_tail ? 1 : 0);
+  const size_t padded_bytes = chunks * kChunkBytes;
+  const size_t groups = (batch + kTileRows - 1) / kTileRows;
+  const uint8_t* panels = reinterpret_cast<const uint8_t*>(panel_words);
+  const size_t panel_bytes = chunks * kTileBytes;
+
+  ConfigureTiles();
+  for (size_t j = 0; j < count; j += 2 * kTileRows) {
+    const int num_a = count - j > kTileRows ? 2 : 1;
+    RowTile a[2];
+    for (int t = 0; t < num_a; ++t) {
+      const size_t first = j + t * kTileRows;
+      const size_t valid = std::min(kTileRows, count - first);
+      const uint8_t* src = v + first * stride_bytes;
+      if (valid == kTileRows) {
+        a[t].base = src;
+        a[t].stride = stride_bytes;
+        if (has_tail) {
+          std::memset(s.tail[t], 0, kTileBytes);
+          for (size_t r = 0; r < kTileRows; ++r) {
+            std::memcpy(s.tail[t] + r * kChunkBytes,
+                        src + r * stride_bytes + full_chunks * kChunkBytes,
+                        tail_bytes);
+          }
+          a[t].tail = s.tail[t];
+          a[t].tail_stride = kChunkBytes;
+        }
+      } else {  // the last, partial item tile: copied, zero rows below
+        s.pad[t].assign(kTileRows * padded_bytes, 0);
+        for (size_t r = 0; r < valid; ++r) {
+          std::memcpy(s.pad[t].data() + r * padded_bytes,
+                      src + r * stride_bytes, row_bytes);
+        }
+        a[t].base = s.pad[t].data();
+        a[t].stride = padded_bytes;
+        a[t].tail = s.pad[t].data() + full_chunks * kChunkBytes;
+        a[t].tail_stride = padded_bytes;
+      }
+    }
+    for (size_t g = 0; g < groups; g += 2) {
+      const int num_b = groups - g >= 2 ? 2 : 1;
+      const uint8_t* b = panels + g * panel_bytes;
+      if (num_a == 2 && num_b == 2) {
+        MultiplyTiles<kInt8, 2, 2>(a, full_chunks, has_tail, b, panel_bytes,
+                                   s.c);
+      } else if (num_a == 2) {
+        MultiplyTiles<kInt8, 2, 1>(a, full_chunks, has_tail, b, panel_bytes,
+                                   s.c);
+      } else if (num_b == 2) {
+        MultiplyTiles<kInt8, 1, 2>(a, full_chunks, has_tail, b, panel_bytes,
+                                   s.c);
+      } else {
+        MultiplyTiles<kInt8, 1, 1>(a, full_chunks, has_tail, b, panel_bytes,
+                                   s.c);
+      }
+      for (int ta = 0; ta < num_a; ++ta) {
+        for (int tb = 0; tb < num_b; ++tb) {
+          const size_t item0 = j + ta * kTileRows;
+          const size_t user0 = (g + tb) * kTileRows;
+          StoreTransposed(s.c + (2 * ta + tb) * kTileWords,
+                          std::min(kTileRows, count - item0),
+                          std::min(kTileRows, batch - user0),
+                          out + user0 * out_stride + item0, out_stride);
+        }
+      }
+    }
+  }
+  ReleaseTiles();
+}
+
+#endif  // EDLAE_HAVE_AMX_CODE
+
+}  // namespace
 
 const X86MatrixFeatures& DetectX86MatrixFeatures() {
-  static const X86MatrixFeatures features;
+  static const X86MatrixFeatures features = Detect();
   return features;
 }
 
-bool DotRowsBatchI8X86(const int8_t*, size_t, size_t, const int8_t*, size_t,
-                       size_t, size_t, int32_t*, size_t) {
+X86MatrixPath ActiveX86MatrixPath() {
+  const int forced = g_forced_path.load(std::memory_order_relaxed);
+  return forced < 0 ? BestPath() : static_cast<X86MatrixPath>(forced);
+}
+
+const char* X86MatrixPathName(X86MatrixPath path) {
+  return path == X86MatrixPath::kAmx ? "AMX" : "none";
+}
+
+bool X86MatrixPathAvailable(X86MatrixPath path) {
+  return path == X86MatrixPath::kNone || DetectX86MatrixFeatures().amx_tile;
+}
+
+bool TilesActiveFor(bool int8) {
+  const X86MatrixFeatures& f = DetectX86MatrixFeatures();
+  return ActiveX86MatrixPath() == X86MatrixPath::kAmx &&
+         (int8 ? f.amx_int8 : f.amx_bf16);
+}
+
+bool ForceX86MatrixPathForTest(X86MatrixPath path) {
+  if (!X86MatrixPathAvailable(path)) return false;
+  g_forced_path.store(static_cast<int>(path), std::memory_order_relaxed);
+  return true;
+}
+
+void ResetX86MatrixPath() {
+  g_forced_path.store(-1, std::memory_order_relaxed);
+}
+
+namespace {
+
+// Packs rows of `bytes` bytes (z already in the rows' element type) into
+// panels; rows shorter than the chunks are zero-padded.
+void PackPanels(const uint8_t* rows, size_t row_stride_bytes, size_t batch,
+                size_t bytes, size_t chunks, std::vector<uint32_t>& panels) {
+  const size_t groups = (batch + 15) / 16;
+  const size_t words = chunks * 16;  // per row
+  panels.assign(groups * chunks * 256, 0);
+  std::vector<uint8_t> row(words * 4);
+  for (size_t u = 0; u < batch; ++u) {
+    std::memset(row.data(), 0, row.size());
+    std::memcpy(row.data(), rows + u * row_stride_bytes, bytes);
+    uint32_t* panel = panels.data() + (u / 16) * chunks * 256 + u % 16;
+    for (size_t w = 0; w < words; ++w) {
+      std::memcpy(panel + w * 16, row.data() + 4 * w, 4);
+    }
+  }
+}
+
+size_t ChunksOf(size_t bytes) { return (bytes + 63) / 64; }
+
+}  // namespace
+
+TileQueries TileQueries::Bf16(const float* z, size_t z_stride, size_t batch,
+                              size_t dim) {
+  TileQueries q;
+  q.batch_ = batch;
+  q.dim_ = dim;
+  q.row_bytes_ = dim * 2;
+  q.chunks_ = ChunksOf(q.row_bytes_);
+  std::vector<uint16_t> rounded(batch * dim);
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t d = 0; d < dim; ++d) {
+      rounded[b * dim + d] = FloatToBf16(z[b * z_stride + d]);
+    }
+  }
+  PackPanels(reinterpret_cast<const uint8_t*>(rounded.data()), dim * 2, batch,
+             dim * 2, q.chunks_, q.panels_);
+  return q;
+}
+
+TileQueries TileQueries::Int8(const int8_t* z, size_t z_stride, size_t batch,
+                              size_t dim) {
+  TileQueries q;
+  q.int8_ = true;
+  q.batch_ = batch;
+  q.dim_ = dim;
+  q.row_bytes_ = dim;
+  q.chunks_ = ChunksOf(dim);
+  PackPanels(reinterpret_cast<const uint8_t*>(z), z_stride, batch, dim,
+             q.chunks_, q.panels_);
+  return q;
+}
+
+bool DotRowsTiles(const void* v, size_t stride, size_t count,
+                  const TileQueries& q, void* out, size_t out_stride) {
+#if EDLAE_HAVE_AMX_CODE
+  if (!TilesActiveFor(q.int8_)) return false;
+  if (count == 0 || q.batch_ == 0) return true;
+  const size_t element = q.int8_ ? 1 : 2;
+  if (q.int8_) {
+    RunTiles<true>(static_cast<const uint8_t*>(v), stride * element, count,
+                   q.row_bytes_, q.panels_.data(), q.batch_,
+                   static_cast<uint32_t*>(out), out_stride);
+  } else {
+    RunTiles<false>(static_cast<const uint8_t*>(v), stride * element, count,
+                    q.row_bytes_, q.panels_.data(), q.batch_,
+                    static_cast<uint32_t*>(out), out_stride);
+  }
+  return true;
+#else
+  (void)v, (void)stride, (void)count, (void)q, (void)out, (void)out_stride;
   return false;
+#endif
+}
+
+bool DotRowsBatchBF16X86(const uint16_t* v, size_t stride, size_t count,
+                         const float* z, size_t z_stride, size_t batch,
+                         size_t dim, float* out, size_t out_stride) {
+  if (!TilesActiveFor(false)) return false;
+  return DotRowsTiles(v, stride, count,
+                      TileQueries::Bf16(z, z_stride, batch, dim), out,
+                      out_stride);
+}
+
+bool DotRowsBatchI8X86(const int8_t* v, size_t stride, size_t count,
+                       const int8_t* z, size_t z_stride, size_t batch,
+                       size_t dim, int32_t* out, size_t out_stride) {
+  if (!TilesActiveFor(true)) return false;
+  return DotRowsTiles(v, stride, count,
+                      TileQueries::Int8(z, z_stride, batch, dim), out,
+                      out_stride);
 }
 
 }  // namespace edlae

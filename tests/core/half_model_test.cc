@@ -13,7 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "evaluation/batch_scorer.h"
 #include "core/half.h"
+#include "core/kernels.h"
 #include "core/kernels_testing.h"
+#include "core/kernels_x86.h"
 #include "core/model.h"
 #include "core/model_convert.h"
 #include "core/model_format.h"
@@ -264,9 +266,11 @@ TEST(HalfModelFileTest, ReaderRejectsNonFiniteHalvesAndDirtyPadding) {
 // A half model scores exactly like the float32 model holding its widened
 // weights: the kernels widen in registers and accumulate in float32 in the
 // same order. Recommend, candidates, ComputeScores, RecommendMany and the
-// offline batch scorers all agree bit for bit.
+// offline batch scorers all agree bit for bit. On the Highway kernels: AMX
+// tiles round a low-rank z to bfloat16 (AmxBf16LowRankModelIsConsistent).
 TEST(HalfModelScoringTest, EqualsTheWidenedFloat32ModelBitForBit) {
   testing::ScratchDir dir;
+  ASSERT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kNone));
   for (DType dtype : kHalves) {
     for (const auto& [n, rank] :
          {std::pair<size_t, size_t>{2100, 0}, {700, 37}, {2100, 64}}) {
@@ -351,6 +355,106 @@ TEST(HalfModelScoringTest, EqualsTheWidenedFloat32ModelBitForBit) {
         ASSERT_TRUE(gemm_half.ok() && gemm_wide.ok());
         EXPECT_EQ(*gemm_half, *gemm_wide);
       }
+    }
+  }
+  ResetX86MatrixPath();
+}
+
+// A bf16 low-rank model on AMX tiles: z rounded to bfloat16 once per query,
+// exact products, float32 sums in the tiles' order. Every entry point gives
+// the same floats as ComputeScores (whole catalog, candidates, micro-batches
+// of any size and thread count, the offline batch scorer), and they stay
+// within the float32 rounding of z's bf16 rounding of the widened f32 model.
+TEST(HalfModelScoringTest, AmxBf16LowRankModelIsConsistent) {
+  if (!DetectX86MatrixFeatures().amx_bf16) {
+    GTEST_SKIP() << "AMX-BF16 is not usable on this machine: path not tested";
+  }
+  ResetX86MatrixPath();
+  ASSERT_EQ(ActiveMatrixPath(), "AMX");
+  testing::ScratchDir dir;
+  const size_t n = 1500, rank = 80;
+  const Weights w = RandomWeights(n, rank, 31);
+  ASSERT_TRUE(Write(w, DType::kBFloat16, dir.File("bf")).ok());
+  std::shared_ptr<const Model> half = OpenOrDie(dir.File("bf"));
+  ASSERT_TRUE(ConvertModel(*half, DType::kFloat32, dir.File("wide")).ok());
+  std::shared_ptr<const Model> wide = OpenOrDie(dir.File("wide"));
+  std::mt19937 rng(32);
+  std::vector<std::vector<HistoryEntry>> histories;
+  std::vector<std::vector<float>> expected;
+  std::vector<ScoringRequest> requests;
+  for (size_t len : {1u, 4u, 17u, 60u}) {
+    std::vector<HistoryEntry> h;
+    for (size_t k = 0; k < len; ++k) {
+      h.push_back({static_cast<uint32_t>(rng() % n), 1.0f});
+    }
+    std::vector<float> a(n), b(n);
+    ComputeScores(*half, h, absl::MakeSpan(a));
+    ComputeScores(*wide, h, absl::MakeSpan(b));
+    const std::vector<float> z = LatentVector(*half, h);
+    const WeightRows v = half->v_rows();
+    for (size_t j = 0; j < n; ++j) {
+      // |Σ v·(bf16(z) − z)| ≤ 2⁻⁹·Σ|v·z|, plus float32 summation error.
+      double bound = 0;
+      for (size_t d = 0; d < rank; ++d) {
+        bound += std::fabs(WeightAt(v, j, d) * z[d]);
+      }
+      ASSERT_NEAR(a[j], b[j], bound * (0x1p-9 + rank * 0x1p-23) + 1e-6) << j;
+    }
+    histories.push_back(h);
+    expected.push_back(std::move(a));
+  }
+  for (const auto& h : histories) {  // requests borrow the histories
+    RecommendOptions o;
+    o.top_n = 40;
+    requests.push_back({h, o});
+  }
+  const std::vector<uint32_t> candidates = {3, 77, 1499, 800, 12};
+  for (size_t r = 0; r < histories.size(); ++r) {
+    RecommendOptions o;
+    o.top_n = 40;
+    auto top = Recommend(*half, histories[r], o);
+    ASSERT_TRUE(top.ok());
+    for (const ScoredItem& s : top->items) {
+      ASSERT_EQ(s.score, expected[r][s.index]);
+    }
+    o.candidates = candidates;
+    auto some = Recommend(*half, histories[r], o);
+    ASSERT_TRUE(some.ok());
+    ASSERT_FALSE(some->items.empty());  // (history items are excluded)
+    for (const ScoredItem& s : some->items) {
+      ASSERT_EQ(s.score, expected[r][s.index]);
+    }
+  }
+  for (size_t max_batch : {1u, 3u, 4u}) {
+    for (int threads : {1, 2}) {
+      auto many = RecommendMany(*half, requests,
+                                RecommendManyOptions{max_batch, threads});
+      for (size_t r = 0; r < requests.size(); ++r) {
+        ASSERT_TRUE(many[r].ok()) << many[r].status();
+        for (const ScoredItem& s : many[r]->items) {
+          ASSERT_EQ(s.score, expected[r][s.index])
+              << "batch " << max_batch << " threads " << threads;
+        }
+      }
+    }
+  }
+  std::vector<uint64_t> offsets = {0};
+  std::vector<uint32_t> items;
+  for (const auto& h : histories) {
+    for (const HistoryEntry& e : h) items.push_back(e.index);
+    offsets.push_back(items.size());
+  }
+  BatchOptions options;
+  options.top_k = 20;
+  options.block_users = 3;
+  auto batch =
+      ScoredTopKBatchLowRank(*half, SparseRows{offsets, items}, options);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), histories.size());
+  for (size_t r = 0; r < histories.size(); ++r) {
+    ASSERT_FALSE((*batch)[r].empty());
+    for (const ScoredItem& s : (*batch)[r]) {
+      ASSERT_EQ(s.score, expected[r][s.index]) << "user " << r;
     }
   }
 }
@@ -824,7 +928,8 @@ TEST(Int8ModelScoringTest, LowRankQuantizesEachQueryOnce) {
     ForceSimdTargetForTest(target);
     check_all(hwy::TargetName(target));
   }
-  ForceSimdTargetForTest(0);
+  ForceSimdTargetForTest(0);  // the default: AMX-INT8 tiles where present
+  check_all(absl::StrCat("default, matrix path ", ActiveMatrixPath()));
 }
 
 }  // namespace
