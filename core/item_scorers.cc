@@ -119,7 +119,7 @@ LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
       block_items_(std::max<size_t>(block_items, 1)) {
   // Where AMX tiles score this dtype, the queries are packed for them once
   // here rather than once per item block.
-  if (v_.dtype == DType::kBFloat16 && TilesActiveFor(/*int8=*/false)) {
+  if (v_.dtype == DType::kBFloat16 && TilesActiveFor(/*int8=*/false, batch_)) {
     tiles_ = TileQueries::Bf16(z_, z_stride_, batch_, v_.dim);
   }
   if (v_.dtype != DType::kInt8) return;
@@ -130,7 +130,7 @@ LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
     z_scales_[q] = QuantizeToInt8(absl::MakeConstSpan(z_ + q * z_stride_, dim),
                                   z_q_.data() + q * dim);
   }
-  if (TilesActiveFor(/*int8=*/true)) {
+  if (TilesActiveFor(/*int8=*/true, batch_)) {
     tiles_ = TileQueries::Int8(z_q_.data(), dim, batch_, dim);
   }
 }

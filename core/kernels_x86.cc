@@ -350,10 +350,10 @@ bool X86MatrixPathAvailable(X86MatrixPath path) {
   return path == X86MatrixPath::kNone || DetectX86MatrixFeatures().amx_tile;
 }
 
-bool TilesActiveFor(bool int8) {
+bool TilesActiveFor(bool int8, size_t batch) {
   const X86MatrixFeatures& f = DetectX86MatrixFeatures();
-  return ActiveX86MatrixPath() == X86MatrixPath::kAmx &&
-         (int8 ? f.amx_int8 : f.amx_bf16);
+  if (ActiveX86MatrixPath() != X86MatrixPath::kAmx) return false;
+  return int8 ? f.amx_int8 && batch >= 2 : f.amx_bf16;
 }
 
 bool ForceX86MatrixPathForTest(X86MatrixPath path) {
@@ -424,7 +424,7 @@ TileQueries TileQueries::Int8(const int8_t* z, size_t z_stride, size_t batch,
 bool DotRowsTiles(const void* v, size_t stride, size_t count,
                   const TileQueries& q, void* out, size_t out_stride) {
 #if EDLAE_HAVE_AMX_CODE
-  if (!TilesActiveFor(q.int8_)) return false;
+  if (!TilesActiveFor(q.int8_, q.batch_)) return false;
   if (count == 0 || q.batch_ == 0) return true;
   const size_t element = q.int8_ ? 1 : 2;
   if (q.int8_) {
@@ -446,7 +446,7 @@ bool DotRowsTiles(const void* v, size_t stride, size_t count,
 bool DotRowsBatchBF16X86(const uint16_t* v, size_t stride, size_t count,
                          const float* z, size_t z_stride, size_t batch,
                          size_t dim, float* out, size_t out_stride) {
-  if (!TilesActiveFor(false)) return false;
+  if (!TilesActiveFor(false, batch)) return false;
   return DotRowsTiles(v, stride, count,
                       TileQueries::Bf16(z, z_stride, batch, dim), out,
                       out_stride);
@@ -455,7 +455,7 @@ bool DotRowsBatchBF16X86(const uint16_t* v, size_t stride, size_t count,
 bool DotRowsBatchI8X86(const int8_t* v, size_t stride, size_t count,
                        const int8_t* z, size_t z_stride, size_t batch,
                        size_t dim, int32_t* out, size_t out_stride) {
-  if (!TilesActiveFor(true)) return false;
+  if (!TilesActiveFor(true, batch)) return false;
   return DotRowsTiles(v, stride, count,
                       TileQueries::Int8(z, z_stride, batch, dim), out,
                       out_stride);

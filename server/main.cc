@@ -295,6 +295,8 @@ int main(int argc, char** argv) {
                  std::string(s.message()).c_str());
     return 2;
   }
-  LogEvent(LogLevel::kInfo, "simd", {{"target", edlae::ActiveSimdTarget()}});
+  LogEvent(LogLevel::kInfo, "simd",
+           {{"target", edlae::ActiveSimdTarget()},
+            {"matrix", edlae::ActiveMatrixPath()}});
   return Run(options, port_file, shutdown_grace);
 }

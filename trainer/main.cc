@@ -5,6 +5,7 @@
 
 #include "common/cli.h"
 #include "common/file_io.h"
+#include "core/kernels.h"
 #include "trainer/commands/command.h"
 
 namespace edlae::cli {
@@ -50,6 +51,12 @@ int main(int argc, char** argv) {
   };
   if (std::optional<int> exit = edlae::cli::Parse(program, argc, argv)) {
     return *exit;
+  }
+  // EDLAE_SIMD_TARGET pins the scoring kernels (evaluate, recommend, tune)
+  // as it does the server's.
+  if (absl::Status s = edlae::ApplySimdTargetFromEnv(); !s.ok()) {
+    std::cerr << "edlae-train: " << s.message() << "\n";
+    return edlae::cli::kExitUsage;
   }
   for (const edlae::cli::Command& command : commands) {
     if (command.app->parsed()) return command.run();
