@@ -24,7 +24,7 @@ ABSL_FLAG(int64_t, items, 20000, "catalog size (ML-20M: 20,000)");
 ABSL_FLAG(int64_t, rank, 1000, "latent dimension k");
 ABSL_FLAG(int64_t, top_n, 100, "items per query");
 ABSL_FLAG(std::string, only, "",
-          "run only the edlae rows of this dtype label (f32, f16, bf16, bf16-amx, int8, int8-amx)");
+          "run only the edlae rows of this dtype label (f32, f16, bf16, bf16-amx, int8, int8-vnni, int8-amx)");
 ABSL_FLAG(int, repeats, 15, "timed repetitions per configuration (median reported)");
 ABSL_FLAG(std::string, dump_dir, "",
           "if set, write V.f32 and Z.f32 there for bench/numpy_topn.py");
@@ -100,7 +100,7 @@ int Run() {
   std::printf("items=%zu k=%zu top_n=%zu simd=%s repeats=%d (median)\n", n, k,
               top_n, ActiveSimdTarget().c_str(), repeats);
   std::printf("cpu: avx512=%d avx512_vnni=%d amx_tile=%d amx_bf16=%d amx_int8=%d "
-              "(-amx rows: AMX tiles; the others: Highway %s alone)\n",
+              "(-amx rows: AMX tiles; -vnni: AVX-512 VNNI; the others: Highway %s alone)\n",
               features.avx512, features.avx512_vnni, features.amx_tile,
               features.amx_bf16, features.amx_int8, ActiveSimdTarget().c_str());
   std::printf("%-8s %-7s %-9s %12s %12s %8s %9s\n", "batch", "threads", "dtype",
@@ -126,6 +126,9 @@ int Run() {
       std::vector<Row> plan;
       for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt8}) {
         plan.push_back({dtype, X86MatrixPath::kNone});
+        if (dtype == DType::kInt8 && features.avx512_vnni) {
+          plan.push_back({dtype, X86MatrixPath::kVnni});
+        }
         if ((dtype == DType::kBFloat16 && features.amx_bf16) ||
             (dtype == DType::kInt8 && features.amx_int8)) {
           plan.push_back({dtype, X86MatrixPath::kAmx});
@@ -137,7 +140,9 @@ int Run() {
                            : dtype == DType::kInt8    ? "int8"
                                                       : "bf16";
         const std::string label =
-            path == X86MatrixPath::kAmx ? std::string(name) + "-amx" : name;
+            path == X86MatrixPath::kAmx    ? std::string(name) + "-amx"
+            : path == X86MatrixPath::kVnni ? std::string(name) + "-vnni"
+                                           : name;
         if (const std::string only = absl::GetFlag(FLAGS_only);
             !only.empty() && only != label) {
           continue;

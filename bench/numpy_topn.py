@@ -38,7 +38,7 @@ def main():
             top_n(z, v, 100)
             times.append(time.perf_counter() - start)
         numpy_ms = statistics.median(times) * 1e3
-        for dtype in ("f32", "f16", "bf16", "bf16-amx", "int8", "int8-amx"):
+        for dtype in ("f32", "f16", "bf16", "bf16-amx", "int8", "int8-vnni", "int8-amx"):
             edlae_ms = ours.get((batch, threads, dtype))
             if edlae_ms:
                 print(f"numpy batch={batch} threads={threads} dtype={dtype} numpy_ms={numpy_ms:.3f} "

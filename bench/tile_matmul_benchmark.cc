@@ -1,5 +1,4 @@
-// edlae's AMX tiles (DotRowsTiles) against oneDNN's matmul on the same Z·Vᵀ,
-// bf16 and int8, scores only.
+// edlae's AMX tiles against oneDNN's matmul: the same Z·Vᵀ, scores only.
 #include <omp.h>
 
 #include <algorithm>

@@ -71,6 +71,16 @@ absl::Status ApplySimdTargetFromEnv() {
     ForceX86MatrixPathForTest(X86MatrixPath::kAmx);
     return absl::OkStatus();
   }
+  // VNNI: the best Highway target plus AVX-512 VNNI for int8 (no tiles).
+  if (wanted == "VNNI") {
+    if (!X86MatrixPathAvailable(X86MatrixPath::kVnni)) {
+      return absl::InvalidArgumentError(
+          "EDLAE_SIMD_TARGET=VNNI: this CPU has no AVX-512 VNNI");
+    }
+    ForceSimdTargetForTest(0);
+    ForceX86MatrixPathForTest(X86MatrixPath::kVnni);
+    return absl::OkStatus();
+  }
   // The portable fallback is "SCALAR" or "EMU128" depending on the Highway
   // version; accept either name for it.
   const bool wants_fallback = wanted == "SCALAR" || wanted == "EMU128";
@@ -86,6 +96,9 @@ absl::Status ApplySimdTargetFromEnv() {
   }
   if (X86MatrixPathAvailable(X86MatrixPath::kAmx)) {
     absl::StrAppend(&available, ", AMX");
+  }
+  if (X86MatrixPathAvailable(X86MatrixPath::kVnni)) {
+    absl::StrAppend(&available, ", VNNI");
   }
   return absl::InvalidArgumentError(
       absl::StrCat("EDLAE_SIMD_TARGET=", value,

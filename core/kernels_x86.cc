@@ -1,9 +1,13 @@
-// AMX-BF16/INT8 tile kernels for low-rank scoring and their run-time checks.
+// AMX tiles and AVX-512 VNNI for low-rank scoring, with their run-time checks.
 #include "core/kernels_x86.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <new>
+#include <utility>
 #include <vector>
 
 #include "core/half.h"
@@ -70,12 +74,29 @@ X86MatrixFeatures Detect() {
   return f;
 }
 
+// 64-byte-aligned storage for vectors loaded with aligned loads.
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(size_t n) {
+    return static_cast<T*>(
+        ::operator new (n * sizeof(T), std::align_val_t{64}));
+  }
+  void deallocate(T* p, size_t) { ::operator delete (p, std::align_val_t{64}); }
+  bool operator==(const AlignedAllocator&) const { return true; }
+};
+
 // −1: the best available path; otherwise an X86MatrixPath value.
 std::atomic<int> g_forced_path{-1};
 
 X86MatrixPath BestPath() {
-  return DetectX86MatrixFeatures().amx_tile ? X86MatrixPath::kAmx
-                                            : X86MatrixPath::kNone;
+  const X86MatrixFeatures& f = DetectX86MatrixFeatures();
+  return f.amx_tile      ? X86MatrixPath::kAmx
+         : f.avx512_vnni ? X86MatrixPath::kVnni
+                         : X86MatrixPath::kNone;
 }
 
 #if EDLAE_HAVE_AMX_CODE
@@ -207,15 +228,8 @@ constexpr TransposeIndices MakeTransposeIndices() {
 }
 alignas(64) constexpr TransposeIndices kTranspose = MakeTransposeIndices();
 
-// out[u·out_stride + i] = c[i·16 + u] for u < users, i < items: one C tile
-// (rows = items) written as the users' rows of scores.
-__attribute__((target("avx512f"))) void StoreTransposed(const uint32_t* c,
-                                                        size_t items,
-                                                        size_t users,
-                                                        uint32_t* out,
-                                                        size_t out_stride) {
-  __m512i r[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_load_si512(c + 16 * i);
+// Row-major 16 × 16 dwords in r, transposed in place.
+__attribute__((target("avx512f"))) inline void Transpose16x16(__m512i* r) {
   for (int s = 0; s < 4; ++s) {
     const int h = 8 >> s;
     const __m512i lo = _mm512_load_si512(kTranspose.lo[s]);
@@ -228,6 +242,18 @@ __attribute__((target("avx512f"))) void StoreTransposed(const uint32_t* c,
       r[i + h] = _mm512_permutex2var_epi32(x, hi, y);
     }
   }
+}
+
+// out[u·out_stride + i] = c[i·16 + u] for u < users, i < items: one C tile
+// (rows = items) written as the users' rows of scores.
+__attribute__((target("avx512f"))) void StoreTransposed(const uint32_t* c,
+                                                        size_t items,
+                                                        size_t users,
+                                                        uint32_t* out,
+                                                        size_t out_stride) {
+  __m512i r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_load_si512(c + 16 * i);
+  Transpose16x16(r);
   const __mmask16 mask = items >= 16
                              ? __mmask16{0xFFFF}
                              : static_cast<__mmask16>((1u << items) - 1);
@@ -328,6 +354,141 @@ void RunTiles(const uint8_t* v, size_t stride_bytes, size_t count,
   ReleaseTiles();
 }
 
+// ---- AVX-512 VNNI (int8) ----
+//
+// vpdpbusd multiplies unsigned by signed bytes, four per 32-bit lane, and
+// adds them to the lane. With sixteen items in the lanes, V is repacked per
+// call so that one vector holds byte quad q of 16 items, offset to unsigned
+// (u = v + 128, an XOR with 0x80); z's quad q of one user is broadcast to
+// every lane. Then Σ_d u_d·z_d = Σ_d v_d·z_d + 128·Σ_d z_d, and the user's
+// Σ z is subtracted at the end. The lanes wrap modulo 2³², so the result is
+// the exact sum whenever that fits int32 (the REQUIRES bound).
+
+#define EDLAE_VNNI_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+constexpr size_t kVnniUsers = 12;  // users per register tile (24 accumulators)
+
+// Panel p of `packed` (quads vectors of 64 bytes): vector q holds quad q of
+// items 16p … 16p + 15, each byte XOR 0x80. Items past count and bytes past
+// dim are v = 0 (0x80); z is zero there, so they add nothing.
+EDLAE_VNNI_TARGET void PackPanelsU8(const int8_t* v, size_t stride,
+                                    size_t count, size_t dim, size_t quads,
+                                    size_t panels, uint8_t* packed) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (size_t p = 0; p < panels; ++p) {
+    for (size_t q0 = 0; q0 < quads; q0 += 16) {
+      const size_t first = q0 * 4;
+      const size_t bytes = std::min<size_t>(64, dim - first);
+      const __mmask64 mask =
+          bytes == 64 ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
+      __m512i r[16];
+      for (size_t i = 0; i < 16; ++i) {
+        const size_t item = p * 16 + i;
+        r[i] = item < count
+                   ? _mm512_maskz_loadu_epi8(mask, v + item * stride + first)
+                   : _mm512_setzero_si512();
+      }
+      Transpose16x16(r);
+      const size_t n = std::min<size_t>(16, quads - q0);
+      uint8_t* out = packed + (p * quads + q0) * 64;
+      for (size_t q = 0; q < n; ++q) {
+        _mm512_store_si512(out + q * 64, _mm512_xor_si512(r[q], flip));
+      }
+    }
+  }
+}
+
+// kU users (z rows of quads·4 bytes, zero-padded, z_stride apart) against
+// two panels; acc[2u + t] = panel t's 16 sums for user u (before the offset).
+template <size_t kU>
+EDLAE_VNNI_TARGET void VnniTile(const uint8_t* p0, const uint8_t* p1,
+                                size_t quads, const int8_t* z, size_t z_stride,
+                                __m512i* acc) {
+  __m512i a0[kU], a1[kU];
+  for (size_t u = 0; u < kU; ++u) {
+    a0[u] = _mm512_setzero_si512();
+    a1[u] = _mm512_setzero_si512();
+  }
+  for (size_t q = 0; q < quads; ++q) {
+    const __m512i v0 = _mm512_load_si512(p0 + q * 64);
+    const __m512i v1 = _mm512_load_si512(p1 + q * 64);
+    for (size_t u = 0; u < kU; ++u) {
+      int32_t quad;
+      std::memcpy(&quad, z + u * z_stride + q * 4, 4);
+      const __m512i zq = _mm512_set1_epi32(quad);
+      a0[u] = _mm512_dpbusd_epi32(a0[u], v0, zq);
+      a1[u] = _mm512_dpbusd_epi32(a1[u], v1, zq);
+    }
+  }
+  for (size_t u = 0; u < kU; ++u) {
+    acc[2 * u] = a0[u];
+    acc[2 * u + 1] = a1[u];
+  }
+}
+
+template <size_t... kU>
+constexpr auto MakeVnniTiles(std::index_sequence<kU...>) {
+  using Fn = void (*)(const uint8_t*, const uint8_t*, size_t, const int8_t*,
+                      size_t, __m512i*);
+  return std::array<Fn, sizeof...(kU)>{&VnniTile<kU + 1>...};
+}
+constexpr auto kVnniTiles =
+    MakeVnniTiles(std::make_index_sequence<kVnniUsers>());
+
+struct VnniScratch {
+  std::vector<uint8_t, AlignedAllocator<uint8_t>> packed;
+  std::vector<int8_t> z;       // users' rows padded to quads·4 bytes
+  std::vector<int32_t> z_sum;  // Σ z per user
+};
+
+EDLAE_VNNI_TARGET void DotRowsI8Vnni(const int8_t* v, size_t stride,
+                                     size_t count, const int8_t* z,
+                                     size_t z_stride, size_t batch, size_t dim,
+                                     int32_t* out, size_t out_stride) {
+  thread_local VnniScratch s;
+  const size_t quads = (dim + 3) / 4;
+  const size_t panels = (count + 15) / 16;
+  const size_t even_panels = panels + (panels & 1);  // tiles take two
+  s.packed.resize(even_panels * quads * 64);
+  PackPanelsU8(v, stride, count, dim, quads, even_panels, s.packed.data());
+  const size_t zs = quads * 4;
+  s.z.assign(batch * zs, 0);
+  s.z_sum.assign(batch, 0);
+  for (size_t b = 0; b < batch; ++b) {
+    int32_t sum = 0;
+    for (size_t d = 0; d < dim; ++d) {
+      s.z[b * zs + d] = z[b * z_stride + d];
+      sum += z[b * z_stride + d];
+    }
+    s.z_sum[b] = sum;
+  }
+  __m512i acc[2 * kVnniUsers];
+  for (size_t b0 = 0; b0 < batch; b0 += kVnniUsers) {
+    const size_t users = std::min(kVnniUsers, batch - b0);
+    for (size_t p = 0; p < panels; p += 2) {
+      const uint8_t* p0 = s.packed.data() + p * quads * 64;
+      kVnniTiles[users - 1](p0, p0 + quads * 64, quads, s.z.data() + b0 * zs,
+                            zs, acc);
+      for (size_t u = 0; u < users; ++u) {
+        const __m512i offset = _mm512_set1_epi32(128 * s.z_sum[b0 + u]);
+        int32_t* row = out + (b0 + u) * out_stride;
+        for (size_t t = 0; t < 2 && p + t < panels; ++t) {
+          const size_t item0 = (p + t) * 16;
+          const size_t n = std::min<size_t>(16, count - item0);
+          const __mmask16 mask = n == 16
+                                     ? __mmask16{0xFFFF}
+                                     : static_cast<__mmask16>((1u << n) - 1);
+          _mm512_mask_storeu_epi32(row + item0, mask,
+                                   _mm512_sub_epi32(acc[2 * u + t], offset));
+        }
+      }
+    }
+  }
+}
+
+#undef EDLAE_VNNI_TARGET
+
 #endif  // EDLAE_HAVE_AMX_CODE
 
 }  // namespace
@@ -343,11 +504,28 @@ X86MatrixPath ActiveX86MatrixPath() {
 }
 
 const char* X86MatrixPathName(X86MatrixPath path) {
-  return path == X86MatrixPath::kAmx ? "AMX" : "none";
+  switch (path) {
+    case X86MatrixPath::kAmx:
+      return "AMX";
+    case X86MatrixPath::kVnni:
+      return "VNNI";
+    case X86MatrixPath::kNone:
+      break;
+  }
+  return "none";
 }
 
 bool X86MatrixPathAvailable(X86MatrixPath path) {
-  return path == X86MatrixPath::kNone || DetectX86MatrixFeatures().amx_tile;
+  const X86MatrixFeatures& f = DetectX86MatrixFeatures();
+  switch (path) {
+    case X86MatrixPath::kAmx:
+      return f.amx_tile;
+    case X86MatrixPath::kVnni:
+      return f.avx512_vnni;
+    case X86MatrixPath::kNone:
+      break;
+  }
+  return true;
 }
 
 bool TilesActiveFor(bool int8, size_t batch) {
@@ -455,10 +633,22 @@ bool DotRowsBatchBF16X86(const uint16_t* v, size_t stride, size_t count,
 bool DotRowsBatchI8X86(const int8_t* v, size_t stride, size_t count,
                        const int8_t* z, size_t z_stride, size_t batch,
                        size_t dim, int32_t* out, size_t out_stride) {
-  if (!TilesActiveFor(true, batch)) return false;
-  return DotRowsTiles(v, stride, count,
-                      TileQueries::Int8(z, z_stride, batch, dim), out,
-                      out_stride);
+  if (TilesActiveFor(true, batch)) {
+    return DotRowsTiles(v, stride, count,
+                        TileQueries::Int8(z, z_stride, batch, dim), out,
+                        out_stride);
+  }
+#if EDLAE_HAVE_AMX_CODE
+  // VNNI repacks V per call: a single query streams it faster on Highway.
+  if (ActiveX86MatrixPath() == X86MatrixPath::kVnni && batch >= 2 &&
+      DetectX86MatrixFeatures().avx512_vnni) {
+    if (count > 0) {
+      DotRowsI8Vnni(v, stride, count, z, z_stride, batch, dim, out, out_stride);
+    }
+    return true;
+  }
+#endif
+  return false;
 }
 
 }  // namespace edlae

@@ -1,4 +1,4 @@
-// x86 AMX tiles (BF16, INT8) beyond Highway 1.0.3, detected at run time.
+// x86 AMX tiles and AVX-512 VNNI beyond Highway 1.0.3, detected at run time.
 #ifndef EDLAE_CORE_KERNELS_X86_H_
 #define EDLAE_CORE_KERNELS_X86_H_
 
@@ -32,15 +32,17 @@ struct X86MatrixFeatures {
 // Detected once per process (thread-safe); the same value every call.
 const X86MatrixFeatures& DetectX86MatrixFeatures();
 
-// The matrix path the entry points below take. kAmx needs amx_bf16 for bf16
-// rows and amx_int8 for int8 rows (a CPU with one only runs the other dtype
-// on Highway).
-enum class X86MatrixPath { kNone, kAmx };
+// The matrix path the entry points below take. kAmx: AMX tiles, which need
+// amx_bf16 for bf16 rows and amx_int8 for int8 rows (a CPU with one only runs
+// the other dtype on Highway). kVnni: int8 rows on AVX-512 VNNI (vpdpbusd),
+// bf16 on Highway; the best path of AVX-512 CPUs without AMX (Ice Lake,
+// Zen 4), and selectable on AMX ones to measure it.
+enum class X86MatrixPath { kNone, kVnni, kAmx };
 
 // The path in effect now: the best one this machine has unless
 // EDLAE_SIMD_TARGET or a test chose otherwise.
 X86MatrixPath ActiveX86MatrixPath();
-// "AMX" or "none".
+// "AMX", "VNNI" or "none".
 const char* X86MatrixPathName(X86MatrixPath path);
 // Whether `path` can run here (kNone always can).
 bool X86MatrixPathAvailable(X86MatrixPath path);
@@ -114,8 +116,9 @@ bool DotRowsBatchBF16X86(const uint16_t* v, size_t stride, size_t count,
 // for b in [0, batch), j in [0, count). REQUIRES: every element of v and z in
 // [−127, 127]; dim ≤ 131072 (so no partial sum overflows int32); stride and
 // z_stride ≥ dim. Integer sums are exact, so every path (scalar, Highway,
-// AMX-INT8) returns the same integers. Returns false when the AMX path is not
-// active for int8 at this batch size (TilesActiveFor; nothing written).
+// AVX-512 VNNI, AMX-INT8) returns the same integers. Returns false when the AMX
+// path is not active for int8 at this batch size (AMX: TilesActiveFor; VNNI:
+// kVnni and batch ≥ 2; nothing written).
 bool DotRowsBatchI8X86(const int8_t* v, size_t stride, size_t count,
                        const int8_t* z, size_t z_stride, size_t batch,
                        size_t dim, int32_t* out, size_t out_stride);

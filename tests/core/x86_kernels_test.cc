@@ -1,4 +1,4 @@
-// AMX tile kernels against scalar references; absent paths skip, saying so.
+// AMX and VNNI kernels against scalar references; absent paths skip, saying so.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -38,9 +38,11 @@ TEST_F(X86KernelsTest, DetectionIsConsistent) {
   EXPECT_TRUE(!f.amx_tile || f.avx512);
   EXPECT_TRUE(!(f.amx_bf16 || f.amx_int8) || f.amx_tile);
   EXPECT_TRUE(!f.avx512_vnni || f.avx512);
-  EXPECT_EQ(ActiveX86MatrixPath(),
-            f.amx_tile ? X86MatrixPath::kAmx : X86MatrixPath::kNone);
-  EXPECT_EQ(ActiveMatrixPath(), f.amx_tile ? "AMX" : "none");
+  const X86MatrixPath best = f.amx_tile      ? X86MatrixPath::kAmx
+                             : f.avx512_vnni ? X86MatrixPath::kVnni
+                                             : X86MatrixPath::kNone;
+  EXPECT_EQ(ActiveX86MatrixPath(), best);
+  EXPECT_EQ(ActiveMatrixPath(), X86MatrixPathName(best));
   std::printf(
       "x86 matrix features: avx512=%d amx_tile=%d amx_bf16=%d "
       "amx_int8=%d avx512_vnni=%d avx_vnni=%d\n",
@@ -57,12 +59,26 @@ TEST_F(X86KernelsTest, ForcedHighwayTargetTurnsTilesOffAndResetRestores) {
   EXPECT_FALSE(DotRowsBatchI8X86(&one, 1, 1, &one, 1, 1, 1, out.data(), 1));
   EXPECT_EQ(out[0], 7);  // declined: nothing written
   ForceSimdTargetForTest(0);
-  EXPECT_EQ(ActiveX86MatrixPath(), DetectX86MatrixFeatures().amx_tile
-                                       ? X86MatrixPath::kAmx
-                                       : X86MatrixPath::kNone);
+  const X86MatrixFeatures& f = DetectX86MatrixFeatures();
+  EXPECT_EQ(ActiveX86MatrixPath(), f.amx_tile      ? X86MatrixPath::kAmx
+                                   : f.avx512_vnni ? X86MatrixPath::kVnni
+                                                   : X86MatrixPath::kNone);
   EXPECT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kNone));
+  EXPECT_EQ(ForceX86MatrixPathForTest(X86MatrixPath::kVnni), f.avx512_vnni);
   EXPECT_EQ(ForceX86MatrixPathForTest(X86MatrixPath::kAmx),
             DetectX86MatrixFeatures().amx_tile);
+}
+
+TEST_F(X86KernelsTest, EnvironmentSelectsVnniOrRefusesIt) {
+  setenv("EDLAE_SIMD_TARGET", "vnni", 1);
+  const absl::Status status = ApplySimdTargetFromEnv();
+  unsetenv("EDLAE_SIMD_TARGET");
+  if (DetectX86MatrixFeatures().avx512_vnni) {
+    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_EQ(ActiveMatrixPath(), "VNNI");
+  } else {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  }
 }
 
 TEST_F(X86KernelsTest, EnvironmentSelectsAmxOrRefusesIt) {
@@ -101,8 +117,8 @@ const Shape kShapes[] = {
     {1, 1, 1},     {15, 63, 1},   {16, 64, 16},   {17, 65, 17},   {31, 127, 15},
     {32, 128, 32}, {33, 129, 33}, {100, 200, 64}, {257, 1000, 5}, {40, 4, 70}};
 
-TEST_F(X86KernelsTest, AmxInt8IsExact) {
-  SKIP_UNLESS(DetectX86MatrixFeatures().amx_int8, "AMX-INT8");
+// Every int8 shape on the current path against the scalar reference.
+void ExpectInt8ExactOnActivePath() {
   std::mt19937 rng(7);
   for (const Shape& s : kShapes) {
     SCOPED_TRACE(testing::Message() << "count " << s.count << " dim " << s.dim
@@ -113,8 +129,8 @@ TEST_F(X86KernelsTest, AmxInt8IsExact) {
     const auto z =
         Rows<int8_t>(s.batch, z_stride, s.dim, -127, rng, RandomInt8);
     std::vector<int32_t> got(s.batch * out_stride, -1), want = got;
-    // A single query stays on Highway (TilesActiveFor); the dispatcher then
-    // gives the same integers.
+    // A single query stays on Highway (AMX and VNNI alike); the dispatcher
+    // then gives the same integers.
     ASSERT_EQ(DotRowsBatchI8X86(v.data(), stride, s.count, z.data(), z_stride,
                                 s.batch, s.dim, got.data(), out_stride),
               s.batch >= 2);
@@ -128,9 +144,9 @@ TEST_F(X86KernelsTest, AmxInt8IsExact) {
   }
 }
 
-TEST_F(X86KernelsTest, AmxInt8AtTheLargestDimensionDoesNotOverflow) {
-  SKIP_UNLESS(DetectX86MatrixFeatures().amx_int8, "AMX-INT8");
-  const size_t dim = 131072;  // the REQUIRES bound: 127²·dim < 2³¹
+// The REQUIRES bound, dim = 131072 (127²·dim < 2³¹), at both signs.
+void ExpectInt8LargestDimensionExact() {
+  const size_t dim = 131072;
   std::vector<int8_t> v(2 * dim, 127), z(2 * dim, 127);
   for (size_t d = 0; d < dim; ++d) v[dim + d] = -127;
   std::vector<int32_t> out(4);
@@ -138,6 +154,43 @@ TEST_F(X86KernelsTest, AmxInt8AtTheLargestDimensionDoesNotOverflow) {
                                 out.data(), 2));
   const int32_t top = 127 * 127 * static_cast<int32_t>(dim);
   EXPECT_EQ(out, (std::vector<int32_t>{top, -top, top, -top}));
+}
+
+TEST_F(X86KernelsTest, AmxInt8IsExact) {
+  SKIP_UNLESS(DetectX86MatrixFeatures().amx_int8, "AMX-INT8");
+  ASSERT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kAmx));
+  ExpectInt8ExactOnActivePath();
+}
+
+TEST_F(X86KernelsTest, AmxInt8AtTheLargestDimensionDoesNotOverflow) {
+  SKIP_UNLESS(DetectX86MatrixFeatures().amx_int8, "AMX-INT8");
+  ASSERT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kAmx));
+  ExpectInt8LargestDimensionExact();
+}
+
+TEST_F(X86KernelsTest, VnniInt8IsExact) {
+  SKIP_UNLESS(DetectX86MatrixFeatures().avx512_vnni, "AVX-512 VNNI");
+  ASSERT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kVnni));
+  EXPECT_EQ(ActiveMatrixPath(), "VNNI");
+  ExpectInt8ExactOnActivePath();
+}
+
+TEST_F(X86KernelsTest, VnniInt8AtTheLargestDimensionDoesNotOverflow) {
+  // The unsigned offset makes each lane wrap past 2³¹ on the way; the
+  // correction must still land on the exact sum.
+  SKIP_UNLESS(DetectX86MatrixFeatures().avx512_vnni, "AVX-512 VNNI");
+  ASSERT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kVnni));
+  ExpectInt8LargestDimensionExact();
+}
+
+TEST_F(X86KernelsTest, VnniLeavesBf16ToHighway) {
+  SKIP_UNLESS(DetectX86MatrixFeatures().avx512_vnni, "AVX-512 VNNI");
+  ASSERT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kVnni));
+  const uint16_t one = FloatToBf16(1.0f);
+  const float z = 0.5f;
+  float out = -1.0f;
+  EXPECT_FALSE(DotRowsBatchBF16X86(&one, 1, 1, &z, 1, 1, 1, &out, 1));
+  EXPECT_EQ(out, -1.0f);
 }
 
 uint16_t RandomBf16(std::mt19937& rng) {
