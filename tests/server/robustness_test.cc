@@ -462,11 +462,14 @@ TEST_F(OverloadTest, ExpiredCallsAreNotScoredAndGetDeadlineExceeded) {
   absl::Duration slow = absl::InfiniteDuration();
   for (int i = 0; i < 3; ++i) {
     const absl::Time t0 = absl::Now();
-    ASSERT_TRUE(Call(*stub, Request(1000, 10), &warm).ok());
+    ASSERT_TRUE(Call(*stub, Request(1500, 10), &warm).ok());
     slow = std::min(slow, absl::Now() - t0);
   }
+  // The floor leaves a fast call time to reach the server on a loaded
+  // machine (gRPC refuses, client-side, a call whose deadline passed before
+  // it was sent); about kSlowClients slow calls ahead still outlast it.
   const absl::Duration fast_deadline_after =
-      std::max(absl::Milliseconds(2), 2 * slow);
+      std::max(absl::Milliseconds(5), 4 * slow);
   // Fill the single worker's queue with slow calls, then send calls whose
   // deadline passes while they wait.
   constexpr int kSlowClients = 32, kSlowCalls = 5, kFast = 4;
@@ -477,7 +480,7 @@ TEST_F(OverloadTest, ExpiredCallsAreNotScoredAndGetDeadlineExceeded) {
       for (int k = 0; k < kSlowCalls; ++k) {
         ++slow_started;
         v1::RecommendResponse response;
-        if (Call(*stub, Request(1000, 10), &response).ok()) ++slow_ok;
+        if (Call(*stub, Request(1500, 10), &response).ok()) ++slow_ok;
       }
     });
   }
@@ -486,7 +489,7 @@ TEST_F(OverloadTest, ExpiredCallsAreNotScoredAndGetDeadlineExceeded) {
     threads.emplace_back([&] {
       v1::RecommendResponse response;
       const grpc::Status status =
-          Call(*stub, Request(1000, 10), &response, fast_deadline_after);
+          Call(*stub, Request(1500, 10), &response, fast_deadline_after);
       if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
         ++fast_deadline;
       }
