@@ -16,6 +16,7 @@
 #include "core/half.h"
 #include "core/kernels.h"
 #include "core/kernels_x86.h"
+#include "core/model_format.h"
 #include "faiss/IndexFlat.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -70,17 +71,29 @@ int Run() {
   std::vector<float> v(n * k), z(64 * k);
   for (float& x : v) x = normal(rng) * 0.05f;
   for (float& x : z) x = normal(rng);
-  std::vector<uint16_t> v_bf16(v.size()), v_f16(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    v_bf16[i] = FloatToBf16(v[i]);
-    v_f16[i] = FloatToF16(v[i]);
+  // Our copies of V are laid out as model files store them: each row padded
+  // to a multiple of 64 bytes (kRowAlignmentBytes), so the stride depends on
+  // the dtype (k = 1000: 1008 floats, 1024 halves, 1024 bytes).
+  auto stride_of = [&](size_t element) {
+    return (k * element + kRowAlignmentBytes - 1) / kRowAlignmentBytes *
+           kRowAlignmentBytes / element;
+  };
+  const size_t s32 = stride_of(4), s16 = stride_of(2), s8 = stride_of(1);
+  std::vector<float> v_f32(n * s32, 0.0f);
+  std::vector<uint16_t> v_bf16(n * s16, 0), v_f16(n * s16, 0);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t d = 0; d < k; ++d) {
+      v_f32[i * s32 + d] = v[i * k + d];
+      v_bf16[i * s16 + d] = FloatToBf16(v[i * k + d]);
+      v_f16[i * s16 + d] = FloatToF16(v[i * k + d]);
+    }
   }
   // int8 storage as the model writer makes it: a scale per row of V.
-  std::vector<int8_t> v_i8(v.size());
+  std::vector<int8_t> v_i8(n * s8, 0);
   std::vector<float> v_scales(n);
   for (size_t i = 0; i < n; ++i) {
     v_scales[i] = QuantizeToInt8(absl::MakeConstSpan(v.data() + i * k, k),
-                                 v_i8.data() + i * k);
+                                 v_i8.data() + i * s8);
   }
   if (const std::string dir = absl::GetFlag(FLAGS_dump_dir); !dir.empty()) {
     std::ofstream(dir + "/V.f32", std::ios::binary)
@@ -148,11 +161,13 @@ int Run() {
           continue;
         }
         ForceX86MatrixPathForTest(path);
-        const void* data = dtype == DType::kFloat32   ? static_cast<const void*>(v.data())
+        const void* data = dtype == DType::kFloat32   ? static_cast<const void*>(v_f32.data())
                            : dtype == DType::kFloat16 ? static_cast<const void*>(v_f16.data())
                            : dtype == DType::kInt8    ? static_cast<const void*>(v_i8.data())
                                                       : static_cast<const void*>(v_bf16.data());
-        WeightRows rows{data, dtype, n, k, k, dtype == DType::kInt8 ? v_scales.data() : nullptr};
+        const size_t stride = dtype == DType::kFloat32 ? s32 : dtype == DType::kInt8 ? s8 : s16;
+        WeightRows rows{data, dtype, n, k, stride,
+                        dtype == DType::kInt8 ? v_scales.data() : nullptr};
         FactorTopNOptions options;
         options.top_n = top_n;
         options.num_threads = threads;

@@ -15,7 +15,7 @@ wants() { [[ " $SANITIZER_JOBS " == *" $1 "* ]]; }
 if wants asan; then
 echo "== ASan + UBSan: unit tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDLAE_SANITIZE=ON >/dev/null
-cmake --build build-asan -j"$JOBS" --target common_tests core_tests trainer_tests sparse_low_rank_tests eval_tests \
+cmake --build build-asan -j"$JOBS" --target common_tests core_tests x86_kernels_tests trainer_tests sparse_low_rank_tests eval_tests \
   trainer_robustness_tests servable_model_stress_test server_tests server_robustness_tests cli_flag_tests \
   edlae-server edlae-client edlae-train edlae_python_client
 # halt_on_error: any report fails the job. LeakSanitizer stays on.
