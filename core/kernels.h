@@ -4,7 +4,7 @@
 
 // The production surface. Typed entry points, scalar references and target
 // forcing, used by tests and benchmarks, are in core/kernels_testing.h. The
-// bodies are in core/kernels_{accumulate,dot,widen,dispatch}.cc, one Highway
+// bodies are in core/kernels_{accumulate,dot,dot_i8,select,widen,dispatch}.cc, one Highway
 // family per file. The kernels are safe to call from many threads at once.
 
 #include <cstddef>
@@ -53,6 +53,12 @@ void DotRowsBatch(DType dtype, const void* v, size_t stride, size_t count,
 void DotRowsBatchI8(const int8_t* v, size_t stride, size_t count,
                     const int8_t* z, size_t z_stride, size_t batch, size_t dim,
                     int32_t* out, size_t out_stride);
+
+// Writes to positions, in ascending order, every j in [0, count) with
+// scores[j] ≥ threshold (NaN never qualifies) and returns how many. REQUIRES:
+// positions holds count entries; count < 2³². The top-N scan's rejection test.
+size_t SelectAtOrAbove(const float* scores, size_t count, float threshold,
+                       uint32_t* positions);
 
 // dst[i] = src[i] as float32, for i in [0, n): widening of stored halves.
 void WidenF16(const uint16_t* src, size_t n, float* dst);

@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <random>
 #include <span>
 #include <vector>
@@ -391,6 +392,32 @@ TEST(KernelsTest, EnvironmentSelectsATargetAndRejectsUnknownNames) {
   EXPECT_NE(s.message().find("available"), std::string::npos);
   unsetenv("EDLAE_SIMD_TARGET");
   ForceSimdTargetForTest(0);
+}
+
+TEST(KernelsTest, SelectAtOrAboveMatchesScalarForEveryTarget) {
+  std::mt19937 rng(21);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  ForEachTarget([&] {
+    for (size_t count = 0; count <= 140; count += count < 40 ? 1 : 13) {
+      for (float threshold : {-inf, -0.5f, 0.0f, 0.9f, 2.0f, inf}) {
+        std::vector<float> scores(count);
+        for (float& x : scores) {
+          const int r = static_cast<int>(rng() % 40);
+          x = r == 0 ? nan : r == 1 ? inf : r == 2 ? -inf : (r - 20) / 10.0f;
+        }
+        std::vector<uint32_t> got(count + 1, 7777), want;
+        for (size_t j = 0; j < count; ++j) {
+          if (scores[j] >= threshold) want.push_back(static_cast<uint32_t>(j));
+        }
+        const size_t found =
+            SelectAtOrAbove(scores.data(), count, threshold, got.data());
+        ASSERT_EQ(found, want.size()) << count << " " << threshold;
+        got.resize(found);
+        ASSERT_EQ(got, want);
+      }
+    }
+  });
 }
 
 }  // namespace

@@ -108,19 +108,51 @@ TEST(TopNTest, ZeroCapacityKeepsNothing) {
   EXPECT_TRUE(top.TakeSorted().empty());
 }
 
-TEST(TopNTest, ThresholdTracksTheWorstKeptItem) {
+// The threshold never exceeds the n-th best score pushed so far, rises to it
+// when the reservoir (4n candidates) compacts, and resets with TakeSorted.
+TEST(TopNTest, ThresholdIsALowerBoundThatRisesAtCompaction) {
   TopN top(2);
   EXPECT_EQ(top.threshold(), -std::numeric_limits<float>::infinity());
   top.Push(0, 5.0f);
   top.Push(1, 1.0f);
-  EXPECT_EQ(top.threshold(), 1.0f);
   top.Push(2, 3.0f);
-  EXPECT_EQ(top.threshold(), 3.0f);
+  EXPECT_LE(top.threshold(), 3.0f);  // the 2nd best so far
+  EXPECT_EQ(top.size(), 2u);
+  top.Push(6, 2.0f);
+  top.Push(7, 0.0f);
+  top.Push(8, 1.5f);
+  top.Push(9, -1.0f);
+  EXPECT_LE(top.threshold(), 3.0f);
+  top.Push(3, 4.0f);  // the 8th candidate fills the reservoir
+  EXPECT_EQ(top.threshold(), 4.0f);
+  top.Push(4, 0.5f);  // below the threshold: rejected at once
+  top.Push(5, 4.0f);  // a tie with the threshold is admitted, settled by index
   std::vector<ScoredItem> got = top.TakeSorted();
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].index, 0u);
-  EXPECT_EQ(got[1].index, 2u);
+  EXPECT_EQ(got[1].index, 3u);  // 4.0 at index 3 ranks before index 5
   EXPECT_EQ(top.size(), 0u);  // reusable after TakeSorted
+  EXPECT_EQ(top.threshold(), -std::numeric_limits<float>::infinity());
+}
+
+// Random scores with many ties, pushed one by one and in blocks of every
+// size, against a full sort: the reservoir's compactions never lose an item.
+TEST(TopNTest, ReservoirMatchesFullSortUnderRandomPushes) {
+  std::mt19937 rng(12);
+  for (size_t n : {1u, 2u, 3u, 10u, 64u}) {
+    std::vector<float> scores(5000);
+    for (float& x : scores) x = static_cast<float>(rng() % 200) / 8;
+    TopN one(n), blocks(n);
+    for (size_t i = 0; i < scores.size(); ++i) {
+      one.Push(static_cast<uint32_t>(i), scores[i]);
+    }
+    for (size_t b = 0, len = 1; b < scores.size(); b += len, len = len % 97 + 1) {
+      const size_t l = std::min(len, scores.size() - b);
+      blocks.PushBlock(static_cast<uint32_t>(b), scores.data() + b, l);
+    }
+    ExpectSame(one.TakeSorted(), FullSort(scores, n));
+    ExpectSame(blocks.TakeSorted(), FullSort(scores, n));
+  }
 }
 
 }  // namespace
