@@ -1,5 +1,4 @@
-// SelectAtOrAbove (the positions of scores ≥ a threshold): Highway bodies and
-// dispatch. foreach_target.h re-includes this file once per target, so it must
+// SelectAtOrAbove (positions of scores ≥ a threshold): Highway and dispatch.
 // come before highway.h and the per-target helpers.
 // clang-format off
 #undef HWY_TARGET_INCLUDE

@@ -1,5 +1,4 @@
-// Bounded top-N selection: a reservoir of up to 4n candidates, compacted with
-// nth_element.
+// Bounded top-N selection: a 4n reservoir compacted with nth_element.
 #include "core/topn.h"
 
 #include <algorithm>

@@ -1,5 +1,4 @@
-// Bounded top-N selection over (score, item) pairs: a threshold-filtered
-// reservoir.
+// Bounded top-N selection over (score, item): a threshold-filtered reservoir.
 #ifndef EDLAE_CORE_TOPN_H_
 #define EDLAE_CORE_TOPN_H_
 
