@@ -1,5 +1,6 @@
 // SelectAtOrAbove (positions of scores ≥ a threshold): Highway and dispatch.
-// come before highway.h and the per-target helpers.
+// foreach_target.h re-includes this file once per target, so it must come
+// before highway.h and the per-target helpers.
 // clang-format off
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/kernels_select.cc"
