@@ -63,6 +63,9 @@ size_t SelectAtOrAbove(const float* scores, size_t count, float threshold,
 // dst[i] = src[i] as float32, for i in [0, n): widening of stored halves.
 void WidenF16(const uint16_t* src, size_t n, float* dst);
 void WidenBF16(const uint16_t* src, size_t n, float* dst);
+// dst[i] = scale · float(src[i]): a dequantized int8 row, bit-identical on
+// every target (an exact conversion and one rounded multiply).
+void WidenI8(const int8_t* src, size_t n, float scale, float* dst);
 
 // Name of the target the kernels dispatch to now, e.g. "AVX3", "AVX2", "SSE4".
 std::string ActiveSimdTarget();

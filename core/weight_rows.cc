@@ -51,9 +51,7 @@ void ReadRow(const WeightRows& rows, size_t i, size_t count, float* out) {
       WidenBF16(static_cast<const uint16_t*>(row), count, out);
       return;
     case DType::kInt8: {
-      const int8_t* q = static_cast<const int8_t*>(row);
-      const float scale = rows.scales[i];
-      for (size_t c = 0; c < count; ++c) out[c] = scale * static_cast<float>(q[c]);
+      WidenI8(static_cast<const int8_t*>(row), count, rows.scales[i], out);
       return;
     }
   }

@@ -420,5 +420,22 @@ TEST(KernelsTest, SelectAtOrAboveMatchesScalarForEveryTarget) {
   });
 }
 
+TEST(KernelsTest, WidenI8IsBitIdenticalOnEveryTarget) {
+  std::mt19937 rng(23);
+  ForEachTarget([&] {
+    for (size_t n = 0; n <= 70; ++n) {
+      std::vector<int8_t> q(n);
+      for (int8_t& x : q) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+      const float scale = std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 999, -7);
+      std::vector<float> got(n + 1, -3.0f);
+      WidenI8(q.data(), n, scale, got.data());
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(got[i], scale * static_cast<float>(q[i])) << n << " " << i;
+      }
+      ASSERT_EQ(got[n], -3.0f);  // nothing past n
+    }
+  });
+}
+
 }  // namespace
 }  // namespace edlae
