@@ -11,6 +11,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "bench/median_time.h"
 #include "absl/strings/str_format.h"
 #include "core/factor_topn.h"
 #include "core/half.h"
@@ -32,19 +33,6 @@ ABSL_FLAG(std::string, dump_dir, "",
 
 namespace edlae {
 namespace {
-
-template <typename Fn>
-double MedianSeconds(int repeats, Fn fn) {
-  fn();  // warm caches and thread pools
-  std::vector<double> t;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
-}
 
 // Fraction of our top-N ids that FAISS also returns (1.0 = identical sets).
 double Agreement(const std::vector<std::vector<ScoredItem>>& ours,

@@ -11,6 +11,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "bench/median_time.h"
 #include "core/half.h"
 #include "core/kernels.h"
 #include "core/kernels_x86.h"
@@ -23,21 +24,6 @@ ABSL_FLAG(int, repeats, 15,
 
 namespace edlae {
 namespace {
-
-template <typename Fn>
-double MedianSeconds(int repeats, Fn fn) {
-  fn();  // warm caches, JIT and thread pools
-  std::vector<double> t;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count());
-  }
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
-}
 
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
