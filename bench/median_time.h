@@ -18,9 +18,9 @@ double MedianSeconds(int repeats, Fn fn) {
   for (int r = 0; r < std::max(repeats, 1); ++r) {
     const auto start = std::chrono::steady_clock::now();
     fn();
-    t.push_back(std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - start)
-                    .count());
+    t.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
   return t[t.size() / 2];
