@@ -29,6 +29,8 @@ ABSL_FLAG(std::vector<std::string>, rank, {},
 ABSL_FLAG(std::string, eigensolver, "auto", "with --rank: auto | krylov | syevr");
 ABSL_FLAG(std::string, eigen_precision, "float32", "with --rank: Krylov operator precision, float32 | float64");
 ABSL_FLAG(double, krylov_tolerance, 0, "with --rank: Krylov tolerance (0: LowRankOptionsFor's)");
+ABSL_FLAG(int, krylov_oversample, 0,
+          "with --rank: Krylov block columns beyond k (0: KrylovOptions' default, max(8, k/4))");
 ABSL_FLAG(std::vector<std::string>, krylov_depth, {},
           "with --rank: Krylov blocks per restart cycle, D1,D2,... (each rank is solved once per depth; "
           "default: KrylovOptions' depth)");
@@ -102,6 +104,9 @@ int Run() {
     low_rank.eigen_precision = *eigen_precision;
     if (absl::GetFlag(FLAGS_krylov_tolerance) > 0) low_rank.krylov.tolerance = absl::GetFlag(FLAGS_krylov_tolerance);
     if (depth > 0) low_rank.krylov.depth = static_cast<size_t>(depth);
+    if (absl::GetFlag(FLAGS_krylov_oversample) > 0) {
+      low_rank.krylov.oversample = static_cast<size_t>(absl::GetFlag(FLAGS_krylov_oversample));
+    }
     const auto low_start = std::chrono::steady_clock::now();
     std::vector<double> g = ComputeGram(*x, 0);
     const double gram = Seconds(low_start);
@@ -110,9 +115,11 @@ int Run() {
     const double low = Seconds(low_start);
     std::cout << absl::StrFormat(
         "items=%d full-rank precision=%s train=%.2fs (solve %.2fs); rank=%d closed form (float64 Gram, "
-        "%s %s operator, depth %d) gram+solve=%.2fs (gram %.2fs) ratio=%.3f (target <= 2) restarts=%d relative residual=%.3g\n",
+        "%s %s operator, depth %d, oversample %d) gram+solve=%.2fs (gram %.2fs) ratio=%.3f (target <= 2) restarts=%d "
+        "relative residual=%.3g\n",
         x->num_items(), PrecisionName(options.precision), train, report->solve_seconds, rank,
-        EigenMethodName(r->eigensolver), PrecisionName(low_rank.eigen_precision), low_rank.krylov.depth, low, gram,
+        EigenMethodName(r->eigensolver), PrecisionName(low_rank.eigen_precision), low_rank.krylov.depth,
+        static_cast<int>(low_rank.krylov.oversample), low, gram,
         low / train,
         r->krylov_restarts, r->eigen_relative_residual);
     std::cout.flush();

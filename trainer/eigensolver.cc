@@ -258,6 +258,17 @@ double MaxResidual(const SymmetricOperator& op, const EigenResult& result) {
                            result.values, k);
 }
 
+KrylovShape KrylovShapeFor(size_t n, size_t k, const KrylovOptions& options) {
+  const size_t oversample = options.oversample > 0
+                                ? options.oversample
+                                : std::max<size_t>(8, k / 10);
+  KrylovShape shape;
+  shape.block = std::min(n, k + oversample);
+  shape.depth = std::max<size_t>(2, options.depth);
+  if (shape.block * shape.depth > n) shape.depth = n / shape.block;
+  return shape;
+}
+
 absl::StatusOr<EigenResult> LeadingEigenpairsKrylov(
     const SymmetricOperator& op, size_t n, size_t k,
     const KrylovOptions& options) {
@@ -266,11 +277,9 @@ absl::StatusOr<EigenResult> LeadingEigenpairsKrylov(
         absl::StrCat("rank ", k, " must be in [1, ", n, "]"));
   }
   if (absl::Status s = CheckLapackSize(n); !s.ok()) return s;
-  const size_t oversample =
-      options.oversample > 0 ? options.oversample : std::max<size_t>(8, k / 4);
-  const size_t b = std::min(n, k + oversample);
-  size_t depth = std::max<size_t>(2, options.depth);
-  if (b * depth > n) depth = n / b;
+  const KrylovShape shape = KrylovShapeFor(n, k, options);
+  const size_t b = shape.block;
+  const size_t depth = shape.depth;
   if (depth < 2) return DenseThroughOperator(op, n, k);
   const size_t m = b * depth;
 

@@ -363,13 +363,9 @@ absl::Status Validate(size_t n, const SolverOptions& solver,
 // through the operator (n × n) because the basis would not fit.
 std::pair<size_t, bool> KrylovFootprint(size_t n, size_t k,
                                         const KrylovOptions& o) {
-  const size_t oversample =
-      o.oversample > 0 ? o.oversample : std::max<size_t>(8, k / 4);
-  const size_t b = std::min(n, k + oversample);
-  size_t depth = std::max<size_t>(2, o.depth);
-  if (b * depth > n) depth = n / b;
-  if (depth < 2) return {2 * n * n, true};
-  return {2 * n * b * depth, false};
+  const KrylovShape shape = KrylovShapeFor(n, k, o);
+  if (shape.depth < 2) return {2 * n * n, true};
+  return {2 * n * shape.block * shape.depth, false};
 }
 
 // A = G + dMat(diag_add) as CHOLMOD's lower triangle in CSC (= G's upper
@@ -457,9 +453,7 @@ size_t PeakBytes(size_t n, size_t nnz_full, size_t nnz_upper,
   const double gram = 12.0 * nnz_upper;          // G, until A is loaded
   const double a = 16.0 * nnz_upper;             // CHOLMOD's A
   const double l = 8.0 * factor_entries + 16.0 * n;
-  const double oversample =
-      krylov.oversample > 0 ? krylov.oversample : std::max<size_t>(8, k / 4);
-  const double b = std::min<double>(n, k + oversample);
+  const double b = static_cast<double>(KrylovShapeFor(n, k, krylov).block);
   const double eig = 8.0 * (basis_elements + 2.0 * n * b +
                             4.0 * n * std::min<double>(solve_columns, b));
   const double factor_phase = gram + a + l + csr;
