@@ -301,7 +301,15 @@ void RunTiles(const uint8_t* v, size_t stride_bytes, size_t count,
       if (valid == kTileRows) {
         a[t].base = src;
         a[t].stride = stride_bytes;
-        if (has_tail) {
+        if (has_tail && kInt8 && first + kTileRows < count) {
+          // int8 only: the tail chunk read in place runs at most 63 bytes
+          // past a row's k elements, into its padding or the next row, all
+          // inside the rows given (this tile does not hold the last one);
+          // those bytes meet z's zero padding, and an integer times zero is
+          // zero. (A bf16 NaN times zero is not, so bf16 copies.)
+          a[t].tail = src + full_chunks * kChunkBytes;
+          a[t].tail_stride = stride_bytes;
+        } else if (has_tail) {
           std::memset(s.tail[t], 0, kTileBytes);
           for (size_t r = 0; r < kTileRows; ++r) {
             std::memcpy(s.tail[t] + r * kChunkBytes,

@@ -116,7 +116,9 @@ bool DotRowsBatchBF16X86(const uint16_t* v, size_t stride, size_t count,
 // for b in [0, batch), j in [0, count). REQUIRES: every element of v and z in
 // [−127, 127]; dim ≤ 131072 (so no partial sum overflows int32); stride and
 // z_stride ≥ dim. Integer sums are exact, so every path (scalar, Highway,
-// AVX-512 VNNI, AMX-INT8) returns the same integers. Returns false when the AMX
+// AVX-512 VNNI, AMX-INT8) returns the same integers. The AMX path may read up
+// to 63 bytes past a row's dim elements when another row of the call follows
+// it (bytes of its padding or of that next row, multiplied by zero). Returns false when the AMX
 // path is not active for int8 at this batch size (AMX: TilesActiveFor; VNNI:
 // kVnni and batch ≥ 2; nothing written).
 bool DotRowsBatchI8X86(const int8_t* v, size_t stride, size_t count,
