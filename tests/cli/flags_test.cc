@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -604,6 +605,27 @@ TEST(FlagLayerTest, SparseTrainingAndPruning) {
     EXPECT_THAT(r.err, HasSubstr("--rank")) << r.err;
     EXPECT_FALSE(std::filesystem::exists(dir.File("x.edlae")));
   }
+}
+
+// EDLAE_SIMD_TARGET is applied by both binaries before any work: a name this
+// machine lacks is a usage error naming what it has; one it has is accepted
+// (the run then fails only on the missing model, exit 1).
+TEST(SimdTargetEnvironmentTest, UnavailableIsAUsageErrorAvailableIsAccepted) {
+  const std::string none = "/nonexistent/m.edlae";
+  ::setenv("EDLAE_SIMD_TARGET", "NOSUCHTARGET", 1);
+  const Result train = RunBinary(kTrain, {"inspect", none});
+  const Result server = RunBinary(
+      kServer, {"--model", none, "--host", "127.0.0.1", "--port", "0"});
+  ::setenv("EDLAE_SIMD_TARGET", "scalar", 1);  // the portable fallback
+  const Result scalar = RunBinary(kTrain, {"inspect", none});
+  ::unsetenv("EDLAE_SIMD_TARGET");
+  for (const Result* r : {&train, &server}) {
+    EXPECT_EQ(r->exit_code, 2) << r->err;
+    EXPECT_THAT(r->err, HasSubstr("EDLAE_SIMD_TARGET=NOSUCHTARGET"));
+    EXPECT_THAT(r->err, HasSubstr("available: "));
+  }
+  EXPECT_EQ(scalar.exit_code, 1) << scalar.err;
+  EXPECT_THAT(scalar.err, Not(HasSubstr("EDLAE_SIMD_TARGET")));
 }
 
 }  // namespace
