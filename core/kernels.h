@@ -4,8 +4,9 @@
 
 // The production surface. Typed entry points, scalar references and target
 // forcing, used by tests and benchmarks, are in core/kernels_testing.h. The
-// bodies are in core/kernels_{accumulate,dot,dot_i8,select,widen,dispatch}.cc, one Highway
-// family per file. The kernels are safe to call from many threads at once.
+// bodies are in core/kernels_{accumulate,dot,dot_i8,select,widen,dispatch}.cc,
+// one Highway family per file. The kernels are safe to call from many threads
+// at once.
 
 #include <cstddef>
 #include <cstdint>

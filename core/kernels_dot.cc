@@ -492,8 +492,8 @@ void DotRowsBatch(DType dtype, const void* v, size_t stride, size_t count,
        out, out_stride);
       return;
     case DType::kBFloat16:
-      if (DotRowsBatchBF16X86(static_cast<const uint16_t*>(v), stride, count,
-                              z, z_stride, batch, dim, out, out_stride)) {
+      if (DotRowsBatchBF16X86(static_cast<const uint16_t*>(v), stride, count, z,
+                              z_stride, batch, dim, out, out_stride)) {
         return;
       }
       HWY_DYNAMIC_DISPATCH(DotRowsBatchBF16)

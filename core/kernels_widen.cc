@@ -44,7 +44,8 @@ void WidenI8Impl(const int8_t* src, size_t n, float scale, float* dst) {
   const auto s = hn::Set(d, scale);
   size_t i = 0;
   for (; i + lanes <= n; i += lanes) {
-    const auto wide = hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, src + i)));
+    const auto wide =
+        hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, src + i)));
     hn::StoreU(hn::Mul(wide, s), d, dst + i);
   }
   for (; i < n; ++i) dst[i] = scale * static_cast<float>(src[i]);

@@ -167,8 +167,9 @@ struct RowTile {
 // c (tile t = 2a + b at c + t·kTileWords, row = item, column = user). The
 // chunks run in ascending order for every C element whatever kA and kB are.
 template <bool kInt8, int kA, int kB>
-__attribute__((target("amx-tile,amx-bf16,amx-int8"))) void MultiplyTiles(const RowTile* a, size_t full_chunks, bool has_tail,
-                   const uint8_t* b, size_t panel_bytes, uint32_t* c) {
+__attribute__((target("amx-tile,amx-bf16,amx-int8"))) void MultiplyTiles(
+    const RowTile* a, size_t full_chunks, bool has_tail, const uint8_t* b,
+    size_t panel_bytes, uint32_t* c) {
   const uint8_t* b0 = b;
   const uint8_t* b1 = b + panel_bytes;
   CompilerBarrier();

@@ -118,9 +118,9 @@ bool DotRowsBatchBF16X86(const uint16_t* v, size_t stride, size_t count,
 // z_stride ≥ dim. Integer sums are exact, so every path (scalar, Highway,
 // AVX-512 VNNI, AMX-INT8) returns the same integers. The AMX path may read up
 // to 63 bytes past a row's dim elements when another row of the call follows
-// it (bytes of its padding or of that next row, multiplied by zero). Returns false when the AMX
-// path is not active for int8 at this batch size (AMX: TilesActiveFor; VNNI:
-// kVnni and batch ≥ 2; nothing written).
+// it (bytes of its padding or of that next row, multiplied by zero). Returns
+// false when the AMX path is not active for int8 at this batch size (AMX:
+// TilesActiveFor; VNNI: kVnni and batch ≥ 2; nothing written).
 bool DotRowsBatchI8X86(const int8_t* v, size_t stride, size_t count,
                        const int8_t* z, size_t z_stride, size_t batch,
                        size_t dim, int32_t* out, size_t out_stride);

@@ -259,9 +259,8 @@ double MaxResidual(const SymmetricOperator& op, const EigenResult& result) {
 }
 
 KrylovShape KrylovShapeFor(size_t n, size_t k, const KrylovOptions& options) {
-  const size_t oversample = options.oversample > 0
-                                ? options.oversample
-                                : std::max<size_t>(8, k / 10);
+  const size_t oversample =
+      options.oversample > 0 ? options.oversample : std::max<size_t>(8, k / 10);
   KrylovShape shape;
   shape.block = std::min(n, k + oversample);
   shape.depth = std::max<size_t>(2, options.depth);

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "evaluation/batch_scorer.h"
 #include "core/half.h"
 #include "core/kernels.h"
 #include "core/kernels_testing.h"
@@ -22,9 +21,10 @@
 #include "core/model_writer.h"
 #include "core/scorer.h"
 #include "core/weight_rows.h"
+#include "evaluation/batch_scorer.h"
 #include "gmock/gmock.h"
-#include "hwy/targets.h"
 #include "gtest/gtest.h"
+#include "hwy/targets.h"
 #include "tests/testing/model_corpus.h"
 #include "tests/testing/test_util.h"
 

@@ -1,9 +1,6 @@
 // Every compiled SIMD target against the scalar reference, over tail sizes 1…65 and unaligned pointers.
 #include "core/kernels.h"
 
-#include "core/half.h"
-#include "core/kernels_testing.h"
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -13,6 +10,8 @@
 #include <span>
 #include <vector>
 
+#include "core/half.h"
+#include "core/kernels_testing.h"
 #include "gtest/gtest.h"
 #include "hwy/targets.h"
 
@@ -425,8 +424,10 @@ TEST(KernelsTest, WidenI8IsBitIdenticalOnEveryTarget) {
   ForEachTarget([&] {
     for (size_t n = 0; n <= 70; ++n) {
       std::vector<int8_t> q(n);
-      for (int8_t& x : q) x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
-      const float scale = std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 999, -7);
+      for (int8_t& x : q)
+        x = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+      const float scale =
+          std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 999, -7);
       std::vector<float> got(n + 1, -3.0f);
       WidenI8(q.data(), n, scale, got.data());
       for (size_t i = 0; i < n; ++i) {

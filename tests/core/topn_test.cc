@@ -146,7 +146,8 @@ TEST(TopNTest, ReservoirMatchesFullSortUnderRandomPushes) {
     for (size_t i = 0; i < scores.size(); ++i) {
       one.Push(static_cast<uint32_t>(i), scores[i]);
     }
-    for (size_t b = 0, len = 1; b < scores.size(); b += len, len = len % 97 + 1) {
+    for (size_t b = 0, len = 1; b < scores.size();
+         b += len, len = len % 97 + 1) {
       const size_t l = std::min(len, scores.size() - b);
       blocks.PushBlock(static_cast<uint32_t>(b), scores.data() + b, l);
     }
