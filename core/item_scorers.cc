@@ -117,8 +117,8 @@ LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
       z_stride_(z_stride),
       batch_(batch),
       block_items_(std::max<size_t>(block_items, 1)) {
-  // Where AMX tiles score this dtype, the queries are packed for them once
-  // here rather than once per item block.
+  // Where a matrix path (AMX tiles; VNNI for int8) scores this dtype, the
+  // queries are prepared for it once here rather than once per item block.
   if (v_.dtype == DType::kBFloat16 && TilesActiveFor(/*int8=*/false, batch_)) {
     tiles_ = TileQueries::Bf16(z_, z_stride_, batch_, v_.dim);
   }

@@ -143,7 +143,7 @@ class LowRankBlockScorer {
   // int8 V only: the quantized queries (batch_ rows of v_.dim) and scales.
   std::vector<int8_t> z_q_;
   std::vector<float> z_scales_;
-  // bf16 or int8 V where AMX tiles score it: the queries packed once.
+  // bf16 or int8 V where a matrix path scores it: the queries prepared once.
   TileQueries tiles_;
 };
 

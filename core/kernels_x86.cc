@@ -229,6 +229,11 @@ constexpr TransposeIndices MakeTransposeIndices() {
 }
 alignas(64) constexpr TransposeIndices kTranspose = MakeTransposeIndices();
 
+// The first n ≤ 16 lanes, for masked stores of a partial vector.
+inline __mmask16 FirstLanes16(size_t n) {
+  return n >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << n) - 1);
+}
+
 // Row-major 16 × 16 dwords in r, transposed in place.
 __attribute__((target("avx512f"))) inline void Transpose16x16(__m512i* r) {
   for (int s = 0; s < 4; ++s) {
@@ -255,9 +260,7 @@ __attribute__((target("avx512f"))) void StoreTransposed(const uint32_t* c,
   __m512i r[16];
   for (int i = 0; i < 16; ++i) r[i] = _mm512_load_si512(c + 16 * i);
   Transpose16x16(r);
-  const __mmask16 mask = items >= 16
-                             ? __mmask16{0xFFFF}
-                             : static_cast<__mmask16>((1u << items) - 1);
+  const __mmask16 mask = FirstLanes16(items);
   for (size_t u = 0; u < users; ++u) {
     _mm512_mask_storeu_epi32(out + u * out_stride, mask, r[u]);
   }
@@ -445,50 +448,31 @@ constexpr auto MakeVnniTiles(std::index_sequence<kU...>) {
 constexpr auto kVnniTiles =
     MakeVnniTiles(std::make_index_sequence<kVnniUsers>());
 
-struct VnniScratch {
-  std::vector<uint8_t, AlignedAllocator<uint8_t>> packed;
-  std::vector<int8_t> z;       // users' rows padded to quads·4 bytes
-  std::vector<int32_t> z_sum;  // Σ z per user
-};
-
+// z: batch rows of zs bytes (zero-padded to quads·4), z_sum: Σ z per row.
 EDLAE_VNNI_TARGET void DotRowsI8Vnni(const int8_t* v, size_t stride,
-                                     size_t count, const int8_t* z,
-                                     size_t z_stride, size_t batch, size_t dim,
+                                     size_t count, size_t dim,
+                                     const int8_t* z, size_t zs,
+                                     const int32_t* z_sum, size_t batch,
                                      int32_t* out, size_t out_stride) {
-  thread_local VnniScratch s;
-  const size_t quads = (dim + 3) / 4;
+  thread_local std::vector<uint8_t, AlignedAllocator<uint8_t>> packed;
+  const size_t quads = zs / 4;
   const size_t panels = (count + 15) / 16;
   const size_t even_panels = panels + (panels & 1);  // tiles take two
-  s.packed.resize(even_panels * quads * 64);
-  PackPanelsU8(v, stride, count, dim, quads, even_panels, s.packed.data());
-  const size_t zs = quads * 4;
-  s.z.assign(batch * zs, 0);
-  s.z_sum.assign(batch, 0);
-  for (size_t b = 0; b < batch; ++b) {
-    int32_t sum = 0;
-    for (size_t d = 0; d < dim; ++d) {
-      s.z[b * zs + d] = z[b * z_stride + d];
-      sum += z[b * z_stride + d];
-    }
-    s.z_sum[b] = sum;
-  }
+  packed.resize(even_panels * quads * 64);
+  PackPanelsU8(v, stride, count, dim, quads, even_panels, packed.data());
   __m512i acc[2 * kVnniUsers];
   for (size_t b0 = 0; b0 < batch; b0 += kVnniUsers) {
     const size_t users = std::min(kVnniUsers, batch - b0);
     for (size_t p = 0; p < panels; p += 2) {
-      const uint8_t* p0 = s.packed.data() + p * quads * 64;
-      kVnniTiles[users - 1](p0, p0 + quads * 64, quads, s.z.data() + b0 * zs,
-                            zs, acc);
+      const uint8_t* p0 = packed.data() + p * quads * 64;
+      kVnniTiles[users - 1](p0, p0 + quads * 64, quads, z + b0 * zs, zs, acc);
       for (size_t u = 0; u < users; ++u) {
-        const __m512i offset = _mm512_set1_epi32(128 * s.z_sum[b0 + u]);
+        const __m512i offset = _mm512_set1_epi32(128 * z_sum[b0 + u]);
         int32_t* row = out + (b0 + u) * out_stride;
         for (size_t t = 0; t < 2 && p + t < panels; ++t) {
           const size_t item0 = (p + t) * 16;
           const size_t n = std::min<size_t>(16, count - item0);
-          const __mmask16 mask = n == 16
-                                     ? __mmask16{0xFFFF}
-                                     : static_cast<__mmask16>((1u << n) - 1);
-          _mm512_mask_storeu_epi32(row + item0, mask,
+          _mm512_mask_storeu_epi32(row + item0, FirstLanes16(n),
                                    _mm512_sub_epi32(acc[2 * u + t], offset));
         }
       }
@@ -539,8 +523,15 @@ bool X86MatrixPathAvailable(X86MatrixPath path) {
 
 bool TilesActiveFor(bool int8, size_t batch) {
   const X86MatrixFeatures& f = DetectX86MatrixFeatures();
-  if (ActiveX86MatrixPath() != X86MatrixPath::kAmx) return false;
-  return int8 ? f.amx_int8 && batch >= 2 : f.amx_bf16;
+  switch (ActiveX86MatrixPath()) {
+    case X86MatrixPath::kAmx:
+      return int8 ? f.amx_int8 && batch >= 2 : f.amx_bf16;
+    case X86MatrixPath::kVnni:  // V is repacked per call: batch 1 on Highway
+      return int8 && f.avx512_vnni && batch >= 2;
+    case X86MatrixPath::kNone:
+      break;
+  }
+  return false;
 }
 
 bool ForceX86MatrixPathForTest(X86MatrixPath path) {
@@ -584,6 +575,7 @@ TileQueries TileQueries::Bf16(const float* z, size_t z_stride, size_t batch,
   q.dim_ = dim;
   q.row_bytes_ = dim * 2;
   q.chunks_ = ChunksOf(q.row_bytes_);
+  q.path_ = ActiveX86MatrixPath();
   std::vector<uint16_t> rounded(batch * dim);
   for (size_t b = 0; b < batch; ++b) {
     for (size_t d = 0; d < dim; ++d) {
@@ -603,6 +595,19 @@ TileQueries TileQueries::Int8(const int8_t* z, size_t z_stride, size_t batch,
   q.dim_ = dim;
   q.row_bytes_ = dim;
   q.chunks_ = ChunksOf(dim);
+  q.path_ = ActiveX86MatrixPath();
+  if (q.path_ == X86MatrixPath::kVnni) {
+    const size_t zs = (dim + 3) / 4 * 4;
+    q.padded_.assign(batch * zs, 0);
+    q.sums_.assign(batch, 0);
+    for (size_t b = 0; b < batch; ++b) {
+      for (size_t d = 0; d < dim; ++d) {
+        q.padded_[b * zs + d] = z[b * z_stride + d];
+        q.sums_[b] += z[b * z_stride + d];
+      }
+    }
+    return q;
+  }
   PackPanels(reinterpret_cast<const uint8_t*>(z), z_stride, batch, dim,
              q.chunks_, q.panels_);
   return q;
@@ -611,10 +616,17 @@ TileQueries TileQueries::Int8(const int8_t* z, size_t z_stride, size_t batch,
 bool DotRowsTiles(const void* v, size_t stride, size_t count,
                   const TileQueries& q, void* out, size_t out_stride) {
 #if EDLAE_HAVE_AMX_CODE
-  if (!TilesActiveFor(q.int8_, q.batch_)) return false;
+  if (!TilesActiveFor(q.int8_, q.batch_) || q.path_ != ActiveX86MatrixPath()) {
+    return false;
+  }
   if (count == 0 || q.batch_ == 0) return true;
   const size_t element = q.int8_ ? 1 : 2;
-  if (q.int8_) {
+  if (q.path_ == X86MatrixPath::kVnni) {
+    DotRowsI8Vnni(static_cast<const int8_t*>(v), stride, count, q.dim_,
+                  q.padded_.data(), q.padded_.size() / q.batch_,
+                  q.sums_.data(), q.batch_, static_cast<int32_t*>(out),
+                  out_stride);
+  } else if (q.int8_) {
     RunTiles<true>(static_cast<const uint8_t*>(v), stride * element, count,
                    q.row_bytes_, q.panels_.data(), q.batch_,
                    static_cast<uint32_t*>(out), out_stride);
@@ -642,22 +654,10 @@ bool DotRowsBatchBF16X86(const uint16_t* v, size_t stride, size_t count,
 bool DotRowsBatchI8X86(const int8_t* v, size_t stride, size_t count,
                        const int8_t* z, size_t z_stride, size_t batch,
                        size_t dim, int32_t* out, size_t out_stride) {
-  if (TilesActiveFor(true, batch)) {
-    return DotRowsTiles(v, stride, count,
-                        TileQueries::Int8(z, z_stride, batch, dim), out,
-                        out_stride);
-  }
-#if EDLAE_HAVE_AMX_CODE
-  // VNNI repacks V per call: a single query streams it faster on Highway.
-  if (ActiveX86MatrixPath() == X86MatrixPath::kVnni && batch >= 2 &&
-      DetectX86MatrixFeatures().avx512_vnni) {
-    if (count > 0) {
-      DotRowsI8Vnni(v, stride, count, z, z_stride, batch, dim, out, out_stride);
-    }
-    return true;
-  }
-#endif
-  return false;
+  if (!TilesActiveFor(true, batch)) return false;
+  return DotRowsTiles(v, stride, count,
+                      TileQueries::Int8(z, z_stride, batch, dim), out,
+                      out_stride);
 }
 
 }  // namespace edlae

@@ -46,11 +46,12 @@ X86MatrixPath ActiveX86MatrixPath();
 const char* X86MatrixPathName(X86MatrixPath path);
 // Whether `path` can run here (kNone always can).
 bool X86MatrixPathAvailable(X86MatrixPath path);
-// Whether the tiles score `batch` queries against bf16 rows (int8 = false)
-// or int8 rows now. int8 single queries stay on Highway, which streams V
-// faster for one user (0.68 vs 1.04 ms over 20,000 × 1000 here) with the
-// same exact integers; bf16 always takes the tiles once they are active, so
-// that a user's scores never depend on the batch around it.
+// Whether the active matrix path (AMX tiles, or VNNI for int8) scores
+// `batch` queries against bf16 rows (int8 = false) or int8 rows now. int8
+// single queries stay on Highway, which streams V faster for one user (0.68
+// vs 1.04 ms over 20,000 × 1000 here) with the same exact integers; bf16
+// always takes the tiles once they are active, so that a user's scores never
+// depend on the batch around it.
 bool TilesActiveFor(bool int8, size_t batch);
 // Selects `path` for the rest of the process; false (nothing changed) when it
 // is not available here. Not thread-safe: call before scoring starts.
@@ -58,9 +59,10 @@ bool ForceX86MatrixPathForTest(X86MatrixPath path);
 // Back to the best available path (what a process starts with).
 void ResetX86MatrixPath();
 
-// Queries (z rows) packed for the tiles once, for many calls over item
-// ranges (a scorer packs its batch once, not once per item block). Immutable
-// after construction, so one object may serve many threads at once.
+// Queries (z rows) prepared once for the active matrix path — packed into
+// AMX B tiles, or for VNNI padded with their sums — for many calls over item
+// ranges (a scorer prepares its batch once, not once per item block).
+// Immutable after construction, so one object may serve many threads at once.
 class TileQueries {
  public:
   TileQueries() = default;
@@ -80,19 +82,24 @@ class TileQueries {
   friend bool DotRowsTiles(const void*, size_t, size_t, const TileQueries&,
                            void*, size_t);
   bool int8_ = false;
+  X86MatrixPath path_ = X86MatrixPath::kNone;  // the path prepared for
   size_t batch_ = 0, dim_ = 0;
   size_t row_bytes_ = 0;  // dim · element size
   size_t chunks_ = 0;     // 64-byte chunks per row, the last one zero-padded
-  // Group g of 16 users, chunk c, tile row r, user n: the 4-byte word
+  // AMX: group g of 16 users, chunk c, tile row r, user n: the 4-byte word
   // (c·16 + r) of user 16g + n's row at [((g·chunks + c)·16 + r)·16 + n].
   std::vector<uint32_t> panels_;
+  // VNNI: each user's row zero-padded to a multiple of 4 bytes, and Σ z.
+  std::vector<int8_t> padded_;
+  std::vector<int32_t> sums_;
 };
 
-// The tile scores of `count` rows of V (bf16 or int8 as q was packed for,
-// `stride` elements apart) against q: out[b·out_stride + j] is a float
-// (bf16, as DotRowsBatchBF16X86) or an int32 (int8, as DotRowsBatchI8X86).
-// Returns false, writing nothing, when the AMX path for that dtype and
-// batch is not active (TilesActiveFor).
+// The matrix-path scores of `count` rows of V (bf16 or int8 as q was
+// prepared for, `stride` elements apart) against q: out[b·out_stride + j] is
+// a float (bf16, as DotRowsBatchBF16X86) or an int32 (int8, as
+// DotRowsBatchI8X86). Returns false, writing nothing, when the path for that
+// dtype and batch is not active (TilesActiveFor) or is not the one q was
+// prepared for.
 bool DotRowsTiles(const void* v, size_t stride, size_t count,
                   const TileQueries& q, void* out, size_t out_stride);
 

@@ -930,6 +930,10 @@ TEST(Int8ModelScoringTest, LowRankQuantizesEachQueryOnce) {
   }
   ForceSimdTargetForTest(0);  // the default: AMX-INT8 tiles where present
   check_all(absl::StrCat("default, matrix path ", ActiveMatrixPath()));
+  if (ForceX86MatrixPathForTest(X86MatrixPath::kVnni)) {
+    check_all("matrix path VNNI");
+    ResetX86MatrixPath();
+  }
 }
 
 }  // namespace
