@@ -60,25 +60,20 @@ absl::Status ApplySimdTargetFromEnv() {
   const char* value = std::getenv("EDLAE_SIMD_TARGET");
   if (value == nullptr || *value == '\0') return absl::OkStatus();
   const std::string wanted = absl::AsciiStrToUpper(value);
-  // AMX: the best Highway target plus the AMX tiles (where the dtype has one).
-  if (wanted == "AMX") {
-    if (!X86MatrixPathAvailable(X86MatrixPath::kAmx)) {
-      return absl::InvalidArgumentError(
-          "EDLAE_SIMD_TARGET=AMX: this CPU or kernel has no usable AMX tiles "
-          "(CPUID, XCR0 or arch_prctl tile permission)");
+  // AMX (the tiles, where the dtype has one) or VNNI (int8 on AVX-512 VNNI,
+  // no tiles): the best Highway target plus that matrix path.
+  constexpr X86MatrixPath kMatrixPaths[] = {X86MatrixPath::kAmx,
+                                            X86MatrixPath::kVnni};
+  for (X86MatrixPath path : kMatrixPaths) {
+    if (wanted != X86MatrixPathName(path)) continue;
+    if (!X86MatrixPathAvailable(path)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "EDLAE_SIMD_TARGET=", value, ": this CPU or kernel has no usable ",
+          X86MatrixPathName(path),
+          " (CPUID, XCR0, or for AMX the arch_prctl tile permission)"));
     }
     ForceSimdTargetForTest(0);
-    ForceX86MatrixPathForTest(X86MatrixPath::kAmx);
-    return absl::OkStatus();
-  }
-  // VNNI: the best Highway target plus AVX-512 VNNI for int8 (no tiles).
-  if (wanted == "VNNI") {
-    if (!X86MatrixPathAvailable(X86MatrixPath::kVnni)) {
-      return absl::InvalidArgumentError(
-          "EDLAE_SIMD_TARGET=VNNI: this CPU has no AVX-512 VNNI");
-    }
-    ForceSimdTargetForTest(0);
-    ForceX86MatrixPathForTest(X86MatrixPath::kVnni);
+    ForceX86MatrixPathForTest(path);
     return absl::OkStatus();
   }
   // The portable fallback is "SCALAR" or "EMU128" depending on the Highway
@@ -94,11 +89,10 @@ absl::Status ApplySimdTargetFromEnv() {
     }
     absl::StrAppend(&available, available.empty() ? "" : ", ", name);
   }
-  if (X86MatrixPathAvailable(X86MatrixPath::kAmx)) {
-    absl::StrAppend(&available, ", AMX");
-  }
-  if (X86MatrixPathAvailable(X86MatrixPath::kVnni)) {
-    absl::StrAppend(&available, ", VNNI");
+  for (X86MatrixPath path : kMatrixPaths) {
+    if (X86MatrixPathAvailable(path)) {
+      absl::StrAppend(&available, ", ", X86MatrixPathName(path));
+    }
   }
   return absl::InvalidArgumentError(
       absl::StrCat("EDLAE_SIMD_TARGET=", value,
