@@ -244,13 +244,20 @@ absl::Status InvertSpdUpper(float* a, size_t n, ProgressMeter* progress) {
 }
 
 absl::Status SolveSpdUpper(double* a, size_t n, double* b) {
+  return SolveSpdUpper(a, n, n, b);
+}
+
+absl::Status SolveSpdUpper(double* a, size_t n, size_t lda, double* b) {
   if (n == 0) return absl::OkStatus();
+  if (lda < n) return absl::InvalidArgumentError("lda must be >= n");
   absl::StatusOr<int> lapack_order = LapackOrder(n);
   if (!lapack_order.ok()) return lapack_order.status();
-  const int order = *lapack_order, nrhs = 1;
+  absl::StatusOr<int> lapack_lda = LapackOrder(lda);
+  if (!lapack_lda.ok()) return lapack_lda.status();
+  const int order = *lapack_order, ld = *lapack_lda, nrhs = 1;
   const char uplo = 'L';  // row-major upper == column-major lower
   int info = 0;
-  dposv_(&uplo, &order, &nrhs, a, &order, b, &order, &info, 1);
+  dposv_(&uplo, &order, &nrhs, a, &ld, b, &order, &info, 1);
   if (info > 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("matrix is not positive definite (leading minor ", info,
@@ -261,6 +268,15 @@ absl::Status SolveSpdUpper(double* a, size_t n, double* b) {
         absl::StrCat("posv argument ", -info, " invalid"));
   }
   return absl::OkStatus();
+}
+
+ScopedSingleThreadedBlas::ScopedSingleThreadedBlas()
+    : previous_(openblas_get_num_threads()) {
+  openblas_set_num_threads(1);
+}
+
+ScopedSingleThreadedBlas::~ScopedSingleThreadedBlas() {
+  openblas_set_num_threads(previous_);
 }
 
 }  // namespace edlae

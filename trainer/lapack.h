@@ -37,6 +37,24 @@ size_t InverseWorkUnits(size_t n);
 // reading only its upper triangle (j >= i), which is overwritten by the
 // Cholesky factor; `b` (n entries) is replaced by x. Errors as above.
 absl::Status SolveSpdUpper(double* a, size_t n, double* b);
+// The same with row i of `a` at a + i·lda (lda >= n).
+absl::Status SolveSpdUpper(double* a, size_t n, size_t lda, double* b);
+
+// While it lives, OpenBLAS runs each call on the calling thread alone (so
+// that the trainer's own threads can each run small LAPACK calls at once);
+// the destructor restores the thread count it found. Not for concurrent use:
+// one per parallel phase, made and destroyed on the same thread.
+class ScopedSingleThreadedBlas {
+ public:
+  ScopedSingleThreadedBlas();
+  ~ScopedSingleThreadedBlas();
+  ScopedSingleThreadedBlas(const ScopedSingleThreadedBlas&) = delete;
+  ScopedSingleThreadedBlas& operator=(const ScopedSingleThreadedBlas&) =
+      delete;
+
+ private:
+  int previous_;
+};
 
 }  // namespace edlae
 

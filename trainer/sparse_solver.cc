@@ -17,6 +17,7 @@
 #include "core/model_convert.h"
 #include "trainer/parallel.h"
 #include "trainer/sparse_factor.h"
+#include "trainer/sparse_neighborhood.h"
 #include "trainer/train.h"
 
 namespace edlae {
@@ -262,6 +263,12 @@ absl::Status Validate(const SolverOptions& solver,
     return absl::InvalidArgumentError(absl::StrCat(
         "inverse density must be in [0, 1], got ", options.inverse_density));
   }
+  if (!(options.neighborhood_factor >= 1) ||
+      !std::isfinite(options.neighborhood_factor)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("neighborhood factor must be finite and >= 1, got ",
+                     options.neighborhood_factor));
+  }
   if (!std::isfinite(options.drop_tolerance)) {
     return absl::InvalidArgumentError("drop tolerance must be finite");
   }
@@ -289,7 +296,78 @@ LaterPhaseBytes EstimateLaterPhases(size_t n, size_t keep_w, size_t keep_b,
   return later;
 }
 
+// B by per-column regressions on neighborhoods (SolveNeighborhoods) into
+// `model`, whose popularity is set.
+absl::StatusOr<SparseModel> SolveByNeighborhoods(
+    SparseModel model, SparseGram g, const std::vector<double>& shift,
+    const SolverOptions& solver, const SparseTrainOptions& options,
+    size_t keep_b, int threads, std::ostream* log) {
+  SparseTrainReport& report = model.report;
+  const size_t n = g.n;
+  const size_t nnz_upper = g.nnz_upper();
+  const auto start = Clock::now();
+  NeighborhoodOptions o;
+  o.keep = keep_b;
+  o.neighbors = std::min<size_t>(
+      n, static_cast<size_t>(std::ceil(options.neighborhood_factor *
+                                       static_cast<double>(keep_b))));
+  o.zero_diagonal = solver.algorithm != Algorithm::kDlae;
+  o.num_threads = threads;
+  o.progress = options.progress;
+  report.method = SparseMethodName(SparseMethod::kNeighborhoods);
+  report.factorization = "none";
+  report.neighbors = o.neighbors;
+  absl::StatusOr<NeighborhoodModel> b =
+      SolveNeighborhoods(std::move(g), shift, o, log);
+  if (!b.ok()) return b.status();
+  model.offsets = std::move(b->offsets);
+  model.indices = std::move(b->indices);
+  model.weights = std::move(b->weights);
+  report.longest_row = b->longest_row;
+  report.nnz_b = model.indices.size();
+  report.largest_buffer_elements =
+      std::max({report.largest_buffer_elements, report.nnz_b, nnz_upper});
+  report.neighborhood_seconds = SecondsSince(start);
+  report.peak_rss_bytes = PeakRssBytes();
+  LogPhase(log,
+           absl::StrFormat("B by neighborhoods (%d neighbors per item, "
+                           "nnz(B) = %d, ≤ %d per column, longest row %d, "
+                           "density %.4g)",
+                           o.neighbors, report.nnz_b, keep_b,
+                           report.longest_row,
+                           static_cast<double>(report.nnz_b) / n / n),
+           report.neighborhood_seconds);
+  return model;
+}
+
 }  // namespace
+
+SparseMethod ResolveSparseMethod(const SparseTrainOptions& options) {
+  if (options.method != SparseMethod::kAuto) return options.method;
+  return options.density >= 1 ||
+                 options.factorization != FactorizationMethod::kAuto
+             ? SparseMethod::kFactor
+             : SparseMethod::kNeighborhoods;
+}
+
+std::optional<SparseMethod> ParseSparseMethod(std::string_view name) {
+  if (name == "auto") return SparseMethod::kAuto;
+  if (name == "neighborhoods") return SparseMethod::kNeighborhoods;
+  if (name == "factor") return SparseMethod::kFactor;
+  return std::nullopt;
+}
+
+const char* SparseMethodName(SparseMethod method) {
+  switch (method) {
+    case SparseMethod::kAuto:
+      return "auto";
+    case SparseMethod::kNeighborhoods:
+      return "neighborhoods";
+    case SparseMethod::kFactor:
+      return "factor";
+  }
+  return "unknown";
+}
 
 double DefaultSparseDensity(size_t num_items) {
   if (num_items == 0) return 0.01;
@@ -369,6 +447,14 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
     shift[i] =
         lambda[i] + (g.dropped_row_sums.empty() ? 0.0 : g.dropped_row_sums[i]);
   }
+
+  const SparseMethod method = ResolveSparseMethod(options);
+  if (method == SparseMethod::kNeighborhoods) {
+    return SolveByNeighborhoods(std::move(model), std::move(g), shift, solver,
+                                options,
+                                keep_b, threads, log);
+  }
+  report.method = SparseMethodName(SparseMethod::kFactor);
 
   // 2. Ordering and factorization, complete where the whole solve fits.
   SparseFactorOptions factor_options;

@@ -5,8 +5,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -21,10 +23,40 @@
 
 namespace edlae {
 
+// How SolveSparse finds B (trainer/sparse_neighborhood.h,
+// trainer/sparse_factor.h).
+enum class SparseMethod {
+  kAuto,           // see ResolveSparseMethod
+  kNeighborhoods,  // each column's exact regression on its neighbors
+  kFactor,         // sparse factor of G + Λ, pruned inverse factor, C ≈ WᵀW
+};
+// "auto" | "neighborhoods" | "factor"; nullopt for anything else.
+std::optional<SparseMethod> ParseSparseMethod(std::string_view name);
+const char* SparseMethodName(SparseMethod method);
+
+struct SparseTrainOptions;
+// The method `options` runs: its method unless kAuto; then kFactor when B
+// keeps every weight (density 1: the complete factor is exact, the
+// neighborhoods would be n dense (n−1)² solves) or a factorization is named,
+// else kNeighborhoods (measured faster and at least as accurate at the
+// densities served: docs/performance.md "Sparse training").
+SparseMethod ResolveSparseMethod(const SparseTrainOptions& options);
+
+// Neighbors per kept weight (measured: docs/performance.md "Sparse training
+// by neighborhoods").
+inline constexpr double kDefaultNeighborhoodFactor = 1.0;
+
 struct SparseTrainOptions {
-  // Fraction of the n² weights of B kept, in (0, 1]: each row keeps its
+  SparseMethod method = SparseMethod::kAuto;
+  // kNeighborhoods: each column regresses on this many times its kept
+  // weights' count of neighbors (then keeps the largest); ≥ 1.
+  double neighborhood_factor = kDefaultNeighborhoodFactor;
+  // Fraction of the n² weights of B kept, in (0, 1]: K =
   // KeepPerRowForDensity(density, n) (core/model_convert.h: max(1,
-  // round(density · n))) largest |B[i][j]|. 1 keeps every weight (exact B).
+  // round(density · n))) per row (kFactor: each row's K largest |B[i][j]|)
+  // or per column (kNeighborhoods: each column's K largest after its solve;
+  // rows then hold K on average, popular items' more). 1 keeps every weight
+  // (exact B).
   double density = 0.01;
   // Off-diagonal co-occurrence counts below this are dropped from G before
   // the factorization (0 or 1: none); the diagonal is kept, and each row's
@@ -88,6 +120,12 @@ struct SparseTrainReport {
   double factor_seconds = 0;   // analyze (ordering) + factorize
   double inverse_seconds = 0;  // W ≈ L⁻¹
   double b_seconds = 0;        // C ≈ WᵀW, diag C, B rows, pruning
+  // kNeighborhoods instead: the per-column solves and B's rows (the factor,
+  // inverse and b phases are 0).
+  double neighborhood_seconds = 0;
+  std::string method;        // "neighborhoods" or "factor" (the one run)
+  size_t neighbors = 0;      // the neighborhood size m
+  size_t longest_row = 0;    // the most weights one row of B holds
   size_t peak_rss_bytes = 0;   // getrusage after the last phase
   size_t nnz_gram = 0;         // full symmetric G (both triangles)
   size_t nnz_factor = 0;       // L (lower triangle incl. diagonal)

@@ -309,13 +309,16 @@ absl::Status TrainAndWriteSparse(const Interactions& x,
   if (!model.ok()) return model.status();
   const SparseTrainReport& r = model->report;
   report->gram_seconds = r.gram_seconds;
-  report->solve_seconds = r.factor_seconds + r.inverse_seconds + r.b_seconds;
+  report->solve_seconds = r.factor_seconds + r.inverse_seconds + r.b_seconds +
+                          r.neighborhood_seconds;
   report->sparse = r;
   const auto start = std::chrono::steady_clock::now();
   SparseModelData data = model->View(x.item_ids);
   data.metadata = BuildModelMetadata(spec, FactsOf(x, *report, options.source));
   for (auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"sparse_method", r.factorization == "incomplete"
+           {"sparse_method", r.method == "neighborhoods"
+                                 ? "neighborhood-regressions"
+                             : r.factorization == "incomplete"
                                  ? "incomplete-cholesky-pruned-inverse"
                                  : "cholmod-llt-pruned-inverse"},
            {"density", MetadataNumber(sparse.density)},
@@ -382,7 +385,8 @@ absl::Status CheckSparseTraining(const ModelSpec& spec, bool shaped) {
   if (spec.rank > 0) {
     if (shaped) {
       return absl::InvalidArgumentError(
-          "--density, --gram-density and --factorization shape a sparse "
+          "--density, --gram-density, --sparse-method, "
+          "--neighborhood-factor and --factorization shape a sparse "
           "full-rank B; with "
           "--rank, --sparse trains U and V on the exact sparse factor (and "
           "--min-cooccurrence may thin G)");

@@ -392,7 +392,7 @@ TEST(SparseSolverIncompleteTest, KeepsMostOfTheCompleteRankingOnFilledData) {
   spec.lambda = 20.0;
   SparseTrainOptions o;
   o.density = 0.05;
-  o.factorization = FactorizationMethod::kComplete;
+  o.factorization = FactorizationMethod::kComplete;  // implies kFactor
   absl::StatusOr<SparseModel> complete = TrainSparse(x, spec, o);
   ASSERT_TRUE(complete.ok()) << complete.status();
   o.factorization = FactorizationMethod::kIncomplete;

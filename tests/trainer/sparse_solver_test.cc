@@ -220,24 +220,33 @@ TEST_P(SparseSolverExactTest, DensityOneReproducesDenseClosedForm) {
   absl::StatusOr<std::vector<float>> dense =
       SolveFullRank(ComputeGram(x, 2), n, SolverOptionsFor(spec, 2));
   ASSERT_TRUE(dense.ok()) << dense.status();
-  SparseTrainOptions o;
-  o.density = 1.0;
-  o.num_threads = 2;
-  absl::StatusOr<SparseModel> sparse = TrainSparse(x, spec, o);
-  ASSERT_TRUE(sparse.ok()) << sparse.status();
-  const std::vector<double> b = Dense(*sparse);
-  double worst = 0, largest = 0;
-  for (size_t k = 0; k < n * n; ++k) {
-    worst = std::max(worst, std::abs(b[k] - (*dense)[k]));
-    largest = std::max(largest, std::abs(static_cast<double>((*dense)[k])));
+  // The factor (the default at density 1) and the neighborhoods, which at
+  // density 1 regress each item on all the others.
+  for (SparseMethod method : {SparseMethod::kAuto, SparseMethod::kNeighborhoods}) {
+    SparseTrainOptions o;
+    o.density = 1.0;
+    o.num_threads = 2;
+    o.method = method;
+    absl::StatusOr<SparseModel> sparse = TrainSparse(x, spec, o);
+    ASSERT_TRUE(sparse.ok()) << sparse.status();
+    EXPECT_EQ(sparse->report.method, method == SparseMethod::kAuto
+                                         ? "factor"
+                                         : "neighborhoods");
+    const std::vector<double> b = Dense(*sparse);
+    double worst = 0, largest = 0;
+    for (size_t k = 0; k < n * n; ++k) {
+      worst = std::max(worst, std::abs(b[k] - (*dense)[k]));
+      largest = std::max(largest, std::abs(static_cast<double>((*dense)[k])));
+    }
+    EXPECT_GT(largest, 1e-2);  // a real model, not all zeros
+    EXPECT_LT(worst, 1e-5) << "largest |B| " << largest << " "
+                           << sparse->report.method;
+    if (spec.algorithm != Algorithm::kDlae) {
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(b[i * n + i], 0.0);
+    }
+    EXPECT_EQ(sparse->popularity.size(), n);
+    EXPECT_EQ(sparse->report.nnz_b, sparse->indices.size());
   }
-  EXPECT_GT(largest, 1e-2);  // a real model, not all zeros
-  EXPECT_LT(worst, 1e-5) << "largest |B| " << largest;
-  if (spec.algorithm != Algorithm::kDlae) {
-    for (size_t i = 0; i < n; ++i) EXPECT_EQ(b[i * n + i], 0.0);
-  }
-  EXPECT_EQ(sparse->popularity.size(), n);
-  EXPECT_EQ(sparse->report.nnz_b, sparse->indices.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -280,10 +289,36 @@ double MeanTopTenOverlap(const Interactions& x, const std::vector<double>& a,
   return overlap / x.num_users();
 }
 
-// At density 0.1 every row keeps at most 0.1·n weights, the rankings stay
-// close to the exact model's (as close as pruning the exact B itself), and no
-// phase allocates anything of n² elements.
-TEST(SparseSolverTest, LowDensityKeepsRankingWithoutDenseBuffers) {
+class SparseMethodTest : public ::testing::TestWithParam<SparseMethod> {};
+
+// The 0.1·n weights a row (kFactor) or a column (kNeighborhoods) holds at
+// most at density 0.1.
+void ExpectAtMostPerLine(const SparseModel& m, size_t keep,
+                         SparseMethod method) {
+  const size_t n = m.num_items;
+  std::vector<size_t> per_column(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    if (method == SparseMethod::kFactor) {
+      EXPECT_LE(m.offsets[i + 1] - m.offsets[i], keep) << "row " << i;
+    }
+    for (uint64_t q = m.offsets[i]; q < m.offsets[i + 1]; ++q) {
+      ++per_column[m.indices[q]];
+    }
+  }
+  if (method == SparseMethod::kNeighborhoods) {
+    for (size_t j = 0; j < n; ++j) EXPECT_LE(per_column[j], keep) << j;
+    EXPECT_EQ(m.report.method, "neighborhoods");
+    EXPECT_EQ(m.report.nnz_inverse, 0u);
+    EXPECT_EQ(m.report.nnz_factor, 0u);
+  } else {
+    EXPECT_EQ(m.report.method, "factor");
+  }
+}
+
+// At density 0.1 every row (or column) keeps at most 0.1·n weights, the
+// rankings stay close to the exact model's (as close as pruning the exact B
+// itself), and no phase allocates anything of n² elements.
+TEST_P(SparseMethodTest, LowDensityKeepsRankingWithoutDenseBuffers) {
   const size_t n = 400;
   const Interactions x = ClusteredInteractions(1200, n, 11);
   ModelSpec spec;
@@ -296,12 +331,11 @@ TEST(SparseSolverTest, LowDensityKeepsRankingWithoutDenseBuffers) {
   SparseTrainOptions o;
   o.density = 0.1;
   o.num_threads = 2;
+  o.method = GetParam();
   absl::StatusOr<SparseModel> sparse = TrainSparse(x, spec, o);
   ASSERT_TRUE(sparse.ok()) << sparse.status();
   const size_t keep = 40;
-  for (size_t i = 0; i < n; ++i) {
-    EXPECT_LE(sparse->offsets[i + 1] - sparse->offsets[i], keep);
-  }
+  ExpectAtMostPerLine(*sparse, keep, GetParam());
   // The exact B pruned to the same 40 per row: the best a sparse B can do.
   std::vector<double> pruned(n * n, 0.0);
   for (size_t i = 0; i < n; ++i) {
@@ -317,7 +351,8 @@ TEST(SparseSolverTest, LowDensityKeepsRankingWithoutDenseBuffers) {
   }
   const double trained = MeanTopTenOverlap(x, exact_b, Dense(*sparse), n);
   const double best = MeanTopTenOverlap(x, exact_b, pruned, n);
-  // Measured: 0.729 trained, 0.735 for the pruned exact B (random: ~0.03).
+  // Measured: 0.729 (factor) and 0.722 (neighborhoods) trained, 0.735 for
+  // the pruned exact B (random: ~0.03).
   EXPECT_GT(trained, 0.65);
   EXPECT_GT(trained, best - 0.03) << "pruned exact model: " << best;
   std::cout << "top-10 overlap with the exact model: trained " << trained
@@ -331,7 +366,7 @@ TEST(SparseSolverTest, LowDensityKeepsRankingWithoutDenseBuffers) {
 // A catalog of many small taste clusters (a sparse G, like real catalogs):
 // every buffer the solver allocates — G, the factor L, W, B and the
 // per-thread length-n accumulators — stays far below n² elements.
-TEST(SparseSolverTest, NoBufferOfNSquaredOnSparseCatalog) {
+TEST_P(SparseMethodTest, NoBufferOfNSquaredOnSparseCatalog) {
   const size_t n = 4000, clusters = 200, users = 6000;
   std::mt19937 rng(17);
   Interactions x;
@@ -355,6 +390,7 @@ TEST(SparseSolverTest, NoBufferOfNSquaredOnSparseCatalog) {
   SparseTrainOptions o;
   o.density = 0.01;
   o.num_threads = 2;
+  o.method = GetParam();
   absl::StatusOr<SparseModel> sparse = TrainSparse(x, spec, o);
   ASSERT_TRUE(sparse.ok()) << sparse.status();
   const SparseTrainReport& r = sparse->report;
@@ -365,14 +401,21 @@ TEST(SparseSolverTest, NoBufferOfNSquaredOnSparseCatalog) {
             std::max({r.nnz_factor, r.nnz_inverse, r.nnz_b, 2 * n}));
   EXPECT_LT(r.largest_buffer_elements, n * n / 20);
   EXPECT_LT(r.nnz_gram, n * n / 20);
+  ExpectAtMostPerLine(*sparse, keep, GetParam());
   for (size_t i = 0; i < n; ++i) {
-    EXPECT_LE(sparse->offsets[i + 1] - sparse->offsets[i], keep);
     for (uint64_t q = sparse->offsets[i]; q < sparse->offsets[i + 1]; ++q) {
       EXPECT_NE(sparse->indices[q], i) << "EDLAE's diagonal is zero";
       EXPECT_TRUE(std::isfinite(sparse->weights[q]));
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Methods, SparseMethodTest,
+                         ::testing::Values(SparseMethod::kFactor,
+                                           SparseMethod::kNeighborhoods),
+                         [](const auto& info) {
+                           return std::string(SparseMethodName(info.param));
+                         });
 
 // TrainAndWrite with `sparse` set writes a sparse file holding exactly the
 // TrainSparse model, with its popularity and the sparse metadata.
@@ -386,6 +429,7 @@ TEST(SparseSolverTest, TrainAndWriteWritesTheSparseModel) {
   t.num_threads = 2;
   t.sparse = SparseTrainOptions{};
   t.sparse->density = 0.2;
+  t.sparse->method = SparseMethod::kFactor;
   t.out_path = ::testing::TempDir() + "/sparse_train_test.edlae";
   absl::StatusOr<TrainReport> report = TrainAndWrite(x, t);
   ASSERT_TRUE(report.ok()) << report.status();
@@ -414,6 +458,14 @@ TEST(SparseSolverTest, TrainAndWriteWritesTheSparseModel) {
   EXPECT_EQ(meta["density"], "0.2");
   EXPECT_EQ(meta["sparse_method"], "cholmod-llt-pruned-inverse");
   EXPECT_EQ(meta["nnz"], absl::StrCat(rows.nnz));
+  // The default method below density 1 records itself too.
+  t.sparse->method = SparseMethod::kAuto;
+  ASSERT_TRUE(TrainAndWrite(x, t).ok());
+  absl::StatusOr<std::shared_ptr<const Model>> nb = Model::Open(t.out_path);
+  ASSERT_TRUE(nb.ok()) << nb.status();
+  std::map<std::string, std::string> nb_meta((*nb)->metadata().begin(),
+                                             (*nb)->metadata().end());
+  EXPECT_EQ(nb_meta["sparse_method"], "neighborhood-regressions");
   // With a rank, sparse trains Algorithm 1 matrix-free on the sparse factor
   // (trainer/sparse_low_rank.h) and writes a low-rank file.
   t.spec.rank = 4;
@@ -444,13 +496,45 @@ TEST(SparseSolverTest, RefusesBadOptionsAndSingularSystems) {
   spec.algorithm = Algorithm::kZeroDiag;
   EXPECT_EQ(TrainSparse(x, spec, o).status().code(),
             absl::StatusCode::kInvalidArgument);
-  // An item nobody used with λ = 0: G + Λ is singular.
+  spec.algorithm = Algorithm::kEase;
+  o.method = SparseMethod::kNeighborhoods;
+  o.neighborhood_factor = 0.5;  // fewer neighbors than kept weights
+  EXPECT_EQ(TrainSparse(x, spec, o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o.neighborhood_factor = 2;
+  EXPECT_TRUE(TrainSparse(x, spec, o).ok());
+  // An item nobody used with λ = 0: G + Λ is singular, which the factor
+  // refuses; no neighborhood holds the item, so there it just has no
+  // weights.
   Interactions y = x;
   y.item_ids.push_back("unused");
   spec.algorithm = Algorithm::kEase;
   spec.lambda = 0;
+  o.method = SparseMethod::kFactor;
   EXPECT_EQ(TrainSparse(y, spec, o).status().code(),
             absl::StatusCode::kFailedPrecondition);
+  o.method = SparseMethod::kNeighborhoods;
+  absl::StatusOr<SparseModel> m = TrainSparse(y, spec, o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->offsets[30], m->offsets[31]);
+}
+
+TEST(SparseMethodNameTest, ParsesAndResolves) {
+  for (SparseMethod m : {SparseMethod::kAuto, SparseMethod::kNeighborhoods,
+                         SparseMethod::kFactor}) {
+    EXPECT_EQ(ParseSparseMethod(SparseMethodName(m)), m);
+  }
+  EXPECT_FALSE(ParseSparseMethod("cholmod").has_value());
+  SparseTrainOptions o;
+  o.density = 0.01;
+  EXPECT_EQ(ResolveSparseMethod(o), SparseMethod::kNeighborhoods);
+  o.factorization = FactorizationMethod::kIncomplete;
+  EXPECT_EQ(ResolveSparseMethod(o), SparseMethod::kFactor);
+  o.factorization = FactorizationMethod::kAuto;
+  o.density = 1;
+  EXPECT_EQ(ResolveSparseMethod(o), SparseMethod::kFactor);
+  o.method = SparseMethod::kNeighborhoods;
+  EXPECT_EQ(ResolveSparseMethod(o), SparseMethod::kNeighborhoods);
 }
 
 }  // namespace

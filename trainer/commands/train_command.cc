@@ -35,6 +35,8 @@ struct TrainFlags {
   double density = 0;  // 0: DefaultSparseDensity(n)
   int64_t min_cooccurrence = 0;
   double gram_density = 0;  // 0: DefaultGramDensity(n)
+  std::string sparse_method = "auto";
+  double neighborhood_factor = 0;  // 0: kDefaultNeighborhoodFactor
   std::string factorization = "auto";
   double incomplete_fill = 1.0;
   int64_t incomplete_max_per_column = kIncompleteMaxPerColumn;
@@ -53,17 +55,40 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   const LowRankOptions& low_rank = *checked;
   const FactorizationMethod factorization =
       *ParseFactorizationMethod(flags.factorization);
+  const SparseMethod sparse_method = *ParseSparseMethod(flags.sparse_method);
   const ProgressMode progress = *ParseProgressMode(flags.progress);
   const bool sparse = flags.sparse || flags.density > 0 ||
                       flags.min_cooccurrence > 0 || flags.gram_density > 0 ||
-                      factorization != FactorizationMethod::kAuto;
+                      factorization != FactorizationMethod::kAuto ||
+                      sparse_method != SparseMethod::kAuto ||
+                      flags.neighborhood_factor > 0;
+  if (sparse_method == SparseMethod::kNeighborhoods &&
+      factorization != FactorizationMethod::kAuto) {
+    return UsageError(command,
+                      "--factorization is for --sparse-method factor; the "
+                      "neighborhood regressions factor nothing");
+  }
+  if (flags.neighborhood_factor > 0 && flags.neighborhood_factor < 1) {
+    return UsageError(command,
+                      absl::StrCat("--neighborhood-factor: must be 0 (the "
+                                   "default) or >= 1, got ",
+                                   flags.neighborhood_factor));
+  }
+  if (sparse_method == SparseMethod::kFactor &&
+      flags.neighborhood_factor > 0) {
+    return UsageError(command,
+                      "--neighborhood-factor is for --sparse-method "
+                      "neighborhoods");
+  }
   // --sparse --rank K: Algorithm 1 (edlae) or the low-rank DLAE in closed
   // form, matrix-free on the sparse factor (trainer/sparse_low_rank.h).
   if (sparse) {
     if (absl::Status s = CheckSparseTraining(
             ModelSpecOf(solver, low_rank),
             flags.density > 0 || flags.gram_density > 0 ||
-                factorization != FactorizationMethod::kAuto);
+                factorization != FactorizationMethod::kAuto ||
+                sparse_method != SparseMethod::kAuto ||
+                flags.neighborhood_factor > 0);
         !s.ok()) {
       return UsageError(command, s.message());
     }
@@ -111,6 +136,10 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
     options.gram_density = flags.gram_density > 0
                                ? flags.gram_density
                                : DefaultGramDensity(x->num_items());
+    options.method = sparse_method;
+    if (flags.neighborhood_factor > 0) {
+      options.neighborhood_factor = flags.neighborhood_factor;
+    }
     options.factorization = factorization;
     options.incomplete_fill = flags.incomplete_fill;
     options.incomplete_max_per_column =
@@ -194,6 +223,24 @@ Command AddTrainCommand(CLI::App& program) {
             "sqrt(A_ii·A_jj), A = G + Λ (the dropped counts move to the "
             "diagonal); implies --sparse (0: the default, 1 = exact G)")
       ->check(Between(0, 1));
+  AddOption(*command, "sparse-method", flags->sparse_method,
+            "sparse full rank: auto | neighborhoods | factor "
+            "(neighborhoods: each item's exact regression on its "
+            "--neighborhood-factor × density·n neighbors; factor: a sparse "
+            "factor of G + Λ and its pruned inverse; auto: neighborhoods "
+            "below density 1, or factor when --factorization is given); "
+            "implies --sparse")
+      ->check(ParsedBy([](const std::string& name) {
+        return ParseSparseMethod(name).has_value()
+                   ? absl::OkStatus()
+                   : absl::InvalidArgumentError(
+                         "must be auto, neighborhoods or factor");
+      }));
+  AddOption(*command, "neighborhood-factor", flags->neighborhood_factor,
+            "sparse neighborhoods: each item regresses on this many times "
+            "its kept weights' count of neighbors, then keeps the largest "
+            "(0: the default, else at least 1); implies --sparse")
+      ->check(AtLeast(0));
   AddOption(*command, "factorization", flags->factorization,
             "sparse: auto | complete | incomplete (auto: complete CHOLMOD "
             "factor when the estimated peak fits the memory limit, else an "
