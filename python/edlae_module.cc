@@ -304,6 +304,8 @@ void DefineModule(py::module_& m) {
       .def_readwrite("density", &FitArgs::density)
       .def_readwrite("min_cooccurrence", &FitArgs::min_cooccurrence)
       .def_readwrite("factorization", &FitArgs::factorization)
+      .def_readwrite("sparse_method", &FitArgs::sparse_method)
+      .def_readwrite("neighborhood_factor", &FitArgs::neighborhood_factor)
       .def_readwrite("incomplete_fill", &FitArgs::incomplete_fill)
       .def_readwrite("incomplete_max_per_column",
                      &FitArgs::incomplete_max_per_column)

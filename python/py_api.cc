@@ -117,6 +117,15 @@ absl::StatusOr<TrainOptions> TrainOptionsOf(const FitArgs& args,
         "factorization must be auto, complete or incomplete, not '",
         args.factorization, "'"));
   }
+  const std::optional<SparseMethod> sparse_method =
+      ParseSparseMethod(args.sparse_method);
+  if (!sparse_method.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sparse_method must be auto, neighborhoods or factor, not '",
+        args.sparse_method, "'"));
+  }
+  RETURN_IF_ERROR(CheckSparseMethod(*sparse_method, *factorization,
+                                    args.neighborhood_factor));
   if (!(args.incomplete_fill > 0) || args.incomplete_max_per_column < 0 ||
       args.memory_limit_mb < 0) {
     return absl::InvalidArgumentError(
@@ -130,18 +139,20 @@ absl::StatusOr<TrainOptions> TrainOptionsOf(const FitArgs& args,
 
   // RunTrain (trainer/commands/train_command.cc): what trains sparse, its
   // options, and the memory check.
-  const bool sparse = args.sparse || args.density > 0 ||
-                      args.min_cooccurrence > 0 ||
-                      *factorization != FactorizationMethod::kAuto;
+  const bool shaped = args.density > 0 ||
+                      *factorization != FactorizationMethod::kAuto ||
+                      *sparse_method != SparseMethod::kAuto ||
+                      args.neighborhood_factor > 0;
+  const bool sparse = args.sparse || args.min_cooccurrence > 0 || shaped;
   RETURN_IF_ERROR(CheckStorage(train.storage, sparse));
   if (sparse) {
-    RETURN_IF_ERROR(CheckSparseTraining(
-        spec,
-        args.density > 0 || *factorization != FactorizationMethod::kAuto));
+    RETURN_IF_ERROR(CheckSparseTraining(spec, shaped));
     SparseTrainOptions options;
     options.density =
         args.density > 0 ? args.density : DefaultSparseDensity(x.num_items());
     options.min_cooccurrence = static_cast<uint32_t>(args.min_cooccurrence);
+    options.method = *sparse_method;
+    options.neighborhood_factor = args.neighborhood_factor;
     options.factorization = *factorization;
     options.incomplete_fill = args.incomplete_fill;
     options.incomplete_max_per_column =

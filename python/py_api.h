@@ -49,6 +49,10 @@ struct FitArgs {
   // --factorization (auto | complete | incomplete; not auto selects sparse
   // training), --incomplete-fill, --incomplete-max-per-column.
   std::string factorization = "auto";
+  // --sparse-method (auto | neighborhoods | factor; not auto selects sparse
+  // training), --neighborhood-factor (0: the default).
+  std::string sparse_method = "auto";
+  double neighborhood_factor = 0;
   double incomplete_fill = SparseTrainOptions().incomplete_fill;
   int64_t incomplete_max_per_column = kIncompleteMaxPerColumn;
   int threads = 0;  // 0: all cores

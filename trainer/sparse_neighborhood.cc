@@ -104,7 +104,74 @@ constexpr size_t kSearchRatio = 64;
 // pos[] of a rank outside the neighborhood being gathered.
 constexpr uint32_t kNotInSupport = std::numeric_limits<uint32_t>::max();
 
+// Cuts every row of `m` longer than `cap` to its `cap` largest |weight|
+// (ties to the smaller column), columns still ascending, in place.
+void CapRows(size_t cap, int threads, NeighborhoodModel* m) {
+  const size_t n = m->offsets.size() - 1;
+  std::vector<uint64_t> kept(n, 0);
+  ParallelFor(n, 1024, threads, [&](size_t begin, size_t end) {
+    std::vector<std::pair<float, uint32_t>> row;  // (|w|, column)
+    std::vector<float> weight_of;
+    for (size_t i = begin; i < end; ++i) {
+      const uint64_t first = m->offsets[i], last = m->offsets[i + 1];
+      kept[i] = std::min<uint64_t>(last - first, cap);
+      if (last - first <= cap) continue;
+      row.clear();
+      for (uint64_t q = first; q < last; ++q) {
+        row.emplace_back(std::abs(m->weights[q]), m->indices[q]);
+      }
+      std::nth_element(row.begin(), row.begin() + cap, row.end(),
+                       [](const auto& x, const auto& y) {
+                         return x.first != y.first ? x.first > y.first
+                                                   : x.second < y.second;
+                       });
+      row.resize(cap);
+      std::sort(row.begin(), row.end(), [](const auto& x, const auto& y) {
+        return x.second < y.second;
+      });
+      // The kept entries' weights, found again by column (ascending in both).
+      uint64_t q = first, at = first;
+      for (const auto& [unused, column] : row) {
+        while (m->indices[q] != column) ++q;
+        m->indices[at] = column;
+        m->weights[at++] = m->weights[q];
+      }
+    }
+  });
+  uint64_t at = 0;
+  size_t longest = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t first = m->offsets[i];
+    m->offsets[i] = at;
+    for (uint64_t q = first; q < first + kept[i]; ++q, ++at) {
+      m->indices[at] = m->indices[q];
+      m->weights[at] = m->weights[q];
+    }
+    longest = std::max<size_t>(longest, kept[i]);
+  }
+  m->offsets[n] = at;
+  m->indices.resize(at);
+  m->weights.resize(at);
+  m->longest_row = longest;
+}
+
 }  // namespace
+
+size_t NeighborhoodPeakBytes(const SparseGram& g,
+                             const NeighborhoodOptions& options) {
+  const double n = static_cast<double>(g.n);
+  const double pairs = static_cast<double>(g.nnz_upper()) - n;
+  const double lists = 2 * sizeof(RankedGram::Entry) * pairs + 24 * n;
+  const double weights =
+      n * static_cast<double>(std::min(options.keep, options.neighbors + 1));
+  const double m = static_cast<double>(options.neighbors) + 1;
+  const double per_thread =
+      4 * n + sizeof(Candidate) * n + 8 * m * (m + 1) + 24 * m;
+  const double ranking = static_cast<double>(g.bytes()) + lists;
+  const double solving = lists + 16 * weights + 8 * n +
+                         std::max(1, options.num_threads) * per_thread;
+  return static_cast<size_t>(std::max(ranking, solving));
+}
 
 absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
     SparseGram g, const std::vector<double>& shift,
@@ -138,6 +205,11 @@ absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
     return ranked;
   }();
 
+  std::vector<double> weight_scale(n);  // A_ii^−kNeighborExponent, by rank
+  for (size_t k = 0; k < n; ++k) {
+    weight_scale[k] = diag_a[k] > 0 ? std::pow(diag_a[k], -kNeighborExponent)
+                                    : 0.0;
+  }
   const size_t num_chunks = (n + kColumnsPerChunk - 1) / kColumnsPerChunk;
   std::vector<ColumnChunk> chunks(num_chunks);
   std::atomic<size_t> next{0};
@@ -175,14 +247,13 @@ absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
             }
           } else {
             if (candidates.size() > options.neighbors) {
-              // The largest one-item ridge coefficients G_ij / A_ii, ties
-              // by rank.
+              // The largest G_ij / A_ii^kNeighborExponent, ties by rank.
               std::nth_element(
                   candidates.begin(), candidates.begin() + options.neighbors,
                   candidates.end(),
                   [&](const Candidate& x, const Candidate& y) {
-                    const double sx = x.g / diag_a[x.rank];
-                    const double sy = y.g / diag_a[y.rank];
+                    const double sx = x.g * weight_scale[x.rank];
+                    const double sy = y.g * weight_scale[y.rank];
                     return sx != sy ? sx > sy : x.rank < y.rank;
                   });
               candidates.resize(options.neighbors);
@@ -307,6 +378,9 @@ absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
       }
     }
     chunk = ColumnChunk();
+  }
+  if (options.max_per_row > 0 && model.longest_row > options.max_per_row) {
+    CapRows(options.max_per_row, threads, &model);
   }
   return model;
 }

@@ -263,11 +263,11 @@ absl::Status Validate(const SolverOptions& solver,
     return absl::InvalidArgumentError(absl::StrCat(
         "inverse density must be in [0, 1], got ", options.inverse_density));
   }
-  if (!(options.neighborhood_factor >= 1) ||
-      !std::isfinite(options.neighborhood_factor)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("neighborhood factor must be finite and >= 1, got ",
-                     options.neighborhood_factor));
+  if (absl::Status s =
+          CheckSparseMethod(options.method, options.factorization,
+                            options.neighborhood_factor);
+      !s.ok()) {
+    return s;
   }
   if (!std::isfinite(options.drop_tolerance)) {
     return absl::InvalidArgumentError("drop tolerance must be finite");
@@ -308,15 +308,41 @@ absl::StatusOr<SparseModel> SolveByNeighborhoods(
   const auto start = Clock::now();
   NeighborhoodOptions o;
   o.keep = keep_b;
-  o.neighbors = std::min<size_t>(
-      n, static_cast<size_t>(std::ceil(options.neighborhood_factor *
-                                       static_cast<double>(keep_b))));
+  o.neighbors = NeighborsFor(keep_b, n, options.neighborhood_factor);
   o.zero_diagonal = solver.algorithm != Algorithm::kDlae;
   o.num_threads = threads;
   o.progress = options.progress;
+  o.max_per_row = kNeighborhoodRowCap * keep_b;
   report.method = SparseMethodName(SparseMethod::kNeighborhoods);
   report.factorization = "none";
   report.neighbors = o.neighbors;
+  // The estimate, before the big allocations: what the process holds
+  // besides G, plus the solve's own peak (G and its ranked lists, then the
+  // lists and B).
+  const size_t gram_bytes = g.bytes();
+  const size_t rss = CurrentRssBytes();
+  report.estimated_peak_bytes =
+      (rss > gram_bytes ? rss - gram_bytes : 0) + NeighborhoodPeakBytes(g, o);
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  if (log) {
+    *log << absl::StrFormat(
+        "[train] sparse memory estimate: neighborhoods (%d neighbors, ≤ %d "
+        "weights per column) → peak %.2f GiB%s\n",
+        o.neighbors, keep_b, report.estimated_peak_bytes / kGiB,
+        options.memory_limit_bytes > 0
+            ? absl::StrFormat("; limit %.2f GiB",
+                              options.memory_limit_bytes / kGiB)
+            : "");
+  }
+  if (options.memory_limit_bytes > 0 &&
+      report.estimated_peak_bytes > options.memory_limit_bytes) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the sparse neighborhood solve needs about %.2f GiB but only %.2f GiB "
+        "is allowed; lower --density (B's weights: %d per column) or "
+        "--neighborhood-factor, or drop rare items (--min-item-count)",
+        report.estimated_peak_bytes / kGiB,
+        options.memory_limit_bytes / kGiB, keep_b));
+  }
   absl::StatusOr<NeighborhoodModel> b =
       SolveNeighborhoods(std::move(g), shift, o, log);
   if (!b.ok()) return b.status();
@@ -331,10 +357,11 @@ absl::StatusOr<SparseModel> SolveByNeighborhoods(
   report.peak_rss_bytes = PeakRssBytes();
   LogPhase(log,
            absl::StrFormat("B by neighborhoods (%d neighbors per item, "
-                           "nnz(B) = %d, ≤ %d per column, longest row %d, "
+                           "nnz(B) = %d, ≤ %d per column, longest row %d "
+                           "(cap %d), "
                            "density %.4g)",
                            o.neighbors, report.nnz_b, keep_b,
-                           report.longest_row,
+                           report.longest_row, o.max_per_row,
                            static_cast<double>(report.nnz_b) / n / n),
            report.neighborhood_seconds);
   return model;
@@ -342,10 +369,48 @@ absl::StatusOr<SparseModel> SolveByNeighborhoods(
 
 }  // namespace
 
-SparseMethod ResolveSparseMethod(const SparseTrainOptions& options) {
+absl::Status CheckSparseMethod(SparseMethod method,
+                               FactorizationMethod factorization,
+                               double neighborhood_factor) {
+  if (method == SparseMethod::kNeighborhoods &&
+      factorization != FactorizationMethod::kAuto) {
+    return absl::InvalidArgumentError(
+        "a factorization is for the factor method; the neighborhood "
+        "regressions factor nothing");
+  }
+  if (neighborhood_factor != 0 &&
+      !(neighborhood_factor >= 1 && std::isfinite(neighborhood_factor))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("neighborhood factor must be 0 (the default) or a "
+                     "finite number >= 1, got ",
+                     neighborhood_factor));
+  }
+  if (method == SparseMethod::kFactor && neighborhood_factor != 0) {
+    return absl::InvalidArgumentError(
+        "a neighborhood factor is for the neighborhoods method");
+  }
+  return absl::OkStatus();
+}
+
+size_t NeighborsFor(size_t keep, size_t n, double factor) {
+  if (factor == 0) factor = kDefaultNeighborhoodFactor;
+  const size_t scaled = static_cast<size_t>(
+      std::ceil(std::max(1.0, factor) * static_cast<double>(keep)));
+  return std::min(n, std::max(scaled, std::min(4 * keep, kMinNeighbors)));
+}
+
+SparseMethod ResolveSparseMethod(const SparseTrainOptions& options,
+                                 size_t n) {
   if (options.method != SparseMethod::kAuto) return options.method;
-  return options.density >= 1 ||
-                 options.factorization != FactorizationMethod::kAuto
+  if (options.density >= 1 ||
+      options.factorization != FactorizationMethod::kAuto) {
+    return SparseMethod::kFactor;
+  }
+  const double m = static_cast<double>(NeighborsFor(
+      KeepPerRowForDensity(options.density, n), n,
+      options.neighborhood_factor));
+  const double items = static_cast<double>(n);
+  return items * m * m * m / 3 > kNeighborhoodCostShare * items * items * items
              ? SparseMethod::kFactor
              : SparseMethod::kNeighborhoods;
 }
@@ -448,7 +513,7 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
         lambda[i] + (g.dropped_row_sums.empty() ? 0.0 : g.dropped_row_sums[i]);
   }
 
-  const SparseMethod method = ResolveSparseMethod(options);
+  const SparseMethod method = ResolveSparseMethod(options, n);
   if (method == SparseMethod::kNeighborhoods) {
     return SolveByNeighborhoods(std::move(model), std::move(g), shift, solver,
                                 options,

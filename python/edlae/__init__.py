@@ -167,7 +167,8 @@ class Model:
 def fit(X: Any, model: str = "edlae", lam: float = 0.0, dropout: float = 0.0, rank: Optional[int] = None, *,
         item_ids: Optional[Sequence] = None, user_ids: Optional[Sequence] = None, method: Optional[str] = None,
         sparse: bool = False, density: Optional[float] = None, min_cooccurrence: int = 0,
-        factorization: str = "auto", incomplete_fill: float = 1.0, incomplete_max_per_column: int = 0,
+        factorization: str = "auto", sparse_method: str = "auto", neighborhood_factor: float = 0.0,
+        incomplete_fill: float = 1.0, incomplete_max_per_column: int = 0,
         memory_limit_mb: int = 0,
         precision: str = "float64", dtype: str = "float32", threads: Optional[int] = None, epochs: int = 10,
         omega: float = 0.0, seed: int = 1, eigensolver: str = "auto", skip_memory_check: bool = False,
@@ -176,8 +177,8 @@ def fit(X: Any, model: str = "edlae", lam: float = 0.0, dropout: float = 0.0, ra
     """Trains a model on X exactly as `edlae-train train` does (the same C++ pipeline and defaults; argument
     names follow its flags): model "ease" | "edlae" | "dlae" | "zero-diag" (low-rank only), lam = --lambda,
     dropout = --dropout, rank = --rank (None: full rank B), method = --method (closed-form | admm | als),
-    sparse / density / min_cooccurrence / factorization / incomplete_fill / incomplete_max_per_column =
-    the --flags of those names, memory_limit_mb = --memory-limit-mb, precision = --precision,
+    sparse / density / min_cooccurrence / factorization / sparse_method / neighborhood_factor / incomplete_fill /
+    incomplete_max_per_column = the --flags of those names, memory_limit_mb = --memory-limit-mb, precision = --precision,
     dtype = --dtype (storage: float32 | float16 | bfloat16 | int8, int8 for dense and low-rank models),
     threads = --threads (None: all cores).
 
@@ -202,6 +203,8 @@ def fit(X: Any, model: str = "edlae", lam: float = 0.0, dropout: float = 0.0, ra
         args.density = float(density)
     args.min_cooccurrence = int(min_cooccurrence)
     args.factorization = factorization
+    args.sparse_method = sparse_method
+    args.neighborhood_factor = float(neighborhood_factor)
     args.incomplete_fill = float(incomplete_fill)
     args.incomplete_max_per_column = int(incomplete_max_per_column)
     args.memory_limit_mb = int(memory_limit_mb)

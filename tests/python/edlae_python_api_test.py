@@ -124,6 +124,12 @@ class PythonApiTest(unittest.TestCase):
              ["--model", "edlae", "--lambda", "10", "--dropout", "0.3", "--rank", "6", "--sparse"]),
             ("ease", dict(lam=20.0, sparse=True, density=0.5),
              ["--model", "ease", "--lambda", "20", "--sparse", "--density", "0.5"]),
+            ("edlae", dict(lam=10.0, dropout=0.3, density=0.2, sparse_method="factor"),
+             ["--model", "edlae", "--lambda", "10", "--dropout", "0.3", "--density", "0.2",
+              "--sparse-method", "factor"]),
+            ("dlae", dict(lam=10.0, dropout=0.3, density=0.1, neighborhood_factor=2.0),
+             ["--model", "dlae", "--lambda", "10", "--dropout", "0.3", "--density", "0.1",
+              "--neighborhood-factor", "2"]),
         ]
         for k, (model, kwargs, flags) in enumerate(cases):
             with self.subTest(model=model, **kwargs):
@@ -276,6 +282,9 @@ class PythonApiTest(unittest.TestCase):
             lambda: edlae.fit(X, model="ease", rank=4),
             lambda: edlae.fit(X, method="admm"),
             lambda: edlae.fit(X, rank=4, sparse=True, density=0.5),
+            lambda: edlae.fit(X, lam=1.0, sparse_method="cholmod"),
+            lambda: edlae.fit(X, lam=1.0, neighborhood_factor=0.5),
+            lambda: edlae.fit(X, lam=1.0, rank=4, sparse_method="neighborhoods"),
             lambda: edlae.fit(X, dtype="f64"),
             lambda: edlae.fit(X, memory_limit_mb=1, lam=1.0),
         ]

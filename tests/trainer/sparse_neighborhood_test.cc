@@ -55,7 +55,8 @@ std::vector<double> Column(const NeighborhoodModel& m, size_t n, size_t j) {
 }
 
 // The support the solver must choose, by brute force over the dense G: the
-// `neighbors` items i ≠ j with G_ij > 0 and the largest G_ij / A_ii, ties to
+// `neighbors` items i ≠ j with G_ij > 0 and the largest
+// G_ij / A_ii^kNeighborExponent, ties to
 // the less popular item (smaller G_ii, then smaller index).
 std::vector<size_t> ExpectedSupport(const std::vector<double>& g,
                                     const std::vector<double>& a_diag,
@@ -65,8 +66,8 @@ std::vector<size_t> ExpectedSupport(const std::vector<double>& g,
     if (i != j && g[i * n + j] > 0) c.push_back(i);
   }
   std::sort(c.begin(), c.end(), [&](size_t x, size_t y) {
-    const double sx = g[x * n + j] / a_diag[x];
-    const double sy = g[y * n + j] / a_diag[y];
+    const double sx = g[x * n + j] * std::pow(a_diag[x], -kNeighborExponent);
+    const double sy = g[y * n + j] * std::pow(a_diag[y], -kNeighborExponent);
     if (sx != sy) return sx > sy;
     if (g[x * n + x] != g[y * n + y]) return g[x * n + x] < g[y * n + y];
     return x < y;
@@ -241,6 +242,44 @@ TEST(SparseNeighborhoodTest, KeepCutsEachColumnToItsLargestWeights) {
     }
     EXPECT_EQ(nonzero, count) << "column " << j;
   }
+}
+
+// max_per_row: each row keeps its largest |b_ij| of the uncapped solve,
+// unchanged, columns ascending.
+TEST(SparseNeighborhoodTest, RowCapKeepsEachRowsLargestWeights) {
+  const Fixture f = MakeFixture(200, 800, 10, 0);
+  NeighborhoodOptions o;
+  o.neighbors = 40;
+  o.keep = 30;
+  absl::StatusOr<NeighborhoodModel> full =
+      SolveNeighborhoods(Gram(f.x), f.shift, o);
+  o.max_per_row = 25;
+  absl::StatusOr<NeighborhoodModel> capped =
+      SolveNeighborhoods(Gram(f.x), f.shift, o);
+  ASSERT_TRUE(full.ok() && capped.ok());
+  ASSERT_GT(full->longest_row, 25u) << "popular rows must need the cap";
+  EXPECT_EQ(capped->longest_row, 25u);
+  size_t cut_rows = 0;
+  for (size_t i = 0; i < f.n; ++i) {
+    std::vector<float> magnitudes;
+    for (uint64_t q = full->offsets[i]; q < full->offsets[i + 1]; ++q) {
+      magnitudes.push_back(std::abs(full->weights[q]));
+    }
+    std::sort(magnitudes.rbegin(), magnitudes.rend());
+    const size_t count = std::min<size_t>(25, magnitudes.size());
+    ASSERT_EQ(capped->offsets[i + 1] - capped->offsets[i], count) << i;
+    cut_rows += magnitudes.size() > 25;
+    uint64_t q = full->offsets[i];
+    for (uint64_t c = capped->offsets[i]; c < capped->offsets[i + 1]; ++c) {
+      if (c > capped->offsets[i]) {
+        ASSERT_LT(capped->indices[c - 1], capped->indices[c]);
+      }
+      while (full->indices[q] != capped->indices[c]) ++q;
+      EXPECT_EQ(capped->weights[c], full->weights[q]);
+      EXPECT_GE(std::abs(capped->weights[c]), magnitudes[count - 1]);
+    }
+  }
+  EXPECT_GT(cut_rows, 0u);
 }
 
 TEST(SparseNeighborhoodTest, ThreadCountDoesNotChangeAWeight) {

@@ -307,6 +307,10 @@ void ExpectAtMostPerLine(const SparseModel& m, size_t keep,
   }
   if (method == SparseMethod::kNeighborhoods) {
     for (size_t j = 0; j < n; ++j) EXPECT_LE(per_column[j], keep) << j;
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_LE(m.offsets[i + 1] - m.offsets[i], kNeighborhoodRowCap * keep);
+    }
+    EXPECT_LE(m.report.longest_row, kNeighborhoodRowCap * keep);
     EXPECT_EQ(m.report.method, "neighborhoods");
     EXPECT_EQ(m.report.nnz_inverse, 0u);
     EXPECT_EQ(m.report.nnz_factor, 0u);
@@ -351,7 +355,7 @@ TEST_P(SparseMethodTest, LowDensityKeepsRankingWithoutDenseBuffers) {
   }
   const double trained = MeanTopTenOverlap(x, exact_b, Dense(*sparse), n);
   const double best = MeanTopTenOverlap(x, exact_b, pruned, n);
-  // Measured: 0.729 (factor) and 0.722 (neighborhoods) trained, 0.735 for
+  // Measured: 0.729 (factor) and 0.713 (neighborhoods) trained, 0.735 for
   // the pruned exact B (random: ~0.03).
   EXPECT_GT(trained, 0.65);
   EXPECT_GT(trained, best - 0.03) << "pruned exact model: " << best;
@@ -458,8 +462,8 @@ TEST(SparseSolverTest, TrainAndWriteWritesTheSparseModel) {
   EXPECT_EQ(meta["density"], "0.2");
   EXPECT_EQ(meta["sparse_method"], "cholmod-llt-pruned-inverse");
   EXPECT_EQ(meta["nnz"], absl::StrCat(rows.nnz));
-  // The default method below density 1 records itself too.
-  t.sparse->method = SparseMethod::kAuto;
+  // The neighborhood method records itself too.
+  t.sparse->method = SparseMethod::kNeighborhoods;
   ASSERT_TRUE(TrainAndWrite(x, t).ok());
   absl::StatusOr<std::shared_ptr<const Model>> nb = Model::Open(t.out_path);
   ASSERT_TRUE(nb.ok()) << nb.status();
@@ -509,9 +513,19 @@ TEST(SparseSolverTest, RefusesBadOptionsAndSingularSystems) {
   y.item_ids.push_back("unused");
   spec.lambda = 0;
   o.method = SparseMethod::kFactor;
-  o.neighborhood_factor = 1;
+  o.neighborhood_factor = 0;
   EXPECT_EQ(TrainSparse(y, spec, o).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SparseMethodNameTest, NeighborsWidenSmallColumnsUpTo256) {
+  EXPECT_EQ(NeighborsFor(36, 3583, 1), 144u);
+  EXPECT_EQ(NeighborsFor(100, 10000, 1), 256u);
+  EXPECT_EQ(NeighborsFor(249, 24915, 1), 256u);
+  EXPECT_EQ(NeighborsFor(300, 40000, 1), 300u);
+  EXPECT_EQ(NeighborsFor(300, 40000, 2), 600u);
+  EXPECT_EQ(NeighborsFor(50, 120, 1), 120u);  // at most n
+  EXPECT_EQ(NeighborsFor(120, 120, 1), 120u);
 }
 
 TEST(SparseMethodNameTest, ParsesAndResolves) {
@@ -522,14 +536,39 @@ TEST(SparseMethodNameTest, ParsesAndResolves) {
   EXPECT_FALSE(ParseSparseMethod("cholmod").has_value());
   SparseTrainOptions o;
   o.density = 0.01;
-  EXPECT_EQ(ResolveSparseMethod(o), SparseMethod::kNeighborhoods);
+  EXPECT_EQ(ResolveSparseMethod(o, 24915), SparseMethod::kNeighborhoods);
+  o.density = DefaultSparseDensity(1000000);  // 256 per column
+  EXPECT_EQ(ResolveSparseMethod(o, 1000000), SparseMethod::kNeighborhoods);
+  o.density = 0.01;  // 10,000 per column: n·m³/3 = 0.33 n³
+  EXPECT_EQ(ResolveSparseMethod(o, 1000000), SparseMethod::kFactor);
+  o.density = 0.01;
   o.factorization = FactorizationMethod::kIncomplete;
-  EXPECT_EQ(ResolveSparseMethod(o), SparseMethod::kFactor);
+  EXPECT_EQ(ResolveSparseMethod(o, 24915), SparseMethod::kFactor);
   o.factorization = FactorizationMethod::kAuto;
   o.density = 1;
-  EXPECT_EQ(ResolveSparseMethod(o), SparseMethod::kFactor);
+  EXPECT_EQ(ResolveSparseMethod(o, 24915), SparseMethod::kFactor);
+  // Dense rows: 1,698 neighbors per item cost n·m³/3 = 0.33 n³.
+  o.density = 0.1;
+  EXPECT_EQ(ResolveSparseMethod(o, 16980), SparseMethod::kFactor);
   o.method = SparseMethod::kNeighborhoods;
-  EXPECT_EQ(ResolveSparseMethod(o), SparseMethod::kNeighborhoods);
+  EXPECT_EQ(ResolveSparseMethod(o, 16980), SparseMethod::kNeighborhoods);
+  o.density = 1;
+  EXPECT_EQ(ResolveSparseMethod(o, 24915), SparseMethod::kNeighborhoods);
+  EXPECT_TRUE(CheckSparseMethod(SparseMethod::kAuto,
+                                FactorizationMethod::kComplete, 0)
+                  .ok());
+  EXPECT_FALSE(CheckSparseMethod(SparseMethod::kNeighborhoods,
+                                 FactorizationMethod::kComplete, 0)
+                   .ok());
+  EXPECT_FALSE(
+      CheckSparseMethod(SparseMethod::kFactor, FactorizationMethod::kAuto, 2)
+          .ok());
+  EXPECT_FALSE(
+      CheckSparseMethod(SparseMethod::kAuto, FactorizationMethod::kAuto, 0.5)
+          .ok());
+  EXPECT_TRUE(
+      CheckSparseMethod(SparseMethod::kAuto, FactorizationMethod::kAuto, 3)
+          .ok());
 }
 
 }  // namespace

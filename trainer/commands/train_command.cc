@@ -36,7 +36,7 @@ struct TrainFlags {
   int64_t min_cooccurrence = 0;
   double gram_density = 0;  // 0: DefaultGramDensity(n)
   std::string sparse_method = "auto";
-  double neighborhood_factor = 0;  // 0: kDefaultNeighborhoodFactor
+  double neighborhood_factor = 0;  // as SparseTrainOptions
   std::string factorization = "auto";
   double incomplete_fill = 1.0;
   int64_t incomplete_max_per_column = kIncompleteMaxPerColumn;
@@ -62,23 +62,10 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
                       factorization != FactorizationMethod::kAuto ||
                       sparse_method != SparseMethod::kAuto ||
                       flags.neighborhood_factor > 0;
-  if (sparse_method == SparseMethod::kNeighborhoods &&
-      factorization != FactorizationMethod::kAuto) {
-    return UsageError(command,
-                      "--factorization is for --sparse-method factor; the "
-                      "neighborhood regressions factor nothing");
-  }
-  if (flags.neighborhood_factor > 0 && flags.neighborhood_factor < 1) {
-    return UsageError(command,
-                      absl::StrCat("--neighborhood-factor: must be 0 (the "
-                                   "default) or >= 1, got ",
-                                   flags.neighborhood_factor));
-  }
-  if (sparse_method == SparseMethod::kFactor &&
-      flags.neighborhood_factor > 0) {
-    return UsageError(command,
-                      "--neighborhood-factor is for --sparse-method "
-                      "neighborhoods");
+  if (absl::Status s = CheckSparseMethod(sparse_method, factorization,
+                                         flags.neighborhood_factor);
+      !s.ok()) {
+    return UsageError(command, s.message());
   }
   // --sparse --rank K: Algorithm 1 (edlae) or the low-rank DLAE in closed
   // form, matrix-free on the sparse factor (trainer/sparse_low_rank.h).
@@ -137,9 +124,7 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
                                ? flags.gram_density
                                : DefaultGramDensity(x->num_items());
     options.method = sparse_method;
-    if (flags.neighborhood_factor > 0) {
-      options.neighborhood_factor = flags.neighborhood_factor;
-    }
+    options.neighborhood_factor = flags.neighborhood_factor;
     options.factorization = factorization;
     options.incomplete_fill = flags.incomplete_fill;
     options.incomplete_max_per_column =
