@@ -582,6 +582,33 @@ TEST(FlagLayerTest, SparseTrainingAndPruning) {
   r = RunBinary(kTrain, {"inspect", dir.File("p.edlae")});
   EXPECT_THAT(r.out, HasSubstr("sparse"));
   EXPECT_THAT(r.out, HasSubstr("prune_topk"));
+  // Each method by name is recorded in the file; contradicting knobs are
+  // usage errors before any data is read, and nothing is written.
+  for (const auto& [method, recorded] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"neighborhoods", "neighborhood-regressions"},
+           {"factor", "cholmod-llt-pruned-inverse"}}) {
+    r = RunBinary(kTrain, {"train", "--input", data, "--model", "ease",
+                           "--lambda", "20", "--sparse-method", method,
+                           "--out", dir.File("m.edlae")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = RunBinary(kTrain, {"inspect", dir.File("m.edlae")});
+    EXPECT_THAT(r.out, HasSubstr(recorded));
+  }
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--sparse-method", "cholmod"},
+        std::vector<std::string>{"--neighborhood-factor", "0.5"},
+        std::vector<std::string>{"--sparse-method", "neighborhoods",
+                                 "--factorization", "complete"},
+        std::vector<std::string>{"--sparse-method", "factor",
+                                 "--neighborhood-factor", "2"}}) {
+    std::vector<std::string> args = {"train", "--input", data, "--out",
+                                     dir.File("bad.edlae")};
+    args.insert(args.end(), bad.begin(), bad.end());
+    r = RunBinary(kTrain, args);
+    EXPECT_EQ(r.exit_code, 2) << bad[0] << " " << bad[1] << ": " << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.File("bad.edlae")));
+  }
   // --sparse --rank: Algorithm 1 matrix-free on the sparse factor.
   r = RunBinary(kTrain, {"train", "--input", data, "--model", "edlae", "--rank",
                          "4", "--sparse", "--out", dir.File("r.edlae")});
@@ -594,6 +621,8 @@ TEST(FlagLayerTest, SparseTrainingAndPruning) {
        {std::vector<std::string>{"--model", "edlae", "--density", "0.1"},
         std::vector<std::string>{"--model", "edlae", "--sparse",
                                  "--factorization", "incomplete"},
+        std::vector<std::string>{"--model", "edlae", "--sparse-method",
+                                 "neighborhoods"},
         std::vector<std::string>{"--model", "ease", "--sparse"},
         std::vector<std::string>{"--model", "edlae", "--sparse", "--method",
                                  "admm"}}) {

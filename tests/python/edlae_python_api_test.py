@@ -124,11 +124,11 @@ class PythonApiTest(unittest.TestCase):
              ["--model", "edlae", "--lambda", "10", "--dropout", "0.3", "--rank", "6", "--sparse"]),
             ("ease", dict(lam=20.0, sparse=True, density=0.5),
              ["--model", "ease", "--lambda", "20", "--sparse", "--density", "0.5"]),
-            ("edlae", dict(lam=10.0, dropout=0.3, density=0.2, sparse_method="factor"),
-             ["--model", "edlae", "--lambda", "10", "--dropout", "0.3", "--density", "0.2",
+            ("edlae", dict(lam=10.0, dropout=0.3, sparse=True, density=0.2, sparse_method="factor"),
+             ["--model", "edlae", "--lambda", "10", "--dropout", "0.3", "--sparse", "--density", "0.2",
               "--sparse-method", "factor"]),
-            ("dlae", dict(lam=10.0, dropout=0.3, density=0.1, neighborhood_factor=2.0),
-             ["--model", "dlae", "--lambda", "10", "--dropout", "0.3", "--density", "0.1",
+            ("dlae", dict(lam=10.0, dropout=0.3, sparse=True, density=0.1, neighborhood_factor=2.0),
+             ["--model", "dlae", "--lambda", "10", "--dropout", "0.3", "--sparse", "--density", "0.1",
               "--neighborhood-factor", "2"]),
         ]
         for k, (model, kwargs, flags) in enumerate(cases):
