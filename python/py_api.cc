@@ -139,10 +139,9 @@ absl::StatusOr<TrainOptions> TrainOptionsOf(const FitArgs& args,
 
   // RunTrain (trainer/commands/train_command.cc): what trains sparse, its
   // options, and the memory check.
-  const bool shaped = args.density > 0 ||
-                      *factorization != FactorizationMethod::kAuto ||
-                      *sparse_method != SparseMethod::kAuto ||
-                      args.neighborhood_factor > 0;
+  const bool shaped =
+      args.density > 0 || *factorization != FactorizationMethod::kAuto ||
+      *sparse_method != SparseMethod::kAuto || args.neighborhood_factor > 0;
   const bool sparse = args.sparse || args.min_cooccurrence > 0 || shaped;
   RETURN_IF_ERROR(CheckStorage(train.storage, sparse));
   if (sparse) {

@@ -49,8 +49,7 @@ class ScopedSingleThreadedBlas {
   ScopedSingleThreadedBlas();
   ~ScopedSingleThreadedBlas();
   ScopedSingleThreadedBlas(const ScopedSingleThreadedBlas&) = delete;
-  ScopedSingleThreadedBlas& operator=(const ScopedSingleThreadedBlas&) =
-      delete;
+  ScopedSingleThreadedBlas& operator=(const ScopedSingleThreadedBlas&) = delete;
 
  private:
   int previous_;

@@ -31,6 +31,17 @@ void ParallelFor(size_t count, size_t chunk, int threads, Fn fn) {
   for (std::thread& th : pool) th.join();
 }
 
+// Runs worker() on `threads` threads (the calling one among them) and
+// returns when all have returned; each call makes its own state first (per
+// thread buffers), then takes work from a shared counter of its own.
+template <typename Worker>
+void RunThreads(int threads, Worker worker) {
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& th : pool) th.join();
+}
+
 // fn(i, j, a[i·n + j] (lower, j < i), a[j·n + i] (upper)), both as lvalues,
 // for every element strictly below the diagonal of the n × n row-major matrix
 // `a`, tile by tile so both sides stay in cache; tiles run in parallel, and

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -111,7 +110,6 @@ void CapRows(size_t cap, int threads, NeighborhoodModel* m) {
   std::vector<uint64_t> kept(n, 0);
   ParallelFor(n, 1024, threads, [&](size_t begin, size_t end) {
     std::vector<std::pair<float, uint32_t>> row;  // (|w|, column)
-    std::vector<float> weight_of;
     for (size_t i = begin; i < end; ++i) {
       const uint64_t first = m->offsets[i], last = m->offsets[i + 1];
       kept[i] = std::min<uint64_t>(last - first, cap);
@@ -178,8 +176,8 @@ absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
     const NeighborhoodOptions& options, std::ostream* log) {
   const size_t n = g.n;
   if (shift.size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "shift has ", shift.size(), " entries for ", n, " items"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("shift has ", shift.size(), " entries for ", n, " items"));
   }
   if (options.neighbors == 0) {
     return absl::InvalidArgumentError("neighbors must be at least 1");
@@ -207,8 +205,8 @@ absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
 
   std::vector<double> weight_scale(n);  // A_ii^−kNeighborExponent, by rank
   for (size_t k = 0; k < n; ++k) {
-    weight_scale[k] = diag_a[k] > 0 ? std::pow(diag_a[k], -kNeighborExponent)
-                                    : 0.0;
+    weight_scale[k] =
+        diag_a[k] > 0 ? std::pow(diag_a[k], -kNeighborExponent) : 0.0;
   }
   const size_t num_chunks = (n + kColumnsPerChunk - 1) / kColumnsPerChunk;
   std::vector<ColumnChunk> chunks(num_chunks);
@@ -248,14 +246,14 @@ absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
           } else {
             if (candidates.size() > options.neighbors) {
               // The largest G_ij / A_ii^kNeighborExponent, ties by rank.
-              std::nth_element(
-                  candidates.begin(), candidates.begin() + options.neighbors,
-                  candidates.end(),
-                  [&](const Candidate& x, const Candidate& y) {
-                    const double sx = x.g * weight_scale[x.rank];
-                    const double sy = y.g * weight_scale[y.rank];
-                    return sx != sy ? sx > sy : x.rank < y.rank;
-                  });
+              std::nth_element(candidates.begin(),
+                               candidates.begin() + options.neighbors,
+                               candidates.end(),
+                               [&](const Candidate& x, const Candidate& y) {
+                                 const double sx = x.g * weight_scale[x.rank];
+                                 const double sy = y.g * weight_scale[y.rank];
+                                 return sx != sy ? sx > sy : x.rank < y.rank;
+                               });
               candidates.resize(options.neighbors);
             }
             for (const Candidate& cand : candidates) {
@@ -287,11 +285,10 @@ absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
             const Candidate* last = r.up.data() + r.up_offsets[k + 1];
             if (static_cast<size_t>(last - first) > kSearchRatio * (s - a)) {
               for (size_t e = a + 1; e < s && first < last; ++e) {
-                first = std::lower_bound(
-                    first, last, support[e],
-                    [](const Candidate& x, uint32_t rank) {
-                      return x.rank < rank;
-                    });
+                first = std::lower_bound(first, last, support[e],
+                                         [](const Candidate& x, uint32_t rank) {
+                                           return x.rank < rank;
+                                         });
                 if (first < last && first->rank == support[e]) {
                   row[e] = first->g;
                 }
@@ -335,10 +332,7 @@ absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
         progress.Add(end - begin);
       }
     };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (std::thread& th : pool) th.join();
+    RunThreads(threads, worker);
   }
   progress.Finish();
   if (const size_t item = failed_item.load(); item < n) {
@@ -359,8 +353,8 @@ absl::StatusOr<NeighborhoodModel> SolveNeighborhoods(
     for (uint32_t item : chunk.rows) ++model.offsets[item + 1];
   }
   for (size_t i = 0; i < n; ++i) {
-    model.longest_row = std::max<size_t>(model.longest_row,
-                                         model.offsets[i + 1]);
+    model.longest_row =
+        std::max<size_t>(model.longest_row, model.offsets[i + 1]);
     model.offsets[i + 1] += model.offsets[i];
   }
   model.indices.resize(model.offsets[n]);

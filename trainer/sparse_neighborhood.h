@@ -69,15 +69,14 @@ struct NeighborhoodModel {
 // (ScopedSingleThreadedBlas). Then B by columns and by rows (8 bytes per
 // weight each). Deterministic: a column's result does not depend on the thread
 // count. g is consumed: relabeled by ascending popularity into two lists
-// (8 bytes per stored pair each) that replace it. Errors: FailedPrecondition naming the item when a neighborhood's
-// G_SS + Λ_SS is not positive definite (λ = 0 with duplicated items) or a
-// weight is not finite; InvalidArgument for neighbors == 0 or a shift of
-// the wrong size.
-// The most SolveNeighborhoods holds at once beyond what the caller holds
-// besides g, in bytes: g plus its two ranked lists while they are built,
-// then the lists, B's columns and rows (8 bytes per weight each, at most
-// keep per column), and each thread's buffers (pos, candidates, the
-// m × (m + 1) system).
+// (8 bytes per stored pair each) that replace it. Errors: FailedPrecondition
+// naming the item when a neighborhood's G_SS + Λ_SS is not positive definite (λ
+// = 0 with duplicated items) or a weight is not finite; InvalidArgument for
+// neighbors == 0 or a shift of the wrong size. The most SolveNeighborhoods
+// holds at once beyond what the caller holds besides g, in bytes: g plus its
+// two ranked lists while they are built, then the lists, B's columns and rows
+// (8 bytes per weight each, at most keep per column), and each thread's buffers
+// (pos, candidates, the m × (m + 1) system).
 size_t NeighborhoodPeakBytes(const SparseGram& g,
                              const NeighborhoodOptions& options);
 

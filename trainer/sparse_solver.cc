@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,15 +23,6 @@ namespace edlae {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Runs worker(state) on `threads` threads; each makes its own state first.
-template <typename Worker>
-void RunThreads(int threads, Worker worker) {
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& th : pool) th.join();
-}
 
 // W ≈ L⁻¹ in CSC form, lower triangular.
 struct InverseFactor {
@@ -263,9 +253,8 @@ absl::Status Validate(const SolverOptions& solver,
     return absl::InvalidArgumentError(absl::StrCat(
         "inverse density must be in [0, 1], got ", options.inverse_density));
   }
-  if (absl::Status s =
-          CheckSparseMethod(options.method, options.factorization,
-                            options.neighborhood_factor);
+  if (absl::Status s = CheckSparseMethod(options.method, options.factorization,
+                                         options.neighborhood_factor);
       !s.ok()) {
     return s;
   }
@@ -313,6 +302,7 @@ absl::StatusOr<SparseModel> SolveByNeighborhoods(
   o.num_threads = threads;
   o.progress = options.progress;
   o.max_per_row = kNeighborhoodRowCap * keep_b;
+  report.max_per_row = o.max_per_row;
   report.method = SparseMethodName(SparseMethod::kNeighborhoods);
   report.factorization = "none";
   report.neighbors = o.neighbors;
@@ -340,8 +330,8 @@ absl::StatusOr<SparseModel> SolveByNeighborhoods(
         "the sparse neighborhood solve needs about %.2f GiB but only %.2f GiB "
         "is allowed; lower --density (B's weights: %d per column) or "
         "--neighborhood-factor, or drop rare items (--min-item-count)",
-        report.estimated_peak_bytes / kGiB,
-        options.memory_limit_bytes / kGiB, keep_b));
+        report.estimated_peak_bytes / kGiB, options.memory_limit_bytes / kGiB,
+        keep_b));
   }
   absl::StatusOr<NeighborhoodModel> b =
       SolveNeighborhoods(std::move(g), shift, o, log);
@@ -361,7 +351,7 @@ absl::StatusOr<SparseModel> SolveByNeighborhoods(
                            "(cap %d), "
                            "density %.4g)",
                            o.neighbors, report.nnz_b, keep_b,
-                           report.longest_row, o.max_per_row,
+                           report.longest_row, report.max_per_row,
                            static_cast<double>(report.nnz_b) / n / n),
            report.neighborhood_seconds);
   return model;
@@ -399,16 +389,15 @@ size_t NeighborsFor(size_t keep, size_t n, double factor) {
   return std::min(n, std::max(scaled, std::min(4 * keep, kMinNeighbors)));
 }
 
-SparseMethod ResolveSparseMethod(const SparseTrainOptions& options,
-                                 size_t n) {
+SparseMethod ResolveSparseMethod(const SparseTrainOptions& options, size_t n) {
   if (options.method != SparseMethod::kAuto) return options.method;
   if (options.density >= 1 ||
       options.factorization != FactorizationMethod::kAuto) {
     return SparseMethod::kFactor;
   }
-  const double m = static_cast<double>(NeighborsFor(
-      KeepPerRowForDensity(options.density, n), n,
-      options.neighborhood_factor));
+  const double m =
+      static_cast<double>(NeighborsFor(KeepPerRowForDensity(options.density, n),
+                                       n, options.neighborhood_factor));
   const double items = static_cast<double>(n);
   return items * m * m * m / 3 > kNeighborhoodCostShare * items * items * items
              ? SparseMethod::kFactor
@@ -484,8 +473,6 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
                             ? KeepPerRowForDensity(options.inverse_density, n)
                             : DefaultInverseKeep(keep_b, n);
   report.keep_per_row = keep_b;
-  report.inverse_keep = keep_w;
-  report.drop_tolerance = drop;
 
   // 1. A = G + Λ, Λ = λ·I + p/(1−p)·dMat(diag G); dropped co-occurrences
   // move to the diagonal, so A stays positive definite whenever G + Λ is
@@ -516,10 +503,11 @@ absl::StatusOr<SparseModel> SolveSparse(SparseGram g,
   const SparseMethod method = ResolveSparseMethod(options, n);
   if (method == SparseMethod::kNeighborhoods) {
     return SolveByNeighborhoods(std::move(model), std::move(g), shift, solver,
-                                options,
-                                keep_b, threads, log);
+                                options, keep_b, threads, log);
   }
   report.method = SparseMethodName(SparseMethod::kFactor);
+  report.inverse_keep = keep_w;
+  report.drop_tolerance = drop;
 
   // 2. Ordering and factorization, complete where the whole solve fits.
   SparseFactorOptions factor_options;

@@ -28,7 +28,7 @@ namespace edlae {
 enum class SparseMethod {
   kAuto,           // see ResolveSparseMethod
   kNeighborhoods,  // each column's exact regression on its neighbors
-  kFactor,         // sparse factor of G + Λ, pruned inverse factor, C ≈ WᵀW
+  kFactor,  // sparse factor of G + Λ, pruned inverse factor, C ≈ WᵀW
 };
 // "auto" | "neighborhoods" | "factor"; nullopt for anything else.
 std::optional<SparseMethod> ParseSparseMethod(std::string_view name);
@@ -82,8 +82,8 @@ struct SparseTrainOptions {
   // Fraction of the n² weights of B kept, in (0, 1]: K =
   // KeepPerRowForDensity(density, n) (core/model_convert.h: max(1,
   // round(density · n))) per row (kFactor: each row's K largest |B[i][j]|)
-  // or per column (kNeighborhoods: each column's K largest after its solve;
-  // rows then hold K on average, popular items' more). 1 keeps every weight
+  // or per column (kNeighborhoods: each column's K largest after its solve,
+  // then each row's kNeighborhoodRowCap·K largest). 1 keeps every weight
   // (exact B).
   double density = 0.01;
   // Off-diagonal co-occurrence counts below this are dropped from G before
@@ -151,9 +151,10 @@ struct SparseTrainReport {
   // kNeighborhoods instead: the per-column solves and B's rows (the factor,
   // inverse and b phases are 0).
   double neighborhood_seconds = 0;
-  std::string method;        // "neighborhoods" or "factor" (the one run)
-  size_t neighbors = 0;      // the neighborhood size m
-  size_t longest_row = 0;    // the most weights one row of B holds
+  std::string method;          // "neighborhoods" or "factor" (the one run)
+  size_t neighbors = 0;        // the neighborhood size m
+  size_t longest_row = 0;      // the most weights one row of B holds
+  size_t max_per_row = 0;      // kNeighborhoods: the row cap (0: factor)
   size_t peak_rss_bytes = 0;   // getrusage after the last phase
   size_t nnz_gram = 0;         // full symmetric G (both triangles)
   size_t nnz_factor = 0;       // L (lower triangle incl. diagonal)
@@ -162,8 +163,9 @@ struct SparseTrainReport {
   std::string ordering;             // CHOLMOD's chosen fill-reducing ordering
   std::string factorization;        // "complete" or "incomplete" (the one run)
   size_t estimated_peak_bytes = 0;  // the estimate that chose it
-  // The parameters the run resolved: B's entries per row, W's per column,
-  // the drop tolerance.
+  // The parameters the run resolved: B's entries per row (per column for
+  // kNeighborhoods); kFactor: W's per column, the drop tolerance (0 for
+  // kNeighborhoods).
   size_t keep_per_row = 0;
   size_t inverse_keep = 0;
   double drop_tolerance = 0;

@@ -315,15 +315,20 @@ absl::Status TrainAndWriteSparse(const Interactions& x,
   const auto start = std::chrono::steady_clock::now();
   SparseModelData data = model->View(x.item_ids);
   data.metadata = BuildModelMetadata(spec, FactsOf(x, *report, options.source));
+  const bool neighborhoods = r.method == "neighborhoods";
   for (auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"sparse_method", r.method == "neighborhoods"
-                                 ? "neighborhood-regressions"
+           {"sparse_method", neighborhoods ? "neighborhood-regressions"
                              : r.factorization == "incomplete"
                                  ? "incomplete-cholesky-pruned-inverse"
                                  : "cholmod-llt-pruned-inverse"},
            {"density", MetadataNumber(sparse.density)},
-           {"inverse_keep", absl::StrCat(r.inverse_keep)},
-           {"drop_tolerance", MetadataNumber(r.drop_tolerance)},
+           // What shaped B: the neighborhoods' size and row cap, or the
+           // inverse factor's width and drop tolerance.
+           {neighborhoods ? "neighbors" : "inverse_keep",
+            absl::StrCat(neighborhoods ? r.neighbors : r.inverse_keep)},
+           {neighborhoods ? "max_per_row" : "drop_tolerance",
+            neighborhoods ? absl::StrCat(r.max_per_row)
+                          : MetadataNumber(r.drop_tolerance)},
            {"min_cooccurrence", absl::StrCat(sparse.min_cooccurrence)},
            {"gram_density", MetadataNumber(sparse.gram_density)},
            {"nnz", absl::StrCat(r.nnz_b)}}) {

@@ -588,9 +588,9 @@ TEST(FlagLayerTest, SparseTrainingAndPruning) {
        std::vector<std::pair<std::string, std::string>>{
            {"neighborhoods", "neighborhood-regressions"},
            {"factor", "cholmod-llt-pruned-inverse"}}) {
-    r = RunBinary(kTrain, {"train", "--input", data, "--model", "ease",
-                           "--lambda", "20", "--sparse-method", method,
-                           "--out", dir.File("m.edlae")});
+    r = RunBinary(
+        kTrain, {"train", "--input", data, "--model", "ease", "--lambda", "20",
+                 "--sparse-method", method, "--out", dir.File("m.edlae")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     r = RunBinary(kTrain, {"inspect", dir.File("m.edlae")});
     EXPECT_THAT(r.out, HasSubstr(recorded));

@@ -59,8 +59,8 @@ std::vector<double> Column(const NeighborhoodModel& m, size_t n, size_t j) {
 // G_ij / A_ii^kNeighborExponent, ties to
 // the less popular item (smaller G_ii, then smaller index).
 std::vector<size_t> ExpectedSupport(const std::vector<double>& g,
-                                    const std::vector<double>& a_diag,
-                                    size_t n, size_t j, size_t neighbors) {
+                                    const std::vector<double>& a_diag, size_t n,
+                                    size_t j, size_t neighbors) {
   std::vector<size_t> c;
   for (size_t i = 0; i < n; ++i) {
     if (i != j && g[i * n + j] > 0) c.push_back(i);
@@ -79,9 +79,8 @@ std::vector<size_t> ExpectedSupport(const std::vector<double>& g,
 
 // b_S = (G_SS + Λ_SS)⁻¹·G_Sj, in double by the dense LAPACK solve.
 std::vector<double> SolveOnSupport(const std::vector<double>& g,
-                                   const std::vector<double>& a_diag,
-                                   size_t n, size_t j,
-                                   const std::vector<size_t>& s) {
+                                   const std::vector<double>& a_diag, size_t n,
+                                   size_t j, const std::vector<size_t>& s) {
   const size_t k = s.size();
   std::vector<double> m(k * k), b(k);
   for (size_t a = 0; a < k; ++a) {
@@ -171,9 +170,9 @@ TEST(SparseNeighborhoodTest, AllNeighborsIsTheClosedForm) {
       for (size_t i = 0; i < f.n; ++i) {
         const double cij = c[std::min(i, j) * f.n + std::max(i, j)];
         const double cjj = c[j * f.n + j];
-        const double want =
-            zero_diagonal ? (i == j ? 0.0 : -cij / cjj)
-                          : (i == j ? 1.0 : 0.0) - cij * f.shift[j];
+        const double want = zero_diagonal
+                                ? (i == j ? 0.0 : -cij / cjj)
+                                : (i == j ? 1.0 : 0.0) - cij * f.shift[j];
         ASSERT_NEAR(got[i], want, 1e-6) << i << "," << j;
       }
     }
@@ -342,7 +341,8 @@ TEST(SparseNeighborhoodTest, RefusesBadOptionsAndSingularNeighborhoods) {
   w.item_ids.push_back("unused");
   std::vector<double> shift = f.shift;
   shift.push_back(0);
-  absl::StatusOr<NeighborhoodModel> unused = SolveNeighborhoods(Gram(w), shift, o);
+  absl::StatusOr<NeighborhoodModel> unused =
+      SolveNeighborhoods(Gram(w), shift, o);
   ASSERT_TRUE(unused.ok()) << unused.status();
   EXPECT_EQ(unused->offsets[41] - unused->offsets[40], 0u);
   for (uint32_t j : unused->indices) EXPECT_NE(j, 40u);

@@ -222,16 +222,16 @@ TEST_P(SparseSolverExactTest, DensityOneReproducesDenseClosedForm) {
   ASSERT_TRUE(dense.ok()) << dense.status();
   // The factor (the default at density 1) and the neighborhoods, which at
   // density 1 regress each item on all the others.
-  for (SparseMethod method : {SparseMethod::kAuto, SparseMethod::kNeighborhoods}) {
+  for (SparseMethod method :
+       {SparseMethod::kAuto, SparseMethod::kNeighborhoods}) {
     SparseTrainOptions o;
     o.density = 1.0;
     o.num_threads = 2;
     o.method = method;
     absl::StatusOr<SparseModel> sparse = TrainSparse(x, spec, o);
     ASSERT_TRUE(sparse.ok()) << sparse.status();
-    EXPECT_EQ(sparse->report.method, method == SparseMethod::kAuto
-                                         ? "factor"
-                                         : "neighborhoods");
+    EXPECT_EQ(sparse->report.method,
+              method == SparseMethod::kAuto ? "factor" : "neighborhoods");
     const std::vector<double> b = Dense(*sparse);
     double worst = 0, largest = 0;
     for (size_t k = 0; k < n * n; ++k) {
@@ -461,6 +461,7 @@ TEST(SparseSolverTest, TrainAndWriteWritesTheSparseModel) {
   EXPECT_EQ(meta["algorithm"], "edlae");
   EXPECT_EQ(meta["density"], "0.2");
   EXPECT_EQ(meta["sparse_method"], "cholmod-llt-pruned-inverse");
+  EXPECT_EQ(meta.count("inverse_keep"), 1u);
   EXPECT_EQ(meta["nnz"], absl::StrCat(rows.nnz));
   // The neighborhood method records itself too.
   t.sparse->method = SparseMethod::kNeighborhoods;
@@ -470,6 +471,10 @@ TEST(SparseSolverTest, TrainAndWriteWritesTheSparseModel) {
   std::map<std::string, std::string> nb_meta((*nb)->metadata().begin(),
                                              (*nb)->metadata().end());
   EXPECT_EQ(nb_meta["sparse_method"], "neighborhood-regressions");
+  // It records what shaped it, not the factor method's knobs.
+  EXPECT_EQ(nb_meta["neighbors"], absl::StrCat(NeighborsFor(24, n, 0)));
+  EXPECT_EQ(nb_meta["max_per_row"], absl::StrCat(kNeighborhoodRowCap * 24));
+  EXPECT_EQ(nb_meta.count("inverse_keep"), 0u);
   // With a rank, sparse trains Algorithm 1 matrix-free on the sparse factor
   // (trainer/sparse_low_rank.h) and writes a low-rank file.
   t.spec.rank = 4;
@@ -554,9 +559,9 @@ TEST(SparseMethodNameTest, ParsesAndResolves) {
   EXPECT_EQ(ResolveSparseMethod(o, 16980), SparseMethod::kNeighborhoods);
   o.density = 1;
   EXPECT_EQ(ResolveSparseMethod(o, 24915), SparseMethod::kNeighborhoods);
-  EXPECT_TRUE(CheckSparseMethod(SparseMethod::kAuto,
-                                FactorizationMethod::kComplete, 0)
-                  .ok());
+  EXPECT_TRUE(
+      CheckSparseMethod(SparseMethod::kAuto, FactorizationMethod::kComplete, 0)
+          .ok());
   EXPECT_FALSE(CheckSparseMethod(SparseMethod::kNeighborhoods,
                                  FactorizationMethod::kComplete, 0)
                    .ok());

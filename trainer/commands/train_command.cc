@@ -57,11 +57,13 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
       *ParseFactorizationMethod(flags.factorization);
   const SparseMethod sparse_method = *ParseSparseMethod(flags.sparse_method);
   const ProgressMode progress = *ParseProgressMode(flags.progress);
-  const bool sparse = flags.sparse || flags.density > 0 ||
-                      flags.min_cooccurrence > 0 || flags.gram_density > 0 ||
+  // What shapes a sparse full-rank B (refused with --rank), and what selects
+  // sparse training at all.
+  const bool shaped = flags.density > 0 || flags.gram_density > 0 ||
                       factorization != FactorizationMethod::kAuto ||
                       sparse_method != SparseMethod::kAuto ||
                       flags.neighborhood_factor > 0;
+  const bool sparse = flags.sparse || flags.min_cooccurrence > 0 || shaped;
   if (absl::Status s = CheckSparseMethod(sparse_method, factorization,
                                          flags.neighborhood_factor);
       !s.ok()) {
@@ -70,12 +72,8 @@ int RunTrain(const CLI::App& command, const TrainFlags& flags) {
   // --sparse --rank K: Algorithm 1 (edlae) or the low-rank DLAE in closed
   // form, matrix-free on the sparse factor (trainer/sparse_low_rank.h).
   if (sparse) {
-    if (absl::Status s = CheckSparseTraining(
-            ModelSpecOf(solver, low_rank),
-            flags.density > 0 || flags.gram_density > 0 ||
-                factorization != FactorizationMethod::kAuto ||
-                sparse_method != SparseMethod::kAuto ||
-                flags.neighborhood_factor > 0);
+    if (absl::Status s =
+            CheckSparseTraining(ModelSpecOf(solver, low_rank), shaped);
         !s.ok()) {
       return UsageError(command, s.message());
     }
@@ -212,9 +210,10 @@ Command AddTrainCommand(CLI::App& program) {
             "sparse full rank: auto | neighborhoods | factor "
             "(neighborhoods: each item's exact regression on its "
             "--neighborhood-factor × density·n neighbors; factor: a sparse "
-            "factor of G + Λ and its pruned inverse; auto: neighborhoods "
-            "below density 1, or factor when --factorization is given); "
-            "implies --sparse")
+            "factor of G + Λ and its pruned inverse; auto: neighborhoods, "
+            "except factor at density 1, when --factorization is given, or "
+            "when the neighborhood solves would cost over a tenth of a dense "
+            "solve); implies --sparse")
       ->check(ParsedBy([](const std::string& name) {
         return ParseSparseMethod(name).has_value()
                    ? absl::OkStatus()
