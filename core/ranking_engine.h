@@ -27,12 +27,27 @@
 
 namespace edlae {
 
+// Runs the shares of a split scan on threads the caller already has (a
+// server's idle workers) instead of threads started per scan.
+class ShareRunner {
+ public:
+  virtual ~ShareRunner() = default;
+  // Calls share(t) exactly once for every t in [0, shares), some (possibly
+  // all) on the calling thread, and returns when every call has returned.
+  // Thread-safe.
+  virtual void Run(size_t shares, const std::function<void(size_t)>& share) = 0;
+};
+
 // How a scan runs.
 struct ScanOptions {
-  // Threads that split the items among themselves, whole blocks each; the
-  // per-thread results are merged exactly (RanksBefore is a total order), so
+  // Shares that split the items among themselves, whole blocks each; the
+  // per-share results are merged exactly (RanksBefore is a total order), so
   // the result does not depend on the count. Values below 1 mean 1.
   int num_threads = 1;
+  // Runs the shares when num_threads > 1; null: one thread per share beyond
+  // the first, started by the scan (the calling thread scans the first).
+  // Borrowed.
+  ShareRunner* runner = nullptr;
   // Cancellation hook, called before each block is scored; returning true
   // stops the scan with Cancelled. With num_threads > 1 it is called from
   // every scanning thread, so it must be thread-safe then.
@@ -120,7 +135,8 @@ void ScoreEveryItem(const Scorer& scorer, absl::Span<float> out) {
 // The best `top_n` items of [0, num_items) for each query of the scorer's
 // batch, best first, ties by lower index. exclude[q], when present, lists the
 // items query q never gets, sorted and unique; an empty span excludes
-// nothing. Splits the items over options.num_threads threads (whole blocks).
+// nothing. Splits the items over options.num_threads shares (whole blocks),
+// run by options.runner or by threads of their own.
 // Errors: Cancelled when options.should_stop says so.
 template <typename Scorer>
 absl::Status ScanTopN(const Scorer& scorer, size_t num_items, size_t top_n,
@@ -167,11 +183,15 @@ absl::Status ScanTopN(const Scorer& scorer, size_t num_items, size_t top_n,
   for (size_t t = 0; t < threads; ++t) {
     partial[t] = handlers_from(std::min(num_items, blocks * t / threads * block));
   }
-  // The calling thread scans the first share while the others run.
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(scan_share, t);
-  scan_share(0);
-  for (std::thread& th : pool) th.join();
+  if (options.runner != nullptr) {
+    options.runner->Run(threads, scan_share);
+  } else {
+    // The calling thread scans the first share while the others run.
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(scan_share, t);
+    scan_share(0);
+    for (std::thread& th : pool) th.join();
+  }
   for (const absl::Status& s : status) {
     if (!s.ok()) return s;
   }

@@ -103,6 +103,8 @@ absl::StatusOr<std::vector<ScoredItem>> TopOfCatalog(
     const RecommendOptions& options) {
   ScanOptions scan;
   scan.should_stop = options.should_stop;
+  scan.num_threads = options.scan_shares;
+  scan.runner = options.runner;
   std::vector<std::vector<uint32_t>> exclude;
   exclude.push_back(std::move(excluded));
   std::vector<std::vector<ScoredItem>> results;

@@ -14,6 +14,7 @@
 #include "core/explain.h"
 #include "core/item_scorers.h"
 #include "core/model.h"
+#include "core/ranking_engine.h"
 #include "core/topn.h"
 
 namespace edlae {
@@ -34,6 +35,13 @@ struct RecommendOptions {
   // score with at most this many history items (core/explain.h); computed
   // for the returned items only. 0: no explanations, no cost.
   size_t max_contributions = 0;
+  // Whole-catalog scans (no candidate list) are split into this many shares
+  // of item blocks, run by `runner` (borrowed; null: threads started per
+  // call), and merged exactly: the answer is the same for every value.
+  // Values below 1 mean 1. With more than 1, should_stop is called from
+  // every share's thread and must be thread-safe.
+  int scan_shares = 1;
+  ShareRunner* runner = nullptr;
 };
 
 struct Recommendation {

@@ -118,6 +118,11 @@ void AddServerFlags(CLI::App& app, edlae::server::ServerOptions& options,
             "scored on the gRPC thread that received them, skipping the "
             "hand-off to a worker (0: always hand off).")
       ->check(AtLeast(0));
+  AddOption(app, "split_min_work", options.service.split_min_work,
+            "Calls estimated at least this many multiply-adds, scored while "
+            "workers are idle, split their scan over those workers (same "
+            "answer; 0: never split).")
+      ->check(AtLeast(0));
   AddOption(app, "inline_max_concurrent", options.service.inline_max_concurrent,
             "Most calls scored inline at once (0: one less than gRPC's "
             "callback threads, cores / 2 clamped to [2, 16]).")

@@ -184,6 +184,13 @@ ServerMetrics::ServerMetrics()
                                 "instead of a worker.")
                           .Register(*registry_)
                           .Add({});
+  split_scans_ = &prometheus::BuildCounter()
+                      .Name("edlae_split_scans_total")
+                      .Help(
+                          "Calls whose scan of the catalog was split over "
+                          "idle workers (--split_min_work).")
+                      .Register(*registry_)
+                      .Add({});
   auto& config_reloads =
       prometheus::BuildCounter()
           .Name("edlae_model_config_reloads_total")
@@ -231,6 +238,10 @@ void ServerMetrics::RecordUnknownItems(uint64_t count) {
 void ServerMetrics::RecordInline() { inline_requests_->Increment(); }
 
 double ServerMetrics::InlineCount() const { return inline_requests_->Value(); }
+
+void ServerMetrics::RecordSplitScan() { split_scans_->Increment(); }
+
+double ServerMetrics::SplitScanCount() const { return split_scans_->Value(); }
 
 void ServerMetrics::RecordBatchSize(size_t size) {
   batch_size_->Observe(static_cast<double>(size));

@@ -87,6 +87,8 @@ class ModelMetrics {
 //   edlae_batch_size                          histogram (requests per batch)
 //   edlae_inline_requests_total               counter (Recommend calls scored
 //                                             on the gRPC thread)
+//   edlae_split_scans_total                   counter (calls whose scan was
+//                                             split over idle workers)
 //   edlae_model_config_reloads_total{result}  counter (--model_config
 //                                             re-reads, ok | failed)
 // model is the served model's name (--model_name, or its --model_config
@@ -121,6 +123,8 @@ class ServerMetrics {
   void RecordBatchSize(size_t size);
   // One Recommend call scored inline on the gRPC thread (no worker hand-off).
   void RecordInline();
+  // One call whose scan was split over idle workers (--split_min_work).
+  void RecordSplitScan();
   // One --model_config re-read: applied (ok) or rejected.
   void RecordConfigReload(bool ok);
   double ConfigReloadCount(bool ok) const;
@@ -132,6 +136,7 @@ class ServerMetrics {
   std::pair<uint64_t, double> BatchSizeTotals() const;
   double ReloadCount(bool ok) const;
   double InlineCount() const;
+  double SplitScanCount() const;
   double UnknownItems() const { return unknown_items_->Value(); }
   double Inflight() const { return inflight_->Value(); }
   // The highest edlae_model_version of any model (a one-model server: its
@@ -153,6 +158,7 @@ class ServerMetrics {
   prometheus::Counter* unknown_items_ = nullptr;
   prometheus::Histogram* batch_size_ = nullptr;
   prometheus::Counter* inline_requests_ = nullptr;
+  prometheus::Counter* split_scans_ = nullptr;
   prometheus::Counter* config_reloads_ok_ = nullptr;
   prometheus::Counter* config_reloads_failed_ = nullptr;
   mutable std::mutex models_mu_;

@@ -73,6 +73,15 @@ struct ServiceOptions {
   // Most calls scored inline at once. 0: one less than gRPC's callback
   // threads (cores / 2, clamped to [2, 16]), so at least one keeps polling.
   int inline_max_concurrent = 0;
+  // Idle-core splitting: a Recommend or SimilarItems call scored on its own
+  // (not micro-batched) whose EstimatedScoringWork is at least
+  // split_min_work, arriving while fewer calls are in flight than there are
+  // workers, scans the catalog in shares that the idle workers help with
+  // (WorkerPool::Run), so a lone large call (a dense model of 10⁴–10⁵ items)
+  // is not bound to one core's memory bandwidth. The answer is the same
+  // (core ScanTopN merges the shares exactly). Under load no worker is idle
+  // and nothing changes. 0 disables it.
+  uint64_t split_min_work = 1000000;
   // With the one-ServableModel constructor: the model's name (requests may
   // leave model_name empty or name it; anything else is NOT_FOUND), reported
   // in ModelInfo.model_name. Ignored with a ModelRegistry.
@@ -96,10 +105,13 @@ bool BearerTokenMatches(std::string_view header, std::string_view token);
 //   Cancelled: `should_stop` (when set; checked once per block of items
 //     scored) returned true.
 // Thread-safe; `response` is written only by this call.
+// `split`: how the whole-catalog scan is split (the answer does not depend on
+// it; should_stop must then be thread-safe).
 absl::Status RecommendWithModel(
     const ServableHandle& handle, const v1::RecommendRequest& request,
     const ServiceLimits& limits, v1::RecommendResponse* response,
-    const std::function<bool()>& should_stop = nullptr);
+    const std::function<bool()>& should_stop = nullptr,
+    const ScanSplit& split = {});
 
 // RecommendWithModel for several requests at once, with the same answers
 // (bit-identical scores) and the same per-request errors: requests that can
@@ -126,7 +138,8 @@ absl::Status SimilarItemsWithModel(
     const ServableHandle& handle, const v1::SimilarItemsRequest& request,
     const ServiceLimits& limits, std::string_view model_name,
     v1::RecommendResponse* response,
-    const std::function<bool()>& should_stop = nullptr);
+    const std::function<bool()>& should_stop = nullptr,
+    const ScanSplit& split = {});
 
 // Describes `handle`'s model, served as `model_name`, in `info`. Unavailable
 // when there is none.
@@ -220,6 +233,10 @@ class RecommenderService final
   // `work`: EstimatedScoringWork of the request on handle's model.
   bool ReserveInline(const ServableHandle& handle, uint64_t work,
                      bool batching);
+  // How a whole-catalog call of `work` (EstimatedScoringWork; 0 for a call
+  // with candidates) scored now is split: over the idle workers
+  // (ServiceOptions::split_min_work), or not at all.
+  ScanSplit SplitFor(uint64_t work);
   // Scores one admitted Recommend call (not batched) on `handle`.
   absl::Status ScoreRecommend(const ServableHandle& handle,
                               const grpc::CallbackServerContext& context,

@@ -145,7 +145,7 @@ absl::Status ValidateBatchRequest(const v1::RecommendBatchRequest& request,
 }
 
 RecommendOptions PreparedRequest::Options(
-    const std::function<bool()>& should_stop) const {
+    const std::function<bool()>& should_stop, const ScanSplit& split) const {
   RecommendOptions options;
   options.top_n = top_n;
   options.exclude_history = exclude_history;
@@ -153,6 +153,8 @@ RecommendOptions PreparedRequest::Options(
   options.candidates = absl::MakeConstSpan(candidates);
   options.should_stop = should_stop;
   options.max_contributions = max_contributions;
+  options.scan_shares = split.shares;
+  options.runner = split.runner;
   return options;
 }
 

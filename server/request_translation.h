@@ -60,6 +60,14 @@ absl::Status ValidateSimilarItemsRequest(const v1::SimilarItemsRequest& request,
 absl::Status ValidateBatchRequest(const v1::RecommendBatchRequest& request,
                                   const ServiceLimits& limits);
 
+// How a call's whole-catalog scan is split over threads the server already
+// has (RecommendOptions::scan_shares and runner; the answer is the same for
+// every split). The runner is borrowed.
+struct ScanSplit {
+  int shares = 1;
+  ShareRunner* runner = nullptr;
+};
+
 // A Recommend request mapped onto one model: indices instead of ids. The
 // spans of Options() point into this struct, so it must neither move nor
 // change while those options are in use.
@@ -84,9 +92,10 @@ struct PreparedRequest {
   // SimilarItems: how the query (history) is scored.
   Similarity similarity = Similarity::kModel;
 
-  // The core scoring options for this request; `should_stop` is copied in.
-  RecommendOptions Options(
-      const std::function<bool()>& should_stop = nullptr) const;
+  // The core scoring options for this request; `should_stop` is copied in,
+  // `split` sets RecommendOptions::scan_shares and runner.
+  RecommendOptions Options(const std::function<bool()>& should_stop = nullptr,
+                           const ScanSplit& split = {}) const;
 };
 
 // Validates `request` (ValidateRecommendRequest's errors), then maps its ids

@@ -1,5 +1,6 @@
 // A fixed set of threads running submitted tasks in FIFO order; the Recommend
-// handlers hand their scoring to it so gRPC's callback threads never block.
+// handlers hand their scoring to it so gRPC's callback threads never block,
+// and a call's scan shares run on its idle threads (ShareRunner).
 #ifndef EDLAE_SERVER_WORKER_POOL_H_
 #define EDLAE_SERVER_WORKER_POOL_H_
 
@@ -10,18 +11,20 @@
 #include <thread>
 #include <vector>
 
+#include "core/ranking_engine.h"
+
 namespace edlae::server {
 
 // The queue is unbounded: callers bound it (RecommenderService admits at most
 // --max_concurrent_requests). Uses std::mutex so ThreadSanitizer sees the
 // synchronization (Debian's abseil is built without TSan annotations).
 // Thread-safe.
-class WorkerPool {
+class WorkerPool : public ShareRunner {
  public:
   // Starts `num_threads` (at least 1) threads.
   explicit WorkerPool(int num_threads);
   // Runs every task already submitted, then joins the threads.
-  ~WorkerPool();
+  ~WorkerPool() override;
 
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -30,6 +33,14 @@ class WorkerPool {
   bool Submit(std::function<void()> task);
 
   int num_threads() const { return static_cast<int>(threads_.size()); }
+
+  // ShareRunner: the calling thread and up to shares - 1 of the pool's
+  // threads claim shares in turn until none is left, so a share never waits
+  // for a thread: when every thread is busy (or still waking) the caller runs
+  // them all, and a helper task that starts after the last share was claimed
+  // does nothing. Helper tasks go to the front of the queue (a call is
+  // waiting for them). Returns when every share has returned.
+  void Run(size_t shares, const std::function<void(size_t)>& share) override;
 
  private:
   void Loop();
