@@ -366,7 +366,7 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
     const absl::Status status =
         ShouldStop(*context)
             ? StopReason(*context)
-            : ScoreRecommend(handle, *context, *request, response);
+            : ScoreRecommend(handle, work, *context, *request, response);
     inline_active_.fetch_sub(1, std::memory_order_relaxed);
     options_.metrics->RecordInline();
     Release();
@@ -377,9 +377,10 @@ grpc::ServerUnaryReactor* RecommenderService::Recommend(
     batcher_->Add(BatchedCall{handle, context, request, response, finish});
     return reactor;
   }
-  RunAdmitted(context, finish, [this, handle, context, request, response] {
-    return ScoreRecommend(handle, *context, *request, response);
-  });
+  RunAdmitted(
+      context, finish, [this, handle, work, context, request, response] {
+        return ScoreRecommend(handle, work, *context, *request, response);
+      });
   return reactor;
 }
 
@@ -402,15 +403,13 @@ bool RecommenderService::ReserveInline(const ServableHandle& handle,
 }
 
 absl::Status RecommenderService::ScoreRecommend(
-    const ServableHandle& handle, const grpc::CallbackServerContext& context,
+    const ServableHandle& handle, uint64_t work,
+    const grpc::CallbackServerContext& context,
     const v1::RecommendRequest& request, v1::RecommendResponse* response) {
   auto should_stop = [&context] { return ShouldStop(context); };
-  const ScanSplit split =
-      SplitFor(handle && request.candidate_item_ids().empty()
-                   ? EstimatedScoringWork(*handle.model, request)
-                   : 0);
-  absl::Status status = RecommendWithModel(handle, request, options_.limits,
-                                           response, should_stop, split);
+  absl::Status status = RecommendWithModel(
+      handle, request, options_.limits, response, should_stop,
+      SplitFor(work, request.candidate_item_ids().empty()));
   if (absl::IsCancelled(status)) status = StopReason(context);
   // Scored on its own (dense model, micro-batching off, or inline): a batch
   // of one.
@@ -421,8 +420,9 @@ absl::Status RecommenderService::ScoreRecommend(
   return status;
 }
 
-ScanSplit RecommenderService::SplitFor(uint64_t work) {
-  if (options_.split_min_work == 0 || work < options_.split_min_work) {
+ScanSplit RecommenderService::SplitFor(uint64_t work, bool whole_catalog) {
+  if (!whole_catalog || options_.split_min_work == 0 ||
+      work < options_.split_min_work) {
     return {};
   }
   // Calls in flight, this one included: each holds a worker or a gRPC thread.
@@ -665,17 +665,13 @@ grpc::ServerUnaryReactor* RecommenderService::SimilarItems(
     return reactor;
   }
   // Scores one admitted call on `handle`, as ScoreRecommend does.
-  auto score = [this, context, request, response,
-                model_name](const ServableHandle& handle) {
+  auto score = [this, context, request, response, model_name](
+                   const ServableHandle& handle, uint64_t work) {
     const grpc::CallbackServerContext& ctx = *context;
     auto should_stop = [&ctx] { return ShouldStop(ctx); };
-    const ScanSplit split =
-        SplitFor(handle && request->candidate_item_ids().empty()
-                     ? EstimatedScoringWork(*handle.model, *request)
-                     : 0);
-    absl::Status status =
-        SimilarItemsWithModel(handle, *request, options_.limits, model_name,
-                              response, should_stop, split);
+    absl::Status status = SimilarItemsWithModel(
+        handle, *request, options_.limits, model_name, response, should_stop,
+        SplitFor(work, request->candidate_item_ids().empty()));
     if (absl::IsCancelled(status)) status = StopReason(ctx);
     options_.metrics->RecordBatchSize(1);
     if (status.ok()) {
@@ -688,14 +684,15 @@ grpc::ServerUnaryReactor* RecommenderService::SimilarItems(
       handle ? EstimatedScoringWork(*handle.model, *request) : 0;
   if (ReserveInline(handle, work, /*batching=*/false)) {
     const absl::Status status =
-        ShouldStop(*context) ? StopReason(*context) : score(handle);
+        ShouldStop(*context) ? StopReason(*context) : score(handle, work);
     inline_active_.fetch_sub(1, std::memory_order_relaxed);
     options_.metrics->RecordInline();
     Release();
     finish(status);
     return reactor;
   }
-  RunAdmitted(context, finish, [score, handle] { return score(handle); });
+  RunAdmitted(context, finish,
+              [score, handle, work] { return score(handle, work); });
   return reactor;
 }
 

@@ -233,12 +233,13 @@ class RecommenderService final
   // `work`: EstimatedScoringWork of the request on handle's model.
   bool ReserveInline(const ServableHandle& handle, uint64_t work,
                      bool batching);
-  // How a whole-catalog call of `work` (EstimatedScoringWork; 0 for a call
-  // with candidates) scored now is split: over the idle workers
-  // (ServiceOptions::split_min_work), or not at all.
-  ScanSplit SplitFor(uint64_t work);
-  // Scores one admitted Recommend call (not batched) on `handle`.
-  absl::Status ScoreRecommend(const ServableHandle& handle,
+  // How a call of `work` (its EstimatedScoringWork, 0 without a model)
+  // scored now is split: over the idle workers when it scans the whole
+  // catalog (ServiceOptions::split_min_work), else not at all.
+  ScanSplit SplitFor(uint64_t work, bool whole_catalog);
+  // Scores one admitted Recommend call (not batched) on `handle`; `work` is
+  // its EstimatedScoringWork, as the handler computed it.
+  absl::Status ScoreRecommend(const ServableHandle& handle, uint64_t work,
                               const grpc::CallbackServerContext& context,
                               const v1::RecommendRequest& request,
                               v1::RecommendResponse* response);
