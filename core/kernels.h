@@ -61,6 +61,15 @@ void DotRowsBatchI8(const int8_t* v, size_t stride, size_t count,
 size_t SelectAtOrAbove(const float* scores, size_t count, float threshold,
                        uint32_t* positions);
 
+// Rearranges keys[0, count) so that keys[0, n) are its n largest (ties
+// between equal keys broken arbitrarily) and keys[n - 1] the n-th largest,
+// in no particular order otherwise: the top-N reservoir's compaction, as
+// branch-free SIMD partitions around sampled pivots, finished by
+// std::nth_element below 32 keys. scratch: count entries of workspace.
+// Nothing happens when n == 0 or n ≥ count.
+void PartitionLargest(uint64_t* keys, size_t count, size_t n,
+                      uint64_t* scratch);
+
 // dst[i] = src[i] as float32, for i in [0, n): widening of stored halves.
 void WidenF16(const uint16_t* src, size_t n, float* dst);
 void WidenBF16(const uint16_t* src, size_t n, float* dst);

@@ -1,36 +1,36 @@
-// Bounded top-N selection: a 4n reservoir compacted with nth_element.
+// Bounded top-N selection: a 4n reservoir of integer keys compacted by SIMD
+// partitions.
 #include "core/topn.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 
 #include "core/kernels.h"
 
 namespace edlae {
-namespace {
-
-// A function object, not a function pointer, so the std algorithms inline it.
-struct Before {
-  bool operator()(const ScoredItem& a, const ScoredItem& b) const {
-    return RanksBefore(a, b);
-  }
-};
-
-}  // namespace
 
 TopN::TopN(size_t n)
     : n_(n), threshold_(-std::numeric_limits<float>::infinity()) {
   // Grown on demand past this: a huge n need not be backed up front.
-  items_.reserve(std::min<size_t>(kReservoirFactor * n, 4096));
+  keys_.reserve(std::min<size_t>(kReservoirFactor * n, 4096));
+}
+
+ScoredItem TopN::ItemOf(uint64_t key) {
+  uint32_t bits = static_cast<uint32_t>(key >> 32);
+  bits ^= (bits & 0x80000000u) ? 0x80000000u : 0xFFFFFFFFu;
+  float score;
+  std::memcpy(&score, &bits, sizeof(score));
+  return {~static_cast<uint32_t>(key), score};
 }
 
 void TopN::Compact() {
-  std::nth_element(items_.begin(), items_.begin() + (n_ - 1), items_.end(),
-                   Before());
-  items_.resize(n_);
+  scratch_.resize(keys_.size());
+  PartitionLargest(keys_.data(), keys_.size(), n_, scratch_.data());
+  keys_.resize(n_);
   // Everything at or above this score may still rank among the best n (ties
   // are settled by index at the next compaction); everything below cannot.
-  threshold_ = items_[n_ - 1].score;
+  threshold_ = ItemOf(keys_[n_ - 1]).score;
 }
 
 void TopN::PushBlock(uint32_t first_index, const float* scores, size_t count) {
@@ -46,16 +46,16 @@ void TopN::PushBlock(uint32_t first_index, const float* scores, size_t count) {
 }
 
 std::vector<ScoredItem> TopN::TakeSorted() {
-  if (items_.size() > n_) {
-    std::nth_element(items_.begin(), items_.begin() + (n_ - 1), items_.end(),
-                     Before());
-    items_.resize(n_);
+  if (keys_.size() > n_) {
+    scratch_.resize(keys_.size());
+    PartitionLargest(keys_.data(), keys_.size(), n_, scratch_.data());
+    keys_.resize(n_);
   }
-  std::sort(items_.begin(), items_.end(), Before());
-  std::vector<ScoredItem> out;
-  out.swap(items_);
+  std::sort(keys_.begin(), keys_.end(), std::greater<uint64_t>());
+  std::vector<ScoredItem> out(keys_.size());
+  for (size_t i = 0; i < keys_.size(); ++i) out[i] = ItemOf(keys_[i]);
+  keys_.clear();
   threshold_ = -std::numeric_limits<float>::infinity();
-  items_.reserve(std::min<size_t>(kReservoirFactor * n_, 4096));
   return out;
 }
 

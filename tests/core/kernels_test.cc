@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <random>
 #include <span>
@@ -414,6 +415,41 @@ TEST(KernelsTest, SelectAtOrAboveMatchesScalarForEveryTarget) {
         ASSERT_EQ(found, want.size()) << count << " " << threshold;
         got.resize(found);
         ASSERT_EQ(got, want);
+      }
+    }
+  });
+}
+
+// The reservoir's compaction: the n largest keys first, keys[n − 1] the n-th
+// largest, nothing lost or invented — with duplicate keys, sorted and reversed
+// inputs, and every size around the vector and small-input boundaries.
+TEST(KernelsTest, PartitionLargestMatchesSortForEveryTarget) {
+  std::mt19937_64 rng(29);
+  ForEachTarget([&] {
+    for (size_t count = 0; count <= 700; count += count < 80 ? 1 : 37) {
+      for (int kind = 0; kind < 4; ++kind) {
+        std::vector<uint64_t> keys(count);
+        for (size_t i = 0; i < count; ++i) {
+          keys[i] = kind == 0   ? rng()
+                    : kind == 1 ? rng() % 7   // many equal keys
+                    : kind == 2 ? i           // ascending
+                                : count - i;  // descending
+        }
+        std::vector<uint64_t> want = keys;
+        std::sort(want.begin(), want.end(), std::greater<uint64_t>());
+        for (size_t n : {size_t{1}, count / 4, count / 2, count - 1}) {
+          if (n == 0 || n >= count) continue;
+          std::vector<uint64_t> got = keys, scratch(count, 12345);
+          PartitionLargest(got.data(), count, n, scratch.data());
+          ASSERT_EQ(got[n - 1], want[n - 1])
+              << count << " " << n << " " << kind;
+          std::vector<uint64_t> top(got.begin(), got.begin() + n);
+          std::sort(top.begin(), top.end(), std::greater<uint64_t>());
+          ASSERT_TRUE(std::equal(top.begin(), top.end(), want.begin()))
+              << count << " " << n << " " << kind;
+          std::sort(got.begin(), got.end(), std::greater<uint64_t>());
+          ASSERT_EQ(got, want) << "a key was lost or duplicated";
+        }
       }
     }
   });

@@ -100,6 +100,28 @@ TEST(TopNTest, NaNIsNeverKeptAndInfinitiesOrder) {
   ExpectSame(top.TakeSorted(), FullSort(scores, 10));
 }
 
+// The integer keys order every float as RanksBefore does: extremes,
+// subnormals, both zeros (equal, so tied by index, and returned as +0).
+TEST(TopNTest, KeysOrderExtremesSubnormalsAndSignedZeros) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float max = std::numeric_limits<float>::max();
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  std::vector<float> scores = {-0.0f, 0.0f,  tiny,   -tiny,  max,
+                               -max,  inf,   -inf,   1.0f,   -1.0f,
+                               0.0f,  -0.0f, 1e-38f, -1e-38f};
+  for (size_t n : {size_t{3}, size_t{5}, scores.size()}) {
+    TopN top(n);
+    for (size_t i = 0; i < scores.size(); ++i) {
+      top.Push(static_cast<uint32_t>(i), scores[i]);
+    }
+    const std::vector<ScoredItem> got = top.TakeSorted();
+    ExpectSame(got, FullSort(scores, n));
+    for (const ScoredItem& item : got) {
+      if (item.score == 0.0f) EXPECT_FALSE(std::signbit(item.score));
+    }
+  }
+}
+
 TEST(TopNTest, ZeroCapacityKeepsNothing) {
   TopN top(0);
   top.Push(1, 1.0f);
