@@ -131,7 +131,7 @@ LowRankBlockScorer::LowRankBlockScorer(const WeightRows& v, const float* z,
                                   z_q_.data() + q * dim);
   }
   if (TilesActiveFor(/*int8=*/true, batch_)) {
-    tiles_ = TileQueries::Int8(z_q_.data(), dim, batch_, dim);
+    tiles_ = TileQueries::Int8(z_q_.data(), dim, batch_, dim, z_scales_.data());
   }
 }
 
@@ -152,13 +152,15 @@ void LowRankBlockScorer::ScoreBlock(size_t begin, size_t len,
     }
     return;
   }
-  if (tiles_.empty() || !DotRowsTiles(v_.row(begin), v_.stride, len, tiles_,
-                                      scratch.dots_.data(), len)) {
-    DotRowsBatchI8(static_cast<const int8_t*>(v_.row(begin)), v_.stride, len,
-                   z_q_.data(), v_.dim, batch_, v_.dim, scratch.dots_.data(),
-                   len);
-  }
   const float* v_scales = v_.scales + begin;
+  if (!tiles_.empty() &&
+      DotRowsTilesScaled(static_cast<const int8_t*>(v_.row(begin)), v_.stride,
+                         len, v_scales, tiles_, scratch.tile_.data(), len)) {
+    return;  // dequantized in the tiles' epilogue
+  }
+  DotRowsBatchI8(static_cast<const int8_t*>(v_.row(begin)), v_.stride, len,
+                 z_q_.data(), v_.dim, batch_, v_.dim, scratch.dots_.data(),
+                 len);
   for (size_t q = 0; q < batch_; ++q) {
     const int32_t* dots = scratch.dots_.data() + q * len;
     float* tile = scratch.tile_.data() + q * len;

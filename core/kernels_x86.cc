@@ -266,6 +266,43 @@ __attribute__((target("avx512f"))) void StoreTransposed(const uint32_t* c,
   }
 }
 
+// As StoreTransposed for int32 C, each written as a dequantized float:
+// out[u·out_stride + i] = float(c[i·16 + u]) · (user_scales[u] ·
+// row_scales[i]) — the same two roundings as the scalar loop it replaces.
+__attribute__((target("avx512f"))) void StoreTransposedScaled(
+    const uint32_t* c, size_t items, size_t users, const float* row_scales,
+    const float* user_scales, float* out, size_t out_stride) {
+  __m512i r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_load_si512(c + 16 * i);
+  Transpose16x16(r);
+  const __mmask16 mask = FirstLanes16(items);
+  const __m512 rows = _mm512_maskz_loadu_ps(mask, row_scales);
+  for (size_t u = 0; u < users; ++u) {
+    const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(user_scales[u]), rows);
+    _mm512_mask_storeu_ps(out + u * out_stride, mask,
+                          _mm512_mul_ps(_mm512_cvtepi32_ps(r[u]), scale));
+  }
+}
+
+// out[b·out_stride + j] (int32 dots of `count` items for `batch` users)
+// rewritten in place as floats, dequantized as StoreTransposedScaled does.
+__attribute__((target("avx512f"))) void ScaleDotsInPlace(
+    void* out, size_t out_stride, size_t count, size_t batch,
+    const float* row_scales, const float* user_scales) {
+  for (size_t b = 0; b < batch; ++b) {
+    auto* row = static_cast<uint8_t*>(out) + b * out_stride * 4;
+    const __m512 user = _mm512_set1_ps(user_scales[b]);
+    for (size_t j = 0; j < count; j += 16) {
+      const __mmask16 mask = FirstLanes16(count - j);
+      const __m512i dots = _mm512_maskz_loadu_epi32(mask, row + j * 4);
+      const __m512 scale =
+          _mm512_mul_ps(user, _mm512_maskz_loadu_ps(mask, row_scales + j));
+      _mm512_mask_storeu_ps(row + j * 4, mask,
+                            _mm512_mul_ps(_mm512_cvtepi32_ps(dots), scale));
+    }
+  }
+}
+
 // Per-thread buffers, reused across calls.
 struct TileScratch {
   std::vector<uint8_t> pad[2];  // a partial item tile, zero-padded
@@ -279,11 +316,15 @@ TileScratch& ThreadScratch() {
 }
 
 // The shared driver. v: count rows of row_bytes bytes, stride_bytes apart,
-// scored against the packed panels of `batch` users; out: 32-bit results.
+// scored against the packed panels of `batch` users; out: 32-bit results,
+// int8's dequantized to float when row_scales (count) and user_scales
+// (batch) are given.
 template <bool kInt8>
 void RunTiles(const uint8_t* v, size_t stride_bytes, size_t count,
               size_t row_bytes, const uint32_t* panel_words, size_t batch,
-              uint32_t* out, size_t out_stride) {
+              uint32_t* out, size_t out_stride,
+              const float* row_scales = nullptr,
+              const float* user_scales = nullptr) {
   TileScratch& s = ThreadScratch();
   const size_t full_chunks = row_bytes / kChunkBytes;
   const size_t tail_bytes = row_bytes % kChunkBytes;
@@ -355,10 +396,18 @@ void RunTiles(const uint8_t* v, size_t stride_bytes, size_t count,
         for (int tb = 0; tb < num_b; ++tb) {
           const size_t item0 = j + ta * kTileRows;
           const size_t user0 = (g + tb) * kTileRows;
-          StoreTransposed(s.c + (2 * ta + tb) * kTileWords,
-                          std::min(kTileRows, count - item0),
-                          std::min(kTileRows, batch - user0),
-                          out + user0 * out_stride + item0, out_stride);
+          const size_t items = std::min(kTileRows, count - item0);
+          const size_t users = std::min(kTileRows, batch - user0);
+          uint32_t* dst = out + user0 * out_stride + item0;
+          if (row_scales != nullptr) {
+            StoreTransposedScaled(s.c + (2 * ta + tb) * kTileWords, items,
+                                  users, row_scales + item0,
+                                  user_scales + user0,
+                                  reinterpret_cast<float*>(dst), out_stride);
+          } else {
+            StoreTransposed(s.c + (2 * ta + tb) * kTileWords, items, users, dst,
+                            out_stride);
+          }
         }
       }
     }
@@ -588,9 +637,10 @@ TileQueries TileQueries::Bf16(const float* z, size_t z_stride, size_t batch,
 }
 
 TileQueries TileQueries::Int8(const int8_t* z, size_t z_stride, size_t batch,
-                              size_t dim) {
+                              size_t dim, const float* z_scales) {
   TileQueries q;
   q.int8_ = true;
+  if (z_scales != nullptr) q.scales_.assign(z_scales, z_scales + batch);
   q.batch_ = batch;
   q.dim_ = dim;
   q.row_bytes_ = dim;
@@ -638,6 +688,35 @@ bool DotRowsTiles(const void* v, size_t stride, size_t count,
   return true;
 #else
   (void)v, (void)stride, (void)count, (void)q, (void)out, (void)out_stride;
+  return false;
+#endif
+}
+
+bool DotRowsTilesScaled(const int8_t* v, size_t stride, size_t count,
+                        const float* row_scales, const TileQueries& q,
+                        float* out, size_t out_stride) {
+#if EDLAE_HAVE_AMX_CODE
+  if (!q.int8_ || q.scales_.size() != q.batch_ ||
+      !TilesActiveFor(true, q.batch_) || q.path_ != ActiveX86MatrixPath()) {
+    return false;
+  }
+  if (count == 0 || q.batch_ == 0) return true;
+  if (q.path_ == X86MatrixPath::kVnni) {
+    DotRowsI8Vnni(v, stride, count, q.dim_, q.padded_.data(),
+                  q.padded_.size() / q.batch_, q.sums_.data(), q.batch_,
+                  reinterpret_cast<int32_t*>(out), out_stride);
+    ScaleDotsInPlace(out, out_stride, count, q.batch_, row_scales,
+                     q.scales_.data());
+  } else {
+    RunTiles<true>(reinterpret_cast<const uint8_t*>(v), stride, count,
+                   q.row_bytes_, q.panels_.data(), q.batch_,
+                   reinterpret_cast<uint32_t*>(out), out_stride, row_scales,
+                   q.scales_.data());
+  }
+  return true;
+#else
+  (void)v, (void)stride, (void)count, (void)row_scales, (void)q, (void)out,
+      (void)out_stride;
   return false;
 #endif
 }

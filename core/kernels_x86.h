@@ -69,9 +69,11 @@ class TileQueries {
   // z rounded to bfloat16 (see DotRowsBatchBF16X86), for bf16 rows.
   static TileQueries Bf16(const float* z, size_t z_stride, size_t batch,
                           size_t dim);
-  // int8 z as is (REQUIRES: elements in [−127, 127]), for int8 rows.
+  // int8 z as is (REQUIRES: elements in [−127, 127]), for int8 rows;
+  // z_scales (batch floats, copied), when given, let DotRowsTilesScaled
+  // return dequantized scores.
   static TileQueries Int8(const int8_t* z, size_t z_stride, size_t batch,
-                          size_t dim);
+                          size_t dim, const float* z_scales = nullptr);
 
   bool empty() const { return batch_ == 0; }
   bool int8() const { return int8_; }
@@ -81,6 +83,8 @@ class TileQueries {
  private:
   friend bool DotRowsTiles(const void*, size_t, size_t, const TileQueries&,
                            void*, size_t);
+  friend bool DotRowsTilesScaled(const int8_t*, size_t, size_t, const float*,
+                                 const TileQueries&, float*, size_t);
   bool int8_ = false;
   X86MatrixPath path_ = X86MatrixPath::kNone;  // the path prepared for
   size_t batch_ = 0, dim_ = 0;
@@ -92,6 +96,7 @@ class TileQueries {
   // VNNI: each user's row zero-padded to a multiple of 4 bytes, and Σ z.
   std::vector<int8_t> padded_;
   std::vector<int32_t> sums_;
+  std::vector<float> scales_;  // int8: each user's z scale, if given
 };
 
 // The matrix-path scores of `count` rows of V (bf16 or int8 as q was
@@ -102,6 +107,16 @@ class TileQueries {
 // prepared for.
 bool DotRowsTiles(const void* v, size_t stride, size_t count,
                   const TileQueries& q, void* out, size_t out_stride);
+
+// Dequantized int8 scores: out[b·out_stride + j] = float(dot_bj) ·
+// (z_scale_b · row_scales[j]), dot_bj the exact int32 sum DotRowsTiles
+// returns — bit for bit what that sum followed by the scalar loop gives,
+// with the conversion fused into the tiles' epilogue (AMX) or done in place
+// (VNNI). q: prepared by TileQueries::Int8 with z_scales. Returns false,
+// writing nothing, when DotRowsTiles would or q has no scales.
+bool DotRowsTilesScaled(const int8_t* v, size_t stride, size_t count,
+                        const float* row_scales, const TileQueries& q,
+                        float* out, size_t out_stride);
 
 // AMX-BF16 scores of bf16 rows:
 //   out[b·out_stride + j] = Σ_{d < dim} V[j·stride + d] · bf16(z[b·z_stride +

@@ -1,4 +1,5 @@
 // AMX and VNNI kernels against scalar references; absent paths skip, saying so.
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -154,6 +155,79 @@ void ExpectInt8LargestDimensionExact() {
                                 out.data(), 2));
   const int32_t top = 127 * 127 * static_cast<int32_t>(dim);
   EXPECT_EQ(out, (std::vector<int32_t>{top, -top, top, -top}));
+}
+
+// Scaled scores on the current path: bit for bit the exact dots followed by
+// the scalar dequantizing loop (what the scorer ran before the fusion), for
+// every shape, scales of many magnitudes, and untouched padding columns.
+void ExpectScaledInt8MatchesDotsThenScale() {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> mantissa(0.5f, 1.0f);
+  for (const Shape& s : kShapes) {
+    if (s.batch < 2) continue;  // single queries stay on Highway
+    SCOPED_TRACE(testing::Message() << "count " << s.count << " dim " << s.dim
+                                    << " batch " << s.batch);
+    const size_t stride = s.dim + 3, out_stride = s.count + 2;
+    const auto v = Rows<int8_t>(s.count, stride, s.dim, 127, rng, RandomInt8);
+    const auto z = Rows<int8_t>(s.batch, s.dim, s.dim, 0, rng, RandomInt8);
+    std::vector<float> row_scales(s.count), z_scales(s.batch);
+    for (float& x : row_scales) {
+      x = std::ldexp(mantissa(rng), static_cast<int>(rng() % 30) - 20);
+    }
+    for (float& x : z_scales) {
+      x = std::ldexp(mantissa(rng), static_cast<int>(rng() % 30) - 20);
+    }
+    std::vector<int32_t> dots(s.batch * out_stride);
+    DotRowsBatchI8Scalar(v.data(), stride, s.count, z.data(), s.dim, s.batch,
+                         s.dim, dots.data(), out_stride);
+    std::vector<float> want(s.batch * out_stride, -1.0f), got = want;
+    for (size_t b = 0; b < s.batch; ++b) {
+      for (size_t j = 0; j < s.count; ++j) {
+        want[b * out_stride + j] =
+            static_cast<float>(dots[b * out_stride + j]) *
+            (z_scales[b] * row_scales[j]);
+      }
+    }
+    const TileQueries q =
+        TileQueries::Int8(z.data(), s.dim, s.batch, s.dim, z_scales.data());
+    ASSERT_TRUE(DotRowsTilesScaled(v.data(), stride, s.count, row_scales.data(),
+                                   q, got.data(), out_stride));
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(got[i]),
+                std::bit_cast<uint32_t>(want[i]))
+          << "entry " << i << ": " << got[i] << " vs " << want[i];
+    }
+    // Queries prepared without scales cannot give scaled scores.
+    const TileQueries unscaled =
+        TileQueries::Int8(z.data(), s.dim, s.batch, s.dim);
+    EXPECT_FALSE(DotRowsTilesScaled(v.data(), stride, s.count,
+                                    row_scales.data(), unscaled, got.data(),
+                                    out_stride));
+  }
+}
+
+TEST_F(X86KernelsTest, AmxInt8ScaledScoresEqualDotsThenScale) {
+  SKIP_UNLESS(DetectX86MatrixFeatures().amx_int8, "AMX-INT8");
+  ASSERT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kAmx));
+  ExpectScaledInt8MatchesDotsThenScale();
+}
+
+TEST_F(X86KernelsTest, VnniInt8ScaledScoresEqualDotsThenScale) {
+  SKIP_UNLESS(DetectX86MatrixFeatures().avx512_vnni, "AVX-512 VNNI");
+  ASSERT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kVnni));
+  ExpectScaledInt8MatchesDotsThenScale();
+}
+
+TEST_F(X86KernelsTest, ScaledScoresAreRefusedWithoutAMatrixPath) {
+  ForceSimdTargetForTest(0);
+  ASSERT_TRUE(ForceX86MatrixPathForTest(X86MatrixPath::kNone));
+  std::vector<int8_t> v(64, 1), z(128, 1);
+  std::vector<float> scales(2, 1.0f), out(4, -1.0f);
+  const TileQueries q = TileQueries::Int8(z.data(), 64, 2, 64, scales.data());
+  EXPECT_FALSE(
+      DotRowsTilesScaled(v.data(), 64, 1, scales.data(), q, out.data(), 2));
+  EXPECT_EQ(out, std::vector<float>(4, -1.0f));
+  ResetX86MatrixPath();
 }
 
 TEST_F(X86KernelsTest, AmxInt8IsExact) {
