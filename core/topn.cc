@@ -38,11 +38,17 @@ void TopN::PushBlock(uint32_t first_index, const float* scores, size_t count) {
   positions_.resize(count);
   const size_t found =
       SelectAtOrAbove(scores, count, threshold_, positions_.data());
+  // Every candidate of the block is admitted against the threshold it met
+  // and the reservoir compacts once, after the block: no branch per
+  // candidate, and the reservoir may hold up to 4n + count − 1 keys.
+  const size_t held = keys_.size();
+  keys_.resize(held + found);
+  uint64_t* out = keys_.data() + held;
   for (size_t i = 0; i < found; ++i) {
     const uint32_t j = positions_[i];
-    // The threshold may have risen at a compaction earlier in this block.
-    if (scores[j] >= threshold_) Admit(first_index + j, scores[j]);
+    out[i] = KeyOf(first_index + j, scores[j]);
   }
+  if (keys_.size() >= kReservoirFactor * n_) Compact();
 }
 
 std::vector<ScoredItem> TopN::TakeSorted() {

@@ -79,7 +79,9 @@ class TopN {
   size_t n_;
   float threshold_;
   static constexpr size_t kReservoirFactor = 4;
-  std::vector<uint64_t> keys_;       // candidates, unordered, < 4·n_
+  // Candidates, unordered: fewer than 4·n_ between calls (Push compacts at
+  // 4·n_, PushBlock once after its block when there are 4·n_ or more).
+  std::vector<uint64_t> keys_;
   std::vector<uint32_t> positions_;  // PushBlock's SelectAtOrAbove output
   std::vector<uint64_t> scratch_;    // PartitionLargest's workspace
 };
