@@ -1,4 +1,5 @@
-// MedianSeconds: the median wall time of repeated runs, for the CLI benchmarks.
+// MedianSeconds and PairedMedians: median wall times of repeated runs, for the
+// CLI benchmarks.
 #ifndef EDLAE_BENCH_MEDIAN_TIME_H_
 #define EDLAE_BENCH_MEDIAN_TIME_H_
 
@@ -24,6 +25,52 @@ double MedianSeconds(int repeats, Fn fn) {
   }
   std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
   return t[t.size() / 2];
+}
+
+// What PairedMedians measured: each side's median seconds, and the median
+// of the per-pair ratios a / b.
+struct PairedTimes {
+  double a_seconds = 0, b_seconds = 0, ratio = 0;
+};
+
+// Runs `repeats` (≥ 1) rounds of a then b. In each round each side runs
+// once untimed and then three times timed, and the round keeps the median of
+// the three, so every timed call finds its own data where its own previous
+// calls left it (caches warm, as when a server answers call after call)
+// rather than where the other side put its data: one untimed pass was not
+// enough to bring a 20 MB V back into this VM's cache after FAISS streamed
+// its 80 MB. A shared VM's speed drifts by tens of percent within seconds;
+// a ratio taken within one round cancels that drift, where the ratio of two
+// medians measured seconds apart does not.
+template <typename FnA, typename FnB>
+PairedTimes PairedMedians(int repeats, FnA a, FnB b) {
+  constexpr int kTimedPerSide = 3;
+  auto seconds = [](auto& fn) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  // The median of a side's timed calls in one round.
+  auto round = [&](auto& fn) {
+    fn();
+    std::vector<double> t;
+    for (int i = 0; i < kTimedPerSide; ++i) t.push_back(seconds(fn));
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+  };
+  std::vector<double> ta, tb, ratio;
+  for (int r = 0; r < std::max(repeats, 1); ++r) {
+    ta.push_back(round(a));
+    tb.push_back(round(b));
+    ratio.push_back(ta.back() / tb.back());
+  }
+  auto median = [](std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  return {median(ta), median(tb), median(ratio)};
 }
 
 }  // namespace edlae
