@@ -109,17 +109,18 @@ int Run() {
               "faiss_alone");
   for (size_t batch : {size_t{64}, size_t{1}}) {
     for (int threads : {1, 2}) {
-      // FAISS: OpenMP over queries, OpenBLAS inside; both get `threads`.
-      omp_set_num_threads(threads);
-      openblas_set_num_threads(threads);
       std::vector<float> distances(batch * top_n);
       std::vector<faiss::Index::idx_t> labels(batch * top_n);
-      const double faiss_s = MedianSeconds(repeats, [&] {
+      // FAISS: OpenMP over queries, OpenBLAS inside; both get `threads`, and
+      // OpenBLAS goes back to one thread for ours (our threads split items).
+      auto faiss_search = [&] {
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
         index.search(static_cast<faiss::Index::idx_t>(batch), z.data(),
                      static_cast<faiss::Index::idx_t>(top_n), distances.data(), labels.data());
-      });
-      // edlae: our threads split the items; OpenBLAS single-threaded inside.
-      openblas_set_num_threads(1);
+        openblas_set_num_threads(1);
+      };
+      const double faiss_s = MedianSeconds(repeats, faiss_search);
       // bf16 and int8 run twice where the CPU has AMX: Highway alone, then tiles.
       struct Row {
         DType dtype;
@@ -163,17 +164,9 @@ int Run() {
         std::vector<std::vector<ScoredItem>> result;
         // FAISS again, in rounds with ours (bench/median_time.h): the ratio is
         // the median of the rounds', which the VM's drift cannot skew.
-        const PairedTimes paired = PairedMedians(
-            repeats,
-            [&] {
-              omp_set_num_threads(threads);
-              openblas_set_num_threads(threads);
-              index.search(static_cast<faiss::Index::idx_t>(batch), z.data(),
-                           static_cast<faiss::Index::idx_t>(top_n),
-                           distances.data(), labels.data());
-              openblas_set_num_threads(1);
-            },
-            [&] { result = FactorTopN(rows, z.data(), k, batch, options); });
+        const PairedTimes paired = PairedMedians(repeats, faiss_search, [&] {
+          result = FactorTopN(rows, z.data(), k, batch, options);
+        });
         const double ours_s = paired.b_seconds;
         std::printf("%-8zu %-7d %-9s %12.3f %12.3f %8.2f %9.4f %12.3f\n", batch,
                     threads, label.c_str(), ours_s * 1e3,

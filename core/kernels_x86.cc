@@ -663,62 +663,51 @@ TileQueries TileQueries::Int8(const int8_t* z, size_t z_stride, size_t batch,
   return q;
 }
 
-bool DotRowsTiles(const void* v, size_t stride, size_t count,
-                  const TileQueries& q, void* out, size_t out_stride) {
+bool TileQueries::Score(const void* v, size_t stride, size_t count,
+                        const float* row_scales, void* out,
+                        size_t out_stride) const {
 #if EDLAE_HAVE_AMX_CODE
-  if (!TilesActiveFor(q.int8_, q.batch_) || q.path_ != ActiveX86MatrixPath()) {
+  if (!TilesActiveFor(int8_, batch_) || path_ != ActiveX86MatrixPath()) {
     return false;
   }
-  if (count == 0 || q.batch_ == 0) return true;
-  const size_t element = q.int8_ ? 1 : 2;
-  if (q.path_ == X86MatrixPath::kVnni) {
-    DotRowsI8Vnni(static_cast<const int8_t*>(v), stride, count, q.dim_,
-                  q.padded_.data(), q.padded_.size() / q.batch_,
-                  q.sums_.data(), q.batch_, static_cast<int32_t*>(out),
-                  out_stride);
-  } else if (q.int8_) {
+  if (count == 0 || batch_ == 0) return true;
+  const float* user_scales = row_scales != nullptr ? scales_.data() : nullptr;
+  const size_t element = int8_ ? 1 : 2;
+  if (path_ == X86MatrixPath::kVnni) {
+    DotRowsI8Vnni(static_cast<const int8_t*>(v), stride, count, dim_,
+                  padded_.data(), padded_.size() / batch_, sums_.data(), batch_,
+                  static_cast<int32_t*>(out), out_stride);
+    if (row_scales != nullptr) {
+      ScaleDotsInPlace(out, out_stride, count, batch_, row_scales, user_scales);
+    }
+  } else if (int8_) {
     RunTiles<true>(static_cast<const uint8_t*>(v), stride * element, count,
-                   q.row_bytes_, q.panels_.data(), q.batch_,
-                   static_cast<uint32_t*>(out), out_stride);
+                   row_bytes_, panels_.data(), batch_,
+                   static_cast<uint32_t*>(out), out_stride, row_scales,
+                   user_scales);
   } else {
     RunTiles<false>(static_cast<const uint8_t*>(v), stride * element, count,
-                    q.row_bytes_, q.panels_.data(), q.batch_,
+                    row_bytes_, panels_.data(), batch_,
                     static_cast<uint32_t*>(out), out_stride);
   }
   return true;
 #else
-  (void)v, (void)stride, (void)count, (void)q, (void)out, (void)out_stride;
+  (void)v, (void)stride, (void)count, (void)row_scales, (void)out,
+      (void)out_stride;
   return false;
 #endif
+}
+
+bool DotRowsTiles(const void* v, size_t stride, size_t count,
+                  const TileQueries& q, void* out, size_t out_stride) {
+  return q.Score(v, stride, count, /*row_scales=*/nullptr, out, out_stride);
 }
 
 bool DotRowsTilesScaled(const int8_t* v, size_t stride, size_t count,
                         const float* row_scales, const TileQueries& q,
                         float* out, size_t out_stride) {
-#if EDLAE_HAVE_AMX_CODE
-  if (!q.int8_ || q.scales_.size() != q.batch_ ||
-      !TilesActiveFor(true, q.batch_) || q.path_ != ActiveX86MatrixPath()) {
-    return false;
-  }
-  if (count == 0 || q.batch_ == 0) return true;
-  if (q.path_ == X86MatrixPath::kVnni) {
-    DotRowsI8Vnni(v, stride, count, q.dim_, q.padded_.data(),
-                  q.padded_.size() / q.batch_, q.sums_.data(), q.batch_,
-                  reinterpret_cast<int32_t*>(out), out_stride);
-    ScaleDotsInPlace(out, out_stride, count, q.batch_, row_scales,
-                     q.scales_.data());
-  } else {
-    RunTiles<true>(reinterpret_cast<const uint8_t*>(v), stride, count,
-                   q.row_bytes_, q.panels_.data(), q.batch_,
-                   reinterpret_cast<uint32_t*>(out), out_stride, row_scales,
-                   q.scales_.data());
-  }
-  return true;
-#else
-  (void)v, (void)stride, (void)count, (void)row_scales, (void)q, (void)out,
-      (void)out_stride;
-  return false;
-#endif
+  if (!q.int8_ || q.scales_.size() != q.batch_) return false;
+  return q.Score(v, stride, count, row_scales, out, out_stride);
 }
 
 bool DotRowsBatchBF16X86(const uint16_t* v, size_t stride, size_t count,

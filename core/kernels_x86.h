@@ -85,6 +85,10 @@ class TileQueries {
                            void*, size_t);
   friend bool DotRowsTilesScaled(const int8_t*, size_t, size_t, const float*,
                                  const TileQueries&, float*, size_t);
+  // The one body of both: the active path's scores of `count` rows, int8's
+  // dequantized when row_scales is given (REQUIRES: then scales_ is full).
+  bool Score(const void* v, size_t stride, size_t count,
+             const float* row_scales, void* out, size_t out_stride) const;
   bool int8_ = false;
   X86MatrixPath path_ = X86MatrixPath::kNone;  // the path prepared for
   size_t batch_ = 0, dim_ = 0;

@@ -24,10 +24,14 @@ ScoredItem TopN::ItemOf(uint64_t key) {
   return {~static_cast<uint32_t>(key), score};
 }
 
-void TopN::Compact() {
+void TopN::KeepBest() {
   scratch_.resize(keys_.size());
   PartitionLargest(keys_.data(), keys_.size(), n_, scratch_.data());
   keys_.resize(n_);
+}
+
+void TopN::Compact() {
+  KeepBest();
   // Everything at or above this score may still rank among the best n (ties
   // are settled by index at the next compaction); everything below cannot.
   threshold_ = ItemOf(keys_[n_ - 1]).score;
@@ -52,11 +56,7 @@ void TopN::PushBlock(uint32_t first_index, const float* scores, size_t count) {
 }
 
 std::vector<ScoredItem> TopN::TakeSorted() {
-  if (keys_.size() > n_) {
-    scratch_.resize(keys_.size());
-    PartitionLargest(keys_.data(), keys_.size(), n_, scratch_.data());
-    keys_.resize(n_);
-  }
+  if (keys_.size() > n_) KeepBest();
   std::sort(keys_.begin(), keys_.end(), std::greater<uint64_t>());
   std::vector<ScoredItem> out(keys_.size());
   for (size_t i = 0; i < keys_.size(); ++i) out[i] = ItemOf(keys_[i]);

@@ -73,7 +73,9 @@ class TopN {
     keys_.push_back(KeyOf(index, score));
     if (keys_.size() == kReservoirFactor * n_) Compact();
   }
-  // Keeps the best n_ of keys_ and raises threshold_ to the n-th score.
+  // Keeps the best n_ of keys_ (the n-th last). REQUIRES: more than n_ held.
+  void KeepBest();
+  // KeepBest, then raises threshold_ to the n-th score.
   void Compact();
 
   size_t n_;
