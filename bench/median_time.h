@@ -9,6 +9,12 @@
 
 namespace edlae {
 
+// The median of v (REQUIRES: not empty; reorders v).
+inline double MedianOf(std::vector<double>& v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
 // Runs fn once untimed (warming caches, JIT code and thread pools), then
 // `repeats` times (≥ 1), and returns the median of those wall times in
 // seconds: the benchmarks' figure on a shared, noisy machine.
@@ -23,8 +29,7 @@ double MedianSeconds(int repeats, Fn fn) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count());
   }
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
+  return MedianOf(t);
 }
 
 // What PairedMedians measured: each side's median seconds, and the median
@@ -45,32 +50,13 @@ struct PairedTimes {
 template <typename FnA, typename FnB>
 PairedTimes PairedMedians(int repeats, FnA a, FnB b) {
   constexpr int kTimedPerSide = 3;
-  auto seconds = [](auto& fn) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                         start)
-        .count();
-  };
-  // The median of a side's timed calls in one round.
-  auto round = [&](auto& fn) {
-    fn();
-    std::vector<double> t;
-    for (int i = 0; i < kTimedPerSide; ++i) t.push_back(seconds(fn));
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-  };
   std::vector<double> ta, tb, ratio;
   for (int r = 0; r < std::max(repeats, 1); ++r) {
-    ta.push_back(round(a));
-    tb.push_back(round(b));
+    ta.push_back(MedianSeconds(kTimedPerSide, a));
+    tb.push_back(MedianSeconds(kTimedPerSide, b));
     ratio.push_back(ta.back() / tb.back());
   }
-  auto median = [](std::vector<double>& v) {
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
-  };
-  return {median(ta), median(tb), median(ratio)};
+  return {MedianOf(ta), MedianOf(tb), MedianOf(ratio)};
 }
 
 }  // namespace edlae
